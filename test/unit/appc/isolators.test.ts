@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks the promises describe/it return */
 // Isolator vectors from appc/spec schema/types/isolator*_test.go, checked through an app's isolator
 // list so the error paths are the real ones.
 import assert from 'node:assert/strict';

@@ -1,10 +1,11 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks the promises describe/it return */
 // Image and pod manifests: examples round-trip, appc/spec schema/{image,pod}_test.go, and the
 // behaviour matrix of appc-spec.md §J. Where we deliberately differ from the reference actool the
 // test says so.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { projectRoot } from '../../helpers.js';
 import {
   AppcError,
   APPC_SPEC_VERSION,
@@ -19,8 +20,7 @@ import {
   type JsonValue,
 } from '../../../src/appc/index.js';
 
-const fixture = (name: string): string =>
-  readFileSync(new URL(`../../fixtures/appc/${name}`, import.meta.url), 'utf8');
+const fixture = (name: string): string => readFileSync(join(projectRoot, 'test/fixtures/appc', name), 'utf8');
 
 type Obj = { [k: string]: JsonValue };
 const base = (): Obj => ({

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks the promises describe/it return */
 // Vectors from appc/spec schema/types/resource/quantity_test.go (TestQuantityParse and friends).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

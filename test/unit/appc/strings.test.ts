@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks the promises describe/it return */
 // String forms, vectors from appc/spec schema/types/{volume,mountpoint,port}_test.go.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-floating-promises -- node:test tracks the promises describe/it return */
 // Vectors ported from appc/spec schema/types/*_test.go (acidentifier, acname, semver, hash, uuid,
 // date, url, environment, labels) plus our deliberate differences, commented where they are.
 import assert from 'node:assert/strict';

@@ -1,0 +1,23 @@
+# `make demo` and `make test` each do the whole set-up first (scripts/setup.sh).
+.PHONY: setup build lint demo test test-unit bench
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	npx tsc -p tsconfig.json
+
+lint:
+	npx eslint . && npx prettier --check .
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup lint
+	node --test --test-reporter=spec dist/test/unit dist/test/integration
+
+test-unit: build
+	node --test dist/test/unit
+
+bench: setup
+	bash bench/run.sh

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Runs every benchmark; each prints medians and ratios against its peer.
+set -euo pipefail
+cd "$(dirname "$0")"
+for b in actool.sh; do bash "$b"; done

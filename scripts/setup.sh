@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One-step set-up of a fresh Debian 12 machine for Rocket: Debian packages, npm dependencies, the
+# TypeScript build, and the reference Go actool used as a test oracle. Idempotent and quick when
+# everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Programs the tools and tests use: busybox-static (example rootfs), compressors, gpg and openssl
+# (signing, test CAs), attr (xattr checks), golang + appc spec sources (reference actool oracle),
+# hyperfine (benchmarks).
+packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
+  hyperfine)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=node_modules/.rocket-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  npm ci --no-audit --no-fund
+  cp package-lock.json "$stamp"
+fi
+
+npx tsc -p tsconfig.json
+
+# The reference actool from Debian's appc sources (GOPATH mode), our validation oracle.
+if [ ! -x .cache/tools/actool ]; then
+  mkdir -p .cache/tools .cache/go-build
+  (cd .cache/tools && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/../go-build" \
+    go build github.com/appc/spec/actool)
+fi

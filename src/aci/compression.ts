@@ -1,0 +1,247 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { RocketError } from '../errors.js';
+
+/** What the first bytes of a file say it is. `text` and `unknown` are not images. */
+export type FileType = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'tar' | 'text' | 'unknown';
+export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'none';
+
+/** Bytes read to sniff a type (REF reads 512). */
+export const SNIFF_LENGTH = 512;
+/** Chunk size for reads and inflation: big chunks keep per-chunk overhead out of the profile. */
+export const IO_CHUNK = 1024 * 1024;
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const BZIP2_MAGIC = Buffer.from('BZh', 'latin1');
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+const TAR_MAGIC = Buffer.from('ustar', 'latin1');
+const TAR_MAGIC_OFFSET = 257;
+
+/**
+ * Sniffs a file type from its first bytes, never from its name. zstd is our extension (appc allows
+ * only gzip, bzip2 and xz). `text` follows Go's http.DetectContentType closely enough for
+ * `actool validate` to tell a manifest from an image.
+ */
+export function detectFileType(head: Uint8Array): FileType {
+  const b = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (startsWith(b, GZIP_MAGIC)) return 'gzip';
+  if (startsWith(b, BZIP2_MAGIC)) return 'bzip2';
+  if (startsWith(b, XZ_MAGIC)) return 'xz';
+  if (startsWith(b, ZSTD_MAGIC)) return 'zstd';
+  // REF requires more than 262 bytes, i.e. the whole magic plus at least one byte after it.
+  if (
+    b.length > TAR_MAGIC_OFFSET + TAR_MAGIC.length &&
+    b.subarray(TAR_MAGIC_OFFSET, TAR_MAGIC_OFFSET + TAR_MAGIC.length).equals(TAR_MAGIC)
+  ) {
+    return 'tar';
+  }
+  return looksLikeText(b) ? 'text' : 'unknown';
+}
+
+function startsWith(b: Buffer, magic: Buffer): boolean {
+  return b.length >= magic.length && b.subarray(0, magic.length).equals(magic);
+}
+
+/** Text = no control bytes that text never has, and valid UTF-8 (a cut sequence at the end is fine). */
+function looksLikeText(b: Buffer): boolean {
+  if (b.length === 0) return false;
+  for (const c of b) {
+    if (c <= 0x08 || c === 0x0b || (c >= 0x0e && c <= 0x1a) || (c >= 0x1c && c <= 0x1f)) return false;
+  }
+  let end = b.length;
+  // Trim an incomplete trailing UTF-8 sequence so a 512-byte cut does not look binary.
+  for (let i = Math.max(0, end - 3); i < end; i++) {
+    const c = b[i] ?? 0;
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    if (need > 1 && i + need > end) {
+      end = i;
+      break;
+    }
+  }
+  return new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(0, end)).indexOf('\ufffd') === -1;
+}
+
+export function compressionOf(type: FileType, source: string): Compression {
+  switch (type) {
+    case 'gzip':
+    case 'bzip2':
+    case 'xz':
+    case 'zstd':
+      return type;
+    case 'tar':
+      return 'none';
+    default:
+      throw new RocketError(`${source}: unknown image filetype`);
+  }
+}
+
+/** Reads the first bytes of a file to sniff its type. */
+export async function sniffFile(path: string): Promise<FileType> {
+  const fh = await openForRead(path);
+  try {
+    const head = Buffer.alloc(SNIFF_LENGTH);
+    const { bytesRead } = await fh.read(head, 0, SNIFF_LENGTH, 0);
+    return detectFileType(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+async function openForRead(path: string) {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    throw new RocketError(`${path}: cannot open: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 1, {
+      cause: err,
+    });
+  }
+}
+
+export interface Decompressed {
+  compression: Compression;
+  /** The decompressed tar byte stream. */
+  stream: Readable;
+}
+
+/**
+ * Opens an image (a path or an already-open byte stream) and returns its decompressed byte stream.
+ * `source` names the input in error messages.
+ */
+export async function openDecompressed(input: string | Readable, source?: string): Promise<Decompressed> {
+  const name = source ?? (typeof input === 'string' ? input : 'image');
+  let raw: Readable;
+  let head: Buffer;
+  if (typeof input === 'string') {
+    const fh = await openForRead(input);
+    try {
+      head = Buffer.alloc(SNIFF_LENGTH);
+      const { bytesRead } = await fh.read(head, 0, SNIFF_LENGTH, 0);
+      head = head.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+    raw = createReadStream(input, { highWaterMark: IO_CHUNK });
+  } else {
+    ({ head, stream: raw } = await peek(input, SNIFF_LENGTH));
+  }
+  const compression = compressionOf(detectFileType(head), name);
+  const stream = await decompressor(compression, raw, name);
+  return { compression, stream };
+}
+
+async function decompressor(compression: Compression, raw: Readable, name: string): Promise<Readable> {
+  const wrap = (err: unknown): RocketError =>
+    err instanceof RocketError
+      ? err
+      : new RocketError(`${name}: cannot decompress (${compression}): ${errText(err)}`, 1, { cause: err });
+  let out: Readable;
+  switch (compression) {
+    case 'none':
+      return raw;
+    case 'gzip':
+      out = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
+      break;
+    case 'bzip2': {
+      const { default: bz2 } = await import('unbzip2-stream');
+      out = raw.pipe(bz2());
+      break;
+    }
+    case 'xz': {
+      // A CommonJS module flagged __esModule: where the class lands depends on the loader.
+      type XzModule = typeof import('xz-decompress');
+      const mod = (await import('xz-decompress')) as XzModule & { default?: XzModule };
+      const Xz = mod.default?.XzReadableStream ?? mod.XzReadableStream;
+      const web = new Xz(Readable.toWeb(raw) as unknown as ReadableStream<Uint8Array>);
+      out = Readable.fromWeb(web as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
+      break;
+    }
+    case 'zstd':
+      out = raw.pipe(await zstdTransform());
+      break;
+  }
+  // Errors of the source and of the decompressor surface on the returned stream, with the file named.
+  raw.once('error', (err) => out.destroy(wrap(err)));
+  const forward = new Transform({
+    readableHighWaterMark: IO_CHUNK,
+    writableHighWaterMark: IO_CHUNK,
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      cb(null, chunk);
+    },
+  });
+  out.once('error', (err) => forward.destroy(wrap(err)));
+  forward.once('close', () => {
+    if (!raw.destroyed) raw.destroy();
+    if (!out.destroyed) out.destroy();
+  });
+  return out.pipe(forward);
+}
+
+async function zstdTransform(): Promise<Transform> {
+  const { Decompress } = await import('fzstd');
+  let pending: Uint8Array[] = [];
+  const dec = new Decompress((data) => {
+    pending.push(data);
+  });
+  const flush = (t: Transform) => {
+    for (const d of pending) t.push(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+    pending = [];
+  };
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      try {
+        dec.push(chunk);
+        flush(this);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+    flush(cb: TransformCallback) {
+      try {
+        dec.push(new Uint8Array(0), true);
+        flush(this);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    },
+  });
+}
+
+/** Reads at least `n` bytes (or all there is) from a stream; returns them and a stream that replays them. */
+async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const it = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  while (got < n) {
+    const r = await it.next();
+    if (r.done === true) break;
+    const c = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    chunks.push(c);
+    got += c.length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* replay(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true) return;
+      yield Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+    }
+  }
+  return {
+    head: head.subarray(0, Math.min(head.length, n)),
+    stream: Readable.from(replay(), { objectMode: false }),
+  };
+}
+
+export function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

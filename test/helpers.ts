@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout's root, whether this runs from `test/` (tsx) or from `dist/test/` (compiled). */
+export const projectRoot = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+
+export const ourActool = join(projectRoot, 'bin', 'actool');
+export const referenceActool = join(projectRoot, '.cache', 'tools', 'actool');
+
+/** A reason to skip tests that need the reference actool, or false when it is there. */
+export const noReferenceActool: string | false = existsSync(referenceActool)
+  ? false
+  : 'the reference actool is not built (scripts/setup.sh builds it into .cache/tools/actool when Go is installed)';
+
+export const notRoot: string | false = process.getuid?.() === 0 ? false : 'needs root';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; input?: string } = {},
+): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** A fresh temp dir under the system temp dir, removed by the returned cleanup function. */
+export async function tempDir(
+  prefix = 'rocket-test-',
+): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path: resolve(path), cleanup: () => rm(path, { recursive: true, force: true }) };
+}
