@@ -1,0 +1,187 @@
+import Database from 'better-sqlite3';
+import type { Label } from '../appc/index.js';
+import { storeError } from './util.js';
+
+/** Bumped when the schema changes; a newer DB than this is refused rather than misread. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * rkt's tables (store/imagestore/schema.go) with SQLite types, plus `label`: the image labels, so a
+ * name+labels lookup need not read every manifest (rkt reads them). Times are milliseconds since
+ * the epoch.
+ */
+const SCHEMA = [
+  'CREATE TABLE IF NOT EXISTS version (version INTEGER NOT NULL)',
+  `CREATE TABLE IF NOT EXISTS aciinfo (
+     blobkey TEXT PRIMARY KEY NOT NULL,
+     name TEXT NOT NULL,
+     importtime INTEGER NOT NULL,
+     lastused INTEGER NOT NULL,
+     latest INTEGER NOT NULL DEFAULT 0,
+     size INTEGER NOT NULL DEFAULT 0,
+     treestoresize INTEGER NOT NULL DEFAULT 0)`,
+  'CREATE INDEX IF NOT EXISTS nameidx ON aciinfo (name)',
+  `CREATE TABLE IF NOT EXISTS label (
+     blobkey TEXT NOT NULL REFERENCES aciinfo (blobkey) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (blobkey, name))`,
+  `CREATE TABLE IF NOT EXISTS remote (
+     aciurl TEXT NOT NULL UNIQUE,
+     sigurl TEXT NOT NULL DEFAULT '',
+     etag TEXT NOT NULL DEFAULT '',
+     blobkey TEXT NOT NULL,
+     cachemaxage INTEGER NOT NULL DEFAULT 0,
+     downloadtime INTEGER NOT NULL)`,
+];
+
+export interface AciInfoRow {
+  blobkey: string;
+  name: string;
+  importtime: number;
+  lastused: number;
+  latest: number;
+  size: number;
+  treestoresize: number;
+}
+
+export interface RemoteRow {
+  aciurl: string;
+  sigurl: string;
+  etag: string;
+  blobkey: string;
+  cachemaxage: number;
+  downloadtime: number;
+}
+
+interface LabelRow {
+  name: string;
+  value: string;
+}
+
+/** The SQLite index of the store. Every method is one statement or one transaction. */
+export class StoreDb {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    try {
+      this.db = new Database(file, { timeout: 30_000 });
+      // WAL: readers never block the one writer, and a killed writer leaves no torn state.
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('synchronous = FULL');
+      this.migrate();
+    } catch (err) {
+      throw storeError(`${file}: cannot open the store database: ${String(err)}`, err);
+    }
+  }
+
+  private migrate(): void {
+    this.db
+      .transaction(() => {
+        for (const stmt of SCHEMA) this.db.exec(stmt);
+        const row = this.db.prepare('SELECT version FROM version').get() as { version: number } | undefined;
+        if (row === undefined) {
+          this.db.prepare('INSERT INTO version VALUES (?)').run(SCHEMA_VERSION);
+        } else if (row.version > SCHEMA_VERSION) {
+          throw new Error(`database version ${row.version} is newer than this program's (${SCHEMA_VERSION})`);
+        }
+      })
+      .immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  info(key: string): AciInfoRow | undefined {
+    return this.db.prepare('SELECT * FROM aciinfo WHERE blobkey = ?').get(key) as AciInfoRow | undefined;
+  }
+
+  infos(): AciInfoRow[] {
+    return this.db.prepare('SELECT * FROM aciinfo ORDER BY importtime, blobkey').all() as AciInfoRow[];
+  }
+
+  keysWithPrefix(prefix: string): string[] {
+    const rows = this.db
+      .prepare('SELECT blobkey FROM aciinfo WHERE substr(blobkey, 1, ?) = ? ORDER BY blobkey')
+      .all(prefix.length, prefix) as { blobkey: string }[];
+    return rows.map((r) => r.blobkey);
+  }
+
+  infosWithName(name: string): AciInfoRow[] {
+    return this.db
+      .prepare('SELECT * FROM aciinfo WHERE name = ? ORDER BY importtime')
+      .all(name) as AciInfoRow[];
+  }
+
+  labels(key: string): Label[] {
+    const rows = this.db.prepare('SELECT name, value FROM label WHERE blobkey = ? ORDER BY rowid').all(key);
+    return (rows as LabelRow[]).map((r) => ({ name: r.name, value: r.value }));
+  }
+
+  /** Inserts an image and its labels in one transaction; false if the key was already there. */
+  insertImage(row: AciInfoRow, labels: readonly Label[]): boolean {
+    return this.db
+      .transaction(() => {
+        const res = this.db
+          .prepare(
+            `INSERT OR IGNORE INTO aciinfo (blobkey, name, importtime, lastused, latest, size, treestoresize)
+             VALUES (@blobkey, @name, @importtime, @lastused, @latest, @size, @treestoresize)`,
+          )
+          .run(row);
+        if (res.changes === 0) return false;
+        const add = this.db.prepare('INSERT INTO label (blobkey, name, value) VALUES (?, ?, ?)');
+        for (const l of labels) add.run(row.blobkey, l.name, l.value);
+        return true;
+      })
+      .immediate();
+  }
+
+  setLatest(key: string): void {
+    this.db.prepare('UPDATE aciinfo SET latest = 1 WHERE blobkey = ?').run(key);
+  }
+
+  touch(key: string, when: number): boolean {
+    return this.db.prepare('UPDATE aciinfo SET lastused = ? WHERE blobkey = ?').run(when, key).changes > 0;
+  }
+
+  setTreeStoreSize(key: string, size: number): void {
+    this.db.prepare('UPDATE aciinfo SET treestoresize = ? WHERE blobkey = ?').run(size, key);
+  }
+
+  /** Removes an image's rows (labels by cascade, and remotes pointing at it, as rkt). */
+  removeImage(key: string): boolean {
+    return this.db
+      .transaction(() => {
+        this.db.prepare('DELETE FROM remote WHERE blobkey = ?').run(key);
+        return this.db.prepare('DELETE FROM aciinfo WHERE blobkey = ?').run(key).changes > 0;
+      })
+      .immediate();
+  }
+
+  unusedSince(cutoff: number): AciInfoRow[] {
+    return this.db
+      .prepare('SELECT * FROM aciinfo WHERE lastused < ? ORDER BY lastused')
+      .all(cutoff) as AciInfoRow[];
+  }
+
+  remote(url: string): RemoteRow | undefined {
+    return this.db.prepare('SELECT * FROM remote WHERE aciurl = ?').get(url) as RemoteRow | undefined;
+  }
+
+  remotes(): RemoteRow[] {
+    return this.db.prepare('SELECT * FROM remote ORDER BY aciurl').all() as RemoteRow[];
+  }
+
+  upsertRemote(row: RemoteRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO remote (aciurl, sigurl, etag, blobkey, cachemaxage, downloadtime)
+         VALUES (@aciurl, @sigurl, @etag, @blobkey, @cachemaxage, @downloadtime)
+         ON CONFLICT (aciurl) DO UPDATE SET sigurl = excluded.sigurl, etag = excluded.etag,
+           blobkey = excluded.blobkey, cachemaxage = excluded.cachemaxage, downloadtime = excluded.downloadtime`,
+      )
+      .run(row);
+  }
+}

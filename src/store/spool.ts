@@ -1,0 +1,67 @@
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { openDecompressed, validateArchive } from '../aci/index.js';
+import type { ImageManifest } from '../appc/index.js';
+import { FileLock } from './flock.js';
+import { tempName } from './util.js';
+
+/** An image decompressed into a temp file of the store, validated, hashed and synced. */
+export interface SpooledImage {
+  /** The temp file; its fd is still open and flock-ed (see spoolImage). */
+  tempPath: string;
+  file: FileHandle;
+  imageId: string;
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  /** Bytes of the uncompressed tar. */
+  size: number;
+  warnings: string[];
+}
+
+/**
+ * Decompresses `source` into a new temp file in `tmpDir` in one streaming pass that also validates
+ * the archive and computes the image ID (the bytes written are the bytes hashed), then fsyncs it.
+ * The temp file stays exclusively flock-ed until the caller closes it, so gc can tell the file of
+ * a running import (locked) from the leftover of a killed one (unlocked). On failure nothing is left.
+ */
+export async function spoolImage(
+  source: string | Readable,
+  tmpDir: string,
+  name: string,
+): Promise<SpooledImage> {
+  const tempPath = tempName(tmpDir, 'import');
+  const file = await open(tempPath, 'wx', 0o660);
+  FileLock.tryLockFd(file.fd, tempPath, 'exclusive');
+  let size = 0;
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      file.write(chunk).then(
+        () => {
+          size += chunk.length;
+          cb(null, chunk);
+        },
+        (err: Error) => cb(err),
+      );
+    },
+  });
+  let decompressed: Readable | undefined;
+  let piping: Promise<void> | undefined;
+  try {
+    decompressed = (await openDecompressed(source, name)).stream;
+    piping = pipeline(decompressed, tee);
+    // The tee's errors reach validateArchive through its reads; this only keeps the promise handled.
+    piping.catch(() => undefined);
+    const v = await validateArchive(tee, name);
+    await piping;
+    await file.sync();
+    return { tempPath, file, size, ...v };
+  } catch (err) {
+    decompressed?.destroy();
+    tee.destroy();
+    await piping?.catch(() => undefined);
+    await file.close();
+    await rm(tempPath, { force: true });
+    throw err;
+  }
+}
