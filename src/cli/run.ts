@@ -48,8 +48,15 @@ export function action<A extends unknown[]>(
   };
 }
 
-/** Parses argv with commander, turning its usage errors into exit status 2 instead of a throw. */
-export async function runProgram(program: Command, argv: readonly string[]): Promise<void> {
+/**
+ * Parses argv with commander, turning its usage errors into an exit status (2 by default, as Go's
+ * flag package; rkt uses 254) instead of a throw.
+ */
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  usageExit = USAGE_EXIT,
+): Promise<void> {
   program.exitOverride();
   for (const sub of program.commands) sub.exitOverride();
   try {
@@ -57,7 +64,7 @@ export async function runProgram(program: Command, argv: readonly string[]): Pro
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed its message; help and version output are not failures.
-      process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT;
+      process.exitCode = err.exitCode === 0 ? 0 : usageExit;
       return;
     }
     throw err;

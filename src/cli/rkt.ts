@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/**
+ * rkt: the App Container runtime's command line, compatible with rkt's flags, output and exit
+ * codes (254 for rkt's own failures). Verbs are added as they become real.
+ */
+import { Command } from 'commander';
+import { RKT_FAILURE } from '../errors.js';
+import { runProgram } from './run.js';
+import { addGlobalOptions } from './rkt/globals.js';
+import { registerTrust } from './rkt/trust.js';
+
+function makeProgram(): Command {
+  const program = addGlobalOptions(new Command('rkt').description('rkt, the application container runner'));
+  registerTrust(program);
+  return program;
+}
+
+await runProgram(makeProgram(), process.argv.slice(2), RKT_FAILURE);
