@@ -30,6 +30,7 @@ export {
 export { buildAci, type BuildOptions, type BuildResult } from './build.js';
 export type { OutputCompression, OutputOptions } from './output.js';
 export { extractAci, type ExtractOptions, type ExtractResult } from './extract.js';
+export { EntryWriter, type EntryWriterOptions } from './entry-writer.js';
 export { rewriteManifest, type RewriteOptions } from './rewrite.js';
 export {
   mknod,

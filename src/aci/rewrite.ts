@@ -4,9 +4,9 @@ import { RocketError } from '../errors.js';
 import { AciOutput, refuseExisting, requireAciExtension, type OutputOptions } from './output.js';
 import { cleanName, MANIFEST } from './paths.js';
 import { readAci } from './read.js';
-import { BLOCK, padding, paxRecord } from './tar-format.js';
+import { padding, paxRecord } from './tar-format.js';
 import type { TarEntry } from './tar-reader.js';
-import { END_OF_ARCHIVE } from './tar-writer.js';
+import { END_OF_ARCHIVE, putChecksum } from './tar-writer.js';
 
 export interface RewriteOptions extends OutputOptions {
   /** Names the input in messages (default: its path). */
@@ -100,11 +100,6 @@ function withSize(block: Buffer, size: number): Buffer {
       v = Math.floor(v / 256);
     }
   }
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i] as number;
-  b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
-  b[154] = 0;
-  b[155] = 0x20;
+  putChecksum(b);
   return b;
 }

@@ -1,21 +1,18 @@
-import { BLOCK, padding, paxRecord, TYPEFLAG, XATTR_PAX_PREFIX, type EntryType } from './tar-format.js';
+import {
+  BLOCK,
+  padding,
+  paxRecord,
+  TYPEFLAG,
+  XATTR_PAX_PREFIX,
+  type EntryType,
+  type TarHeader,
+} from './tar-format.js';
 
-export interface WriteHeader {
-  name: string;
+/** A header to encode: TarHeader's fields, mtime in whole seconds, xattrs optional. */
+export type WriteHeader = Omit<TarHeader, 'type' | 'typeflag' | 'xattrs'> & {
   type: Exclude<EntryType, 'unsupported'>;
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  size: number;
-  /** Whole seconds. */
-  mtime: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
   xattrs?: Map<string, Buffer>;
-}
+};
 
 /**
  * Encodes one entry's header blocks the way Go's archive/tar Writer does with an unspecified format:
@@ -117,7 +114,8 @@ function putString(b: Buffer, off: number, len: number, s: string): void {
   }
 }
 
-function putChecksum(b: Buffer): void {
+/** Fills in a header block's checksum field (Go's format: six octal digits, NUL, space). */
+export function putChecksum(b: Buffer): void {
   b.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += b[i] as number;

@@ -2,10 +2,16 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ArchiveChecker, cleanName, readAci, type EntryType, type TarHeader } from '../aci/index.js';
+import {
+  ArchiveChecker,
+  cleanName,
+  EntryWriter,
+  readAci,
+  type EntryType,
+  type TarHeader,
+} from '../aci/index.js';
 import type { Dependency, ImageManifest } from '../appc/index.js';
 import { KEY_PREFIX, keyOfImageId, TREE_ID_PREFIX, TREE_ROOTFS } from './layout.js';
-import { LayerWriter } from './layer-writer.js';
 import { storeError } from './util.js';
 
 /** One image of a flattened dependency tree, in the reference renderer's top-down order. */
@@ -131,20 +137,33 @@ export async function renderImages(
   if (images.length === 0) throw storeError('image list empty');
   const rootfs = join(dir, TREE_ROOTFS);
   mkdirSync(rootfs, 0o755);
-  const writer = new LayerWriter(rootfs, opts.chown ?? process.getuid?.() === 0);
+  let size = 0;
+  // Layers overlay one another: whatever is in an entry's way is removed, a missing hard link
+  // target was filtered out, and a directory placed by an upper layer may have been replaced.
+  const writer = new EntryWriter(rootfs, {
+    source: 'image',
+    chown: opts.chown ?? process.getuid?.() === 0,
+    clearWith: 'remove',
+    statErrors: 'entry',
+    missingLinkTarget: 'was not rendered',
+    dirOrder: 'deepest-first',
+    onData: (bytes) => {
+      size += bytes;
+    },
+  });
   const provided = new ProvidedPaths();
   for (const [index, img] of images.entries()) {
     await renderLayer(img, index === 0, await openBlob(img.key), writer, provided);
   }
   writer.finish();
-  return { size: writer.size, warnings: [...writer.warnings] };
+  return { size, warnings: [...writer.warnings] };
 }
 
 async function renderLayer(
   img: FlatImage,
   top: boolean,
   blob: Readable,
-  writer: LayerWriter,
+  writer: EntryWriter,
   provided: ProvidedPaths,
 ): Promise<void> {
   const source = `image ${img.key}`;

@@ -292,11 +292,15 @@ describe('store: copies out, removal and gc', () => {
       (await store.importImage(Readable.from([await makeAciBytes(manifestText(`example.com/gc-${n}`), [])])))
         .key;
     const [old, used, locked] = [await mk('old'), await mk('used'), await mk('locked')];
-    await new Promise((r) => setTimeout(r, 30));
+    const lastOldUse = Date.now();
+    await new Promise((r) => setTimeout(r, 50));
+    const firstFreshUse = Date.now();
     const fresh = await mk('fresh');
     const holder = FileLock.tryAcquire(store.layout.imageLock(locked), 'shared');
     try {
-      const { removed } = store.gcImages(20, new Set([used]));
+      // A cutoff between the two batches, whatever time the imports themselves took.
+      const grace = Date.now() - (lastOldUse + firstFreshUse) / 2;
+      const { removed } = store.gcImages(grace, new Set([used]));
       const keys = removed.map((r) => r.key);
       assert.ok(keys.includes(old));
       assert.ok(!keys.includes(used) && !keys.includes(locked) && !keys.includes(fresh));
