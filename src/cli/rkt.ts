@@ -7,10 +7,12 @@ import { Command } from 'commander';
 import { RKT_FAILURE } from '../errors.js';
 import { runProgram } from './run.js';
 import { addGlobalOptions } from './rkt/globals.js';
+import { registerImage } from './rkt/image.js';
 import { registerTrust } from './rkt/trust.js';
 
 function makeProgram(): Command {
   const program = addGlobalOptions(new Command('rkt').description('rkt, the application container runner'));
+  registerImage(program);
   registerTrust(program);
   return program;
 }
