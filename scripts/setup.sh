@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # Programs the tools and tests use: busybox-static (example rootfs), compressors, gpg and openssl
 # (signing, test CAs), attr (xattr checks), golang + appc spec sources (reference actool oracle),
-# hyperfine (benchmarks).
+# the Docker test environment of ../shared/testenv (docker-registry, skopeo, umoci, jq, htpasswd,
+# curl), hyperfine (benchmarks).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
-  hyperfine)
+  docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,8 +18,9 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >/dev/null
-  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3 -q)
+  "${apt_get[@]}" update >/dev/null
+  "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # npm ci only when the lock file changed since the last install.
