@@ -9,11 +9,13 @@ import { runProgram } from './run.js';
 import { addGlobalOptions } from './rkt/globals.js';
 import { registerImage } from './rkt/image.js';
 import { registerTrust } from './rkt/trust.js';
+import { registerFetch } from './rkt/fetch.js';
 
 function makeProgram(): Command {
   const program = addGlobalOptions(new Command('rkt').description('rkt, the application container runner'));
   registerImage(program);
   registerTrust(program);
+  registerFetch(program);
   return program;
 }
 

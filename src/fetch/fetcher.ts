@@ -1,0 +1,475 @@
+/**
+ * `rkt fetch`: images by ID, file, URL or appc name into the store, verified against the keystore
+ * unless `--insecure-options=image`, then their dependencies. Nothing enters the store unless the
+ * signature verified and the manifest answers the request; downloads go to a locked temp file of
+ * the store, so a killed fetch leaves only what `image gc` reclaims.
+ */
+import { readFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import type { Readable } from 'node:stream';
+import { appcOsArchFromNode, parseImageManifest, type ImageManifest } from '../appc/index.js';
+import { readManifestBytes } from '../aci/index.js';
+import {
+  DiscoveryClient,
+  DiscoveryError,
+  appToString,
+  newApp,
+  type DiscoveryApp,
+} from '../discovery/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import type { RemoteInfo, Store } from '../store/index.js';
+import type { Keystore } from '../trust/keystore.js';
+import { checkIdentity, verifyDetachedSignature, type SignerIdentity } from '../trust/verify.js';
+import { ascPathFor, ascUrlFor, classifyImage, type FetchRequest, type ImageArg } from './args.js';
+import type { AuthHeaders } from './auth.js';
+import { fillWhileChecking, TempDownload } from './download.js';
+import { HttpClient } from './http.js';
+import { manifestMismatch } from './match.js';
+import { checksStoreFirst, isFresh, mayDownload, type PullPolicy } from './policy.js';
+import { progressStream } from './progress.js';
+import { PubkeyFetcher } from './pubkeys.js';
+
+export interface InsecureFetch {
+  image: boolean;
+  tls: boolean;
+  http: boolean;
+  pubkey: boolean;
+}
+
+export interface FetcherOptions {
+  store: Store;
+  keystore: Keystore;
+  pullPolicy: PullPolicy;
+  insecure: InsecureFetch;
+  trustKeysFromHttps: boolean;
+  auth: AuthHeaders;
+  debug: boolean;
+  /** Where log lines go (default stderr); each is prefixed `image: ` as rkt's image logger does. */
+  stderr?: { write(s: string): boolean; isTTY?: boolean };
+}
+
+function fail(message: string, cause?: unknown): never {
+  throw new RocketError(message, RKT_FAILURE, cause === undefined ? undefined : { cause });
+}
+
+/** The request an appc name fetch must satisfy: its name and the labels to enforce. */
+interface Expectation {
+  name: string;
+  labels: ReadonlyMap<string, string>;
+}
+
+interface RemoteFetch {
+  aciUrl: URL;
+  /** The signature's URL, or a local file given with --signature. */
+  sig: { url: URL } | { file: string };
+  remote: RemoteInfo | undefined;
+  expect: Expectation | undefined;
+  latest: boolean;
+}
+
+type SignatureBytes = Buffer | 'deferred';
+
+/** The host's appc os/arch labels (rkt's defaults for names without them). */
+export function hostLabels(): [string, string][] {
+  const { os, arch } = appcOsArchFromNode(process.platform, process.arch, { endianness: endianness() });
+  return [
+    ['os', os],
+    ['arch', arch],
+  ];
+}
+
+/** The app with `os` and `arch` set from the host when not given (rkt's setAppDefaults). */
+export function withHostLabels(app: DiscoveryApp, host: [string, string][] = hostLabels()): DiscoveryApp {
+  const labels = new Map(app.labels);
+  for (const [k, v] of host) if (!labels.has(k)) labels.set(k, v);
+  return { name: app.name, labels };
+}
+
+export class Fetcher {
+  private readonly http: HttpClient;
+  private discovery: DiscoveryClient | undefined;
+  private readonly out: { write(s: string): boolean; isTTY?: boolean };
+
+  constructor(private readonly opts: FetcherOptions) {
+    this.out = opts.stderr ?? process.stderr;
+    this.http = new HttpClient({
+      skipTlsVerify: opts.insecure.tls,
+      allowHttp: opts.insecure.http,
+      auth: opts.auth,
+    });
+  }
+
+  private log(message: string): void {
+    this.out.write(`image: ${message}\n`);
+  }
+
+  private diag(message: string): void {
+    if (this.opts.debug) this.log(message);
+  }
+
+  /** Fetches one image argument and its dependencies; returns its store key. */
+  async fetch(req: FetchRequest): Promise<string> {
+    const arg = classifyImage(req.image);
+    const key = await this.fetchSingle(arg, req.image, req.signature);
+    await this.fetchDependencies(key);
+    return key;
+  }
+
+  private fetchSingle(arg: ImageArg, image: string, signature: string | undefined): Promise<string> {
+    switch (arg.kind) {
+      case 'id':
+        return Promise.resolve(this.fetchById(arg.id));
+      case 'file':
+        return this.fetchFile(arg.path, signature);
+      case 'url':
+        return this.fetchUrl(arg.url, signature);
+      case 'name':
+        return this.fetchName(arg.app, image, signature);
+    }
+  }
+
+  private fetchById(id: string): string {
+    try {
+      return this.opts.store.resolveKey(id);
+    } catch (err) {
+      return fail(`image ID ${JSON.stringify(id)}: ${errorMessage(err)} in the local store`, err);
+    }
+  }
+
+  // ---- files ----
+
+  private async fetchFile(path: string, signature: string | undefined): Promise<string> {
+    this.diag(`using image from file ${path}`);
+    if (this.opts.insecure.image) {
+      this.log('warning: image signature verification has been disabled');
+    } else {
+      const sigPath = signature ?? ascPathFor(path);
+      const sig = await readFile(sigPath).catch((err: unknown) =>
+        fail(`error opening signature file: ${errorMessage(err)}`, err),
+      );
+      const manifest = await readManifest(path);
+      const keys = await this.opts.keystore.trustedKeysFor(manifest.name);
+      const who = await verifyDetachedSignature({
+        keys,
+        signed: path,
+        signature: sig,
+        name: manifest.name,
+      }).catch((err: unknown) => this.verificationFailed(manifest.name, err));
+      this.printIdentities(who);
+    }
+    const result = await this.opts.store.importImage(path, { source: path });
+    return result.key;
+  }
+
+  // ---- URLs ----
+
+  /** The remote record of a URL, if the image it points to is still in the store. */
+  private liveRemote(url: URL): RemoteInfo | undefined {
+    const remote = this.opts.store.getRemote(url.href);
+    return remote !== undefined && this.opts.store.hasImage(remote.blobKey) ? remote : undefined;
+  }
+
+  private async fetchUrl(url: URL, signature: string | undefined): Promise<string> {
+    const remote = this.liveRemote(url);
+    if (checksStoreFirst(this.opts.pullPolicy) && remote !== undefined) {
+      this.diag(`using image from local store for url ${url.href}`);
+      return remote.blobKey;
+    }
+    if (!mayDownload(this.opts.pullPolicy)) {
+      fail(
+        `unable to fetch image from URL ${JSON.stringify(url.href)}: either image was not found in the store or store was disabled and fetching from remote yielded nothing or it was disabled`,
+      );
+    }
+    this.diag(`remote fetching from URL ${JSON.stringify(url.href)}`);
+    const sig = signature !== undefined ? { file: signature } : { url: ascUrlFor(url) };
+    return this.fetchRemote({ aciUrl: url, sig, remote, expect: undefined, latest: false });
+  }
+
+  // ---- names ----
+
+  private async fetchName(
+    requested: DiscoveryApp,
+    image: string,
+    signature: string | undefined,
+  ): Promise<string> {
+    const app = withHostLabels(requested);
+    if (checksStoreFirst(this.opts.pullPolicy)) {
+      const key = this.opts.store.findImage(app.name, app.labels);
+      if (key !== undefined) {
+        this.diag(`using image from local store for image name ${image}`);
+        return key;
+      }
+    }
+    if (!mayDownload(this.opts.pullPolicy)) {
+      fail(
+        `unable to fetch image from image name ${JSON.stringify(image)}: either image was not found in the store or store was disabled and fetching from remote yielded nothing or it was disabled`,
+      );
+    }
+    this.diag(`searching for app image ${app.name}`);
+    const endpoint = await this.discover(app);
+    this.diag(`remote fetching from URL ${JSON.stringify(endpoint.aci)}`);
+    const aciUrl = new URL(endpoint.aci);
+    const sig = signature !== undefined ? { file: signature } : { url: new URL(endpoint.asc) };
+    return this.fetchRemote({
+      aciUrl,
+      sig,
+      remote: this.liveRemote(aciUrl),
+      expect: { name: app.name, labels: app.labels },
+      // Fetched without a version: the store marks it as the latest of its name.
+      latest: !requested.labels.has('version'),
+    });
+  }
+
+  private discoveryClient(): DiscoveryClient {
+    const hostHeaders = new Map([...this.opts.auth].map(([host, value]) => [host, { authorization: value }]));
+    this.discovery ??= new DiscoveryClient({
+      insecure: { http: this.opts.insecure.http, tls: this.opts.insecure.tls },
+      hostHeaders,
+    });
+    return this.discovery;
+  }
+
+  private async discover(app: DiscoveryApp): Promise<{ aci: string; asc: string }> {
+    try {
+      const found = await this.discoveryClient().aciEndpoints(app);
+      for (const a of found.attempts)
+        this.diag(`meta tag 'ac-discovery' not found on ${a.prefix}: ${a.error}`);
+      const first = found.endpoints[0];
+      if (first === undefined) fail('no endpoints discovered');
+      return first;
+    } catch (err) {
+      if (err instanceof DiscoveryError) {
+        for (const a of err.attempts)
+          this.diag(`meta tag 'ac-discovery' not found on ${a.prefix}: ${a.error}`);
+        const tried = err.attempts.map((a) => `${a.prefix}: ${a.error}`).join('; ');
+        fail(
+          `discovery failed for ${JSON.stringify(app.name)}${tried === '' ? ': no endpoints discovered' : `: ${tried}`}`,
+          err,
+        );
+      }
+      return fail(`discovery failed for ${JSON.stringify(app.name)}: ${errorMessage(err)}`, err);
+    }
+  }
+
+  // ---- the download itself ----
+
+  private async fetchRemote(r: RemoteFetch): Promise<string> {
+    const { store, insecure } = this.opts;
+    if (r.remote !== undefined && isFresh(r.remote.downloadTime, r.remote.cacheMaxAge)) {
+      this.diag(`image for ${r.aciUrl.href} isn't expired, not fetching.`);
+      return r.remote.blobKey;
+    }
+    if (insecure.tls) this.log('warning: TLS verification has been disabled');
+    if (insecure.image) this.log('warning: image signature verification has been disabled');
+    const verify = !insecure.image;
+    let keysForName: Awaited<ReturnType<Keystore['trustedKeysFor']>> | undefined;
+    let sig: SignatureBytes | undefined;
+    if (verify) {
+      if (r.expect !== undefined) {
+        await new PubkeyFetcher(this.opts, this.http, this.discoveryClient(), (m) => this.log(m)).maybeFetch(
+          r.expect.name,
+        );
+        keysForName = await this.opts.keystore.trustedKeysFor(r.expect.name);
+      }
+      sig = await this.signature(r);
+      // Refuse an unknown signer before downloading a possibly large image (rkt's checkIdentity).
+      if (sig !== 'deferred' && r.expect !== undefined && keysForName !== undefined) {
+        await checkIdentity(sig, keysForName, r.expect.name).catch((err: unknown) =>
+          this.verificationFailed(r.expect?.name ?? '', err),
+        );
+      }
+    }
+
+    this.diag(`fetching image from ${r.aciUrl.href}`);
+    const res = await this.http.get(r.aciUrl, r.remote?.etag ?? '');
+    if (res.status === 304) {
+      res.body.destroy();
+      if (r.remote === undefined) fail(`${r.aciUrl.href}: unexpected 304 Not Modified`);
+      this.diag(`image for ${r.aciUrl.href} not modified, using the stored one`);
+      store.setRemote({ ...r.remote, cacheMaxAge: res.maxAge, downloadTime: new Date() });
+      return r.remote.blobKey;
+    }
+    if (res.status !== 200) {
+      res.body.destroy();
+      fail(`error downloading ACI: ${r.aciUrl.href}: bad HTTP status code: ${res.status}`);
+    }
+
+    const temp = await TempDownload.create(store.layout.tmpDir);
+    try {
+      const progress = progressStream('ACI', res.length, this.out);
+      let streamed: PromiseSettledResult<SignerIdentity> | undefined;
+      if (sig instanceof Buffer && keysForName !== undefined && r.expect !== undefined) {
+        const signature = sig;
+        const keys = keysForName;
+        const name = r.expect.name;
+        ({ checked: streamed } = await fillWhileChecking(temp, res.body, [progress], (bytes: Readable) =>
+          verifyDetachedSignature({ keys, signed: bytes, signature, name }),
+        ).catch((err: unknown) =>
+          fail(`error downloading ACI: ${r.aciUrl.href}: ${errorMessage(err)}`, err),
+        ));
+      } else {
+        await temp
+          .fill(res.body, progress)
+          .catch((err: unknown) =>
+            fail(`error downloading ACI: ${r.aciUrl.href}: ${errorMessage(err)}`, err),
+          );
+      }
+      if (sig === 'deferred') sig = await this.signatureAgain(r);
+
+      // The name and labels are checked before the signature, as rkt does.
+      const manifest = await readManifest(temp.path, r.aciUrl.href).catch((err: unknown) => {
+        // An image too damaged to read: a failed signature check is the better explanation.
+        if (streamed?.status === 'rejected') this.verificationFailed(r.expect?.name ?? '', streamed.reason);
+        throw err;
+      });
+      if (r.expect !== undefined) {
+        const mismatch = manifestMismatch(manifest, r.expect.name, r.expect.labels);
+        if (mismatch !== undefined)
+          fail(`image ${JSON.stringify(r.expect.name)} from ${r.aciUrl.href}: ${mismatch}`);
+      }
+      if (verify) {
+        const who = await this.verifyDownloaded(temp.path, manifest.name, sig, streamed);
+        this.printIdentities(who);
+      }
+      const result = await store.importImage(temp.path, { latest: r.latest, source: r.aciUrl.href });
+      store.setRemote({
+        aciUrl: r.aciUrl.href,
+        sigUrl: 'url' in r.sig ? r.sig.url.href : r.sig.file,
+        etag: res.etag,
+        blobKey: result.key,
+        cacheMaxAge: res.maxAge,
+        downloadTime: new Date(),
+      });
+      return result.key;
+    } finally {
+      await temp.remove();
+    }
+  }
+
+  private async verifyDownloaded(
+    path: string,
+    name: string,
+    sig: SignatureBytes | undefined,
+    streamed: PromiseSettledResult<SignerIdentity> | undefined,
+  ): Promise<SignerIdentity> {
+    if (streamed !== undefined) {
+      if (streamed.status === 'rejected') return this.verificationFailed(name, streamed.reason);
+      return streamed.value;
+    }
+    if (!(sig instanceof Buffer)) return fail('error downloading the signature file');
+    // A URL fetch learns the name, and so the keys, only from the downloaded manifest.
+    const keys = await this.opts.keystore.trustedKeysFor(name);
+    return verifyDetachedSignature({ keys, signed: path, signature: sig, name }).catch((err: unknown) =>
+      this.verificationFailed(name, err),
+    );
+  }
+
+  private verificationFailed(name: string, err: unknown): never {
+    if (/no trusted key/.test(errorMessage(err))) {
+      this.log('if you expected the signing key to change, try running:');
+      this.log(`    rkt trust --prefix ${JSON.stringify(name)}`);
+    }
+    return fail(`image ${JSON.stringify(name)} verification failed: ${errorMessage(err)}`, err);
+  }
+
+  private async signature(r: RemoteFetch): Promise<SignatureBytes> {
+    if ('file' in r.sig) {
+      const file = r.sig.file;
+      return readFile(file).catch((err: unknown) =>
+        fail(`error opening signature file: ${errorMessage(err)}`, err),
+      );
+    }
+    this.diag(`downloading signature from ${r.sig.url.href}`);
+    const got = await this.http
+      .getSmall(r.sig.url)
+      .catch((err: unknown) => fail(`error downloading the signature file: ${errorMessage(err)}`, err));
+    if (got.status === 202) {
+      this.log('server requested deferring the signature download');
+      return 'deferred';
+    }
+    return got.bytes;
+  }
+
+  private async signatureAgain(r: RemoteFetch): Promise<Buffer> {
+    const again = await this.signature(r);
+    if (again === 'deferred')
+      fail('error downloading the signature file: server asked to defer the download again');
+    return again;
+  }
+
+  private printIdentities(who: SignerIdentity): void {
+    this.log(['signature verified:', ...who.userIds.map((u) => `  ${u}`)].join('\n'));
+  }
+
+  // ---- dependencies ----
+
+  /** Fetches the dependencies of `key`, and theirs, once each (rkt's fetchImageDeps). */
+  private async fetchDependencies(key: string): Promise<void> {
+    const queue = [key];
+    const seen = new Set<string>([key]);
+    while (queue.length > 0) {
+      const current = queue.shift() as string;
+      for (const dep of this.opts.store.manifest(current).dependencies ?? []) {
+        const depKey = await this.fetchDependency(current, dep);
+        if (seen.has(depKey)) continue;
+        seen.add(depKey);
+        queue.push(depKey);
+      }
+    }
+  }
+
+  private async fetchDependency(
+    parent: string,
+    dep: NonNullable<ImageManifest['dependencies']>[number],
+  ): Promise<string> {
+    const wantedId = dep.imageID ?? '';
+    if (wantedId !== '') {
+      const inStore = this.tryResolve(wantedId);
+      if (inStore !== undefined) return inStore;
+    }
+    let app: DiscoveryApp;
+    try {
+      app = newApp(
+        dep.imageName,
+        (dep.labels ?? []).map((l) => [l.name, l.value] as const),
+      );
+    } catch (err) {
+      return fail(
+        `one of image ID's ${JSON.stringify(parent)} dependencies (image ${JSON.stringify(dep.imageName)}) is invalid: ${errorMessage(err)}`,
+      );
+    }
+    const shown = appToString(app);
+    this.diag(`fetching dependency ${shown} of ${parent}`);
+    const key = await this.fetchName(app, shown, undefined).catch((err: unknown) =>
+      fail(`dependency ${shown} of image ${parent}: ${errorMessage(err)}`, err),
+    );
+    if (wantedId !== '' && !wantedId.startsWith(key) && !key.startsWith(wantedId)) {
+      fail(
+        `dependency ${shown} of image ${parent}: fetched image ${key} but the manifest requires ${wantedId}`,
+      );
+    }
+    return key;
+  }
+
+  private tryResolve(id: string): string | undefined {
+    try {
+      return this.opts.store.resolveKey(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.discovery?.close();
+    await this.http.close();
+  }
+}
+
+async function readManifest(path: string, source: string = path): Promise<ImageManifest> {
+  try {
+    const bytes = await readManifestBytes(path, source);
+    return parseImageManifest(bytes.toString('utf8'), `${source}: manifest`).manifest;
+  } catch (err) {
+    return fail(`error reading the manifest of ${source}: ${errorMessage(err)}`, err);
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * HTTP(S) downloads for fetch: one undici Agent per TLS policy (imported on first use), redirects
+ * followed by hand so credentials are chosen per host, the system CA store plus SSL_CERT_FILE (as
+ * discovery does; NODE_EXTRA_CA_CERTS works through Node's default store when SSL_CERT_FILE is
+ * unset), and rkt's status handling (200, 304 with If-None-Match, 202 to defer a signature).
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import { goNetReason } from '../discovery/index.js';
+import { RKT_FAILURE, RocketError } from '../errors.js';
+import { authorizationFor, type AuthHeaders } from './auth.js';
+import { parseMaxAge } from './policy.js';
+
+export interface HttpOptions {
+  /** Accept any certificate and host name (--insecure-options=tls). */
+  skipTlsVerify: boolean;
+  /** Allow plain http, also when an https URL redirects to it (--insecure-options=http). */
+  allowHttp: boolean;
+  auth: AuthHeaders;
+  /** Connect and idle timeout; the body may take as long as it keeps flowing. */
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  /** 200, 304 (not modified: body empty) or 202 (accepted: try again later). */
+  status: 200 | 202 | 304;
+  url: URL;
+  etag: string;
+  maxAge: number;
+  /** Content-Length, when the server sent one. */
+  length: number | undefined;
+  body: Readable;
+}
+
+const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function fail(message: string): never {
+  throw new RocketError(message, RKT_FAILURE);
+}
+
+function extraCA(): Buffer[] {
+  const file = process.env.SSL_CERT_FILE;
+  if (file === undefined || file === '') return [];
+  try {
+    return [readFileSync(file)];
+  } catch {
+    return [];
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string {
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}
+
+export class HttpClient {
+  private agent: Dispatcher | undefined;
+  private undici: typeof import('undici') | undefined;
+
+  constructor(private readonly opts: HttpOptions) {}
+
+  private async load(): Promise<{ undici: typeof import('undici'); agent: Dispatcher }> {
+    this.undici ??= await import('undici');
+    if (this.agent === undefined) {
+      const timeout = this.opts.timeoutMs ?? 30_000;
+      const extra = extraCA();
+      const ca = extra.length > 0 ? [...rootCertificates, ...extra] : undefined;
+      this.agent = new this.undici.Agent({
+        connect: { timeout, rejectUnauthorized: !this.opts.skipTlsVerify, ...(ca ? { ca } : {}) },
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+    }
+    return { undici: this.undici, agent: this.agent };
+  }
+
+  private checkScheme(url: URL, from?: URL): void {
+    if (url.protocol === 'https:') return;
+    if (url.protocol !== 'http:') fail(`unsupported URL scheme ${JSON.stringify(url.protocol.slice(0, -1))}`);
+    if (this.opts.allowHttp) return;
+    if (from !== undefined) fail(`redirect from ${from.href} to plain http ${url.href} refused`);
+    fail(`${url.href}: plain http requires --insecure-options=http`);
+  }
+
+  /**
+   * GETs `url`, following redirects. Statuses other than 200, 202 and 304 are errors naming the
+   * URL; the caller must consume or destroy `body`.
+   */
+  async get(start: URL, etag = ''): Promise<HttpResponse> {
+    const { undici, agent } = await this.load();
+    let url = start;
+    this.checkScheme(url);
+    for (let redirects = 0; ; redirects++) {
+      const headers: Record<string, string> = {};
+      const auth = authorizationFor(url, this.opts.auth);
+      if (auth !== undefined) headers.authorization = auth;
+      if (etag !== '') headers['if-none-match'] = etag;
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await undici.request(url, { method: 'GET', headers, dispatcher: agent });
+      } catch (err) {
+        return fail(`Get ${JSON.stringify(url.href)}: ${goNetReason(err, url)}`);
+      }
+      const location = headerValue(res.headers.location);
+      if (REDIRECTS.has(res.statusCode) && location !== '' && redirects < MAX_REDIRECTS) {
+        await res.body.dump().catch(() => undefined);
+        const next = new URL(location, url);
+        this.checkScheme(next, url);
+        url = next;
+        continue;
+      }
+      if (res.statusCode !== 200 && res.statusCode !== 202 && res.statusCode !== 304) {
+        await res.body.dump().catch(() => undefined);
+        fail(`${url.href}: bad HTTP status code: ${res.statusCode}`);
+      }
+      const length = Number(headerValue(res.headers['content-length']));
+      return {
+        status: res.statusCode,
+        url,
+        etag: headerValue(res.headers.etag),
+        maxAge: parseMaxAge(headerValue(res.headers['cache-control'])),
+        length:
+          Number.isFinite(length) && headerValue(res.headers['content-length']) !== '' ? length : undefined,
+        body: res.body,
+      };
+    }
+  }
+
+  /** A small document (signature, key) held in memory; more than `limit` bytes is an error. */
+  async getSmall(url: URL, limit = 1 << 20): Promise<{ status: 200 | 202; bytes: Buffer }> {
+    const res = await this.get(url);
+    if (res.status === 304) fail(`${url.href}: unexpected 304 Not Modified`);
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        res.body.destroy();
+        fail(`${url.href}: larger than ${limit} bytes`);
+      }
+      parts.push(chunk as Buffer);
+    }
+    return { status: res.status, bytes: Buffer.concat(parts) };
+  }
+
+  async close(): Promise<void> {
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.close();
+  }
+}

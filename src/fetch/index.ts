@@ -1,0 +1,24 @@
+/** `rkt fetch`: image arguments, auth.d, pull policies, downloads, verification, dependencies. */
+export {
+  ascPathFor,
+  ascUrlFor,
+  classifyImage,
+  parseFetchOperands,
+  type FetchArgFlags,
+  type FetchRequest,
+  type ImageArg,
+} from './args.js';
+export { authorizationFor, loadAuthHeaders, parseAuthFile, type AuthHeaders } from './auth.js';
+export { Fetcher, hostLabels, withHostLabels, type FetcherOptions, type InsecureFetch } from './fetcher.js';
+export { HttpClient, type HttpOptions, type HttpResponse } from './http.js';
+export { manifestMismatch } from './match.js';
+export {
+  checksStoreFirst,
+  isFresh,
+  mayDownload,
+  parseMaxAge,
+  parsePullPolicy,
+  pullPolicyFromFlags,
+  type PullPolicy,
+} from './policy.js';
+export { progressLine, progressStream } from './progress.js';
