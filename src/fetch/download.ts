@@ -48,9 +48,12 @@ export class TempDownload {
     });
   }
 
-  /** Copies `source` through `stages` into the file and syncs it. */
-  async fill(source: Readable, ...stages: Transform[]): Promise<void> {
-    await pipeline([source, ...stages, this.sink()]);
+  /**
+   * Copies `source` through `stages` into the file and syncs it; with `next`, every chunk also goes
+   * on to `next` once it is written.
+   */
+  async fill(source: Readable, stages: Transform[], next?: Writable): Promise<void> {
+    await pipeline([source, ...stages, ...(next ? [this.tee(), next] : [this.sink()])]);
     await this.file.sync();
   }
 
@@ -66,27 +69,51 @@ export class TempDownload {
 }
 
 /**
- * Downloads `source` into `temp` while `check` reads the same bytes (signature verification). The
- * check's own failure wins over the early end it causes to the download; a failed download wins
- * over the check failure it causes.
+ * A sink that copies every chunk to each branch, waiting for the slowest: a branch is a reader of
+ * the same bytes (the store's import, a signature check). It ends the branches when the input
+ * ends and destroys them with the input's error.
  */
-export async function fillWhileChecking<T>(
-  temp: TempDownload,
-  source: Readable,
-  stages: Transform[],
-  check: (bytes: Readable) => Promise<T>,
-): Promise<{ checked: PromiseSettledResult<T> }> {
-  const tee = temp.tee();
-  const piping = pipeline([source, ...stages, tee]);
-  piping.catch(() => undefined);
-  const checking = check(tee);
-  checking.catch(() => undefined);
-  const [piped, checked] = await Promise.allSettled([piping, checking]);
-  if (piped.status === 'rejected') {
-    const premature = (piped.reason as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
-    if (!(premature && checked.status === 'rejected')) throw piped.reason;
-    throw checked.reason;
-  }
-  await temp.sync();
-  return { checked };
+export function fanOut(...branches: (Writable | undefined)[]): Writable {
+  const outs = branches.filter((b): b is Writable => b !== undefined);
+  const drained = (w: Writable): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        w.off('drain', ok);
+        w.off('error', done);
+        w.off('close', closed);
+        if (err) reject(err);
+        else resolve();
+      };
+      const ok = (): void => done();
+      const closed = (): void => done(new Error('a reader of the download stopped'));
+      w.once('drain', ok);
+      w.once('error', done);
+      w.once('close', closed);
+    });
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _enc, cb: (err?: Error | null) => void) {
+      const waits = outs.filter((w) => !w.write(chunk)).map(drained);
+      Promise.all(waits).then(
+        () => cb(),
+        (err: Error) => cb(err),
+      );
+    },
+    final(cb: (err?: Error | null) => void) {
+      for (const w of outs) w.end();
+      cb();
+    },
+    destroy(err: Error | null, cb: (err?: Error | null) => void) {
+      if (err) for (const w of outs) w.destroy(err);
+      cb(err);
+    },
+  });
+}
+
+/** A promise's outcome without throwing, so one failure can be weighed against another. */
+export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: 'fulfilled', value }) as const,
+    (reason: unknown) => ({ status: 'rejected', reason }) as const,
+  );
 }

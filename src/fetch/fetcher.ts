@@ -6,9 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import type { Readable } from 'node:stream';
-import { appcOsArchFromNode, parseImageManifest, type ImageManifest } from '../appc/index.js';
-import { readManifestBytes } from '../aci/index.js';
+import { PassThrough } from 'node:stream';
+import { appcOsArchFromNode, type ImageManifest } from '../appc/index.js';
 import {
   DiscoveryClient,
   DiscoveryError,
@@ -22,8 +21,8 @@ import type { Keystore } from '../trust/keystore.js';
 import { checkIdentity, verifyDetachedSignature, type SignerIdentity } from '../trust/verify.js';
 import { ascPathFor, ascUrlFor, classifyImage, type FetchRequest, type ImageArg } from './args.js';
 import type { AuthHeaders } from './auth.js';
-import { fillWhileChecking, TempDownload } from './download.js';
-import { HttpClient } from './http.js';
+import { fanOut, settle, TempDownload } from './download.js';
+import { HttpClient, type HttpResponse } from './http.js';
 import { manifestMismatch } from './match.js';
 import { checksStoreFirst, isFresh, mayDownload, type PullPolicy } from './policy.js';
 import { progressStream } from './progress.js';
@@ -67,7 +66,11 @@ interface RemoteFetch {
   latest: boolean;
 }
 
+/** Chunk size of the in-memory branches of a download. */
+const IO_CHUNK = 1 << 20;
+
 type SignatureBytes = Buffer | 'deferred';
+type TrustedKeys = Awaited<ReturnType<Keystore['trustedKeysFor']>>;
 
 /** The host's appc os/arch labels (rkt's defaults for names without them). */
 export function hostLabels(): [string, string][] {
@@ -140,14 +143,16 @@ export class Fetcher {
 
   private async fetchFile(path: string, signature: string | undefined): Promise<string> {
     this.diag(`using image from file ${path}`);
+    let sig: Buffer | undefined;
     if (this.opts.insecure.image) {
       this.log('warning: image signature verification has been disabled');
     } else {
-      const sigPath = signature ?? ascPathFor(path);
-      const sig = await readFile(sigPath).catch((err: unknown) =>
+      sig = await readFile(signature ?? ascPathFor(path)).catch((err: unknown) =>
         fail(`error opening signature file: ${errorMessage(err)}`, err),
       );
-      const manifest = await readManifest(path);
+    }
+    const accept = async (manifest: ImageManifest): Promise<void> => {
+      if (sig === undefined) return;
       const keys = await this.opts.keystore.trustedKeysFor(manifest.name);
       const who = await verifyDetachedSignature({
         keys,
@@ -156,8 +161,8 @@ export class Fetcher {
         name: manifest.name,
       }).catch((err: unknown) => this.verificationFailed(manifest.name, err));
       this.printIdentities(who);
-    }
-    const result = await this.opts.store.importImage(path, { source: path });
+    };
+    const result = await this.opts.store.importImage(path, { source: path, accept });
     return result.key;
   }
 
@@ -262,7 +267,7 @@ export class Fetcher {
     if (insecure.tls) this.log('warning: TLS verification has been disabled');
     if (insecure.image) this.log('warning: image signature verification has been disabled');
     const verify = !insecure.image;
-    let keysForName: Awaited<ReturnType<Keystore['trustedKeysFor']>> | undefined;
+    let keysForName: TrustedKeys | undefined;
     let sig: SignatureBytes | undefined;
     if (verify) {
       if (r.expect !== undefined) {
@@ -296,54 +301,95 @@ export class Fetcher {
 
     const temp = await TempDownload.create(store.layout.tmpDir);
     try {
-      const progress = progressStream('ACI', res.length, this.out);
-      let streamed: PromiseSettledResult<SignerIdentity> | undefined;
-      if (sig instanceof Buffer && keysForName !== undefined && r.expect !== undefined) {
-        const signature = sig;
-        const keys = keysForName;
-        const name = r.expect.name;
-        ({ checked: streamed } = await fillWhileChecking(temp, res.body, [progress], (bytes: Readable) =>
-          verifyDetachedSignature({ keys, signed: bytes, signature, name }),
-        ).catch((err: unknown) =>
-          fail(`error downloading ACI: ${r.aciUrl.href}: ${errorMessage(err)}`, err),
-        ));
-      } else {
-        await temp
-          .fill(res.body, progress)
-          .catch((err: unknown) =>
-            fail(`error downloading ACI: ${r.aciUrl.href}: ${errorMessage(err)}`, err),
-          );
-      }
-      if (sig === 'deferred') sig = await this.signatureAgain(r);
-
-      // The name and labels are checked before the signature, as rkt does.
-      const manifest = await readManifest(temp.path, r.aciUrl.href).catch((err: unknown) => {
-        // An image too damaged to read: a failed signature check is the better explanation.
-        if (streamed?.status === 'rejected') this.verificationFailed(r.expect?.name ?? '', streamed.reason);
-        throw err;
-      });
-      if (r.expect !== undefined) {
-        const mismatch = manifestMismatch(manifest, r.expect.name, r.expect.labels);
-        if (mismatch !== undefined)
-          fail(`image ${JSON.stringify(r.expect.name)} from ${r.aciUrl.href}: ${mismatch}`);
-      }
-      if (verify) {
-        const who = await this.verifyDownloaded(temp.path, manifest.name, sig, streamed);
-        this.printIdentities(who);
-      }
-      const result = await store.importImage(temp.path, { latest: r.latest, source: r.aciUrl.href });
+      const streamedSig = sig instanceof Buffer && keysForName !== undefined ? sig : undefined;
+      const key = await this.downloadAndImport(r, res, temp, { verify, keysForName, streamedSig, sig });
       store.setRemote({
         aciUrl: r.aciUrl.href,
         sigUrl: 'url' in r.sig ? r.sig.url.href : r.sig.file,
         etag: res.etag,
-        blobKey: result.key,
+        blobKey: key,
         cacheMaxAge: res.maxAge,
         downloadTime: new Date(),
       });
-      return result.key;
+      return key;
     } finally {
       await temp.remove();
     }
+  }
+
+  /**
+   * One pass over the network: the compressed bytes go to `temp` (for a signature that can only be
+   * checked once the manifest names the keys) and, at the same time, into the store's import, which
+   * decompresses, hashes and validates them; with the keys known up front a third branch verifies
+   * the signature as the bytes arrive. The import commits only after the download completed, the
+   * name and labels answer the request (checked before the signature, as rkt does) and the
+   * signature verified.
+   */
+  private async downloadAndImport(
+    r: RemoteFetch,
+    res: HttpResponse,
+    temp: TempDownload,
+    v: {
+      verify: boolean;
+      keysForName: TrustedKeys | undefined;
+      streamedSig: Buffer | undefined;
+      sig: SignatureBytes | undefined;
+    },
+  ): Promise<string> {
+    const where = r.aciUrl.href;
+    const toImport = new PassThrough({ highWaterMark: IO_CHUNK });
+    const toVerify = v.streamedSig !== undefined ? new PassThrough({ highWaterMark: IO_CHUNK }) : undefined;
+    let importAborted = false;
+    let downloadFailedFirst = false;
+    const downloading = temp.fill(
+      res.body,
+      [progressStream('ACI', res.length, this.out)],
+      fanOut(toImport, toVerify),
+    );
+    downloading.catch(() => {
+      downloadFailedFirst = !importAborted;
+    });
+    let streamed: Promise<SignerIdentity> | undefined;
+    if (toVerify !== undefined && v.streamedSig !== undefined && v.keysForName !== undefined && r.expect) {
+      streamed = verifyDetachedSignature({
+        keys: v.keysForName,
+        signed: toVerify,
+        signature: v.streamedSig,
+        name: r.expect.name,
+      });
+      // A verifier that gives up early must not stall the download by no longer reading.
+      streamed.catch(() => toVerify.resume());
+    }
+    let sig = v.sig;
+    const accept = async (manifest: ImageManifest): Promise<void> => {
+      await downloading;
+      if (sig === 'deferred') sig = await this.signatureAgain(r);
+      if (r.expect !== undefined) {
+        const mismatch = manifestMismatch(manifest, r.expect.name, r.expect.labels);
+        if (mismatch !== undefined) fail(`image ${JSON.stringify(r.expect.name)} from ${where}: ${mismatch}`);
+      }
+      if (!v.verify) return;
+      const settled = streamed === undefined ? undefined : await settle(streamed);
+      this.printIdentities(await this.verifyDownloaded(temp.path, manifest.name, sig, settled));
+    };
+    const importing = this.opts.store.importImage(toImport, { latest: r.latest, source: where, accept });
+    importing.catch(() => {
+      importAborted = true;
+      toImport.destroy();
+    });
+    const [downloaded, imported] = await Promise.allSettled([downloading, importing]);
+    if (imported.status === 'fulfilled') return imported.value.key;
+    if (downloaded.status === 'rejected' && downloadFailedFirst) {
+      fail(`error downloading ACI: ${where}: ${errorMessage(downloaded.reason)}`, downloaded.reason);
+    }
+    if (imported.reason instanceof RocketError && imported.reason.exitCode === RKT_FAILURE)
+      throw imported.reason;
+    // The store read something that is not a valid image: a failed signature says more, if there is one.
+    if (streamed !== undefined) {
+      const s = await settle(streamed);
+      if (s.status === 'rejected') this.verificationFailed(r.expect?.name ?? '', s.reason);
+    }
+    return fail(`error importing ACI from ${where}: ${errorMessage(imported.reason)}`, imported.reason);
   }
 
   private async verifyDownloaded(
@@ -462,14 +508,5 @@ export class Fetcher {
   async close(): Promise<void> {
     await this.discovery?.close();
     await this.http.close();
-  }
-}
-
-async function readManifest(path: string, source: string = path): Promise<ImageManifest> {
-  try {
-    const bytes = await readManifestBytes(path, source);
-    return parseImageManifest(bytes.toString('utf8'), `${source}: manifest`).manifest;
-  } catch (err) {
-    return fail(`error reading the manifest of ${source}: ${errorMessage(err)}`, err);
   }
 }

@@ -1,13 +1,16 @@
 /**
- * HTTP(S) downloads for fetch: one undici Agent per TLS policy (imported on first use), redirects
- * followed by hand so credentials are chosen per host, the system CA store plus SSL_CERT_FILE (as
- * discovery does; NODE_EXTRA_CA_CERTS works through Node's default store when SSL_CERT_FILE is
- * unset), and rkt's status handling (200, 304 with If-None-Match, 202 to defer a signature).
+ * HTTP(S) downloads for fetch, on node:http/https (undici's client asserted on servers that close
+ * the connection while a slow consumer holds the body back): keep-alive agents per client,
+ * redirects followed by hand so credentials are chosen per host, the system CA store plus
+ * SSL_CERT_FILE (as discovery does; NODE_EXTRA_CA_CERTS works through Node's default store when
+ * SSL_CERT_FILE is unset), and rkt's status handling (200, 304 with If-None-Match, 202 to defer a
+ * signature).
  */
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
-import type { Dispatcher } from 'undici';
 import { goNetReason } from '../discovery/index.js';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import { authorizationFor, type AuthHeaders } from './auth.js';
@@ -56,24 +59,24 @@ function headerValue(v: string | string[] | undefined): string {
 }
 
 export class HttpClient {
-  private agent: Dispatcher | undefined;
-  private undici: typeof import('undici') | undefined;
+  private agents: { http: HttpAgent; https: HttpsAgent } | undefined;
 
   constructor(private readonly opts: HttpOptions) {}
 
-  private async load(): Promise<{ undici: typeof import('undici'); agent: Dispatcher }> {
-    this.undici ??= await import('undici');
-    if (this.agent === undefined) {
-      const timeout = this.opts.timeoutMs ?? 30_000;
+  private agentsFor(): { http: HttpAgent; https: HttpsAgent } {
+    if (this.agents === undefined) {
       const extra = extraCA();
       const ca = extra.length > 0 ? [...rootCertificates, ...extra] : undefined;
-      this.agent = new this.undici.Agent({
-        connect: { timeout, rejectUnauthorized: !this.opts.skipTlsVerify, ...(ca ? { ca } : {}) },
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
+      this.agents = {
+        http: new HttpAgent({ keepAlive: true }),
+        https: new HttpsAgent({
+          keepAlive: true,
+          rejectUnauthorized: !this.opts.skipTlsVerify,
+          ...(ca ? { ca } : {}),
+        }),
+      };
     }
-    return { undici: this.undici, agent: this.agent };
+    return this.agents;
   }
 
   private checkScheme(url: URL, from?: URL): void {
@@ -84,12 +87,27 @@ export class HttpClient {
     fail(`${url.href}: plain http requires --insecure-options=http`);
   }
 
+  /** One GET without following redirects; the socket times out when idle for `timeoutMs`. */
+  private request(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+    const agents = this.agentsFor();
+    const timeout = this.opts.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const options = { method: 'GET', headers, timeout };
+      const req =
+        url.protocol === 'https:'
+          ? httpsRequest(url, { ...options, agent: agents.https }, resolve)
+          : httpRequest(url, { ...options, agent: agents.http }, resolve);
+      req.on('timeout', () => req.destroy(new Error('i/o timeout')));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
   /**
    * GETs `url`, following redirects. Statuses other than 200, 202 and 304 are errors naming the
    * URL; the caller must consume or destroy `body`.
    */
   async get(start: URL, etag = ''): Promise<HttpResponse> {
-    const { undici, agent } = await this.load();
     let url = start;
     this.checkScheme(url);
     for (let redirects = 0; ; redirects++) {
@@ -97,33 +115,34 @@ export class HttpClient {
       const auth = authorizationFor(url, this.opts.auth);
       if (auth !== undefined) headers.authorization = auth;
       if (etag !== '') headers['if-none-match'] = etag;
-      let res: Dispatcher.ResponseData;
+      let res: IncomingMessage;
       try {
-        res = await undici.request(url, { method: 'GET', headers, dispatcher: agent });
+        res = await this.request(url, headers);
       } catch (err) {
         return fail(`Get ${JSON.stringify(url.href)}: ${goNetReason(err, url)}`);
       }
+      const status = res.statusCode ?? 0;
       const location = headerValue(res.headers.location);
-      if (REDIRECTS.has(res.statusCode) && location !== '' && redirects < MAX_REDIRECTS) {
-        await res.body.dump().catch(() => undefined);
+      if (REDIRECTS.has(status) && location !== '' && redirects < MAX_REDIRECTS) {
+        res.resume();
         const next = new URL(location, url);
         this.checkScheme(next, url);
         url = next;
         continue;
       }
-      if (res.statusCode !== 200 && res.statusCode !== 202 && res.statusCode !== 304) {
-        await res.body.dump().catch(() => undefined);
-        fail(`${url.href}: bad HTTP status code: ${res.statusCode}`);
+      if (status !== 200 && status !== 202 && status !== 304) {
+        res.resume();
+        fail(`${url.href}: bad HTTP status code: ${status}`);
       }
-      const length = Number(headerValue(res.headers['content-length']));
+      const lengthHeader = headerValue(res.headers['content-length']);
+      const length = Number(lengthHeader);
       return {
-        status: res.statusCode,
+        status,
         url,
         etag: headerValue(res.headers.etag),
         maxAge: parseMaxAge(headerValue(res.headers['cache-control'])),
-        length:
-          Number.isFinite(length) && headerValue(res.headers['content-length']) !== '' ? length : undefined,
-        body: res.body,
+        length: lengthHeader !== '' && Number.isFinite(length) ? length : undefined,
+        body: res,
       };
     }
   }
@@ -145,9 +164,10 @@ export class HttpClient {
     return { status: res.status, bytes: Buffer.concat(parts) };
   }
 
-  async close(): Promise<void> {
-    const agent = this.agent;
-    this.agent = undefined;
-    await agent?.close();
+  close(): Promise<void> {
+    this.agents?.http.destroy();
+    this.agents?.https.destroy();
+    this.agents = undefined;
+    return Promise.resolve();
   }
 }

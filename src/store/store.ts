@@ -65,6 +65,11 @@ export interface ImportOptions {
   latest?: boolean;
   /** Names the input in messages (default: the path, or "image"). */
   source?: string;
+  /**
+   * Called once the image is read, hashed and validated but before anything is committed; a throw
+   * abandons the import. Lets a fetch check the signature and the name while the bytes stream in.
+   */
+  accept?: (manifest: ImageManifest) => Promise<void> | void;
 }
 
 export interface ImportResult {
@@ -129,6 +134,7 @@ export class Store {
     const name = opts.source ?? (typeof source === 'string' ? source : 'image');
     const spooled = await spoolImage(source, this.layout.tmpDir, name);
     try {
+      await opts.accept?.(spooled.manifest);
       const key = keyOfImageId(spooled.imageId);
       return await withLock(this.layout.imageLock(key), 'exclusive', () =>
         this.commitImport(key, spooled, opts.latest === true),
