@@ -12,9 +12,9 @@ import { basename, dirname, extname, join } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { constants as zc, createGzip } from 'node:zlib';
 import { RocketError } from '../errors.js';
 import { IO_CHUNK } from './compression.js';
+import { ParallelGzip } from './parallel-gzip.js';
 import { IMAGE_ID_PREFIX } from './read.js';
 
 export type OutputCompression = 'gzip' | 'none';
@@ -72,12 +72,7 @@ export class AciOutput {
       this.sink = this.file;
       this.done = finished(this.file);
     } else {
-      const gz = createGzip({
-        level: opts.gzipLevel ?? 6,
-        chunkSize: 256 * 1024,
-        strategy: zc.Z_DEFAULT_STRATEGY,
-      });
-      gz.pipe(this.file);
+      const gz = new ParallelGzip(this.file, opts.gzipLevel ?? 6);
       gz.once('error', (err) => this.file.destroy(err));
       this.sink = gz;
       this.done = finished(this.file);
