@@ -12,7 +12,9 @@ export type ImageArg =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: URL }
   | { kind: 'name'; app: DiscoveryApp }
-  | { kind: 'id'; id: string };
+  | { kind: 'id'; id: string }
+  /** `docker://…`, converted in-process (the reference's syntax, checked by the docker sources). */
+  | { kind: 'docker'; url: string };
 
 /** Go's url.Parse scheme rule: a letter, then letters, digits, `+-.`, up to the first `:`. */
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
@@ -68,7 +70,7 @@ export function classifyImage(image: string, cwd: string = process.cwd()): Image
   const scheme = SCHEME.exec(image)?.[1]?.toLowerCase();
   if (scheme === undefined) return guessPathOrName(image, cwd);
   if (scheme === 'file' || scheme === 'http' || scheme === 'https') return archiveUrl(image);
-  if (scheme === 'docker') fail('docker images are not supported yet');
+  if (scheme === 'docker') return { kind: 'docker', url: image };
   return nameArg(image);
 }
 

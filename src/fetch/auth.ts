@@ -115,6 +115,46 @@ export function loadAuthHeaders(configDirs: readonly string[]): AuthHeaders {
   return headers;
 }
 
+/** Docker registry credentials, rkt's `dockerAuth` kind: registry host → user and password. */
+export type DockerCredentials = Record<string, { user: string; password: string }>;
+
+function parseDockerAuthFile(text: string, into: DockerCredentials, seen: Set<string>): void {
+  const doc: unknown = JSON.parse(text);
+  if (!isObject(doc) || stringField(doc, 'rktKind') !== 'dockerAuth') return;
+  const version = stringField(doc, 'rktVersion');
+  if (version !== 'v1')
+    fail(`no parser available for configuration of kind "dockerAuth" and version "${version}"`);
+  const registries = Array.isArray(doc.registries) ? doc.registries.filter((r) => typeof r === 'string') : [];
+  if (registries.length === 0) fail('no registries specified');
+  const creds = doc.credentials;
+  const user = isObject(creds) ? stringField(creds, 'user') : '';
+  const password = isObject(creds) ? stringField(creds, 'password') : '';
+  if (user === '' || password === '') fail('no user or password specified');
+  for (const registry of registries) {
+    if (seen.has(registry))
+      fail(`credentials for docker registry ${JSON.stringify(registry)} are already specified`);
+    seen.add(registry);
+    into[registry] = { user, password };
+  }
+}
+
+/** Reads the `dockerAuth` files of each config dir's `auth.d` (later dirs override per registry). */
+export function loadDockerCredentials(configDirs: readonly string[]): DockerCredentials {
+  const creds: DockerCredentials = {};
+  for (const dir of configDirs) {
+    if (dir === '') continue;
+    const seen = new Set<string>();
+    for (const path of jsonFilesIn(join(dir, 'auth.d'))) {
+      try {
+        parseDockerAuthFile(readFileSync(path, 'utf8'), creds, seen);
+      } catch (err) {
+        fail(`cannot get configuration: failed to parse ${JSON.stringify(path)}: ${errorMessage(err)}`);
+      }
+    }
+  }
+  return creds;
+}
+
 /** The Authorization header for a URL: its `host:port` entry, else its host name's. */
 export function authorizationFor(url: URL, headers: AuthHeaders): string | undefined {
   return headers.get(url.host) ?? headers.get(url.hostname);

@@ -4,7 +4,8 @@
  * signature verified and the manifest answers the request; downloads go to a locked temp file of
  * the store, so a killed fetch leaves only what `image gc` reclaims.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { endianness } from 'node:os';
 import { PassThrough } from 'node:stream';
 import { appcOsArchFromNode, type ImageManifest } from '../appc/index.js';
@@ -20,7 +21,7 @@ import type { RemoteInfo, Store } from '../store/index.js';
 import type { Keystore } from '../trust/keystore.js';
 import { checkIdentity, verifyDetachedSignature, type SignerIdentity } from '../trust/verify.js';
 import { ascPathFor, ascUrlFor, classifyImage, type FetchRequest, type ImageArg } from './args.js';
-import type { AuthHeaders } from './auth.js';
+import type { AuthHeaders, DockerCredentials } from './auth.js';
 import { fanOut, settle, TempDownload } from './download.js';
 import { HttpClient, type HttpResponse } from './http.js';
 import { manifestMismatch } from './match.js';
@@ -42,6 +43,8 @@ export interface FetcherOptions {
   insecure: InsecureFetch;
   trustKeysFromHttps: boolean;
   auth: AuthHeaders;
+  /** rkt's `dockerAuth` credentials, for docker:// only. */
+  dockerCredentials?: DockerCredentials;
   debug: boolean;
   /** Where log lines go (default stderr); each is prefixed `image: ` as rkt's image logger does. */
   stderr?: { write(s: string): boolean; isTTY?: boolean };
@@ -128,6 +131,8 @@ export class Fetcher {
         return this.fetchUrl(arg.url, signature);
       case 'name':
         return this.fetchName(arg.app, image, signature);
+      case 'docker':
+        return this.fetchDocker(arg.url);
     }
   }
 
@@ -169,8 +174,8 @@ export class Fetcher {
   // ---- URLs ----
 
   /** The remote record of a URL, if the image it points to is still in the store. */
-  private liveRemote(url: URL): RemoteInfo | undefined {
-    const remote = this.opts.store.getRemote(url.href);
+  private liveRemote(url: URL | string): RemoteInfo | undefined {
+    const remote = this.opts.store.getRemote(typeof url === 'string' ? url : url.href);
     return remote !== undefined && this.opts.store.hasImage(remote.blobKey) ? remote : undefined;
   }
 
@@ -188,6 +193,73 @@ export class Fetcher {
     this.diag(`remote fetching from URL ${JSON.stringify(url.href)}`);
     const sig = signature !== undefined ? { file: signature } : { url: ascUrlFor(url) };
     return this.fetchRemote({ aciUrl: url, sig, remote, expect: undefined, latest: false });
+  }
+
+  // ---- docker ----
+
+  /**
+   * docker:// images, converted in-process to one squashed ACI (as rkt did) and imported. Docker
+   * images carry no signature, so rkt requires --insecure-options=image. The manifest digest is the
+   * remote's ETag: an unchanged image is not converted again, and a changed one downloads only the
+   * layers that are not in the store's layer cache.
+   */
+  private async fetchDocker(url: string): Promise<string> {
+    const { store, insecure } = this.opts;
+    if (!insecure.image) {
+      fail('signature verification for docker images is not supported (try --insecure-options=image)');
+    }
+    const remote = this.liveRemote(url);
+    if (checksStoreFirst(this.opts.pullPolicy) && remote !== undefined) {
+      this.diag(`using image from local store for url ${url}`);
+      return remote.blobKey;
+    }
+    if (!mayDownload(this.opts.pullPolicy)) {
+      fail(`unable to fetch docker image ${JSON.stringify(url)}: not in the store and fetching was disabled`);
+    }
+    const { resolveImage } = await import('../docker/sources/index.js');
+    const { convertImage, progressFor, NO_PROGRESS } = await import('../docker/convert/index.js');
+    const image = await resolveImage(url, {
+      insecure: { http: insecure.http, tls: insecure.tls },
+      credentials: this.opts.dockerCredentials ?? {},
+      // rkt reads docker credentials from its own configuration only, never ~/.docker.
+      dockerConfig: false,
+      tmpDir: store.layout.tmpDir,
+    });
+    const outDir = await mkdtemp(join(store.layout.tmpDir, 'docker-'));
+    try {
+      if (remote !== undefined && remote.etag === image.manifestDigest) {
+        this.diag(`docker image ${url} is unchanged (${image.manifestDigest})`);
+        store.setRemote({ ...remote, downloadTime: new Date() });
+        return remote.blobKey;
+      }
+      const converted = await convertImage(image, {
+        outDir,
+        squash: true,
+        compression: 'none',
+        blobs: { kind: 'cache', dir: store.layout.dockerLayerCacheDir },
+        progress:
+          process.stderr.isTTY && this.out === process.stderr ? progressFor(process.stderr) : NO_PROGRESS,
+        debug: (line) => this.diag(line),
+      });
+      const aci = converted.acis[0];
+      if (aci === undefined) return fail(`converting ${url} produced no image`);
+      const result = await store.importImage(aci.path, {
+        latest: image.reference.tag === 'latest',
+        source: url,
+      });
+      store.setRemote({
+        aciUrl: url,
+        sigUrl: '',
+        etag: image.manifestDigest,
+        blobKey: result.key,
+        cacheMaxAge: 0,
+        downloadTime: new Date(),
+      });
+      return result.key;
+    } finally {
+      await image.close();
+      await rm(outDir, { recursive: true, force: true });
+    }
   }
 
   // ---- names ----

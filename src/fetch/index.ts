@@ -8,7 +8,14 @@ export {
   type FetchRequest,
   type ImageArg,
 } from './args.js';
-export { authorizationFor, loadAuthHeaders, parseAuthFile, type AuthHeaders } from './auth.js';
+export {
+  authorizationFor,
+  loadAuthHeaders,
+  loadDockerCredentials,
+  parseAuthFile,
+  type AuthHeaders,
+  type DockerCredentials,
+} from './auth.js';
 export { Fetcher, hostLabels, withHostLabels, type FetcherOptions, type InsecureFetch } from './fetcher.js';
 export { HttpClient, type HttpOptions, type HttpResponse } from './http.js';
 export { manifestMismatch } from './match.js';

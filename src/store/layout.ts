@@ -35,6 +35,8 @@ export class StoreLayout {
   readonly imageLockDir: string;
   readonly treeLockDir: string;
   readonly locksDir: string;
+  /** Verified Docker layer blobs by digest, so a changed docker:// image re-downloads only new layers. */
+  readonly dockerLayerCacheDir: string;
 
   constructor(readonly dataDir: string) {
     this.cas = join(dataDir, 'cas');
@@ -47,6 +49,7 @@ export class StoreLayout {
     this.imageLockDir = join(this.cas, 'imagelocks');
     this.treeLockDir = join(this.cas, 'treestorelocks');
     this.locksDir = join(dataDir, 'locks');
+    this.dockerLayerCacheDir = join(this.cas, 'docker-layers');
   }
 
   /** Every directory the store writes to. */

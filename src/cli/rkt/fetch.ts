@@ -41,6 +41,11 @@ async function runFetch(operands: string[], cmdFlags: FetchFlags, globals: RktGl
     insecure: { image: io.has('image'), tls: io.has('tls'), http: io.has('http'), pubkey: io.has('pubkey') },
     trustKeysFromHttps: globals.trustKeysFromHttps,
     auth,
+    dockerCredentials: fetch.loadDockerCredentials([
+      globals.systemConfig,
+      globals.localConfig,
+      globals.userConfig,
+    ]),
     debug: globals.debug,
   });
   const ids: string[] = [];

@@ -20,7 +20,6 @@ import {
   withHostLabels,
 } from '../../../src/fetch/index.js';
 import { parseAppString } from '../../../src/discovery/index.js';
-import { RocketError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers.js';
 
 describe('image argument classification', () => {
@@ -58,18 +57,12 @@ describe('image argument classification', () => {
       path: join(work.path, 'example.com'),
     });
   });
-  test('URLs need .aci; IDs; docker is refused with exit 254', () => {
+  test('URLs need .aci; IDs; docker:// is its own kind', () => {
     const u = classifyImage('https://example.com/a/b.aci');
     assert.equal(u.kind, 'url');
     assert.throws(() => classifyImage('https://example.com/a/b.tar'), /invalid image string/);
     assert.deepEqual(classifyImage('sha512-abcdef'), { kind: 'id', id: 'sha512-abcdef' });
-    assert.throws(
-      () => classifyImage('docker://busybox'),
-      (e: unknown) =>
-        e instanceof RocketError &&
-        e.exitCode === 254 &&
-        /docker images are not supported yet/.test(e.message),
-    );
+    assert.deepEqual(classifyImage('docker://busybox'), { kind: 'docker', url: 'docker://busybox' });
     assert.throws(() => classifyImage('Example.com/App'), /invalid appc image string/);
   });
   test('signature locations follow rkt', () => {
