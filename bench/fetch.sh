@@ -27,8 +27,7 @@ rm -rf "$work/layout"
 echo "rootfs: $src; ACI $(du -h "$work/www/bench.aci" | cut -f1) gzip; $runs runs each; node $(node --version)"
 
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-# A keep-alive HTTP/1.1 static server (python's http.server closes each connection, which trips an
-# undici assertion when the body is paused by backpressure: see the fetch report).
+# A small keep-alive HTTP/1.1 static server on loopback.
 node -e '
 const [dir, port] = process.argv.slice(1);
 const fs = require("fs");
@@ -55,3 +54,11 @@ node bench/ratios.mjs "rkt fetch FILE vs gzip -dc | sha512sum" ours="$work/file-
 hf "$work/http-ours.json" "$fresh" "bin/rkt --dir $work/data --insecure-options=image,http fetch $url"
 hf "$work/http-peer.json" "$fresh" "curl -s $url | gzip -dc | tar -x -C $work/out"
 node bench/ratios.mjs "rkt fetch http:// vs curl | gzip -dc | tar -x" ours="$work/http-ours.json" peer="$work/http-peer.json"
+
+# Rendering the stored image as a pod's filesystem (`rkt image render`, the tree a pod starts from)
+# against unpacking the same image with tar.
+bin/rkt --dir "$work/data" --insecure-options=image fetch "$work/www/bench.aci" >/dev/null
+id=$(bin/rkt --dir "$work/data" image list --no-legend --full | cut -f1 | head -1)
+hf "$work/render-ours.json" "rm -rf $work/out" "bin/rkt --dir $work/data image render --rootfs-only $id $work/out"
+hf "$work/render-peer.json" "rm -rf $work/out; mkdir -p $work/out" "gzip -dc $work/www/bench.aci | tar -x -C $work/out"
+node bench/ratios.mjs "rkt image render vs gzip -dc | tar -x" ours="$work/render-ours.json" peer="$work/render-peer.json"
