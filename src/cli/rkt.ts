@@ -19,4 +19,11 @@ function makeProgram(): Command {
   return program;
 }
 
-await runProgram(makeProgram(), process.argv.slice(2), RKT_FAILURE);
+const argv = process.argv.slice(2);
+if (argv.length === 0) {
+  // rkt's one exit status that is not 254: no subcommand at all.
+  makeProgram().outputHelp({ error: true });
+  process.exitCode = 2;
+} else {
+  await runProgram(makeProgram(), argv, RKT_FAILURE);
+}

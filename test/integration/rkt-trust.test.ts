@@ -118,3 +118,9 @@ describe('rkt trust', () => {
     });
   }
 });
+
+test('rkt with no command prints its usage and exits 2, as rkt does', async () => {
+  const r = await run(rkt, []);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^Usage: rkt /m);
+});

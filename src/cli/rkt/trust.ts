@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
 import { discoverPublicKeys, newApp } from '../../discovery/index.js';
 import { RocketError, RKT_FAILURE, errorMessage } from '../../errors.js';
@@ -43,7 +44,13 @@ async function readKeyLocation(
   if (scheme === 'http' && !flags.insecureAllowHttp) fail('--insecure-allow-http required for http URLs');
   if (scheme !== 'http' && scheme !== 'https') fail('only local files and http or https URLs supported');
   const { Agent, interceptors, request } = await import('undici');
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: !globals.insecureOptions.has('tls') } });
+  // Like discovery and fetch: trust the CA bundle of SSL_CERT_FILE too (the reference's Go runtime does).
+  const certFile = process.env.SSL_CERT_FILE;
+  const extra = certFile ? await readFile(certFile, 'utf8').catch(() => undefined) : undefined;
+  const ca = extra !== undefined ? [...rootCertificates, extra] : undefined;
+  const dispatcher = new Agent({
+    connect: { rejectUnauthorized: !globals.insecureOptions.has('tls'), ...(ca ? { ca } : {}) },
+  });
   try {
     const res = await request(location, {
       dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: 10 })),
