@@ -1,0 +1,82 @@
+/**
+ * The pod's persistent network, IPC and UTS namespaces: nsfs bind mounts on files in the pod
+ * directory (as CRI-O's pinns does), made once by util-linux `unshare` and joined by path from every
+ * app's config.json. Functions return argv arrays; the *Sync helpers run them for stage0 and gc.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { RocketError } from '../../errors.js';
+
+export interface PodNamespaceFiles {
+  /** Absent with the host's network (`--net=host`). */
+  network?: string;
+  ipc: string;
+  uts: string;
+}
+
+/** The namespace files under a pod's directory. */
+export function podNamespaceFiles(dir: string, opts: { hostNetwork?: boolean } = {}): PodNamespaceFiles {
+  const files: PodNamespaceFiles = { ipc: path.join(dir, 'ns-ipc'), uts: path.join(dir, 'ns-uts') };
+  if (opts.hostNetwork !== true) files.network = path.join(dir, 'ns-net');
+  return files;
+}
+
+function list(files: PodNamespaceFiles): string[] {
+  return [files.network, files.ipc, files.uts].filter((f): f is string => f !== undefined);
+}
+
+/**
+ * One argv that creates the files, makes the namespaces with `unshare --net=F --ipc=F --uts=F`,
+ * and inside them brings loopback up (new network only) and sets the hostname.
+ * Inside the sh: $1 is the hostname, the rest the files to create.
+ */
+export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string): string[] {
+  const inner = [
+    'set -e',
+    ...(files.network !== undefined ? ['ip link set lo up'] : []),
+    'printf %s "$0" > /proc/sys/kernel/hostname',
+  ].join('; ');
+  const unshare = [
+    'unshare',
+    ...(files.network !== undefined ? ['--net=' + files.network] : []),
+    '--ipc=' + files.ipc,
+    '--uts=' + files.uts,
+    'sh',
+    '-c',
+    inner,
+  ];
+  // The outer sh creates the mount-point files, then execs unshare with the hostname as $0 of the
+  // inner sh.
+  const outer = `set -e; h=$1; shift; for f; do : > "$f"; done; exec ${unshare.map(quote).join(' ')} "$h"`;
+  return ['sh', '-c', outer, 'rocket-ns', hostname, ...list(files)];
+}
+
+/** One argv that unmounts and removes the files; missing or unmounted files are fine. */
+export function removeNamespacesArgv(files: PodNamespaceFiles | string[]): string[] {
+  const paths = Array.isArray(files) ? files : list(files);
+  return ['sh', '-c', 'for f; do umount "$f" 2>/dev/null; rm -f "$f"; done; true', 'rocket-ns-rm', ...paths];
+}
+
+function quote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function run(argv: string[], what: string): void {
+  const [cmd, ...args] = argv;
+  const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
+  if (r.error !== undefined) throw new RocketError(`${what}: ${r.error.message}`);
+  if (r.status !== 0) throw new RocketError(`${what}: ${r.stderr.trim() || `exit status ${r.status}`}`);
+}
+
+export function createPodNamespacesSync(files: PodNamespaceFiles, hostname: string): void {
+  try {
+    run(createNamespacesArgv(files, hostname), 'cannot create the pod namespaces');
+  } catch (err) {
+    removePodNamespacesSync(files);
+    throw err;
+  }
+}
+
+export function removePodNamespacesSync(files: PodNamespaceFiles | string[]): void {
+  run(removeNamespacesArgv(files), 'cannot remove the pod namespaces');
+}

@@ -1,0 +1,225 @@
+/**
+ * The OCI runtime behind the `oci` engine: crun preferred, runc as fallback, `--engine-runtime`
+ * to choose. Functions return argv arrays so the POSIX launcher can exec them (Node never stays
+ * resident), plus synchronous helpers for stop and gc.
+ *
+ * crun 1.8.1 refuses every container on a cgroup "hybrid" host whose cgroup2 mount
+ * (/sys/fs/cgroup/unified) has controllers enabled. Without touching the host, crun is then run in
+ * a private mount namespace where that mount is detached, so it sees pure cgroup v1.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { RocketError } from '../../errors.js';
+
+export type RuntimeName = 'crun' | 'runc';
+
+export interface CgroupLayout {
+  /** 'hybrid': v1 hierarchies plus a cgroup2 mount with controllers enabled. */
+  mode: 'v1' | 'v2' | 'hybrid' | 'none';
+  unifiedPath?: string;
+  unifiedControllers: string[];
+}
+
+export interface OciRuntime {
+  name: RuntimeName;
+  /** Absolute path of the runtime binary. */
+  path: string;
+  /** State directory passed as `--root` (undefined: the runtime's default). */
+  stateRoot?: string;
+  /** Whether crun runs inside the hybrid-cgroup wrapper. */
+  hybridWrapper: boolean;
+  /** The argv that starts the runtime, before its global options and command. */
+  prefix: string[];
+  describe(): string;
+}
+
+export interface DetectOptions {
+  /** `--engine-runtime`: only this runtime (an error if it is missing). */
+  runtime?: RuntimeName;
+  stateRoot?: string;
+  /** Finds an executable by name (default: search $PATH and the sbin directories). */
+  which?: (name: string) => string | undefined;
+  /** Default: read the host's mounts. */
+  cgroups?: () => CgroupLayout;
+}
+
+const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export function which(name: string): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/')), ...SEARCH_DIRS];
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The cgroup layout from a mountinfo text and a reader of cgroup.controllers. */
+export function cgroupLayoutFrom(mountinfo: string, readControllers: (dir: string) => string): CgroupLayout {
+  let v1 = false;
+  let unifiedPath: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const mountPoint = line.slice(0, sep).split(' ')[4];
+    const fsType = line.slice(sep + 3).split(' ')[0];
+    if (fsType === 'cgroup') v1 = true;
+    else if (fsType === 'cgroup2' && mountPoint !== undefined) unifiedPath ??= mountPoint;
+  }
+  if (unifiedPath === undefined) return { mode: v1 ? 'v1' : 'none', unifiedControllers: [] };
+  let controllers: string[];
+  try {
+    controllers = readControllers(unifiedPath).trim().split(/\s+/).filter(Boolean);
+  } catch {
+    controllers = [];
+  }
+  const mode = !v1 ? 'v2' : controllers.length > 0 ? 'hybrid' : 'v1';
+  return { mode, unifiedPath, unifiedControllers: controllers };
+}
+
+export function hostCgroupLayout(): CgroupLayout {
+  return cgroupLayoutFrom(readFileSync('/proc/self/mountinfo', 'utf8'), (dir) =>
+    readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8'),
+  );
+}
+
+/**
+ * The sh script of the hybrid wrapper: detach the cgroup2 mount in a private mount namespace,
+ * then exec crun with the remaining arguments ($0 is crun's path).
+ */
+function hybridWrapperPrefix(crunPath: string, unifiedPath: string): string[] {
+  const unshare = which('unshare') ?? 'unshare';
+  return [
+    unshare,
+    '-m',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `umount ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
+    crunPath,
+  ];
+}
+
+export function shQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Builds the runtime descriptor for a binary (no detection). */
+export function makeRuntime(
+  name: RuntimeName,
+  binary: string,
+  layout: CgroupLayout,
+  stateRoot?: string,
+): OciRuntime {
+  const hybrid = name === 'crun' && layout.mode === 'hybrid' && layout.unifiedPath !== undefined;
+  const prefix = hybrid ? hybridWrapperPrefix(binary, layout.unifiedPath as string) : [binary];
+  const rt: OciRuntime = {
+    name,
+    path: binary,
+    hybridWrapper: hybrid,
+    prefix,
+    describe: () =>
+      hybrid
+        ? `${name} (${binary}) in a private mount namespace without ${layout.unifiedPath}: the host has hybrid cgroups with cgroup2 controllers (${layout.unifiedControllers.join(' ')}) that ${name} refuses`
+        : `${name} (${binary})`,
+  };
+  if (stateRoot !== undefined) rt.stateRoot = stateRoot;
+  return rt;
+}
+
+/** Finds the runtime: the one asked for, else crun, else runc. */
+export function detectRuntime(opts: DetectOptions = {}): OciRuntime {
+  const find = opts.which ?? which;
+  const candidates: RuntimeName[] = opts.runtime !== undefined ? [opts.runtime] : ['crun', 'runc'];
+  for (const name of candidates) {
+    const binary = find(name);
+    if (binary !== undefined)
+      return makeRuntime(name, binary, (opts.cgroups ?? hostCgroupLayout)(), opts.stateRoot);
+  }
+  throw new RocketError(
+    opts.runtime !== undefined
+      ? `the OCI runtime ${opts.runtime} is not installed`
+      : 'no OCI runtime found: install crun or runc',
+  );
+}
+
+/** argv of `<runtime> [--root DIR] <args...>`. */
+export function runtimeArgv(rt: OciRuntime, args: string[]): string[] {
+  return [...rt.prefix, ...(rt.stateRoot !== undefined ? ['--root', rt.stateRoot] : []), ...args];
+}
+
+export interface RunOptions {
+  bundle: string;
+  id: string;
+  pidFile?: string;
+  /** Leave the container's process detached (`run --detach`). */
+  detach?: boolean;
+}
+
+/** argv of `run --bundle DIR [--pid-file F] [--detach] ID`, which the launcher execs. */
+export function runArgv(rt: OciRuntime, o: RunOptions): string[] {
+  const args = ['run', '--bundle', o.bundle];
+  if (o.pidFile !== undefined) args.push('--pid-file', o.pidFile);
+  if (o.detach === true) args.push('--detach');
+  args.push(o.id);
+  return runtimeArgv(rt, args);
+}
+
+export function killArgv(rt: OciRuntime, id: string, signal = 'TERM', all = false): string[] {
+  return runtimeArgv(rt, ['kill', ...(all ? ['--all'] : []), id, signal]);
+}
+
+export function deleteArgv(rt: OciRuntime, id: string, force = false): string[] {
+  return runtimeArgv(rt, ['delete', ...(force ? ['--force'] : []), id]);
+}
+
+export function stateArgv(rt: OciRuntime, id: string): string[] {
+  return runtimeArgv(rt, ['state', id]);
+}
+
+export interface ContainerState {
+  id: string;
+  status: string;
+  pid?: number;
+  bundle?: string;
+}
+
+function runSync(argv: string[]): { status: number; stdout: string; stderr: string } {
+  const [cmd, ...args] = argv;
+  const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
+  if (r.error !== undefined) throw new RocketError(`cannot run ${cmd}: ${r.error.message}`);
+  return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The container's state, or undefined when the runtime does not know it. */
+export function containerState(rt: OciRuntime, id: string): ContainerState | undefined {
+  const r = runSync(stateArgv(rt, id));
+  if (r.status !== 0) return undefined;
+  const parsed = JSON.parse(r.stdout) as { id?: unknown; status?: unknown; pid?: unknown; bundle?: unknown };
+  const state: ContainerState = {
+    id: typeof parsed.id === 'string' ? parsed.id : id,
+    status: typeof parsed.status === 'string' ? parsed.status : 'unknown',
+  };
+  if (typeof parsed.pid === 'number' && parsed.pid > 0) state.pid = parsed.pid;
+  if (typeof parsed.bundle === 'string') state.bundle = parsed.bundle;
+  return state;
+}
+
+/** Sends a signal; false when the container is not running (or unknown). */
+export function killContainer(rt: OciRuntime, id: string, signal = 'TERM', all = false): boolean {
+  return runSync(killArgv(rt, id, signal, all)).status === 0;
+}
+
+/** Deletes the container; a container the runtime does not know counts as deleted. */
+export function deleteContainer(rt: OciRuntime, id: string, force = false): void {
+  const r = runSync(deleteArgv(rt, id, force));
+  if (r.status !== 0 && containerState(rt, id) !== undefined)
+    throw new RocketError(`${rt.name} delete ${id} failed: ${r.stderr.trim()}`);
+}

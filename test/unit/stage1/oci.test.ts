@@ -1,0 +1,552 @@
+// The oci engine's pure parts: appc app → OCI config, seccomp sets, user resolution, runtime
+// detection and namespace argv. Root-free.
+import assert from 'node:assert/strict';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  apparmorProfile,
+  capabilitiesRemoveSet,
+  capabilitiesRetainSet,
+  cpuShares,
+  noNewPrivileges,
+  oomScoreAdj,
+  resourceIsolator,
+  seccompRemoveSet,
+  seccompRetainSet,
+  selinuxContext,
+  sysctl,
+} from '../../../src/appc/isolators.js';
+import type { App } from '../../../src/appc/types.js';
+import { DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
+import { RocketError } from '../../../src/errors.js';
+import {
+  createNamespacesArgv,
+  podNamespaceFiles,
+  removeNamespacesArgv,
+} from '../../../src/stage1/oci/namespaces.js';
+import {
+  cgroupLayoutFrom,
+  detectRuntime,
+  runArgv,
+  killArgv,
+  deleteArgv,
+} from '../../../src/stage1/oci/runtime.js';
+import {
+  ERRNO,
+  MINIMAL_WHITELIST,
+  ociSeccomp,
+  rktDefaultWhitelist,
+} from '../../../src/stage1/oci/seccomp.js';
+import { DOCKER_DEFAULT_BLACKLIST } from '../../../src/stage1/oci/seccomp-groups.js';
+import {
+  ALL_CAPABILITIES,
+  APPC_DEFAULT_PATH,
+  ociConfigForApp,
+  type OciAppInput,
+} from '../../../src/stage1/oci/spec.js';
+import { resolveAppUser, resolveInRoot } from '../../../src/stage1/oci/user.js';
+
+const baseApp: App = { exec: ['/bin/app', '--flag'], user: '0', group: '0' };
+
+function input(app: Partial<App> = {}, more: Partial<OciAppInput> = {}): OciAppInput {
+  return {
+    app: { ...baseApp, ...app },
+    appName: 'web',
+    rootfs: '/pods/p/stage1/rootfs/opt/stage2/web/rootfs',
+    namespaces: { network: '/pods/p/ns-net', ipc: '/pods/p/ns-ipc', uts: '/pods/p/ns-uts' },
+    user: { uid: 0, gid: 0 },
+    ...more,
+  };
+}
+
+const config = (app: Partial<App> = {}, more: Partial<OciAppInput> = {}) =>
+  ociConfigForApp(input(app, more)).config;
+
+describe('ociConfigForApp: process', () => {
+  it('takes args from exec, cwd defaults to /, terminal off', () => {
+    const c = config();
+    assert.deepEqual(c.process.args, ['/bin/app', '--flag']);
+    assert.equal(c.process.cwd, '/');
+    assert.equal(c.process.terminal, false);
+    assert.equal(config({ workingDirectory: '/srv' }).process.cwd, '/srv');
+    assert.equal(config({}, { terminal: true }).process.terminal, true);
+  });
+
+  it('refuses an app without exec or with a relative working directory', () => {
+    assert.throws(() => config({ exec: [] }), /app "web": exec is required/);
+    assert.throws(() => config({ workingDirectory: 'srv' }), /workingDirectory must be absolute/);
+  });
+
+  it("sets appc's PATH, AC_APP_NAME and executor variables", () => {
+    const env = config({}, { executorEnv: { container: 'rocket', AC_METADATA_URL: 'http://m/x' } }).process
+      .env;
+    assert.deepEqual(env, [
+      `PATH=${APPC_DEFAULT_PATH}`,
+      'AC_APP_NAME=web',
+      'container=rocket',
+      'AC_METADATA_URL=http://m/x',
+    ]);
+  });
+
+  it("lets the app's PATH win over the default, and executor variables win over the app's", () => {
+    const env = config(
+      {
+        environment: [
+          { name: 'PATH', value: '/opt/bin' },
+          { name: 'AC_APP_NAME', value: 'spoof' },
+          { name: 'FOO', value: 'a=b' },
+        ],
+      },
+      { executorEnv: { container: 'rocket' } },
+    ).process.env;
+    assert.ok(env.includes('PATH=/opt/bin'));
+    assert.ok(env.includes('AC_APP_NAME=web'));
+    assert.ok(env.includes('FOO=a=b'));
+    assert.equal(env.filter((e) => e.startsWith('PATH=')).length, 1);
+  });
+
+  it('sets the user and merges supplementary gids', () => {
+    const c = config(
+      { supplementaryGIDs: [10, 20] },
+      { user: { uid: 1000, gid: 100, additionalGids: [20, 30] } },
+    );
+    assert.deepEqual(c.process.user, { uid: 1000, gid: 100, additionalGids: [10, 20, 30] });
+    assert.equal(config().process.user.additionalGids, undefined);
+  });
+
+  it('root rootfs, read-only when asked; hostname only with a new UTS namespace', () => {
+    assert.deepEqual(config({}, { readOnlyRootfs: true }).root, { path: input().rootfs, readonly: true });
+    assert.equal(config({}, { hostname: 'h' }).hostname, undefined);
+    assert.equal(config({}, { hostname: 'h', namespaces: {} }).hostname, 'h');
+  });
+});
+
+describe('ociConfigForApp: capabilities', () => {
+  const ordered = (caps: readonly string[]) => ALL_CAPABILITIES.filter((c) => caps.includes(c));
+
+  it("uses rkt's 14 default capabilities, effective for root", () => {
+    const caps = config().process.capabilities;
+    assert.equal(caps.bounding.length, 14);
+    assert.deepEqual(caps.bounding, ordered(DEFAULT_CAPABILITIES));
+    assert.deepEqual(caps.effective, caps.bounding);
+    assert.deepEqual(caps.permitted, caps.bounding);
+    assert.deepEqual(caps.inheritable, []);
+    assert.deepEqual(caps.ambient, []);
+  });
+
+  it('gives a non-root app the bounding set only', () => {
+    const caps = config({}, { user: { uid: 1000, gid: 1000 } }).process.capabilities;
+    assert.equal(caps.bounding.length, 14);
+    assert.deepEqual(caps.effective, []);
+    assert.deepEqual(caps.permitted, []);
+  });
+
+  it('retains exactly the union of retain sets', () => {
+    const caps = config({
+      isolators: [
+        capabilitiesRetainSet(['CAP_NET_ADMIN']),
+        capabilitiesRetainSet(['CAP_KILL', 'CAP_NET_ADMIN']),
+      ],
+    }).process.capabilities;
+    assert.deepEqual(caps.bounding, ['CAP_KILL', 'CAP_NET_ADMIN']);
+  });
+
+  it('removes from the default set; removing a cap outside it is a no-op', () => {
+    const caps = config({ isolators: [capabilitiesRemoveSet(['CAP_MKNOD', 'CAP_SYS_ADMIN'])] }).process
+      .capabilities;
+    assert.equal(caps.bounding.length, 13);
+    assert.ok(!caps.bounding.includes('CAP_MKNOD'));
+  });
+
+  it('refuses unknown capabilities and retain together with remove', () => {
+    assert.throws(
+      () => config({ isolators: [capabilitiesRetainSet(['CAP_FLY'])] }),
+      /unknown capability "CAP_FLY"/,
+    );
+    assert.throws(
+      () => config({ isolators: [capabilitiesRetainSet(['CAP_KILL']), capabilitiesRemoveSet(['CAP_KILL'])] }),
+      RocketError,
+    );
+  });
+
+  it('gives every capability with insecure capabilities', () => {
+    assert.equal(config({}, { insecure: { capabilities: true } }).process.capabilities.bounding.length, 41);
+  });
+});
+
+describe('ociConfigForApp: resources and other isolators', () => {
+  it('maps memory and cpu limits, cpu shares and oom score', () => {
+    const c = config({
+      isolators: [
+        resourceIsolator('resource/memory', { limit: '16Mi' }),
+        resourceIsolator('resource/cpu', { limit: '500m' }),
+        cpuShares(512),
+        oomScoreAdj(-100),
+      ],
+    });
+    assert.deepEqual(c.linux.resources.memory, { limit: 16 * 1024 * 1024 });
+    assert.deepEqual(c.linux.resources.cpu, { quota: 50_000, period: 100_000, shares: 512 });
+    assert.equal(c.process.oomScoreAdj, -100);
+    assert.deepEqual(c.linux.resources.devices, [{ allow: false, access: 'rwm' }]);
+  });
+
+  it('bounds app limits by pod limits and warns about requests', () => {
+    const r = ociConfigForApp(
+      input(
+        { isolators: [resourceIsolator('resource/memory', { request: '1Mi', limit: '64Mi' })] },
+        {
+          podIsolators: [
+            resourceIsolator('resource/memory', { limit: '32Mi' }),
+            resourceIsolator('resource/cpu', { limit: '2' }),
+          ],
+        },
+      ),
+    );
+    assert.equal(r.config.linux.resources.memory?.limit, 32 * 1024 * 1024);
+    assert.equal(r.config.linux.resources.cpu?.quota, 200_000);
+    assert.match(r.warnings.join('\n'), /resource\/memory request is not enforced/);
+  });
+
+  it('sets no-new-privileges; forces it for non-root apps under seccomp, as rkt does', () => {
+    assert.equal(config().process.noNewPrivileges, false);
+    assert.equal(config({ isolators: [noNewPrivileges(true)] }).process.noNewPrivileges, true);
+    assert.equal(config({}, { user: { uid: 5, gid: 5 } }).process.noNewPrivileges, true);
+    assert.equal(
+      config({}, { user: { uid: 5, gid: 5 }, insecure: { seccomp: true } }).process.noNewPrivileges,
+      false,
+    );
+  });
+
+  it('applies namespaced pod sysctls and refuses the others', () => {
+    const c = config({}, { podIsolators: [sysctl({ 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000' })] });
+    assert.deepEqual(c.linux.sysctl, { 'net.ipv4.ip_forward': '1', 'kernel.shmmax': '1000' });
+    assert.throws(
+      () => config({}, { podIsolators: [sysctl({ 'vm.swappiness': '1' })] }),
+      /vm.swappiness is not namespaced/,
+    );
+    assert.throws(
+      () =>
+        config(
+          {},
+          { podIsolators: [sysctl({ 'net.core.somaxconn': '1' })], namespaces: { network: 'host' } },
+        ),
+      /needs the pod's own network namespace/,
+    );
+  });
+
+  for (const [label, iso, pattern] of [
+    [
+      'network-bandwidth',
+      resourceIsolator('resource/network-bandwidth', { limit: '1M' }),
+      /network-bandwidth is not supported/,
+    ],
+    [
+      'block-bandwidth',
+      resourceIsolator('resource/block-bandwidth', { limit: '1M' }),
+      /block-bandwidth needs a block device/,
+    ],
+    [
+      'block-iops',
+      resourceIsolator('resource/block-iops', { limit: '100' }),
+      /block-iops needs a block device/,
+    ],
+    ['selinux', selinuxContext({ user: 'u', role: 'r', type: 't', level: 's0' }), /needs SELinux/],
+    ['apparmor', apparmorProfile('p'), /needs AppArmor/],
+  ] as const) {
+    it(`refuses ${label}, or warns with ignoreUnsupported`, () => {
+      assert.throws(
+        () => config({ isolators: [iso] }),
+        (err: unknown) =>
+          err instanceof RocketError && pattern.test(err.message) && /app "web"/.test(err.message),
+      );
+      const r = ociConfigForApp(input({ isolators: [iso] }, { ignoreUnsupported: true }));
+      assert.equal(r.warnings.length, 1);
+      assert.match(r.warnings[0] as string, pattern);
+    });
+  }
+
+  it('maps selinux and apparmor when the host has them', () => {
+    const c = config(
+      {
+        isolators: [
+          selinuxContext({ user: 'u', role: 'r', type: 't', level: 's0:c1,c2' }),
+          apparmorProfile('prof'),
+        ],
+      },
+      { host: { selinux: true, apparmor: true } },
+    );
+    assert.equal(c.process.selinuxLabel, 'u:r:t:s0:c1,c2');
+    assert.equal(c.process.apparmorProfile, 'prof');
+  });
+
+  it('warns about unknown isolators', () => {
+    const r = ociConfigForApp(input({ isolators: [{ name: 'example.com/x', value: {} }] }));
+    assert.match(r.warnings.join(), /unknown isolator example.com\/x ignored/);
+  });
+});
+
+describe('ociConfigForApp: namespaces, mounts, paths', () => {
+  it('joins the pod namespaces by path with its own mount and pid namespaces', () => {
+    assert.deepEqual(config().linux.namespaces, [
+      { type: 'pid' },
+      { type: 'network', path: '/pods/p/ns-net' },
+      { type: 'ipc', path: '/pods/p/ns-ipc' },
+      { type: 'uts', path: '/pods/p/ns-uts' },
+      { type: 'mount' },
+    ]);
+  });
+
+  it("shares the host's network and binds /sys then", () => {
+    const c = config({}, { namespaces: { network: 'host', ipc: 'new', uts: 'new' } });
+    assert.deepEqual(c.linux.namespaces, [
+      { type: 'pid' },
+      { type: 'ipc' },
+      { type: 'uts' },
+      { type: 'mount' },
+    ]);
+    assert.equal(c.mounts.find((m) => m.destination === '/sys')?.type, 'bind');
+    assert.equal(config().mounts.find((m) => m.destination === '/sys')?.type, 'sysfs');
+  });
+
+  it('refuses a relative namespace path', () => {
+    assert.throws(() => config({}, { namespaces: { network: 'ns/net' } }), /must be absolute/);
+  });
+
+  it('mounts /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys and the volumes', () => {
+    const c = config(
+      {},
+      {
+        mounts: [
+          { kind: 'bind', source: '/pods/p/vol/data', destination: '/data', readOnly: true, recursive: true },
+          { kind: 'bind', source: '/host/etc', destination: '/etc/x' },
+          { kind: 'tmpfs', source: '', destination: '/scratch' },
+        ],
+      },
+    );
+    assert.deepEqual(
+      c.mounts.map((m) => m.destination),
+      ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/data', '/etc/x', '/scratch'],
+    );
+    assert.deepEqual(c.mounts[6], {
+      destination: '/data',
+      type: 'bind',
+      source: '/pods/p/vol/data',
+      options: ['rbind', 'ro'],
+    });
+    assert.deepEqual(c.mounts[7]?.options, ['bind']);
+    assert.equal(c.mounts[8]?.type, 'tmpfs');
+  });
+
+  it("masks rkt's kernel paths unless insecure paths", () => {
+    const c = config();
+    assert.ok(c.linux.maskedPaths?.includes('/proc/kcore'));
+    assert.ok(c.linux.readonlyPaths?.includes('/proc/sys'));
+    const open = config({}, { insecure: { paths: true } });
+    assert.equal(open.linux.maskedPaths, undefined);
+    assert.equal(open.linux.readonlyPaths, undefined);
+  });
+});
+
+describe('seccomp', () => {
+  it("applies rkt's default whitelist when no isolator is given, killing on others", () => {
+    const s = config({}, { arch: 'x64' }).linux.seccomp;
+    assert.equal(s?.defaultAction, 'SCMP_ACT_KILL_PROCESS');
+    assert.deepEqual(s?.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+    const names = s?.syscalls[0]?.names ?? [];
+    assert.equal(s?.syscalls[0]?.action, 'SCMP_ACT_ALLOW');
+    for (const n of ['read', 'write', 'rseq', 'clone', 'execve']) assert.ok(names.includes(n), n);
+    for (const n of ['mount', 'ptrace', 'reboot', 'kexec_load']) assert.ok(!names.includes(n), n);
+  });
+
+  it('retain set: allow-list plus the minimum, with errno', () => {
+    const s = config({ isolators: [seccompRetainSet(['read', 'write'], 'ENOSYS')] }).linux.seccomp;
+    assert.equal(s?.defaultAction, 'SCMP_ACT_ERRNO');
+    assert.equal(s?.defaultErrnoRet, 38);
+    assert.deepEqual(s?.syscalls[0]?.names, [...new Set(['read', 'write', ...MINIMAL_WHITELIST])].sort());
+  });
+
+  it('retain @appc.io/all turns filtering off', () => {
+    assert.equal(config({ isolators: [seccompRetainSet(['@appc.io/all'])] }).linux.seccomp, undefined);
+  });
+
+  it('remove set: block-list with errno or kill', () => {
+    const s = config({ isolators: [seccompRemoveSet(['socket', 'mount'], 'EPERM')] }).linux.seccomp;
+    assert.equal(s?.defaultAction, 'SCMP_ACT_ALLOW');
+    assert.deepEqual(s?.syscalls, [{ names: ['mount', 'socket'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }]);
+    const k = config({ isolators: [seccompRemoveSet(['@rkt/default-blacklist'])] }).linux.seccomp;
+    assert.equal(k?.syscalls[0]?.action, 'SCMP_ACT_KILL_PROCESS');
+    assert.equal(k?.syscalls[0]?.names.length, new Set(DOCKER_DEFAULT_BLACKLIST).size);
+  });
+
+  it("remove @appc.io/empty means rkt's default whitelist", () => {
+    const s = config({ isolators: [seccompRemoveSet(['@appc.io/empty'], 'EACCES')] }, { arch: 'x64' }).linux
+      .seccomp;
+    assert.equal(s?.defaultErrnoRet, ERRNO['EACCES']);
+    assert.equal(
+      s?.syscalls[0]?.names.length,
+      new Set([...rktDefaultWhitelist('x64'), ...MINIMAL_WHITELIST]).size,
+    );
+  });
+
+  it('refuses unknown groups and errno names; insecure seccomp drops the filter', () => {
+    assert.throws(
+      () => ociSeccomp({ mode: 'retain', set: ['@rkt/nope'] }, 'app "web"'),
+      /unknown seccomp group/,
+    );
+    assert.throws(
+      () => ociSeccomp({ mode: 'remove', set: ['x'], errno: 'ENOPE' }, 'app "web"'),
+      /unknown errno "ENOPE"/,
+    );
+    assert.equal(config({}, { insecure: { seccomp: true } }).linux.seccomp, undefined);
+  });
+
+  it('adds the arm additions to the default whitelist on arm64', () => {
+    assert.ok(rktDefaultWhitelist('arm64').length > rktDefaultWhitelist('x64').length);
+  });
+});
+
+describe('resolveAppUser', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'rocket-user-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'etc'));
+  mkdirSync(path.join(root, 'usr/bin'), { recursive: true });
+  writeFileSync(
+    path.join(root, 'etc/passwd'),
+    '# comment\nroot:x:0:0:root:/root:/bin/sh\nweb:x:1000:1000::/:/bin/sh\n42:x:4242:4242::/:/bin/sh\n',
+  );
+  writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nweb:x:1001:\n7:x:7007:\n');
+  writeFileSync(path.join(root, 'usr/bin/ping'), '');
+  const canChown = process.getuid?.() === 0;
+  if (canChown) chownSync(path.join(root, 'usr/bin/ping'), 321, 654);
+  const pingStat = statSync(path.join(root, 'usr/bin/ping'));
+  symlinkSync('/usr/bin/ping', path.join(root, 'usr/bin/ping-link'));
+  symlinkSync('../../../../../../etc/shadow', path.join(root, 'escape'));
+
+  it('resolves names from the image, names made of digits first', () => {
+    assert.deepEqual(resolveAppUser(root, { user: 'web', group: 'web' }, 'a'), {
+      uid: 1000,
+      gid: 1001,
+      additionalGids: [],
+    });
+    assert.deepEqual(resolveAppUser(root, { user: '42', group: '7', supplementaryGIDs: [5, 5, 6] }, 'a'), {
+      uid: 4242,
+      gid: 7007,
+      additionalGids: [5, 6],
+    });
+  });
+
+  it('falls back to numbers', () => {
+    assert.deepEqual(resolveAppUser(root, { user: '99', group: '98' }, 'a'), {
+      uid: 99,
+      gid: 98,
+      additionalGids: [],
+    });
+  });
+
+  it("uses a path's owner inside the rootfs, following symlinks inside it", () => {
+    const r = resolveAppUser(root, { user: '/usr/bin/ping-link', group: '/usr/bin/ping' }, 'a');
+    assert.equal(r.uid, pingStat.uid);
+    assert.equal(r.gid, pingStat.gid);
+  });
+
+  it('never leaves the rootfs', () => {
+    assert.equal(resolveInRoot(root, '/escape'), path.join(root, 'etc/shadow'));
+    assert.equal(resolveInRoot(root, '/../../etc/passwd'), path.join(root, 'etc/passwd'));
+    assert.throws(() => resolveAppUser(root, { user: '/escape', group: '0' }, 'a'), /cannot stat/);
+  });
+
+  it('names the app and field in errors', () => {
+    assert.throws(
+      () => resolveAppUser(root, { user: 'nobody', group: '0' }, 'web'),
+      /app "web": user "nobody": no such user/,
+    );
+    assert.throws(
+      () => resolveAppUser(root, { user: '0', group: 'wheel' }, 'web'),
+      /app "web": group "wheel": no such group/,
+    );
+    assert.throws(
+      () => resolveAppUser(root, { user: '/nope', group: '0' }, 'web'),
+      /app "web": user "\/nope": cannot stat/,
+    );
+  });
+});
+
+describe('runtime detection', () => {
+  const hybridMounts = [
+    '30 25 0:26 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory',
+    '31 25 0:27 / /sys/fs/cgroup/unified rw,relatime shared:10 - cgroup2 cgroup2 rw',
+  ].join('\n');
+
+  it('tells v1, v2 and hybrid apart', () => {
+    assert.equal(cgroupLayoutFrom(hybridMounts, () => 'hugetlb\n').mode, 'hybrid');
+    assert.equal(cgroupLayoutFrom(hybridMounts, () => '\n').mode, 'v1');
+    assert.equal(
+      cgroupLayoutFrom('31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw', () => 'cpu memory').mode,
+      'v2',
+    );
+  });
+
+  it('wraps crun on hybrid hosts and says so', () => {
+    const rt = detectRuntime({
+      which: (n) => `/usr/bin/${n}`,
+      cgroups: () => cgroupLayoutFrom(hybridMounts, () => 'hugetlb'),
+      stateRoot: '/run/rocket/oci',
+    });
+    assert.equal(rt.name, 'crun');
+    assert.ok(rt.hybridWrapper);
+    assert.match(rt.describe(), /crun .*private mount namespace.*hugetlb/);
+    const argv = runArgv(rt, { bundle: '/b', id: 'x' });
+    assert.deepEqual(argv.slice(1, 6), ['-m', '--propagation', 'private', 'sh', '-c']);
+    assert.match(argv[6] as string, /umount \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"/);
+    assert.deepEqual(argv.slice(7), [
+      '/usr/bin/crun',
+      '--root',
+      '/run/rocket/oci',
+      'run',
+      '--bundle',
+      '/b',
+      'x',
+    ]);
+  });
+
+  it('falls back to runc and honours --engine-runtime', () => {
+    const layout = () => cgroupLayoutFrom(hybridMounts, () => 'hugetlb');
+    const runc = detectRuntime({
+      which: (n) => (n === 'runc' ? '/usr/sbin/runc' : undefined),
+      cgroups: layout,
+    });
+    assert.equal(runc.name, 'runc');
+    assert.equal(runc.describe(), 'runc (/usr/sbin/runc)');
+    assert.deepEqual(killArgv(runc, 'x', 'KILL', true), ['/usr/sbin/runc', 'kill', '--all', 'x', 'KILL']);
+    assert.deepEqual(deleteArgv(runc, 'x', true), ['/usr/sbin/runc', 'delete', '--force', 'x']);
+    const forced = detectRuntime({ runtime: 'runc', which: (n) => `/x/${n}`, cgroups: layout });
+    assert.equal(forced.name, 'runc');
+    assert.throws(
+      () => detectRuntime({ runtime: 'crun', which: () => undefined, cgroups: layout }),
+      /crun is not installed/,
+    );
+    assert.throws(() => detectRuntime({ which: () => undefined, cgroups: layout }), /install crun or runc/);
+  });
+});
+
+describe('pod namespace argv', () => {
+  it('creates net, ipc and uts files, or skips net with the host network', () => {
+    const files = podNamespaceFiles('/pods/p');
+    const argv = createNamespacesArgv(files, 'h');
+    assert.deepEqual(argv.slice(4), ['h', '/pods/p/ns-net', '/pods/p/ns-ipc', '/pods/p/ns-uts']);
+    assert.match(
+      argv[2] as string,
+      /unshare --net=\/pods\/p\/ns-net --ipc=\/pods\/p\/ns-ipc --uts=\/pods\/p\/ns-uts/,
+    );
+    assert.match(argv[2] as string, /ip link set lo up/);
+    const host = createNamespacesArgv(podNamespaceFiles('/pods/p', { hostNetwork: true }), 'h');
+    assert.doesNotMatch(host[2] as string, /--net=|ip link/);
+    assert.deepEqual(removeNamespacesArgv(files).slice(4), [
+      '/pods/p/ns-net',
+      '/pods/p/ns-ipc',
+      '/pods/p/ns-uts',
+    ]);
+  });
+});
