@@ -10,12 +10,14 @@ import { addGlobalOptions } from './rkt/globals.js';
 import { registerImage } from './rkt/image.js';
 import { registerTrust } from './rkt/trust.js';
 import { registerFetch } from './rkt/fetch.js';
+import { registerPods } from './rkt/pod/index.js';
 
 function makeProgram(): Command {
   const program = addGlobalOptions(new Command('rkt').description('rkt, the application container runner'));
   registerImage(program);
   registerTrust(program);
   registerFetch(program);
+  registerPods(program);
   return program;
 }
 

@@ -55,7 +55,10 @@ export function imageGcCommand(): Command {
     )
     .action(
       action('gc', async (flags: { gracePeriod: number }, cmd: Command) => {
-        const res = await withStore(cmd, (store) => imageGc(store, flags.gracePeriod));
+        const res = await withStore(cmd, async (store) => {
+          const { podsInUse } = await import('../../../pod/pod.js');
+          return imageGc(store, flags.gracePeriod, (s) => podsInUse(s.layout.dataDir));
+        });
         for (const id of res.removedTrees) stderrLine(`gc: removed treestore ${JSON.stringify(id)}`);
         for (const image of res.removedImages) process.stdout.write(removedLine(image.key));
         if (res.removedImages.length > 0)

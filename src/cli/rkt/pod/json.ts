@@ -1,0 +1,91 @@
+import { appExitCode, type PodInfo } from '../../../pod/index.js';
+import { goEscape } from '../../format/json.js';
+import { statSync } from 'node:fs';
+
+/** rkt's api/v1 JSON for pods (`rkt list --format`, `rkt status --format`). */
+
+const BIG = '\u0000big:';
+/** A JSON integer that may exceed 2^53 (nanoseconds since the epoch). */
+const big = (n: bigint): string => BIG + n.toString();
+const nanos = (d: Date): string => big(BigInt(d.getTime()) * 1_000_000n);
+const seconds = (d: Date): number => Math.floor(d.getTime() / 1000);
+
+function sortedMap(m: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (m === undefined || Object.keys(m).length === 0) return undefined;
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function appState(p: PodInfo): string {
+  switch (p.state) {
+    case 'prepared':
+      return 'created';
+    case 'running':
+      return 'running';
+    case 'embryo':
+    case 'preparing':
+    case 'aborted prepare':
+      return 'unknown';
+    default:
+      return 'exited';
+  }
+}
+
+/** When gc marked the pod (ctime of its dir in exited-garbage/garbage). */
+function gcMarkedAt(p: PodInfo): Date | undefined {
+  if (p.stateDir !== 'exited-garbage' && p.stateDir !== 'garbage') return undefined;
+  try {
+    return statSync(p.path).ctime;
+  } catch {
+    return undefined;
+  }
+}
+
+export function podJsonObject(p: PodInfo): Record<string, unknown> {
+  const o: Record<string, unknown> = { name: p.uuid, state: p.state };
+  const apps = p.manifest?.apps ?? [];
+  if (apps.length > 0) o['app_names'] = apps.map((a) => a.name);
+  if (apps.length > 0) {
+    const volumes = new Map((p.manifest?.volumes ?? []).map((v) => [v.name, v]));
+    const finished = gcMarkedAt(p);
+    o['apps'] = apps.map((ra) => {
+      const app: Record<string, unknown> = { name: ra.name, state: appState(p) };
+      if (p.created !== undefined) app['created_at'] = nanos(p.created);
+      if (p.started !== undefined) app['started_at'] = nanos(p.started);
+      if (finished !== undefined) app['finished_at'] = nanos(finished);
+      const code = appExitCode(p.path, ra.name);
+      if (code !== undefined) {
+        app['state'] = 'exited';
+        app['exit_code'] = code;
+      }
+      app['image_id'] = ra.image.id ?? '';
+      const mounts = (ra.mounts ?? []).map((m) => {
+        const v = m.appVolume ?? volumes.get(m.volume);
+        return {
+          name: m.volume,
+          container_path: m.path,
+          host_path: v?.source ?? '',
+          read_only: v?.readOnly ?? false,
+        };
+      });
+      if (mounts.length > 0) app['mounts'] = mounts;
+      const ua = sortedMap(ra.app?.userAnnotations);
+      if (ua !== undefined) app['user_annotations'] = ua;
+      const ul = sortedMap(ra.app?.userLabels);
+      if (ul !== undefined) app['user_labels'] = ul;
+      return app;
+    });
+  }
+  if (p.created !== undefined) o['created_at'] = seconds(p.created);
+  if (p.started !== undefined) o['started_at'] = seconds(p.started);
+  const ua = sortedMap(p.manifest?.userAnnotations);
+  if (ua !== undefined) o['user_annotations'] = ua;
+  const ul = sortedMap(p.manifest?.userLabels);
+  if (ul !== undefined) o['user_labels'] = ul;
+  return o;
+}
+
+/** Go's json.Marshal / MarshalIndent(v, "", "\t") of a value built by podJsonObject. */
+export function goJson(value: unknown, pretty: boolean): string {
+  const text = JSON.stringify(value ?? null, null, pretty ? '\t' : undefined);
+  return goEscape(text.replace(/"\\u0000big:(-?\d+)"/g, '$1'));
+}

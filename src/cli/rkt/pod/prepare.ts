@@ -1,0 +1,87 @@
+import { Command } from 'commander';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
+import { action, stderrLine } from '../../run.js';
+import { parseInsecureOptions, rktGlobals, type RktGlobals } from '../globals.js';
+import type { PodArgs } from '../../../pod/index.js';
+import { openStore, rawArgsAfterVerb } from './common.js';
+
+/**
+ * Builds the manifest of a pod from its command line (fetching images under `args.pullPolicy`) and
+ * prepares it. Shared by `prepare` and, later, `run`.
+ */
+export async function preparePodFromArgs(
+  args: PodArgs,
+  globals: RktGlobals,
+  opts: { keepLockedInRun?: boolean; quiet?: boolean } = {},
+): Promise<import('../../../pod/index.js').PreparedPod> {
+  const fetch = await import('../../../fetch/index.js');
+  const { Keystore } = await import('../../../trust/keystore.js');
+  const pod = await import('../../../pod/index.js');
+  const dir = args.globals['dir'] ?? globals.dir;
+  const io =
+    args.insecureOptions === undefined
+      ? globals.insecureOptions
+      : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
+  const store = await openStore(dir);
+  const configDirs = [globals.systemConfig, globals.localConfig, globals.userConfig];
+  const fetcher = new fetch.Fetcher({
+    store,
+    keystore: new Keystore({ systemDir: globals.systemConfig, localDir: globals.localConfig }),
+    pullPolicy: fetch.parsePullPolicy(args.pullPolicy),
+    insecure: { image: io.has('image'), tls: io.has('tls'), http: io.has('http'), pubkey: io.has('pubkey') },
+    trustKeysFromHttps: globals.trustKeysFromHttps,
+    auth: fetch.loadAuthHeaders(configDirs),
+    dockerCredentials: fetch.loadDockerCredentials(configDirs),
+    debug: globals.debug,
+  });
+  try {
+    const built = await pod.buildPodManifest(args, {
+      resolve: async (app) => {
+        try {
+          return await fetcher.fetch({
+            image: app.image,
+            ...(app.signature !== undefined ? { signature: app.signature } : {}),
+          });
+        } catch (err) {
+          if (err instanceof RocketError && err.message.includes(app.image))
+            throw new RocketError(err.message, RKT_FAILURE, { cause: err });
+          throw new RocketError(`${JSON.stringify(app.image)}: ${errorMessage(err)}`, RKT_FAILURE, {
+            cause: err,
+          });
+        }
+      },
+      manifest: (key) => store.manifest(key),
+    });
+    if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
+    return await pod.preparePod({
+      dataDir: dir,
+      store,
+      built,
+      ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
+      ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
+    });
+  } finally {
+    await fetcher.close();
+    store.close();
+  }
+}
+
+export function prepareCommand(): Command {
+  return new Command('prepare')
+    .description('Prepare to run image(s) in a pod in rkt')
+    .usage('[--volume=name,kind=host,...] [--quiet] IMAGE [-- image-args...[---]]...')
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      action('prepare', async (_args: string[], _flags: unknown, cmd: Command) => {
+        const { parseRunArgs } = await import('../../../pod/apps.js');
+        const args = parseRunArgs(rawArgsAfterVerb('prepare'), 'prepare');
+        if (args.apps.length === 0 && args.podManifest === undefined)
+          throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);
+        const prepared = await preparePodFromArgs(args, rktGlobals(cmd), { quiet: args.quiet });
+        process.stdout.write(prepared.uuid + '\n');
+      }),
+    );
+}

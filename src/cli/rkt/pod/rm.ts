@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
+import { PodsLayout, removePod, resolveUuidPrefix } from '../../../pod/index.js';
+import { action, stderrLine } from '../../run.js';
+import { dataDir, verbOutput } from './common.js';
+
+export function rmCommand(): Command {
+  return new Command('rm')
+    .description('Remove all files and resources associated with an exited pod')
+    .usage('--uuid-file=FILE | UUID ...')
+    .option('--uuid-file <file>', 'read pod UUID from file instead of argument', '')
+    .argument('[uuids...]')
+    .action(
+      action('rm', async (uuids: string[], flags: { uuidFile: string }, cmd: Command) => {
+        const dir = dataDir(cmd);
+        const wanted = [...uuids];
+        if (flags.uuidFile !== '') {
+          if (wanted.length > 0)
+            throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
+          try {
+            wanted.push(readFileSync(flags.uuidFile, 'utf8').trim());
+          } catch (err) {
+            throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
+          }
+        }
+        if (wanted.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
+        const layout = new PodsLayout(dir);
+        const out = verbOutput('rm');
+        let failed = false;
+        for (const prefix of wanted) {
+          try {
+            const uuid = resolveUuidPrefix(layout, prefix);
+            await removePod(dir, uuid, { out });
+            process.stdout.write(`${JSON.stringify(uuid)}\n`);
+          } catch (err) {
+            if (!(err instanceof RocketError)) throw err;
+            failed = true;
+            stderrLine(`rm: ${err.message}`);
+          }
+        }
+        if (failed) {
+          stderrLine('rm: failed to remove one or more pods');
+          return RKT_FAILURE;
+        }
+      }),
+    );
+}

@@ -1,0 +1,592 @@
+/**
+ * rkt's `run`/`prepare` argument grammar (rkt/cli_apps.go `parseApps`): one flag set, parsed with
+ * interspersed arguments off, shared by pod-level and per-app flags.
+ *
+ *   [pod flags] IMAGE [app flags] [-- app args... [---]] IMAGE [app flags] ...
+ *
+ * A non-flag argument starts a new app; a per-app flag modifies the last app (and is an error
+ * before the first image, except `--mount`, which then applies to every app); `--` starts the
+ * last app's arguments, which run up to a lone `---` or the end. A stray `---` is ignored.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  AppcError,
+  RESOURCE_CPU,
+  RESOURCE_MEMORY,
+  capabilitiesRemoveSet,
+  capabilitiesRetainSet,
+  cpuShares,
+  isACName,
+  oomScoreAdj,
+  parseQuantity,
+  parseVolumeString,
+  resourceIsolator,
+  sanitizeACName,
+  seccompRemoveSet,
+  seccompRetainSet,
+  type Isolator,
+  type Mount,
+  type Volume,
+} from '../appc/index.js';
+import { RKT_FAILURE, RocketError } from '../errors.js';
+
+/** The per-app configuration from the command line (rkt's `apps.App`). */
+export interface AppArgs {
+  image: string;
+  /** `--signature` given after the image. */
+  signature?: string;
+  name?: string;
+  exec?: string;
+  /** Arguments after `--`; undefined when none were given. */
+  args?: string[];
+  user?: string;
+  group?: string;
+  supplementaryGIDs?: number[];
+  workingDir?: string;
+  readOnlyRootFS?: boolean;
+  /** `--environment K=V`, in order (the last one wins). */
+  environment: [string, string][];
+  mounts: Mount[];
+  memory?: Isolator;
+  cpu?: Isolator;
+  cpuShares?: Isolator;
+  capsRetain?: Isolator;
+  capsRemove?: Isolator;
+  seccomp?: Isolator;
+  oomScoreAdj?: Isolator;
+  annotations: Record<string, string>;
+  userAnnotations?: Record<string, string>;
+  userLabels?: Record<string, string>;
+}
+
+/** Everything else on the command line: pod-level and stage0 options. */
+export interface PodArgs {
+  apps: AppArgs[];
+  /** `--mount` before the first image: applies to every app. */
+  mounts: Mount[];
+  volumes: Volume[];
+  inheritEnv: boolean;
+  /** `--set-env`, in order. */
+  setEnv: [string, string][];
+  /** `--set-env-file` contents, in order. */
+  setEnvFile: [string, string][];
+  hostname?: string;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpt: string[];
+  dnsDomain?: string;
+  hostsEntries: string[];
+  uuidFileSave?: string;
+  interactive: boolean;
+  podManifest?: string;
+  /** `--net` values, comma lists split; empty when not given (rkt's default is `default`). */
+  net: string[];
+  ports: string[];
+  noOverlay: boolean;
+  privateUsers: boolean;
+  mdsRegister: boolean;
+  ipc?: string;
+  pullPolicy: string;
+  quiet: boolean;
+  stage1: { url?: string; path?: string; name?: string; hash?: string; fromDir?: string };
+  /** `--engine=oci|fly|...` (ours: the stage1 engine by name). */
+  engine?: string;
+  /** `--insecure-options` seen among the run flags (a global flag: the CLI layer applies it). */
+  insecureOptions?: string;
+  /** Global flags seen among the run flags, e.g. `--dir` (the CLI layer applies them). */
+  globals: Record<string, string>;
+}
+
+export type Verb = 'run' | 'prepare';
+
+type Kind = 'string' | 'bool' | 'optional';
+interface FlagSpec {
+  kind: Kind;
+  /** Value a bare `--flag` takes (pflag's NoOptDefVal), for `optional` flags. */
+  noOptDefault?: string;
+  /** Not accepted by this verb. */
+  only?: Verb;
+  set(p: PodArgs, value: string, flag: string): void;
+}
+
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+function lastApp(p: PodArgs, flag: string, what = 'an image'): AppArgs {
+  const app = p.apps[p.apps.length - 1];
+  if (app === undefined) fail(`--${flag} must follow ${what}`);
+  return app as AppArgs;
+}
+
+/** Go's strconv.ParseBool. */
+export function parseBool(value: string, flag: string): boolean {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(value)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(value)) return false;
+  return fail(
+    `invalid argument ${JSON.stringify(value)} for "--${flag}" flag: strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`,
+  );
+}
+
+function parseInt32(value: string, flag: string): number {
+  if (!/^[+-]?\d+$/.test(value) || Math.abs(Number(value)) > 2147483647)
+    fail(
+      `invalid argument ${JSON.stringify(value)} for "--${flag}" flag: strconv.Atoi: parsing ${JSON.stringify(value)}: invalid syntax`,
+    );
+  return Number(value);
+}
+
+function keyValue(value: string, flag: string): [string, string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) fail(`invalid format of --${flag} flag ${JSON.stringify(value)}`);
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+function withAppc<T>(fn: () => T, prefix?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AppcError || err instanceof Error) {
+      if (err instanceof RocketError) throw err;
+      throw new RocketError(prefix === undefined ? err.message : `${prefix}: ${err.message}`, RKT_FAILURE, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** `volume=NAME,target=PATH` (a query string with `,` for `&`, as rkt parses it). */
+export function parseMountFlag(value: string): Mount {
+  const seen = new Map<string, string>();
+  for (const part of value.split(',')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+    const val = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    if (seen.has(key)) fail(`label ${key} with multiple values ["${seen.get(key)}" "${val}"]`);
+    seen.set(key, val);
+  }
+  const mount: Mount = { volume: '', path: '' };
+  for (const [key, val] of seen) {
+    if (key === 'volume') {
+      if (!isACName(val))
+        fail(
+          `invalid volume name ${JSON.stringify(val)} in --mount flag ${JSON.stringify(value)}: not a valid ACName`,
+        );
+      mount.volume = val;
+    } else if (key === 'target') {
+      mount.path = val;
+    } else {
+      fail(`unknown mount parameter ${JSON.stringify(key)}`);
+    }
+  }
+  return mount;
+}
+
+/**
+ * `--seccomp mode=retain|remove[,errno=EPERM],syscall,...`: the isolator it stands for. Names may be
+ * wildcard sets such as `@appc.io/all`, `@rkt/default-whitelist` or `@docker/default-blacklist`.
+ */
+export function seccompIsolator(value: string): Isolator {
+  let mode: string | undefined;
+  let errno: string | undefined;
+  const set: string[] = [];
+  for (const item of value.split(',')) {
+    const kv = item.split('=');
+    if (kv.length === 2) {
+      const [k, v] = kv as [string, string];
+      if (k === 'mode') {
+        if (v !== 'remove' && v !== 'retain') fail(`invalid seccomp mode ${JSON.stringify(v)}`);
+        mode = v;
+      } else if (k === 'errno') {
+        errno = v;
+      } else {
+        fail(`invalid seccomp override ${JSON.stringify(item)}`);
+      }
+    } else if (item !== '') {
+      set.push(item);
+    }
+  }
+  if (mode === undefined) fail('--seccomp: missing mode=retain|remove');
+  if (set.length === 0) fail('--seccomp: empty syscall set');
+  return withAppc(
+    () => (mode === 'retain' ? seccompRetainSet(set, errno) : seccompRemoveSet(set, errno)),
+    '--seccomp',
+  );
+}
+
+/** `--memory` as rkt checks it: request = limit, and at least 4 KiB. */
+export function memoryIsolator(value: string): Isolator {
+  const q = withAppc(() => parseQuantity(value));
+  const bytes = q.value();
+  if (bytes < 4096n)
+    fail(`memory limit of ${bytes} bytes too low. Try a reasonable value, such as --memory=16M`);
+  return withAppc(() => resourceIsolator(RESOURCE_MEMORY, { request: q, limit: q }));
+}
+
+export function cpuIsolator(value: string): Isolator {
+  const q = withAppc(() => parseQuantity(value));
+  return withAppc(() => resourceIsolator(RESOURCE_CPU, { request: q, limit: q }));
+}
+
+function capsList(value: string): string[] {
+  return value.split(',').map((c) => c.trim());
+}
+
+function appFlag(set: (app: AppArgs, value: string, flag: string) => void, kind: Kind = 'string'): FlagSpec {
+  return {
+    kind,
+    ...(kind === 'optional' ? { noOptDefault: 'true' } : {}),
+    set: (p, value, flag) => set(lastApp(p, flag), value, flag),
+  };
+}
+
+function once<K extends 'exec' | 'signature'>(key: K) {
+  return (app: AppArgs, value: string, flag: string) => {
+    if (app[key] !== undefined) fail(`--${flag} specified multiple times for the same image`);
+    app[key] = value;
+  };
+}
+
+function kvInto(key: 'userAnnotations' | 'userLabels') {
+  return (app: AppArgs, value: string, flag: string) => {
+    const [k, v] = keyValue(value, flag);
+    (app[key] ??= {})[k] = v;
+  };
+}
+
+const stringFlag = (set: (p: PodArgs, value: string, flag: string) => void, only?: Verb): FlagSpec =>
+  only === undefined ? { kind: 'string', set } : { kind: 'string', set, only };
+const boolFlag = (set: (p: PodArgs, value: boolean) => void, only?: Verb): FlagSpec => ({
+  kind: 'optional',
+  noOptDefault: 'true',
+  set: (p, v, flag) => set(p, parseBool(v, flag)),
+  ...(only === undefined ? {} : { only }),
+});
+
+/** Reads `--set-env-file`: one `K=V` a line; empty lines and lines starting with `#` or `;` skipped. */
+export function readEnvFile(path: string): [string, string][] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return fail(`unable to open environment file ${JSON.stringify(path)}: ${(err as Error).message}`);
+  }
+  const out: [string, string][] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    out.push(keyValue(line, 'set-env-file'));
+  }
+  return out;
+}
+
+/** Global flags (rkt's persistent flags) that may appear among the run flags. */
+const GLOBAL_STRING = ['dir', 'system-config', 'local-config', 'user-config'];
+const GLOBAL_BOOL = ['debug', 'trust-keys-from-https'];
+
+const FLAGS: Record<string, FlagSpec> = {
+  // per-app
+  name: appFlag((app, v) => {
+    app.name = v;
+  }),
+  exec: appFlag(once('exec')),
+  signature: appFlag(once('signature')),
+  user: appFlag((app, v) => {
+    app.user = v;
+  }),
+  group: appFlag((app, v) => {
+    app.group = v;
+  }),
+  'supplementary-gids': appFlag((app, v) => {
+    const gids = v.split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s.trim()) : NaN));
+    if (gids.some((g) => Number.isNaN(g))) fail('--supplementary-gids must be integers');
+    app.supplementaryGIDs = gids;
+  }),
+  'working-dir': appFlag((app, v) => {
+    app.workingDir = v;
+  }),
+  'readonly-rootfs': appFlag((app, v) => {
+    if (!/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v))
+      fail('--readonly-rootfs must be set with a boolean');
+    app.readOnlyRootFS = parseBool(v, 'readonly-rootfs');
+  }, 'optional'),
+  environment: appFlag((app, v, flag) => {
+    app.environment.push(keyValue(v, flag));
+  }),
+  memory: appFlag((app, v) => {
+    app.memory = memoryIsolator(v);
+  }),
+  cpu: appFlag((app, v) => {
+    app.cpu = cpuIsolator(v);
+  }),
+  'cpu-shares': appFlag((app, v, flag) => {
+    const n = parseInt32(v, flag);
+    app.cpuShares = withAppc(() => cpuShares(n), '--cpu-shares');
+  }),
+  'caps-retain': appFlag((app, v) => {
+    app.capsRetain = withAppc(() => capabilitiesRetainSet(capsList(v)), '--caps-retain');
+  }),
+  'caps-remove': appFlag((app, v) => {
+    app.capsRemove = withAppc(() => capabilitiesRemoveSet(capsList(v)), '--caps-remove');
+  }),
+  seccomp: appFlag((app, v) => {
+    app.seccomp = seccompIsolator(v);
+  }),
+  'oom-score-adj': appFlag((app, v, flag) => {
+    const n = parseInt32(v, flag);
+    app.oomScoreAdj = withAppc(() => oomScoreAdj(n), '--oom-score-adj');
+  }),
+  annotation: appFlag((app, v, flag) => {
+    const [k, val] = keyValue(v, flag);
+    app.annotations[k] = val;
+  }),
+  'user-annotation': appFlag(kvInto('userAnnotations')),
+  'user-label': appFlag(kvInto('userLabels')),
+  mount: {
+    kind: 'string',
+    set: (p, v) => {
+      const m = parseMountFlag(v);
+      const app = p.apps[p.apps.length - 1];
+      (app === undefined ? p.mounts : app.mounts).push(m);
+    },
+  },
+  // pod-level
+  volume: stringFlag((p, v) => {
+    p.volumes.push(
+      withAppc(() => parseVolumeString(v), `invalid value in --volume flag ${JSON.stringify(v)}`),
+    );
+  }),
+  'inherit-env': boolFlag((p, v) => {
+    p.inheritEnv = v;
+  }),
+  'set-env': stringFlag((p, v, flag) => {
+    p.setEnv.push(keyValue(v, flag));
+  }),
+  'set-env-file': stringFlag((p, v) => {
+    p.setEnvFile.push(...readEnvFile(v));
+  }),
+  hostname: stringFlag((p, v) => {
+    p.hostname = v;
+  }, 'run'),
+  dns: stringFlag((p, v) => {
+    p.dns.push(...v.split(','));
+  }, 'run'),
+  'dns-search': stringFlag((p, v) => {
+    p.dnsSearch.push(...v.split(','));
+  }, 'run'),
+  'dns-opt': stringFlag((p, v) => {
+    p.dnsOpt.push(...v.split(','));
+  }, 'run'),
+  'dns-domain': stringFlag((p, v) => {
+    p.dnsDomain = v;
+  }, 'run'),
+  'hosts-entry': stringFlag((p, v) => {
+    p.hostsEntries.push(...v.split(','));
+  }, 'run'),
+  'uuid-file-save': stringFlag((p, v) => {
+    p.uuidFileSave = v;
+  }),
+  interactive: boolFlag((p, v) => {
+    p.interactive = v;
+  }, 'run'),
+  'pod-manifest': stringFlag((p, v) => {
+    p.podManifest = v;
+  }),
+  net: {
+    kind: 'optional',
+    noOptDefault: 'default',
+    only: 'run',
+    set: (p, v) => {
+      p.net.push(...v.split(',').filter((s) => s !== ''));
+    },
+  },
+  port: stringFlag((p, v) => {
+    p.ports.push(v);
+  }),
+  'no-overlay': boolFlag((p, v) => {
+    p.noOverlay = v;
+  }),
+  'private-users': boolFlag((p, v) => {
+    p.privateUsers = v;
+  }),
+  'mds-register': boolFlag((p, v) => {
+    p.mdsRegister = v;
+  }, 'run'),
+  ipc: stringFlag((p, v) => {
+    if (!['auto', 'private', 'parent'].includes(v))
+      fail(`invalid --ipc value ${JSON.stringify(v)}: one of auto, private, parent`);
+    p.ipc = v;
+  }, 'run'),
+  'pull-policy': stringFlag((p, v) => {
+    if (!['new', 'update', 'never'].includes(v))
+      fail(`invalid --pull-policy ${JSON.stringify(v)}: expected one of new, update, never`);
+    p.pullPolicy = v;
+  }),
+  quiet: boolFlag((p, v) => {
+    p.quiet = v;
+  }, 'prepare'),
+  'stage1-url': stringFlag((p, v) => {
+    p.stage1.url = v;
+  }),
+  'stage1-path': stringFlag((p, v) => {
+    p.stage1.path = v;
+  }),
+  'stage1-name': stringFlag((p, v) => {
+    p.stage1.name = v;
+  }),
+  'stage1-hash': stringFlag((p, v) => {
+    p.stage1.hash = v;
+  }),
+  'stage1-from-dir': stringFlag((p, v) => {
+    p.stage1.fromDir = v;
+  }),
+  engine: stringFlag((p, v) => {
+    p.engine = v;
+  }),
+  'insecure-options': stringFlag((p, v) => {
+    p.insecureOptions = v;
+  }),
+};
+// rkt's deprecated spellings.
+FLAGS['cap-retain'] = FLAGS['caps-retain'] as FlagSpec;
+FLAGS['cap-remove'] = FLAGS['caps-remove'] as FlagSpec;
+for (const g of GLOBAL_STRING)
+  FLAGS[g] = stringFlag((p, v) => {
+    p.globals[g] = v;
+  });
+for (const g of GLOBAL_BOOL)
+  FLAGS[g] = {
+    kind: 'optional',
+    noOptDefault: 'true',
+    set: (p, v, flag) => {
+      p.globals[g] = String(parseBool(v, flag));
+    },
+  };
+
+export function emptyPodArgs(): PodArgs {
+  return {
+    apps: [],
+    mounts: [],
+    volumes: [],
+    inheritEnv: false,
+    setEnv: [],
+    setEnvFile: [],
+    dns: [],
+    dnsSearch: [],
+    dnsOpt: [],
+    hostsEntries: [],
+    interactive: false,
+    net: [],
+    ports: [],
+    noOverlay: false,
+    privateUsers: false,
+    mdsRegister: false,
+    pullPolicy: 'new',
+    quiet: false,
+    stage1: {},
+    globals: {},
+  };
+}
+
+function newApp(image: string): AppArgs {
+  return { image, environment: [], mounts: [], annotations: {} };
+}
+
+/**
+ * Parses the arguments that follow `rkt run` or `rkt prepare`. Throws RocketError (exit 254) with
+ * rkt's messages on a malformed command line.
+ */
+export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodArgs {
+  const p = emptyPodArgs();
+  let inAppArgs = false;
+  let appsAtLastArgs = 0;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '') continue;
+    if (inAppArgs) {
+      if (a === '---') inAppArgs = false;
+      else ((p.apps[p.apps.length - 1] as AppArgs).args ??= []).push(a);
+      continue;
+    }
+    if (a === '--') {
+      if (appsAtLastArgs === p.apps.length) {
+        if (p.apps.length === 0) fail('an image is required before any app arguments');
+        fail('only one set of app arguments allowed per image');
+      }
+      appsAtLastArgs = p.apps.length;
+      inAppArgs = true;
+      continue;
+    }
+    if (a === '---') continue;
+    if (!a.startsWith('-') || a === '-') {
+      p.apps.push(newApp(a));
+      continue;
+    }
+    if (!a.startsWith('--')) fail(`unknown shorthand flag: ${JSON.stringify(a.slice(1, 2))} in ${a}`);
+    const eq = a.indexOf('=');
+    const name = a.slice(2, eq < 0 ? undefined : eq);
+    const spec = FLAGS[name];
+    if (spec === undefined || (spec.only !== undefined && spec.only !== verb))
+      fail(`unknown flag: --${name}`);
+    const s = spec as FlagSpec;
+    let value: string;
+    if (eq >= 0) {
+      value = a.slice(eq + 1);
+    } else if (s.kind === 'optional') {
+      value = s.noOptDefault ?? 'true';
+    } else {
+      if (i + 1 >= args.length) fail(`flag needs an argument: --${name}`);
+      value = args[++i] as string;
+    }
+    s.set(p, value, name);
+  }
+  validateArgs(p);
+  return p;
+}
+
+/** rkt's `Apps.Validate` and the conflicts `run`/`prepare` check before doing anything. */
+function validateArgs(p: PodArgs): void {
+  const volumes = new Set(p.volumes.map((v) => v.name));
+  const check = (mounts: readonly Mount[]) => {
+    for (const m of mounts) {
+      if (m.appVolume !== undefined) continue;
+      if (!volumes.has(m.volume))
+        fail(`dangling mount point ${JSON.stringify(m.path)}: volume ${JSON.stringify(m.volume)} not found`);
+    }
+  };
+  check(p.mounts);
+  for (const app of p.apps) {
+    check(app.mounts);
+    if (app.capsRetain !== undefined && app.capsRemove !== undefined)
+      fail('error: cannot use both --caps-retain and --caps-remove on the same image');
+  }
+  if (p.podManifest !== undefined) {
+    // Only --net, --no-overlay and --interactive still apply with a pod manifest.
+    const conflicts =
+      p.apps.length > 0 ||
+      p.volumes.length > 0 ||
+      p.mounts.length > 0 ||
+      p.ports.length > 0 ||
+      p.setEnv.length > 0 ||
+      p.setEnvFile.length > 0 ||
+      p.inheritEnv ||
+      p.pullPolicy !== 'new';
+    if (conflicts) fail('conflicting flags set with --pod-manifest (see --help)');
+  }
+  for (const v of p.volumes) {
+    if (p.volumes.filter((w) => w.name === v.name).length > 1)
+      fail(`duplicate volume ${JSON.stringify(v.name)}`);
+  }
+  if (p.interactive && p.apps.length > 1) fail('interactive option only supports one image');
+}
+
+/** An app name from an image name (rkt's `ImageNameToAppName`): its last path part, sanitized. */
+export function appNameFromImage(imageName: string): string {
+  const last = imageName.split('/').pop() ?? '';
+  const s = sanitizeACName(last);
+  if (s === undefined || s === '')
+    fail(`error converting image name to app name: ${JSON.stringify(imageName)}`);
+  return s as string;
+}

@@ -1,0 +1,7 @@
+/** Pods: the run/prepare command line, the pod manifest, the pod dir and its state machine, gc. */
+export * from './apps.js';
+export * from './manifest.js';
+export * from './state.js';
+export * from './lock.js';
+export * from './pod.js';
+export * from './gc.js';

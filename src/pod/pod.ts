@@ -1,0 +1,325 @@
+/**
+ * Pods on disk: prepare (embryo → prepare, locked → trees rendered → prepared), reading a pod's
+ * manifest, times and exit codes, `rm`, and the sets of trees and images pods still use.
+ *
+ * The contract with an engine (stage1) is in `PodRuntimeView` below and in README/issue notes:
+ * the engine receives the pod dir, already in `run/` and locked exclusively by a `DirLock` whose fd
+ * it must hand to the pod's process tree (and keep open there) for as long as any app runs.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parsePodManifest, podManifestToJSON, type PodManifest } from '../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { FileLock } from '../store/flock.js';
+import type { Store } from '../store/index.js';
+import { DirLock } from './lock.js';
+import type { BuiltManifest } from './manifest.js';
+import {
+  POD_FILES,
+  PodsLayout,
+  errnoCode,
+  locatePod,
+  resolveUuidPrefix,
+  stateOf,
+  transition,
+  walkPods,
+  type PodLocation,
+  type PodState,
+  type StateDir,
+} from './state.js';
+
+/** Writes `data` to `path` through a temp file in the same dir, fsynced and renamed. */
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o640): void {
+  const tmp = join(dirname(path), `.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export interface PrepareOptions {
+  dataDir: string;
+  store: Store;
+  built: BuiltManifest;
+  /** `--uuid-file-save`: written as soon as the UUID exists, so a failed prepare can be removed. */
+  uuidFileSave?: string;
+  /**
+   * End in `run/` still locked (for `rkt run`): the lock is returned and the caller (the engine)
+   * owns it. Otherwise the pod ends in `prepared/` and is unlocked.
+   */
+  keepLockedInRun?: boolean;
+  /** Test hook: called after the manifest is written, before trees are rendered. */
+  afterManifest?: (dir: string) => void | Promise<void>;
+}
+
+export interface PreparedPod {
+  uuid: string;
+  /** The pod dir where it ended (`pods/prepared/<uuid>` or `pods/run/<uuid>`). */
+  dir: string;
+  /** Only with keepLockedInRun. */
+  lock?: DirLock;
+  warnings: string[];
+}
+
+/** Takes the store's prepareLock shared, so `rkt image gc` cannot remove trees meanwhile. */
+async function withPrepareLock<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(store.layout.locksDir, { recursive: true });
+  const lock = await FileLock.acquire(join(store.layout.locksDir, 'prepareLock'), 'shared');
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Creates the directory of an `empty` volume as its mode, uid and gid ask (chown as root only). */
+function createSharedVolumes(dir: string, manifest: PodManifest): void {
+  for (const v of manifest.volumes ?? []) {
+    if (v.kind !== 'empty') continue;
+    const path = join(dir, POD_FILES.sharedVolumes, v.name);
+    const mode = parseInt(v.mode ?? '0755', 8);
+    mkdirSync(path, { recursive: true });
+    try {
+      // mkdir applies the umask; the mode asked for is set exactly.
+      chmodSync(path, mode);
+      if (process.getuid?.() === 0) chownSync(path, v.uid ?? 0, v.gid ?? 0);
+    } catch (err) {
+      throw new RocketError(
+        `cannot set up volume ${JSON.stringify(v.name)}: ${errorMessage(err)}`,
+        RKT_FAILURE,
+      );
+    }
+  }
+}
+
+/**
+ * rkt prepare: embryo (locked at once) → prepare → write `pod-created`, `pod`, render every app's
+ * tree and record it in `appsinfo/<app>/{manifest,treeStoreID}`, create `sharedVolumes/` →
+ * prepared (unlocked), or run (still locked) with `keepLockedInRun`. A failure leaves the pod in
+ * `prepare/` unlocked: an aborted prepare, for `gc`/`rm` to remove.
+ */
+export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
+  const layout = new PodsLayout(opts.dataDir);
+  layout.ensure();
+  const uuid = randomUUID();
+  const embryo = layout.podDir('embryo', uuid);
+  mkdirSync(embryo, { mode: 0o750 });
+  const lock = DirLock.tryAcquire(embryo, 'exclusive');
+  if (lock === undefined) throw new RocketError(`cannot lock new pod ${uuid}`, RKT_FAILURE);
+  let keepLock = false;
+  try {
+    if (opts.uuidFileSave !== undefined && opts.uuidFileSave !== '')
+      writeFileAtomic(opts.uuidFileSave, uuid, 0o644);
+    if (!transition(layout, uuid, 'embryo', 'prepare'))
+      throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+    const dir = layout.podDir('prepare', uuid);
+    writeFileSync(join(dir, POD_FILES.created), '', { mode: 0o640 });
+    const { manifest, imageKeys } = opts.built;
+    writeFileAtomic(join(dir, POD_FILES.manifest), podManifestToJSON(manifest));
+    await opts.afterManifest?.(dir);
+    await withPrepareLock(opts.store, async () => {
+      for (const [i, ra] of manifest.apps.entries()) {
+        const key = imageKeys[i] as string;
+        const tree = await opts.store.renderTree(key);
+        const info = join(dir, POD_FILES.appsInfo, ra.name);
+        mkdirSync(info, { recursive: true });
+        writeFileAtomic(join(info, 'manifest'), opts.store.manifestBytes(key));
+        writeFileAtomic(join(info, 'treeStoreID'), tree.treeStoreId);
+      }
+    });
+    createSharedVolumes(dir, manifest);
+    const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
+    if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+    keepLock = opts.keepLockedInRun === true;
+    return {
+      uuid,
+      dir: layout.podDir(to, uuid),
+      ...(keepLock ? { lock } : {}),
+      warnings: opts.built.warnings,
+    };
+  } finally {
+    if (!keepLock) lock.release();
+  }
+}
+
+/**
+ * `rkt run-prepared`: locks a prepared pod and renames it into `run/`. Two racing callers: the
+ * one whose rename wins gets the lock; the other gets an error.
+ */
+export function runPrepared(dataDir: string, uuid: string): { dir: string; lock: DirLock } {
+  const layout = new PodsLayout(dataDir);
+  let lock: DirLock | undefined;
+  try {
+    lock = DirLock.tryAcquire(layout.podDir('prepared', uuid), 'exclusive');
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+  if (lock === undefined || !transition(layout, uuid, 'prepared', 'run')) {
+    lock?.release();
+    throw new RocketError(`pod ${JSON.stringify(uuid)} is not prepared`, RKT_FAILURE);
+  }
+  return { dir: layout.podDir('run', uuid), lock };
+}
+
+/** One pod as read from disk (possibly stale as soon as returned). */
+export interface PodInfo extends PodLocation {
+  state: PodState;
+  manifest?: PodManifest;
+  manifestError?: string;
+  /** mtime of `pod-created`. */
+  created?: Date;
+  /** ctime of `pid` (or `ppid`), written by the engine. */
+  started?: Date;
+  pid?: number;
+}
+
+function statTime(path: string, which: 'mtime' | 'ctime'): Date | undefined {
+  try {
+    const st = statSync(path);
+    return which === 'mtime' ? st.mtime : st.ctime;
+  } catch {
+    return undefined;
+  }
+}
+
+function readPid(dir: string): { pid?: number; started?: Date } {
+  for (const f of [POD_FILES.pid, POD_FILES.ppid]) {
+    const path = join(dir, f);
+    try {
+      const text = readFileSync(path, 'utf8').trim();
+      const started = statTime(path, 'ctime');
+      const pid = /^\d+$/.test(text) ? Number(text) : undefined;
+      return { ...(pid !== undefined ? { pid } : {}), ...(started !== undefined ? { started } : {}) };
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+    }
+  }
+  return {};
+}
+
+/** Reads a pod found at `loc`; undefined if it vanished meanwhile. */
+export function readPod(layout: PodsLayout, loc: PodLocation): PodInfo | undefined {
+  const state = stateOf(layout, loc.stateDir, loc.uuid);
+  if (state === undefined) return undefined;
+  const info: PodInfo = { ...loc, state };
+  try {
+    const text = readFileSync(join(loc.path, POD_FILES.manifest), 'utf8');
+    info.manifest = parsePodManifest(text, join(loc.path, POD_FILES.manifest)).manifest;
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') info.manifestError = errorMessage(err);
+  }
+  const created = statTime(join(loc.path, POD_FILES.created), 'mtime');
+  if (created !== undefined) info.created = created;
+  Object.assign(info, readPid(loc.path));
+  return info;
+}
+
+/** Every pod (rkt's `WalkPods` with IncludeMostDirs: all state dirs but embryo). */
+export function listPods(dataDir: string): PodInfo[] {
+  const layout = new PodsLayout(dataDir);
+  const out: PodInfo[] = [];
+  for (const loc of walkPods(layout, ['prepare', 'prepared', 'run', 'exited-garbage', 'garbage'])) {
+    const p = readPod(layout, loc);
+    if (p !== undefined) out.push(p);
+  }
+  return out;
+}
+
+/** A pod by unambiguous UUID prefix, with rkt's `no matches found` / `ambiguous uuid` errors. */
+export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
+  const layout = new PodsLayout(dataDir);
+  const uuid = resolveUuidPrefix(layout, uuidPrefix);
+  const loc = locatePod(layout, uuid);
+  const p = loc === undefined ? undefined : readPod(layout, loc);
+  if (p === undefined)
+    throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, RKT_FAILURE);
+  return p;
+}
+
+/** The exit code an engine recorded for an app, if any. */
+export function appExitCode(podDir: string, app: string): number | undefined {
+  try {
+    const text = readFileSync(join(podDir, POD_FILES.appStatusDir, app), 'utf8').trim();
+    return /^-?\d+$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The image name the pod recorded for an app (`name:version`), from appsinfo. */
+export function appImageName(podDir: string, app: string): string | undefined {
+  try {
+    const m = JSON.parse(readFileSync(join(podDir, POD_FILES.appsInfo, app, 'manifest'), 'utf8')) as {
+      name?: string;
+      labels?: { name: string; value: string }[];
+    };
+    if (typeof m.name !== 'string') return undefined;
+    const version = m.labels?.find((l) => l.name === 'version')?.value;
+    return version === undefined ? m.name : `${m.name}:${version}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export function appTreeStoreId(podDir: string, app: string): string | undefined {
+  try {
+    return readFileSync(join(podDir, POD_FILES.appsInfo, app, 'treeStoreID'), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** What pods still use, for `rkt image gc`. */
+export interface PodsInUse {
+  /** Trees of pods in prepare, prepared, run and exited-garbage (and their stage1TreeStoreID). */
+  trees: Set<string>;
+  /**
+   * Images of the apps of pods that are preparing, prepared or running. (rkt keeps only running
+   * pods' images; we also keep prepared pods', so `run-prepared` never finds its image gone.)
+   */
+  images: Set<string>;
+}
+
+export function podsInUse(dataDir: string): PodsInUse {
+  const layout = new PodsLayout(dataDir);
+  const trees = new Set<string>();
+  const images = new Set<string>();
+  for (const loc of walkPods(layout, ['prepare', 'prepared', 'run', 'exited-garbage'])) {
+    try {
+      const s1 = readFileSync(join(loc.path, POD_FILES.stage1TreeStoreId), 'utf8').trim();
+      if (s1 !== '') trees.add(s1);
+    } catch {
+      // absent: our engines have no stage1 image
+    }
+    let manifest: PodManifest | undefined;
+    try {
+      manifest = parsePodManifest(readFileSync(join(loc.path, POD_FILES.manifest), 'utf8')).manifest;
+    } catch {
+      manifest = undefined;
+    }
+    for (const ra of manifest?.apps ?? []) {
+      const id = appTreeStoreId(loc.path, ra.name);
+      if (id !== undefined && id !== '') trees.add(id);
+    }
+    if (loc.stateDir === 'exited-garbage') continue;
+    if (loc.stateDir === 'run' && stateOf(layout, 'run', loc.uuid) !== 'running') continue;
+    for (const ra of manifest?.apps ?? []) if (ra.image.id !== undefined) images.add(ra.image.id);
+  }
+  return { trees, images };
+}

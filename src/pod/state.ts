@@ -1,0 +1,158 @@
+/**
+ * Pod state on disk, as rkt keeps it (rkt.md §2.3): `<dir>/pods/<state dir>/<uuid>`, where the
+ * state is the directory the pod sits in plus whether the pod directory is flock-ed exclusively.
+ * Every transition is one rename(2); a rename that loses a race (ENOENT) is ignored by its caller.
+ * Everything read here may be stale as soon as it is returned.
+ */
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { RKT_FAILURE, RocketError } from '../errors.js';
+import { isLockedExclusively } from './lock.js';
+
+export const STATE_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const;
+export type StateDir = (typeof STATE_DIRS)[number];
+
+/** rkt's state names (pkg/pod/pods.go). */
+export type PodState =
+  | 'embryo'
+  | 'preparing'
+  | 'aborted prepare'
+  | 'prepared'
+  | 'running'
+  | 'deleting'
+  | 'exited deleting'
+  | 'exited'
+  | 'exited garbage'
+  | 'garbage';
+
+/** Files in a pod directory (rkt.md §2.2). */
+export const POD_FILES = {
+  manifest: 'pod',
+  created: 'pod-created',
+  pid: 'pid',
+  ppid: 'ppid',
+  stage1TreeStoreId: 'stage1TreeStoreID',
+  appsInfo: 'appsinfo',
+  sharedVolumes: 'sharedVolumes',
+  /** Written by the engine: exit codes at `stage1/rootfs/rkt/status/<app>` (rkt's location). */
+  appStatusDir: join('stage1', 'rootfs', 'rkt', 'status'),
+} as const;
+
+export class PodsLayout {
+  readonly podsDir: string;
+
+  constructor(readonly dataDir: string) {
+    this.podsDir = join(dataDir, 'pods');
+  }
+
+  stateDir(d: StateDir): string {
+    return join(this.podsDir, d);
+  }
+
+  podDir(d: StateDir, uuid: string): string {
+    return join(this.podsDir, d, uuid);
+  }
+
+  /** Creates `pods/` and its state dirs (idempotent). */
+  ensure(): void {
+    for (const d of STATE_DIRS) mkdirSync(this.stateDir(d), { recursive: true, mode: 0o750 });
+  }
+}
+
+export function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** The state of a pod sitting in `dir`, from its lock (undefined if the directory has vanished). */
+export function stateOf(layout: PodsLayout, d: StateDir, uuid: string): PodState | undefined {
+  if (d === 'embryo') return 'embryo';
+  if (d === 'prepared') return 'prepared';
+  let locked: boolean;
+  try {
+    locked = isLockedExclusively(layout.podDir(d, uuid));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+  switch (d) {
+    case 'prepare':
+      return locked ? 'preparing' : 'aborted prepare';
+    case 'run':
+      return locked ? 'running' : 'exited';
+    case 'exited-garbage':
+      return locked ? 'exited deleting' : 'exited garbage';
+    case 'garbage':
+      return locked ? 'deleting' : 'garbage';
+  }
+}
+
+/** Where a pod is: its state dir and path. */
+export interface PodLocation {
+  uuid: string;
+  stateDir: StateDir;
+  path: string;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Every pod in the given state dirs (others' temp names ignored), in state-dir then uuid order. */
+export function walkPods(layout: PodsLayout, dirs: readonly StateDir[] = STATE_DIRS): PodLocation[] {
+  const out: PodLocation[] = [];
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(layout.stateDir(d));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw err;
+    }
+    for (const uuid of names.sort()) {
+      if (UUID_RE.test(uuid)) out.push({ uuid, stateDir: d, path: layout.podDir(d, uuid) });
+    }
+  }
+  return out;
+}
+
+/** Finds a pod where it is now (after possible renames by others), or undefined if it is gone. */
+export function locatePod(layout: PodsLayout, uuid: string): PodLocation | undefined {
+  // rkt's order: the earlier states first, so a pod moving forward is still found.
+  for (const d of STATE_DIRS) {
+    const path = layout.podDir(d, uuid);
+    try {
+      if (statSync(path).isDirectory()) return { uuid, stateDir: d, path };
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolves an unambiguous, case-insensitive UUID prefix (dashes optional) to a pod's UUID, with
+ * rkt's messages.
+ */
+export function resolveUuidPrefix(layout: PodsLayout, prefix: string): string {
+  const want = prefix.toLowerCase().replace(/-/g, '');
+  if (want === '' || !/^[0-9a-f]+$/.test(want))
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+  const matches = new Set<string>();
+  for (const p of walkPods(layout)) if (p.uuid.replace(/-/g, '').startsWith(want)) matches.add(p.uuid);
+  if (matches.size === 0)
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+  if (matches.size > 1) throw new RocketError(`ambiguous uuid, ${matches.size} matches`, RKT_FAILURE);
+  return [...matches][0] as string;
+}
+
+/**
+ * Moves a pod between state dirs. Returns false if it was no longer at `from` (someone else moved
+ * or deleted it: the loser of a race ignores ENOENT).
+ */
+export function transition(layout: PodsLayout, uuid: string, from: StateDir, to: StateDir): boolean {
+  try {
+    renameSync(layout.podDir(from, uuid), layout.podDir(to, uuid));
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}

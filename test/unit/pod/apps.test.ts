@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RocketError } from '../../../src/errors.js';
+import { appNameFromImage, parseRunArgs, seccompIsolator } from '../../../src/pod/apps.js';
+
+const split = (s: string) => s.split(' ');
+
+describe('parseRunArgs: rkt cli_apps_test vectors', () => {
+  const vectors: [string, string[], (string[] | undefined)[]][] = [
+    [
+      'example.com/foo example.com/bar -- --help --- example.com/baz -- --verbose',
+      ['example.com/foo', 'example.com/bar', 'example.com/baz'],
+      [undefined, ['--help'], ['--verbose']],
+    ],
+    [
+      'example.com/foo --- example.com/bar --- example.com/baz ---',
+      ['example.com/foo', 'example.com/bar', 'example.com/baz'],
+      [undefined, undefined, undefined],
+    ],
+    [
+      'example.com/foo example.com/bar example.com/baz',
+      ['example.com/foo', 'example.com/bar', 'example.com/baz'],
+      [undefined, undefined, undefined],
+    ],
+    ['example.com/foo  example.com/bar', ['example.com/foo', 'example.com/bar'], [undefined, undefined]],
+  ];
+  for (const [input, images, args] of vectors) {
+    it(input, () => {
+      const p = parseRunArgs(split(input));
+      assert.deepEqual(
+        p.apps.map((a) => a.image),
+        images,
+      );
+      assert.deepEqual(
+        p.apps.map((a) => a.args),
+        args,
+      );
+    });
+  }
+});
+
+const msg = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof RocketError);
+    assert.equal(err.exitCode, 254);
+    return err.message;
+  }
+  assert.fail('expected an error');
+};
+
+describe('parseRunArgs: flags', () => {
+  it('splits pod-level and per-app flags', () => {
+    const p = parseRunArgs([
+      '--volume=data,kind=empty,mode=0700',
+      '--mount',
+      'volume=data,target=/all',
+      '--set-env=A=1',
+      '--inherit-env',
+      '--hostname',
+      'h',
+      '--net=host',
+      'img1',
+      '--name=one',
+      '--exec',
+      '/bin/sh',
+      '--user=nobody',
+      '--group=nogroup',
+      '--supplementary-gids=1,2',
+      '--working-dir=/tmp',
+      '--readonly-rootfs',
+      '--environment=B=2',
+      '--mount=volume=data,target=/mine',
+      '--user-annotation=k=v',
+      '--user-label=l=w',
+      '--',
+      '-c',
+      'echo hi',
+      '---',
+      'img2',
+      '--cap-retain=CAP_NET_ADMIN,CAP_CHOWN',
+      '--cpu=500m',
+      '--memory=16Mi',
+      '--cpu-shares=512',
+      '--oom-score-adj=100',
+      '--seccomp',
+      'mode=remove,errno=ENOTSUP,@docker/default-blacklist,reboot',
+    ]);
+    assert.equal(p.volumes[0]?.name, 'data');
+    assert.equal(p.volumes[0]?.mode, '0700');
+    assert.deepEqual(p.mounts, [{ volume: 'data', path: '/all' }]);
+    assert.deepEqual(p.setEnv, [['A', '1']]);
+    assert.equal(p.inheritEnv, true);
+    assert.equal(p.hostname, 'h');
+    assert.deepEqual(p.net, ['host']);
+    const [a, b] = p.apps;
+    assert.ok(a && b);
+    assert.equal(a.name, 'one');
+    assert.equal(a.exec, '/bin/sh');
+    assert.deepEqual(a.args, ['-c', 'echo hi']);
+    assert.equal(a.user, 'nobody');
+    assert.equal(a.group, 'nogroup');
+    assert.deepEqual(a.supplementaryGIDs, [1, 2]);
+    assert.equal(a.workingDir, '/tmp');
+    assert.equal(a.readOnlyRootFS, true);
+    assert.deepEqual(a.environment, [['B', '2']]);
+    assert.deepEqual(a.mounts, [{ volume: 'data', path: '/mine' }]);
+    assert.deepEqual(a.userAnnotations, { k: 'v' });
+    assert.deepEqual(a.userLabels, { l: 'w' });
+    assert.deepEqual(b.capsRetain, {
+      name: 'os/linux/capabilities-retain-set',
+      value: { set: ['CAP_NET_ADMIN', 'CAP_CHOWN'] },
+    });
+    assert.deepEqual(b.cpu?.value, { default: false, request: '500m', limit: '500m' });
+    assert.deepEqual(b.memory?.value, { default: false, request: '16Mi', limit: '16Mi' });
+    assert.deepEqual(b.cpuShares, { name: 'os/linux/cpu-shares', value: 512 });
+    assert.deepEqual(b.oomScoreAdj, { name: 'os/linux/oom-score-adj', value: 100 });
+    assert.deepEqual(b.seccomp, {
+      name: 'os/linux/seccomp-remove-set',
+      value: { set: ['@docker/default-blacklist', 'reboot'], errno: 'ENOTSUP' },
+    });
+  });
+
+  it('bare --net means default and does not take the next argument', () => {
+    const p = parseRunArgs(['--net', 'img']);
+    assert.deepEqual(p.net, ['default']);
+    assert.deepEqual(
+      p.apps.map((a) => a.image),
+      ['img'],
+    );
+  });
+
+  it('rejects what rkt rejects, with its messages', () => {
+    assert.equal(
+      msg(() => parseRunArgs(['--exec=/x', 'img'])),
+      '--exec must follow an image',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['--', 'x'])),
+      'an image is required before any app arguments',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--', 'a', '---', '--', 'b'])),
+      'only one set of app arguments allowed per image',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--exec=/a', '--exec=/b'])),
+      '--exec specified multiple times for the same image',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--mount=volume=nope,target=/x'])),
+      'dangling mount point "/x": volume "nope" not found',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--bogus'])),
+      'unknown flag: --bogus',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--memory=16m'])),
+      'memory limit of 1 bytes too low. Try a reasonable value, such as --memory=16M',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--caps-retain=CAP_CHOWN', '--caps-remove=CAP_KILL'])),
+      'error: cannot use both --caps-retain and --caps-remove on the same image',
+    );
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--hostname=x'], 'prepare')),
+      'unknown flag: --hostname',
+    );
+    assert.match(
+      msg(() => parseRunArgs(['img', '--seccomp=mode=keep,read'])),
+      /invalid seccomp mode/,
+    );
+    assert.match(
+      msg(() => parseRunArgs(['--pod-manifest=/x', 'img'])),
+      /--pod-manifest/,
+    );
+  });
+
+  it('maps --seccomp retain sets with @appc.io wildcards', () => {
+    assert.deepEqual(seccompIsolator('mode=retain,@appc.io/all'), {
+      name: 'os/linux/seccomp-retain-set',
+      value: { set: ['@appc.io/all'] },
+    });
+  });
+
+  it('derives app names from image names as rkt does', () => {
+    assert.equal(appNameFromImage('example.com/foo/Bar_baz'), 'bar-baz');
+    assert.equal(appNameFromImage('coreos.com/etcd'), 'etcd');
+  });
+});
