@@ -188,12 +188,12 @@ describe('Keystore.trustedKeysFor', () => {
     await withStore(async (ks, dir) => {
       await layout(dir);
       assert.deepEqual(names(await ks.trustedKeysFor('example.com/foo')), ['Root', 'Vendor', 'Foo']);
-      assert.deepEqual(names(await ks.trustedKeysFor('example.com/foo/bar/baz')), [
-        'Root',
-        'Vendor',
-        'Foo',
-        'Deep',
-      ]);
+      const deep = names(await ks.trustedKeysFor('example.com/foo/bar/baz'));
+      assert.deepEqual(deep.slice(0, 2), ['Root', 'Vendor']);
+      // Within prefix.d, files and directories are walked together in lexical order (as rkt's
+      // filepath.Walk), so whether Foo's key comes before the `bar/` directory depends on its
+      // randomly generated fingerprint.
+      assert.deepEqual(deep.slice(2).sort(), ['Deep', 'Foo']);
       assert.deepEqual(names(await ks.trustedKeysFor('example.com')), ['Root', 'Vendor']);
       assert.deepEqual(names(await ks.trustedKeysFor('other.com/x')), ['Root', 'Other']);
       assert.deepEqual(names(await ks.trustedKeysFor('unknown.org')), ['Root']);
