@@ -2,12 +2,27 @@ import type { Command } from 'commander';
 import { catManifestCommand } from './cat-manifest.js';
 import { gcCommand } from './gc.js';
 import { listCommand } from './list.js';
+import { enterCommand } from './enter.js';
 import { prepareCommand } from './prepare.js';
+import { runPreparedCommand } from './run-prepared.js';
+import { runCommand } from './run.js';
+import { stopCommand } from './stop.js';
 import { rmCommand } from './rm.js';
 import { statusCommand } from './status.js';
 
-/** The pod lifecycle verbs: prepare, list, status, rm, gc, cat-manifest. */
+/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest. */
 export function registerPods(program: Command): void {
-  for (const make of [prepareCommand, listCommand, statusCommand, rmCommand, gcCommand, catManifestCommand])
+  for (const make of [
+    runCommand,
+    runPreparedCommand,
+    stopCommand,
+    enterCommand,
+    prepareCommand,
+    listCommand,
+    statusCommand,
+    rmCommand,
+    gcCommand,
+    catManifestCommand,
+  ])
     program.addCommand(make());
 }

@@ -27,6 +27,8 @@ export function rmCommand(): Command {
         if (wanted.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
         const layout = new PodsLayout(dir);
         const out = verbOutput('rm');
+        // Registers the oci engine's PodGcHook (containers, namespace files, cgroups).
+        await import('../../../stage1/oci/engine.js');
         let failed = false;
         for (const prefix of wanted) {
           try {

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Pods: start-to-exit time of /bin/true and the host memory that stays resident per running pod.
+#   rkt run --net=none IMAGE --exec /bin/true   (bin/rkt: launcher + stage0 + exec plan)
+#   crun run of the same rootfs                 (../shared/peers: 02-make-bundle.sh, crun-hybrid.sh)
+#   podman run --rm --net=none localhost/busybox true   (04-podman-setup.sh; skipped if unavailable)
+# Times with NODE_EXTRA_CA_CERTS unset, and with it set (every Node start pays for it).
+# Memory: RSS and PSS (/proc/PID/smaps_rollup) of every host process that stays resident for a
+# running `sleep` pod (the supervisor tree: everything but the container's own processes), for a
+# foreground `rkt run` and for one started in the background (setsid), against crun's monitor.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+peers=${PEERS_DIR:-$root/../shared/peers}
+runs=${BENCH_RUNS:-20}
+. "$peers/00-env.sh"
+[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
+work=$(mktemp -d /var/tmp/rocket-bench-pods.XXXXXX)
+data=$work/data
+pids=()
+extra_ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+  env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+  crun_h delete -f "rocket-bench-sleep-$$" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+unset NODE_EXTRA_CA_CERTS
+crun_h() { "$peers/crun-hybrid.sh" "$@"; }
+
+# The busybox ACI from the peers' rootfs, cached in the store (run by image ID: no fetch).
+mkdir -p "$work/layout"
+cp -a "$ROOTFS" "$work/layout/rootfs"
+arch=$(node -p 'process.arch === "x64" ? "amd64" : process.arch')
+printf '{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/bench-busybox","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"%s"}],"app":{"exec":["/bin/true"],"user":"0","group":"0"}}\n' "$arch" >"$work/layout/manifest"
+bin/actool build "$work/layout" "$work/bb.aci"
+image=$(bin/rkt --dir "$data" --insecure-options=image fetch "$work/bb.aci" 2>/dev/null)
+echo "image $image; $runs runs each; node $(node --version); $(crun --version | head -1)"
+
+podman_ok=
+if command -v podman >/dev/null 2>&1; then
+  if bash "$peers/04-podman-setup.sh" >/dev/null 2>&1 && podman run --rm --net=none localhost/busybox true >/dev/null 2>&1; then
+    podman_ok=1
+  else
+    echo "podman: set-up or a trial run failed; skipping podman"
+  fi
+else
+  echo "podman is not installed; skipping podman"
+fi
+
+hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
+rkt_true="bin/rkt --dir $data run --net=none $image"
+hf "$work/rkt.json" "$rkt_true"
+hf "$work/rkt-ca.json" "env NODE_EXTRA_CA_CERTS=$extra_ca $rkt_true"
+hf "$work/crun.json" "$peers/crun-hybrid.sh run --bundle $BUNDLE rocket-bench-true"
+node bench/ratios.mjs "rkt run /bin/true vs crun run (NODE_EXTRA_CA_CERTS unset)" ours="$work/rkt.json" crun="$work/crun.json"
+node bench/ratios.mjs "rkt run /bin/true vs crun run (NODE_EXTRA_CA_CERTS=$extra_ca)" ours="$work/rkt-ca.json" crun="$work/crun.json"
+if [ -n "$podman_ok" ]; then
+  hf "$work/podman.json" "podman run --rm --net=none localhost/busybox true"
+  node bench/ratios.mjs "rkt run /bin/true vs podman run (NODE_EXTRA_CA_CERTS unset; goal <= 0.35x)" ours="$work/rkt.json" podman="$work/podman.json"
+  node bench/ratios.mjs "rkt run /bin/true vs podman run (NODE_EXTRA_CA_CERTS set)" ours="$work/rkt-ca.json" podman="$work/podman.json"
+fi
+env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+
+# ---- resident memory ----
+# Sum of RSS and PSS (kB) of the given pids.
+mem() {
+  local rss=0 pss=0 p r s
+  for p in "$@"; do
+    r=$(awk '/^Rss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    s=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    rss=$((rss + ${r:-0})); pss=$((pss + ${s:-0}))
+  done
+  awk -v r="$rss" -v s="$pss" 'BEGIN{printf "RSS %.1f MB  PSS %.1f MB", r/1024, s/1024}'
+}
+# Descendants of $1 (itself included), minus the subtree rooted at $2 (the container).
+tree() {
+  ps -e -o pid=,ppid= | awk -v top="$1" -v cut="$2" '
+    { parent[$1]=$2; pids[NR]=$1 }
+    END { for (i in pids) { p=pids[i]; q=p; keep=0
+            while (q != "" && q != 0 && q != 1) { if (q == cut) { keep=0; break } if (q == top) keep=1; q=parent[q] }
+            if (keep) print p } }'
+}
+names() { for p in "$@"; do printf '%s ' "$(tr '\0' ' ' </proc/$p/cmdline | cut -c1-40 | sed 's/ *$//')"; done; }
+
+measure_rkt() { # $1: label, $2...: how to start
+  local label=$1; shift
+  local uuidf=$work/uuid-$label
+  rm -f "$uuidf"
+  "$@" bin/rkt --dir "$data" run --net=none --uuid-file-save="$uuidf" "$image" --exec /bin/sleep -- 1000 </dev/null >/dev/null 2>&1 &
+  local launcher=$!
+  pids+=("$launcher")
+  local uuid="" sup="" cpid=""
+  for _ in $(seq 200); do
+    [ -s "$uuidf" ] && uuid=$(cat "$uuidf") && [ -s "$data/pods/run/$uuid/pid" ] && sup=$(cat "$data/pods/run/$uuid/pid") &&
+      cpid=$(runc_state_pid "rkt-$uuid-bench-busybox") && [ -n "$cpid" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
+  local resident
+  resident=$(tree "$sup" "$cpid" | sort -n | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  echo "rkt run ($label): $(mem $resident)   [$(names $resident)]"
+  env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" stop --force "$uuid" >/dev/null
+  wait "$launcher" 2>/dev/null || true
+}
+runc_state_pid() { crun_h state "$1" 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).pid||"")}catch{}})'; }
+
+echo
+echo "## host memory per running sleep pod"
+measure_rkt foreground
+measure_rkt background setsid
+crun_h run --bundle "$BENCH_ROOT/bundle-sleep" "rocket-bench-sleep-$$" </dev/null >/dev/null 2>&1 &
+pids+=("$!")
+for _ in $(seq 100); do cpid=$(runc_state_pid "rocket-bench-sleep-$$") && [ -n "$cpid" ] && break; sleep 0.05; done
+sleep 0.3
+mon=$(ps -o ppid= -p "$cpid" | tr -d ' ')
+echo "crun run (its monitor): $(mem "$mon")   [$(names "$mon")]"
+crun_h kill "rocket-bench-sleep-$$" KILL >/dev/null 2>&1 || true
+wait 2>/dev/null || true

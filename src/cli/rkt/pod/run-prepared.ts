@@ -1,0 +1,38 @@
+import { Command } from 'commander';
+import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import { action } from '../../run.js';
+import { rktGlobals } from '../globals.js';
+import { rawArgsAfterVerb } from './common.js';
+import { runPreparedPod } from './run.js';
+
+/**
+ * `rkt run-prepared [flags] UUID`: the pod flags of `rkt run` that apply at run time (--net,
+ * --dns*, --hostname, --hosts-entry, --interactive, --no-overlay, --engine/--stage1-name) and one
+ * UUID (an unambiguous prefix).
+ */
+export function runPreparedCommand(): Command {
+  return new Command('run-prepared')
+    .description('Run a prepared application pod in rkt')
+    .usage('[--net=none|host] [--interactive] UUID')
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      action('run-prepared', async (_args: string[], _flags: unknown, cmd: Command) => {
+        const { parseRunArgs, PodsLayout, resolveUuidPrefix } = await import('../../../pod/index.js');
+        const { netMode, runtimeChoice } = await import('../../../stage1/oci/engine.js');
+        // The UUID parses as the one "image"; per-app flags make no sense here.
+        const args = parseRunArgs(rawArgsAfterVerb('run-prepared'), 'run');
+        const only = args.apps[0];
+        if (args.apps.length !== 1 || only === undefined)
+          throw new RocketError('exactly one UUID must be specified', RKT_FAILURE);
+        netMode(args.net);
+        const globals = rktGlobals(cmd);
+        runtimeChoice(args.engine ?? args.stage1.name);
+        const dir = args.globals['dir'] ?? globals.dir;
+        const uuid = resolveUuidPrefix(new PodsLayout(dir), only.image);
+        return runPreparedPod(uuid, args, globals);
+      }),
+    );
+}

@@ -1,0 +1,84 @@
+import { rmSync } from 'node:fs';
+import { Command } from 'commander';
+import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import type { PodArgs } from '../../../pod/index.js';
+import { action } from '../../run.js';
+import { rktGlobals, type RktGlobals } from '../globals.js';
+import { rawArgsAfterVerb } from './common.js';
+
+/** The engine variant named by `--stage1-name` or `--engine` (see docs/stage1.md). */
+export function engineVariant(args: PodArgs): string | undefined {
+  return args.engine ?? args.stage1.name;
+}
+
+/** The run-time insecure options (capabilities, paths, seccomp) from the globals and the verb's flag. */
+export async function runInsecure(
+  args: PodArgs,
+  globals: RktGlobals,
+): Promise<{ capabilities: boolean; paths: boolean; seccomp: boolean }> {
+  const { parseInsecureOptions } = await import('../globals.js');
+  const io =
+    args.insecureOptions === undefined
+      ? globals.insecureOptions
+      : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
+  return { capabilities: io.has('capabilities'), paths: io.has('paths'), seccomp: io.has('seccomp') };
+}
+
+/**
+ * Builds the engine's plan for a prepared pod and hands it to the launcher. On failure before the
+ * hand-off, `onFailure` runs (rkt run removes the pod it prepared).
+ */
+export async function runPreparedPod(
+  uuid: string,
+  args: PodArgs,
+  globals: RktGlobals,
+  onFailure?: () => void,
+): Promise<number | void> {
+  const { ociEngine } = await import('../../../stage1/oci/engine.js');
+  const { handOff } = await import('../../../stage1/engine.js');
+  const dir = args.globals['dir'] ?? globals.dir;
+  let plan;
+  try {
+    const variant = engineVariant(args);
+    plan = ociEngine.run({
+      dataDir: dir,
+      uuid,
+      args,
+      insecure: await runInsecure(args, globals),
+      ...(variant !== undefined ? { variant } : {}),
+    });
+  } catch (err) {
+    onFailure?.();
+    if (err instanceof RocketError) throw new RocketError(err.message, RKT_FAILURE, { cause: err });
+    throw err;
+  }
+  return handOff(plan);
+}
+
+export function runCommand(): Command {
+  return new Command('run')
+    .description('Run image(s) in a pod in rkt')
+    .usage('[--volume=name,kind=host,...] [--net=none|host] IMAGE [-- image-args...[---]]...')
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      action('run', async (_args: string[], _flags: unknown, cmd: Command) => {
+        const { parseRunArgs } = await import('../../../pod/apps.js');
+        const { netMode, runtimeChoice } = await import('../../../stage1/oci/engine.js');
+        const args = parseRunArgs(rawArgsAfterVerb('run'), 'run');
+        if (args.apps.length === 0 && args.podManifest === undefined)
+          throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);
+        // Refuse what the engine cannot do before fetching anything.
+        netMode(args.net);
+        runtimeChoice(engineVariant(args));
+        const globals = rktGlobals(cmd);
+        const { preparePodFromArgs } = await import('./prepare.js');
+        const prepared = await preparePodFromArgs(args, globals, { quiet: args.quiet });
+        return runPreparedPod(prepared.uuid, args, globals, () =>
+          rmSync(prepared.dir, { recursive: true, force: true }),
+        );
+      }),
+    );
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
+import { action, stderrLine } from '../../run.js';
+import { dataDir } from './common.js';
+
+/** `rkt stop [--force] [--uuid-file=F] UUID...`: graceful SIGTERM to every app, or SIGKILL. */
+export function stopCommand(): Command {
+  return new Command('stop')
+    .description('Stop a pod')
+    .usage('[--force] [--uuid-file=FILE] UUID ...')
+    .option('--force', 'forced stopping', false)
+    .option('--uuid-file <file>', 'read pod UUID from file instead of argument', '')
+    .argument('[uuids...]')
+    .action(
+      action('stop', async (uuids: string[], flags: { force: boolean; uuidFile: string }, cmd: Command) => {
+        const { getPod } = await import('../../../pod/index.js');
+        const { engineForPod } = await import('../../../stage1/oci/engine.js');
+        const wanted = [...uuids];
+        if (flags.uuidFile !== '') {
+          if (wanted.length > 0)
+            throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
+          try {
+            wanted.push(readFileSync(flags.uuidFile, 'utf8').trim());
+          } catch (err) {
+            throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
+          }
+        }
+        if (wanted.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
+        let failed = false;
+        for (const u of wanted) {
+          try {
+            const pod = getPod(dataDir(cmd), u);
+            if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
+            engineForPod(pod).stop({ pod, force: flags.force });
+            process.stdout.write(pod.uuid + '\n');
+          } catch (err) {
+            if (!(err instanceof RocketError)) throw err;
+            stderrLine(`stop: error stopping ${JSON.stringify(u)}: ${err.message}`);
+            failed = true;
+          }
+        }
+        return failed ? RKT_FAILURE : 0;
+      }),
+    );
+}

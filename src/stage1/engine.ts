@@ -1,0 +1,85 @@
+/**
+ * The engine (stage1) interface and the exec-plan hand-off (docs/stage1.md).
+ *
+ * Node must not stay resident per pod. The `rkt` launcher (bin/rkt, POSIX sh) names a plan file in
+ * `RKT_EXEC_PLAN`; stage0 (Node) prepares everything and writes a POSIX sh script there; when
+ * stage0 exits 0 and the file is not empty, the launcher `exec`s `/bin/sh PLAN`. The plan removes
+ * itself first, then takes the pod lock, and becomes (or starts) the pod's supervisor.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import type { PodArgs, PodInfo } from '../pod/index.js';
+
+/** A POSIX sh script that the launcher execs in place of stage0. */
+export interface ExecPlan {
+  script: string;
+}
+
+/** What `rkt run` and `rkt run-prepared` hand an engine: a prepared pod (unlocked). */
+export interface RunRequest {
+  dataDir: string;
+  uuid: string;
+  /** Pod flags of the command line (net, dns, hostname, hosts entries, interactive, no-overlay). */
+  args: PodArgs;
+  insecure: { capabilities: boolean; paths: boolean; seccomp: boolean };
+  /** Engine variant from `--stage1-name`/`--engine` (e.g. `oci-runc`), if any. */
+  variant?: string;
+}
+
+export interface StopRequest {
+  pod: PodInfo;
+  force: boolean;
+}
+
+export interface EnterRequest {
+  pod: PodInfo;
+  app?: string;
+  command: string[];
+}
+
+/**
+ * An engine. `run` and `enter` only build plans (stage0 must exit for the launcher to exec
+ * them); `stop` acts synchronously; `gc` is registered as a PodGcHook when the module loads.
+ */
+export interface Engine {
+  readonly name: string;
+  run(req: RunRequest): ExecPlan;
+  enter(req: EnterRequest): ExecPlan;
+  stop(req: StopRequest): void;
+  gc(pod: PodInfo): void;
+}
+
+export const PLAN_ENV = 'RKT_EXEC_PLAN';
+
+/**
+ * Hands a plan to the launcher. Without the launcher (node run directly, as some tests do), runs
+ * the plan as a child with the terminal inherited and returns its exit status: Node then stays
+ * resident, which is why bin/rkt is the supported entry point.
+ */
+export function handOff(plan: ExecPlan): number | undefined {
+  const target = process.env[PLAN_ENV];
+  if (target !== undefined && target !== '') {
+    try {
+      // O_EXCL: the launcher only names the path; a file already there is someone else's.
+      const fd = openSync(target, 'wx', 0o600);
+      try {
+        writeFileSync(fd, plan.script);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      throw new RocketError(`cannot write the exec plan ${target}: ${errorMessage(err)}`, RKT_FAILURE);
+    }
+    return undefined;
+  }
+  const file = path.join(tmpdir(), `rkt-plan.${process.pid}.${Date.now()}`);
+  writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+  const r = spawnSync('/bin/sh', [file], { stdio: 'inherit' });
+  rmSync(file, { force: true });
+  if (r.error !== undefined)
+    throw new RocketError(`cannot run the exec plan: ${r.error.message}`, RKT_FAILURE);
+  return r.status ?? 128 + 9;
+}

@@ -1,0 +1,537 @@
+/**
+ * The `oci` engine: one OCI container per app (crun, or runc), over an overlay rootfs per app,
+ * joined to the pod's network, IPC and UTS namespace files. Stage0 (Node) writes every bundle into
+ * the prepared pod dir and returns a plan (a POSIX sh script, see planScript) that the launcher
+ * execs: it locks the pod, renames it into run/, mounts, makes the namespaces and supervises the
+ * apps; no Node process stays resident. docs/stage1.md describes the design.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { parsePodManifest, type App, type PodManifest, type Volume } from '../../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import {
+  POD_FILES,
+  PodsLayout,
+  appTreeStoreId,
+  registerPodGcHook,
+  unmountUnder,
+  type PodInfo,
+} from '../../pod/index.js';
+import type { EnterRequest, Engine, ExecPlan, RunRequest, StopRequest } from '../engine.js';
+import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
+import {
+  deleteContainer,
+  detectRuntime,
+  killContainer,
+  runtimeArgv,
+  shQuote,
+  type OciRuntime,
+  type RuntimeName,
+} from './runtime.js';
+import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
+import { resolveAppUser } from './user.js';
+
+/** What the engine records in the pod dir (`stage1/engine.json`), for stop, enter and gc. */
+export interface OciPodState {
+  engine: 'oci';
+  runtime: RuntimeName;
+  /** Main containers, in app order. */
+  apps: { name: string; id: string }[];
+  /** Every container id the pod may create (mains and event handlers). */
+  containers: string[];
+  /** The cgroup parent directory name (in every hierarchy). */
+  cgroupParent: string;
+}
+
+export const ENGINE_STATE = path.join('stage1', 'engine.json');
+/** Written by `rkt stop` (graceful): apps ending on SIGTERM then count as a clean exit. */
+export const STOPPING_MARKER = path.join('stage1', 'stopping');
+/** Seconds between the graceful SIGTERM and the SIGKILL (env `RKT_STOP_TIMEOUT`). */
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+/** The runtime asked for: `--stage1-name`/`--engine` `oci-crun`/`oci-runc`, else `RKT_OCI_RUNTIME`. */
+export function runtimeChoice(variant: string | undefined): RuntimeName | undefined {
+  const v = variant ?? '';
+  if (v === 'oci-crun' || v === 'crun') return 'crun';
+  if (v === 'oci-runc' || v === 'runc') return 'runc';
+  if (v !== '' && v !== 'oci')
+    throw new RocketError(
+      `unknown engine ${JSON.stringify(v)}: expected oci, oci-crun or oci-runc`,
+      RKT_FAILURE,
+    );
+  const env = process.env['RKT_OCI_RUNTIME'];
+  if (env === 'crun' || env === 'runc') return env;
+  if (env !== undefined && env !== '')
+    throw new RocketError(`RKT_OCI_RUNTIME=${env}: expected crun or runc`, RKT_FAILURE);
+  return undefined;
+}
+
+export type NetMode = 'none' | 'host';
+
+/** `--net`: host or none (the default for now); CNI networks are the next issue. */
+export function netMode(net: readonly string[]): NetMode {
+  if (net.length === 0) return 'none';
+  if (net.length === 1 && (net[0] === 'none' || net[0] === 'host')) return net[0];
+  throw new RocketError(
+    `--net=${net.join(',')}: only --net=none (the default for now) and --net=host are implemented; ` +
+      'CNI networks (default, named networks) come with the networking issue',
+    RKT_FAILURE,
+  );
+}
+
+const q = shQuote;
+
+function readManifest(dir: string): PodManifest {
+  const file = path.join(dir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+function hostsFile(hostname: string, entries: readonly string[]): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    `127.0.1.1\t${hostname}`,
+  ];
+  for (const e of entries) {
+    if (e === 'host') {
+      try {
+        lines.push(readFileSync('/etc/hosts', 'utf8').trimEnd());
+      } catch {
+        // no host file
+      }
+      continue;
+    }
+    const eq = e.indexOf('=');
+    if (eq <= 0)
+      throw new RocketError(`invalid --hosts-entry ${JSON.stringify(e)}: expected IP=HOSTNAME`, RKT_FAILURE);
+    lines.push(`${e.slice(0, eq)}\t${e.slice(eq + 1)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The pod's resolv.conf, or undefined with `--dns=none` (the image's own file stays). */
+function resolvConf(req: RunRequest): string | undefined {
+  const { dns, dnsSearch, dnsOpt, dnsDomain } = req.args;
+  if (dns.includes('none')) return undefined;
+  if (dns.length === 0 || dns.includes('host')) {
+    try {
+      return readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return '';
+    }
+  }
+  const lines = dns.map((s) => `nameserver ${s}`);
+  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
+  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
+  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
+  return lines.join('\n') + '\n';
+}
+
+function volumeMounts(manifest: PodManifest, appIndex: number, runDir: string, app: App): AppMount[] {
+  const ra = manifest.apps[appIndex];
+  const out: AppMount[] = [];
+  for (const m of ra?.mounts ?? []) {
+    const vol: Volume | undefined = m.appVolume ?? manifest.volumes?.find((v) => v.name === m.volume);
+    if (vol === undefined)
+      throw new RocketError(
+        `app ${JSON.stringify(ra?.name)}: no volume ${JSON.stringify(m.volume)}`,
+        RKT_FAILURE,
+      );
+    const mp = app.mountPoints?.find((p) => p.name === m.volume);
+    const source =
+      vol.kind === 'host' ? (vol.source ?? '') : path.join(runDir, POD_FILES.sharedVolumes, vol.name);
+    out.push({
+      kind: 'bind',
+      source,
+      destination: m.path,
+      readOnly: vol.readOnly === true || mp?.readOnly === true,
+      recursive: vol.recursive === true,
+    });
+  }
+  return out;
+}
+
+function runCp(from: string, to: string): void {
+  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new RocketError(
+      `cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`,
+      RKT_FAILURE,
+    );
+}
+
+interface AppPlan {
+  name: string;
+  id: string;
+  bundle: string;
+  pre: { id: string; bundle: string }[];
+  post: { id: string; bundle: string }[];
+  overlay?: { lower: string; upper: string; work: string; target: string };
+}
+
+/** Writes the bundles into the prepared pod (paths as they will be under run/) and returns the plan. */
+function run(req: RunRequest): ExecPlan {
+  const layout = new PodsLayout(req.dataDir);
+  const P = layout.podDir('prepared', req.uuid);
+  const R = layout.podDir('run', req.uuid);
+  if (!existsSync(P)) throw new RocketError(`pod ${JSON.stringify(req.uuid)} is not prepared`, RKT_FAILURE);
+  const net = netMode(req.args.net);
+  const rt = detectRuntime(runtimeChoiceOpts(req.variant));
+  const manifest = readManifest(P);
+  const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
+  const cgroupParent = `rkt-${req.uuid}`;
+  const ns = podNamespaceFiles(R, { hostNetwork: net === 'host' });
+
+  mkdirSync(path.join(P, 'etc'), { recursive: true });
+  writeFileSync(path.join(P, 'etc', 'hosts'), hostsFile(hostname, req.args.hostsEntries));
+  const resolv = resolvConf(req);
+  if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
+  mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
+
+  const apps: AppPlan[] = [];
+  const warnings: string[] = [];
+  for (const [i, ra] of manifest.apps.entries()) {
+    const app = ra.app;
+    if (app === undefined)
+      throw new RocketError(`app ${JSON.stringify(ra.name)} has no app section`, RKT_FAILURE);
+    const treeId = appTreeStoreId(P, ra.name);
+    if (treeId === undefined)
+      throw new RocketError(`app ${JSON.stringify(ra.name)}: no rendered tree`, RKT_FAILURE);
+    const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+    const appDir = path.join('apps', ra.name);
+    mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+    const plan: AppPlan = {
+      name: ra.name,
+      id: `rkt-${req.uuid}-${ra.name}`,
+      bundle: path.join(R, appDir),
+      pre: [],
+      post: [],
+    };
+    if (req.args.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
+    else {
+      for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+      plan.overlay = {
+        lower,
+        upper: path.join(R, 'overlay', ra.name, 'upper'),
+        work: path.join(R, 'overlay', ra.name, 'work'),
+        target: path.join(R, appDir, 'rootfs'),
+      };
+    }
+    const user = resolveAppUser(lower, app, ra.name);
+    const mounts: AppMount[] = [
+      { kind: 'bind', source: path.join(R, 'etc', 'hosts'), destination: '/etc/hosts', readOnly: false },
+      ...(resolv !== undefined
+        ? [
+            {
+              kind: 'bind' as const,
+              source: path.join(R, 'etc', 'resolv.conf'),
+              destination: '/etc/resolv.conf',
+              readOnly: false,
+            },
+          ]
+        : []),
+      ...volumeMounts(manifest, i, R, app),
+    ];
+    const configFor = (exec: string[] | undefined, suffix: string): OciConfig => {
+      const { config, warnings: w } = ociConfigForApp({
+        app: exec === undefined ? app : { ...app, exec },
+        appName: ra.name,
+        rootfs: path.join(R, appDir, 'rootfs'),
+        readOnlyRootfs: ra.readOnlyRootFS === true,
+        namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
+        mounts,
+        ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
+        executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
+        user,
+        insecure: req.insecure,
+        cgroupsPath: `/${cgroupParent}/${ra.name}${suffix}`,
+        annotations: { 'coreos.com/rkt/pod-uuid': req.uuid, 'coreos.com/rkt/app-name': ra.name },
+        arch: process.arch,
+      });
+      if (exec === undefined) warnings.push(...w);
+      return config;
+    };
+    writeFileSync(path.join(P, appDir, 'config.json'), JSON.stringify(configFor(undefined, ''), null, 2));
+    for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
+      const sub = `${eh.name}-${k}`;
+      mkdirSync(path.join(P, appDir, sub), { recursive: true });
+      writeFileSync(
+        path.join(P, appDir, sub, 'config.json'),
+        JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
+      );
+      (eh.name === 'pre-start' ? plan.pre : plan.post).push({
+        id: `${plan.id}-${sub}`,
+        bundle: path.join(R, appDir, sub),
+      });
+    }
+    apps.push(plan);
+  }
+  for (const w of warnings) process.stderr.write(`run: ${w}\n`);
+  if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
+
+  const state: OciPodState = {
+    engine: 'oci',
+    runtime: rt.name,
+    apps: apps.map((a) => ({ name: a.name, id: a.id })),
+    containers: apps.flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)]),
+    cgroupParent,
+  };
+  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  return {
+    script: planScript({
+      P,
+      R,
+      uuid: req.uuid,
+      rt,
+      apps,
+      ns,
+      hostname,
+      interactive: req.args.interactive,
+      cgroupParent,
+    }),
+  };
+}
+
+function runtimeChoiceOpts(variant: string | undefined): { runtime?: RuntimeName } {
+  const r = runtimeChoice(variant);
+  return r === undefined ? {} : { runtime: r };
+}
+
+interface PlanInput {
+  P: string;
+  R: string;
+  uuid: string;
+  rt: OciRuntime;
+  apps: AppPlan[];
+  ns: ReturnType<typeof podNamespaceFiles>;
+  hostname: string;
+  interactive: boolean;
+  cgroupParent: string;
+}
+
+/**
+ * The supervisor, in POSIX sh (dash). fd 3 holds the pod lock: inherited by every app's subshell
+ * and runtime monitor (not by the containers: the runtimes close extra fds), so the pod stays
+ * "running" exactly while any of them lives, even if this shell is SIGKILLed. Each app runs in a
+ * background subshell (pre-start handlers, the runtime's `run`, delete, post-stop handlers), which
+ * records the app's exit code and signals the supervisor with USR1. The supervisor stops the other
+ * apps when one fails, forwards TERM/INT/HUP as a graceful stop (runtime kill TERM, KILL after
+ * RKT_STOP_TIMEOUT seconds), and at the end deletes the containers, unmounts, removes the
+ * namespace files and the pod's cgroups, and exits with the first failing app's code.
+ */
+export function planScript(p: PlanInput): string {
+  const rtCmd = runtimeArgv(p.rt, []).map(q).join(' ');
+  const S = path.join(p.R, POD_FILES.appStatusDir);
+  const nsFiles = [p.ns.network, p.ns.ipc, p.ns.uts].filter((f): f is string => f !== undefined);
+  const mainIds = p.apps.map((a) => q(a.id)).join(' ');
+  const allIds = p.apps
+    .flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)])
+    .map(q)
+    .join(' ');
+  const stdin = p.interactive ? '<&4' : '</dev/null';
+  const L: string[] = [
+    '# rkt exec plan (oci engine); removes itself first',
+    'rm -f "$0"',
+    `P=${q(p.P)} R=${q(p.R)} S=${q(S)}`,
+    `rt() { ${rtCmd} "$@"; }`,
+    // `command`: a failed redirection of the special builtin exec must not exit the shell.
+    'command exec 4<&0 2>/dev/null || exec 4</dev/null',
+    `if ! command exec 3<"$P" 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
+    'echo $$ >"$R/pid"',
+    // The runtime's state dir tells whether a container still exists (`run` deletes it on exit),
+    // which saves a runtime start per container.
+    `ST=${q(p.rt.stateRoot ?? `/run/${p.rt.name}`)}`,
+    'del() { for id; do [ -d "$ST/$id" ] && rt delete -f "$id" >/dev/null 2>&1; done; return 0; }',
+    'cleanup() {',
+    `  del ${allIds}`,
+    `  umount ${[...p.apps.flatMap((a) => (a.overlay !== undefined ? [a.overlay.target] : [])), ...nsFiles].map(q).join(' ')} 2>/dev/null`,
+    `  rm -f ${nsFiles.map(q).join(' ')}`,
+    `  rmdir /sys/fs/cgroup/*/${p.cgroupParent} /sys/fs/cgroup/${p.cgroupParent} 2>/dev/null`,
+    '  return 0',
+    '}',
+    'fail() { echo "rkt: $*" >&2; cleanup; exit 254; }',
+  ];
+  for (const a of p.apps) {
+    const o = a.overlay;
+    if (o === undefined) continue;
+    L.push(
+      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(o.target)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+    );
+  }
+  L.push(
+    `${createNamespacesArgv(p.ns, p.hostname).map(q).join(' ')} || fail 'cannot create the pod namespaces'`,
+  );
+  // Per-app subshell. $$ is the supervisor's pid in a subshell.
+  for (const [i, a] of p.apps.entries()) {
+    const handler = (h: { id: string; bundle: string }): string =>
+      `rt run --bundle ${q(h.bundle)} ${q(h.id)} </dev/null; c=$?; del ${q(h.id)}`;
+    L.push(
+      `app${i}() {`,
+      "  trap '' INT",
+      '  rc=0',
+      ...a.pre.map((h) => `  if [ $rc = 0 ]; then ${handler(h)}; rc=$c; fi`),
+      `  if [ $rc = 0 ] && [ ! -e "$R/${STOPPING_MARKER}" ]; then rt run --bundle ${q(a.bundle)} ${q(a.id)} ${stdin} 4<&-; rc=$?; fi`,
+      `  del ${q(a.id)}`,
+      ...a.post.map((h) => `  ${handler(h)}`),
+      `  echo $rc >"$S/${a.name}"`,
+      '  kill -USR1 $$ 2>/dev/null',
+      '}',
+    );
+  }
+  L.push(
+    `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
+    'stopping= timer= failed=',
+    'stop() {',
+    '  [ -n "$stopping" ] && return',
+    '  stopping=1; : >"$R/' + STOPPING_MARKER + '"',
+    `  for id in ${mainIds}; do rt kill "$id" TERM >/dev/null 2>&1; done`,
+    '  # The escalation timer; if cancelled, it kills its sleep (unless cancelled before it existed).',
+    '  ( k=; trap \'k=1\' TERM; sleep "$T" & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -USR2 $$; fi ) </dev/null >/dev/null 2>&1 3<&- 4<&- &',
+    '  timer=$!',
+    '}',
+    `trap 'stop' TERM INT HUP`,
+    `trap 'for id in ${mainIds}; do rt kill "$id" KILL >/dev/null 2>&1; done' USR2`,
+    "trap ':' USR1",
+    ...p.apps.map((_, i) => `app${i} &`),
+    'while :; do',
+    '  [ -e "$R/' + STOPPING_MARKER + '" ] && stopping=${stopping:-1}',
+    '  all=1',
+    `  for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do`,
+    '    if [ -f "$S/$n" ]; then',
+    '      read c <"$S/$n"',
+    '      # During a requested stop, an app ending on the SIGTERM sent to it stopped cleanly.',
+    '      if [ -n "$stopping" ] && [ "$c" = 143 ]; then c=0; fi',
+    '      if [ "$c" != 0 ] && [ -z "$failed" ]; then failed=$c; stop; fi',
+    '    else all=; fi',
+    '  done',
+    '  [ -n "$all" ] && break',
+    '  wait',
+    'done',
+    '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
+    'cleanup',
+    'exit ${failed:-0}',
+  );
+  return L.join('\n') + '\n';
+}
+
+function readState(pod: PodInfo): OciPodState | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path.join(pod.path, ENGINE_STATE), 'utf8')) as OciPodState;
+    return s.engine === 'oci' ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function runtimeFor(state: OciPodState): OciRuntime {
+  return detectRuntime({ runtime: state.runtime });
+}
+
+function stop(req: StopRequest): void {
+  const state = readState(req.pod);
+  if (state === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
+  const rt = runtimeFor(state);
+  if (!req.force) writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  for (const a of state.apps) killContainer(rt, a.id, req.force ? 'KILL' : 'TERM');
+}
+
+function enter(req: EnterRequest): ExecPlan {
+  const state = readState(req.pod);
+  if (state === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
+  let app = state.apps[0];
+  if (req.app !== undefined) app = state.apps.find((a) => a.name === req.app);
+  else if (state.apps.length > 1)
+    throw new RocketError(
+      `pod ${req.pod.uuid} has several apps (${state.apps.map((a) => a.name).join(', ')}): choose one with --app`,
+      RKT_FAILURE,
+    );
+  if (app === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`, RKT_FAILURE);
+  const cmd = req.command.length > 0 ? req.command : ['/bin/sh'];
+  const rt = runtimeFor(state);
+  const base = runtimeArgv(rt, ['exec']).map(q).join(' ');
+  const rest = [app.id, ...cmd].map(q).join(' ');
+  return {
+    script: `rm -f "$0"\nif [ -t 0 ]; then exec ${base} --tty ${rest}; else exec ${base} ${rest}; fi\n`,
+  };
+}
+
+/** Removes a cgroup directory tree bottom-up (cgroup dirs can only be rmdir'ed). */
+function rmdirTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e);
+    try {
+      if (statSync(p).isDirectory()) rmdirTree(p);
+    } catch {
+      // gone
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy or gone
+  }
+}
+
+/** Cgroup dirs named `name` at the top of every hierarchy under /sys/fs/cgroup. */
+export function podCgroupDirs(name: string, root = '/sys/fs/cgroup'): string[] {
+  const out: string[] = [];
+  const candidates = [path.join(root, name)];
+  try {
+    for (const h of readdirSync(root)) candidates.push(path.join(root, h, name));
+  } catch {
+    return [];
+  }
+  for (const c of candidates) if (existsSync(c)) out.push(c);
+  return out;
+}
+
+function gc(pod: PodInfo): void {
+  const state = readState(pod);
+  if (state !== undefined) {
+    try {
+      const rt = runtimeFor(state);
+      for (const id of state.containers) {
+        try {
+          deleteContainer(rt, id, true);
+        } catch {
+          // reported by the leftovers check below, if any
+        }
+      }
+    } catch (err) {
+      process.stderr.write(`gc: pod ${pod.uuid}: ${errorMessage(err)}\n`);
+    }
+  }
+  removePodNamespacesSync(['ns-net', 'ns-ipc', 'ns-uts'].map((f) => path.join(pod.path, f)));
+  unmountUnder(pod.path);
+  for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
+}
+
+export const ociEngine: Engine = { name: 'oci', run, enter, stop, gc };
+
+registerPodGcHook({ name: 'oci', gc: (pod) => ociEngine.gc(pod) });
+
+/** The engine that started a pod (only `oci` so far). */
+export function engineForPod(pod: PodInfo): Engine {
+  const state = readState(pod);
+  if (state === undefined)
+    throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
+  return ociEngine;
+}

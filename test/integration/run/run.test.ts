@@ -1,0 +1,365 @@
+/**
+ * `rkt run` end to end as root, through bin/rkt (the launcher and its exec plan), with crun and
+ * with runc (`--stage1-name=oci-crun|oci-runc`). A busybox ACI is built here by bin/actool.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { unmountUnder } from '../../../src/pod/index.js';
+import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
+import { projectRoot } from '../../helpers.js';
+
+const rktBin = join(projectRoot, 'bin', 'rkt');
+const actoolBin = join(projectRoot, 'bin', 'actool');
+const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+const skip =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : busybox === undefined
+      ? 'needs busybox-static'
+      : which('flock') === undefined
+        ? 'needs flock (util-linux)'
+        : false;
+if (skip !== false) console.log(`# skipping rkt run integration tests: ${skip}`);
+
+const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface Running {
+  child: ChildProcess;
+  done: Promise<Result>;
+  /** The launcher's process (the supervisor after the hand-off) ended; its pipes may live on. */
+  exited: Promise<void>;
+  stdout: () => string;
+}
+
+const children = new Set<ChildProcess>();
+
+function start(args: string[]): Running {
+  const child = spawn(rktBin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RKT_STOP_TIMEOUT: '5' },
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<Result>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
+    });
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  return { child, done, exited, stdout: () => stdout };
+}
+
+async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function buildAci(work: string, name: string, app: object): string {
+  const layout = join(work, `layout-${name}`);
+  const rootfs = join(layout, 'rootfs');
+  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev'])
+    mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
+  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:4321:\n');
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  writeFileSync(
+    join(layout, 'manifest'),
+    JSON.stringify({
+      acKind: 'ImageManifest',
+      acVersion: '0.8.11',
+      name: `example.com/${name}`,
+      labels: [
+        { name: 'version', value: '1.0' },
+        { name: 'os', value: 'linux' },
+        { name: 'arch', value: arch },
+      ],
+      app: { user: '0', group: '0', ...app },
+    }),
+  );
+  const aci = join(work, `${name}.aci`);
+  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return aci;
+}
+
+describe('rkt run (oci engine)', { skip }, () => {
+  let work: string;
+  let data: string;
+  let bb: string;
+  let handlers: string;
+  const podsSeen = new Set<string>();
+
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), 'rocket-run-'));
+    data = join(work, 'data');
+    bb = buildAci(work, 'busybox', { exec: ['/bin/sh', '-c', 'exit 0'] });
+    handlers = buildAci(work, 'handlers', {
+      exec: ['/bin/sh', '-c', 'echo main >>/data/log'],
+      eventHandlers: [
+        { name: 'pre-start', exec: ['/bin/sh', '-c', 'echo pre >>/data/log'] },
+        { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo post >>/data/log'] },
+      ],
+    });
+  });
+
+  after(() => {
+    for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    for (let i = 0; i < 2; i++)
+      spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
+        stdio: 'ignore',
+      });
+    unmountUnder(work);
+    for (const uuid of podsSeen) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  const rkt = (...args: string[]): Promise<Result> => start([`--dir=${data}`, ...args]).done;
+  const runArgs = (engine: string, ...args: string[]): string[] => [
+    `--dir=${data}`,
+    '--insecure-options=image',
+    'run',
+    `--stage1-name=${engine}`,
+    ...args,
+  ];
+  async function status(uuid: string): Promise<Record<string, string>> {
+    const r = await rkt('status', uuid);
+    assert.equal(r.code, 0, r.stderr);
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+  /** Starts a pod in the background and waits until it is running; returns its UUID. */
+  async function startPod(engine: string, ...args: string[]): Promise<{ pod: Running; uuid: string }> {
+    const uuidFile = join(work, `uuid-${Date.now()}-${Math.random()}`);
+    const pod = start(runArgs(engine, `--uuid-file-save=${uuidFile}`, ...args));
+    await waitFor('the uuid file', () => existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== '');
+    const uuid = readFileSync(uuidFile, 'utf8').trim();
+    podsSeen.add(uuid);
+    await waitFor('the pod to run', () => existsSync(join(data, 'pods', 'run', uuid, 'pid')));
+    return { pod, uuid };
+  }
+  const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
+
+  for (const [label, engine] of [
+    ['crun', 'oci-crun'],
+    ['runc', 'oci-runc'],
+  ] as const) {
+    describe(label, { skip: which(label) === undefined ? `${label} is not installed` : false }, () => {
+      it('propagates the exit code and records it for rkt status', async () => {
+        const uuidFile = join(work, `uuid-exit-${label}`);
+        const r = await start(runArgs(engine, `--uuid-file-save=${uuidFile}`, bb, ...sh('exit 3'))).done;
+        assert.equal(r.code, 3, r.stderr);
+        const uuid = readFileSync(uuidFile, 'utf8').trim();
+        podsSeen.add(uuid);
+        const s = await status(uuid);
+        assert.equal(s['state'], 'exited');
+        assert.equal(s['app-busybox'], '3');
+      });
+
+      it('runs a prepared pod (run-prepared)', async () => {
+        const p = await rkt('--insecure-options=image', 'prepare', bb, ...sh('exit 5'));
+        assert.equal(p.code, 0, p.stderr);
+        const uuid = p.stdout.trim();
+        podsSeen.add(uuid);
+        const r = await rkt('run-prepared', `--stage1-name=${engine}`, uuid);
+        assert.equal(r.code, 5, r.stderr);
+      });
+
+      it('shares an empty volume between two apps', async () => {
+        const mount = ['--mount', 'volume=data,target=/data'];
+        const r = await start(
+          runArgs(
+            engine,
+            '--volume=data,kind=empty',
+            bb,
+            '--name=writer',
+            ...mount,
+            ...sh('echo shared-hello >/data/f'),
+            '---',
+            bb,
+            '--name=reader',
+            ...mount,
+            ...sh(
+              'i=0; while [ ! -s /data/f ]; do i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05; done; cat /data/f',
+            ),
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^shared-hello$/m);
+      });
+
+      it('stops the pod gracefully on SIGTERM', async () => {
+        const { pod, uuid } = await startPod(
+          engine,
+          bb,
+          ...sh('trap "echo got-term; exit 0" TERM; echo ready; while :; do sleep 0.05; done'),
+          '---',
+          bb,
+          '--name=second',
+          ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+        );
+        await waitFor('the app', () => pod.stdout().includes('ready'));
+        pod.child.kill('SIGTERM');
+        const r = await pod.done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /got-term/);
+        const s = await status(uuid);
+        assert.equal(s['state'], 'exited');
+        assert.equal(s['app-busybox'], '0');
+        assert.equal(s['app-second'], '0');
+      });
+
+      it('kills a greedy app over --memory=16M, and stops the other app of the pod', async () => {
+        const r = await start(
+          runArgs(
+            engine,
+            bb,
+            '--memory=16M',
+            ...sh('head -c 256m /dev/zero | tail >/dev/null; exit $?'),
+            '---',
+            bb,
+            '--name=other',
+            ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+          ),
+        ).done;
+        assert.equal(r.code, 137, r.stderr);
+      });
+
+      it('shows a retained capability in CapBnd', async () => {
+        const r = await start(
+          runArgs(engine, bb, '--cap-retain=CAP_NET_BIND_SERVICE', ...sh('grep CapBnd /proc/self/status')),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /CapBnd:\s+0000000000000400/);
+      });
+
+      it('runs on a copy of the tree with --no-overlay', async () => {
+        const r = await start(
+          runArgs(engine, '--no-overlay', bb, ...sh('echo written >/etc/new && cat /etc/new')),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^written$/m);
+      });
+
+      it('runs as --user and --group given by name', async () => {
+        const r = await start(runArgs(engine, bb, '--user=alice', '--group=staff', ...sh('id'))).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /uid=1234\(alice\) gid=4321\(staff\)/);
+      });
+
+      it('runs pre-start and post-stop handlers in order', async () => {
+        const vol = join(work, `handlers-${label}`);
+        mkdirSync(vol);
+        const r = await start(
+          runArgs(
+            engine,
+            `--volume=data,kind=host,source=${vol}`,
+            handlers,
+            '--mount',
+            'volume=data,target=/data',
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(readFileSync(join(vol, 'log'), 'utf8'), 'pre\nmain\npost\n');
+      });
+
+      it('enters a running app, shows it running, stops it with rkt stop', async () => {
+        const { pod, uuid } = await startPod(
+          engine,
+          bb,
+          ...sh('trap "exit 0" TERM; echo ready; while :; do sleep 0.05; done'),
+        );
+        await waitFor('the app', () => pod.stdout().includes('ready'));
+        assert.equal((await status(uuid))['state'], 'running');
+        const e = await rkt('enter', uuid, '/bin/sh', '-c', 'echo entered; hostname');
+        assert.equal(e.code, 0, e.stderr);
+        assert.match(e.stdout, new RegExp(`^entered\\nrkt-${uuid}$`, 'm'));
+        const s = await rkt('stop', uuid);
+        assert.equal(s.code, 0, s.stderr);
+        const r = await pod.done;
+        assert.equal(r.code, 0, r.stderr);
+        const st = await status(uuid);
+        assert.equal(st['state'], 'exited');
+        assert.equal(st['app-busybox'], '0');
+      });
+
+      it('after SIGKILL of the supervisor: still running, then exited, and gc leaves nothing', async () => {
+        const flag = join(work, `go-${label}`);
+        mkdirSync(flag);
+        const { pod, uuid } = await startPod(
+          engine,
+          `--volume=flag,kind=host,source=${flag}`,
+          bb,
+          '--mount',
+          'volume=flag,target=/flag',
+          ...sh(': >/flag/started; while [ ! -e /flag/go ]; do sleep 0.05; done; exit 4'),
+        );
+        await waitFor('the app', () => existsSync(join(flag, 'started')));
+        const pid = Number(readFileSync(join(data, 'pods', 'run', uuid, 'pid'), 'utf8'));
+        assert.equal(pid, pod.child.pid);
+        process.kill(pid, 'SIGKILL');
+        await pod.exited;
+        assert.equal((await status(uuid))['state'], 'running');
+        writeFileSync(join(flag, 'go'), '');
+        let st: Record<string, string> = {};
+        await waitFor('the pod to exit', () => {
+          const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
+          st = Object.fromEntries(
+            r.stdout
+              .trim()
+              .split('\n')
+              .map((l) => l.split('=', 2) as [string, string]),
+          );
+          return st['state'] === 'exited';
+        });
+        assert.equal(st['app-busybox'], '4');
+        await pod.done;
+        const podDir = join(data, 'pods', 'run', uuid);
+        assert.ok(existsSync(join(podDir, 'ns-net')), 'the killed supervisor left its namespace files');
+        const gc = await rkt('gc', '--grace-period=0s');
+        assert.equal(gc.code, 0, gc.stderr);
+        const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+        assert.ok(!mountinfo.includes(data), `mounts left under ${data}:\n${mountinfo}`);
+        for (const state of ['run', 'exited-garbage', 'garbage'])
+          assert.ok(!existsSync(join(data, 'pods', state, uuid)), `pod dir left in ${state}`);
+        assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
+        const list = spawnSync(label, ['list', '-q'], { encoding: 'utf8' });
+        assert.ok(!list.stdout.includes(uuid), `${label} still knows the pod's containers`);
+      });
+    });
+  }
+});
