@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a built-in example, as far as Rocket goes today (pods come next): lay out a busybox
-# rootfs, build an ACI with our actool, validate it with ours and the reference actool, sign it with
-# a throwaway GnuPG key, trust that key for the image's prefix, fetch the image into a store with
-# its signature verified, list the store and render the image. Everything lives in a temp dir.
+# The main job on a built-in example: lay out a busybox rootfs, build an ACI with our actool,
+# validate it with ours and the reference actool, sign it with a throwaway GnuPG key, trust that key
+# for the image's prefix, fetch the image into a store with its signature verified, list and render
+# it, then run it as a pod (as root) and collect the pod. Everything lives in a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d /tmp/rocket-demo.XXXXXX)
@@ -37,3 +37,8 @@ rkt=(bin/rkt --dir "$work/store" --local-config "$work/config" --system-config "
 "${rkt[@]}" image list
 "${rkt[@]}" image render --rootfs-only example.com/busybox:1.0.0 "$work/rendered"
 echo "rendered rootfs: $(ls "$work/rendered" | tr '\n' ' ')"
+
+echo "--- run a pod (oci engine: $(command -v crun >/dev/null && echo crun || echo runc))"
+"${rkt[@]}" run --uuid-file-save="$work/uuid" example.com/busybox:1.0.0
+"${rkt[@]}" status "$(cat "$work/uuid")"
+"${rkt[@]}" gc --grace-period=0s >/dev/null
