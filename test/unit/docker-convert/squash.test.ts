@@ -26,8 +26,13 @@ async function convert(
 ): Promise<{ result: ConvertResult; cleanup: () => Promise<void> }> {
   const dir = await tempDir('d2a-unit-');
   const image = imageFromBlobs(layers.map((l, i) => layerTar(l, i % 2 === 0)));
-  const result = await convertImage(image, { outDir: dir.path, squash, blobs: { kind: 'reopen' } });
-  return { result, cleanup: dir.cleanup };
+  try {
+    const result = await convertImage(image, { outDir: dir.path, squash, blobs: { kind: 'reopen' } });
+    return { result, cleanup: dir.cleanup };
+  } catch (err) {
+    await dir.cleanup();
+    throw err;
+  }
 }
 
 async function squashed(layers: TestEntry[][]): Promise<Map<string, OutEntry>> {
