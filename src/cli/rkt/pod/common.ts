@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
 import type { Store } from '../../../store/index.js';
@@ -52,4 +53,18 @@ export async function openStore(dir: string): Promise<Store> {
 /** The data dir from the global flags. */
 export function dataDir(cmd: Command): string {
   return cmd.optsWithGlobals<{ dir: string }>().dir;
+}
+
+/** The pods a verb acts on: UUID arguments, or the one in `--uuid-file` (rkt allows not both). */
+export function podUuidArgs(uuids: readonly string[], uuidFile: string): string[] {
+  if (uuidFile === '') {
+    if (uuids.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
+    return [...uuids];
+  }
+  if (uuids.length > 0) throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
+  try {
+    return [readFileSync(uuidFile, 'utf8').trim()];
+  } catch (err) {
+    throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
+  }
 }

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
+import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import { PodsLayout, removePod, resolveUuidPrefix } from '../../../pod/index.js';
 import { action, stderrLine } from '../../run.js';
-import { dataDir, verbOutput } from './common.js';
+import { dataDir, podUuidArgs, verbOutput } from './common.js';
 
 export function rmCommand(): Command {
   return new Command('rm')
@@ -14,17 +13,7 @@ export function rmCommand(): Command {
     .action(
       action('rm', async (uuids: string[], flags: { uuidFile: string }, cmd: Command) => {
         const dir = dataDir(cmd);
-        const wanted = [...uuids];
-        if (flags.uuidFile !== '') {
-          if (wanted.length > 0)
-            throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
-          try {
-            wanted.push(readFileSync(flags.uuidFile, 'utf8').trim());
-          } catch (err) {
-            throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
-          }
-        }
-        if (wanted.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
+        const wanted = podUuidArgs(uuids, flags.uuidFile);
         const layout = new PodsLayout(dir);
         const out = verbOutput('rm');
         // Registers the oci engine's PodGcHook (containers, namespace files, cgroups).

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError, errorMessage } from '../../../errors.js';
+import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import { action, stderrLine } from '../../run.js';
-import { dataDir } from './common.js';
+import { dataDir, podUuidArgs } from './common.js';
 
 /** `rkt stop [--force] [--uuid-file=F] UUID...`: graceful SIGTERM to every app, or SIGKILL. */
 export function stopCommand(): Command {
@@ -16,17 +15,7 @@ export function stopCommand(): Command {
       action('stop', async (uuids: string[], flags: { force: boolean; uuidFile: string }, cmd: Command) => {
         const { getPod } = await import('../../../pod/index.js');
         const { engineForPod } = await import('../../../stage1/oci/engine.js');
-        const wanted = [...uuids];
-        if (flags.uuidFile !== '') {
-          if (wanted.length > 0)
-            throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
-          try {
-            wanted.push(readFileSync(flags.uuidFile, 'utf8').trim());
-          } catch (err) {
-            throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
-          }
-        }
-        if (wanted.length === 0) throw new RocketError('must provide at least one UUID', RKT_FAILURE);
+        const wanted = podUuidArgs(uuids, flags.uuidFile);
         let failed = false;
         for (const u of wanted) {
           try {
