@@ -127,9 +127,14 @@ export async function deletePod(
   }
 }
 
+/**
+ * Age from the ctime, in whole milliseconds like `now`: file times are finer than Date.now(), so a
+ * pod marked in this very millisecond would otherwise be younger than zero and escape a zero grace
+ * period.
+ */
 function ageMs(path: string, now: number): number | undefined {
   try {
-    return now - statSync(path).ctimeMs;
+    return now - Math.floor(statSync(path).ctimeMs);
   } catch {
     return undefined;
   }

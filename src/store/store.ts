@@ -563,7 +563,8 @@ async function gcTempDir(dir: string, minAgeMs: number): Promise<string[]> {
     } catch {
       continue; // gone meanwhile
     }
-    if (st.mtimeMs > cutoff) continue;
+    // Whole milliseconds, like the cutoff: a file written this millisecond is not younger than 0.
+    if (Math.floor(st.mtimeMs) > cutoff) continue;
     if (st.isFile() && isLockedByOther(path)) continue; // a live import
     await rm(path, { recursive: true, force: true });
     removed.push(name);
