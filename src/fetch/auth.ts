@@ -41,7 +41,8 @@ function headerFor(type: string, credentials: unknown): string | undefined {
       return 'Bearer ' + token;
     }
     case 'aws':
-      // AWS v4 request signing is not implemented; such entries are skipped, not fatal.
+      // rkt signs requests for aws entries (AWS v4); Rocket does not sign, so such entries add no
+      // header and are skipped rather than fatal.
       return undefined;
     default:
       return fail(`unknown auth type: ${JSON.stringify(type)}`);

@@ -4,7 +4,7 @@
  * image ID; a dependency whose image ID does not match; `rkt image render` of the result.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,10 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { hostLabels } from '../../../src/fetch/index.js';
 import { notRoot, projectRoot, tempDir, type RunResult } from '../../helpers.js';
-import { FetchServer, Gpg, makeTls, randomLoopback, type Tls } from './fixture.js';
-
-const rkt = join(projectRoot, 'bin', 'rkt');
-const children = new Set<ChildProcess>();
+import { FetchServer, Gpg, RktRunner, makeTls, randomLoopback, type Tls } from './fixture.js';
 
 interface Listed {
   id: string;
@@ -46,25 +43,11 @@ describe('rkt fetch with dependencies', { skip: notRoot }, () => {
     `--system-config=${join(work.path, 'system')}`,
   ];
 
-  function runRkt(args: string[]): Promise<RunResult> {
-    const child = spawn(rkt, args, {
-      cwd: work.path,
-      env: { ...process.env, SSL_CERT_FILE: tls.caFile, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    return new Promise<RunResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
-    });
-  }
+  const rkt = new RktRunner(
+    () => work.path,
+    () => tls.caFile,
+  );
+  const runRkt = (args: string[]): Promise<RunResult> => rkt.run(args);
 
   /** Builds `name:version` with bin/actool from these rootfs files, signs it and serves it. */
   function publish(name: string, version: string, files: Record<string, string>, extra: object = {}): void {
@@ -139,7 +122,7 @@ describe('rkt fetch with dependencies', { skip: notRoot }, () => {
   });
 
   after(async () => {
-    for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    rkt.killAll();
     await server?.close();
     gpg?.close();
     await work?.cleanup();

@@ -4,7 +4,6 @@
  * The child trusts the CA through SSL_CERT_FILE, which the fetch and discovery code read.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +11,8 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { Store } from '../../../src/store/index.js';
 import { hostLabels } from '../../../src/fetch/index.js';
-import { notRoot, projectRoot, tempDir, type RunResult } from '../../helpers.js';
-import { FetchServer, Gpg, buildAci, makeTls, randomLoopback, type Tls } from './fixture.js';
-
-const rkt = join(projectRoot, 'bin', 'rkt');
-const children = new Set<ChildProcess>();
+import { notRoot, tempDir } from '../../helpers.js';
+import { FetchServer, Gpg, RktRunner, buildAci, makeTls, randomLoopback, type Tls } from './fixture.js';
 
 function filesUnder(dir: string): string[] {
   let out: string[] = [];
@@ -65,31 +61,12 @@ describe('rkt fetch over HTTPS with discovery and GnuPG signatures', { skip: not
     `--system-config=${join(work.path, 'system')}`,
   ];
 
-  function spawnRkt(
-    args: string[],
-    opts: { cwd?: string } = {},
-  ): { child: ChildProcess; done: Promise<RunResult> } {
-    const child = spawn(rkt, args, {
-      cwd: opts.cwd ?? work.path,
-      env: { ...process.env, SSL_CERT_FILE: tls.caFile, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const done = new Promise<RunResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
-    });
-    return { child, done };
-  }
-  const runRkt = (args: string[], opts: { cwd?: string } = {}): Promise<RunResult> =>
-    spawnRkt(args, opts).done;
+  const rkt = new RktRunner(
+    () => work.path,
+    () => tls.caFile,
+  );
+  const spawnRkt = rkt.spawn.bind(rkt);
+  const runRkt = rkt.run.bind(rkt);
 
   /** Store contents as the store itself and the disk show them. */
   function storeState(dir: string): { images: number; blobs: string[]; tmp: string[] } {
@@ -180,7 +157,7 @@ describe('rkt fetch over HTTPS with discovery and GnuPG signatures', { skip: not
   });
 
   after(async () => {
-    for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    rkt.killAll();
     await server?.close();
     gpg?.close();
     await work?.cleanup();

@@ -4,11 +4,11 @@
  * bin/actool, and an HTTPS server on that address's port 443 serving meta discovery, images,
  * signatures and the public key. It records what it was asked and how many body bytes it sent.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, type RunResult } from '../../helpers.js';
 
 export function randomLoopback(): string {
   const b = (): number => 1 + Math.floor(Math.random() * 253);
@@ -220,5 +220,61 @@ export class FetchServer {
     if (server === undefined) return;
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/**
+ * Runs bin/rkt as the fetch tests need it: trusting the test CA (SSL_CERT_FILE, with
+ * NODE_EXTRA_CA_CERTS cleared) and keeping every child, so `killAll` can end them by pid. With
+ * `terminal`, rkt runs under a pseudo-terminal (util-linux `script`) and stdout is what it showed.
+ */
+export class RktRunner {
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(
+    private readonly cwd: () => string,
+    private readonly caFile: () => string,
+  ) {}
+
+  spawn(
+    args: string[],
+    opts: { cwd?: string; terminal?: boolean } = {},
+  ): { child: ChildProcess; done: Promise<RunResult> } {
+    const rkt = join(projectRoot, 'bin', 'rkt');
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const [cmd, argv] = opts.terminal
+      ? ['script', ['-qfec', [rkt, ...args].map(quote).join(' '), '/dev/null']]
+      : [rkt, args];
+    const child = spawn(cmd, argv, {
+      cwd: opts.cwd ?? this.cwd(),
+      env: {
+        ...process.env,
+        SSL_CERT_FILE: this.caFile(),
+        NODE_EXTRA_CA_CERTS: '',
+        ...(opts.terminal ? { TERM: 'dumb' } : {}),
+      },
+      stdio: [opts.terminal ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const done = new Promise<RunResult>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        this.children.delete(child);
+        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
+    return { child, done };
+  }
+
+  run(args: string[], opts: { cwd?: string; terminal?: boolean } = {}): Promise<RunResult> {
+    return this.spawn(args, opts).done;
+  }
+
+  killAll(): void {
+    for (const c of this.children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
   }
 }

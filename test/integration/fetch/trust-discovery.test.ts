@@ -5,17 +5,13 @@
  * child a pseudo-terminal) and not when stderr is a pipe.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hostLabels } from '../../../src/fetch/index.js';
 import { Store } from '../../../src/store/index.js';
-import { notRoot, projectRoot, tempDir, type RunResult } from '../../helpers.js';
-import { FetchServer, Gpg, buildAci, makeTls, randomLoopback, type Tls } from './fixture.js';
-
-const rkt = join(projectRoot, 'bin', 'rkt');
-const children = new Set<ChildProcess>();
+import { notRoot, tempDir, type RunResult } from '../../helpers.js';
+import { FetchServer, Gpg, RktRunner, buildAci, makeTls, randomLoopback, type Tls } from './fixture.js';
 
 describe('key discovery for rkt trust and rkt fetch, and the progress bar', { skip: notRoot }, () => {
   const ip = randomLoopback();
@@ -56,47 +52,14 @@ describe('key discovery for rkt trust and rkt fetch, and the progress bar', { sk
   const keyPath = (local: string, prefix: string): string =>
     join(local, 'trustedkeys', 'prefix.d', ...prefix.split('/'), fpr.toLowerCase());
 
-  function runRkt(args: string[]): Promise<RunResult> {
-    const child = spawn(rkt, args, {
-      cwd: work.path,
-      env: { ...process.env, SSL_CERT_FILE: tls.caFile, NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    return new Promise<RunResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
-    });
-  }
+  const rkt = new RktRunner(
+    () => work.path,
+    () => tls.caFile,
+  );
+  const runRkt = (args: string[]): Promise<RunResult> => rkt.run(args);
 
   /** Runs bin/rkt under a pseudo-terminal; returns what the terminal showed. */
-  function runRktOnTerminal(args: string[]): Promise<RunResult> {
-    const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-    const child = spawn('script', ['-qfec', [rkt, ...args].map(quote).join(' '), '/dev/null'], {
-      cwd: work.path,
-      env: { ...process.env, SSL_CERT_FILE: tls.caFile, NODE_EXTRA_CA_CERTS: '', TERM: 'dumb' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    return new Promise<RunResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        children.delete(child);
-        resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
-    });
-  }
+  const runRktOnTerminal = (args: string[]): Promise<RunResult> => rkt.run(args, { terminal: true });
 
   function publish(name: string, version: string, aci: Buffer): void {
     const file = join(work.path, `tosign-${name.replace(/\W/g, '_')}-${version}.aci`);
@@ -132,7 +95,7 @@ describe('key discovery for rkt trust and rkt fetch, and the progress bar', { sk
   });
 
   after(async () => {
-    for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    rkt.killAll();
     await server?.close();
     gpg?.close();
     await work?.cleanup();
