@@ -1,0 +1,377 @@
+/**
+ * A pod's CNI networks, set up by stage0 and torn down by the exec plan and again by gc.
+ *
+ * Stage0 (Node) makes the pod's network namespace file (`ns-net`), runs CNI ADD for each network
+ * (eth0, eth1, ... in join order, `portmap` chained after the forwarding network), writes
+ * `net-info.json`, and adjusts the pod's resolv.conf and hosts. Before each ADD it records the
+ * invocation (`net/invocations.json`, the exact netconf in `net/<ifname>[-portmap].conf`) and
+ * regenerates `net/teardown.sh`, a POSIX sh script that runs CNI DEL for every recorded invocation
+ * in reverse order: the plan runs it when the pod ends, without Node; gc runs the same DELs from
+ * Node. DEL is idempotent, so a pod whose supervisor or stage0 died is cleaned by gc.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { PodManifest } from '../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { mountsUnder } from '../pod/gc.js';
+import { DirLock } from '../pod/lock.js';
+import { writeFileAtomic } from '../pod/pod.js';
+import {
+  CniError,
+  findPlugin,
+  invokePlugin,
+  ipv4Mask,
+  parseCniResult,
+  pluginSearchPath,
+  resultAsV040,
+  supportsChaining,
+  type CniDns,
+  type CniResult,
+  type ProcessRunner,
+} from './cni.js';
+import {
+  isMasquerading,
+  loadNetConfs,
+  netConfDirs,
+  runtimeNetConf,
+  selectNets,
+  type JsonObject,
+  type SelectedNet,
+} from './conf.js';
+import { dnsFlagsGiven, hostsWithPodAddress, resolvConfFromDns } from './dns.js';
+import { NET_INFO_FILE, type NetInfo } from './info.js';
+import { parseNetList } from './netlist.js';
+import { forwardedPorts, portMappings } from './ports.js';
+
+export const NET_DIR = 'net';
+export const NETNS_FILE = 'ns-net';
+export const TEARDOWN_SCRIPT = path.join(NET_DIR, 'teardown.sh');
+const INVOCATIONS = path.join(NET_DIR, 'invocations.json');
+
+/** One plugin run of the pod, as recorded for its DEL. */
+export interface Invocation {
+  netName: string;
+  ifName: string;
+  plugin: string;
+  /** The netconf file under `net/`. */
+  conf: string;
+  args: string;
+  containerId: string;
+  searchPath: string[];
+}
+
+export interface PodNetworkRequest {
+  uuid: string;
+  dataDir: string;
+  /** Where the pod is now (prepared/<uuid>), and where the plan will run it (run/<uuid>). */
+  preparedDir: string;
+  runDir: string;
+  /** The `--net` values. */
+  net: readonly string[];
+  configDirs: { system: string; local: string };
+  manifest: PodManifest;
+  dns: {
+    dns: readonly string[];
+    dnsSearch: readonly string[];
+    dnsOpt: readonly string[];
+    dnsDomain?: string;
+  };
+  hostname: string;
+  warn?: (message: string) => void;
+  runner?: ProcessRunner;
+}
+
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+/** host-local's lease store for pods of this data dir. */
+export function ipamDataDir(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'cni', 'networks');
+}
+
+/** Whether `file` is a mount point (a live namespace file), from /proc/self/mountinfo. */
+export function isMounted(file: string): boolean {
+  try {
+    return mountsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), file).includes(file);
+  } catch {
+    return false;
+  }
+}
+
+function createNetns(file: string): void {
+  const r = spawnSync(
+    'sh',
+    ['-c', ': >"$1" && exec unshare --net="$1" ip link set lo up', 'rocket-netns', file],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0) {
+    removeNetns(file);
+    fail(
+      `cannot create the pod network namespace: ${r.stderr.trim() || r.error?.message || 'unshare failed'}`,
+    );
+  }
+}
+
+/** Unmounts and removes a namespace file; a missing or unmounted one is fine. */
+export function removeNetns(file: string): void {
+  if (isMounted(file)) spawnSync('umount', [file], { stdio: 'ignore' });
+  rmSync(file, { force: true });
+}
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The plan's teardown: CNI DEL of every recorded invocation, last first. `$1` is the pod dir. */
+export function teardownScript(invocations: readonly Invocation[]): string {
+  const lines = [
+    '# CNI DEL of the pod networks, last joined first (written by rkt stage0). $1: the pod dir.',
+    'd=$1 ns=$1/' + NETNS_FILE,
+    'mountpoint -q "$ns" 2>/dev/null || ns=',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+    'del() {',
+    `  [ -f "$d/${NET_DIR}/$2" ] || return 0`,
+    `  o=$(CNI_COMMAND=DEL CNI_CONTAINERID=$3 CNI_NETNS=$ns CNI_IFNAME=$4 CNI_ARGS=$5 CNI_PATH=$6 "$1" <"$d/${NET_DIR}/$2" 2>&1) ||`,
+    '    echo "rkt: network $7 ($4): CNI DEL with $1 failed: $o" >&2',
+    '}',
+  ];
+  for (const inv of [...invocations].reverse())
+    lines.push(
+      'del ' +
+        [inv.plugin, inv.conf, inv.containerId, inv.ifName, inv.args, inv.searchPath.join(':'), inv.netName]
+          .map(shq)
+          .join(' '),
+    );
+  return lines.join('\n') + '\n';
+}
+
+function saveInvocations(podDir: string, invocations: readonly Invocation[]): void {
+  writeFileAtomic(path.join(podDir, INVOCATIONS), JSON.stringify(invocations, null, 2) + '\n', 0o644);
+  writeFileAtomic(path.join(podDir, TEARDOWN_SCRIPT), teardownScript(invocations), 0o644);
+}
+
+function readInvocations(podDir: string): Invocation[] {
+  try {
+    const v = JSON.parse(readFileSync(path.join(podDir, INVOCATIONS), 'utf8')) as unknown;
+    return Array.isArray(v) ? (v as Invocation[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CNI DEL of every network recorded in `podDir`, last first, with the namespace if it still exists.
+ * Idempotent. Returns the failures (one line each); the namespace file is left to the caller.
+ */
+export function teardownPodNetwork(podDir: string, runner?: ProcessRunner): string[] {
+  const invocations = readInvocations(podDir);
+  const nsFile = path.join(podDir, NETNS_FILE);
+  const netns = isMounted(nsFile) ? nsFile : '';
+  const errors: string[] = [];
+  for (const inv of [...invocations].reverse()) {
+    const confFile = path.join(podDir, NET_DIR, inv.conf);
+    let conf: string;
+    try {
+      conf = readFileSync(confFile, 'utf8');
+    } catch {
+      continue; // never added
+    }
+    try {
+      invokePlugin(
+        {
+          command: 'DEL',
+          plugin: inv.plugin,
+          conf,
+          containerId: inv.containerId,
+          netns,
+          ifName: inv.ifName,
+          args: inv.args,
+          searchPath: inv.searchPath,
+        },
+        runner,
+      );
+    } catch (err) {
+      errors.push(
+        `network ${JSON.stringify(inv.netName)} (${inv.ifName}): CNI DEL with ${inv.plugin} failed: ${errorMessage(err)}`,
+      );
+    }
+  }
+  return errors;
+}
+
+interface Planned {
+  net: SelectedNet;
+  plugin: string;
+}
+
+/** The pod's address on a network: its first IPv4 address, else its first address. */
+function netInfoOf(inv: Invocation, result: CniResult, confPath: string): NetInfo {
+  const ip = result.ips.find((i) => i.version === 4) ?? result.ips[0];
+  return {
+    netName: inv.netName,
+    netConf: confPath,
+    pluginPath: inv.plugin,
+    ifName: inv.ifName,
+    ip: ip?.address ?? '',
+    args: inv.args,
+    mask: ip === undefined ? '' : ip.version === 4 ? ipv4Mask(ip.prefixLength) : `/${ip.prefixLength}`,
+    hostIP: ip?.gateway ?? '',
+  };
+}
+
+/**
+ * Sets up the pod's networks (see the module comment). Checks everything it can before touching
+ * anything; on a failure, tears down what it made and throws a one-line error naming the network
+ * and its plugin. Holds the pod dir's lock meanwhile, so gc and another run cannot interleave.
+ */
+export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
+  const selection = parseNetList(req.net);
+  const warn = req.warn ?? (() => undefined);
+  if (selection.mode !== 'cni') {
+    releaseStaleNetwork(req.preparedDir, req.uuid, warn, req.runner);
+    return [];
+  }
+  const nets = selectNets(selection, loadNetConfs(netConfDirs(req.configDirs), warn));
+  const ports = forwardedPorts(req.manifest);
+  const searchPath = pluginSearchPath(req.configDirs.local);
+  const notFound = (type: string, net: string): never =>
+    fail(
+      `network ${JSON.stringify(net)}: CNI plugin ${JSON.stringify(type)} not found in ${searchPath.join(':')}`,
+    );
+  const planned: Planned[] = nets.map((net) => ({
+    net,
+    plugin: findPlugin(net.conf.type, searchPath) ?? notFound(net.conf.type, net.conf.name),
+  }));
+  const masq = nets.findIndex((n) => isMasquerading(n.conf));
+  const forwarder = ports.length === 0 ? -1 : masq >= 0 ? masq : nets.length - 1;
+  const portmap =
+    forwarder >= 0
+      ? (findPlugin('portmap', searchPath) ?? notFound('portmap', nets[forwarder]?.conf.name ?? ''))
+      : '';
+
+  const P = req.preparedDir;
+  const lock = lockPod(P, req.uuid);
+  try {
+    releaseStale(P, warn, req.runner);
+    mkdirSync(path.join(P, NET_DIR));
+    createNetns(path.join(P, NETNS_FILE));
+    const invocations: Invocation[] = [];
+    try {
+      const infos: NetInfo[] = [];
+      let dns: { dns: CniDns; net: string } | undefined;
+      const add = (inv: Invocation, conf: JsonObject): CniResult => {
+        const text = JSON.stringify(conf);
+        writeFileSync(path.join(P, NET_DIR, inv.conf), text);
+        invocations.push(inv);
+        saveInvocations(P, invocations);
+        try {
+          return parseCniResult(
+            invokePlugin(
+              {
+                command: 'ADD',
+                plugin: inv.plugin,
+                conf: text,
+                containerId: inv.containerId,
+                netns: path.join(P, NETNS_FILE),
+                ifName: inv.ifName,
+                args: inv.args,
+                searchPath: inv.searchPath,
+              },
+              req.runner,
+            ),
+          );
+        } catch (err) {
+          if (!(err instanceof CniError)) throw err;
+          throw new RocketError(
+            `network ${JSON.stringify(inv.netName)} (${inv.ifName}): CNI ADD with ${inv.plugin} failed: ${err.message}`,
+            RKT_FAILURE,
+            { cause: err },
+          );
+        }
+      };
+      for (const [i, { net, plugin }] of planned.entries()) {
+        const ifName = `eth${i}`;
+        const base = { netName: net.conf.name, ifName, containerId: req.uuid, searchPath };
+        const inv: Invocation = { ...base, plugin, conf: `${ifName}.conf`, args: net.args };
+        const result = add(inv, runtimeNetConf(net.conf, ipamDataDir(req.dataDir)));
+        infos.push(netInfoOf(inv, result, path.join(req.runDir, NET_DIR, inv.conf)));
+        if (dns === undefined && result.dns !== undefined) dns = { dns: result.dns, net: net.conf.name };
+        if (i !== forwarder) continue;
+        const version = result.cniVersion;
+        const chained = supportsChaining(version);
+        add(
+          { ...base, plugin: portmap, conf: `${ifName}-portmap.conf`, args: '' },
+          {
+            cniVersion: chained ? version : '0.4.0',
+            name: net.conf.name,
+            type: 'portmap',
+            snat: true,
+            capabilities: { portMappings: true },
+            runtimeConfig: { portMappings: portMappings(ports) },
+            prevResult: chained ? result.raw : resultAsV040(result),
+          },
+        );
+      }
+      writeFileAtomic(path.join(P, NET_INFO_FILE), JSON.stringify(infos) + '\n', 0o644);
+      writePodFiles(req, infos, dns);
+      return infos;
+    } catch (err) {
+      for (const e of teardownPodNetwork(P, req.runner)) warn(`undoing the networks: ${e}`);
+      removeNetns(path.join(P, NETNS_FILE));
+      throw err;
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+function lockPod(dir: string, uuid: string): DirLock {
+  const lock = DirLock.tryAcquire(dir, 'exclusive');
+  if (lock === undefined) return fail(`pod ${uuid} is being started or removed by another rkt`);
+  return lock;
+}
+
+/** The networks a stage0 that died in a prepared pod left behind: torn down, and their records. */
+function releaseStale(dir: string, warn: (m: string) => void, runner?: ProcessRunner): void {
+  if (existsSync(path.join(dir, INVOCATIONS)))
+    for (const e of teardownPodNetwork(dir, runner)) warn(`an earlier start's networks: ${e}`);
+  removeNetns(path.join(dir, NETNS_FILE));
+  rmSync(path.join(dir, NET_DIR), { recursive: true, force: true });
+  rmSync(path.join(dir, NET_INFO_FILE), { force: true });
+}
+
+function releaseStaleNetwork(
+  dir: string,
+  uuid: string,
+  warn: (m: string) => void,
+  runner?: ProcessRunner,
+): void {
+  if (!existsSync(path.join(dir, NET_DIR))) return;
+  const lock = lockPod(dir, uuid);
+  try {
+    releaseStale(dir, warn, runner);
+  } finally {
+    lock.release();
+  }
+}
+
+/** resolv.conf from the first network that gave DNS (unless `--dns*` decided it); hosts' own line. */
+function writePodFiles(
+  req: PodNetworkRequest,
+  infos: readonly NetInfo[],
+  dns: { dns: CniDns; net: string } | undefined,
+): void {
+  const etc = path.join(req.preparedDir, 'etc');
+  const resolv = path.join(etc, 'resolv.conf');
+  if (dns !== undefined && !dnsFlagsGiven(req.dns) && existsSync(resolv))
+    writeFileSync(resolv, resolvConfFromDns(dns.dns, dns.net));
+  const hosts = path.join(etc, 'hosts');
+  const ip = infos.find((n) => n.ip !== '')?.ip;
+  if (ip !== undefined && existsSync(hosts))
+    writeFileSync(hosts, hostsWithPodAddress(readFileSync(hosts, 'utf8'), req.hostname, ip));
+}
+
+/** The exec plan's cleanup step (sh, with `$R` the pod dir): the teardown script, if networks were set up. */
+export function planTeardownLine(): string {
+  return `  [ -f "$R/${TEARDOWN_SCRIPT}" ] && sh "$R/${TEARDOWN_SCRIPT}" "$R"`;
+}
