@@ -1,0 +1,205 @@
+/**
+ * Stage0's side of the metadata service: registering a pod before its plan is handed off, and the
+ * shell command with which the plan's teardown unregisters it. Stage0's engine code is synchronous
+ * (it ends by handing a plan to the launcher), so the request over the unix socket is made with
+ * curl, as the teardown's is.
+ *
+ * `--mds-register` decides: absent, the pod registers when a service's socket is there and runs
+ * without metadata (empty AC_METADATA_URL, a warning) if that fails; `true` makes `rkt run` fail
+ * when no service answers (and refuses `--net=none`, as rkt), checked before the pod's networks are
+ * set up; `false` never registers. Registration itself needs the pod's addresses, so it happens
+ * after the networks are up, when failing would leave them behind: from then on a failure is a
+ * warning.
+ */
+import { spawnSync } from 'node:child_process';
+import { lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { readNetInfo } from '../net/info.js';
+import { parsePodManifest } from '../appc/index.js';
+import { POD_FILES, writeFileAtomic } from '../pod/index.js';
+import { registrationSocket } from './defaults.js';
+import { bareAddress } from './pod-probe.js';
+
+export interface RegisterRequest {
+  dataDir: string;
+  uuid: string;
+  /** The pod dir as stage0 sees it (prepared/), holding `pod`, `appsinfo/` and `net-info.json`. */
+  podDir: string;
+  /** `none`, `host`, or anything else for CNI networks (addresses in `net-info.json`). */
+  net: string;
+  /** `--mds-register`: undefined = when a service is there. */
+  mode: boolean | undefined;
+  socket?: string;
+}
+
+/** A word for sh: kept bare when safe, else single-quoted. */
+function shWord(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function curlArgs(socket: string, method: string, uuid: string): string[] {
+  const target = uuid === '' ? 'http://localhost/pods' : `http://localhost/pods/${uuid}`;
+  return ['--unix-socket', socket, '-sS', '--max-time', '10', '-X', method, target];
+}
+
+function socketExists(socket: string): boolean {
+  try {
+    return lstatSync(socket).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The pod's addresses and the host address its apps reach the service on. */
+function endpoints(req: RegisterRequest): { ips: string[]; host: string } | string {
+  if (req.net === 'host') return { ips: [], host: '127.0.0.1' };
+  const nets = readNetInfo(req.podDir);
+  const ips = nets.flatMap((n) => {
+    const a = bareAddress(n.ip);
+    return a === undefined ? [] : [a];
+  });
+  const host = bareAddress(nets[0]?.hostIP ?? '');
+  if (ips.length === 0 || host === undefined)
+    return `the pod has no address on a network that reaches the host (${path.join(req.podDir, 'net-info.json')})`;
+  return { ips, host };
+}
+
+/** The registration body (registry.ts's parsePodDescription), from the pod dir's files. */
+function registrationBody(req: RegisterRequest, ips: string[]): string {
+  const podManifest = readFileSync(path.join(req.podDir, POD_FILES.manifest), 'utf8');
+  const imageManifests: Record<string, string> = {};
+  for (const ra of parsePodManifest(podManifest).manifest.apps)
+    imageManifests[ra.name] = readFileSync(
+      path.join(req.podDir, POD_FILES.appsInfo, ra.name, 'manifest'),
+      'utf8',
+    );
+  return JSON.stringify({
+    dataDir: path.resolve(req.dataDir),
+    podManifest,
+    imageManifests,
+    ...(req.net === 'host' ? { hostNetwork: true } : { ips }),
+  });
+}
+
+/** PUT /pods/<uuid> through curl: the token and port, or why not. */
+function put(socket: string, uuid: string, body: string): { token: string; port: number } | string {
+  const r = spawnSync(
+    'curl',
+    [
+      ...curlArgs(socket, 'PUT', uuid),
+      '-H',
+      'Content-Type: application/json',
+      '--data-binary',
+      '@-',
+      '-w',
+      '\n%{http_code}',
+    ],
+    { input: body, encoding: 'utf8', timeout: 15_000 },
+  );
+  if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
+  if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;
+  const cut = r.stdout.lastIndexOf('\n');
+  const status = r.stdout.slice(cut + 1);
+  const text = r.stdout.slice(0, cut);
+  if (status !== '200') return `the service answered ${status}: ${text.trim()}`;
+  try {
+    const v = JSON.parse(text) as { token?: unknown; port?: unknown };
+    if (typeof v.token === 'string' && /^[0-9a-f]+$/.test(v.token) && typeof v.port === 'number')
+      return { token: v.token, port: v.port };
+  } catch {
+    // reported below
+  }
+  return `unexpected answer from the service: ${text.trim()}`;
+}
+
+/** A registration decided on before the networks are set up, made once they are. */
+export interface PendingRegistration {
+  /**
+   * Registers the pod (its addresses are in `net-info.json` by now) and sets AC_METADATA_URL in
+   * the given OCI configs. Never throws: the networks are up, and a pod without metadata is better
+   * than a half-started one; a failure is a warning. Returns the plan's unregister command ('' if
+   * not registered).
+   */
+  register(configFiles: readonly string[]): string;
+}
+
+/**
+ * Decides whether the pod registers (see the module comment). With `--mds-register=true`, checks
+ * now, before anything is set up, that the service answers, and throws if not.
+ */
+export function metadataRegistration(req: RegisterRequest): PendingRegistration | undefined {
+  if (req.mode === false) return undefined;
+  if (req.net === 'none') {
+    if (req.mode === true)
+      throw new RocketError(
+        "--mds-register flag does not work with --net=none. Please use 'host', 'default' or an equivalent network",
+        RKT_FAILURE,
+      );
+    return undefined;
+  }
+  const socket = registrationSocket(req.socket);
+  if (req.mode === undefined && !socketExists(socket)) return undefined;
+  if (req.mode === true) {
+    const why = ping(socket);
+    if (why !== undefined)
+      throw new RocketError(
+        `failed to register the pod with the metadata service on ${socket}: ${why} (start it with \`rkt metadata-service\`, or run with --mds-register=false)`,
+        RKT_FAILURE,
+      );
+  }
+  return {
+    register(configFiles) {
+      let registered: { url: string; unregister: string } | undefined;
+      try {
+        registered = registerPod(req, socket);
+        for (const file of configFiles) setMetadataUrl(file, registered.url);
+        return registered.unregister;
+      } catch (err) {
+        process.stderr.write(
+          `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
+        );
+        if (registered !== undefined) {
+          spawnSync('sh', ['-c', registered.unregister]);
+          for (const file of configFiles) setMetadataUrl(file, '');
+        }
+        return '';
+      }
+    },
+  };
+}
+
+/** GET /pods: undefined when the service answers, else why not. */
+function ping(socket: string): string | undefined {
+  if (!socketExists(socket)) return 'no service socket';
+  const r = spawnSync('curl', [...curlArgs(socket, 'GET', ''), '-o', '/dev/null', '-w', '%{http_code}'], {
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
+  if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
+  if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;
+  return r.stdout === '200' ? undefined : `the service answered ${r.stdout}`;
+}
+
+/** PUT /pods/<uuid>; throws with the reason on failure. */
+function registerPod(req: RegisterRequest, socket: string): { url: string; unregister: string } {
+  const ep = endpoints(req);
+  if (typeof ep === 'string') throw new Error(ep);
+  const answer = put(socket, req.uuid, registrationBody(req, ep.ips));
+  if (typeof answer === 'string') throw new Error(answer);
+  const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
+  return {
+    url: `http://${host}:${answer.port}/${answer.token}`,
+    unregister: `${['curl', ...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null'].map(shWord).join(' ')} >/dev/null 2>&1`,
+  };
+}
+
+/** Sets AC_METADATA_URL in an OCI config's process environment (rewritten through a temp file). */
+export function setMetadataUrl(configFile: string, url: string): void {
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as { process?: { env?: string[] } };
+  const proc = config.process ?? (config.process = {});
+  const env = (proc.env ?? []).filter((e) => !e.startsWith('AC_METADATA_URL='));
+  env.push(`AC_METADATA_URL=${url}`);
+  proc.env = env;
+  writeFileAtomic(configFile, JSON.stringify(config, null, 2), 0o644);
+}
