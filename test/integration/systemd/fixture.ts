@@ -1,0 +1,168 @@
+/**
+ * Pods for the logs and systemd integration tests: busybox ACIs built by bin/actool, `rkt run`
+ * through bin/rkt with its own --dir, and a cleanup that removes every pod, mount and cgroup made.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { unmountUnder } from '../../../src/pod/index.js';
+import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
+import { projectRoot } from '../../helpers.js';
+
+export const rktBin = join(projectRoot, 'bin', 'rkt');
+const actoolBin = join(projectRoot, 'bin', 'actool');
+const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'true', 'ls', 'readlink', 'ln', 'logger', 'seq', 'test'];
+
+export const podSkip: string | false =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : busybox === undefined
+      ? 'needs busybox-static'
+      : which('flock') === undefined || which('mawk') === undefined
+        ? 'needs flock and mawk'
+        : which('crun') === undefined && which('runc') === undefined
+          ? 'needs crun or runc'
+          : false;
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<Result>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+export async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export class PodFixture {
+  readonly work: string;
+  readonly data: string;
+  private readonly children = new Set<ChildProcess>();
+  private readonly uuids = new Set<string>();
+
+  constructor(prefix: string) {
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+    this.data = join(this.work, 'data');
+  }
+
+  /** A busybox ACI running `app` (exec, ports...), with image annotations. */
+  buildAci(name: string, app: object, annotations: { name: string; value: string }[] = []): string {
+    const layout = join(this.work, `layout-${name}`);
+    const rootfs = join(layout, 'rootfs');
+    for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'run'])
+      mkdirSync(join(rootfs, d), { recursive: true });
+    copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
+    for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
+    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
+    writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
+    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+    writeFileSync(
+      join(layout, 'manifest'),
+      JSON.stringify({
+        acKind: 'ImageManifest',
+        acVersion: '0.8.11',
+        name: `example.com/${name}`,
+        labels: [
+          { name: 'version', value: '1.0' },
+          { name: 'os', value: 'linux' },
+          { name: 'arch', value: arch },
+        ],
+        app: { user: '0', group: '0', ...app },
+        ...(annotations.length > 0 ? { annotations } : {}),
+      }),
+    );
+    const aci = join(this.work, `${name}.aci`);
+    const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return aci;
+  }
+
+  /** Runs `cmd args` (default bin/rkt); output collected. */
+  start(args: string[], env: NodeJS.ProcessEnv = {}, cmd = rktBin): Running {
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RKT_STOP_TIMEOUT: '5', ...env },
+    });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const done = new Promise<Result>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        this.children.delete(child);
+        resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
+      });
+    });
+    return { child, done, stdout: () => stdout, stderr: () => stderr };
+  }
+
+  rkt(...args: string[]): Promise<Result> {
+    return this.start([`--dir=${this.data}`, ...args]).done;
+  }
+
+  /** `rkt run` arguments with a uuid file; returns them and a reader of the UUID. */
+  runArgs(...args: string[]): { args: string[]; uuid: () => string | undefined } {
+    const file = join(this.work, `uuid-${Date.now()}-${Math.random()}`);
+    return {
+      args: [
+        `--dir=${this.data}`,
+        '--insecure-options=image',
+        'run',
+        '--net=none',
+        `--uuid-file-save=${file}`,
+        ...args,
+      ],
+      uuid: () => {
+        if (!existsSync(file)) return undefined;
+        const u = readFileSync(file, 'utf8').trim();
+        if (u === '') return undefined;
+        this.uuids.add(u);
+        return u;
+      },
+    };
+  }
+
+  podDir(uuid: string, state = 'run'): string {
+    return join(this.data, 'pods', state, uuid);
+  }
+
+  cleanup(): void {
+    for (const c of this.children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    for (let i = 0; i < 2; i++)
+      spawnSync(rktBin, [`--dir=${this.data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
+        stdio: 'ignore',
+      });
+    unmountUnder(this.work);
+    for (const uuid of this.uuids) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
+
+export const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
