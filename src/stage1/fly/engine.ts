@@ -1,0 +1,275 @@
+/**
+ * The `fly` engine (rkt's stage1-fly): one app, chrooted into its rootfs with the host's /dev,
+ * /proc and /sys, a tmpfs /tmp and the pod's volumes, as the image's user and group, with its
+ * environment and working directory; every namespace is the host's except a private mount
+ * namespace that holds those mounts. No resource isolation: isolators are not applied (a warning
+ * names them), capabilities are those of the user (all for root). Stage0 writes the pod's files
+ * and returns the plan of plan.ts; stop, enter and gc read `stage1/engine.json`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parsePodManifest, type PodManifest } from '../../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import {
+  POD_FILES,
+  PodsLayout,
+  appTreeStoreId,
+  registerPodGcHook,
+  unmountUnder,
+  type PodArgs,
+  type PodInfo,
+} from '../../pod/index.js';
+import type { EnterRequest, Engine, ExecPlan, RunRequest, StopRequest } from '../engine.js';
+import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
+import { APPC_DEFAULT_PATH } from '../oci/spec.js';
+import { resolveAppUser } from '../oci/user.js';
+import { flyMounts, targetIn } from './mounts.js';
+import { flyEnterScript, flyPlanScript, type FlyCredentials } from './plan.js';
+
+/** What the fly engine records in the pod dir for stop, enter and gc. */
+export interface FlyPodState {
+  engine: 'fly';
+  app: string;
+  /** The app's rootfs (under run/), its root once it runs. */
+  rootfs: string;
+  user: FlyCredentials;
+  env: string[];
+}
+
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+function readManifest(dir: string): PodManifest {
+  const file = path.join(dir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+/** fly shares the host's network namespace: only `--net=host` (or no `--net`) can be honoured. */
+function checkNet(net: readonly string[]): void {
+  if (net.length === 0 || (net.length === 1 && net[0] === 'host')) return;
+  fail(
+    `--net=${net.join(',')}: the fly engine runs apps in the host's network namespace; ` +
+      'use --net=host or no --net',
+  );
+}
+
+/** Host path of the resolv.conf to bind (the host's by default), or undefined with `--dns=none`. */
+function resolvSource(args: PodArgs, P: string, R: string): string | undefined {
+  const { dns, dnsSearch, dnsOpt, dnsDomain } = args;
+  if (dns.includes('none')) return undefined;
+  if (dns.length === 0 || dns.includes('host'))
+    return existsSync('/etc/resolv.conf') ? '/etc/resolv.conf' : undefined;
+  const lines = dns.map((s) => `nameserver ${s}`);
+  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
+  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
+  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
+  writeFileSync(path.join(P, 'etc', 'resolv.conf'), lines.join('\n') + '\n');
+  return path.join(R, 'etc', 'resolv.conf');
+}
+
+/** Host path of the hosts file to bind: the host's, or the pod's own with `--hosts-entry`. */
+function hostsSource(args: PodArgs, P: string, R: string): string {
+  if (args.hostsEntries.length === 0) return '/etc/hosts';
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (const e of args.hostsEntries) {
+    if (e === 'host') {
+      try {
+        lines.push(readFileSync('/etc/hosts', 'utf8').trimEnd());
+      } catch {
+        // no host file
+      }
+      continue;
+    }
+    const eq = e.indexOf('=');
+    if (eq <= 0) fail(`invalid --hosts-entry ${JSON.stringify(e)}: expected IP=HOSTNAME`);
+    lines.push(`${e.slice(0, eq)}\t${e.slice(eq + 1)}`);
+  }
+  writeFileSync(path.join(P, 'etc', 'hosts'), lines.join('\n') + '\n');
+  return path.join(R, 'etc', 'hosts');
+}
+
+function copyTree(from: string, to: string): void {
+  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+}
+
+/** PATH (appc's default), the app's environment, then the executor's variables. */
+function appEnv(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+  const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
+  for (const { name: k, value } of app.environment ?? []) env.set(k, value);
+  env.set('AC_APP_NAME', name);
+  env.set('AC_METADATA_URL', '');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function run(req: RunRequest): ExecPlan {
+  const layout = new PodsLayout(req.dataDir);
+  const P = layout.podDir('prepared', req.uuid);
+  const R = layout.podDir('run', req.uuid);
+  if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
+  checkNet(req.args.net);
+  const manifest = readManifest(P);
+  if (manifest.apps.length !== 1)
+    fail(`the fly engine runs exactly one app per pod; this pod has ${manifest.apps.length}`);
+  if ((manifest.ports?.length ?? 0) > 0)
+    fail('the fly engine cannot expose ports: apps use the host network');
+  const ra = manifest.apps[0] as (typeof manifest.apps)[number];
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const exec = app.exec ?? [];
+  if (exec.length === 0 || exec[0] === '')
+    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+  const workingDir = app.workingDirectory ?? '/';
+  if (!workingDir.startsWith('/'))
+    fail(
+      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+    );
+  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+  const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+
+  const appDir = path.join('apps', ra.name);
+  const rootfs = path.join(R, appDir, 'rootfs');
+  mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  mkdirSync(path.join(P, 'etc'), { recursive: true });
+  mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
+  let overlay: { lower: string; upper: string; work: string } | undefined;
+  if (req.args.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
+  else {
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+    };
+  }
+  const u = resolveAppUser(lower, app, ra.name);
+  const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
+  const resolvConf = resolvSource(req.args, P, R);
+  const mounts = flyMounts({
+    manifest,
+    app,
+    runDir: R,
+    treeRoot: lower,
+    mountRoot: rootfs,
+    ...(resolvConf !== undefined ? { resolvConf } : {}),
+    hosts: hostsSource(req.args, P, R),
+  });
+  const ignored = [...(app.isolators ?? []), ...(manifest.isolators ?? [])].map((i) => i.name);
+  if (ignored.length > 0)
+    process.stderr.write(
+      `run: the fly engine does not apply isolators; ignored: ${[...new Set(ignored)].join(', ')}\n`,
+    );
+  if (req.args.hostname !== undefined)
+    process.stderr.write('run: the fly engine shares the host name; --hostname is ignored\n');
+
+  const env = appEnv(app, ra.name);
+  const state: FlyPodState = { engine: 'fly', app: ra.name, rootfs, user, env };
+  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  return {
+    script: flyPlanScript({
+      P,
+      R,
+      uuid: req.uuid,
+      app: ra.name,
+      rootfs,
+      ...(overlay !== undefined ? { overlay } : {}),
+      readOnlyRootfs: ra.readOnlyRootFS === true,
+      mounts,
+      env,
+      user,
+      workingDir,
+      workingDirHost: targetIn(lower, rootfs, workingDir),
+      exec,
+      interactive: req.args.interactive,
+    }),
+  };
+}
+
+function readState(pod: PodInfo): FlyPodState | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path.join(pod.path, ENGINE_STATE), 'utf8')) as FlyPodState;
+    return s.engine === 'fly' ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function requireState(pod: PodInfo): FlyPodState {
+  return readState(pod) ?? fail(`pod ${pod.uuid} was not started by the fly engine`);
+}
+
+function mountNamespace(pid: number | 'self'): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The app's pid, if `pid` names a live process of this pod: one in a mount namespace of its own
+ * whose root is the app's rootfs (or still `/`, before the chroot).
+ */
+function appPid(pod: PodInfo, state: FlyPodState, opts: { started: boolean }): number | undefined {
+  if (pod.pid === undefined) return undefined;
+  const ns = mountNamespace(pod.pid);
+  if (ns === undefined || ns === mountNamespace('self')) return undefined;
+  let root: string;
+  try {
+    root = readlinkSync(`/proc/${pod.pid}/root`);
+  } catch {
+    return undefined;
+  }
+  // The pod dir moves from run/ to exited-garbage/ only once it has exited; compare by its tail.
+  const tail = path.join(pod.uuid, 'apps', state.app, 'rootfs');
+  if (root.endsWith(path.sep + tail)) return pod.pid;
+  return !opts.started && root === '/' ? pod.pid : undefined;
+}
+
+function stop(req: StopRequest): void {
+  const state = requireState(req.pod);
+  if (!req.force) writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  const pid = appPid(req.pod, state, { started: false });
+  if (pid === undefined) return; // not started yet (the marker stops it) or already ended
+  try {
+    process.kill(pid, req.force ? 'SIGKILL' : 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
+  }
+}
+
+function enter(req: EnterRequest): ExecPlan {
+  const state = requireState(req.pod);
+  if (req.app !== undefined && req.app !== state.app)
+    fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
+  const pid =
+    appPid(req.pod, state, { started: true }) ?? fail(`pod ${req.pod.uuid}: the app is not running (yet)`);
+  const command = req.command.length > 0 ? req.command : ['/bin/sh'];
+  return { script: flyEnterScript(pid, state.user, state.env, command) };
+}
+
+/**
+ * The mounts lived in the app's mount namespace and went with it. An app that closed its lock fd
+ * (fd 3) and still runs would keep them, over an upper dir about to be deleted: it is killed.
+ */
+function gc(pod: PodInfo): void {
+  const state = readState(pod);
+  if (state !== undefined) {
+    const pid = appPid(pod, state, { started: true });
+    if (pid !== undefined) {
+      process.stderr.write(`gc: pod ${pod.uuid}: killing its app's leftover process ${pid}\n`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  unmountUnder(pod.path);
+}
+
+export const flyEngine: Engine = { name: 'fly', run, enter, stop, gc };
+
+registerPodGcHook({ name: 'fly', gc: (pod) => flyEngine.gc(pod) });

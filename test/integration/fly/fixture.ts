@@ -1,0 +1,211 @@
+/**
+ * Shared by the fly, export, interactive and wait-ready integration tests: a busybox-static ACI built
+ * by bin/actool, and a runner for bin/rkt with its own data dir that cleans up every pod, mount and
+ * cgroup it made.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { unmountUnder } from '../../../src/pod/index.js';
+import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
+import { projectRoot } from '../../helpers.js';
+
+export const rktBin = join(projectRoot, 'bin', 'rkt');
+export const actoolBin = join(projectRoot, 'bin', 'actool');
+export const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+
+/** Why pod tests cannot run here, or false. */
+export function podTestSkip(...programs: string[]): string | false {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (busybox === undefined) return 'needs busybox-static';
+  for (const p of ['flock', 'unshare', 'nsenter', 'setpriv', ...programs])
+    if (which(p) === undefined) return `needs ${p}`;
+  return false;
+}
+
+const APPLETS = [
+  'sh',
+  'cat',
+  'id',
+  'head',
+  'tail',
+  'sleep',
+  'true',
+  'grep',
+  'echo',
+  'ls',
+  'rm',
+  'mkdir',
+  'readlink',
+  'touch',
+  'tty',
+  'stty',
+  'pwd',
+  'env',
+];
+
+/** An ACI of busybox-static with /etc/passwd (root, alice 1234) and /etc/group (root, staff 4321). */
+export function buildAci(work: string, name: string, app: object): string {
+  const layout = join(work, `layout-${name}`);
+  const rootfs = join(layout, 'rootfs');
+  for (const d of ['bin', 'etc', 'tmp', 'home/alice']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
+  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
+  writeFileSync(
+    join(rootfs, 'etc/passwd'),
+    'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/home/alice:/bin/sh\n',
+  );
+  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:4321:\n');
+  mkdirSync(join(rootfs, 'var/old'), { recursive: true });
+  writeFileSync(join(rootfs, 'var/old/keep'), 'from the image\n');
+  writeFileSync(join(rootfs, 'etc/motd'), 'from the image\n');
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  writeFileSync(
+    join(layout, 'manifest'),
+    JSON.stringify({
+      acKind: 'ImageManifest',
+      acVersion: '0.8.11',
+      name: `example.com/${name}`,
+      labels: [
+        { name: 'version', value: '1.0' },
+        { name: 'os', value: 'linux' },
+        { name: 'arch', value: arch },
+      ],
+      app: { user: '0', group: '0', ...app },
+    }),
+  );
+  const aci = join(work, `${name}.aci`);
+  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return aci;
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<Result>;
+  /** The launcher's process (the supervisor after the hand-off) ended; its pipes may live on. */
+  exited: Promise<void>;
+  stdout: () => string;
+}
+
+export async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** bin/rkt with its own data dir under a temp work dir; `cleanup` removes every trace. */
+export class Rkt {
+  readonly work: string;
+  readonly data: string;
+  private readonly children = new Set<ChildProcess>();
+  private readonly uuids = new Set<string>();
+
+  constructor(prefix: string) {
+    this.work = mkdtempSync(join(tmpdir(), prefix));
+    this.data = join(this.work, 'data');
+  }
+
+  start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+    const child = spawn(rktBin, [`--dir=${this.data}`, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RKT_STOP_TIMEOUT: '5', ...env },
+    });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const done = new Promise<Result>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        this.children.delete(child);
+        resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
+      });
+    });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    return { child, done, exited, stdout: () => stdout };
+  }
+
+  run(...args: string[]): Promise<Result> {
+    return this.start(args).done;
+  }
+
+  /** `rkt run --insecure-options=image --uuid-file-save=F ARGS`: the pod and its UUID once it runs. */
+  async startPod(args: string[]): Promise<{ pod: Running; uuid: string }> {
+    const uuidFile = join(this.work, `uuid-${Date.now()}-${Math.random()}`);
+    const pod = this.start(['--insecure-options=image', 'run', `--uuid-file-save=${uuidFile}`, ...args]);
+    await waitFor('the uuid file', () => existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== '');
+    const uuid = readFileSync(uuidFile, 'utf8').trim();
+    this.uuids.add(uuid);
+    await waitFor('the pod to run', () => existsSync(join(this.data, 'pods', 'run', uuid, 'pid')));
+    return { pod, uuid };
+  }
+
+  /** `rkt run` to the end; the result and the pod's UUID. */
+  async runPod(args: string[]): Promise<Result & { uuid: string }> {
+    const uuidFile = join(this.work, `uuid-${Date.now()}-${Math.random()}`);
+    const r = await this.run('--insecure-options=image', 'run', `--uuid-file-save=${uuidFile}`, ...args);
+    const uuid = existsSync(uuidFile) ? readFileSync(uuidFile, 'utf8').trim() : '';
+    if (uuid !== '') this.uuids.add(uuid);
+    return { ...r, uuid };
+  }
+
+  remember(uuid: string): void {
+    this.uuids.add(uuid);
+  }
+
+  async status(uuid: string): Promise<Record<string, string>> {
+    const r = await this.run('status', uuid);
+    assert.equal(r.code, 0, r.stderr);
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+  }
+
+  /** Mount points under the data dir in this (the host's) mount namespace. */
+  hostMounts(): string[] {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(this.data));
+  }
+
+  cleanup(): void {
+    for (const c of this.children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    const pods = join(this.data, 'pods');
+    for (const state of existsSync(pods) ? readdirSync(pods) : [])
+      for (const uuid of readdirSync(join(pods, state))) this.uuids.add(uuid);
+    for (let i = 0; i < 2; i++)
+      spawnSync(rktBin, [`--dir=${this.data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
+        stdio: 'ignore',
+      });
+    unmountUnder(this.work);
+    for (const uuid of this.uuids) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
+    rmSync(this.work, { recursive: true, force: true });
+  }
+}
