@@ -5,7 +5,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	npx tsc -p tsconfig.json
+	npm run build
 
 lint:
 	npx eslint . && npx prettier --check .

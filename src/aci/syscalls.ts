@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { requireNative } from '../native.js';
 
 /**
  * libc calls Node lacks (mknod, extended attributes), through koffi. Loaded on first use so that
@@ -16,8 +16,8 @@ let libc: Libc | undefined;
 
 function load(): Libc {
   if (libc !== undefined) return libc;
-  // koffi is a native module; createRequire keeps the load synchronous and lazy.
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  // koffi is a native module; a plain require keeps the load synchronous and lazy.
+  const koffi = requireNative<typeof import('koffi')>('koffi');
   const lib = koffi.load('libc.so.6');
   libc = {
     mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)') as Libc['mknod'],

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { parseAppString, type DiscoveryApp } from '../discovery/index.js';
+import { parseAppString, type DiscoveryApp } from '../discovery/app.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 
 export type ImageArg =

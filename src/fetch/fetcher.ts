@@ -6,9 +6,8 @@
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { endianness } from 'node:os';
 import { PassThrough } from 'node:stream';
-import { appcOsArchFromNode, type ImageManifest } from '../appc/index.js';
+import type { ImageManifest } from '../appc/index.js';
 import {
   DiscoveryClient,
   DiscoveryError,
@@ -27,6 +26,7 @@ import { HttpClient, type HttpResponse } from './http.js';
 import { manifestMismatch } from './match.js';
 import { checksStoreFirst, isFresh, mayDownload, type PullPolicy } from './policy.js';
 import { progressStream } from './progress.js';
+import { withHostLabels } from './labels.js';
 import { PubkeyFetcher } from './pubkeys.js';
 
 export interface InsecureFetch {
@@ -74,22 +74,6 @@ const IO_CHUNK = 1 << 20;
 
 type SignatureBytes = Buffer | 'deferred';
 type TrustedKeys = Awaited<ReturnType<Keystore['trustedKeysFor']>>;
-
-/** The host's appc os/arch labels (rkt's defaults for names without them). */
-export function hostLabels(): [string, string][] {
-  const { os, arch } = appcOsArchFromNode(process.platform, process.arch, { endianness: endianness() });
-  return [
-    ['os', os],
-    ['arch', arch],
-  ];
-}
-
-/** The app with `os` and `arch` set from the host when not given (rkt's setAppDefaults). */
-export function withHostLabels(app: DiscoveryApp, host: [string, string][] = hostLabels()): DiscoveryApp {
-  const labels = new Map(app.labels);
-  for (const [k, v] of host) if (!labels.has(k)) labels.set(k, v);
-  return { name: app.name, labels };
-}
 
 export class Fetcher {
   private readonly http: HttpClient;

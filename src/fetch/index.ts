@@ -16,7 +16,9 @@ export {
   type AuthHeaders,
   type DockerCredentials,
 } from './auth.js';
-export { Fetcher, hostLabels, withHostLabels, type FetcherOptions, type InsecureFetch } from './fetcher.js';
+export { Fetcher, type FetcherOptions, type InsecureFetch } from './fetcher.js';
+export { hostLabels, withHostLabels } from './labels.js';
+export { resolveStored } from './local.js';
 export { HttpClient, type HttpOptions, type HttpResponse } from './http.js';
 export { manifestMismatch } from './match.js';
 export {

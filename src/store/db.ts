@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { requireNative, resolveNative } from '../native.js';
 import type { Label } from '../appc/index.js';
 import { storeError } from './util.js';
 
@@ -65,7 +66,12 @@ export class StoreDb {
 
   constructor(file: string) {
     try {
-      this.db = new Database(file, { timeout: 30_000 });
+      // Loaded on first open, and straight from its .node file (no search by the bindings package).
+      const Sqlite = requireNative<typeof Database>('better-sqlite3');
+      this.db = new Sqlite(file, {
+        timeout: 30_000,
+        nativeBinding: resolveNative('better-sqlite3/build/Release/better_sqlite3.node'),
+      });
       // WAL: readers never block the one writer, and a killed writer leaves no torn state.
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('foreign_keys = ON');

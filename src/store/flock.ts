@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { requireNative } from '../native.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RocketError } from '../errors.js';
 
@@ -27,7 +27,7 @@ let lib: FlockLib | undefined;
 function load(): FlockLib {
   if (lib !== undefined) return lib;
   // Loaded lazily and synchronously: koffi is native, and most commands never lock anything.
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+  const koffi = requireNative<typeof import('koffi')>('koffi');
   const libc = koffi.load('libc.so.6');
   lib = {
     flock: libc.func('int flock(int fd, int op)') as FlockLib['flock'],

@@ -1,17 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
 import type { Command } from 'commander';
-import { discoverPublicKeys, newApp } from '../../discovery/index.js';
 import { RocketError, RKT_FAILURE, errorMessage } from '../../errors.js';
-import { Keystore, type TrustScope } from '../../trust/keystore.js';
-import {
-  addedKeyMessage,
-  keyReviewText,
-  noTerminalHint,
-  parsePublicKeys,
-  reviewKey,
-  trustingMessage,
-} from '../../trust/pubkey.js';
+import type { Keystore, TrustScope } from '../../trust/keystore.js';
 import { action } from '../run.js';
 import { rktGlobals, type RktGlobals } from './globals.js';
 
@@ -44,6 +34,7 @@ async function readKeyLocation(
   if (scheme === 'http' && !flags.insecureAllowHttp) fail('--insecure-allow-http required for http URLs');
   if (scheme !== 'http' && scheme !== 'https') fail('only local files and http or https URLs supported');
   const { Agent, interceptors, request } = await import('undici');
+  const { rootCertificates } = await import('node:tls');
   // Like discovery and fetch: trust the CA bundle of SSL_CERT_FILE too (the reference's Go runtime does).
   const certFile = process.env.SSL_CERT_FILE;
   const extra = certFile ? await readFile(certFile, 'utf8').catch(() => undefined) : undefined;
@@ -71,6 +62,7 @@ async function discoverKeyLocations(
   globals: RktGlobals,
 ): Promise<string[]> {
   const insecure = { http: flags.insecureAllowHttp, tls: globals.insecureOptions.has('tls') };
+  const { discoverPublicKeys, newApp } = await import('../../discovery/index.js');
   const { publicKeys } = await discoverPublicKeys(newApp(prefix), { insecure }).catch((err: unknown) =>
     fail(`error determining key location: ${errorMessage(err)}`),
   );
@@ -86,6 +78,8 @@ async function addKey(
   globals: RktGlobals,
   ks: Keystore,
 ) {
+  const { addedKeyMessage, keyReviewText, noTerminalHint, parsePublicKeys, reviewKey, trustingMessage } =
+    await import('../../trust/pubkey.js');
   const prefix = 'prefix' in scope ? scope.prefix : '';
   const bytes = await readKeyLocation(location, flags, globals).catch((err: unknown) =>
     fail(`error adding keys: error accessing the key ${location}: ${errorMessage(err)}`),
@@ -137,6 +131,7 @@ export function registerTrust(program: Command): void {
         if (scheme !== undefined) fail(`--prefix must not contain a URL scheme, omit ${scheme}://`);
         if (flags.root && locations.length === 0)
           fail('--root requires the path to a key file (no discovery)');
+        const { Keystore } = await import('../../trust/keystore.js');
         const ks = new Keystore({ systemDir: globals.systemConfig, localDir: globals.localConfig });
         const scope: TrustScope = flags.root ? { root: true } : { prefix: flags.prefix };
         const keyLocations =

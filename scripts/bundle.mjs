@@ -1,0 +1,49 @@
+// Stage0's startup snapshot (docs/stage1.md, "Start time"): esbuild bundles the rkt command line
+// into one CommonJS file (dynamic imports become lazily initialised parts of it; the native modules
+// better-sqlite3 and koffi stay outside and load from node_modules at run time), then
+// `node --build-snapshot` runs it and writes the heap Node starts from. bin/rkt uses the snapshot
+// when it is newer than tsc's output, so a stale one is never run.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+
+const out = 'dist/bundle';
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+await build({
+  entryPoints: ['src/cli/rkt-snapshot.ts'],
+  outfile: `${out}/rkt.cjs`,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['better-sqlite3', 'koffi'],
+  // A snapshot has no dynamic import() at run time: `await import('node:tls')` and the like become
+  // require calls (the bundled modules are inlined by esbuild either way).
+  supported: { 'dynamic-import': false },
+  legalComments: 'none',
+  logLevel: 'warning',
+  // ES modules in the bundle (ours, openpgp) use import.meta.url, which CommonJS lacks: it becomes a
+  // global that the snapshot's main function sets to this bundle's URL (under ROCKET_HOME) at start.
+  define: { 'import.meta.url': 'globalThis.__rocketModuleUrl' },
+  banner: { js: "globalThis.__rocketModuleUrl ??= require('node:url').pathToFileURL(__filename).href;" },
+});
+// --no-warnings: Node notes that some built-ins it loads (child_process for commander, module) are
+// "not yet fully verified" in snapshots; the integration tests run every verb through the snapshot.
+try {
+  execFileSync(
+    process.execPath,
+    ['--no-warnings', '--snapshot-blob', `${out}/rkt.blob.tmp`, '--build-snapshot', `${out}/rkt.cjs`],
+    { stdio: 'inherit' },
+  );
+} catch (err) {
+  rmSync(`${out}/rkt.blob.tmp`, { force: true });
+  console.error(
+    `bundle: building stage0's snapshot failed (${err.message.split('\n')[0]}).\n` +
+      'A module that rkt loads at start-up (before a command runs) must not load node:tls, node:http, ' +
+      'node:https or node:http2: those cannot be in a snapshot. Import such modules inside the ' +
+      "command's action with `await import(...)`.",
+  );
+  process.exit(1);
+}
+renameSync(`${out}/rkt.blob.tmp`, `${out}/rkt.blob`);
