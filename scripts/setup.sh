@@ -8,9 +8,12 @@ cd "$(dirname "$0")/.."
 # Programs the tools and tests use: busybox-static (example rootfs), compressors, gpg and openssl
 # (signing, test CAs), attr (xattr checks), golang + appc spec sources (reference actool oracle),
 # the Docker test environment of ../shared/testenv (docker-registry, skopeo, umoci, jq, htpasswd,
-# curl), the OCI runtimes pods run on (crun, runc) and iproute2, hyperfine (benchmarks).
+# curl), the OCI runtimes pods run on (crun, runc) and iproute2, hyperfine (benchmarks), mawk (the
+# pod loggers), systemd (systemd-notify for readiness; systemd-socket-activate in tests), python3
+# (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
-  docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2)
+  docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
+  mawk systemd python3 containernetworking-plugins iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,11 +33,19 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-npx tsc -p tsconfig.json
+# tsc, then stage0's startup snapshot (scripts/bundle.mjs).
+npm run --silent build
 
 # The reference actool from Debian's appc sources (GOPATH mode), our validation oracle.
 if [ ! -x .cache/tools/actool ]; then
   mkdir -p .cache/tools .cache/go-build
   (cd .cache/tools && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/../go-build" \
     go build github.com/appc/spec/actool)
+fi
+# appc's ACE validator (the spec's conformance test, run as a pod by test/integration/ace), static so
+# it runs alone in an ACI's rootfs.
+if [ ! -x .cache/tools/ace-validator ]; then
+  mkdir -p .cache/tools .cache/go-build
+  (cd .cache/tools && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$PWD/../go-build" CGO_ENABLED=0 \
+    go build -o ace-validator github.com/appc/spec/ace)
 fi

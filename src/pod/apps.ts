@@ -84,7 +84,8 @@ export interface PodArgs {
   ports: string[];
   noOverlay: boolean;
   privateUsers: boolean;
-  mdsRegister: boolean;
+  /** `--mds-register`; undefined: register when a metadata service is running (src/metadata). */
+  mdsRegister?: boolean;
   ipc?: string;
   pullPolicy: string;
   quiet: boolean;
@@ -482,7 +483,6 @@ export function emptyPodArgs(): PodArgs {
     ports: [],
     noOverlay: false,
     privateUsers: false,
-    mdsRegister: false,
     pullPolicy: 'new',
     quiet: false,
     stage1: {},

@@ -5,3 +5,4 @@ export * from './state.js';
 export * from './lock.js';
 export * from './pod.js';
 export * from './gc.js';
+export * from './prepare-options.js';

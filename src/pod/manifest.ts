@@ -30,6 +30,7 @@ import {
 } from '../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import { appNameFromImage, type AppArgs, type PodArgs } from './apps.js';
+import { parseExposedPort } from '../net/ports.js';
 
 /** How images are found: `resolve` fetches or looks up an app's image and returns its store key. */
 export interface ImageSource {
@@ -193,6 +194,7 @@ export async function buildPodManifest(
     imageKeys.push(key);
   }
   if (args.volumes.length > 0) manifest.volumes = args.volumes.map((v) => ({ ...v }));
+  if (args.ports.length > 0) manifest.ports = args.ports.map(parseExposedPort);
   const warnings = matchMountPoints(manifest);
   manifest.annotations = [{ name: MUTABLE_ANNOTATION, value: 'false' }];
   return { manifest: validated(manifest), imageKeys, warnings };

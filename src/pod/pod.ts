@@ -11,7 +11,6 @@ import {
   chmodSync,
   chownSync,
   closeSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -40,13 +39,16 @@ import {
   type StateDir,
 } from './state.js';
 
-/** Writes `data` to `path` through a temp file in the same dir, fsynced and renamed. */
+/**
+ * Writes `data` to `path` through a temp file in the same dir, renamed into place: readers see the
+ * old file or the whole new one. Not fsynced: a pod does not outlive a crash of the machine (its
+ * mounts and processes are gone), and stage0's start time counts every fsync.
+ */
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o640): void {
   const tmp = join(dirname(path), `.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
     writeFileSync(fd, data);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -66,6 +68,8 @@ export interface PrepareOptions {
   keepLockedInRun?: boolean;
   /** Test hook: called after the manifest is written, before trees are rendered. */
   afterManifest?: (dir: string) => void | Promise<void>;
+  /** More files for the pod dir (name → content), written with the manifest (prepare-options.ts). */
+  extraFiles?: Record<string, string>;
 }
 
 export interface PreparedPod {
@@ -132,6 +136,8 @@ export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
     writeFileSync(join(dir, POD_FILES.created), '', { mode: 0o640 });
     const { manifest, imageKeys } = opts.built;
     writeFileAtomic(join(dir, POD_FILES.manifest), podManifestToJSON(manifest));
+    for (const [name, content] of Object.entries(opts.extraFiles ?? {}))
+      writeFileAtomic(join(dir, name), content);
     await opts.afterManifest?.(dir);
     await withPrepareLock(opts.store, async () => {
       for (const [i, ra] of manifest.apps.entries()) {

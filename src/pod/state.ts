@@ -4,7 +4,7 @@
  * Every transition is one rename(2); a rename that loses a race (ENOENT) is ignored by its caller.
  * Everything read here may be stale as soon as it is returned.
  */
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import { isLockedExclusively } from './lock.js';
@@ -74,6 +74,9 @@ export function stateOf(layout: PodsLayout, d: StateDir, uuid: string): PodState
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   }
+  // A pod renamed onwards and then unlocked between our open and our lock test (prepare → prepared)
+  // looked unlocked here: it counts only if it is still in `d` after the test.
+  if (!locked && !existsSync(layout.podDir(d, uuid))) return undefined;
   switch (d) {
     case 'prepare':
       return locked ? 'preparing' : 'aborted prepare';

@@ -27,6 +27,8 @@ export interface RunRequest {
   insecure: { capabilities: boolean; paths: boolean; seccomp: boolean };
   /** Engine variant from `--stage1-name`/`--engine` (e.g. `oci-runc`), if any. */
   variant?: string;
+  /** `--system-config` and `--local-config` (network confs in their `net.d`); rkt's defaults if absent. */
+  configDirs?: { system: string; local: string };
 }
 
 export interface StopRequest {

@@ -26,6 +26,14 @@ import {
   unmountUnder,
   type PodInfo,
 } from '../../pod/index.js';
+import {
+  parseNetList,
+  planTeardownLine,
+  requirePortsNetwork,
+  setupPodNetwork,
+  teardownPodNetwork,
+} from '../../net/index.js';
+import { metadataRegistration } from '../../metadata/client.js';
 import type { EnterRequest, Engine, ExecPlan, RunRequest, StopRequest } from '../engine.js';
 import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
 import {
@@ -38,7 +46,9 @@ import {
   type RuntimeName,
 } from './runtime.js';
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
+import { preparePodIo, type PodIo } from './pod-io.js';
 import { resolveAppUser } from './user.js';
+import { stdinTerminal } from '../tty.js';
 
 /** What the engine records in the pod dir (`stage1/engine.json`), for stop, enter and gc. */
 export interface OciPodState {
@@ -75,17 +85,11 @@ export function runtimeChoice(variant: string | undefined): RuntimeName | undefi
   return undefined;
 }
 
-export type NetMode = 'none' | 'host';
+export type NetMode = 'none' | 'host' | 'cni';
 
-/** `--net`: host or none (the default for now); CNI networks are the next issue. */
+/** `--net`: `none`, `host`, or CNI networks (`default` when not given; src/net). Throws on a bad list. */
 export function netMode(net: readonly string[]): NetMode {
-  if (net.length === 0) return 'none';
-  if (net.length === 1 && (net[0] === 'none' || net[0] === 'host')) return net[0];
-  throw new RocketError(
-    `--net=${net.join(',')}: only --net=none (the default for now) and --net=host are implemented; ` +
-      'CNI networks (default, named networks) come with the networking issue',
-    RKT_FAILURE,
-  );
+  return parseNetList(net).mode;
 }
 
 const q = shQuote;
@@ -187,6 +191,15 @@ function run(req: RunRequest): ExecPlan {
   const net = netMode(req.args.net);
   const rt = detectRuntime(runtimeChoiceOpts(req.variant));
   const manifest = readManifest(P);
+  requirePortsNetwork(net, manifest.ports?.length ?? 0);
+  // The metadata service (src/metadata): decided now (--mds-register=true fails here), registered below.
+  const metadata = metadataRegistration({
+    dataDir: req.dataDir,
+    uuid: req.uuid,
+    podDir: P,
+    net,
+    mode: req.args.mdsRegister,
+  });
   const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
   const cgroupParent = `rkt-${req.uuid}`;
   const ns = podNamespaceFiles(R, { hostNetwork: net === 'host' });
@@ -198,7 +211,17 @@ function run(req: RunRequest): ExecPlan {
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
 
   const apps: AppPlan[] = [];
+  const terminal = req.args.interactive ? stdinTerminal() : undefined;
   const warnings: string[] = [];
+  // Logs, readiness, sd_notify, socket activation (pod-io.ts).
+  const podIo = preparePodIo({
+    P,
+    R,
+    dataDir: req.dataDir,
+    manifest,
+    interactive: req.args.interactive,
+    warn: (m) => warnings.push(m),
+  });
   for (const [i, ra] of manifest.apps.entries()) {
     const app = ra.app;
     if (app === undefined)
@@ -256,11 +279,16 @@ function run(req: RunRequest): ExecPlan {
         cgroupsPath: `/${cgroupParent}/${ra.name}${suffix}`,
         annotations: { 'coreos.com/rkt/pod-uuid': req.uuid, 'coreos.com/rkt/app-name': ra.name },
         arch: process.arch,
+        // --interactive on a terminal: the main process gets a terminal of its own (tty.ts).
+        ...(exec === undefined && terminal !== undefined ? { terminal: true, consoleSize: terminal } : {}),
       });
       if (exec === undefined) warnings.push(...w);
       return config;
     };
-    writeFileSync(path.join(P, appDir, 'config.json'), JSON.stringify(configFor(undefined, ''), null, 2));
+    writeFileSync(
+      path.join(P, appDir, 'config.json'),
+      JSON.stringify(podIo.decorate(i, configFor(undefined, '')), null, 2),
+    );
     for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
       const sub = `${eh.name}-${k}`;
       mkdirSync(path.join(P, appDir, sub), { recursive: true });
@@ -278,6 +306,27 @@ function run(req: RunRequest): ExecPlan {
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
 
+  // Last, so that nothing after it fails with the networks up (it cleans up after its own failure).
+  // With none or host, it only releases networks an earlier, killed stage0 left in this pod.
+  setupPodNetwork({
+    uuid: req.uuid,
+    dataDir: req.dataDir,
+    preparedDir: P,
+    runDir: R,
+    net: req.args.net,
+    configDirs: req.configDirs ?? { system: '/usr/lib/rkt', local: '/etc/rkt' },
+    manifest,
+    dns: req.args,
+    hostname,
+    warn: (m) => process.stderr.write(`run: ${m}\n`),
+  });
+  // Registration needs the pod's addresses, so it follows the networks; it never fails (warns).
+  const mdsUnregister =
+    metadata?.register(
+      apps
+        .flatMap((a) => [a, ...a.pre, ...a.post])
+        .map((b) => path.join(P, path.relative(R, b.bundle), 'config.json')),
+    ) ?? '';
   const state: OciPodState = {
     engine: 'oci',
     runtime: rt.name,
@@ -297,6 +346,9 @@ function run(req: RunRequest): ExecPlan {
       hostname,
       interactive: req.args.interactive,
       cgroupParent,
+      cniNetworks: net === 'cni',
+      mdsUnregister,
+      io: podIo.io,
     }),
   };
 }
@@ -316,6 +368,12 @@ interface PlanInput {
   hostname: string;
   interactive: boolean;
   cgroupParent: string;
+  /** Stage0 made `ns-net` and its CNI networks: the plan only tears them down (src/net). */
+  cniNetworks?: boolean;
+  /** The command that unregisters the pod from the metadata service at teardown, or ''. */
+  mdsUnregister?: string;
+  /** Logs and systemd integration (pod-io.ts). */
+  io?: PodIo;
 }
 
 /**
@@ -341,21 +399,26 @@ export function planScript(p: PlanInput): string {
   const L: string[] = [
     '# rkt exec plan (oci engine); removes itself first',
     'rm -f "$0"',
+    ...(p.io?.prologue ?? []),
     `P=${q(p.P)} R=${q(p.R)} S=${q(S)}`,
     `rt() { ${rtCmd} "$@"; }`,
-    // `command`: a failed redirection of the special builtin exec must not exit the shell.
-    'command exec 4<&0 2>/dev/null || exec 4</dev/null',
-    `if ! command exec 3<"$P" 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
+    // `command`: a failed redirection of the special builtin exec must not exit the shell. The
+    // `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
+    '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
+    `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
     'echo $$ >"$R/pid"',
     // The runtime's state dir tells whether a container still exists (`run` deletes it on exit),
     // which saves a runtime start per container.
     `ST=${q(p.rt.stateRoot ?? `/run/${p.rt.name}`)}`,
     'del() { for id; do [ -d "$ST/$id" ] && rt delete -f "$id" >/dev/null 2>&1; done; return 0; }',
     'cleanup() {',
+    ...(p.mdsUnregister ? [`  ${p.mdsUnregister}`] : []),
     `  del ${allIds}`,
+    ...(p.cniNetworks === true ? [planTeardownLine()] : []),
     `  umount ${[...p.apps.flatMap((a) => (a.overlay !== undefined ? [a.overlay.target] : [])), ...nsFiles].map(q).join(' ')} 2>/dev/null`,
     `  rm -f ${nsFiles.map(q).join(' ')}`,
     `  rmdir /sys/fs/cgroup/*/${p.cgroupParent} /sys/fs/cgroup/${p.cgroupParent} 2>/dev/null`,
+    ...(p.io?.cleanup ?? []).map((l) => `  ${l}`),
     '  return 0',
     '}',
     'fail() { echo "rkt: $*" >&2; cleanup; exit 254; }',
@@ -367,19 +430,26 @@ export function planScript(p: PlanInput): string {
       `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(o.target)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
     );
   }
+  // With CNI networks, stage0 already made ns-net (src/net).
+  const toCreate = p.cniNetworks === true ? { ipc: p.ns.ipc, uts: p.ns.uts } : p.ns;
   L.push(
-    `${createNamespacesArgv(p.ns, p.hostname).map(q).join(' ')} || fail 'cannot create the pod namespaces'`,
+    `${createNamespacesArgv(toCreate, p.hostname).map(q).join(' ')} || fail 'cannot create the pod namespaces'`,
   );
+  L.push(...(p.io?.setup ?? []), ...(p.io?.functions ?? []));
   // Per-app subshell. $$ is the supervisor's pid in a subshell.
   for (const [i, a] of p.apps.entries()) {
+    const m = p.io?.main(i) ?? { before: '', args: '', redirects: '', after: '' };
     const handler = (h: { id: string; bundle: string }): string =>
       `rt run --bundle ${q(h.bundle)} ${q(h.id)} </dev/null; c=$?; del ${q(h.id)}`;
     L.push(
       `app${i}() {`,
-      "  trap '' INT",
+      // The app's recorder outlives signals sent to the whole process group or cgroup (^C, a
+      // terminal's HUP, systemd's KillMode=control-group): the supervisor decides how to stop.
+      // The runtimes reset ignored signals in the container.
+      "  trap '' INT TERM HUP",
       '  rc=0',
       ...a.pre.map((h) => `  if [ $rc = 0 ]; then ${handler(h)}; rc=$c; fi`),
-      `  if [ $rc = 0 ] && [ ! -e "$R/${STOPPING_MARKER}" ]; then rt run --bundle ${q(a.bundle)} ${q(a.id)} ${stdin} 4<&-; rc=$?; fi`,
+      `  if [ $rc = 0 ] && [ ! -e "$R/${STOPPING_MARKER}" ]; then ${m.before}rt run ${m.args}--bundle ${q(a.bundle)} ${q(a.id)} ${stdin} 4<&- ${m.redirects}; rc=$?${m.after}; fi`,
       `  del ${q(a.id)}`,
       ...a.post.map((h) => `  ${handler(h)}`),
       `  echo $rc >"$S/${a.name}"`,
@@ -390,19 +460,34 @@ export function planScript(p: PlanInput): string {
   L.push(
     `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
     'stopping= timer= failed=',
+    // term: SIGTERM, once, to each app that has started (its poststart hook's marker).
+    'term() {',
+    ...p.apps.map(
+      (a, i) =>
+        `  [ -z "$tm${i}" ] && [ -e "$S/"${q(`${a.name}-started`)} ] && tm${i}=1 && rt kill ${q(a.id)} TERM >/dev/null 2>&1`,
+    ),
+    '  return 0',
+    '}',
     'stop() {',
     '  [ -n "$stopping" ] && return',
     '  stopping=1; : >"$R/' + STOPPING_MARKER + '"',
-    `  for id in ${mainIds}; do rt kill "$id" TERM >/dev/null 2>&1; done`,
+    ...(p.io !== undefined ? [`  ${p.io.onStop}`] : []),
+    // With readiness markers (pod-io), TERM goes only to apps whose process has started; the
+    // others get it when they start (the loop calls `term` again): a TERM that reaches a container
+    // before its start makes runc fail with "container process is already dead".
+    p.io !== undefined ? '  term' : `  for id in ${mainIds}; do rt kill "$id" TERM >/dev/null 2>&1; done`,
     '  # The escalation timer; if cancelled, it kills its sleep (unless cancelled before it existed).',
     '  ( k=; trap \'k=1\' TERM; sleep "$T" & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -USR2 $$; fi ) </dev/null >/dev/null 2>&1 3<&- 4<&- &',
     '  timer=$!',
     '}',
     `trap 'stop' TERM INT HUP`,
     `trap 'for id in ${mainIds}; do rt kill "$id" KILL >/dev/null 2>&1; done' USR2`,
-    "trap ':' USR1",
+    // A wake-up (USR1) that lands while the loop body runs is not lost: it sets `woke`, and the
+    // loop goes round again instead of blocking in `wait`.
+    "trap 'woke=1' USR1",
     ...p.apps.map((_, i) => `app${i} &`),
     'while :; do',
+    '  woke=',
     '  [ -e "$R/' + STOPPING_MARKER + '" ] && stopping=${stopping:-1}',
     '  all=1',
     `  for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do`,
@@ -414,7 +499,13 @@ export function planScript(p: PlanInput): string {
     '    else all=; fi',
     '  done',
     '  [ -n "$all" ] && break',
+    ...(p.io !== undefined ? ['  [ -n "$stopping" ] && term'] : []),
+    ...(p.io !== undefined ? [`  ${p.io.wake}`] : []),
+    // `wait` ends below 128 only when no child is left: an app whose subshell was killed
+    // without recording a code failed (otherwise this loop would spin).
+    '  [ -n "$woke" ] && continue',
     '  wait',
+    `  [ $? -lt 128 ] && for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do [ -f "$S/$n" ] || echo 255 >"$S/$n"; done`,
     'done',
     '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
     'cleanup',
@@ -519,6 +610,8 @@ function gc(pod: PodInfo): void {
       process.stderr.write(`gc: pod ${pod.uuid}: ${errorMessage(err)}\n`);
     }
   }
+  // CNI DEL needs the network namespace still there (ptp removes its masquerade rules only then).
+  for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
   removePodNamespacesSync(['ns-net', 'ns-ipc', 'ns-uts'].map((f) => path.join(pod.path, f)));
   unmountUnder(pod.path);
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);

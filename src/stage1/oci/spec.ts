@@ -121,6 +121,8 @@ export interface OciCapabilities {
 
 export interface OciProcess {
   terminal: boolean;
+  /** Initial size of the terminal (with `terminal`). */
+  consoleSize?: { height: number; width: number };
   user: OciUser;
   args: string[];
   env: string[];
@@ -238,6 +240,7 @@ export interface OciAppInput {
   /** uid/gid from resolveAppUser; additionalGids adds to the app's supplementaryGIDs. */
   user: OciUser;
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   insecure?: InsecureOptions;
   /** Report isolators the engine cannot honour as warnings instead of refusing the app. */
   ignoreUnsupported?: boolean;
@@ -535,6 +538,7 @@ export function ociConfigForApp(input: OciAppInput): OciAppConfig {
 
   const process: OciProcess = {
     terminal: input.terminal === true,
+    ...(input.terminal === true && input.consoleSize !== undefined ? { consoleSize: input.consoleSize } : {}),
     user,
     args: [...exec],
     env: composeEnv(input),

@@ -20,12 +20,13 @@ describe('rkt run and enter arguments', () => {
     assert.throws(() => parseEnterArgs([]), /UUID/);
   });
 
-  it('accepts --net=none (the default) and host, and refuses CNI networks for now', () => {
-    assert.equal(netMode([]), 'none');
+  it('reads --net as none, host, or CNI networks (default when not given)', () => {
+    assert.equal(netMode([]), 'cni');
+    assert.equal(netMode(['default']), 'cni');
     assert.equal(netMode(['none']), 'none');
     assert.equal(netMode(['host']), 'host');
     assert.throws(
-      () => netMode(['default']),
+      () => netMode(['none', 'default']),
       (e: Error & { exitCode?: number }) => e.exitCode === 254,
     );
   });

@@ -150,6 +150,7 @@ describe('rkt run (oci engine)', { skip }, () => {
     '--insecure-options=image',
     'run',
     `--stage1-name=${engine}`,
+    '--net=none',
     ...args,
   ];
   async function status(uuid: string): Promise<Record<string, string>> {
@@ -190,12 +191,19 @@ describe('rkt run (oci engine)', { skip }, () => {
         assert.equal(s['app-busybox'], '3');
       });
 
+      it("passes the app's stdout and stderr through to rkt run's", async () => {
+        const r = await start(runArgs(engine, bb, ...sh('echo to-out; echo to-err >&2'))).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^to-out$/m);
+        assert.match(r.stderr, /^to-err$/m);
+      });
+
       it('runs a prepared pod (run-prepared)', async () => {
         const p = await rkt('--insecure-options=image', 'prepare', bb, ...sh('exit 5'));
         assert.equal(p.code, 0, p.stderr);
         const uuid = p.stdout.trim();
         podsSeen.add(uuid);
-        const r = await rkt('run-prepared', `--stage1-name=${engine}`, uuid);
+        const r = await rkt('run-prepared', `--stage1-name=${engine}`, '--net=none', uuid);
         assert.equal(r.code, 5, r.stderr);
       });
 

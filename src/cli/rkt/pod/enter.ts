@@ -37,7 +37,7 @@ export function enterCommand(): Command {
     .action(
       action('enter', async (_args: string[], _flags: unknown, cmd: Command) => {
         const { getPod } = await import('../../../pod/index.js');
-        const { engineForPod } = await import('../../../stage1/oci/engine.js');
+        const { engineForPod } = await import('../../../stage1/engines.js');
         const { handOff } = await import('../../../stage1/engine.js');
         const e = parseEnterArgs(rawArgsAfterVerb('enter'));
         const pod = getPod(rktGlobals(cmd).dir, e.uuid);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { catManifestCommand } from './cat-manifest.js';
+import { exportCommand } from './export.js';
 import { gcCommand } from './gc.js';
 import { listCommand } from './list.js';
 import { enterCommand } from './enter.js';
@@ -10,7 +11,7 @@ import { stopCommand } from './stop.js';
 import { rmCommand } from './rm.js';
 import { statusCommand } from './status.js';
 
-/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest. */
+/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export. */
 export function registerPods(program: Command): void {
   for (const make of [
     runCommand,
@@ -23,6 +24,7 @@ export function registerPods(program: Command): void {
     rmCommand,
     gcCommand,
     catManifestCommand,
+    exportCommand,
   ])
     program.addCommand(make());
 }

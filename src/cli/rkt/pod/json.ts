@@ -1,4 +1,5 @@
 import { appExitCode, type PodInfo } from '../../../pod/index.js';
+import { netInfoJson, readNetInfo } from '../../../net/info.js';
 import { goEscape } from '../../format/json.js';
 import { statSync } from 'node:fs';
 
@@ -42,6 +43,8 @@ function gcMarkedAt(p: PodInfo): Date | undefined {
 
 export function podJsonObject(p: PodInfo): Record<string, unknown> {
   const o: Record<string, unknown> = { name: p.uuid, state: p.state };
+  const nets = p.state === 'running' || p.state === 'exited' ? readNetInfo(p.path) : [];
+  if (nets.length > 0) o['networks'] = netInfoJson(nets);
   const apps = p.manifest?.apps ?? [];
   if (apps.length > 0) o['app_names'] = apps.map((a) => a.name);
   if (apps.length > 0) {

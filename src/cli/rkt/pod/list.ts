@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { listPods, appImageName, type PodInfo } from '../../../pod/index.js';
+import { formatNets, readNetInfo } from '../../../net/info.js';
 import { formatGoTime, humanizeTime } from '../../format/humanize.js';
 import { formatTable } from '../../format/tabwriter.js';
 import { action } from '../../run.js';
@@ -32,7 +33,8 @@ export function renderPodList(
   const time = (d: Date | undefined) =>
     d === undefined ? '' : opts.full ? formatGoTime(d) : humanizeTime(d, now);
   for (const p of pods) {
-    let pod = [opts.full ? p.uuid : p.uuid.slice(0, 8), p.state, time(p.created), time(p.started), ''];
+    const nets = p.state === 'running' || p.state === 'exited' ? formatNets(readNetInfo(p.path)) : '';
+    let pod = [opts.full ? p.uuid : p.uuid.slice(0, 8), p.state, time(p.created), time(p.started), nets];
     const apps = p.manifest?.apps ?? [];
     const lines =
       apps.length === 0

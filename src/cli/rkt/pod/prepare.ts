@@ -14,30 +14,45 @@ export async function preparePodFromArgs(
   globals: RktGlobals,
   opts: { keepLockedInRun?: boolean; quiet?: boolean } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
-  const fetch = await import('../../../fetch/index.js');
-  const { Keystore } = await import('../../../trust/keystore.js');
   const pod = await import('../../../pod/index.js');
+  const { resolveStored } = await import('../../../fetch/local.js');
+  const { parsePullPolicy } = await import('../../../fetch/policy.js');
   const dir = args.globals['dir'] ?? globals.dir;
   const io =
     args.insecureOptions === undefined
       ? globals.insecureOptions
       : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
   const store = await openStore(dir);
-  const configDirs = [globals.systemConfig, globals.localConfig, globals.userConfig];
-  const fetcher = new fetch.Fetcher({
-    store,
-    keystore: new Keystore({ systemDir: globals.systemConfig, localDir: globals.localConfig }),
-    pullPolicy: fetch.parsePullPolicy(args.pullPolicy),
-    insecure: { image: io.has('image'), tls: io.has('tls'), http: io.has('http'), pubkey: io.has('pubkey') },
-    trustKeysFromHttps: globals.trustKeysFromHttps,
-    auth: fetch.loadAuthHeaders(configDirs),
-    dockerCredentials: fetch.loadDockerCredentials(configDirs),
-    debug: globals.debug,
-  });
+  const pullPolicy = parsePullPolicy(args.pullPolicy);
+  // The fetcher (HTTP, discovery, OpenPGP) is loaded only for an image the store cannot satisfy.
+  let fetcher: import('../../../fetch/index.js').Fetcher | undefined;
+  const makeFetcher = async (): Promise<import('../../../fetch/index.js').Fetcher> => {
+    const fetch = await import('../../../fetch/index.js');
+    const { Keystore } = await import('../../../trust/keystore.js');
+    const configDirs = [globals.systemConfig, globals.localConfig, globals.userConfig];
+    return new fetch.Fetcher({
+      store,
+      keystore: new Keystore({ systemDir: globals.systemConfig, localDir: globals.localConfig }),
+      pullPolicy,
+      insecure: {
+        image: io.has('image'),
+        tls: io.has('tls'),
+        http: io.has('http'),
+        pubkey: io.has('pubkey'),
+      },
+      trustKeysFromHttps: globals.trustKeysFromHttps,
+      auth: fetch.loadAuthHeaders(configDirs),
+      dockerCredentials: fetch.loadDockerCredentials(configDirs),
+      debug: globals.debug,
+    });
+  };
   try {
     const built = await pod.buildPodManifest(args, {
       resolve: async (app) => {
+        const stored = app.signature === undefined ? resolveStored(store, app.image, pullPolicy) : undefined;
+        if (stored !== undefined) return stored;
         try {
+          fetcher ??= await makeFetcher();
           return await fetcher.fetch({
             image: app.image,
             ...(app.signature !== undefined ? { signature: app.signature } : {}),
@@ -59,9 +74,10 @@ export async function preparePodFromArgs(
       built,
       ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
       ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
+      extraFiles: { [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args) },
     });
   } finally {
-    await fetcher.close();
+    await fetcher?.close();
     store.close();
   }
 }
@@ -78,6 +94,8 @@ export function prepareCommand(): Command {
       action('prepare', async (_args: string[], _flags: unknown, cmd: Command) => {
         const { parseRunArgs } = await import('../../../pod/apps.js');
         const args = parseRunArgs(rawArgsAfterVerb('prepare'), 'prepare');
+        // The stage1 choice is remembered for run-prepared: refuse a bad one before fetching.
+        (await import('../../../stage1/engines.js')).engineChoice(args);
         if (args.apps.length === 0 && args.podManifest === undefined)
           throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);
         const prepared = await preparePodFromArgs(args, rktGlobals(cmd), { quiet: args.quiet });

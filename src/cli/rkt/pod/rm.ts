@@ -16,8 +16,8 @@ export function rmCommand(): Command {
         const wanted = podUuidArgs(uuids, flags.uuidFile);
         const layout = new PodsLayout(dir);
         const out = verbOutput('rm');
-        // Registers the oci engine's PodGcHook (containers, namespace files, cgroups).
-        await import('../../../stage1/oci/engine.js');
+        // Registers every engine's PodGcHook (oci: containers, namespace files, cgroups; fly).
+        await import('../../../stage1/engines.js');
         let failed = false;
         for (const prefix of wanted) {
           try {

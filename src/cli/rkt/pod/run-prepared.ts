@@ -13,15 +13,17 @@ import { runPreparedPod } from './run.js';
 export function runPreparedCommand(): Command {
   return new Command('run-prepared')
     .description('Run a prepared application pod in rkt')
-    .usage('[--net=none|host] [--interactive] UUID')
+    .usage('[--net[=n[:args], ...]] [--interactive] UUID')
     .argument('[args...]')
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
     .action(
       action('run-prepared', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { parseRunArgs, PodsLayout, resolveUuidPrefix } = await import('../../../pod/index.js');
-        const { netMode, runtimeChoice } = await import('../../../stage1/oci/engine.js');
+        const { applyPrepareOptions, parseRunArgs, PodsLayout, resolveUuidPrefix } =
+          await import('../../../pod/index.js');
+        const { netMode } = await import('../../../stage1/oci/engine.js');
+        const { engineChoice } = await import('../../../stage1/engines.js');
         // The UUID parses as the one "image"; per-app flags make no sense here.
         const args = parseRunArgs(rawArgsAfterVerb('run-prepared'), 'run');
         const only = args.apps[0];
@@ -29,9 +31,12 @@ export function runPreparedCommand(): Command {
           throw new RocketError('exactly one UUID must be specified', RKT_FAILURE);
         netMode(args.net);
         const globals = rktGlobals(cmd);
-        runtimeChoice(args.engine ?? args.stage1.name);
         const dir = args.globals['dir'] ?? globals.dir;
-        const uuid = resolveUuidPrefix(new PodsLayout(dir), only.image);
+        const layout = new PodsLayout(dir);
+        const uuid = resolveUuidPrefix(layout, only.image);
+        // --no-overlay and the stage1 choice given to prepare (prepare-options.ts).
+        applyPrepareOptions(layout.podDir('prepared', uuid), args);
+        engineChoice(args);
         return runPreparedPod(uuid, args, globals);
       }),
     );

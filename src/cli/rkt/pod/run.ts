@@ -6,11 +6,6 @@ import { action } from '../../run.js';
 import { rktGlobals, type RktGlobals } from '../globals.js';
 import { rawArgsAfterVerb } from './common.js';
 
-/** The engine variant named by `--stage1-name` or `--engine` (see docs/stage1.md). */
-export function engineVariant(args: PodArgs): string | undefined {
-  return args.engine ?? args.stage1.name;
-}
-
 /** The run-time insecure options (capabilities, paths, seccomp) from the globals and the verb's flag. */
 export async function runInsecure(
   args: PodArgs,
@@ -34,17 +29,21 @@ export async function runPreparedPod(
   globals: RktGlobals,
   onFailure?: () => void,
 ): Promise<number | void> {
-  const { ociEngine } = await import('../../../stage1/oci/engine.js');
+  const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
   const { handOff } = await import('../../../stage1/engine.js');
   const dir = args.globals['dir'] ?? globals.dir;
   let plan;
   try {
-    const variant = engineVariant(args);
-    plan = ociEngine.run({
+    const { name, variant } = engineChoice(args);
+    plan = engineByName(name).run({
       dataDir: dir,
       uuid,
       args,
       insecure: await runInsecure(args, globals),
+      configDirs: {
+        system: args.globals['system-config'] ?? globals.systemConfig,
+        local: args.globals['local-config'] ?? globals.localConfig,
+      },
       ...(variant !== undefined ? { variant } : {}),
     });
   } catch (err) {
@@ -58,7 +57,7 @@ export async function runPreparedPod(
 export function runCommand(): Command {
   return new Command('run')
     .description('Run image(s) in a pod in rkt')
-    .usage('[--volume=name,kind=host,...] [--net=none|host] IMAGE [-- image-args...[---]]...')
+    .usage('[--volume=name,kind=host,...] [--net[=n[:args], ...]] IMAGE [-- image-args...[---]]...')
     .argument('[args...]')
     .helpOption(false)
     .allowUnknownOption()
@@ -66,13 +65,15 @@ export function runCommand(): Command {
     .action(
       action('run', async (_args: string[], _flags: unknown, cmd: Command) => {
         const { parseRunArgs } = await import('../../../pod/apps.js');
-        const { netMode, runtimeChoice } = await import('../../../stage1/oci/engine.js');
+        const { netMode } = await import('../../../stage1/oci/engine.js');
         const args = parseRunArgs(rawArgsAfterVerb('run'), 'run');
         if (args.apps.length === 0 && args.podManifest === undefined)
           throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);
         // Refuse what the engine cannot do before fetching anything.
-        netMode(args.net);
-        runtimeChoice(engineVariant(args));
+        const { parseExposedPort, requirePortsNetwork } = await import('../../../net/ports.js');
+        args.ports.forEach(parseExposedPort);
+        requirePortsNetwork(netMode(args.net), args.ports.length);
+        (await import('../../../stage1/engines.js')).engineChoice(args);
         const globals = rktGlobals(cmd);
         const { preparePodFromArgs } = await import('./prepare.js');
         const prepared = await preparePodFromArgs(args, globals, { quiet: args.quiet });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import { POD_FILES, getPod, type PodInfo } from '../../../pod/index.js';
+import { formatNets, readNetInfo } from '../../../net/info.js';
 import { parseGoDuration } from '../../format/duration.js';
 import { formatGoTime } from '../../format/humanize.js';
 import { action } from '../../run.js';
@@ -104,7 +105,8 @@ export function renderStatus(p: PodInfo): string {
   const lines = [`state=${p.state}`];
   if (p.created !== undefined) lines.push(`created=${formatGoTime(p.created)}`);
   if (p.started !== undefined) lines.push(`started=${formatGoTime(p.started)}`);
-  if (p.state === 'running' || p.state === 'exited') lines.push('networks=');
+  if (p.state === 'running' || p.state === 'exited')
+    lines.push(`networks=${formatNets(readNetInfo(p.path))}`);
   const live = ['running', 'deleting', 'exited deleting', 'exited', 'exited garbage'];
   if (live.includes(p.state)) {
     if (p.pid !== undefined) lines.push(`pid=${p.pid}`);
@@ -122,12 +124,28 @@ async function waitUntil(deadlineMs: number, done: () => boolean, what: string):
   }
 }
 
-function isReady(p: PodInfo): boolean {
+/**
+ * Whether the pod's supervisor reported ready: `stage1/rootfs/rkt/supervisor-status` is a symlink to
+ * `ready` (rkt's form) or a file containing `ready`. A pod that ended without it never will be.
+ */
+export function isReady(p: PodInfo): boolean {
+  const file = join(p.path, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
+  let ready = false;
   try {
-    return readlinkSync(join(p.path, 'stage1', 'rootfs', 'rkt', 'supervisor-status')) === 'ready';
-  } catch {
-    return false;
+    ready = readlinkSync(file) === 'ready';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') {
+      try {
+        ready = readFileSync(file, 'utf8').trim() === 'ready';
+      } catch {
+        ready = false;
+      }
+    }
   }
+  const ended = ['exited', 'exited garbage', 'garbage', 'deleting', 'exited deleting', 'aborted prepare'];
+  if (!ready && ended.includes(p.state))
+    throw new RocketError(`pod ${p.uuid} ended without reporting ready`, RKT_FAILURE);
+  return ready;
 }
 
 export function statusCommand(): Command {

@@ -14,7 +14,7 @@ export function stopCommand(): Command {
     .action(
       action('stop', async (uuids: string[], flags: { force: boolean; uuidFile: string }, cmd: Command) => {
         const { getPod } = await import('../../../pod/index.js');
-        const { engineForPod } = await import('../../../stage1/oci/engine.js');
+        const { engineForPod } = await import('../../../stage1/engines.js');
         const wanted = podUuidArgs(uuids, flags.uuidFile);
         let failed = false;
         for (const u of wanted) {
