@@ -4,8 +4,7 @@
  * `httpsOrHTTP`). Errors read like the reference's Go errors (`Get "URL": …`, `expected a 200 OK
  * got 404`) because `actool discover` prints them. undici is loaded only when a page is fetched.
  */
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { caList, extraCaPems } from '../tls-ca.js';
 import type { Dispatcher } from 'undici';
 import { readACMeta, type ACMeta } from './meta.js';
 
@@ -140,21 +139,11 @@ export function goNetReason(err: unknown, url: URL): string {
   return message;
 }
 
-function envCA(): Buffer[] {
-  const file = process.env.SSL_CERT_FILE;
-  if (!file) return [];
-  try {
-    return [readFileSync(file)];
-  } catch {
-    return [];
-  }
-}
-
 /** A transport on undici (imported on first use), one connection pool per TLS policy. */
 export function createUndiciTransport(opts: TransportOptions = {}): DiscoveryTransport {
   const timeout = opts.timeoutMs ?? 20_000;
-  const extraCA = opts.ca === undefined ? envCA() : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
-  const ca = extraCA.length > 0 ? [...rootCertificates, ...(extraCA as (string | Buffer)[])] : undefined;
+  const extraCA = opts.ca === undefined ? extraCaPems() : Array.isArray(opts.ca) ? opts.ca : [opts.ca];
+  const ca = caList(extraCA as (string | Buffer)[]);
   const agents = new Map<boolean, Dispatcher>();
   let undici: Promise<typeof import('undici')> | undefined;
 

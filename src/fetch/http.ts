@@ -6,15 +6,14 @@
  * SSL_CERT_FILE is unset), and rkt's status handling (200, 304 with If-None-Match, 202 to defer a
  * signature).
  */
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
 import { goNetReason } from '../discovery/index.js';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import { authorizationFor, type AuthHeaders } from './auth.js';
 import { parseMaxAge } from './policy.js';
+import { caList, extraCaPems } from '../tls-ca.js';
 
 export interface HttpOptions {
   /** Accept any certificate and host name (--insecure-options=tls). */
@@ -44,16 +43,6 @@ function fail(message: string): never {
   throw new RocketError(message, RKT_FAILURE);
 }
 
-function extraCA(): Buffer[] {
-  const file = process.env.SSL_CERT_FILE;
-  if (file === undefined || file === '') return [];
-  try {
-    return [readFileSync(file)];
-  } catch {
-    return [];
-  }
-}
-
 function headerValue(v: string | string[] | undefined): string {
   return (Array.isArray(v) ? v[0] : v) ?? '';
 }
@@ -65,8 +54,7 @@ export class HttpClient {
 
   private agentsFor(): { http: HttpAgent; https: HttpsAgent } {
     if (this.agents === undefined) {
-      const extra = extraCA();
-      const ca = extra.length > 0 ? [...rootCertificates, ...extra] : undefined;
+      const ca = caList(extraCaPems());
       this.agents = {
         http: new HttpAgent({ keepAlive: true }),
         https: new HttpsAgent({

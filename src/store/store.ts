@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extractAci } from '../aci/index.js';
 import { parseImageManifest, type Dependency, type ImageManifest, type Label } from '../appc/index.js';
-import { parseAppString } from '../discovery/index.js';
+import { parseAppString } from '../discovery/app.js';
 import { StoreDb, type AciInfoRow, type RemoteRow } from './db.js';
 import { FileLock, withLock } from './flock.js';
 import {

@@ -34,11 +34,9 @@ async function readKeyLocation(
   if (scheme === 'http' && !flags.insecureAllowHttp) fail('--insecure-allow-http required for http URLs');
   if (scheme !== 'http' && scheme !== 'https') fail('only local files and http or https URLs supported');
   const { Agent, interceptors, request } = await import('undici');
-  const { rootCertificates } = await import('node:tls');
-  // Like discovery and fetch: trust the CA bundle of SSL_CERT_FILE too (the reference's Go runtime does).
-  const certFile = process.env.SSL_CERT_FILE;
-  const extra = certFile ? await readFile(certFile, 'utf8').catch(() => undefined) : undefined;
-  const ca = extra !== undefined ? [...rootCertificates, extra] : undefined;
+  // Like discovery and fetch: trust SSL_CERT_FILE's bundle too (the reference's Go runtime does).
+  const { caList, extraCaPems } = await import('../../tls-ca.js');
+  const ca = caList(extraCaPems());
   const dispatcher = new Agent({
     connect: { rejectUnauthorized: !globals.insecureOptions.has('tls'), ...(ca ? { ca } : {}) },
   });

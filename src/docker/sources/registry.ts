@@ -4,14 +4,14 @@
  * loop), manifests and blobs, redirects followed by hand so Authorization never leaves the
  * registry's origin. undici is imported on first use.
  */
-import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { createSecureContext, rootCertificates } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { RocketError, errorMessage } from '../../errors.js';
 import { basicAuthorization, parseWwwAuthenticate, type Challenge, type Credentials } from './auth.js';
 import { parseDigest, verifyingStream } from './digest.js';
 import { MANIFEST_ACCEPT, MAX_DOCUMENT_SIZE } from './manifest.js';
+import { caList, extraCaPems } from '../../tls-ca.js';
 
 export interface RegistryClientOptions {
   /** Allow plain http (after https fails) and https → http redirects. */
@@ -39,16 +39,6 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function headerValue(v: string | string[] | undefined): string {
   return (Array.isArray(v) ? v[0] : v) ?? '';
-}
-
-function fileIfSet(name: string): Buffer[] {
-  const file = process.env[name];
-  if (file === undefined || file === '') return [];
-  try {
-    return [readFileSync(file)];
-  } catch {
-    return [];
-  }
 }
 
 /** The `errors` of a registry's JSON error body, as `CODE: message`, or ''. */
@@ -108,10 +98,7 @@ export class RegistryClient {
     this.undici ??= await import('undici');
     if (this.agent === undefined) {
       const timeout = this.opts.timeoutMs ?? 30_000;
-      const extra = [...fileIfSet('SSL_CERT_FILE'), ...(this.opts.ca ?? [])];
-      // Setting `ca` replaces Node's default store, which is where NODE_EXTRA_CA_CERTS lives.
-      const ca =
-        extra.length > 0 ? [...rootCertificates, ...fileIfSet('NODE_EXTRA_CA_CERTS'), ...extra] : undefined;
+      const ca = caList([...extraCaPems(), ...(this.opts.ca ?? [])]);
       // One secure context for all connections: parsing the CA list per connection costs ~100 ms.
       const secureContext = ca ? createSecureContext({ ca }) : undefined;
       this.agent = new this.undici.Agent({

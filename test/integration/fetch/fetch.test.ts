@@ -245,6 +245,20 @@ describe('rkt fetch over HTTPS with discovery and GnuPG signatures', { skip: not
     assert.match(r.stderr, /signature verified:/);
   });
 
+  test('trusts a CA given in NODE_EXTRA_CA_CERTS (bin/rkt hands it to the HTTPS clients, not to Node)', async () => {
+    const dir = freshDir();
+    const r = await runRkt([`--dir=${dir}`, ...config(), 'fetch', `${ip}/app:1.0.0`], {
+      caVia: 'NODE_EXTRA_CA_CERTS',
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, sha512(appAci).slice(0, 39) + '\n');
+    const untrusted = await runRkt([`--dir=${freshDir()}`, ...config(), 'fetch', `${ip}/app:1.0.0`], {
+      caVia: 'none',
+    });
+    assert.equal(untrusted.code, 254);
+    assert.match(untrusted.stderr, /certificate/);
+  });
+
   test('fetches a local file with --signature after it', async () => {
     const dir = freshDir();
     const file = join(work.path, 'local-copy.aci');

@@ -225,7 +225,7 @@ export class FetchServer {
 
 /**
  * Runs bin/rkt as the fetch tests need it: trusting the test CA (SSL_CERT_FILE, with
- * NODE_EXTRA_CA_CERTS cleared) and keeping every child, so `killAll` can end them by pid. With
+ * NODE_EXTRA_CA_CERTS cleared; or, with `caVia`, only NODE_EXTRA_CA_CERTS or no CA) and keeping every child, so `killAll` can end them by pid. With
  * `terminal`, rkt runs under a pseudo-terminal (util-linux `script`) and stdout is what it showed.
  */
 export class RktRunner {
@@ -238,7 +238,7 @@ export class RktRunner {
 
   spawn(
     args: string[],
-    opts: { cwd?: string; terminal?: boolean } = {},
+    opts: { cwd?: string; terminal?: boolean; caVia?: 'NODE_EXTRA_CA_CERTS' | 'none' } = {},
   ): { child: ChildProcess; done: Promise<RunResult> } {
     const rkt = join(projectRoot, 'bin', 'rkt');
     const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
@@ -249,8 +249,8 @@ export class RktRunner {
       cwd: opts.cwd ?? this.cwd(),
       env: {
         ...process.env,
-        SSL_CERT_FILE: this.caFile(),
-        NODE_EXTRA_CA_CERTS: '',
+        SSL_CERT_FILE: opts.caVia === undefined ? this.caFile() : '',
+        NODE_EXTRA_CA_CERTS: opts.caVia === 'NODE_EXTRA_CA_CERTS' ? this.caFile() : '',
         ...(opts.terminal ? { TERM: 'dumb' } : {}),
       },
       stdio: [opts.terminal ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -270,7 +270,10 @@ export class RktRunner {
     return { child, done };
   }
 
-  run(args: string[], opts: { cwd?: string; terminal?: boolean } = {}): Promise<RunResult> {
+  run(
+    args: string[],
+    opts: { cwd?: string; terminal?: boolean; caVia?: 'NODE_EXTRA_CA_CERTS' | 'none' } = {},
+  ): Promise<RunResult> {
     return this.spawn(args, opts).done;
   }
 
