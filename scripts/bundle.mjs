@@ -49,7 +49,7 @@ await build({
       'let __rocketPackages;',
       'require = (id) => {',
       "  if (__rocketBuiltin('node:module').isBuiltin(id)) return __rocketBuiltin(id);",
-      "  const home = process.env.ROCKET_HOME;",
+      '  const home = process.env.ROCKET_HOME;',
       "  __rocketPackages ??= __rocketBuiltin('node:module').createRequire(home ? home + '/package.json' : __filename);",
       '  return __rocketPackages(id);',
       '};',
