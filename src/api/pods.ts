@@ -2,12 +2,12 @@
  * A pod on disk as a v1alpha Pod. Read fresh on every call (a pod's files are small and its state
  * changes under us); everything read may be stale as soon as it is returned.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { APPC_SPEC_VERSION_STRING } from '../appc/version.js';
-import { POD_FILES, appExitCode, type PodInfo, type PodState } from '../pod/index.js';
-import { ENGINE_STATE } from '../stage1/oci/engine.js';
+import { POD_FILES, appExitCode, gcMarkedAt, type PodInfo, type PodState } from '../pod/index.js';
+import { ENGINE_STATE } from '../stage1/engine.js';
 import {
   keyValues,
   nanosOf,
@@ -69,16 +69,6 @@ export function podCgroup(podDir: string): string {
     return typeof s.cgroupParent === 'string' && s.cgroupParent !== '' ? `/${s.cgroupParent}` : '';
   } catch {
     return '';
-  }
-}
-
-/** When gc marked the pod: the ctime of its dir, renamed into exited-garbage/ or garbage/. */
-function gcMarkedAt(p: PodInfo): Date | undefined {
-  if (p.stateDir !== 'exited-garbage' && p.stateDir !== 'garbage') return undefined;
-  try {
-    return statSync(p.path).ctime;
-  } catch {
-    return undefined;
   }
 }
 

@@ -159,3 +159,13 @@ export function transition(layout: PodsLayout, uuid: string, from: StateDir, to:
     throw err;
   }
 }
+
+/** When gc marked the pod: the ctime of its dir, renamed into exited-garbage/ or garbage/. */
+export function gcMarkedAt(p: PodLocation): Date | undefined {
+  if (p.stateDir !== 'exited-garbage' && p.stateDir !== 'garbage') return undefined;
+  try {
+    return statSync(p.path).ctime;
+  } catch {
+    return undefined;
+  }
+}

@@ -7,13 +7,29 @@
  * itself first, then takes the pod lock, and becomes (or starts) the pod's supervisor.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import type { PodArgs, PodInfo } from '../pod/index.js';
 
 /** A POSIX sh script that the launcher execs in place of stage0. */
+/** Where an engine records in the pod dir what its stop, enter and gc need (`{engine: NAME, ...}`). */
+export const ENGINE_STATE = path.join('stage1', 'engine.json');
+
+/** The pod's engine state if the engine named `engine` wrote it, else undefined. */
+export function readEngineState<T extends { engine: string }>(
+  podPath: string,
+  engine: T['engine'],
+): T | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path.join(podPath, ENGINE_STATE), 'utf8')) as T;
+    return s.engine === engine ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ExecPlan {
   script: string;
 }

@@ -20,7 +20,14 @@ import {
   type PodArgs,
   type PodInfo,
 } from '../../pod/index.js';
-import type { EnterRequest, Engine, ExecPlan, RunRequest, StopRequest } from '../engine.js';
+import {
+  readEngineState,
+  type EnterRequest,
+  type Engine,
+  type ExecPlan,
+  type RunRequest,
+  type StopRequest,
+} from '../engine.js';
 import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
@@ -187,12 +194,7 @@ function run(req: RunRequest): ExecPlan {
 }
 
 function readState(pod: PodInfo): FlyPodState | undefined {
-  try {
-    const s = JSON.parse(readFileSync(path.join(pod.path, ENGINE_STATE), 'utf8')) as FlyPodState;
-    return s.engine === 'fly' ? s : undefined;
-  } catch {
-    return undefined;
-  }
+  return readEngineState<FlyPodState>(pod.path, 'fly');
 }
 
 function requireState(pod: PodInfo): FlyPodState {

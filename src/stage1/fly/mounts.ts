@@ -7,10 +7,10 @@
  * cannot make the plan create or mount anything outside its rootfs.
  */
 import path from 'node:path';
-import type { App, PodManifest, Volume } from '../../appc/index.js';
+import type { App, PodManifest } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
-import { POD_FILES } from '../../pod/index.js';
 import { resolveInRoot } from '../oci/user.js';
+import { appVolumes, type AppVolume } from '../volumes.js';
 
 export type FlyMount =
   | { kind: 'rbind'; source: string; target: string }
@@ -29,37 +29,16 @@ export function targetIn(treeRoot: string, mountRoot: string, inner: string): st
   return rel === '' ? mountRoot : path.join(mountRoot, rel);
 }
 
-/** The app's volumes as host sources and in-rootfs paths (before resolution). */
-export function appVolumes(
-  manifest: PodManifest,
-  runDir: string,
-  app: App,
-): { source: string; inner: string; recursive: boolean; readOnly: boolean }[] {
-  const ra = manifest.apps[0];
-  const out = [];
-  for (const m of ra?.mounts ?? []) {
-    const vol: Volume | undefined = m.appVolume ?? manifest.volumes?.find((v) => v.name === m.volume);
-    if (vol === undefined)
+/** The app's volumes as host sources and in-rootfs paths (before resolution); host sources must be absolute. */
+export function flyVolumes(manifest: PodManifest, runDir: string, app: App): AppVolume[] {
+  const vols = appVolumes(manifest, 0, runDir, app);
+  for (const v of vols)
+    if (!v.source.startsWith('/'))
       throw new RocketError(
-        `app ${JSON.stringify(ra?.name)}: no volume ${JSON.stringify(m.volume)}`,
+        `volume ${JSON.stringify(v.name)}: source must be an absolute path, got ${JSON.stringify(v.source)}`,
         RKT_FAILURE,
       );
-    const mp = app.mountPoints?.find((p) => p.name === m.volume);
-    const source =
-      vol.kind === 'host' ? (vol.source ?? '') : path.join(runDir, POD_FILES.sharedVolumes, vol.name);
-    if (!source.startsWith('/'))
-      throw new RocketError(
-        `volume ${JSON.stringify(vol.name)}: source must be an absolute path, got ${JSON.stringify(source)}`,
-        RKT_FAILURE,
-      );
-    out.push({
-      source,
-      inner: m.path,
-      recursive: vol.recursive === true,
-      readOnly: vol.readOnly === true || mp?.readOnly === true,
-    });
-  }
-  return out;
+  return vols;
 }
 
 export interface FlyMountInput {
@@ -91,7 +70,7 @@ export function flyMounts(input: FlyMountInput): FlyMount[] {
   ];
   if (input.resolvConf !== undefined) mounts.push(ro(input.resolvConf, '/etc/resolv.conf'));
   mounts.push(ro(input.hosts, '/etc/hosts'));
-  for (const v of appVolumes(input.manifest, input.runDir, input.app))
+  for (const v of flyVolumes(input.manifest, input.runDir, input.app))
     mounts.push({
       kind: 'bind',
       source: v.source,

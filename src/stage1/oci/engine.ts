@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { parsePodManifest, type App, type PodManifest, type Volume } from '../../appc/index.js';
+import { parsePodManifest, type App, type PodManifest } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import {
   POD_FILES,
@@ -34,7 +34,15 @@ import {
   teardownPodNetwork,
 } from '../../net/index.js';
 import { metadataRegistration } from '../../metadata/client.js';
-import type { EnterRequest, Engine, ExecPlan, RunRequest, StopRequest } from '../engine.js';
+import {
+  ENGINE_STATE,
+  readEngineState,
+  type EnterRequest,
+  type Engine,
+  type ExecPlan,
+  type RunRequest,
+  type StopRequest,
+} from '../engine.js';
 import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
 import {
   deleteContainer,
@@ -47,6 +55,7 @@ import {
 } from './runtime.js';
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
+import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
 
@@ -62,7 +71,7 @@ export interface OciPodState {
   cgroupParent: string;
 }
 
-export const ENGINE_STATE = path.join('stage1', 'engine.json');
+export { ENGINE_STATE };
 /** Written by `rkt stop` (graceful): apps ending on SIGTERM then count as a clean exit. */
 export const STOPPING_MARKER = path.join('stage1', 'stopping');
 /** Seconds between the graceful SIGTERM and the SIGKILL (env `RKT_STOP_TIMEOUT`). */
@@ -141,27 +150,13 @@ function resolvConf(req: RunRequest): string | undefined {
 }
 
 function volumeMounts(manifest: PodManifest, appIndex: number, runDir: string, app: App): AppMount[] {
-  const ra = manifest.apps[appIndex];
-  const out: AppMount[] = [];
-  for (const m of ra?.mounts ?? []) {
-    const vol: Volume | undefined = m.appVolume ?? manifest.volumes?.find((v) => v.name === m.volume);
-    if (vol === undefined)
-      throw new RocketError(
-        `app ${JSON.stringify(ra?.name)}: no volume ${JSON.stringify(m.volume)}`,
-        RKT_FAILURE,
-      );
-    const mp = app.mountPoints?.find((p) => p.name === m.volume);
-    const source =
-      vol.kind === 'host' ? (vol.source ?? '') : path.join(runDir, POD_FILES.sharedVolumes, vol.name);
-    out.push({
-      kind: 'bind',
-      source,
-      destination: m.path,
-      readOnly: vol.readOnly === true || mp?.readOnly === true,
-      recursive: vol.recursive === true,
-    });
-  }
-  return out;
+  return appVolumes(manifest, appIndex, runDir, app).map((v) => ({
+    kind: 'bind',
+    source: v.source,
+    destination: v.inner,
+    readOnly: v.readOnly,
+    recursive: v.recursive,
+  }));
 }
 
 function runCp(from: string, to: string): void {
@@ -515,12 +510,7 @@ export function planScript(p: PlanInput): string {
 }
 
 function readState(pod: PodInfo): OciPodState | undefined {
-  try {
-    const s = JSON.parse(readFileSync(path.join(pod.path, ENGINE_STATE), 'utf8')) as OciPodState;
-    return s.engine === 'oci' ? s : undefined;
-  } catch {
-    return undefined;
-  }
+  return readEngineState<OciPodState>(pod.path, 'oci');
 }
 
 function runtimeFor(state: OciPodState): OciRuntime {
@@ -620,11 +610,3 @@ function gc(pod: PodInfo): void {
 export const ociEngine: Engine = { name: 'oci', run, enter, stop, gc };
 
 registerPodGcHook({ name: 'oci', gc: (pod) => ociEngine.gc(pod) });
-
-/** The engine that started a pod (only `oci` so far). */
-export function engineForPod(pod: PodInfo): Engine {
-  const state = readState(pod);
-  if (state === undefined)
-    throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
-  return ociEngine;
-}

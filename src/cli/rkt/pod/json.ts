@@ -1,7 +1,6 @@
-import { appExitCode, type PodInfo } from '../../../pod/index.js';
+import { appExitCode, gcMarkedAt, type PodInfo } from '../../../pod/index.js';
 import { netInfoJson, readNetInfo } from '../../../net/info.js';
 import { goEscape } from '../../format/json.js';
-import { statSync } from 'node:fs';
 
 /** rkt's api/v1 JSON for pods (`rkt list --format`, `rkt status --format`). */
 
@@ -28,16 +27,6 @@ function appState(p: PodInfo): string {
       return 'unknown';
     default:
       return 'exited';
-  }
-}
-
-/** When gc marked the pod (ctime of its dir in exited-garbage/garbage). */
-function gcMarkedAt(p: PodInfo): Date | undefined {
-  if (p.stateDir !== 'exited-garbage' && p.stateDir !== 'garbage') return undefined;
-  try {
-    return statSync(p.path).ctime;
-  } catch {
-    return undefined;
   }
 }
 
