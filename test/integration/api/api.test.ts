@@ -29,7 +29,7 @@ import { formatRecord } from '../../../src/logs/format.js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, waitFor } from '../../helpers.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
 const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -78,14 +78,6 @@ class Collected<T> {
       });
       call.on('error', () => {});
     });
-  }
-}
-
-async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

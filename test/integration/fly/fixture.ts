@@ -18,11 +18,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, waitFor } from '../../helpers.js';
+export { waitFor } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 export const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -106,14 +106,6 @@ export interface Running {
   /** The launcher's process (the supervisor after the hand-off) ended; its pipes may live on. */
   exited: Promise<void>;
   stdout: () => string;
-}
-
-export async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** bin/rkt with its own data dir under a temp work dir; `cleanup` removes every trace. */

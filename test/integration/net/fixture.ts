@@ -26,7 +26,8 @@ import { readNetInfo, type NetInfo } from '../../../src/net/info.js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, waitFor } from '../../helpers.js';
+export { waitFor } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -59,14 +60,6 @@ export interface Running {
   exited: Promise<void>;
   stdout: () => string;
   stderr: () => string;
-}
-
-export async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** A busybox ACI whose app is `app` (exec, ports...), built by bin/actool. */

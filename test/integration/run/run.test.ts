@@ -16,12 +16,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, waitFor } from '../../helpers.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
 const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -73,14 +72,6 @@ function start(args: string[]): Running {
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return { child, done, exited, stdout: () => stdout };
-}
-
-async function waitFor(what: string, pred: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 function buildAci(work: string, name: string, app: object): string {
