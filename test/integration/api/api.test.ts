@@ -8,13 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   appendFileSync,
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { connect } from 'node:net';
@@ -30,10 +28,9 @@ import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, waitFor } from '../../helpers.js';
+import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
-const actoolBin = join(projectRoot, 'bin', 'actool');
-const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip =
   process.getuid?.() !== 0
     ? 'needs root'
@@ -81,33 +78,19 @@ class Collected<T> {
   }
 }
 
-function buildAci(work: string, name: string, labels: Record<string, string>, annotations: object[]): string {
-  const layout = join(work, `layout-${name}`);
-  const rootfs = join(layout, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev'])
-    mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-  for (const a of ['sh', 'sleep', 'echo', 'true']) symlinkSync('busybox', join(rootfs, 'bin', a));
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  writeFileSync(
-    join(layout, 'manifest'),
-    JSON.stringify({
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name: `example.com/${name}`,
-      labels: [
-        ...Object.entries(labels).map(([n, value]) => ({ name: n, value })),
-        { name: 'os', value: 'linux' },
-        { name: 'arch', value: arch },
-      ],
-      annotations,
-      app: { exec: ['/bin/sh', '-c', 'exit 0'], user: '0', group: '0' },
-    }),
-  );
-  const aci = join(work, `${name}.aci`);
-  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return aci;
+function buildAci(
+  work: string,
+  name: string,
+  labels: Record<string, string>,
+  annotations: { name: string; value: string }[],
+): string {
+  return buildBusyboxAci(work, name, {
+    applets: ['sh', 'sleep', 'echo', 'true'],
+    dirs: ['tmp', 'proc', 'sys', 'dev'],
+    labels,
+    annotations,
+    app: { exec: ['/bin/sh', '-c', 'exit 0'] },
+  });
 }
 
 describe('rkt api-service', { skip }, () => {

@@ -5,28 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, waitFor } from '../../helpers.js';
+import { buildBusyboxAci, busybox } from '../busybox-aci.js';
+export { busybox } from '../busybox-aci.js';
 export { waitFor } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 export const actoolBin = join(projectRoot, 'bin', 'actool');
-export const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 
 /** Why pod tests cannot run here, or false. */
 export function podTestSkip(...programs: string[]): string | false {
@@ -60,38 +51,17 @@ const APPLETS = [
 
 /** An ACI of busybox-static with /etc/passwd (root, alice 1234) and /etc/group (root, staff 4321). */
 export function buildAci(work: string, name: string, app: object): string {
-  const layout = join(work, `layout-${name}`);
-  const rootfs = join(layout, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'home/alice']) mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-  writeFileSync(
-    join(rootfs, 'etc/passwd'),
-    'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/home/alice:/bin/sh\n',
-  );
-  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:4321:\n');
-  mkdirSync(join(rootfs, 'var/old'), { recursive: true });
-  writeFileSync(join(rootfs, 'var/old/keep'), 'from the image\n');
-  writeFileSync(join(rootfs, 'etc/motd'), 'from the image\n');
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  writeFileSync(
-    join(layout, 'manifest'),
-    JSON.stringify({
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name: `example.com/${name}`,
-      labels: [
-        { name: 'version', value: '1.0' },
-        { name: 'os', value: 'linux' },
-        { name: 'arch', value: arch },
-      ],
-      app: { user: '0', group: '0', ...app },
-    }),
-  );
-  const aci = join(work, `${name}.aci`);
-  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return aci;
+  return buildBusyboxAci(work, name, {
+    applets: APPLETS,
+    dirs: ['tmp', 'home/alice'],
+    files: {
+      'etc/passwd': 'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/home/alice:/bin/sh\n',
+      'etc/group': 'root:x:0:\nstaff:x:4321:\n',
+      'var/old/keep': 'from the image\n',
+      'etc/motd': 'from the image\n',
+    },
+    app,
+  });
 }
 
 export interface Result {

@@ -9,14 +9,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
-  copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
   rmSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,11 +25,10 @@ import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, waitFor } from '../../helpers.js';
+import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 export { waitFor } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
-const actoolBin = join(projectRoot, 'bin', 'actool');
-const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 
 export const skip: string | false =
   process.getuid?.() !== 0
@@ -64,33 +61,12 @@ export interface Running {
 
 /** A busybox ACI whose app is `app` (exec, ports...), built by bin/actool. */
 export function buildAci(work: string, name: string, app: object): string {
-  const layout = join(work, `layout-${name}`);
-  const rootfs = join(layout, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'www'])
-    mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
-  writeFileSync(join(rootfs, 'www/index.html'), `hello from ${name}\n`);
-  writeFileSync(
-    join(layout, 'manifest'),
-    JSON.stringify({
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name: `example.com/${name}`,
-      labels: [
-        { name: 'version', value: '1.0' },
-        { name: 'os', value: 'linux' },
-        { name: 'arch', value: process.arch === 'x64' ? 'amd64' : process.arch },
-      ],
-      app: { user: '0', group: '0', ...app },
-    }),
-  );
-  const aci = join(work, `${name}.aci`);
-  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return aci;
+  return buildBusyboxAci(work, name, {
+    applets: APPLETS,
+    dirs: ['tmp', 'proc', 'sys', 'dev'],
+    files: { 'www/index.html': `hello from ${name}\n` },
+    app,
+  });
 }
 
 /** An app that serves /www over HTTP on `port` (busybox httpd, in the foreground). */

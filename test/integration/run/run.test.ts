@@ -4,16 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,10 +12,9 @@ import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, waitFor } from '../../helpers.js';
+import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
-const actoolBin = join(projectRoot, 'bin', 'actool');
-const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip =
   process.getuid?.() !== 0
     ? 'needs root'
@@ -75,33 +65,15 @@ function start(args: string[]): Running {
 }
 
 function buildAci(work: string, name: string, app: object): string {
-  const layout = join(work, `layout-${name}`);
-  const rootfs = join(layout, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev'])
-    mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-  for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\nstaff:x:4321:\n');
-  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  writeFileSync(
-    join(layout, 'manifest'),
-    JSON.stringify({
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name: `example.com/${name}`,
-      labels: [
-        { name: 'version', value: '1.0' },
-        { name: 'os', value: 'linux' },
-        { name: 'arch', value: arch },
-      ],
-      app: { user: '0', group: '0', ...app },
-    }),
-  );
-  const aci = join(work, `${name}.aci`);
-  const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return aci;
+  return buildBusyboxAci(work, name, {
+    applets: APPLETS,
+    dirs: ['tmp', 'proc', 'sys', 'dev'],
+    files: {
+      'etc/passwd': 'root:x:0:0:root:/:/bin/sh\nalice:x:1234:4321::/:/bin/sh\n',
+      'etc/group': 'root:x:0:\nstaff:x:4321:\n',
+    },
+    app,
+  });
 }
 
 describe('rkt run (oci engine)', { skip }, () => {

@@ -2,29 +2,18 @@
  * Pods for the logs and systemd integration tests: busybox ACIs built by bin/actool, `rkt run`
  * through bin/rkt with its own --dir, and a cleanup that removes every pod, mount and cgroup made.
  */
-import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot } from '../../helpers.js';
+import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 export { waitFor } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
-const actoolBin = join(projectRoot, 'bin', 'actool');
-const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'true', 'ls', 'readlink', 'ln', 'logger', 'seq', 'test'];
 
 export const podSkip: string | false =
@@ -64,34 +53,12 @@ export class PodFixture {
 
   /** A busybox ACI running `app` (exec, ports...), with image annotations. */
   buildAci(name: string, app: object, annotations: { name: string; value: string }[] = []): string {
-    const layout = join(this.work, `layout-${name}`);
-    const rootfs = join(layout, 'rootfs');
-    for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'run'])
-      mkdirSync(join(rootfs, d), { recursive: true });
-    copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-    for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-    writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
-    writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
-    const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-    writeFileSync(
-      join(layout, 'manifest'),
-      JSON.stringify({
-        acKind: 'ImageManifest',
-        acVersion: '0.8.11',
-        name: `example.com/${name}`,
-        labels: [
-          { name: 'version', value: '1.0' },
-          { name: 'os', value: 'linux' },
-          { name: 'arch', value: arch },
-        ],
-        app: { user: '0', group: '0', ...app },
-        ...(annotations.length > 0 ? { annotations } : {}),
-      }),
-    );
-    const aci = join(this.work, `${name}.aci`);
-    const r = spawnSync(actoolBin, ['build', layout, aci], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    return aci;
+    return buildBusyboxAci(this.work, name, {
+      applets: APPLETS,
+      dirs: ['tmp', 'proc', 'sys', 'dev', 'run'],
+      app,
+      annotations,
+    });
   }
 
   /** Runs `cmd args` (default bin/rkt); output collected. */
