@@ -28,7 +28,7 @@ import {
   type RunRequest,
   type StopRequest,
 } from '../engine.js';
-import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
+import { ENGINE_STATE, STOPPING_MARKER, hostsEntryLines } from '../oci/engine.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { flyMounts, targetIn } from './mounts.js';
@@ -80,19 +80,7 @@ function resolvSource(args: PodArgs, P: string, R: string): string | undefined {
 function hostsSource(args: PodArgs, P: string, R: string): string {
   if (args.hostsEntries.length === 0) return '/etc/hosts';
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-  for (const e of args.hostsEntries) {
-    if (e === 'host') {
-      try {
-        lines.push(readFileSync('/etc/hosts', 'utf8').trimEnd());
-      } catch {
-        // no host file
-      }
-      continue;
-    }
-    const eq = e.indexOf('=');
-    if (eq <= 0) fail(`invalid --hosts-entry ${JSON.stringify(e)}: expected IP=HOSTNAME`);
-    lines.push(`${e.slice(0, eq)}\t${e.slice(eq + 1)}`);
-  }
+  lines.push(...hostsEntryLines(args.hostsEntries));
   writeFileSync(path.join(P, 'etc', 'hosts'), lines.join('\n') + '\n');
   return path.join(R, 'etc', 'hosts');
 }

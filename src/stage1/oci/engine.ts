@@ -109,11 +109,19 @@ function readManifest(dir: string): PodManifest {
 }
 
 function hostsFile(hostname: string, entries: readonly string[]): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    `127.0.1.1\t${hostname}`,
-  ];
+  return (
+    [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      `127.0.1.1\t${hostname}`,
+      ...hostsEntryLines(entries),
+    ].join('\n') + '\n'
+  );
+}
+
+/** `--hosts-entry` values as hosts-file lines: `IP=NAME`, or `host` for the host's /etc/hosts. */
+export function hostsEntryLines(entries: readonly string[]): string[] {
+  const lines: string[] = [];
   for (const e of entries) {
     if (e === 'host') {
       try {
@@ -128,7 +136,7 @@ function hostsFile(hostname: string, entries: readonly string[]): string {
       throw new RocketError(`invalid --hosts-entry ${JSON.stringify(e)}: expected IP=HOSTNAME`, RKT_FAILURE);
     lines.push(`${e.slice(0, eq)}\t${e.slice(eq + 1)}`);
   }
-  return lines.join('\n') + '\n';
+  return lines;
 }
 
 /** The pod's resolv.conf, or undefined with `--dns=none` (the image's own file stays). */
