@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,43 @@ export function run(
     child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** A child started by `startCollected`: its output so far, and promises for its end. */
+export interface Running {
+  child: ChildProcess;
+  /** Every pipe closed: the exit status and all output. */
+  done: Promise<RunResult>;
+  /** The process itself ended (pipes it passed on may live on). */
+  exited: Promise<void>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/**
+ * Starts `cmd` with stdin ignored and stdout/stderr collected. With `children`, the child is in
+ * that set until its pipes close, so a suite's cleanup can kill what is left by pid.
+ */
+export function startCollected(
+  cmd: string,
+  args: readonly string[],
+  opts: { env?: NodeJS.ProcessEnv; children?: Set<ChildProcess> } = {},
+): Running {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  opts.children?.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<RunResult>((resolvePromise, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      opts.children?.delete(child);
+      resolvePromise({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
+    });
+  });
+  const exited = new Promise<void>((resolvePromise) => child.on('exit', () => resolvePromise()));
+  return { child, done, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** A fresh temp dir under the system temp dir, removed by the returned cleanup function. */

@@ -4,17 +4,23 @@
  * cgroup it made.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, waitFor } from '../../helpers.js';
+import {
+  projectRoot,
+  waitFor,
+  startCollected,
+  type Running,
+  type RunResult as Result,
+} from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 export { busybox } from '../busybox-aci.js';
-export { waitFor } from '../../helpers.js';
+export { waitFor, type Running, type RunResult as Result } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 export const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -64,20 +70,6 @@ export function buildAci(work: string, name: string, app: object): string {
   });
 }
 
-export interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Running {
-  child: ChildProcess;
-  done: Promise<Result>;
-  /** The launcher's process (the supervisor after the hand-off) ended; its pipes may live on. */
-  exited: Promise<void>;
-  stdout: () => string;
-}
-
 /** bin/rkt with its own data dir under a temp work dir; `cleanup` removes every trace. */
 export class Rkt {
   readonly work: string;
@@ -91,24 +83,10 @@ export class Rkt {
   }
 
   start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-    const child = spawn(rktBin, [`--dir=${this.data}`, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    return startCollected(rktBin, [`--dir=${this.data}`, ...args], {
       env: { ...process.env, RKT_STOP_TIMEOUT: '5', ...env },
+      children: this.children,
     });
-    this.children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const done = new Promise<Result>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        this.children.delete(child);
-        resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
-      });
-    });
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    return { child, done, exited, stdout: () => stdout };
   }
 
   run(...args: string[]): Promise<Result> {

@@ -7,7 +7,7 @@
  * namespace with everything in it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -24,9 +24,15 @@ import { readNetInfo, type NetInfo } from '../../../src/net/info.js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, waitFor } from '../../helpers.js';
+import {
+  projectRoot,
+  waitFor,
+  startCollected,
+  type Running,
+  type RunResult as Result,
+} from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
-export { waitFor } from '../../helpers.js';
+export { waitFor, type Running, type RunResult as Result } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 
@@ -43,21 +49,6 @@ export const skip: string | false =
           : false;
 
 const APPLETS = ['sh', 'httpd', 'wget', 'cat', 'sleep', 'echo', 'ip', 'hostname', 'grep', 'true'];
-
-export interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Running {
-  child: ChildProcess;
-  done: Promise<Result>;
-  /** The process itself ended (pipes it passed on may live on). */
-  exited: Promise<void>;
-  stdout: () => string;
-  stderr: () => string;
-}
 
 /** A busybox ACI whose app is `app` (exec, ports...), built by bin/actool. */
 export function buildAci(work: string, name: string, app: object): string {
@@ -170,7 +161,7 @@ export class NetWorld {
 
   /** bin/rkt in the host stand-in, with this world's data and config dirs. */
   start(args: readonly string[]): Running {
-    const child = spawn(
+    return startCollected(
       'nsenter',
       [
         `--net=${this.hostNs}`,
@@ -180,22 +171,8 @@ export class NetWorld {
         `--system-config=${this.systemConfig}`,
         ...args,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RKT_STOP_TIMEOUT: '3' } },
+      { env: { ...process.env, RKT_STOP_TIMEOUT: '3' }, children: this.children },
     );
-    this.children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const done = new Promise<Result>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        this.children.delete(child);
-        resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
-      });
-    });
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    return { child, done, exited, stdout: () => stdout, stderr: () => stderr };
   }
 
   rkt(...args: string[]): Promise<Result> {

@@ -3,7 +3,7 @@
  * with runc (`--stage1-name=oci-crun|oci-runc`). A busybox ACI is built here by bin/actool.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, waitFor } from '../../helpers.js';
+import {
+  projectRoot,
+  waitFor,
+  startCollected,
+  type Running,
+  type RunResult as Result,
+} from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -27,41 +33,10 @@ if (skip !== false) console.log(`# skipping rkt run integration tests: ${skip}`)
 
 const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  done: Promise<Result>;
-  /** The launcher's process (the supervisor after the hand-off) ended; its pipes may live on. */
-  exited: Promise<void>;
-  stdout: () => string;
-}
-
 const children = new Set<ChildProcess>();
 
 function start(args: string[]): Running {
-  const child = spawn(rktBin, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RKT_STOP_TIMEOUT: '5' },
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<Result>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
-    });
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  return { child, done, exited, stdout: () => stdout };
+  return startCollected(rktBin, args, { env: { ...process.env, RKT_STOP_TIMEOUT: '5' }, children });
 }
 
 function buildAci(work: string, name: string, app: object): string {

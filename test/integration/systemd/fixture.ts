@@ -2,16 +2,16 @@
  * Pods for the logs and systemd integration tests: busybox ACIs built by bin/actool, `rkt run`
  * through bin/rkt with its own --dir, and a cleanup that removes every pod, mount and cgroup made.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, startCollected, type Running, type RunResult as Result } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
-export { waitFor } from '../../helpers.js';
+export { waitFor, type Running, type RunResult as Result } from '../../helpers.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'true', 'ls', 'readlink', 'ln', 'logger', 'seq', 'test'];
@@ -26,19 +26,6 @@ export const podSkip: string | false =
         : which('crun') === undefined && which('runc') === undefined
           ? 'needs crun or runc'
           : false;
-
-export interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface Running {
-  child: ChildProcess;
-  done: Promise<Result>;
-  stdout: () => string;
-  stderr: () => string;
-}
 
 export class PodFixture {
   readonly work: string;
@@ -63,23 +50,10 @@ export class PodFixture {
 
   /** Runs `cmd args` (default bin/rkt); output collected. */
   start(args: string[], env: NodeJS.ProcessEnv = {}, cmd = rktBin): Running {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    return startCollected(cmd, args, {
       env: { ...process.env, RKT_STOP_TIMEOUT: '5', ...env },
+      children: this.children,
     });
-    this.children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const done = new Promise<Result>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        this.children.delete(child);
-        resolve({ code: code ?? (signal !== null ? 128 : 1), stdout, stderr });
-      });
-    });
-    return { child, done, stdout: () => stdout, stderr: () => stderr };
   }
 
   rkt(...args: string[]): Promise<Result> {
