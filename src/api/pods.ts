@@ -7,7 +7,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { APPC_SPEC_VERSION_STRING } from '../appc/version.js';
 import { POD_FILES, appExitCode, gcMarkedAt, type PodInfo, type PodState } from '../pod/index.js';
-import { ENGINE_STATE } from '../stage1/engine.js';
+import { readNetInfo } from '../net/info.js';
+import { readEngineState } from '../stage1/engine.js';
+import type { OciPodState } from '../stage1/oci/engine.js';
 import {
   keyValues,
   nanosOf,
@@ -17,9 +19,6 @@ import {
   type Network,
   type Pod,
 } from './types.js';
-
-/** Written by the networking code: one entry per network the pod joined (rkt's netinfo format). */
-export const NET_INFO_FILE = 'net-info.json';
 
 const STATE_NAMES: Record<PodState, ApiPodState> = {
   embryo: 'POD_STATE_EMBRYO',
@@ -44,32 +43,16 @@ const AFTER_RUN: readonly PodState[] = ['exited', 'exited garbage', 'exited dele
 
 /** The networks the pod joined, from `net-info.json` (absent: none, e.g. --net=none or host). */
 export function podNetworks(podDir: string): Network[] {
-  let entries: unknown;
-  try {
-    entries = JSON.parse(readFileSync(join(podDir, NET_INFO_FILE), 'utf8'));
-  } catch {
-    return [];
-  }
-  if (!Array.isArray(entries)) return [];
-  const out: Network[] = [];
-  for (const e of entries as unknown[]) {
-    if (typeof e !== 'object' || e === null) continue;
-    const { netName, ip } = e as { netName?: unknown; ip?: unknown };
-    if (typeof netName !== 'string') continue;
-    const addr = typeof ip === 'string' ? ip.replace(/\/\d+$/, '') : '';
-    out.push({ name: netName, ipv4: isIPv4(addr) ? addr : '', ipv6: isIPv6(addr) ? addr : '' });
-  }
-  return out;
+  return readNetInfo(podDir).map((n) => {
+    const addr = typeof n.ip === 'string' ? n.ip.replace(/\/\d+$/, '') : '';
+    return { name: n.netName, ipv4: isIPv4(addr) ? addr : '', ipv6: isIPv6(addr) ? addr : '' };
+  });
 }
 
 /** The cgroup the engine put the pod's apps under (`/rkt-<uuid>` for the oci engine). */
 export function podCgroup(podDir: string): string {
-  try {
-    const s = JSON.parse(readFileSync(join(podDir, ENGINE_STATE), 'utf8')) as { cgroupParent?: unknown };
-    return typeof s.cgroupParent === 'string' && s.cgroupParent !== '' ? `/${s.cgroupParent}` : '';
-  } catch {
-    return '';
-  }
+  const parent = readEngineState<OciPodState>(podDir, 'oci')?.cgroupParent;
+  return parent !== undefined && parent !== '' ? `/${parent}` : '';
 }
 
 /** The app's image as the pod recorded it (appsinfo/<app>/manifest): name and version label. */

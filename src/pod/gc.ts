@@ -26,10 +26,6 @@ export function registerPodGcHook(hook: PodGcHook): void {
   else hooks.push(hook);
 }
 
-export function podGcHooks(): readonly PodGcHook[] {
-  return hooks;
-}
-
 /** Where gc writes: rkt prints progress to stderr (prefixed by the verb) and removals to stdout. */
 export interface GcOutput {
   stdout(line: string): void;

@@ -164,25 +164,6 @@ export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
   }
 }
 
-/**
- * `rkt run-prepared`: locks a prepared pod and renames it into `run/`. Two racing callers: the
- * one whose rename wins gets the lock; the other gets an error.
- */
-export function runPrepared(dataDir: string, uuid: string): { dir: string; lock: DirLock } {
-  const layout = new PodsLayout(dataDir);
-  let lock: DirLock | undefined;
-  try {
-    lock = DirLock.tryAcquire(layout.podDir('prepared', uuid), 'exclusive');
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-  if (lock === undefined || !transition(layout, uuid, 'prepared', 'run')) {
-    lock?.release();
-    throw new RocketError(`pod ${JSON.stringify(uuid)} is not prepared`, RKT_FAILURE);
-  }
-  return { dir: layout.podDir('run', uuid), lock };
-}
-
 /** One pod as read from disk (possibly stale as soon as returned). */
 export interface PodInfo extends PodLocation {
   state: PodState;

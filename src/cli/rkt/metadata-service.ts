@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
+import { DEFAULT_LISTEN_PORT, registrationSocket } from '../../metadata/defaults.js';
 import { action } from '../run.js';
 
 function parsePort(value: string): number {
@@ -19,11 +20,10 @@ export function metadataServiceCommand(): Command {
   return new Command('metadata-service')
     .description('Run metadata service')
     .usage('[--listen-port=PORT]')
-    .addOption(new Option('--listen-port <port>', 'listen port').default('18112'))
+    .addOption(new Option('--listen-port <port>', 'listen port').default(String(DEFAULT_LISTEN_PORT)))
     .addOption(new Option('--socket <path>', 'registration socket').hideHelp())
     .action(
       action('metadata-service', async (flags: { listenPort: string; socket?: string }) => {
-        const { registrationSocket } = await import('../../metadata/defaults.js');
         const { startMetadataService } = await import('../../metadata/service.js');
         const port = parsePort(flags.listenPort);
         const service = await startMetadataService({ port, socketPath: registrationSocket(flags.socket) });

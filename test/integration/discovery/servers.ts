@@ -18,7 +18,8 @@ export interface TestCA {
   readonly key: string;
 }
 
-export function makeCA(dir: string): TestCA {
+/** A CA in `dir` and a server certificate for `ip` (and `dnsNames`) signed by it. */
+export function makeCA(dir: string, ip = '127.0.0.1', dnsNames: readonly string[] = ['localhost']): TestCA {
   const openssl = (...args: string[]): void => {
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   };
@@ -47,9 +48,10 @@ export function makeCA(dir: string): TestCA {
     '-out',
     'server.csr',
     '-subj',
-    '/CN=127.0.0.1',
+    `/CN=${ip}`,
   );
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  const altNames = [`IP:${ip}`, ...dnsNames.map((n) => `DNS:${n}`)].join(',');
+  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=${altNames}\n`);
   openssl(
     'x509',
     '-req',

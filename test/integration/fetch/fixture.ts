@@ -9,72 +9,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { projectRoot, type RunResult } from '../../helpers.js';
+import { makeCA, type TestCA } from '../discovery/servers.js';
 
 export function randomLoopback(): string {
   const b = (): number => 1 + Math.floor(Math.random() * 253);
   return `127.77.${b()}.${b()}`;
 }
 
-export interface Tls {
-  caFile: string;
-  cert: string;
-  key: string;
-}
+export type Tls = TestCA;
 
+/** A test CA and a certificate for `ip` (no DNS names), as the discovery tests make them. */
 export function makeTls(dir: string, ip: string): Tls {
-  const openssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  openssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=rocket fetch test CA',
-  );
-  openssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-    '-subj',
-    `/CN=${ip}`,
-  );
-  writeFileSync(join(dir, 'ext.cnf'), `subjectAltName=IP:${ip}\n`);
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'server.pem',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-  );
-  return {
-    caFile: join(dir, 'ca.pem'),
-    cert: readFileSync(join(dir, 'server.pem'), 'utf8'),
-    key: readFileSync(join(dir, 'server.key'), 'utf8'),
-  };
+  return makeCA(dir, ip, []);
 }
 
 /** A GnuPG home with helpers; `close` stops its agent. */
