@@ -29,14 +29,8 @@ trap cleanup EXIT
 unset NODE_EXTRA_CA_CERTS
 crun_h() { "$peers/crun-hybrid.sh" "$@"; }
 
-# The busybox ACI from the peers' rootfs, cached in the store (run by image ID: no fetch).
-mkdir -p "$work/layout"
-cp -a "$ROOTFS" "$work/layout/rootfs"
-arch=$(node -p 'process.arch === "x64" ? "amd64" : process.arch')
-printf '{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/bench-busybox","labels":[{"name":"os","value":"linux"},{"name":"arch","value":"%s"}],"app":{"exec":["/bin/true"],"user":"0","group":"0"}}\n' "$arch" >"$work/layout/manifest"
-bin/actool build "$work/layout" "$work/bb.aci"
-image=$(bin/rkt --dir "$data" --insecure-options=image fetch "$work/bb.aci" 2>/dev/null)
-echo "image $image; $runs runs each; node $(node --version); $(crun --version | head -1)"
+. bench/lib.sh
+bench_busybox_image
 
 podman_ok=
 if command -v podman >/dev/null 2>&1; then
