@@ -33,7 +33,7 @@ ip=127.78.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 free_port() {
   local p
   while :; do
-    p=$((30000 + RANDOM % 10000))
+    p=$((10000 + RANDOM % 9000)) # below the test registries' ports (21000-61000)
     [ -z "$(ss -Hltn "( sport = :$p )")" ] && echo "$p" && return
   done
 }

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot, run, tempDir } from '../../helpers.js';
 
@@ -59,28 +60,70 @@ async function script(name: string, args: string[], dir: string): Promise<string
   }
 }
 
+/** Whether nothing listens on 127.0.0.1:`port` right now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const server = createServer();
+    server.once('error', () => resolvePromise(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePromise(true)));
+  });
+}
+
+/**
+ * Three registry ports and the token server's (the last port + 10000) that are free now. Other
+ * test files start registries at the same time, so a start can still lose a race: the caller
+ * retries with new ports.
+ */
+async function freePorts(): Promise<number[]> {
+  for (;;) {
+    // Token servers listen on port+10000: stay below 55535.
+    const base = 21000 + Math.floor(Math.random() * 3000) * 10;
+    const ports = [base, base + 1, base + 2];
+    if ((await Promise.all([...ports, base + 2 + 10000].map(portFree))).every(Boolean)) return ports;
+  }
+}
+
+const START_ATTEMPTS = 3;
+
 export async function startTestenv(): Promise<Testenv> {
   const tmp = await tempDir('rocket-d2a-testenv-');
   const dir = tmp.path;
-  // Token servers listen on port+10000: stay below 55535.
-  const base = 21000 + Math.floor(Math.random() * 3000) * 10;
-  const ports = [base, base + 1, base + 2];
-  const stop = async (): Promise<void> => {
+  let ports: number[] = [];
+  const stopRegistries = async (): Promise<void> => {
     for (const p of ports) await script('registry-stop.sh', ['--port', String(p)], dir).catch(() => '');
+  };
+  const stop = async (): Promise<void> => {
+    await stopRegistries();
     await tmp.cleanup();
   };
   try {
-    const none = parseExports(await script('registry-start.sh', ['--port', String(ports[0])], dir));
-    const htpasswd = parseExports(
-      await script('registry-start.sh', ['--port', String(ports[1]), '--auth', 'htpasswd', '--tls'], dir),
-    );
-    const token = parseExports(
-      await script(
-        'registry-start.sh',
-        ['--port', String(ports[2]), '--auth', 'token', '--tls', '--anon-pull'],
-        dir,
-      ),
-    );
+    let started: { none: Env; htpasswd: Env; token: Env } | undefined;
+    for (let attempt = 1; started === undefined; attempt++) {
+      ports = await freePorts();
+      try {
+        started = {
+          none: parseExports(await script('registry-start.sh', ['--port', String(ports[0])], dir)),
+          htpasswd: parseExports(
+            await script(
+              'registry-start.sh',
+              ['--port', String(ports[1]), '--auth', 'htpasswd', '--tls'],
+              dir,
+            ),
+          ),
+          token: parseExports(
+            await script(
+              'registry-start.sh',
+              ['--port', String(ports[2]), '--auth', 'token', '--tls', '--anon-pull'],
+              dir,
+            ),
+          ),
+        };
+      } catch (err) {
+        await stopRegistries();
+        if (attempt >= START_ATTEMPTS) throw err;
+      }
+    }
+    const { none, htpasswd, token } = started;
     const files = parseExports(
       await script(
         'build-images.sh',
