@@ -148,7 +148,9 @@ function withAppc<T>(fn: () => T, prefix?: string): T {
     return fn();
   } catch (err) {
     if (err instanceof AppcError || err instanceof Error) {
-      if (err instanceof RocketError) throw err;
+      // A RocketError already names what it refuses; it only needs rkt's exit status.
+      if (err instanceof RocketError)
+        throw err.exitCode === RKT_FAILURE ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
       throw new RocketError(prefix === undefined ? err.message : `${prefix}: ${err.message}`, RKT_FAILURE, {
         cause: err,
       });
@@ -410,6 +412,10 @@ const FLAGS: Record<string, FlagSpec> = {
     p.noOverlay = v;
   }),
   'private-users': boolFlag((p, v) => {
+    // The pod's root in a user namespace of its own needs the rootfs shifted to the mapped range,
+    // which the engines do not do: refuse rather than run the pod with the host's root.
+    if (v)
+      fail('--private-users is not supported: pods run in the host user namespace (leave it out to run)');
     p.privateUsers = v;
   }),
   'mds-register': boolFlag((p, v) => {

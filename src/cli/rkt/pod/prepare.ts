@@ -68,6 +68,12 @@ export async function preparePodFromArgs(
       manifest: (key) => store.manifest(key),
     });
     if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
+    // What would fail inside the runtime, naming neither volume nor app, is refused before a pod is made.
+    const { checkPodBeforePrepare } = await import('../../../pod/checks.js');
+    await checkPodBeforePrepare(
+      built.manifest,
+      async (i) => (await store.renderTree(built.imageKeys[i] as string)).rootfs,
+    );
     return await pod.preparePod({
       dataDir: dir,
       store,
