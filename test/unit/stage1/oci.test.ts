@@ -204,7 +204,7 @@ describe('ociConfigForApp: capabilities', () => {
     );
     assert.throws(
       () => checkAppCapabilities('db', [capabilitiesRetainSet(['CAP_SYS_RESOURCE', 'CAP_MKNOD'])], lacking),
-      /^app "db": capabilities CAP_SYS_RESOURCE, CAP_MKNOD not in the host's bounding set/,
+      /app "db": capabilities CAP_SYS_RESOURCE, CAP_MKNOD not in the host's bounding set/,
     );
     assert.doesNotThrow(() => checkAppCapabilities('db', [capabilitiesRetainSet(['CAP_KILL'])], lacking));
     assert.doesNotThrow(() =>
