@@ -99,18 +99,19 @@ export function checkAppExecutables(appName: string, app: App, rootfs: string, m
 
 /**
  * Everything above for a pod about to be prepared. `rootfsOf(i)` renders (or reuses) the tree of
- * app `i` and returns its rootfs.
+ * app `i` and returns its rootfs. `hostCapabilities` false: capability isolators do not apply
+ * (`--insecure-options=capabilities` gives the host's whole set; the fly engine has no isolators).
  */
 export async function checkPodBeforePrepare(
   manifest: PodManifest,
   rootfsOf: (appIndex: number) => Promise<string>,
-  hostCapabilities: readonly string[] = hostBoundingSet(),
+  hostCapabilities: readonly string[] | false = hostBoundingSet(),
 ): Promise<void> {
   checkHostVolumes(manifest);
   for (const [i, ra] of manifest.apps.entries()) {
     const app = ra.app;
     if (app === undefined) continue;
-    checkAppCapabilities(ra.name, app.isolators, hostCapabilities);
+    if (hostCapabilities !== false) checkAppCapabilities(ra.name, app.isolators, hostCapabilities);
     const mountPaths = (ra.mounts ?? []).map((m) => m.path);
     checkAppExecutables(ra.name, app, await rootfsOf(i), mountPaths);
   }

@@ -157,5 +157,7 @@ describe('checkHostVolumes and checkPodBeforePrepare', () => {
       ),
       refusedWith(/^app "caps": capability CAP_SYS_RESOURCE not in the host's bounding set/),
     );
+    // false: capability isolators do not apply (insecure capabilities, the fly engine).
+    await checkPodBeforePrepare(m, rootfsOf, false);
   });
 });

@@ -70,9 +70,13 @@ export async function preparePodFromArgs(
     if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
     // What would fail inside the runtime, naming neither volume nor app, is refused before a pod is made.
     const { checkPodBeforePrepare } = await import('../../../pod/checks.js');
+    const { engineChoice } = await import('../../../stage1/engines.js');
+    const { hostBoundingSet } = await import('../../../stage1/oci/spec.js');
+    const capsApply = !io.has('capabilities') && engineChoice(args).name !== 'fly';
     await checkPodBeforePrepare(
       built.manifest,
       async (i) => (await store.renderTree(built.imageKeys[i] as string)).rootfs,
+      capsApply ? hostBoundingSet() : false,
     );
     return await pod.preparePod({
       dataDir: dir,
