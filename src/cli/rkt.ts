@@ -7,7 +7,7 @@ import { startupSnapshot } from 'node:v8';
 import { Command } from 'commander';
 import { RKT_FAILURE } from '../errors.js';
 import { runProgram } from './run.js';
-import { addGlobalOptions, parseInsecureOptions } from './rkt/globals.js';
+import { addGlobalOptions } from './rkt/globals.js';
 import { registerImage } from './rkt/image.js';
 import { registerTrust } from './rkt/trust.js';
 import { registerFetch } from './rkt/fetch.js';
@@ -27,10 +27,6 @@ function makeProgram(): Command {
   program.addCommand(apiServiceCommand());
   program.addCommand(logsCommand());
   program.addCommand(versionCommand());
-  // Every verb refuses a bad global --insecure-options, whether it reads the options or not.
-  program.hook('preAction', (_program, actionCommand) => {
-    parseInsecureOptions(actionCommand.optsWithGlobals<{ insecureOptions: string }>().insecureOptions);
-  });
   return program;
 }
 
@@ -42,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  await runProgram(makeProgram(), argv, RKT_FAILURE, { failureExit: RKT_FAILURE });
+  await runProgram(makeProgram(), argv, RKT_FAILURE);
 }
 
 // Imported by stage0's snapshot entry (src/cli/rkt-snapshot.ts), which calls main itself.

@@ -1,5 +1,5 @@
 import { CommanderError, type Command } from 'commander';
-import { RocketError, errorMessage } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 
 /**
  * Go's flag package, which the reference actool and rkt's pflag-era scripts rely on, accepts
@@ -69,7 +69,7 @@ export function action<A extends unknown[]>(
 /**
  * Parses argv with commander, turning its usage errors into an exit status (2 by default, as Go's
  * flag package; rkt uses 254) instead of a throw. With `opts.failureExit`, every failure of an
- * action exits with it (rkt: 254). An error that escapes everything (an uncaught exception or
+ * action exits with it (default: 254 when the usage status is rkt's 254, else none). An error that escapes everything (an uncaught exception or
  * rejection) is still one line and the failure status.
  */
 export async function runProgram(
@@ -78,7 +78,8 @@ export async function runProgram(
   usageExit = USAGE_EXIT,
   opts: { failureExit?: number } = {},
 ): Promise<void> {
-  failureExit = opts.failureExit;
+  // rkt, whose usage status is 254, ends every failure of its own with 254.
+  failureExit = opts.failureExit ?? (usageExit === RKT_FAILURE ? RKT_FAILURE : undefined);
   const name = program.name();
   const fatal = (err: unknown): void => {
     reportFailure(name, err);
