@@ -1,14 +1,14 @@
 /**
  * Checks stage0 makes on a built pod manifest before a pod is made, so that what would otherwise
  * fail inside the OCI runtime (with a message naming neither the volume nor the app) is refused
- * with one line naming it: a host volume whose source is missing, an app (or event handler) whose
- * executable is not in its image, and a retained capability the host's bounding set lacks.
+ * with one line naming it: a host volume whose source is missing, and an app (or event handler)
+ * whose executable is not in its image.
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { App, PodManifest } from '../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import { APPC_DEFAULT_PATH, checkAppCapabilities, hostBoundingSet } from '../stage1/oci/spec.js';
+import { APPC_DEFAULT_PATH } from '../stage1/oci/spec.js';
 import { resolveInRoot } from '../stage1/oci/user.js';
 
 const fail = (message: string): never => {
@@ -98,20 +98,19 @@ export function checkAppExecutables(appName: string, app: App, rootfs: string, m
 }
 
 /**
- * Everything above for a pod about to be prepared. `rootfsOf(i)` renders (or reuses) the tree of
- * app `i` and returns its rootfs. `hostCapabilities` false: capability isolators do not apply
- * (`--insecure-options=capabilities` gives the host's whole set; the fly engine has no isolators).
+ * The volume and executable checks for a pod about to be prepared. `rootfsOf(i)` renders (or
+ * reuses) the tree of app `i` and returns its rootfs. (A retained capability the host lacks is
+ * refused when the oci engine writes the app's config, spec.ts: `--insecure-options=capabilities`
+ * and the fly engine, which have no capability isolators, are known only then.)
  */
 export async function checkPodBeforePrepare(
   manifest: PodManifest,
   rootfsOf: (appIndex: number) => Promise<string>,
-  hostCapabilities: readonly string[] | false = hostBoundingSet(),
 ): Promise<void> {
   checkHostVolumes(manifest);
   for (const [i, ra] of manifest.apps.entries()) {
     const app = ra.app;
     if (app === undefined) continue;
-    if (hostCapabilities !== false) checkAppCapabilities(ra.name, app.isolators, hostCapabilities);
     const mountPaths = (ra.mounts ?? []).map((m) => m.path);
     checkAppExecutables(ra.name, app, await rootfsOf(i), mountPaths);
   }

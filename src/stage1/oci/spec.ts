@@ -23,11 +23,11 @@
  * - rlimits: none, so the app inherits the host's limits (raising them fails on hosts without
  *   CAP_SYS_RESOURCE).
  */
-import { readFileSync } from 'node:fs';
 import type { App, Isolator } from '../../appc/types.js';
 import { DEFAULT_CAPABILITIES } from '../../appc/values.js';
 import { decodeIsolator, type IsolatorValue } from '../../appc/isolators.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
+import { readFileSync } from 'node:fs';
 import { ociSeccomp, type OciSeccomp, type SeccompIsolator } from './seccomp.js';
 
 export const APPC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -320,19 +320,6 @@ function requireOnHost(caps: readonly string[], host: readonly string[], where: 
         `not in the host's bounding set, so the app cannot be given ${missing.length === 1 ? 'it' : 'them'}`,
       RKT_FAILURE,
     );
-}
-
-/**
- * Checks an app's capability isolators against the host's bounding set before anything is made
- * (stage0 calls it when it prepares a pod): a retained capability the host lacks is an error.
- */
-export function checkAppCapabilities(
-  appName: string,
-  isolators: Isolator[] | undefined,
-  host: readonly string[] = hostBoundingSet(),
-): void {
-  const where = `app ${JSON.stringify(appName)}`;
-  capabilitySet(decodeAll(isolators, where, []), where, false, host);
 }
 
 function capabilitySet(app: Decoded[], where: string, insecure: boolean, host: readonly string[]): string[] {

@@ -5,7 +5,6 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { capabilitiesRetainSet } from '../../../src/appc/isolators.js';
 import type { App, PodManifest } from '../../../src/appc/types.js';
 import { RocketError } from '../../../src/errors.js';
 import {
@@ -14,7 +13,6 @@ import {
   checkPodBeforePrepare,
   findExecutable,
 } from '../../../src/pod/checks.js';
-import { ALL_CAPABILITIES } from '../../../src/stage1/oci/spec.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-checks-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -122,23 +120,16 @@ describe('checkHostVolumes and checkPodBeforePrepare', () => {
     );
   });
 
-  it('checks every app, capabilities first, against the given host set', async () => {
+  it('checks every app of the pod, in order, naming the one at fault', async () => {
     const m = manifest({
+      volumes: [{ name: 'bin', kind: 'host', source: tmp }],
       apps: [
+        { name: 'ok', image: { id: 'sha512-1' }, app: { exec: ['/bin/sh'], user: '0', group: '0' } },
         {
-          name: 'ok',
-          image: { id: 'sha512-1' },
-          app: { exec: ['/bin/sh'], user: '0', group: '0' },
-        },
-        {
-          name: 'caps',
+          name: 'second',
           image: { id: 'sha512-2' },
-          app: {
-            exec: ['/bin/sh'],
-            user: '0',
-            group: '0',
-            isolators: [capabilitiesRetainSet(['CAP_SYS_RESOURCE'])],
-          },
+          app: { exec: ['/opt/bin/server'], user: '0', group: '0' },
+          mounts: [{ volume: 'bin', path: '/opt/bin' }],
         },
       ],
     });
@@ -147,17 +138,12 @@ describe('checkHostVolumes and checkPodBeforePrepare', () => {
       rendered.push(i);
       return Promise.resolve(rootfs);
     };
-    await checkPodBeforePrepare(m, rootfsOf, ALL_CAPABILITIES);
+    await checkPodBeforePrepare(m, rootfsOf);
     assert.deepEqual(rendered, [0, 1]);
+    (m.apps[1] as { mounts?: unknown }).mounts = [];
     await assert.rejects(
-      checkPodBeforePrepare(
-        m,
-        rootfsOf,
-        ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'),
-      ),
-      refusedWith(/^app "caps": capability CAP_SYS_RESOURCE not in the host's bounding set/),
+      checkPodBeforePrepare(m, rootfsOf),
+      refusedWith(/^app "second": exec "\/opt\/bin\/server"/),
     );
-    // false: capability isolators do not apply (insecure capabilities, the fly engine).
-    await checkPodBeforePrepare(m, rootfsOf, false);
   });
 });

@@ -43,7 +43,6 @@ import { DOCKER_DEFAULT_BLACKLIST } from '../../../src/stage1/oci/seccomp-groups
 import {
   ALL_CAPABILITIES,
   APPC_DEFAULT_PATH,
-  checkAppCapabilities,
   hostBoundingSet,
   ociConfigForApp,
   type OciAppInput,
@@ -203,13 +202,26 @@ describe('ociConfigForApp: capabilities', () => {
         /^app "web": capability CAP_SYS_RESOURCE not in the host's bounding set/.test(e.message),
     );
     assert.throws(
-      () => checkAppCapabilities('db', [capabilitiesRetainSet(['CAP_SYS_RESOURCE', 'CAP_MKNOD'])], lacking),
-      /app "db": capabilities CAP_SYS_RESOURCE, CAP_MKNOD not in the host's bounding set/,
+      () =>
+        config(
+          { isolators: [capabilitiesRetainSet(['CAP_SYS_RESOURCE', 'CAP_MKNOD'])] },
+          { hostCapabilities: lacking },
+        ),
+      /app "web": capabilities CAP_SYS_RESOURCE, CAP_MKNOD not in the host's bounding set/,
     );
-    assert.doesNotThrow(() => checkAppCapabilities('db', [capabilitiesRetainSet(['CAP_KILL'])], lacking));
-    assert.doesNotThrow(() =>
-      checkAppCapabilities('db', [capabilitiesRemoveSet(['CAP_SYS_RESOURCE'])], lacking),
+    const kill = config({ isolators: [capabilitiesRetainSet(['CAP_KILL'])] }, { hostCapabilities: lacking });
+    assert.deepEqual(kill.process.capabilities.bounding, ['CAP_KILL']);
+    // Removing what the host lacks anyway, and insecure capabilities over a retain set, are fine.
+    const removed = config(
+      { isolators: [capabilitiesRemoveSet(['CAP_SYS_RESOURCE'])] },
+      { hostCapabilities: lacking },
     );
+    assert.ok(!removed.process.capabilities.bounding.includes('CAP_SYS_RESOURCE'));
+    const insecure = config(
+      { isolators: [capabilitiesRetainSet(['CAP_SYS_RESOURCE'])] },
+      { hostCapabilities: lacking, insecure: { capabilities: true } },
+    );
+    assert.deepEqual(insecure.process.capabilities.bounding, lacking);
   });
 
   it("reads the host's bounding set from CapBnd", () => {

@@ -68,16 +68,6 @@ export async function preparePodFromArgs(
       manifest: (key) => store.manifest(key),
     });
     if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
-    // What would fail inside the runtime, naming neither volume nor app, is refused before a pod is made.
-    const { checkPodBeforePrepare } = await import('../../../pod/checks.js');
-    const { engineChoice } = await import('../../../stage1/engines.js');
-    const { hostBoundingSet } = await import('../../../stage1/oci/spec.js');
-    const capsApply = !io.has('capabilities') && engineChoice(args).name !== 'fly';
-    await checkPodBeforePrepare(
-      built.manifest,
-      async (i) => (await store.renderTree(built.imageKeys[i] as string)).rootfs,
-      capsApply ? hostBoundingSet() : false,
-    );
     return await pod.preparePod({
       dataDir: dir,
       store,
