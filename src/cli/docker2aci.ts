@@ -10,7 +10,7 @@ import { APPC_SPEC_VERSION, type ImageManifest } from '../appc/index.js';
 import { convertImage, defaultLayerCacheDir, progressFor, type BlobMode } from '../docker/convert/index.js';
 import { resolveImage, type SourceOptions } from '../docker/sources/index.js';
 import { errorMessage, RocketError } from '../errors.js';
-import { runProgram, USAGE_EXIT } from './run.js';
+import { isMainModule, runProgram, USAGE_EXIT } from './run.js';
 
 const VERSION = '0.1.0';
 
@@ -162,4 +162,7 @@ function makeProgram(): Command {
     );
 }
 
-await runProgram(makeProgram(), process.argv.slice(2));
+// Imported (for its command tree, by scripts/man.mjs), it runs nothing.
+if (isMainModule(import.meta.url)) await runProgram(makeProgram(), process.argv.slice(2));
+
+export { makeProgram as docker2aciProgram };

@@ -168,7 +168,7 @@ function flagLines(flags: readonly FlagDoc[]): string {
 /** The help text of one command, as cobra laid it out. */
 export function helpText(doc: CommandDoc): string {
   const name = doc.path.join(' ');
-  const parts: string[] = [doc.description.trimEnd(), '', 'Usage:', `  ${name} ${doc.usage}`.trimEnd()];
+  const parts: string[] = [doc.description.trim(), '', 'Usage:', `  ${name} ${doc.usage}`.trimEnd()];
   if (doc.subcommands.length > 0) {
     const width = Math.max(...doc.subcommands.map((c) => (c.path[c.path.length - 1] ?? '').length));
     parts.push('', 'Available Commands:');
@@ -180,4 +180,75 @@ export function helpText(doc: CommandDoc): string {
   if (doc.subcommands.length > 0)
     parts.push('', `Use "${name} [command] --help" for more information about a command.`);
   return parts.join('\n') + '\n';
+}
+
+/** Text escaped for roff: backslashes, dashes, and a leading dot or quote. */
+export function roffEscape(text: string): string {
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .split('\n')
+    .map((l) => (/^[.']/.test(l) ? '\\&' + l : l))
+    .join('\n');
+}
+
+function manName(doc: CommandDoc): string {
+  return doc.path.join('-');
+}
+
+function manFlags(flags: readonly FlagDoc[]): string[] {
+  const out: string[] = [];
+  for (const f of flags) {
+    if (f.hidden === true) continue;
+    const value =
+      f.value === undefined
+        ? ''
+        : f.noOptValue !== undefined
+          ? `[=\\fI${f.value}\\fR]`
+          : `=\\fI${roffEscape(f.value)}\\fR`;
+    const short = f.short !== undefined ? `\\fB\\-${f.short}\\fR, ` : '';
+    out.push('.TP', `${short}\\fB\\-\\-${roffEscape(f.name)}\\fR${value}`, roffEscape(flagDescription(f)));
+  }
+  return out;
+}
+
+/** The man page (section 1, roff) of one command. */
+export function manPage(doc: CommandDoc, opts: { date: string; source: string; manual: string }): string {
+  const name = manName(doc);
+  const lines = [
+    `.TH "${roffEscape(name.toUpperCase())}" "1" "${opts.date}" "${roffEscape(opts.source)}" "${roffEscape(opts.manual)}"`,
+    '.nh',
+    '.ad l',
+    '.SH NAME',
+    `${roffEscape(name)} \\- ${roffEscape(doc.summary)}`,
+    '.SH SYNOPSIS',
+    `\\fB${roffEscape(doc.path.join(' '))}\\fR ${roffEscape(doc.usage)}`,
+    '.SH DESCRIPTION',
+    ...doc.description
+      .trim()
+      .split(/\n\s*\n/)
+      .flatMap((p, i) => (i === 0 ? [roffEscape(p)] : ['.PP', roffEscape(p)])),
+    '.SH OPTIONS',
+    ...manFlags(doc.flags),
+  ];
+  if (doc.inherited.some((f) => f.hidden !== true))
+    lines.push('.SH OPTIONS INHERITED FROM PARENT COMMANDS', ...manFlags(doc.inherited));
+  if (doc.subcommands.length > 0) {
+    lines.push('.SH COMMANDS');
+    for (const c of doc.subcommands)
+      lines.push('.TP', `\\fB${roffEscape(manName(c))}\\fR(1)`, roffEscape(c.summary));
+  }
+  const parent = doc.path.length > 1 ? [doc.path.slice(0, -1).join('-')] : [];
+  const seeAlso = [...parent, ...doc.subcommands.map(manName)];
+  if (seeAlso.length > 0)
+    lines.push('.SH SEE ALSO', seeAlso.map((n) => `\\fB${roffEscape(n)}\\fR(1)`).join(', '));
+  return lines.join('\n') + '\n';
+}
+
+/** Every man page of a command tree: file name (`rkt-image-list.1`) to text. */
+export function manPages(
+  root: CommandDoc,
+  opts: { date: string; source: string; manual: string },
+): Map<string, string> {
+  return new Map(allCommands(root).map((d) => [`${manName(d)}.1`, manPage(d, opts)]));
 }
