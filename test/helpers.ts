@@ -46,6 +46,8 @@ export function run(
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    // A child that exits without reading its input breaks the pipe: that is no failure of the run.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
