@@ -73,7 +73,8 @@ function install() {
 
   const mkdirs = (dir, mode = 0o755) => {
     const missing = [];
-    for (let d = dir; !existsSync(root(d)); d = dirname(d)) missing.unshift(d);
+    for (let d = dir; d !== dirname(d) && !existsSync(root(d)); d = dirname(d)) missing.unshift(d);
+    if (destdir !== '') mkdirSync(destdir, { recursive: true });
     for (const d of missing) {
       mkdirSync(root(d), { mode });
       chmodSync(root(d), mode);
