@@ -169,14 +169,18 @@ function productionPackages() {
   const names = Object.entries(lock.packages)
     .filter(([p, v]) => p.startsWith('node_modules/') && v.dev !== true && v.devOptional !== true)
     .map(([p]) => p.slice('node_modules/'.length))
-    .filter((n) => existsSync(join('node_modules', n)));
+    .filter((n) => !n.startsWith('@types/') && existsSync(join('node_modules', n)));
   // A nested package comes with its parent's tree.
   return names.filter((n) => !names.some((m) => n !== m && n.startsWith(m + '/node_modules/')));
 }
 
-/** Leaves out of a package what only its build needed (better-sqlite3's sources and objects). */
+/**
+ * Leaves out of the packages what only building or type-checking needs: source maps, type
+ * declarations, @types, and better-sqlite3's sources and objects.
+ */
 function keepInPackage(path) {
   if (/(^|\/)node_modules\/\.bin$/.test(path)) return false;
+  if (/\.(map|d\.ts|d\.mts|d\.cts)$/.test(path)) return false;
   const m = /^node_modules\/better-sqlite3\/(.*)$/.exec(path);
   if (m === null) return true;
   const p = m[1];

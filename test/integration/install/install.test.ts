@@ -95,6 +95,20 @@ describe('make install / uninstall', { skip }, () => {
     );
   });
 
+  it('every dependency loads from the installed node_modules', async () => {
+    const lib = join(dest, 'usr', 'lib', 'rocket');
+    const deps = Object.keys(
+      (
+        JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8')) as {
+          dependencies: Record<string, string>;
+        }
+      ).dependencies,
+    );
+    const script = `for (const d of ${JSON.stringify(deps)}) await import(d);`;
+    const r = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: lib });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   it(
     'the installed rkt runs a pod',
     { skip: busybox === undefined ? 'needs busybox-static' : false },
