@@ -252,3 +252,10 @@ export function manPages(
 ): Map<string, string> {
   return new Map(allCommands(root).map((d) => [`${manName(d)}.1`, manPage(d, opts)]));
 }
+
+/** The help text of a command of a commander tree (its parents' flags as global flags). */
+export function helpFor(cmd: Command): string {
+  let root = cmd;
+  while (root.parent !== null) root = root.parent;
+  return helpText(findCommand(describe(root), commandPath(cmd).slice(1)).doc);
+}

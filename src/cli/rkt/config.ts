@@ -101,7 +101,7 @@ export function loadConfig(configDirs: readonly string[]): MergedConfig {
         if (stage1.name !== undefined)
           fail(path, 'default stage1 image name and version are already specified');
         stage1.name = name;
-        stage1.version = version as string;
+        stage1.version = version;
       }
       if (location !== undefined) {
         if (stage1.location !== undefined) fail(path, 'default stage1 image location is already specified');

@@ -93,7 +93,7 @@ describe('rkt help', () => {
   it('a group command without a subcommand prints its help; an unknown topic says so', async () => {
     const r = await run(rkt, ['image']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^  rkt image \[command\]$/m);
+    assert.match(r.stdout, /^ {2}rkt image \[command\]$/m);
     const u = await run(rkt, ['help', 'nosuchverb']);
     assert.match(u.stdout, /Unknown help topic \[`nosuchverb`\]/);
   });
