@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,14 +61,42 @@ describe('rkt completion', () => {
     assert.deepEqual(await complete(['rkt', 'run', 'image', 'li']), []);
   });
 
-  it('zsh gets the same completion through bashcompinit; other shells are refused', async () => {
+  it('zsh: the same walk, offered with compadd; other shells are refused', async (t) => {
     const z = await run(rkt, ['completion', 'zsh']);
     assert.equal(z.code, 0, z.stderr);
     assert.match(z.stdout, /^#compdef rkt\n/);
-    assert.match(z.stdout, /bashcompinit/);
-    assert.match(z.stdout, /complete -o default -F _rkt rkt/);
     const f = await run(rkt, ['completion', 'fish']);
     assert.equal(f.code, 254);
     assert.equal(f.stderr, 'completion: unsupported shell "fish" (bash or zsh)\n');
+    const zsh = ['/usr/bin/zsh', '/bin/zsh'].find((p) => existsSync(p));
+    if (zsh === undefined) return t.skip('zsh is not installed');
+    const script = join(dir, '_rkt');
+    await writeFile(script, z.stdout);
+    // compinit's compdef, compadd and _files stand in: compadd prints what it is offered.
+    const offered = async (words: readonly string[]): Promise<string[]> => {
+      const quoted = words.map((w) => `'${w}'`).join(' ');
+      const r = await run(zsh, [
+        '-fc',
+        `compdef() { :; }; compadd() { [[ $1 == -- ]] && shift; print -l -- "$@"; }; _files() { print FILES; }; ` +
+          `source '${script}' && words=(${quoted}) && CURRENT=${words.length} && _rkt`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.split('\n').filter((l) => l !== '');
+    };
+    assert.deepEqual(await offered(['rkt', 'image', 'l']), [
+      'cat-manifest',
+      'export',
+      'extract',
+      'gc',
+      'list',
+      'render',
+      'rm',
+      'verify',
+    ]);
+    const flags = await offered(['rkt', '--dir', '/x', 'image', 'list', '--f']);
+    for (const flag of ['--fields', '--format', '--full', '--dir', '--debug'])
+      assert.ok(flags.includes(flag), flag);
+    assert.ok(!flags.includes('--net'));
+    assert.deepEqual(await offered(['rkt', 'run', 'image', 'x']), ['FILES']);
   });
 });
