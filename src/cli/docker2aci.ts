@@ -6,11 +6,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { isMainModule } from './run.js';
 import { APPC_SPEC_VERSION, type ImageManifest } from '../appc/index.js';
 import { convertImage, defaultLayerCacheDir, progressFor, type BlobMode } from '../docker/convert/index.js';
 import { resolveImage, type SourceOptions } from '../docker/sources/index.js';
 import { errorMessage, RocketError } from '../errors.js';
-import { isMainModule, runProgram, USAGE_EXIT } from './run.js';
+import { runProgram, USAGE_EXIT } from './run.js';
 
 const VERSION = '0.1.0';
 
