@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const { describe, manPages } = await import('../dist/src/cli/help.js');
-const { makeProgram } = await import('../dist/src/cli/rkt/program.js');
+const { makeProgram } = await import('../dist/src/cli/rkt.js');
 const { bashCompletion, zshCompletion } = await import('../dist/src/cli/rkt/completion.js');
 const { actoolProgram } = await import('../dist/src/cli/actool.js');
 const { docker2aciProgram } = await import('../dist/src/cli/docker2aci.js');

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { allCommands, describe as describeCommand, type CommandDoc } from '../../../src/cli/help.js';
-import { makeProgram } from '../../../src/cli/rkt/program.js';
+import { makeProgram } from '../../../src/cli/rkt.js';
 import { ENTER_FLAGS, STATUS_FLAGS, podFlagTable } from '../../../src/cli/rkt/pod/flags.js';
 import { parseEnterArgs } from '../../../src/cli/rkt/pod/enter.js';
 import { parseStatusArgs } from '../../../src/cli/rkt/pod/status.js';
