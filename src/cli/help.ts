@@ -62,7 +62,7 @@ function defaultText(v: unknown): string | undefined {
 export function optionDoc(o: Option): FlagDoc | undefined {
   if (o.long === undefined) return undefined;
   const name = o.long.replace(/^--/, '');
-  // `--no-x` pairs with `--x`: show the one commander registered (the negation when it stands alone).
+  // A negated flag (`--no-legend`) is shown as declared, without commander's implied default (true).
   const value = /<([^>]+)>|\[([^\]]+)\]/.exec(o.flags);
   const doc: FlagDoc = { name, description: o.description };
   if (o.short !== undefined) doc.short = o.short.replace(/^-/, '');
