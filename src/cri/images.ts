@@ -12,7 +12,7 @@ import { errorMessage } from '../errors.js';
 import { ApiError } from '../api/errors.js';
 import type { Credentials } from '../docker/sources/index.js';
 import { DOCKER_HUB_REGISTRY, parseDockerReference } from '../docker/sources/index.js';
-import type { ImageReference } from '../docker/types.js';
+import type { ImageReference, ResolvedImage } from '../docker/types.js';
 import { KEY_PREFIX, MIN_KEY_PREFIX_LENGTH, type Store } from '../store/index.js';
 
 /** A registry mirror: pulls of REGISTRY/... go to this host, over http or https. */
@@ -136,7 +136,23 @@ function pullErrorCode(message: string): grpc.status {
 }
 
 export class CriImages {
+  /** Pulls at work per repo digest: a second pull of the same manifest waits for the first. */
+  private readonly pulling = new Map<string, Promise<unknown>>();
+
   constructor(private readonly opts: ImageServiceOptions) {}
+
+  /** Runs `fn` after every earlier call with the same key has settled. */
+  private async serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.pulling.get(key) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const settled = mine.catch(() => undefined);
+    this.pulling.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.pulling.get(key) === settled) this.pulling.delete(key);
+    }
+  }
 
   private get store(): Store {
     return this.opts.store;
@@ -240,9 +256,8 @@ export class CriImages {
       this.opts.mirrors.get(registryName(ref.registry)) ?? this.opts.mirrors.get(ref.registry) ?? undefined;
     const { resolveRemote } = await import('../docker/sources/remote.js');
     const { DEFAULT_PLATFORM } = await import('../docker/sources/manifest.js');
-    const { convertImage, NO_PROGRESS } = await import('../docker/convert/index.js');
     const store = this.store;
-    let image;
+    let image: ResolvedImage;
     try {
       image = await resolveRemote(mirror === undefined ? ref : { ...ref, registry: mirror.host }, {
         platform: DEFAULT_PLATFORM,
@@ -257,11 +272,34 @@ export class CriImages {
       { ref: `${repoName(ref)}@${image.manifestDigest}`, kind: 'digest' },
     ];
     if (ref.digest === undefined) refs.unshift({ ref: criRefName(ref), kind: 'tag' });
+    const digestRef = refs[refs.length - 1]?.ref ?? '';
+    try {
+      // Converted ACIs carry the tag they were pulled by, so the same manifest under another tag
+      // would be another ACI: it is converted once, and later pulls only add their names.
+      return await this.serialized(digestRef, async () => {
+        const known = store.imageByRef(digestRef);
+        if (known !== undefined && store.setImageRefs(known, refs)) return known;
+        return this.convertAndImport(name, ref, image, refs);
+      });
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      const message = errorMessage(err);
+      throw new ApiError(pullErrorCode(message), `image ${JSON.stringify(name)}: ${message}`);
+    } finally {
+      await image.close();
+    }
+  }
+
+  private async convertAndImport(
+    name: string,
+    ref: ImageReference,
+    image: ResolvedImage,
+    refs: readonly { ref: string; kind: 'tag' | 'digest' }[],
+  ): Promise<string> {
+    const store = this.store;
+    const { convertImage, NO_PROGRESS } = await import('../docker/convert/index.js');
     const outDir = await mkdtemp(join(store.layout.tmpDir, 'cri-pull-'));
     try {
-      // The same manifest pulled before (under another tag, say) is the same image.
-      const known = store.imageByRef(refs[refs.length - 1]?.ref ?? '');
-      if (known !== undefined && store.setImageRefs(known, refs)) return known;
       const converted = await convertImage(
         { ...image, reference: { ...image.reference, registry: ref.registry } },
         {
@@ -278,12 +316,7 @@ export class CriImages {
       if (!store.setImageRefs(result.key, refs))
         throw new ApiError(grpc.status.ABORTED, `image ${JSON.stringify(name)}: removed while it was pulled`);
       return result.key;
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      const message = errorMessage(err);
-      throw new ApiError(pullErrorCode(message), `image ${JSON.stringify(name)}: ${message}`);
     } finally {
-      await image.close();
       await rm(outDir, { recursive: true, force: true });
     }
   }
