@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
 import { projectRoot, startCollected, waitFor, type Running } from '../../helpers.js';
-import { startTestenv, testenvMissing, type Testenv } from '../docker-sources/testenv.js';
+import { startTestenv, testenvDir, testenvMissing, type Testenv } from '../docker-sources/testenv.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
 const skip = process.getuid?.() !== 0 ? 'needs root' : testenvMissing;
@@ -287,7 +287,11 @@ describe('rkt cri-service: images, version, status', { skip }, () => {
     assert.match(image?.repo_digests[0] ?? '', /^registry\.k8s\.io\/x\/busybox@sha256:[0-9a-f]{64}$/);
     assert.deepEqual(image?.uid, { value: '1000' });
     assert.equal(image?.username, '');
-    // A registry without a mirror is asked itself: registry.k8s.io is not reachable from the test.
+    // Removed by its repo digest.
+    await s.remove(image?.repo_digests[0] ?? '');
+    assert.equal((await s.status(id)).image, null);
+    assert.deepEqual(await s.list(), []);
+    // Other registries are asked themselves: the plain one has no tag 2.0 of x/busybox.
     await rejects(s.pull(`${plain}/x/busybox:2.0`), grpc.status.NOT_FOUND, /x\/busybox/);
     await s.stop();
   });
@@ -327,6 +331,46 @@ describe('rkt cri-service: images, version, status', { skip }, () => {
     assert.equal((await s.status('sha512-0123456789')).image, null);
     assert.deepEqual(await s.list(`${plain}/test/busybox:latest`), []);
     assert.deepEqual(await s.list(), []);
+    await s.stop();
+  });
+
+  it("serves the stand-ins of critest's image specs (test/env/cri-images.sh) through a gcr.io mirror as the suite expects", async () => {
+    const made = spawnSync('bash', [join(testenvDir, 'cri-images.sh'), '--registry', plain], {
+      encoding: 'utf8',
+      env: { ...process.env, D2A_TESTENV_DIR: env.dir },
+    });
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.stdout, new RegExp(`CRI_IMAGES_PREFIX=${plain}/k8s-staging-cri-tools`));
+    const s = await service('critest', [`--registry-mirror=gcr.io=http://${plain}`]);
+    const r = 'gcr.io/k8s-staging-cri-tools/';
+    // "image status get image fields should not have Uid|Username empty"
+    for (const [name, uid, username] of [
+      ['test-image-user-uid', '1002', ''],
+      ['test-image-user-username', undefined, 'www-data'],
+      ['test-image-user-uid-group', '1003', ''],
+      ['test-image-user-username-group', undefined, 'www-data'],
+    ] as const) {
+      await s.pull(`${r}${name}:latest`);
+      const image = (await s.status(`${r}${name}:latest`)).image;
+      assert.deepEqual(image?.uid ?? undefined, uid === undefined ? undefined : { value: uid }, name);
+      assert.equal(image?.username, username, name);
+    }
+    // "listImage should get exactly 3 image in the result list"
+    const three = ['1', '2', '3'].map((n) => `${r}test-image-${n}:latest`);
+    const ids = await Promise.all(three.map(async (n) => (await s.pull(n)).image_ref));
+    assert.equal(new Set(ids).size, 3);
+    for (const [i, id] of ids.entries()) assert.deepEqual((await s.status(id)).image?.repo_tags, [three[i]]);
+    // "listImage should get exactly 3 repoTags in the result image"
+    const tags = ['1', '2', '3'].map((n) => `${r}test-image-tags:${n}`);
+    const same = new Set(await Promise.all(tags.map(async (n) => (await s.pull(n)).image_ref)));
+    assert.equal(same.size, 1);
+    assert.deepEqual((await s.status([...same][0] ?? '')).image?.repo_tags, tags);
+    // "image status should support all kinds of references"
+    await s.pull(`${r}test-image-tag:all`);
+    const status = (await s.status(`${r}test-image-tag:all`)).image;
+    assert.ok(status !== null);
+    for (const name of [status.id, ...status.repo_tags, ...status.repo_digests])
+      assert.deepEqual((await s.status(name)).image, status, name);
     await s.stop();
   });
 
