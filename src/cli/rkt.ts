@@ -14,6 +14,7 @@ import { registerFetch } from './rkt/fetch.js';
 import { registerPods } from './rkt/pod/index.js';
 import { metadataServiceCommand } from './rkt/metadata-service.js';
 import { apiServiceCommand } from './rkt/api-service.js';
+import { criServiceCommand } from './rkt/cri-service.js';
 import { logsCommand } from './rkt/logs.js';
 import { versionCommand } from './rkt/version.js';
 import { completionCommand } from './rkt/completion.js';
@@ -36,6 +37,7 @@ export function makeProgram(): Command {
   program.addCommand(configCommand());
   program.addCommand(metadataServiceCommand());
   program.addCommand(apiServiceCommand());
+  program.addCommand(criServiceCommand());
   program.addCommand(logsCommand());
   program.addCommand(versionCommand());
   return program;
