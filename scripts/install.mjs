@@ -110,7 +110,8 @@ function install() {
   file('package.json', join(dirs.lib, 'package.json'));
   for (const b of ['rkt', 'actool', 'docker2aci']) file(join('bin', b), join(dirs.lib, 'bin', b), 0o755);
   tree('dist/src', join(dirs.lib, 'dist', 'src'), (p) => !p.endsWith('.map') && !p.endsWith('.d.ts'));
-  file('src/api/v1alpha/api.proto', join(dirs.lib, 'src', 'api', 'v1alpha', 'api.proto'));
+  // Data files read at run time from the source tree (the gRPC .proto files), found from ROCKET_HOME.
+  tree('src', join(dirs.lib, 'src'), (p) => lstatSync(p).isDirectory() || !p.endsWith('.ts'));
   for (const n of productionPackages())
     tree(join('node_modules', n), join(dirs.lib, 'node_modules', n), keepInPackage);
   file('dist/bundle/rkt.cjs', join(dirs.lib, 'dist', 'bundle', 'rkt.cjs'));

@@ -95,6 +95,14 @@ describe('make install / uninstall', { skip }, () => {
     );
   });
 
+  it('installs the data files of src/ that run time reads (the .proto files)', () => {
+    const data = listTree(join(projectRoot, 'src')).filter(
+      (p) => !p.endsWith('.ts') && !statSync(join(projectRoot, 'src', p)).isDirectory(),
+    );
+    assert.ok(data.includes('api/v1alpha/api.proto'), data.join(' '));
+    for (const p of data) assert.ok(existsSync(join(dest, 'usr', 'lib', 'rocket', 'src', p)), p);
+  });
+
   it('every dependency loads from the installed node_modules', async () => {
     const lib = join(dest, 'usr', 'lib', 'rocket');
     const deps = Object.keys(
