@@ -1,6 +1,7 @@
 /**
  * `make install DESTDIR=... PREFIX=/usr`, the installed commands run from another directory (a pod
- * included), `make uninstall`, and `make deb` checked with dpkg-deb. Needs root (the pod), make,
+ * included), `make uninstall`, and `make deb` checked with dpkg-deb and unpacked, run and removed by
+ * dpkg in a scratch root (never the host's). Needs root (the pod), make,
  * and dpkg-deb for the package.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -210,7 +212,14 @@ describe('make install / uninstall', { skip }, () => {
 
 describe(
   'make deb',
-  { skip: skip !== false ? skip : which('dpkg-deb') === undefined ? 'needs dpkg-deb' : false },
+  {
+    skip:
+      skip !== false
+        ? skip
+        : which('dpkg') === undefined || which('dpkg-deb') === undefined
+          ? 'needs dpkg'
+          : false,
+  },
   () => {
     let work: string;
     before(() => {
@@ -257,12 +266,26 @@ describe(
         contents.stdout,
         /install-manifest|node_modules\/typescript\/|node_modules\/eslint\//,
       );
-      // What the package unpacks runs.
-      const x = join(work, 'x');
-      const ex = spawnSync('dpkg-deb', ['-x', join(work, deb), x], { encoding: 'utf8' });
-      assert.equal(ex.status, 0, ex.stderr);
-      const v = await run(join(x, 'usr', 'bin', 'rkt'), ['version'], { cwd: '/' });
+      // dpkg unpacks it into a scratch root (its own database there; no maintainer script runs on
+      // unpack or remove), the unpacked rkt runs, and dpkg's removal leaves nothing behind.
+      const root = join(work, 'scratch');
+      mkdirSync(join(root, 'var', 'lib', 'dpkg', 'info'), { recursive: true });
+      mkdirSync(join(root, 'var', 'lib', 'dpkg', 'updates'));
+      writeFileSync(join(root, 'var', 'lib', 'dpkg', 'status'), '');
+      const dpkg = (...args: string[]) =>
+        spawnSync('dpkg', [`--root=${root}`, '--force-depends', ...args], { encoding: 'utf8' });
+      const unpack = dpkg('--unpack', join(work, deb));
+      assert.equal(unpack.status, 0, unpack.stderr);
+      const v = await run(join(root, 'usr', 'bin', 'rkt'), ['version'], { cwd: '/' });
       assert.equal(v.code, 0, v.stderr);
+      const h = await run(join(root, 'usr', 'bin', 'rkt'), ['help', 'run'], { cwd: '/' });
+      assert.equal(h.code, 0, h.stderr);
+      const remove = dpkg('--remove', 'rocket');
+      assert.equal(remove.status, 0, remove.stderr);
+      assert.deepEqual(
+        listTree(root).filter((p) => p !== 'var' && !p.startsWith('var/')),
+        [],
+      );
     });
   },
 );
