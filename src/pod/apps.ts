@@ -706,7 +706,7 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
     description: 'ports to expose on the host (requires contained network) (example: "--port=http:8080")',
   },
   'no-overlay': { description: 'disable overlay filesystem' },
-  'private-users': { description: 'run within user namespace' },
+  'private-users': { description: 'run within user namespace (not supported: refused with 254)' },
   'mds-register': {
     description: 'register pod with metadata service (default: when the service is running)',
   },
