@@ -461,8 +461,8 @@ export function planScript(p: PlanInput): string {
     );
   }
   L.push(
-    `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
-    'stopping= timer= failed=',
+    `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}} M="$R/${STOPPING_MARKER}"`,
+    'stopping= requested= timer= failed=',
     // term: SIGTERM, once, to each app that has started (its poststart hook's marker).
     'term() {',
     ...p.apps.map(
@@ -473,14 +473,17 @@ export function planScript(p: PlanInput): string {
     '}',
     'stop() {',
     '  [ -n "$stopping" ] && return',
-    '  stopping=1; : >"$R/' + STOPPING_MARKER + '"',
+    // `rkt stop` may have written the marker with the timeout of this stop in it.
+    `  stopping=1; if [ -s "$M" ]; then read t <"$M"; case $t in *[!0-9]* | '') ;; *) T=$t ;; esac; else : >"$M"; fi`,
     ...(p.io !== undefined ? [`  ${p.io.onStop}`] : []),
     // With readiness markers (pod-io), TERM goes only to apps whose process has started; the
     // others get it when they start (the loop calls `term` again): a TERM that reaches a container
     // before its start makes runc fail with "container process is already dead".
     p.io !== undefined ? '  term' : `  for id in ${mainIds}; do rt kill "$id" TERM >/dev/null 2>&1; done`,
-    '  # The escalation timer; if cancelled, it kills its sleep (unless cancelled before it existed).',
-    '  ( k=; trap \'k=1\' TERM; sleep "$T" & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -USR2 $$; fi ) </dev/null >/dev/null 2>&1 3<&- 4<&- &',
+    // The escalation timer. Cancelled (TERM) at any point, it kills its sleep and ends at once: the
+    // trap kills the sleep once its pid is known, the check after `s=$!` covers a TERM before that.
+    '  # The escalation timer: USR2 to the supervisor after $T seconds unless cancelled first.',
+    '  ( k= s=; trap \'k=1; [ -n "$s" ] && kill $s\' TERM; sleep "$T" & s=$!; [ -n "$k" ] && kill $s; wait $s; [ -n "$k" ] || kill -USR2 $$ ) </dev/null >/dev/null 2>&1 3<&- 4<&- &',
     '  timer=$!',
     '}',
     `trap 'stop' TERM INT HUP`,
@@ -491,18 +494,19 @@ export function planScript(p: PlanInput): string {
     ...p.apps.map((_, i) => `app${i} &`),
     'while :; do',
     '  woke=',
-    '  [ -e "$R/' + STOPPING_MARKER + '" ] && stopping=${stopping:-1}',
+    // A stop that `rkt stop` requested (its TERM follows the marker): 143 counts as clean.
+    '  [ -e "$M" ] && requested=1',
     '  all=1',
     `  for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do`,
     '    if [ -f "$S/$n" ]; then',
     '      read c <"$S/$n"',
     '      # During a requested stop, an app ending on the SIGTERM sent to it stopped cleanly.',
-    '      if [ -n "$stopping" ] && [ "$c" = 143 ]; then c=0; fi',
+    '      if [ -n "$stopping$requested" ] && [ "$c" = 143 ]; then c=0; fi',
     '      if [ "$c" != 0 ] && [ -z "$failed" ]; then failed=$c; stop; fi',
     '    else all=; fi',
     '  done',
     '  [ -n "$all" ] && break',
-    ...(p.io !== undefined ? ['  [ -n "$stopping" ] && term'] : []),
+    ...(p.io !== undefined ? ['  [ -n "$stopping$requested" ] && term'] : []),
     ...(p.io !== undefined ? [`  ${p.io.wake}`] : []),
     // `wait` ends below 128 only when no child is left: an app whose subshell was killed
     // without recording a code failed (otherwise this loop would spin).
@@ -510,7 +514,11 @@ export function planScript(p: PlanInput): string {
     '  wait',
     `  [ $? -lt 128 ] && for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do [ -f "$S/$n" ] || echo 255 >"$S/$n"; done`,
     'done',
+    // Nothing outlives the pod: cancel the timer, and wait for it and for the app subshells
+    // (which may still be signalling) with every trap off, so that no wake-up ends the wait early.
+    "trap '' TERM INT HUP USR1 USR2",
     '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
+    'wait',
     'cleanup',
     'exit ${failed:-0}',
   );
@@ -530,8 +538,52 @@ function stop(req: StopRequest): void {
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
   const rt = runtimeFor(state);
-  if (!req.force) writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  if (!req.force) {
+    // The timeout of this stop, if given, for the supervisor's escalation (see planScript).
+    const t = stopTimeoutEnv();
+    writeFileSync(path.join(req.pod.path, STOPPING_MARKER), t === undefined ? '' : `${t}\n`);
+    // The supervisor stops the apps: TERM, then KILL after the stop timeout.
+    const sup = supervisorPid(req.pod.path);
+    if (sup !== undefined) {
+      try {
+        process.kill(sup, 'SIGTERM');
+        return;
+      } catch {
+        // gone meanwhile: TERM the apps ourselves
+      }
+    }
+  }
+  // --force, or a supervisor that was killed: signal the containers directly.
   for (const a of state.apps) killContainer(rt, a.id, req.force ? 'KILL' : 'TERM');
+}
+
+/** `RKT_STOP_TIMEOUT` (whole seconds) if set; a bad value fails. */
+export function stopTimeoutEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env['RKT_STOP_TIMEOUT'];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,6}$/.test(v))
+    throw new RocketError(`RKT_STOP_TIMEOUT=${v}: expected a whole number of seconds`, RKT_FAILURE);
+  return Number(v);
+}
+
+/**
+ * The pid of the pod's supervisor if it still runs: the pod's `pid` file names the process that
+ * exec'd the plan, whose command line is `/bin/sh <plan file>` (a reused pid would not match).
+ */
+export function supervisorPid(podPath: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(podPath, POD_FILES.pid), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 1) return undefined;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[0] === '/bin/sh' && /rkt-plan\.[^/]*$/.test(argv[1] ?? '') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function enter(req: EnterRequest): ExecPlan {
