@@ -59,7 +59,7 @@ function buildAci(work: string, name: string, app: object): string {
   });
 }
 
-/** `pid args` of every process in session `sid`. */
+/** `pid args` of every live process in session `sid`. */
 function sessionMembers(sid: number): string[] {
   const out: string[] = [];
   for (const e of readdirSync('/proc')) {
@@ -67,7 +67,8 @@ function sessionMembers(sid: number): string[] {
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[3]) !== sid) continue;
+      // A zombie has ended (its parent, pid 1 for an orphan, has yet to reap it).
+      if (Number(f[3]) !== sid || f[0] === 'Z' || f[0] === 'X') continue;
       out.push(`${e} ${readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim()}`);
     } catch {
       // gone
