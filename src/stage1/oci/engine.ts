@@ -17,6 +17,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   rmdirSync,
   statSync,
   writeFileSync,
@@ -24,9 +25,10 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parsePodManifest, type App, type PodManifest } from '../../appc/index.js';
+import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import {
+  MUTABLE_ANNOTATION,
   POD_FILES,
   PodsLayout,
   appTreeStoreId,
@@ -63,6 +65,8 @@ import {
 } from './runtime.js';
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
+import { decorateMainConfig, supportsNotify } from './systemd.js';
+import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
@@ -77,6 +81,15 @@ export interface OciPodState {
   containers: string[];
   /** The cgroup parent directory name (in every hierarchy). */
   cgroupParent: string;
+  /** `--net=host` (no ns-net), `--no-overlay`, and a sandbox (`rkt app sandbox`): for `rkt app add`. */
+  hostNetwork?: boolean;
+  noOverlay?: boolean;
+  mutable?: boolean;
+}
+
+/** Whether a pod manifest is a sandbox's (rkt's annotation `coreos.com/rkt/stage1/mutable`). */
+export function isMutable(m: PodManifest): boolean {
+  return m.annotations?.some((a) => a.name === MUTABLE_ANNOTATION && a.value === 'true') === true;
 }
 
 export { ENGINE_STATE };
@@ -193,6 +206,114 @@ interface AppPlan {
   overlay?: { lower: string; upper: string; work: string; target: string };
 }
 
+/** What writing one app's bundles needs (at `rkt run`, or `rkt app add` into a running pod). */
+interface AppContext {
+  /** Where to write now, and where the pod runs (the same dir for an app added to a running pod). */
+  P: string;
+  R: string;
+  dataDir: string;
+  uuid: string;
+  manifest: PodManifest;
+  noOverlay: boolean;
+  /** Whether the pod has `etc/resolv.conf` to bind-mount. */
+  resolv: boolean;
+  ns: ReturnType<typeof podNamespaceFiles>;
+  cgroupParent: string;
+  insecure: RunRequest['insecure'];
+  terminal?: ReturnType<typeof stdinTerminal>;
+  warnings: string[];
+  /** The poststart hook and the systemd settings of app i's main container (pod-io.ts). */
+  decorate(i: number, config: OciConfig): OciConfig;
+}
+
+/** Writes app i's rootfs mount point (or copy), overlay dirs and OCI bundles (main and handlers). */
+function prepareApp(ctx: AppContext, i: number): AppPlan {
+  const { P, R, manifest } = ctx;
+  const ra = manifest.apps[i] as RuntimeApp;
+  const app = ra.app;
+  if (app === undefined)
+    throw new RocketError(`app ${JSON.stringify(ra.name)} has no app section`, RKT_FAILURE);
+  const treeId = appTreeStoreId(P, ra.name);
+  if (treeId === undefined)
+    throw new RocketError(`app ${JSON.stringify(ra.name)}: no rendered tree`, RKT_FAILURE);
+  const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const appDir = path.join('apps', ra.name);
+  mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  const plan: AppPlan = {
+    name: ra.name,
+    id: `rkt-${ctx.uuid}-${ra.name}`,
+    bundle: path.join(R, appDir),
+    pre: [],
+    post: [],
+  };
+  if (ctx.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
+  else {
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    plan.overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+      target: path.join(R, appDir, 'rootfs'),
+    };
+  }
+  const user = resolveAppUser(lower, app, ra.name);
+  const mounts: AppMount[] = [
+    { kind: 'bind', source: path.join(R, 'etc', 'hosts'), destination: '/etc/hosts', readOnly: false },
+    ...(ctx.resolv
+      ? [
+          {
+            kind: 'bind' as const,
+            source: path.join(R, 'etc', 'resolv.conf'),
+            destination: '/etc/resolv.conf',
+            readOnly: false,
+          },
+        ]
+      : []),
+    ...volumeMounts(manifest, i, R, app),
+  ];
+  const ns = ctx.ns;
+  const configFor = (exec: string[] | undefined, suffix: string): OciConfig => {
+    const { config, warnings: w } = ociConfigForApp({
+      app: exec === undefined ? app : { ...app, exec },
+      appName: ra.name,
+      rootfs: path.join(R, appDir, 'rootfs'),
+      readOnlyRootfs: ra.readOnlyRootFS === true,
+      namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
+      mounts,
+      ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
+      executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
+      user,
+      insecure: ctx.insecure,
+      cgroupsPath: `/${ctx.cgroupParent}/${ra.name}${suffix}`,
+      annotations: { 'coreos.com/rkt/pod-uuid': ctx.uuid, 'coreos.com/rkt/app-name': ra.name },
+      arch: process.arch,
+      // --interactive on a terminal: the main process gets a terminal of its own (tty.ts).
+      ...(exec === undefined && ctx.terminal !== undefined
+        ? { terminal: true, consoleSize: ctx.terminal }
+        : {}),
+    });
+    if (exec === undefined) ctx.warnings.push(...w);
+    return config;
+  };
+  writeFileSync(
+    path.join(P, appDir, 'config.json'),
+    JSON.stringify(ctx.decorate(i, configFor(undefined, '')), null, 2),
+  );
+  for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
+    const sub = `${eh.name}-${k}`;
+    mkdirSync(path.join(P, appDir, sub), { recursive: true });
+    writeFileSync(
+      path.join(P, appDir, sub, 'config.json'),
+      JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
+    );
+    (eh.name === 'pre-start' ? plan.pre : plan.post).push({
+      id: `${plan.id}-${sub}`,
+      bundle: path.join(R, appDir, sub),
+    });
+  }
+  return plan;
+}
+
 /** Writes the bundles into the prepared pod (paths as they will be under run/) and returns the plan. */
 function run(req: RunRequest): ExecPlan {
   const layout = new PodsLayout(req.dataDir);
@@ -233,87 +354,22 @@ function run(req: RunRequest): ExecPlan {
     interactive: req.args.interactive,
     warn: (m) => warnings.push(m),
   });
-  for (const [i, ra] of manifest.apps.entries()) {
-    const app = ra.app;
-    if (app === undefined)
-      throw new RocketError(`app ${JSON.stringify(ra.name)} has no app section`, RKT_FAILURE);
-    const treeId = appTreeStoreId(P, ra.name);
-    if (treeId === undefined)
-      throw new RocketError(`app ${JSON.stringify(ra.name)}: no rendered tree`, RKT_FAILURE);
-    const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
-    const appDir = path.join('apps', ra.name);
-    mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
-    const plan: AppPlan = {
-      name: ra.name,
-      id: `rkt-${req.uuid}-${ra.name}`,
-      bundle: path.join(R, appDir),
-      pre: [],
-      post: [],
-    };
-    if (req.args.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
-    else {
-      for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
-      plan.overlay = {
-        lower,
-        upper: path.join(R, 'overlay', ra.name, 'upper'),
-        work: path.join(R, 'overlay', ra.name, 'work'),
-        target: path.join(R, appDir, 'rootfs'),
-      };
-    }
-    const user = resolveAppUser(lower, app, ra.name);
-    const mounts: AppMount[] = [
-      { kind: 'bind', source: path.join(R, 'etc', 'hosts'), destination: '/etc/hosts', readOnly: false },
-      ...(resolv !== undefined
-        ? [
-            {
-              kind: 'bind' as const,
-              source: path.join(R, 'etc', 'resolv.conf'),
-              destination: '/etc/resolv.conf',
-              readOnly: false,
-            },
-          ]
-        : []),
-      ...volumeMounts(manifest, i, R, app),
-    ];
-    const configFor = (exec: string[] | undefined, suffix: string): OciConfig => {
-      const { config, warnings: w } = ociConfigForApp({
-        app: exec === undefined ? app : { ...app, exec },
-        appName: ra.name,
-        rootfs: path.join(R, appDir, 'rootfs'),
-        readOnlyRootfs: ra.readOnlyRootFS === true,
-        namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
-        mounts,
-        ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
-        executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
-        user,
-        insecure: req.insecure,
-        cgroupsPath: `/${cgroupParent}/${ra.name}${suffix}`,
-        annotations: { 'coreos.com/rkt/pod-uuid': req.uuid, 'coreos.com/rkt/app-name': ra.name },
-        arch: process.arch,
-        // --interactive on a terminal: the main process gets a terminal of its own (tty.ts).
-        ...(exec === undefined && terminal !== undefined ? { terminal: true, consoleSize: terminal } : {}),
-      });
-      if (exec === undefined) warnings.push(...w);
-      return config;
-    };
-    writeFileSync(
-      path.join(P, appDir, 'config.json'),
-      JSON.stringify(podIo.decorate(i, configFor(undefined, '')), null, 2),
-    );
-    for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
-      const sub = `${eh.name}-${k}`;
-      mkdirSync(path.join(P, appDir, sub), { recursive: true });
-      writeFileSync(
-        path.join(P, appDir, sub, 'config.json'),
-        JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
-      );
-      (eh.name === 'pre-start' ? plan.pre : plan.post).push({
-        id: `${plan.id}-${sub}`,
-        bundle: path.join(R, appDir, sub),
-      });
-    }
-    apps.push(plan);
-  }
+  const ctx: AppContext = {
+    P,
+    R,
+    dataDir: req.dataDir,
+    uuid: req.uuid,
+    manifest,
+    noOverlay: req.args.noOverlay,
+    resolv: resolv !== undefined,
+    ns,
+    cgroupParent,
+    insecure: req.insecure,
+    ...(terminal !== undefined ? { terminal } : {}),
+    warnings,
+    decorate: (i, config) => podIo.decorate(i, config),
+  };
+  for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
 
@@ -338,12 +394,16 @@ function run(req: RunRequest): ExecPlan {
         .flatMap((a) => [a, ...a.pre, ...a.post])
         .map((b) => path.join(P, path.relative(R, b.bundle), 'config.json')),
     ) ?? '';
+  const mutable = isMutable(manifest);
   const state: OciPodState = {
     engine: 'oci',
     runtime: rt.name,
     apps: apps.map((a) => ({ name: a.name, id: a.id })),
     containers: apps.flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)]),
     cgroupParent,
+    hostNetwork: net === 'host',
+    noOverlay: req.args.noOverlay,
+    mutable,
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
   writeSupervisorFiles(P, {
@@ -356,7 +416,7 @@ function run(req: RunRequest): ExecPlan {
     cniNetworks: net === 'cni',
     mdsUnregister,
     io: podIo.io,
-    mutable: false,
+    mutable,
   });
   return { script: supervisorPlan(P, R) };
 }
@@ -487,6 +547,86 @@ function writeAtomic(file: string, content: string): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, content);
   renameSync(tmp, file);
+}
+
+/** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
+export interface AddAppRequest {
+  pod: PodInfo;
+  dataDir: string;
+  app: string;
+  insecure: RunRequest['insecure'];
+}
+
+/**
+ * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
+ * records its containers in the engine state (temp files, then rename). The app is not started.
+ */
+export function addApp(req: AddAppRequest): void {
+  const state = readState(req.pod);
+  if (state === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
+  const R = req.pod.path;
+  const manifest = readManifest(R);
+  const i = manifest.apps.findIndex((a) => a.name === req.app);
+  const ra = manifest.apps[i];
+  if (ra === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`, RKT_FAILURE);
+  const treeId = appTreeStoreId(R, ra.name);
+  const manifestFile =
+    treeId === undefined ? undefined : path.join(req.dataDir, 'cas', 'tree', treeId, 'manifest');
+  const warnings: string[] = [];
+  const plan = prepareApp(
+    {
+      P: R,
+      R,
+      dataDir: req.dataDir,
+      uuid: req.pod.uuid,
+      manifest,
+      noOverlay: state.noOverlay === true,
+      resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
+      ns: podNamespaceFiles(R, { hostNetwork: state.hostNetwork === true }),
+      cgroupParent: state.cgroupParent,
+      insecure: req.insecure,
+      warnings,
+      decorate: (_i, config) =>
+        decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
+    },
+    i,
+  );
+  for (const w of warnings) process.stderr.write(`add: ${w}\n`);
+  mkdirSync(path.join(R, LOGS_DIR, ra.name), { recursive: true });
+  writeAtomic(
+    path.join(R, SUP_DIR, 'app', `${ra.name}.env`),
+    appEnv(plan, { notify: supportsNotify(ra, manifestFile), listen: { args: '', redirects: '' } }),
+  );
+  const next: OciPodState = {
+    ...state,
+    apps: [...state.apps.filter((a) => a.name !== ra.name), { name: ra.name, id: plan.id }],
+    containers: [
+      ...state.containers,
+      ...[...plan.pre.map((h) => h.id), plan.id, ...plan.post.map((h) => h.id)].filter(
+        (c) => !state.containers.includes(c),
+      ),
+    ],
+  };
+  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+}
+
+/** `rkt app rm`, once the supervisor forgot the app: its files and its place in the engine state. */
+export function removeAppFiles(pod: PodInfo, app: string): void {
+  const state = readState(pod);
+  const R = pod.path;
+  for (const d of [
+    path.join('apps', app),
+    path.join('overlay', app),
+    path.join(SUP_DIR, 'app', `${app}.env`),
+  ])
+    rmSync(path.join(R, d), { recursive: true, force: true });
+  if (state !== undefined)
+    writeAtomic(
+      path.join(R, ENGINE_STATE),
+      JSON.stringify({ ...state, apps: state.apps.filter((a) => a.name !== app) }, null, 2) + '\n',
+    );
 }
 
 function readState(pod: PodInfo): OciPodState | undefined {

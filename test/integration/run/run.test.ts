@@ -202,9 +202,13 @@ describe('rkt run (oci engine)', { skip }, () => {
           '---',
           bb,
           '--name=second',
-          ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+          ...sh('trap "exit 0" TERM; echo second-ready; while :; do sleep 0.05; done'),
         );
-        await waitFor('the app', () => pod.stdout().includes('ready'));
+        // Both apps' handlers in place: a pid 1 without one never sees a TERM from outside.
+        await waitFor(
+          'the apps',
+          () => /^ready$/m.test(pod.stdout()) && /^second-ready$/m.test(pod.stdout()),
+        );
         pod.child.kill('SIGTERM');
         const r = await pod.done;
         assert.equal(r.code, 0, r.stderr);
