@@ -138,13 +138,18 @@ function addCommand(): Command {
         const raw = subArgs('add');
         const { parseRunArgs, runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
           await import('../../../pod/index.js');
-        const args = parseRunArgs(raw.slice(1), 'run');
+        const globals = rktGlobals(cmd);
+        const pod = await sandboxPod(globals.dir, raw[0]);
+        // The app's mounts may name the pod's volumes.
+        const args = parseRunArgs(
+          raw.slice(1),
+          'run',
+          (pod.manifest?.volumes ?? []).map((v) => v.name),
+        );
         const one = args.apps[0];
         if (args.apps.length !== 1 || one === undefined)
           throw new RocketError('must provide exactly one image after the pod UUID', RKT_FAILURE);
-        const globals = rktGlobals(cmd);
-        const dir = args.globals['dir'] ?? globals.dir;
-        const pod = await sandboxPod(dir, raw[0]);
+        const dir = globals.dir;
         const { imageSource } = await import('./prepare.js');
         const { runInsecure } = await import('./run.js');
         const { addApp } = await import('../../../stage1/oci/engine.js');
