@@ -201,6 +201,7 @@ describe('rkt app (oci engine)', { skip }, () => {
           ];
         })();
         assert.equal(r, w, 'the same net, IPC and UTS namespaces and hostname');
+        assert.equal(await ok('app', 'exec', '--app=reader', uuid, '/bin/cat', '/shared/r'), r);
         assert.match(w, new RegExp(`^rkt-${uuid}$`, 'm'));
         assert.match(await ok('list', '--no-legend'), new RegExp(`${uuid.slice(0, 8)}\\s+writer`));
 

@@ -1,5 +1,5 @@
 /**
- * `rkt app sandbox|add|start|stop|rm|list|status` (rkt 1.30's app commands; `RKT_EXPERIMENT_APP`
+ * `rkt app sandbox|add|start|stop|rm|list|status|exec` (rkt 1.30's app commands; `RKT_EXPERIMENT_APP`
  * is accepted and not needed): a sandbox is an empty pod on the oci engine's supervisor
  * (src/stage1/oci/supervisor.sh) that apps are added to, started, stopped and removed from one by
  * one. Each step rewrites the pod manifest atomically; the supervisor gets its commands over its
@@ -320,6 +320,36 @@ function statusCommand(): Command {
     );
 }
 
+function execCommand(): Command {
+  return new Command('exec')
+    .description('Execute a command in an app of a pod')
+    .usage('[--app=NAME] UUID CMD [ARGS ...]')
+    .argument('[args...]')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(
+      action('app exec', async (_a: string[], _f: unknown, cmd: Command) => {
+        const { parseEnterArgs } = await import('./enter.js');
+        const { getPod } = await import('../../../pod/index.js');
+        const { engineForPod } = await import('../../../stage1/engines.js');
+        const { handOff } = await import('../../../stage1/engine.js');
+        const e = parseEnterArgs(subArgs('exec'));
+        if (e.command.length === 0) throw new RocketError('must provide a command to execute', RKT_FAILURE);
+        const pod = getPod(rktGlobals(cmd).dir, e.uuid);
+        if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
+        // Not a launcher verb: the runtime's exec runs as a child of this process, which waits.
+        return handOff(
+          engineForPod(pod).enter({
+            pod,
+            command: e.command,
+            ...(e.app !== undefined ? { app: e.app } : {}),
+          }),
+        );
+      }),
+    );
+}
+
 /** `rkt app ...`. */
 export function appCommand(): Command {
   const app = new Command('app').description('Operate on app(s) in a pod');
@@ -331,6 +361,7 @@ export function appCommand(): Command {
     rmCommand,
     listCommand,
     statusCommand,
+    execCommand,
   ])
     app.addCommand(make());
   return app;
