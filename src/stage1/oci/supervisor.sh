@@ -66,19 +66,15 @@ load() {
 	. "$R/$D/app/$1.env"
 }
 
-# ids: every container id of the loaded app (handlers and the main one).
-ids() {
-	i=0
-	while [ "$i" -lt "$PRE_N" ]; do eval "printf '%s\n' \"\$PRE_ID_$i\""; i=$((i + 1)); done
-	printf '%s\n' "$ID"
-	i=0
-	while [ "$i" -lt "$POST_N" ]; do eval "printf '%s\n' \"\$POST_ID_$i\""; i=$((i + 1)); done
-}
-
-# forget APP: its container(s) deleted, its rootfs unmounted, its log FIFOs removed.
+# forget APP: its containers (handlers and the main one) deleted, its rootfs unmounted, its log
+# FIFOs removed. (No command substitution here or in other frequent paths: each is a fork.)
 forget() {
 	load "$1"
-	for id in $(ids); do del "$id"; done
+	i=0
+	while [ "$i" -lt "$PRE_N" ]; do eval "del \"\$PRE_ID_$i\""; i=$((i + 1)); done
+	del "$ID"
+	i=0
+	while [ "$i" -lt "$POST_N" ]; do eval "del \"\$POST_ID_$i\""; i=$((i + 1)); done
 	[ -n "$OVL" ] && umount "$TARGET" 2>/dev/null
 	[ -n "$LOGS" ] && rm -f "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo"
 	return 0
@@ -88,7 +84,12 @@ cleanup() {
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	for n in $APPS; do forget "$n"; done
 	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
-	for f in $NS_FILES; do umount "$R/$f" 2>/dev/null; rm -f "$R/$f"; done
+	set --
+	for f in $NS_FILES; do set -- "$@" "$R/$f"; done
+	if [ $# -gt 0 ]; then
+		umount "$@" 2>/dev/null
+		rm -f "$@"
+	fi
 	rmdir /sys/fs/cgroup/*/"$CGP" "/sys/fs/cgroup/$CGP" 2>/dev/null
 	return 0
 }
@@ -99,8 +100,22 @@ fail() {
 	exit 254
 }
 
-# key APP: a shell variable suffix for the app (app names are [a-z0-9-]).
-key() { k=$(printf '%s' "$1" | tr -c 'a-z0-9\n' '_'); }
+# key APP: a shell variable suffix for the app (app names are [a-z0-9-]: each - becomes _).
+key() {
+	k='' r=$1
+	while :; do
+		case $r in
+		*-*)
+			k=$k${r%%-*}_
+			r=${r#*-}
+			;;
+		*)
+			k=$k$r
+			return 0
+			;;
+		esac
+	done
+}
 
 mkfifo "$CTL" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
@@ -118,12 +133,16 @@ fi
 lgs() {
 	(
 		trap '' HUP TERM
-		exec env LOGF="$R/logs/$1/stdout.log" LOGSTREAM=stdout mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
+		# shellcheck disable=SC2030,SC2031 # each logger's own environment
+		export LOGF="$R/logs/$1/stdout.log" LOGSTREAM=stdout
+		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
 	) 3<&- 4<&- 9<&- &
 	lo=$!
 	(
 		trap '' HUP TERM
-		exec env LOGF="$R/logs/$1/stderr.log" LOGSTREAM=stderr mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stderr.fifo" >&2
+		# shellcheck disable=SC2030,SC2031 # each logger's own environment
+		export LOGF="$R/logs/$1/stderr.log" LOGSTREAM=stderr
+		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stderr.fifo" >&2
 	) 3<&- 4<&- 9<&- &
 	le=$!
 }
