@@ -257,6 +257,11 @@ describe('rkt app (oci engine)', { skip }, () => {
         process.kill(empty.pod.child.pid as number, 'SIGKILL');
         await empty.pod.done;
         assert.equal((await podState(empty.uuid))['state'], 'exited');
+        // Adding to it now fails in one line, and changes nothing.
+        const late = await rkt('app', 'add', empty.uuid, first, '--name=late');
+        assert.equal(late.code, 254);
+        assert.match(late.stderr, /^app add: pod \S+ is not running$/m);
+        assert.deepEqual(await manifestApps(empty.uuid), []);
         await ok('gc', '--grace-period=0s');
         assertNothingLeft(empty.uuid, label);
 
