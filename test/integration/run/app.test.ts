@@ -47,8 +47,25 @@ describe('rkt app (oci engine)', { skip }, () => {
     second = aci('second');
   });
 
-  after(() => {
-    for (const c of children) if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+  after(async () => {
+    // Pods a failed test left running: stopped (the supervisor, or rkt stop itself if it is gone,
+    // TERMs and KILLs the apps), then waited for, before anything is removed.
+    for (const uuid of podsSeen) {
+      for (const force of [[], ['--force']])
+        spawnSync(rktBin, [`--dir=${data}`, 'stop', ...force, uuid], { stdio: 'ignore', env });
+    }
+    for (const uuid of podsSeen)
+      await waitFor(`pod ${uuid} to end`, () => {
+        const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
+        return !/^state=running$/m.test(r.stdout);
+      }).catch(() => undefined);
+    for (const c of children) {
+      try {
+        if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
     for (let i = 0; i < 2; i++)
       spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
         stdio: 'ignore',
