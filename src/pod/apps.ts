@@ -504,7 +504,12 @@ function newApp(image: string): AppArgs {
  * Parses the arguments that follow `rkt run` or `rkt prepare`. Throws RocketError (exit 254) with
  * rkt's messages on a malformed command line.
  */
-export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodArgs {
+/** `knownVolumes`: volumes the pod has already (`rkt app add`), which mounts may name too. */
+export function parseRunArgs(
+  args: readonly string[],
+  verb: Verb = 'run',
+  knownVolumes: readonly string[] = [],
+): PodArgs {
   const p = emptyPodArgs();
   let inAppArgs = false;
   let appsAtLastArgs = 0;
@@ -548,13 +553,13 @@ export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodAr
     }
     s.set(p, value, name);
   }
-  validateArgs(p);
+  validateArgs(p, knownVolumes);
   return p;
 }
 
 /** rkt's `Apps.Validate` and the conflicts `run`/`prepare` check before doing anything. */
-function validateArgs(p: PodArgs): void {
-  const volumes = new Set(p.volumes.map((v) => v.name));
+function validateArgs(p: PodArgs, knownVolumes: readonly string[]): void {
+  const volumes = new Set([...knownVolumes, ...p.volumes.map((v) => v.name)]);
   const check = (mounts: readonly Mount[]) => {
     for (const m of mounts) {
       if (m.appVolume !== undefined) continue;

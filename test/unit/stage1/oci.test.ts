@@ -634,3 +634,27 @@ describe('pod namespace argv', () => {
     ]);
   });
 });
+
+describe('stop helpers', () => {
+  it('reads RKT_STOP_TIMEOUT as whole seconds and rejects anything else', async () => {
+    const { stopTimeoutEnv } = await import('../../../src/stage1/oci/engine.js');
+    assert.equal(stopTimeoutEnv({}), undefined);
+    assert.equal(stopTimeoutEnv({ RKT_STOP_TIMEOUT: '3' }), 3);
+    assert.throws(() => stopTimeoutEnv({ RKT_STOP_TIMEOUT: '1.5' }), /RKT_STOP_TIMEOUT=1\.5/);
+    assert.throws(() => stopTimeoutEnv({ RKT_STOP_TIMEOUT: '-1' }), RocketError);
+  });
+
+  it('finds no supervisor for a pid file naming another program or nothing', async () => {
+    const { supervisorPid } = await import('../../../src/stage1/oci/engine.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'rocket-sup-'));
+    try {
+      assert.equal(supervisorPid(dir), undefined);
+      writeFileSync(path.join(dir, 'pid'), `${process.pid}\n`);
+      assert.equal(supervisorPid(dir), undefined, 'node is not a supervisor');
+      writeFileSync(path.join(dir, 'pid'), 'junk');
+      assert.equal(supervisorPid(dir), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
