@@ -38,8 +38,8 @@ function shWord(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function curlArgs(socket: string, method: string, uuid: string): string[] {
-  const target = uuid === '' ? 'http://localhost/pods' : `http://localhost/pods/${uuid}`;
+function curlArgs(socket: string, method: string, uuid: string, suffix = ''): string[] {
+  const target = uuid === '' ? 'http://localhost/pods' : `http://localhost/pods/${uuid}${suffix}`;
   return ['--unix-socket', socket, '-sS', '--max-time', '10', '-X', method, target];
 }
 
@@ -65,29 +65,38 @@ function endpoints(req: RegisterRequest): { ips: string[]; host: string } | stri
   return { ips, host };
 }
 
-/** The registration body (registry.ts's parsePodDescription), from the pod dir's files. */
-function registrationBody(req: RegisterRequest, ips: string[]): string {
-  const podManifest = readFileSync(path.join(req.podDir, POD_FILES.manifest), 'utf8');
+/** The pod manifest and its apps' image manifests, as texts from the pod dir's files. */
+function appsBody(podDir: string): { podManifest: string; imageManifests: Record<string, string> } {
+  const podManifest = readFileSync(path.join(podDir, POD_FILES.manifest), 'utf8');
   const imageManifests: Record<string, string> = {};
   for (const ra of parsePodManifest(podManifest).manifest.apps)
     imageManifests[ra.name] = readFileSync(
-      path.join(req.podDir, POD_FILES.appsInfo, ra.name, 'manifest'),
+      path.join(podDir, POD_FILES.appsInfo, ra.name, 'manifest'),
       'utf8',
     );
+  return { podManifest, imageManifests };
+}
+
+/** The registration body (registry.ts's parsePodDescription), from the pod dir's files. */
+function registrationBody(req: RegisterRequest, ips: string[]): string {
   return JSON.stringify({
     dataDir: path.resolve(req.dataDir),
-    podManifest,
-    imageManifests,
+    ...appsBody(req.podDir),
     ...(req.net === 'host' ? { hostNetwork: true } : { ips }),
   });
 }
 
-/** PUT /pods/<uuid> through curl: the token and port, or why not. */
-function put(socket: string, uuid: string, body: string): { token: string; port: number } | string {
+/** PUT /pods/<uuid>[suffix] through curl: the token and port, or why not ('404' if not registered). */
+function put(
+  socket: string,
+  uuid: string,
+  body: string,
+  suffix = '',
+): { token: string; port: number } | string {
   const r = spawnSync(
     'curl',
     [
-      ...curlArgs(socket, 'PUT', uuid),
+      ...curlArgs(socket, 'PUT', uuid, suffix),
       '-H',
       'Content-Type: application/json',
       '--data-binary',
@@ -102,6 +111,7 @@ function put(socket: string, uuid: string, body: string): { token: string; port:
   const cut = r.stdout.lastIndexOf('\n');
   const status = r.stdout.slice(cut + 1);
   const text = r.stdout.slice(0, cut);
+  if (status === '404') return '404';
   if (status !== '200') return `the service answered ${status}: ${text.trim()}`;
   try {
     const v = JSON.parse(text) as { token?: unknown; port?: unknown };
@@ -186,12 +196,57 @@ function registerPod(req: RegisterRequest, socket: string): { url: string; unreg
   const ep = endpoints(req);
   if (typeof ep === 'string') throw new Error(ep);
   const answer = put(socket, req.uuid, registrationBody(req, ep.ips));
+  if (answer === '404')
+    throw new Error(`pod ${req.uuid} is neither prepared nor running under ${path.resolve(req.dataDir)}`);
   if (typeof answer === 'string') throw new Error(answer);
   const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
   return {
     url: `http://${host}:${answer.port}/${answer.token}`,
     unregister: `${['curl', ...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null'].map(shWord).join(' ')} >/dev/null 2>&1`,
   };
+}
+
+export interface AppsUpdateRequest {
+  uuid: string;
+  /** The running pod's dir, its manifest already rewritten. */
+  podDir: string;
+  hostNetwork: boolean;
+  socket?: string;
+}
+
+/**
+ * `rkt app add` and `rkt app rm` on a running pod: tells the metadata service the pod's apps as
+ * they are now (the token stays), so that an added app gets the pod's identity and a removed one
+ * loses it, and sets AC_METADATA_URL in the given OCI configs (those of an added app). A pod that
+ * is not registered (no service, `--mds-register=false`, `--net=none`) leaves the URL empty, as its
+ * other apps have it. Never throws: a failure is a warning, and the URL stays empty.
+ */
+export function updateRegisteredApps(req: AppsUpdateRequest, configFiles: readonly string[]): void {
+  const socket = registrationSocket(req.socket);
+  let url = '';
+  if (socketExists(socket)) {
+    try {
+      const answer = put(socket, req.uuid, JSON.stringify(appsBody(req.podDir)), '/apps');
+      if (answer !== '404') {
+        if (typeof answer === 'string') throw new Error(answer);
+        const ep = endpoints({
+          dataDir: '',
+          uuid: req.uuid,
+          podDir: req.podDir,
+          net: req.hostNetwork ? 'host' : 'cni',
+          mode: undefined,
+        });
+        if (typeof ep === 'string') throw new Error(ep);
+        const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
+        url = `http://${host}:${answer.port}/${answer.token}`;
+      }
+    } catch (err) {
+      process.stderr.write(
+        `warning: the metadata service did not take the pod's apps, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
+      );
+    }
+  }
+  for (const file of configFiles) setMetadataUrl(file, url);
 }
 
 /** Sets AC_METADATA_URL in an OCI config's process environment (rewritten through a temp file). */

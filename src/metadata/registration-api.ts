@@ -7,12 +7,15 @@
  *   URL is `http://<host address on the pod's first network>:<port>/<token>`. The pod must exist,
  *   prepared or running, under the given data dir. Registering a UUID again replaces the earlier
  *   registration (new token, new key).
+ * - `PUT /pods/<uuid>/apps`, `{"podManifest", "imageManifests"}` (the pod's apps as they are now,
+ *   after `rkt app add` or `rkt app rm`) → 200 `{"token", "port"}`, the token unchanged: an added
+ *   app gets the pod's identity, a removed one loses it. 404 if the pod is not registered.
  * - `DELETE /pods/<uuid>` → 200, or 404 if it was not registered.
  * - `GET /pods` → the registered pods (no tokens or keys), after forgetting those gone.
  */
 import { json, methodNotAllowed, text, type ApiRequest, type ApiResponse } from './http-types.js';
 import type { Liveness } from './liveness.js';
-import { RegistrationError, parsePodDescription } from './registry.js';
+import { RegistrationError, parseAppsUpdate, parsePodDescription } from './registry.js';
 
 export class RegistrationApi {
   constructor(
@@ -25,6 +28,9 @@ export class RegistrationApi {
   handle(req: ApiRequest): ApiResponse {
     const path = req.url.split('?', 1)[0] ?? '';
     if (path === '/pods') return req.method === 'GET' ? this.list() : methodNotAllowed(['GET']);
+    const a = /^\/pods\/([^/]+)\/apps$/.exec(path);
+    if (a !== null)
+      return req.method === 'PUT' ? this.updateApps(a[1] as string, req.body) : methodNotAllowed(['PUT']);
     const m = /^\/pods\/([^/]+)$/.exec(path);
     if (m === null) return text(404, 'not found\n');
     const uuid = m[1] as string;
@@ -52,6 +58,21 @@ export class RegistrationApi {
     this.log(
       `registered pod ${reg.uuid} (${reg.hostNetwork ? "host's network" : reg.ips.join(', ')}), ${reg.apps.size} app(s)`,
     );
+    return json(200, { token: reg.token, port: this.port() });
+  }
+
+  private updateApps(uuid: string, body: Buffer): ApiResponse {
+    if (this.live.registry.withUuid(uuid) === undefined) return text(404, `pod ${uuid} is not registered\n`);
+    let apps;
+    try {
+      apps = parseAppsUpdate(body.toString('utf8'));
+    } catch (err) {
+      if (err instanceof RegistrationError) return text(400, `apps of pod ${uuid}: ${err.message}\n`);
+      throw err;
+    }
+    const reg = this.live.registry.updateApps(uuid, apps);
+    if (reg === undefined) return text(404, `pod ${uuid} is not registered\n`);
+    this.log(`pod ${uuid} now has ${reg.apps.size} app(s): ${[...reg.apps.keys()].join(', ')}`);
     return json(200, { token: reg.token, port: this.port() });
   }
 

@@ -94,6 +94,13 @@ export function parsePodDescription(uuidText: string, body: string): PodDescript
   if (hostNetwork && ips.length > 0) fail('ips: must be absent with hostNetwork');
   if (!hostNetwork && ips.length === 0) fail('ips: the pod needs an address (or hostNetwork)');
 
+  return { uuid, dataDir, ips, hostNetwork, ...parseApps(o) };
+}
+
+/** The pod manifest and the apps' image manifests of a registration (or of an update of its apps). */
+function parseApps(
+  o: Record<string, unknown>,
+): Pick<PodDescription, 'podManifestText' | 'podManifest' | 'apps'> {
   const podManifestText = stringField(o, 'podManifest');
   let podManifest: PodManifest;
   try {
@@ -120,7 +127,27 @@ export function parsePodDescription(uuidText: string, body: string): PodDescript
   }
   for (const name of Object.keys(imageTexts))
     if (!apps.has(name)) fail(`imageManifests.${name}: no such app in the pod manifest`);
-  return { uuid, dataDir, ips, hostNetwork, podManifestText, podManifest, apps };
+  return { podManifestText, podManifest, apps };
+}
+
+/**
+ * Checks the body of an update of a registered pod's apps (`rkt app add` and `rkt app rm`):
+ * `{"podManifest", "imageManifests": {app: text}}`, the pod's whole app list as it is now.
+ */
+export function parseAppsUpdate(
+  body: string,
+): Pick<PodDescription, 'podManifestText' | 'podManifest' | 'apps'> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (err) {
+    return fail(`invalid JSON: ${errorMessage(err)}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('the body must be a JSON object');
+  const o = doc as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!['podManifest', 'imageManifests'].includes(k)) fail(`${k}: unknown field`);
+  return parseApps(o);
 }
 
 /**
@@ -156,6 +183,22 @@ export class Registry {
     this.byUuid.delete(uuid);
     this.byToken.delete(reg.token);
     return true;
+  }
+
+  /**
+   * Replaces a registered pod's manifest and apps, keeping its token and key (apps added to or
+   * removed from a running sandbox); undefined when the pod is not registered.
+   */
+  updateApps(
+    uuid: string,
+    apps: Pick<PodDescription, 'podManifestText' | 'podManifest' | 'apps'>,
+  ): PodRegistration | undefined {
+    const reg = this.byUuid.get(uuid);
+    if (reg === undefined) return undefined;
+    reg.podManifestText = apps.podManifestText;
+    reg.podManifest = apps.podManifest;
+    reg.apps = apps.apps;
+    return reg;
   }
 
   withToken(token: string): PodRegistration | undefined {

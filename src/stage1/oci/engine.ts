@@ -561,7 +561,7 @@ export interface AddAppRequest {
  * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
  * records its containers in the engine state (temp files, then rename). The app is not started.
  */
-export function addApp(req: AddAppRequest): void {
+export function addApp(req: AddAppRequest): AddedApp {
   const state = readState(req.pod);
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
@@ -610,6 +610,21 @@ export function addApp(req: AddAppRequest): void {
     ],
   };
   writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+  return {
+    configFiles: [plan, ...plan.pre, ...plan.post].map((b) => path.join(b.bundle, 'config.json')),
+    hostNetwork: state.hostNetwork === true,
+  };
+}
+
+/** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */
+export interface AddedApp {
+  configFiles: string[];
+  hostNetwork: boolean;
+}
+
+/** Whether the oci engine's pod shares the host's network. */
+export function podHostNetwork(pod: PodInfo): boolean {
+  return readState(pod)?.hostNetwork === true;
 }
 
 /** `rkt app rm`, once the supervisor forgot the app: its files and its place in the engine state. */

@@ -9,7 +9,15 @@ import {
   mergedAppAnnotations,
   parsePodDescription,
 } from '../../../src/metadata/registry.js';
-import { FakeProbe, IMAGE_ID, IMAGE_MANIFEST_TEXT, UUID_A, UUID_B, registrationBody } from './fixtures.js';
+import {
+  FakeProbe,
+  IMAGE_ID,
+  IMAGE_MANIFEST_TEXT,
+  UUID_A,
+  UUID_B,
+  podManifestText,
+  registrationBody,
+} from './fixtures.js';
 
 describe('parsePodDescription', () => {
   it('reads a registration and keeps the manifests as sent', () => {
@@ -164,5 +172,75 @@ describe('RegistrationApi', () => {
     assert.equal(r.status, 405);
     assert.equal(r.headers?.['Allow'], 'PUT, DELETE');
     assert.equal(api.handle(req('DELETE', '/pods')).status, 405);
+  });
+});
+
+describe('apps of a registered pod updated (rkt app add, rkt app rm)', () => {
+  const DB_MANIFEST_TEXT = '{"acKind":"ImageManifest","acVersion":"0.8.11","name":"example.com/db"}';
+  function twoApps(): string {
+    const pm = JSON.parse(podManifestText()) as { apps: unknown[] };
+    pm.apps.push({ name: 'db', image: { name: 'example.com/db', id: IMAGE_ID } });
+    return JSON.stringify(pm);
+  }
+  function setup(): { api: RegistrationApi; live: Liveness; token: string } {
+    const probe = new FakeProbe();
+    probe.presences.set(UUID_A, 'running');
+    const live = new Liveness(new Registry(), probe, () => {});
+    const api = new RegistrationApi(live, () => 18112);
+    const r = api.handle({
+      method: 'PUT',
+      url: `/pods/${UUID_A}`,
+      source: '',
+      body: Buffer.from(registrationBody()),
+    });
+    return { api, live, token: (JSON.parse(String(r.body)) as { token: string }).token };
+  }
+  const put = (api: RegistrationApi, uuid: string, body: unknown): ReturnType<RegistrationApi['handle']> =>
+    api.handle({
+      method: 'PUT',
+      url: `/pods/${uuid}/apps`,
+      source: '',
+      body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    });
+
+  it('an added app joins the registration under the same token, a removed one leaves it', () => {
+    const { api, live, token } = setup();
+    const added = put(api, UUID_A, {
+      podManifest: twoApps(),
+      imageManifests: { web: IMAGE_MANIFEST_TEXT, db: DB_MANIFEST_TEXT },
+    });
+    assert.equal(added.status, 200, String(added.body));
+    assert.deepEqual(JSON.parse(String(added.body)), { token, port: 18112 });
+    const reg = live.registry.withToken(token);
+    assert.deepEqual([...(reg?.apps.keys() ?? [])], ['web', 'db']);
+    assert.equal(reg?.apps.get('db')?.imageManifestText, DB_MANIFEST_TEXT);
+    assert.equal(reg?.podManifestText, twoApps());
+
+    const removed = put(api, UUID_A, {
+      podManifest: podManifestText(),
+      imageManifests: { web: IMAGE_MANIFEST_TEXT },
+    });
+    assert.equal(removed.status, 200);
+    assert.deepEqual([...(live.registry.withToken(token)?.apps.keys() ?? [])], ['web']);
+  });
+
+  it('refuses a pod that is not registered and a bad body, changing nothing', () => {
+    const { api, live, token } = setup();
+    const body = {
+      podManifest: twoApps(),
+      imageManifests: { web: IMAGE_MANIFEST_TEXT, db: DB_MANIFEST_TEXT },
+    };
+    assert.equal(put(api, UUID_B, body).status, 404);
+    const missing = put(api, UUID_A, {
+      podManifest: twoApps(),
+      imageManifests: { web: IMAGE_MANIFEST_TEXT },
+    });
+    assert.equal(missing.status, 400);
+    assert.match(String(missing.body), /imageManifests\.db: missing/);
+    assert.equal(put(api, UUID_A, { ...body, ips: ['10.9.0.9'] }).status, 400);
+    assert.equal(put(api, UUID_A, '{').status, 400);
+    assert.deepEqual([...(live.registry.withToken(token)?.apps.keys() ?? [])], ['web']);
+    const r = api.handle({ method: 'GET', url: `/pods/${UUID_A}/apps`, source: '', body: Buffer.from('') });
+    assert.equal(r.status, 405);
   });
 });

@@ -162,12 +162,19 @@ function addCommand(): Command {
           await withPodMutationLock(pod.path, async () => {
             const { warnings } = await addAppToManifest(pod.path, store, key, ra);
             for (const w of warnings) process.stderr.write(`app add: ${w}\n`);
+            let added;
             try {
-              addApp({ pod, dataDir: dir, app: ra.name, insecure });
+              added = addApp({ pod, dataDir: dir, app: ra.name, insecure });
             } catch (err) {
               removeAppFromManifest(pod.path, ra.name);
               throw err;
             }
+            // The app gets the pod's identity on the metadata service (if the pod registered).
+            const { updateRegisteredApps } = await import('../../../metadata/client.js');
+            updateRegisteredApps(
+              { uuid: pod.uuid, podDir: pod.path, hostNetwork: added.hostNetwork },
+              added.configFiles,
+            );
           });
         } finally {
           await images.close();
@@ -246,12 +253,16 @@ function rmCommand(): Command {
             existsSync(path.join(s, `${app}-removed`)),
           );
         const { withPodMutationLock, removeAppFromManifest } = await import('../../../pod/index.js');
-        const { removeAppFiles } = await import('../../../stage1/oci/engine.js');
+        const { removeAppFiles, podHostNetwork } = await import('../../../stage1/oci/engine.js');
+        const { updateRegisteredApps } = await import('../../../metadata/client.js');
         await withPodMutationLock(pod.path, () => {
+          const hostNetwork = podHostNetwork(pod);
           removeAppFiles(pod, app);
           removeAppFromManifest(pod.path, app);
           for (const f of [app, `${app}-removed`, `${app}-started`, `${app}-stopping`, `${app}-ready`])
             rmSync(path.join(s, f), { force: true });
+          // The removed app loses the pod's identity on the metadata service.
+          updateRegisteredApps({ uuid: pod.uuid, podDir: pod.path, hostNetwork }, []);
         });
       }),
     );
