@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REGISTRATION_SOCKET_ENV } from '../../../src/metadata/defaults.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { NetWorld, rktBin, skip as netSkip, waitFor, type Running } from '../net/fixture.js';
+import { NetWorld, rktBin, skip as netSkip, waitFor, type Result, type Running } from '../net/fixture.js';
 import { PROBE_APPLETS, PROBE_SCRIPT, parseProbe, type ProbeAnswer } from './probe.js';
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
@@ -249,6 +249,91 @@ describe('the metadata service from inside pods', { skip }, () => {
     } finally {
       process.env[REGISTRATION_SOCKET_ENV] = socket;
     }
+    assert.deepEqual(registered(), []);
+  });
+
+  it('gives an app added to a sandbox the pod identity, and takes it from an app removed', async () => {
+    const uuidFile = join(w.work, 'sandbox-uuid');
+    const sb = w.start([
+      'app',
+      'sandbox',
+      `--net=${NET}`,
+      '--mds-register=true',
+      `--uuid-file-save=${uuidFile}`,
+    ]);
+    let ended = false;
+    void sb.done.then(() => (ended = true));
+    await waitFor(
+      'the uuid file',
+      () => ended || (existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== ''),
+    );
+    assert.ok(!ended, sb.stderr());
+    const uuid = readFileSync(uuidFile, 'utf8').trim();
+    w.track(uuid);
+    const R = join(w.data, 'pods', 'run', uuid);
+    await waitFor('the supervisor', () => ended || existsSync(join(R, 'stage1', 'ctl')));
+    assert.ok(!ended, sb.stderr());
+    assert.deepEqual(registered(), [uuid]);
+    const ok = async (...args: string[]): Promise<string> => {
+      const r = await w.rkt('--insecure-options=image', ...args);
+      assert.equal(r.code, 0, `rkt ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const urlOf = (app: string): string => {
+      const config = JSON.parse(readFileSync(join(R, 'apps', app, 'config.json'), 'utf8')) as {
+        process: { env: string[] };
+      };
+      const e = config.process.env.find((v) => v.startsWith('AC_METADATA_URL='));
+      return e?.slice('AC_METADATA_URL='.length) ?? '';
+    };
+    /** The image id of APP as the service answers it to a request from inside app FROM. */
+    const imageId = (from: string, url: string, app: string): Promise<Result> =>
+      w.rkt(
+        'app',
+        'exec',
+        `--app=${from}`,
+        uuid,
+        '/bin/wget',
+        '-q',
+        '-O',
+        '-',
+        `${url}/acMetadata/v1/apps/${app}/image/id`,
+      );
+    const manifestIds = (): Record<string, string> =>
+      Object.fromEntries(
+        (
+          JSON.parse(readFileSync(join(R, 'pod'), 'utf8')) as {
+            apps: { name: string; image: { id: string } }[];
+          }
+        ).apps.map((a) => [a.name, a.image.id]),
+      );
+
+    for (const app of ['one', 'two']) {
+      await ok('app', 'add', uuid, aci, `--name=${app}`, '--exec=/bin/sleep', '--', '1000');
+      await ok('app', 'start', uuid, `--app=${app}`);
+    }
+    const url = urlOf('one');
+    assert.match(url, new RegExp(`^http://${HOST_IP.replace(/\./g, '\\.')}:\\d+/[0-9a-f]{48}$`));
+    assert.equal(urlOf('two'), url, 'apps of a pod share its token');
+    const ids = manifestIds();
+    for (const app of ['one', 'two']) {
+      const r = await imageId('one', url, app);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, ids[app]);
+    }
+    await waitFor('the service log', () => serviceLog.includes(`pod ${uuid} now has 2 app(s): one, two`));
+
+    await ok('app', 'rm', uuid, '--app=two');
+    const gone = await imageId('one', url, 'two');
+    assert.notEqual(gone.code, 0, 'the removed app has no identity any more');
+    assert.match(gone.stderr, /404/);
+    const still = await imageId('one', url, 'one');
+    assert.equal(still.code, 0, still.stderr);
+    assert.deepEqual(registered(), [uuid]);
+
+    assert.equal((await w.rkt('stop', uuid)).code, 0);
+    const r = await sb.done;
+    assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(registered(), []);
   });
 });
