@@ -2,7 +2,7 @@
  * A pod on disk as a v1alpha Pod. Read fresh on every call (a pod's files are small and its state
  * changes under us); everything read may be stale as soon as it is returned.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { APPC_SPEC_VERSION_STRING } from '../appc/version.js';
@@ -86,13 +86,17 @@ function appImage(p: PodInfo, app: string, imageId: string): Image {
 function podApps(p: PodInfo): App[] {
   const running = p.state === 'running';
   const afterRun = AFTER_RUN.includes(p.state);
+  // In a sandbox (`rkt app sandbox`), an app added but not started yet has no state to report.
+  const sandbox = running && readEngineState<OciPodState>(p.path, 'oci')?.mutable === true;
+  const started = (app: string): boolean =>
+    !sandbox || existsSync(join(p.path, POD_FILES.appStatusDir, `${app}-started`));
   return (p.manifest?.apps ?? []).map((ra) => {
     const code = running || afterRun ? appExitCode(p.path, ra.name) : undefined;
     // Unlike rkt, an app that ended in a pod still running reads as exited, with its code.
     const state =
       code !== undefined || afterRun
         ? 'APP_STATE_EXITED'
-        : running
+        : running && started(ra.name)
           ? 'APP_STATE_RUNNING'
           : 'APP_STATE_UNDEFINED';
     return {

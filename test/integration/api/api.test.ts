@@ -646,3 +646,103 @@ describe(
     });
   },
 );
+
+describe('rkt api-service with a sandbox (rkt app add, start, rm)', { skip }, () => {
+  const children = new Set<ChildProcess>();
+  let work: string;
+  let data: string;
+  let uuid = '';
+
+  after(() => {
+    if (uuid !== '') spawnSync(rktBin, [`--dir=${data}`, 'stop', '--force', uuid], { stdio: 'ignore' });
+    for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
+    for (let i = 0; i < 2; i++)
+      spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
+        stdio: 'ignore',
+      });
+    unmountUnder(work);
+    if (uuid !== '') for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows the apps as they are added, started and removed', async () => {
+    work = mkdtempSync(join(tmpdir(), 'rocket-api-sandbox-'));
+    data = join(work, 'data');
+    const sock = join(work, 'api.sock');
+    const aci = buildAci(work, 'api-sandbox', { version: '1.0' }, []);
+    const env = { ...process.env, RKT_STOP_TIMEOUT: '5' };
+    const rkt = (...args: string[]): void => {
+      const r = spawnSync(rktBin, [`--dir=${data}`, '--insecure-options=image', ...args], {
+        encoding: 'utf8',
+        env,
+      });
+      assert.equal(r.status, 0, `rkt ${args.join(' ')}: ${r.stderr}`);
+    };
+    const service = spawn(rktBin, [`--dir=${data}`, 'api-service', `--listen=unix:${sock}`], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.add(service);
+    let serviceErr = '';
+    service.stderr?.setEncoding('utf8').on('data', (d: string) => (serviceErr += d));
+    await waitFor(
+      'the service',
+      () => serviceErr.includes('API service running') || service.exitCode !== null,
+    );
+    assert.match(serviceErr, /API service running/);
+    const { PublicAPI } = await loadApiPackage();
+    const client = new PublicAPI(`unix:${sock}`, grpc.credentials.createInsecure()) as unknown as Client;
+    try {
+      const uuidFile = join(work, 'uuid');
+      const sandbox = spawn(
+        rktBin,
+        [`--dir=${data}`, 'app', 'sandbox', '--net=none', `--uuid-file-save=${uuidFile}`],
+        { stdio: 'ignore', env },
+      );
+      children.add(sandbox);
+      await waitFor('the uuid file', () => existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== '');
+      uuid = readFileSync(uuidFile, 'utf8').trim();
+      await waitFor('the supervisor', () => existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'ctl')));
+      const apps = async (): Promise<[string, string][]> => {
+        const { pod } = await unary<{ pod: Pod }>(client, 'InspectPod', { id: uuid });
+        assert.equal(pod.state, 'POD_STATE_RUNNING');
+        return pod.apps.map((a) => [a.name, a.state]);
+      };
+      assert.deepEqual(await apps(), []);
+      const loop = ['--exec=/bin/sh', '--', '-c', 'trap "exit 0" TERM; while :; do sleep 0.05; done'];
+      rkt('app', 'add', uuid, aci, '--name=one', ...loop);
+      assert.deepEqual(await apps(), [['one', 'APP_STATE_UNDEFINED']]);
+      rkt('app', 'start', uuid, '--app=one');
+      rkt('app', 'add', uuid, aci, '--name=two', ...loop);
+      assert.deepEqual(await apps(), [
+        ['one', 'APP_STATE_RUNNING'],
+        ['two', 'APP_STATE_UNDEFINED'],
+      ]);
+      rkt('app', 'start', uuid, '--app=two');
+      rkt('app', 'rm', uuid, '--app=one');
+      assert.deepEqual(await apps(), [['two', 'APP_STATE_RUNNING']]);
+      const listed = (await unary<{ pods: Pod[] }>(client, 'ListPods', { detail: true })).pods.find(
+        (p) => p.id === uuid,
+      );
+      assert.deepEqual(
+        listed?.apps.map((a) => a.name),
+        ['two'],
+      );
+      assert.deepEqual(
+        (
+          JSON.parse(Buffer.from(listed?.manifest ?? []).toString('utf8')) as { apps: { name: string }[] }
+        ).apps.map((a) => a.name),
+        ['two'],
+      );
+      rkt('stop', uuid);
+      await waitFor('the sandbox to end', () => sandbox.exitCode !== null);
+      const { pod } = await unary<{ pod: Pod }>(client, 'InspectPod', { id: uuid });
+      assert.equal(pod.state, 'POD_STATE_EXITED');
+      assert.deepEqual(
+        pod.apps.map((a) => [a.name, a.state, a.exit_code]),
+        [['two', 'APP_STATE_EXITED', 0]],
+      );
+    } finally {
+      client.close();
+    }
+  });
+});
