@@ -259,6 +259,20 @@ function kvInto(key: 'userAnnotations' | 'userLabels') {
   };
 }
 
+/** The app annotation rkt keeps an app's `--stdin|--stdout|--stderr` mode in. */
+export const IO_MODE_ANNOTATION = (stream: 'stdin' | 'stdout' | 'stderr'): string =>
+  `coreos.com/rkt/stage2/${stream}`;
+
+/** `--stdin=null|tty|stream`, `--stdout|--stderr=null|tty|stream|log`: an app annotation, as rkt. */
+function ioMode(stream: 'stdin' | 'stdout' | 'stderr') {
+  const modes = stream === 'stdin' ? ['null', 'tty', 'stream'] : ['null', 'tty', 'stream', 'log'];
+  return (app: AppArgs, value: string) => {
+    if (!modes.includes(value))
+      fail(`--${stream}: unknown mode ${JSON.stringify(value)} (${modes.join('|')})`);
+    app.annotations[IO_MODE_ANNOTATION(stream)] = value;
+  };
+}
+
 const stringFlag = (set: (p: PodArgs, value: string, flag: string) => void, only?: Verb): FlagSpec =>
   only === undefined ? { kind: 'string', set } : { kind: 'string', set, only };
 const boolFlag = (set: (p: PodArgs, value: boolean) => void, only?: Verb): FlagSpec => ({
@@ -347,6 +361,9 @@ const FLAGS: Record<string, FlagSpec> = {
   }),
   'user-annotation': appFlag(kvInto('userAnnotations')),
   'user-label': appFlag(kvInto('userLabels')),
+  stdin: appFlag(ioMode('stdin')),
+  stdout: appFlag(ioMode('stdout')),
+  stderr: appFlag(ioMode('stderr')),
   mount: {
     kind: 'string',
     set: (p, v) => {
@@ -657,6 +674,18 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   'caps-remove': {
     value: 'string',
     description: 'capability to remove (example: "--caps-remove=CAP_MKNOD")',
+  },
+  stdin: {
+    value: 'string',
+    description: "stdin mode for the preceding application ('null', 'tty' or 'stream')",
+  },
+  stdout: {
+    value: 'string',
+    description: "stdout mode for the preceding application ('null', 'tty', 'stream' or 'log')",
+  },
+  stderr: {
+    value: 'string',
+    description: "stderr mode for the preceding application ('null', 'tty', 'stream' or 'log')",
   },
   seccomp: {
     value: 'string',

@@ -204,6 +204,33 @@ interface AppPlan {
   pre: { id: string; bundle: string }[];
   post: { id: string; bundle: string }[];
   overlay?: { lower: string; upper: string; work: string; target: string };
+  /** Attachable I/O (absent: none). */
+  io?: AppIo;
+}
+
+/**
+ * An app's attachable I/O (`--stdin|--stdout|--stderr`, kept by stage0 in the app annotations
+ * `coreos.com/rkt/stage2/<stream>`): a terminal on all three, or some streams each on its own
+ * endpoint; the others as without (stdin null, stdout and stderr to the log).
+ */
+export interface AppIo {
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export function appIo(ra: RuntimeApp): AppIo {
+  const mode = (s: string, dflt: string): string =>
+    ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? dflt;
+  const m = [mode('stdin', 'null'), mode('stdout', 'log'), mode('stderr', 'log')];
+  const tty = m.includes('tty');
+  if (tty && m.some((v) => v !== 'tty'))
+    throw new RocketError(
+      `app ${JSON.stringify(ra.name)}: --stdin, --stdout and --stderr are all tty or none is`,
+      RKT_FAILURE,
+    );
+  return { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
 }
 
 /** What writing one app's bundles needs (at `rkt run`, or `rkt app add` into a running pod). */
@@ -239,12 +266,19 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
   const appDir = path.join('apps', ra.name);
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  const io = appIo(ra);
+  if (io.tty && ctx.terminal !== undefined)
+    throw new RocketError(
+      `app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`,
+      RKT_FAILURE,
+    );
   const plan: AppPlan = {
     name: ra.name,
     id: `rkt-${ctx.uuid}-${ra.name}`,
     bundle: path.join(R, appDir),
     pre: [],
     post: [],
+    io,
   };
   if (ctx.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
   else {
@@ -291,6 +325,9 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
       ...(exec === undefined && ctx.terminal !== undefined
         ? { terminal: true, consoleSize: ctx.terminal }
         : {}),
+      // --stdin=tty: a terminal of its own too, relayed by the runtime to the pty the supervisor
+      // keeps for `rkt attach`.
+      ...(exec === undefined && io.tty ? { terminal: true, consoleSize: { height: 24, width: 80 } } : {}),
     });
     if (exec === undefined) ctx.warnings.push(...w);
     return config;
@@ -524,6 +561,10 @@ export function appEnv(
     NOTIFY: io.notify,
     LISTEN_ARGS: io.listen.args,
     LISTEN_REDIR: io.listen.redirects,
+    IO_TTY: a.io?.tty,
+    IO_IN: a.io?.stdin,
+    IO_OUT: a.io?.stdout,
+    IO_ERR: a.io?.stderr,
   };
   for (const [k, h] of a.pre.entries())
     Object.assign(vars, { [`PRE_ID_${k}`]: h.id, [`PRE_B_${k}`]: h.bundle });

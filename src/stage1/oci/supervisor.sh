@@ -62,6 +62,7 @@ del() {
 # load APP: the app's settings into ID, BUNDLE, OVL, TARGET, PRE_*, POST_*, NOTIFY, LISTEN_*.
 load() {
 	ID='' BUNDLE='' OVL='' TARGET='' PRE_N=0 POST_N=0 NOTIFY='' LISTEN_ARGS='' LISTEN_REDIR=''
+	IO_TTY='' IO_IN='' IO_OUT='' IO_ERR=''
 	# shellcheck source=/dev/null
 	. "$R/$D/app/$1.env"
 }
@@ -77,6 +78,7 @@ forget() {
 	while [ "$i" -lt "$POST_N" ]; do eval "del \"\$POST_ID_$i\""; i=$((i + 1)); done
 	[ -n "$OVL" ] && umount "$TARGET" 2>/dev/null
 	[ -n "$LOGS" ] && rm -f "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo"
+	rm -rf "$R/stage1/attach/$1"
 	return 0
 }
 
@@ -129,22 +131,69 @@ if [ -n "$RELAY_APPS" ]; then
 		fail 'cannot start the sd_notify relay'
 fi
 
-# lgs APP: starts the app's two loggers (they end at the FIFOs' EOF; they ignore HUP and TERM).
-lgs() {
+# lg APP STREAM: starts the logger of one of the app's streams (it ends at the FIFO's EOF; it ignores
+# HUP and TERM); lp=its pid.
+lg() {
 	(
 		trap '' HUP TERM
 		# shellcheck disable=SC2030,SC2031 # each logger's own environment
-		export LOGF="$R/logs/$1/stdout.log" LOGSTREAM=stdout
-		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
+		export LOGF="$R/logs/$1/$2.log" LOGSTREAM="$2"
+		if [ "$2" = stdout ]; then
+			exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
+		else
+			exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stderr.fifo" >&2
+		fi
 	) 3<&- 4<&- 9<&- &
-	lo=$!
-	(
-		trap '' HUP TERM
-		# shellcheck disable=SC2030,SC2031 # each logger's own environment
-		export LOGF="$R/logs/$1/stderr.log" LOGSTREAM=stderr
-		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stderr.fifo" >&2
-	) 3<&- 4<&- 9<&- &
-	le=$!
+	lp=$!
+}
+
+# attach APP: the app's attach endpoints (`rkt attach`), in stage1/attach/APP/, each a socat that
+# lives as long as the app: with IO_TTY a pty (its link `tty`) served on tty.sock; else a FIFO per
+# stream in IO_IN, IO_OUT, IO_ERR served on <stream>.sock. Sets the runtime's redirections (ai, ao,
+# ae; eval'ed) and the socat pids (sp). A connection to a stream's socket gets what the app writes
+# from then on; what it wrote meanwhile waits in the FIFO (or the pty) until its buffer is full.
+# shellcheck disable=SC2016 # the redirections are expanded by the eval that runs the app
+attach() {
+	A=$R/stage1/attach/$1 sp=''
+	[ -n "$IO_TTY$IO_IN$IO_OUT$IO_ERR" ] || return 0
+	mkdir -p "$A" || return 1
+	if [ -n "$IO_TTY" ]; then
+		socat PTY,link="$A/tty",rawer UNIX-LISTEN:"$A/tty.sock",fork,unlink-early \
+			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+		sp=$!
+		# socat opens the pty, then listens: once the socket is there, so is the pty.
+		w=0
+		while [ ! -S "$A/tty.sock" ]; do
+			kill -0 "$sp" 2>/dev/null && [ "$w" -lt 1000 ] || return 1
+			sleep 0.01
+			w=$((w + 1))
+		done
+		ai='<"$A/tty"' ao='>"$A/tty"' ae='2>"$A/tty"'
+		return 0
+	fi
+	if [ -n "$IO_IN" ]; then
+		mkfifo "$A/stdin" || return 1
+		socat -u UNIX-LISTEN:"$A/stdin.sock",fork,unlink-early OPEN:"$A/stdin",wronly \
+			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+		sp=$!
+		# Read-write: the open does not wait for a writer, and no attach ending closes the app's stdin.
+		ai='0<>"$A/stdin"'
+	fi
+	if [ -n "$IO_OUT" ]; then
+		mkfifo "$A/stdout" || return 1
+		socat -u OPEN:"$A/stdout",rdonly UNIX-LISTEN:"$A/stdout.sock",fork,unlink-early \
+			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+		sp="$sp $!"
+		ao='1<>"$A/stdout"'
+	fi
+	if [ -n "$IO_ERR" ]; then
+		mkfifo "$A/stderr" || return 1
+		socat -u OPEN:"$A/stderr",rdonly UNIX-LISTEN:"$A/stderr.sock",fork,unlink-early \
+			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+		sp="$sp $!"
+		ae='2<>"$A/stderr"'
+	fi
+	return 0
 }
 
 # handler VAR_PREFIX I: runs an event handler's container to its end; rc=its status.
@@ -166,14 +215,27 @@ app() {
 	rc=0 i=0
 	while [ "$rc" = 0 ] && [ "$i" -lt "$PRE_N" ]; do handler PRE "$i"; i=$((i + 1)); done
 	if [ "$rc" = 0 ] && [ ! -e "$M" ] && [ ! -e "$S/$1-stopping" ]; then
+		# shellcheck disable=SC2016 # expanded by the eval below
 		if [ -n "$LOGS" ]; then
-			lgs "$1"
-			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" </dev/null 4<&- 9<&- >\"\$R/logs/\$1/stdout.fifo\" 2>\"\$R/logs/\$1/stderr.fifo\" $LISTEN_REDIR"
-			rc=$?
-			wait "$lo" "$le"
+			ai='</dev/null' ao='>"$R/logs/$1/stdout.fifo"' ae='2>"$R/logs/$1/stderr.fifo"'
 		else
-			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" <&4 4<&- 9<&- $LISTEN_REDIR"
+			ai='<&4' ao='' ae=''
+		fi
+		if attach "$1"; then
+			lo='' le=''
+			if [ -n "$LOGS" ] && [ -z "$IO_TTY$IO_OUT" ]; then lg "$1" stdout && lo=$lp; fi
+			if [ -n "$LOGS" ] && [ -z "$IO_TTY$IO_ERR" ]; then lg "$1" stderr && le=$lp; fi
+			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" $ai 4<&- 9<&- $ao $ae $LISTEN_REDIR"
 			rc=$?
+			# shellcheck disable=SC2086 # pids, one word each
+			[ -n "$sp" ] && kill $sp 2>/dev/null
+			# shellcheck disable=SC2086 # pids, one word each
+			[ -n "$lo$le" ] && wait $lo $le
+		else
+			echo "rkt: cannot make the attach endpoints of app $1" >&2
+			# shellcheck disable=SC2086 # pids, one word each
+			[ -n "$sp" ] && kill $sp 2>/dev/null
+			rc=254
 		fi
 	fi
 	del "$ID"

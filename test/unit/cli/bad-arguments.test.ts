@@ -41,6 +41,7 @@ const RKT_CASES: Record<string, string[][]> = {
     ['bogus-command'],
   ],
   image: [['image', 'bogus-command']],
+  app: [['app', 'bogus-command']],
   'image cat-manifest': [
     ['image', 'cat-manifest'],
     ['image', 'cat-manifest', 'sha512-0000'],

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { appCommand } from './app.js';
+import { attachCommand } from './attach.js';
 import { catManifestCommand } from './cat-manifest.js';
 import { exportCommand } from './export.js';
 import { gcCommand } from './gc.js';
@@ -13,7 +14,7 @@ import { rmCommand } from './rm.js';
 import { statusCommand } from './status.js';
 import { withPodFlagTable } from './flags.js';
 
-/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export, app. */
+/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export, app, attach. */
 export function registerPods(program: Command): void {
   for (const make of [
     runCommand,
@@ -28,6 +29,7 @@ export function registerPods(program: Command): void {
     catManifestCommand,
     exportCommand,
     appCommand,
+    attachCommand,
   ])
     program.addCommand(withPodFlagTable(make()));
 }
