@@ -152,13 +152,15 @@ lg() {
 # stream in IO_IN, IO_OUT, IO_ERR served on <stream>.sock. Sets the runtime's redirections (ai, ao,
 # ae; eval'ed) and the socat pids (sp). A connection to a stream's socket gets what the app writes
 # from then on; what it wrote meanwhile waits in the FIFO (or the pty) until its buffer is full.
+# Each socat leads a session of its own (setsid), so that endpoints ends it with the
+# connections it forked (a pty's would otherwise keep an attach open after the app).
 # shellcheck disable=SC2016 # the redirections are expanded by the eval that runs the app
 attach() {
 	A=$R/stage1/attach/$1 sp=''
 	[ -n "$IO_TTY$IO_IN$IO_OUT$IO_ERR" ] || return 0
 	mkdir -p "$A" || return 1
 	if [ -n "$IO_TTY" ]; then
-		socat PTY,link="$A/tty",rawer UNIX-LISTEN:"$A/tty.sock",fork,unlink-early \
+		setsid socat PTY,link="$A/tty",rawer UNIX-LISTEN:"$A/tty.sock",fork,unlink-early \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 		sp=$!
 		# socat opens the pty, then listens: once the socket is there, so is the pty.
@@ -173,7 +175,7 @@ attach() {
 	fi
 	if [ -n "$IO_IN" ]; then
 		mkfifo "$A/stdin" || return 1
-		socat -u UNIX-LISTEN:"$A/stdin.sock",fork,unlink-early OPEN:"$A/stdin",wronly \
+		setsid socat -u UNIX-LISTEN:"$A/stdin.sock",fork,unlink-early OPEN:"$A/stdin",wronly \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 		sp=$!
 		# Read-write: the open does not wait for a writer, and no attach ending closes the app's stdin.
@@ -181,18 +183,24 @@ attach() {
 	fi
 	if [ -n "$IO_OUT" ]; then
 		mkfifo "$A/stdout" || return 1
-		socat -u OPEN:"$A/stdout",rdonly UNIX-LISTEN:"$A/stdout.sock",fork,unlink-early \
+		setsid socat -u OPEN:"$A/stdout",rdonly UNIX-LISTEN:"$A/stdout.sock",fork,unlink-early \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 		sp="$sp $!"
 		ao='1<>"$A/stdout"'
 	fi
 	if [ -n "$IO_ERR" ]; then
 		mkfifo "$A/stderr" || return 1
-		socat -u OPEN:"$A/stderr",rdonly UNIX-LISTEN:"$A/stderr.sock",fork,unlink-early \
+		setsid socat -u OPEN:"$A/stderr",rdonly UNIX-LISTEN:"$A/stderr.sock",fork,unlink-early \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 		sp="$sp $!"
 		ae='2<>"$A/stderr"'
 	fi
+	return 0
+}
+
+# endpoints: ends the app's attach endpoints (each socat's process group).
+endpoints() {
+	for p in $sp; do kill -s TERM -- "-$p" 2>/dev/null; done
 	return 0
 }
 
@@ -227,14 +235,12 @@ app() {
 			if [ -n "$LOGS" ] && [ -z "$IO_TTY$IO_ERR" ]; then lg "$1" stderr && le=$lp; fi
 			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" $ai 4<&- 9<&- $ao $ae $LISTEN_REDIR"
 			rc=$?
-			# shellcheck disable=SC2086 # pids, one word each
-			[ -n "$sp" ] && kill $sp 2>/dev/null
+			endpoints
 			# shellcheck disable=SC2086 # pids, one word each
 			[ -n "$lo$le" ] && wait $lo $le
 		else
 			echo "rkt: cannot make the attach endpoints of app $1" >&2
-			# shellcheck disable=SC2086 # pids, one word each
-			[ -n "$sp" ] && kill $sp 2>/dev/null
+			endpoints
 			rc=254
 		fi
 	fi
