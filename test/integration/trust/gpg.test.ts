@@ -13,7 +13,7 @@ import { RocketError } from '../../../src/errors.js';
 import { Keystore } from '../../../src/trust/keystore.js';
 import { parsePublicKeys } from '../../../src/trust/pubkey.js';
 import { verifyDetachedSignature } from '../../../src/trust/verify.js';
-import { tempDir } from '../../helpers.js';
+import { endStdin, tempDir } from '../../helpers.js';
 import { type TestKey, makeKey, signDetached } from '../../unit/trust/keys.js';
 
 const noGpg: string | false =
@@ -45,7 +45,7 @@ function gpg(args: readonly string[], input?: Buffer | string): Promise<Result> 
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
-    child.stdin.end(input ?? '');
+    endStdin(child, input);
   });
 }
 
