@@ -203,6 +203,12 @@ const verdicts: [string, object, boolean, boolean][] = [
   ],
   ['relative workingDirectory', { app: { ...fullApp, workingDirectory: 'tmp' } }, false, false],
   ['dependency sha256 ID', { dependencies: [{ imageName: 'a.com/b', imageID: 'sha256-ab' }] }, false, false],
+  [
+    'dependency imageID of 128 non-hex characters',
+    { dependencies: [{ imageName: 'a.com/b', imageID: 'sha512-' + 'g'.repeat(128) }] },
+    true,
+    false,
+  ],
   ['separator run a--b (spec regex)', { name: 'example.com/a--b' }, true, false],
   [
     'unknown app isolator (kept, warned)',

@@ -70,6 +70,22 @@ describe('store: import', () => {
     assert.equal(store.listImages().length, count);
     assert.deepEqual(readdirSync(store.layout.tmpDir), []);
   });
+
+  it('refuses a dependency imageID of the full length that is not hex, naming the field', async () => {
+    const count = store.listImages().length;
+    const manifest = manifestText('example.com/dep-not-hex', {
+      dependencies: [{ imageName: 'example.com/base', imageID: 'sha512-' + 'x'.repeat(128) }],
+    });
+    const bad = await makeAciBytes(manifest, []);
+    await assert.rejects(
+      store.importImage(Readable.from([bad])),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        /dependencies\[0\]\.imageID: image ID "sha512-x+" is not a sha512/.test(e.message),
+    );
+    assert.equal(store.listImages().length, count);
+    assert.deepEqual(readdirSync(store.layout.tmpDir), []);
+  });
 });
 
 describe('store: lookups', () => {
