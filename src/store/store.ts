@@ -94,6 +94,12 @@ export interface RemovedImage {
 }
 
 /**
+ * The longest image name the store takes (bytes): a name is one file name's worth (NAME_MAX), as
+ * pods and renders make paths of its parts; a longer one would be stored but never run.
+ */
+export const MAX_IMAGE_NAME_LENGTH = 255;
+
+/**
  * The image store of a data dir: content-addressed uncompressed ACIs, their manifests, the SQLite
  * index, and the tree store. Safe to use from several processes at once: every change is a rename
  * or one DB transaction, ordered by per-image and per-tree flocks.
@@ -134,6 +140,11 @@ export class Store {
     const name = opts.source ?? (typeof source === 'string' ? source : 'image');
     const spooled = await spoolImage(source, this.layout.tmpDir, name);
     try {
+      const nameBytes = Buffer.byteLength(spooled.manifest.name);
+      if (nameBytes > MAX_IMAGE_NAME_LENGTH)
+        throw storeError(
+          `${name}: image name of ${nameBytes} bytes is too long (at most ${MAX_IMAGE_NAME_LENGTH}): it could never be rendered into a pod`,
+        );
       await opts.accept?.(spooled.manifest);
       const key = keyOfImageId(spooled.imageId);
       return await withLock(this.layout.imageLock(key), 'exclusive', () =>
