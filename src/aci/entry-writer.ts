@@ -44,6 +44,14 @@ export interface EntryWriterOptions {
    * longer a directory. The root's (`placeRoot`) comes last either way.
    */
   dirOrder?: 'reverse' | 'deepest-first';
+  /**
+   * Character and block device entries: `create` (default) makes them with mknod; `skip` leaves
+   * them out with a warning (a copy out of the store, where a hostile image's device node would
+   * hand its modes on a host device to whoever can reach the directory). Fifos are always made.
+   */
+  devices?: 'create' | 'skip';
+  /** Appended to the warning for a skipped device node (how to ask for it). */
+  skippedDeviceHint?: string;
   /** Told the byte count of each chunk of file data once it is written. */
   onData?: (bytes: number) => void;
 }
@@ -217,6 +225,13 @@ export class EntryWriter {
 
   /** mknod for devices and fifos; without privilege a device is skipped with a warning. */
   private makeNode(h: TarHeader, path: string): boolean {
+    if (h.type !== 'fifo' && this.opts.devices === 'skip') {
+      const what = h.type === 'char-device' ? 'character' : 'block';
+      this.warnings.add(
+        `${this.source}: entry ${JSON.stringify(h.name)}: ${what} device ${h.devmajor}:${h.devminor} not created${this.opts.skippedDeviceHint ?? ''}`,
+      );
+      return false;
+    }
     const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'char-device' ? S_IFCHR : S_IFBLK;
     const dev = h.type === 'fifo' ? 0n : makedev(h.devmajor, h.devminor);
     try {

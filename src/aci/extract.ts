@@ -25,6 +25,10 @@ export interface ExtractOptions {
   expectedImageId?: string;
   /** Names the image in messages (default: the path). */
   source?: string;
+  /** Character and block devices: made (default) or skipped with a warning (EntryWriter). */
+  devices?: 'create' | 'skip';
+  /** Appended to the warning for a skipped device node. */
+  skippedDeviceHint?: string;
 }
 
 export interface ExtractResult {
@@ -94,7 +98,13 @@ class Extractor {
   ) {
     this.checker = new ArchiveChecker(source);
     const chown = opts.preserveOwnership ?? process.getuid?.() === 0;
-    this.writer = new EntryWriter(root, { source, chown, xattrs: opts.xattrs !== false });
+    this.writer = new EntryWriter(root, {
+      source,
+      chown,
+      xattrs: opts.xattrs !== false,
+      ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
+      ...(opts.skippedDeviceHint !== undefined ? { skippedDeviceHint: opts.skippedDeviceHint } : {}),
+    });
   }
 
   async run(input: string | Readable): Promise<ExtractResult> {

@@ -86,6 +86,19 @@ export interface OutputDirOptions {
   rootfsOnly?: boolean;
   /** Replace an existing output (removed first, as rkt does). */
   overwrite?: boolean;
+  /**
+   * Make the image's character and block device nodes. By default they are skipped with a
+   * warning: outside a pod, a hostile image's device node (say `brw-rw-rw-` on the host's disk)
+   * would give its modes to whoever reaches the output directory.
+   */
+  createDevices?: boolean;
+}
+
+/** The warning's hint for a device node left out of `rkt image render|extract`. */
+const SKIPPED_DEVICE_HINT = ' (--create-devices makes device nodes)';
+
+function deviceOptions(opts: OutputDirOptions): { devices: 'create' | 'skip'; skippedDeviceHint: string } {
+  return { devices: opts.createDevices === true ? 'create' : 'skip', skippedDeviceHint: SKIPPED_DEVICE_HINT };
 }
 
 export interface RemovedImage {
@@ -363,25 +376,27 @@ export class Store {
     return this.trees.render(await this.flatten(key, resolveDep));
   }
 
-  /** `rkt image render`: the image with its dependencies, as plain files in `dir`. */
-  async renderTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<void> {
+  /** `rkt image render`: the image with its dependencies, as plain files in `dir`; the warnings. */
+  async renderTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
     const images = await this.flatten(key);
     const dest = await prepareOutputDir(dir, opts.overwrite === true);
-    await this.trees.renderCopy(images, dest, opts.rootfsOnly === true);
+    return this.trees.renderCopy(images, dest, opts.rootfsOnly === true, deviceOptions(opts));
   }
 
-  /** `rkt image extract`: one image (no dependencies), manifest and rootfs, into `dir`. */
-  async extractTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<void> {
+  /** `rkt image extract`: one image (no dependencies), manifest and rootfs, into `dir`; the warnings. */
+  async extractTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
     this.requireImage(key);
     const dest = await prepareOutputDir(dir, opts.overwrite === true);
     const res = await extractAci(await this.readBlob(key), dest, {
       rootfsOnly: opts.rootfsOnly === true,
       source: `image ${key}`,
+      ...deviceOptions(opts),
     });
     if (keyOfImageId(res.imageId) !== key) {
       rmSync(dest, { recursive: true, force: true });
       throw storeError(`image hash does not match expected (${keyOfImageId(res.imageId)} != ${key})`);
     }
+    return res.warnings;
   }
 
   /** `rkt image export`: the uncompressed ACI, written to a temp file and renamed to `out`. */
