@@ -3,8 +3,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { openDecompressed, validateArchive } from '../aci/index.js';
 import type { ImageManifest } from '../appc/index.js';
-import { FileLock } from './flock.js';
-import { tempName } from './util.js';
+import { lockFdAtPath, tempName } from './util.js';
 
 /** An image decompressed into a temp file of the store, validated, hashed and synced. */
 export interface SpooledImage {
@@ -30,9 +29,14 @@ export async function spoolImage(
   tmpDir: string,
   name: string,
 ): Promise<SpooledImage> {
-  const tempPath = tempName(tmpDir, 'import');
-  const file = await open(tempPath, 'wx', 0o660);
-  FileLock.tryLockFd(file.fd, tempPath, 'exclusive');
+  let tempPath: string;
+  let file: FileHandle;
+  for (;;) {
+    tempPath = tempName(tmpDir, 'import');
+    file = await open(tempPath, 'wx', 0o660);
+    if (lockFdAtPath(file.fd, tempPath)) break; // else gc took it before the lock: another
+    await file.close();
+  }
   let size = 0;
   const tee = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {

@@ -9,12 +9,14 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeSync,
   type Stats,
 } from 'node:fs';
 import { lstat, open, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extractAci } from '../aci/index.js';
+import { removeAbandonedSiblings } from '../aci/output.js';
 import { parseImageManifest, type Dependency, type ImageManifest, type Label } from '../appc/index.js';
 import { parseAppString } from '../discovery/app.js';
 import { StoreDb, type AciInfoRow, type RemoteRow } from './db.js';
@@ -30,7 +32,15 @@ import {
 import { flattenDependencies, type DependencyResolver, type FlatImage } from './render.js';
 import { spoolImage, type SpooledImage } from './spool.js';
 import { TreeStore, type RenderedTree } from './tree.js';
-import { errCode, fsyncDir, removeIfExists, storeError, tempName, writeFileAtomic } from './util.js';
+import {
+  createLockedTempFile,
+  errCode,
+  fsyncDir,
+  removeIfExists,
+  storeError,
+  tempName,
+  writeFileAtomic,
+} from './util.js';
 
 /** One image of the store, as `rkt image list` shows it. */
 export interface ImageInfo {
@@ -93,6 +103,9 @@ export interface OutputDirOptions {
    */
   createDevices?: boolean;
 }
+
+/** The name of the notes in cas/tmp that name the output of a render or extract at work. */
+const OUTPUT_NOTE = 'output';
 
 /** The warning's hint for a device node left out of `rkt image render|extract`. */
 const SKIPPED_DEVICE_HINT = ' (--create-devices makes device nodes)';
@@ -376,17 +389,44 @@ export class Store {
     return this.trees.render(await this.flatten(key, resolveDep));
   }
 
+  /**
+   * Runs a copy out of the store into `dest` with a locked note in cas/tmp naming `dest`: if this
+   * process is killed, the note is left unlocked and gcTemp removes the temp dir the copy left
+   * beside `dest` (the next copy into `dest` does too).
+   */
+  private withOutputNote<T>(dest: string, fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.layout.tmpDir, { recursive: true });
+    const note = createLockedTempFile(this.layout.tmpDir, OUTPUT_NOTE);
+    const done = () => {
+      rmSync(note.path, { force: true });
+      closeSync(note.fd);
+    };
+    try {
+      writeSync(note.fd, dest);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    return fn().finally(done);
+  }
+
   /** `rkt image render`: the image with its dependencies, as plain files in `dir`; the warnings. */
   async renderTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
     const images = await this.flatten(key);
     const dest = await prepareOutputDir(dir, opts.overwrite === true);
-    return this.trees.renderCopy(images, dest, opts.rootfsOnly === true, deviceOptions(opts));
+    return this.withOutputNote(dest, () =>
+      this.trees.renderCopy(images, dest, opts.rootfsOnly === true, deviceOptions(opts)),
+    );
   }
 
   /** `rkt image extract`: one image (no dependencies), manifest and rootfs, into `dir`; the warnings. */
   async extractTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
     this.requireImage(key);
     const dest = await prepareOutputDir(dir, opts.overwrite === true);
+    return this.withOutputNote(dest, () => this.extractLocked(key, dest, opts));
+  }
+
+  private async extractLocked(key: string, dest: string, opts: OutputDirOptions): Promise<string[]> {
     const res = await extractAci(await this.readBlob(key), dest, {
       rootfsOnly: opts.rootfsOnly === true,
       source: `image ${key}`,
@@ -499,10 +539,11 @@ export class Store {
   }
 
   /**
-   * Removes leftovers in cas/tmp older than `minAgeMs` (default an hour) that no process holds: an
-   * import keeps its temp file flock-ed, so a locked file is never taken, whatever its age.
+   * Removes every leftover in cas/tmp that no process holds (older than `minAgeMs`, by default any
+   * age): whatever works in cas/tmp keeps its temp file or dir flock-ed (see lockFdAtPath), so a
+   * locked one is never taken, and an unlocked one is what a killed process left.
    */
-  async gcTemp(minAgeMs = 60 * 60 * 1000): Promise<string[]> {
+  async gcTemp(minAgeMs = 0): Promise<string[]> {
     return gcTempDir(this.layout.tmpDir, minAgeMs);
   }
 }
@@ -591,24 +632,26 @@ async function gcTempDir(dir: string, minAgeMs: number): Promise<string[]> {
     }
     // Whole milliseconds, like the cutoff: a file written this millisecond is not younger than 0.
     if (Math.floor(st.mtimeMs) > cutoff) continue;
-    if (st.isFile() && isLockedByOther(path)) continue; // a live import
-    await rm(path, { recursive: true, force: true });
-    removed.push(name);
+    // Taken under its own lock: a maker that created it but has not locked it yet finds, once it
+    // has, that its path is gone, and makes another (lockFdAtPath).
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      if (!FileLock.tryLockFd(fd, path, 'exclusive')) continue; // live
+      if (name.startsWith(`${OUTPUT_NOTE}-`) && st.isFile()) {
+        // A render or extract killed while it wrote: its temp dir beside the output it named.
+        const dest = readFileSync(path, 'utf8');
+        if (isAbsolute(dest)) removeAbandonedSiblings(dest);
+      }
+      await rm(path, { recursive: true, force: true });
+      removed.push(name);
+    } finally {
+      closeSync(fd);
+    }
   }
   return removed.sort();
-}
-
-/** Whether another open file description holds a flock on `path` (a missing file is not held). */
-function isLockedByOther(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    return !FileLock.tryLockFd(fd, path, 'shared');
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -12,7 +12,7 @@ import { openStore, rawArgsAfterVerb } from './common.js';
 export async function preparePodFromArgs(
   args: PodArgs,
   globals: RktGlobals,
-  opts: { keepLockedInRun?: boolean; quiet?: boolean } = {},
+  opts: { keepLockedInRun?: boolean; quiet?: boolean; forRun?: boolean } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
   const pod = await import('../../../pod/index.js');
   const { resolveStored } = await import('../../../fetch/local.js');
@@ -74,7 +74,11 @@ export async function preparePodFromArgs(
       built,
       ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
       ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
-      extraFiles: { [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args) },
+      extraFiles: {
+        [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args),
+        // rkt run: who will run it, so that gc can collect it if that process dies first.
+        ...(opts.forRun === true ? { [pod.RUN_LAUNCHER_FILE]: pod.launcherIdentity() } : {}),
+      },
     });
   } finally {
     await fetcher?.close();
