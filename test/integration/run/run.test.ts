@@ -243,6 +243,35 @@ describe('rkt run (oci engine)', { skip }, () => {
         assert.equal(readFileSync(join(vol, 'log'), 'utf8'), 'pre\nmain\npost\n');
       });
 
+      it('a recursive read-only host volume is read-only in every submount', async () => {
+        // A host dir with a tmpfs mounted below it (the test's own, unmounted after).
+        const host = join(work, `rro-${label}`);
+        mkdirSync(join(host, 'sub'), { recursive: true });
+        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'sub')]);
+        assert.equal(m.status, 0, String(m.stderr));
+        try {
+          const tryWrite = (f: string) =>
+            `if echo x >${f} 2>/dev/null; then echo wrote ${f}; else echo refused ${f}; fi`;
+          const r = await start(
+            runArgs(
+              engine,
+              `--volume=v,kind=host,source=${host},readOnly=true,recursive=true`,
+              bb,
+              '--mount',
+              'volume=v,target=/v',
+              ...sh(`${tryWrite('/v/top')}; ${tryWrite('/v/sub/below')}`),
+            ),
+          ).done;
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stdout, /^refused \/v\/top$/m);
+          assert.match(r.stdout, /^refused \/v\/sub\/below$/m);
+          assert.equal(existsSync(join(host, 'sub', 'below')), false);
+          assert.equal(existsSync(join(host, 'top')), false);
+        } finally {
+          spawnSync('umount', [join(host, 'sub')]);
+        }
+      });
+
       it('enters a running app, shows it running, stops it with rkt stop', async () => {
         const { pod, uuid } = await startPod(
           engine,

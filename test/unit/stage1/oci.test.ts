@@ -41,6 +41,7 @@ import {
 } from '../../../src/stage1/oci/seccomp.js';
 import { DOCKER_DEFAULT_BLACKLIST } from '../../../src/stage1/oci/seccomp-groups.js';
 import {
+  kernelHasRecursiveReadOnly,
   ALL_CAPABILITIES,
   APPC_DEFAULT_PATH,
   ociConfigForApp,
@@ -329,14 +330,23 @@ describe('ociConfigForApp: namespaces, mounts, paths', () => {
       c.mounts.map((m) => m.destination),
       ['/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/data', '/etc/x', '/scratch'],
     );
+    // Recursive and read-only: every submount too (`rro`, mount_setattr; this host has it).
+    assert.ok(kernelHasRecursiveReadOnly(), 'the test host has mount_setattr');
     assert.deepEqual(c.mounts[6], {
       destination: '/data',
       type: 'bind',
       source: '/pods/p/vol/data',
-      options: ['rbind', 'ro'],
+      options: ['rbind', 'ro', 'rro'],
     });
     assert.deepEqual(c.mounts[7]?.options, ['bind']);
     assert.equal(c.mounts[8]?.type, 'tmpfs');
+  });
+
+  it('knows which kernels have mount_setattr for recursive read-only (rro)', () => {
+    for (const r of ['5.12.0', '5.15.0-91-generic', '6.1.0-18-amd64', '6.18.44-fc-v1252', '10.0.0'])
+      assert.equal(kernelHasRecursiveReadOnly(r), true, r);
+    for (const r of ['5.11.22', '4.19.0-26-amd64', '3.10.0-1160.el7.x86_64', 'weird'])
+      assert.equal(kernelHasRecursiveReadOnly(r), false, r);
   });
 
   it("masks rkt's kernel paths unless insecure paths", () => {
