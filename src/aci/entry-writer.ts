@@ -2,6 +2,7 @@ import {
   chmodSync,
   closeSync,
   constants,
+  ftruncateSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -11,12 +12,12 @@ import {
   rmSync,
   symlinkSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { RocketError } from '../errors.js';
 import { errText } from './compression.js';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './syscalls.js';
+import { writeSparseSync } from './sparse-write.js';
 import type { TarHeader } from './tar-format.js';
 
 export interface EntryWriterOptions {
@@ -201,11 +202,15 @@ export class EntryWriter {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fd = this.fsCall(h, 'open', () => openSync(path, flags, 0o600));
     try {
+      // Sparse: zero blocks are left as holes, and the length set at the end.
+      let pos = 0;
       for await (const chunk of body) {
-        let off = 0;
-        while (off < chunk.length) off += this.fsCall(h, 'write', () => writeSync(fd, chunk, off));
+        const at = pos;
+        this.fsCall(h, 'write', () => writeSparseSync(fd, chunk, at));
+        pos += chunk.length;
         this.opts.onData?.(chunk.length);
       }
+      this.fsCall(h, 'truncate', () => ftruncateSync(fd, pos));
     } finally {
       closeSync(fd);
     }

@@ -301,7 +301,7 @@ export function readEnvFile(path: string): [string, string][] {
 }
 
 /** Global flags (rkt's persistent flags) that may appear among the run flags. */
-const GLOBAL_STRING = ['dir', 'system-config', 'local-config', 'user-config'];
+const GLOBAL_STRING = ['dir', 'system-config', 'local-config', 'user-config', 'max-image-size'];
 const GLOBAL_BOOL = ['debug', 'trust-keys-from-https'];
 
 const FLAGS: Record<string, FlagSpec> = {

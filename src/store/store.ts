@@ -30,6 +30,7 @@ import {
   StoreLayout,
 } from './layout.js';
 import { flattenDependencies, type DependencyResolver, type FlatImage } from './render.js';
+import { DEFAULT_MAX_IMAGE_SIZE } from './limits.js';
 import { spoolImage, type SpooledImage } from './spool.js';
 import { TreeStore, type RenderedTree } from './tree.js';
 import {
@@ -131,6 +132,8 @@ export const MAX_IMAGE_NAME_LENGTH = 255;
  * or one DB transaction, ordered by per-image and per-tree flocks.
  */
 export class Store {
+  /** The largest image importImage takes, uncompressed (src/store/limits.ts). */
+  maxImageSize = DEFAULT_MAX_IMAGE_SIZE;
   readonly layout: StoreLayout;
   readonly trees: TreeStore;
   private readonly db: StoreDb;
@@ -164,7 +167,7 @@ export class Store {
    */
   async importImage(source: string | Readable, opts: ImportOptions = {}): Promise<ImportResult> {
     const name = opts.source ?? (typeof source === 'string' ? source : 'image');
-    const spooled = await spoolImage(source, this.layout.tmpDir, name);
+    const spooled = await spoolImage(source, this.layout.tmpDir, name, this.maxImageSize);
     try {
       const nameBytes = Buffer.byteLength(spooled.manifest.name);
       if (nameBytes > MAX_IMAGE_NAME_LENGTH)

@@ -23,6 +23,12 @@ export async function preparePodFromArgs(
       ? globals.insecureOptions
       : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
   const store = await openStore(dir);
+  const { resolveMaxImageSize } = await import('../../../store/limits.js');
+  store.maxImageSize = resolveMaxImageSize(args.globals['max-image-size'] ?? globals.maxImageSize, [
+    args.globals['system-config'] ?? globals.systemConfig,
+    args.globals['local-config'] ?? globals.localConfig,
+    args.globals['user-config'] ?? globals.userConfig,
+  ]);
   const pullPolicy = parsePullPolicy(args.pullPolicy);
   // The fetcher (HTTP, discovery, OpenPGP) is loaded only for an image the store cannot satisfy.
   let fetcher: import('../../../fetch/index.js').Fetcher | undefined;
