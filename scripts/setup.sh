@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Programs the tools and tests use: busybox-static (example rootfs), compressors, gpg and openssl
 # (signing, test CAs), attr (xattr checks), golang + appc spec sources (reference actool oracle),
-# the Docker test environment of ../shared/testenv (docker-registry, skopeo, umoci, jq, htpasswd,
+# the Docker test environment of test/env (docker-registry, skopeo, umoci, jq, htpasswd,
 # curl), the OCI runtimes pods run on (crun, runc) and iproute2, hyperfine (benchmarks), mawk (the
 # pod loggers), systemd (systemd-notify for readiness; systemd-socket-activate in tests), python3
 # (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks).

@@ -14,6 +14,7 @@ import { registerFetch } from './rkt/fetch.js';
 import { registerPods } from './rkt/pod/index.js';
 import { metadataServiceCommand } from './rkt/metadata-service.js';
 import { apiServiceCommand } from './rkt/api-service.js';
+import { criServiceCommand } from './rkt/cri-service.js';
 import { logsCommand } from './rkt/logs.js';
 import { versionCommand } from './rkt/version.js';
 
@@ -25,6 +26,7 @@ function makeProgram(): Command {
   registerPods(program);
   program.addCommand(metadataServiceCommand());
   program.addCommand(apiServiceCommand());
+  program.addCommand(criServiceCommand());
   program.addCommand(logsCommand());
   program.addCommand(versionCommand());
   return program;
