@@ -261,12 +261,10 @@ async function sparseInfo(
     realSize = int(text('GNU.sparse.realsize'), 'size');
   } else if (text('GNU.sparse.map') !== undefined) {
     // 0.1 (and 0.0, whose repeated offset/numbytes records parsePaxRecords gathers into a map)
-    const parts = (text('GNU.sparse.map') ?? '').split(',');
-    if (parts.length % 2 !== 0 || (parts.length === 1 && parts[0] === '')) {
-      if (!(parts.length === 1 && parts[0] === '')) throw new Error('invalid sparse map');
-    } else {
-      for (let i = 0; i < parts.length; i += 2) map.push([int(parts[i], 'map'), int(parts[i + 1], 'map')]);
-    }
+    const mapText = text('GNU.sparse.map') ?? '';
+    const parts = mapText === '' ? [] : mapText.split(',');
+    if (parts.length % 2 !== 0) throw new Error('invalid sparse map');
+    for (let i = 0; i < parts.length; i += 2) map.push([int(parts[i], 'map'), int(parts[i + 1], 'map')]);
     realSize = int(text('GNU.sparse.size') ?? text('GNU.sparse.realsize'), 'size');
   } else {
     return undefined;
