@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** The checkout's root, whether this runs from `test/` (tsx) or from `dist/test/` (compiled). */
@@ -15,6 +16,38 @@ export const projectRoot = ((): string => {
 
 export const ourActool = join(projectRoot, 'bin', 'actool');
 export const referenceActool = join(projectRoot, '.cache', 'tools', 'actool');
+
+/** Whether this is a CI run (`CI=true`), where every tool and fixture the tests need is installed. */
+export const inCI = process.env.CI === 'true';
+
+/**
+ * `reason` (why some tests cannot run here, or false) as a node:test `skip` option. Locally the
+ * tests are skipped and a `# skipping` line names the reason. Under CI=true a skip would let a
+ * suite pass without running, so a failing test naming the reason is registered in its place (at
+ * the current nesting level) and the skip stays, so nothing half-set-up runs. Every `skip` in test/
+ * goes through here.
+ */
+export function skipUnlessCI(reason: string | false, what = 'tests'): string | false {
+  if (reason === false) return false;
+  if (inCI) {
+    test(`CI=true requires what these ${what} need: ${reason}`, () => {
+      throw new Error(`${what} would be skipped (${reason}); under CI=true a skip is a failure`);
+    });
+  } else {
+    console.log(`# skipping ${what}: ${reason}`);
+  }
+  return reason;
+}
+
+/**
+ * For a check inside a test that needs an optional tool: true when `reason` is false (the tool is
+ * there); locally false, so the check is left out; under CI=true it throws, naming the reason.
+ */
+export function canCheck(reason: string | false): boolean {
+  if (reason === false) return true;
+  if (inCI) throw new Error(`a check would be left out (${reason}); under CI=true that is a failure`);
+  return false;
+}
 
 /** A reason to skip tests that need the reference actool, or false when it is there. */
 export const noReferenceActool: string | false = existsSync(referenceActool)

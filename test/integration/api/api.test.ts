@@ -27,7 +27,7 @@ import { formatRecord } from '../../../src/logs/format.js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, waitFor } from '../../helpers.js';
+import { projectRoot, skipUnlessCI, waitFor } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -39,7 +39,6 @@ const skip =
       : which('crun') === undefined && which('runc') === undefined
         ? 'needs crun or runc'
         : false;
-if (skip !== false) console.log(`# skipping api-service integration tests: ${skip}`);
 
 type Client = grpc.Client & Record<string, grpc.MethodDefinition<unknown, unknown> & CallableFunction>;
 type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
@@ -93,7 +92,7 @@ function buildAci(
   });
 }
 
-describe('rkt api-service', { skip }, () => {
+describe('rkt api-service', { skip: skipUnlessCI(skip, 'api-service integration tests') }, () => {
   let work: string;
   let data: string;
   let sock: string;
@@ -592,12 +591,13 @@ describe('rkt api-service', { skip }, () => {
 describe(
   'rkt api-service under systemd socket activation',
   {
-    skip:
+    skip: skipUnlessCI(
       skip !== false
         ? skip
         : which('systemd-socket-activate') === undefined
           ? 'needs systemd-socket-activate'
           : false,
+    ),
   },
   () => {
     const children: ChildProcess[] = [];

@@ -9,11 +9,10 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { noReferenceActool, ourActool, referenceActool } from '../../helpers.js';
+import { canCheck, noReferenceActool, ourActool, referenceActool, skipUnlessCI } from '../../helpers.js';
 import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
 
 const skip = podTestSkip('tar');
-if (skip !== false) console.log(`# skipping rkt export integration tests: ${skip}`);
 const ociRuntime =
   which('runc') !== undefined ? 'oci-runc' : which('crun') !== undefined ? 'oci-crun' : undefined;
 
@@ -37,7 +36,7 @@ function fileIn(aci: string, name: string): string {
 function validate(aci: string): void {
   const ours = spawnSync(ourActool, ['validate', aci], { encoding: 'utf8' });
   assert.equal(ours.status, 0, ours.stderr);
-  if (noReferenceActool !== false) return;
+  if (!canCheck(noReferenceActool)) return;
   const ref = spawnSync(referenceActool, ['validate', aci], { encoding: 'utf8' });
   assert.equal(ref.status, 0, ref.stderr + ref.stdout);
 }
@@ -57,7 +56,7 @@ function assertChanged(aci: string, app: string): void {
   assert.equal(manifest.name, `example.com/${app}`);
 }
 
-describe('rkt export', { skip }, () => {
+describe('rkt export', { skip: skipUnlessCI(skip, 'rkt export integration tests') }, () => {
   let rkt: Rkt;
   let img: string;
   let other: string;
@@ -100,7 +99,7 @@ describe('rkt export', { skip }, () => {
 
   it(
     'chooses the app of a multi-app oci pod with --app',
-    { skip: ociRuntime === undefined ? 'needs runc or crun' : false },
+    { skip: skipUnlessCI(ociRuntime === undefined ? 'needs runc or crun' : false) },
     async () => {
       const r = await rkt.runPod([
         `--stage1-name=${ociRuntime as string}`,

@@ -9,10 +9,9 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PodFixture, podSkip, sh, waitFor } from '../systemd/fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
 
-if (podSkip !== false) console.log(`# skipping pod log tests: ${podSkip}`);
-
-describe('rkt logs', { skip: podSkip }, () => {
+describe('rkt logs', { skip: skipUnlessCI(podSkip) }, () => {
   let f: PodFixture;
   let bb: string;
   before(() => {

@@ -14,10 +14,10 @@ import { REGISTRATION_SOCKET_ENV } from '../../../src/metadata/defaults.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { NetWorld, rktBin, skip as netSkip, waitFor, type Running } from '../net/fixture.js';
 import { PROBE_APPLETS, PROBE_SCRIPT, parseProbe, type ProbeAnswer } from './probe.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = netSkip !== false ? netSkip : which('curl') === undefined ? 'needs curl' : false;
-if (skip !== false) console.log(`# skipping metadata pod tests: ${skip}`);
 
 const TEXT = 'text/plain; charset=us-ascii';
 const JSON_TYPE = 'application/json';
@@ -70,7 +70,7 @@ function buildProbeAci(work: string): string {
   return aci;
 }
 
-describe('the metadata service from inside pods', { skip }, () => {
+describe('the metadata service from inside pods', { skip: skipUnlessCI(skip, 'metadata pod tests') }, () => {
   let w: NetWorld;
   let aci: string;
   let socket: string;

@@ -9,10 +9,9 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetWorld, buildAci, httpd, skip, waitFor } from './fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
 
-if (skip !== false) console.log(`# skipping networking tests: ${skip}`);
-
-describe('rkt run --net=default', { skip }, () => {
+describe('rkt run --net=default', { skip: skipUnlessCI(skip, 'networking tests') }, () => {
   let w: NetWorld;
   let web: string;
   let client: string;

@@ -8,8 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetWorld, buildAci, httpd, skip } from './fixture.js';
-
-if (skip !== false) console.log(`# skipping networking tests: ${skip}`);
+import { skipUnlessCI } from '../../helpers.js';
 
 /** `ip -o -4 addr` lines as [ifname, address/prefix]. */
 function addresses(text: string): [string, string][] {
@@ -18,7 +17,7 @@ function addresses(text: string): [string, string][] {
     .filter(([i]) => i !== 'lo');
 }
 
-describe('rkt run with named CNI networks', { skip }, () => {
+describe('rkt run with named CNI networks', { skip: skipUnlessCI(skip, 'networking tests') }, () => {
   let w: NetWorld;
   let web: string;
   let client: string;

@@ -11,7 +11,6 @@ import { which } from '../../../src/stage1/oci/runtime.js';
 import { Rkt, buildAci, podTestSkip, rktBin } from '../fly/fixture.js';
 
 const skip = podTestSkip('python3');
-if (skip !== false) console.log(`# skipping --interactive integration tests: ${skip}`);
 
 /**
  * Runs argv on a new pty as its session leader; for each step, waits `pause` seconds, writes `send`,
@@ -79,6 +78,7 @@ if status is None:
     os.waitpid(pid, 0)
 print(json.dumps({'failed': failed, 'log': log.decode('utf8', 'replace'), 'status': status}))
 `;
+import { skipUnlessCI } from '../../helpers.js';
 
 interface DriverResult {
   failed: number;
@@ -120,34 +120,46 @@ const SESSION: [number, string, string][] = [
   [0, 'exit 3\r', 'exit 3'],
 ];
 
-describe('rkt run --interactive on a terminal', { skip }, () => {
-  let rkt: Rkt;
-  let img: string;
+describe(
+  'rkt run --interactive on a terminal',
+  { skip: skipUnlessCI(skip, '--interactive integration tests') },
+  () => {
+    let rkt: Rkt;
+    let img: string;
 
-  before(() => {
-    rkt = new Rkt('rocket-interactive-');
-    img = buildAci(rkt.work, 'shell', { exec: ['/bin/sh', '-i'] });
-  });
-
-  after(() => rkt.cleanup());
-
-  for (const engine of ['oci-crun', 'oci-runc', 'fly']) {
-    const runtime = engine.startsWith('oci-') ? engine.slice(4) : undefined;
-    const missing =
-      runtime !== undefined && which(runtime) === undefined ? `${runtime} is not installed` : false;
-    it(`gives the app a terminal with job control (${engine})`, { skip: missing }, async () => {
-      const r = await drive(SESSION, [
-        rktBin,
-        `--dir=${rkt.data}`,
-        '--insecure-options=image',
-        'run',
-        '--interactive',
-        `--stage1-name=${engine}`,
-        ...(engine === 'fly' ? [] : ['--net=none']),
-        img,
-      ]);
-      assert.equal(r.failed, -1, `step ${r.failed} (${JSON.stringify(SESSION[r.failed])}) failed:\n${r.log}`);
-      assert.equal(r.status, 3, r.log);
+    before(() => {
+      rkt = new Rkt('rocket-interactive-');
+      img = buildAci(rkt.work, 'shell', { exec: ['/bin/sh', '-i'] });
     });
-  }
-});
+
+    after(() => rkt.cleanup());
+
+    for (const engine of ['oci-crun', 'oci-runc', 'fly']) {
+      const runtime = engine.startsWith('oci-') ? engine.slice(4) : undefined;
+      const missing =
+        runtime !== undefined && which(runtime) === undefined ? `${runtime} is not installed` : false;
+      it(
+        `gives the app a terminal with job control (${engine})`,
+        { skip: skipUnlessCI(missing) },
+        async () => {
+          const r = await drive(SESSION, [
+            rktBin,
+            `--dir=${rkt.data}`,
+            '--insecure-options=image',
+            'run',
+            '--interactive',
+            `--stage1-name=${engine}`,
+            ...(engine === 'fly' ? [] : ['--net=none']),
+            img,
+          ]);
+          assert.equal(
+            r.failed,
+            -1,
+            `step ${r.failed} (${JSON.stringify(SESSION[r.failed])}) failed:\n${r.log}`,
+          );
+          assert.equal(r.status, 3, r.log);
+        },
+      );
+    }
+  },
+);

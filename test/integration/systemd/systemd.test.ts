@@ -54,6 +54,7 @@ while True:
             pid = struct.unpack("iII", data[:12])[0]
     print(json.dumps({"msg": msg.decode(), "pid": pid}), flush=True)
 `;
+import { skipUnlessCI } from '../../helpers.js';
 
 /** An app's idle end: pid 1 ignores SIGTERM unless it handles it. */
 const IDLE = "trap 'exit 0' TERM; sleep 30 & wait";
@@ -112,7 +113,7 @@ describe('rkt run with systemd', () => {
 
   it(
     'sends READY=1 on NOTIFY_SOCKET as rkt run once the app started, then STOPPING=1',
-    { skip: notifySkip },
+    { skip: skipUnlessCI(notifySkip) },
     async () => {
       const bb = f.buildAci('sleeper', { exec: ['/bin/sh', '-c', `${IDLE}`] });
       const rx = await receiver('notify.sock');
@@ -134,43 +135,47 @@ describe('rkt run with systemd', () => {
     },
   );
 
-  it('waits for apps that support sd_notify to send READY=1 themselves', { skip: notifySkip }, async () => {
-    const send = 'ln -s "$NOTIFY_SOCKET" /dev/log && logger "$(printf \'not yet\\nREADY=1\')"';
-    const notifier = f.buildAci(
-      'notifier',
-      { exec: ['/bin/sh', '-c', `test -S "$NOTIFY_SOCKET" || exit 7; sleep 1.5; ${send}; ${IDLE}`] },
-      [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
-    );
-    const plain = f.buildAci('plain', {
-      exec: ['/bin/sh', '-c', `test -z "$NOTIFY_SOCKET" || exit 8; ${IDLE}`],
-    });
-    const rx = await receiver('notify2.sock');
-    const run = f.runArgs(notifier, '---', plain);
-    const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
-    await waitFor('both apps to start', () => {
-      const u = run.uuid();
-      const s = u === undefined ? '' : join(f.podDir(u), 'stage1/rootfs/rkt/status');
-      return (
-        u !== undefined && existsSync(join(s, 'notifier-started')) && existsSync(join(s, 'plain-started'))
+  it(
+    'waits for apps that support sd_notify to send READY=1 themselves',
+    { skip: skipUnlessCI(notifySkip) },
+    async () => {
+      const send = 'ln -s "$NOTIFY_SOCKET" /dev/log && logger "$(printf \'not yet\\nREADY=1\')"';
+      const notifier = f.buildAci(
+        'notifier',
+        { exec: ['/bin/sh', '-c', `test -S "$NOTIFY_SOCKET" || exit 7; sleep 1.5; ${send}; ${IDLE}`] },
+        [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
       );
-    });
-    const dir = f.podDir(run.uuid() as string);
-    const started = Date.now();
-    await sleep(500);
-    assert.equal(rx.find('READY=1'), undefined, 'not ready before the app says so');
-    assert.ok(!existsSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')));
-    await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 10_000);
-    assert.ok((rx.find('READY=1') as Datagram).at - started >= 700, 'after the app slept');
-    assert.equal((rx.find('READY=1') as Datagram).pid, pod.child.pid);
-    assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/notifier-ready')));
-    pod.child.kill('SIGTERM');
-    const r = await pod.done;
-    assert.equal(r.code, 0, r.stderr);
-  });
+      const plain = f.buildAci('plain', {
+        exec: ['/bin/sh', '-c', `test -z "$NOTIFY_SOCKET" || exit 8; ${IDLE}`],
+      });
+      const rx = await receiver('notify2.sock');
+      const run = f.runArgs(notifier, '---', plain);
+      const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
+      await waitFor('both apps to start', () => {
+        const u = run.uuid();
+        const s = u === undefined ? '' : join(f.podDir(u), 'stage1/rootfs/rkt/status');
+        return (
+          u !== undefined && existsSync(join(s, 'notifier-started')) && existsSync(join(s, 'plain-started'))
+        );
+      });
+      const dir = f.podDir(run.uuid() as string);
+      const started = Date.now();
+      await sleep(500);
+      assert.equal(rx.find('READY=1'), undefined, 'not ready before the app says so');
+      assert.ok(!existsSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')));
+      await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 10_000);
+      assert.ok((rx.find('READY=1') as Datagram).at - started >= 700, 'after the app slept');
+      assert.equal((rx.find('READY=1') as Datagram).pid, pod.child.pid);
+      assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/notifier-ready')));
+      pod.child.kill('SIGTERM');
+      const r = await pod.done;
+      assert.equal(r.code, 0, r.stderr);
+    },
+  );
 
   it(
     'passes socket-activated fds to the app with socket-activated ports',
-    { skip: activateSkip },
+    { skip: skipUnlessCI(activateSkip) },
     async () => {
       const show = `echo "env=$LISTEN_FDS/$LISTEN_PID/$LISTEN_FDNAMES pid=$$ fd3=$(readlink /proc/self/fd/3)"; ${IDLE}`;
       const web = f.buildAci('web', {

@@ -13,7 +13,7 @@ import { LOGGER_PROGRAM, bootEpochCentis, logMaxSize, prepareLogCapture } from '
 import { formatRecord, parseRecord } from '../../../src/logs/format.js';
 import { readLogs, type LogEntry } from '../../../src/logs/read.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { tempDir } from '../../helpers.js';
+import { skipUnlessCI, tempDir } from '../../helpers.js';
 
 const t = (s: number): Date => new Date(Date.UTC(2026, 0, 2, 3, 4, 0) + s * 1000);
 const rec = (s: number, stream: 'stdout' | 'stderr', text: string, partial = false): string =>
@@ -139,7 +139,7 @@ describe('pod logs', () => {
 
   it(
     'the mawk logger echoes, time-stamps (centiseconds) and rotates',
-    { skip: which('mawk') ? false : 'needs mawk' },
+    { skip: skipUnlessCI(which('mawk') ? false : 'needs mawk') },
     () => {
       const p = join(dir, 'awk');
       mkdirSync(p);
