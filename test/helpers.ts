@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -12,6 +12,23 @@ export const projectRoot = ((): string => {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
   return dir;
+})();
+
+/**
+ * This test process's own XDG cache and config dirs, set in its environment (so in every child it
+ * starts) and removed when it exits: no test reads or warms a cache in the home directory (such as
+ * docker2aci's layer cache) that another test or a benchmark shares. `node --test` runs each test
+ * file in its own process, so each file gets its own.
+ */
+export const xdgDirs = ((): { cache: string; config: string } => {
+  const base = mkdtempSync(join(tmpdir(), 'rocket-test-xdg-'));
+  const dirs = { cache: join(base, 'cache'), config: join(base, 'config') };
+  mkdirSync(dirs.cache);
+  mkdirSync(dirs.config);
+  process.env.XDG_CACHE_HOME = dirs.cache;
+  process.env.XDG_CONFIG_HOME = dirs.config;
+  process.on('exit', () => rmSync(base, { recursive: true, force: true }));
+  return dirs;
 })();
 
 export const ourActool = join(projectRoot, 'bin', 'actool');
