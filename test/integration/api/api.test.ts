@@ -18,7 +18,6 @@ import {
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadApiPackage } from '../../../src/api/proto.js';
@@ -234,7 +233,9 @@ describe('rkt api-service', { skip: skipUnlessCI(skip, 'api-service integration 
     tcpClient?.close();
     if (service?.exitCode === null) service.kill('SIGKILL');
     for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
-    await sleep(200);
+    await waitFor('the killed children to exit', () =>
+      [...children].every((c) => c.exitCode !== null || c.signalCode !== null),
+    );
     for (let i = 0; i < 2; i++)
       spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
         stdio: 'ignore',

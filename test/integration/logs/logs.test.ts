@@ -5,7 +5,7 @@
  * the log with the pod.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PodFixture, podSkip, sh, waitFor } from '../systemd/fixture.js';
@@ -79,7 +79,19 @@ describe('rkt logs', { skip: skipUnlessCI(podSkip) }, () => {
   });
 
   it('--follow prints lines as they come and ends when the pod exits', async () => {
-    const run = f.runArgs(bb, ...sh('for i in 1 2 3 4 5; do echo tick-$i; sleep 0.3; done'));
+    // The app prints one line, then waits for the test's go-ahead (a file in a host volume), so
+    // the follower is known to run while the pod does.
+    const flag = join(f.work, 'follow-flag');
+    mkdirSync(flag);
+    const run = f.runArgs(
+      `--volume=flag,kind=host,source=${flag}`,
+      bb,
+      '--mount',
+      'volume=flag,target=/flag',
+      ...sh(
+        'echo tick-1; while [ ! -e /flag/go ]; do sleep 0.05; done; for i in 2 3 4 5; do echo tick-$i; done',
+      ),
+    );
     const pod = f.start(run.args);
     await waitFor('the pod to run', () => {
       const u = run.uuid();
@@ -87,8 +99,10 @@ describe('rkt logs', { skip: skipUnlessCI(podSkip) }, () => {
     });
     const uuid = run.uuid() as string;
     const follow = f.start([`--dir=${f.data}`, 'logs', '--follow', uuid]);
-    await waitFor('a first line followed', () => follow.stdout().includes('tick-1'), 10_000);
-    assert.ok(!follow.stdout().includes('tick-5'), 'followed while the pod runs');
+    await waitFor('a first line followed', () => follow.stdout().includes('tick-1'));
+    assert.equal(follow.stdout(), 'busybox: tick-1\n', 'followed while the pod runs');
+    assert.equal(follow.child.exitCode, null, 'the follower waits for the pod');
+    writeFileSync(join(flag, 'go'), '');
     const [p, l] = await Promise.all([pod.done, follow.done]);
     assert.equal(p.code, 0, p.stderr);
     assert.equal(l.code, 0, l.stderr);
