@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  chownSync,
   chmodSync,
   existsSync,
   linkSync,
@@ -9,6 +10,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -105,13 +107,23 @@ describe('buildAci', () => {
 
   it('records 0:0 root/root with ownerRoot', async () => {
     const out = join(dir, 'owner.aci');
-    await buildAci(layout, out, { ownerRoot: true, compression: 'none' });
+    // Run as root, the tree is root's already: give a file another owner, so the flag must act.
+    const tool = join(layout, 'rootfs/usr/bin/tool');
+    const was = statSync(tool);
+    if (was.uid === 0) chownSync(tool, 1234, 4321);
+    try {
+      await buildAci(layout, out, { ownerRoot: true, compression: 'none' });
+    } finally {
+      chownSync(tool, was.uid, was.gid);
+      chmodSync(tool, was.mode & 0o7777); // chown clears setuid and setgid
+    }
+    const owners = new Map<string, string>();
     await readAci(out, (e) => {
-      assert.equal(e.header.uid, 0);
-      assert.equal(e.header.gid, 0);
-      assert.equal(e.header.uname, 'root');
-      assert.equal(e.header.gname, 'root');
+      owners.set(e.header.name, `${e.header.uid}:${e.header.gid} ${e.header.uname}/${e.header.gname}`);
     });
+    // Every entry, the manifest and the tree's files among them (the callback may not run at all).
+    assert.ok(owners.has('manifest') && owners.has('rootfs/usr/bin/tool'), [...owners.keys()].join(' '));
+    for (const [name, owner] of owners) assert.equal(owner, '0:0 root/root', name);
   });
 
   it('refuses an output not ending in .aci', async () => {
