@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { which } from '../src/stage1/oci/runtime.js';
 import { fileURLToPath } from 'node:url';
 
 /** The checkout's root, whether this runs from `test/` (tsx) or from `dist/test/` (compiled). */
@@ -151,5 +152,31 @@ export async function waitFor(what: string, pred: () => boolean, ms = 20_000): P
   while (!pred()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
+  }
+}
+
+/** The OCI runtimes pods run on; suites that run pods run on each. */
+export const OCI_RUNTIMES = ['crun', 'runc'] as const;
+
+/**
+ * Registers `body` once per OCI runtime, each in a suite named after it, with RKT_OCI_RUNTIME set
+ * (in this process, so in every rkt it starts) while that suite runs. A missing runtime skips its
+ * suite locally and fails under CI=true (skipUnlessCI).
+ */
+export function forEachOciRuntime(body: (runtime: (typeof OCI_RUNTIMES)[number]) => void): void {
+  for (const runtime of OCI_RUNTIMES) {
+    const missing = which(runtime) === undefined ? `needs ${runtime}` : false;
+    describe(`on ${runtime}`, { skip: skipUnlessCI(missing, `the ${runtime} tests`) }, () => {
+      let saved: string | undefined;
+      before(() => {
+        saved = process.env.RKT_OCI_RUNTIME;
+        process.env.RKT_OCI_RUNTIME = runtime;
+      });
+      after(() => {
+        if (saved === undefined) delete process.env.RKT_OCI_RUNTIME;
+        else process.env.RKT_OCI_RUNTIME = saved;
+      });
+      body(runtime);
+    });
   }
 }
