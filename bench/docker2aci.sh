@@ -10,7 +10,7 @@ src=${BENCH_ROOTFS_SRC:-/usr/lib/go-1.19}
 runs=${BENCH_RUNS:-3}
 port=${BENCH_REGISTRY_PORT:-5077}
 compression=${BENCH_COMPRESSION:-gzip}
-testenv=$(cd .. && pwd)/shared/testenv
+testenv=$PWD/test/env
 work=$(mktemp -d /var/tmp/rocket-bench-d2a.XXXXXX)
 export D2A_TESTENV_DIR=$work/testenv
 trap 'bash "$testenv/registry-stop.sh" --port "$port" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT

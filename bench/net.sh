@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-peers=${PEERS_DIR:-$root/../shared/peers}
+peers=${PEERS_DIR:-$root/bench/peers}
 runs=${BENCH_RUNS:-20}
 . "$peers/00-env.sh"
 [ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null

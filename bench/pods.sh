@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pods: start-to-exit time of /bin/true and the host memory that stays resident per running pod.
 #   rkt run --net=none IMAGE --exec /bin/true   (bin/rkt: launcher + stage0 + exec plan)
-#   crun run of the same rootfs                 (../shared/peers: 02-make-bundle.sh, crun-hybrid.sh)
+#   crun run of the same rootfs                 (bench/peers: 02-make-bundle.sh, crun-hybrid.sh)
 #   podman run --rm --net=none localhost/busybox true   (04-podman-setup.sh; skipped if unavailable)
 # Times with NODE_EXTRA_CA_CERTS unset, and with it set (every Node start pays for it).
 # Memory: RSS and PSS (/proc/PID/smaps_rollup) of every host process that stays resident for a
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-peers=${PEERS_DIR:-$root/../shared/peers}
+peers=${PEERS_DIR:-$root/bench/peers}
 runs=${BENCH_RUNS:-20}
 . "$peers/00-env.sh"
 [ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null

@@ -4,12 +4,12 @@
 # over HTTPS on a loopback address (a throwaway CA made with openssl), `rkt trust --prefix` (the key
 # found by discovery), `rkt fetch` by name, `rkt image list`, `rkt run` with a host volume and app
 # arguments after `--`, `rkt list`, `rkt gc`; then docker2aci from a local Docker registry
-# (../shared/testenv) and `rkt run docker://...`. Needs root (pods). Everything lives in a temp dir
+# (test/env) and `rkt run docker://...`. Needs root (pods). Everything lives in a temp dir
 # (its own --dir and config dirs); servers are stopped by pid and the dir removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-testenv=${ROCKET_TESTENV:-$root/../shared/testenv}
+testenv=${ROCKET_TESTENV:-$root/test/env}
 work=$(mktemp -d "${TMPDIR:-/tmp}/rocket-demo.XXXXXX")
 export GNUPGHOME=$work/gnupg XDG_CACHE_HOME=$work/cache SSL_CERT_FILE=$work/tls/ca.pem NODE_EXTRA_CA_CERTS=
 rkt=(bin/rkt --dir="$work/store" --local-config="$work/config" --system-config="$work/system"

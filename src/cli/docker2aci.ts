@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { isMainModule } from './run.js';
 import { APPC_SPEC_VERSION, type ImageManifest } from '../appc/index.js';
 import { convertImage, defaultLayerCacheDir, progressFor, type BlobMode } from '../docker/convert/index.js';
 import { resolveImage, type SourceOptions } from '../docker/sources/index.js';
@@ -162,4 +163,7 @@ function makeProgram(): Command {
     );
 }
 
-await runProgram(makeProgram(), process.argv.slice(2));
+// Imported (for its command tree, by scripts/man.mjs), it runs nothing.
+if (isMainModule(import.meta.url)) await runProgram(makeProgram(), process.argv.slice(2));
+
+export { makeProgram as docker2aciProgram };

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
 import { RocketError } from '../errors.js';
 
@@ -73,4 +75,15 @@ export async function runProgram(
 
 export function stderrLine(line: string): void {
   process.stderr.write(line.endsWith('\n') ? line : line + '\n');
+}
+
+/** Whether the module at `moduleUrl` is the script node was started with (not an import of it). */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }

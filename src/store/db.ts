@@ -34,6 +34,13 @@ const SCHEMA = [
      blobkey TEXT NOT NULL,
      cachemaxage INTEGER NOT NULL DEFAULT 0,
      downloadtime INTEGER NOT NULL)`,
+  // The CRI image service's names (src/cri/images.ts): each repo tag (`REGISTRY/REPO:TAG`) and repo
+  // digest (`REGISTRY/REPO@DIGEST`) names one image; an image removed from the store loses its names.
+  `CREATE TABLE IF NOT EXISTS imageref (
+     ref TEXT PRIMARY KEY NOT NULL,
+     kind TEXT NOT NULL,
+     blobkey TEXT NOT NULL REFERENCES aciinfo (blobkey) ON DELETE CASCADE)`,
+  'CREATE INDEX IF NOT EXISTS imagerefkeyidx ON imageref (blobkey)',
 ];
 
 export interface AciInfoRow {
@@ -53,6 +60,13 @@ export interface RemoteRow {
   blobkey: string;
   cachemaxage: number;
   downloadtime: number;
+}
+
+export interface ImageRefRow {
+  ref: string;
+  /** `tag` or `digest`. */
+  kind: string;
+  blobkey: string;
 }
 
 interface LabelRow {
@@ -170,6 +184,33 @@ export class StoreDb {
     return this.db
       .prepare('SELECT * FROM aciinfo WHERE lastused < ? ORDER BY lastused')
       .all(cutoff) as AciInfoRow[];
+  }
+
+  /** Points each ref at `key` (a tag moves from the image it named before); false if `key` is gone. */
+  setImageRefs(key: string, refs: readonly { ref: string; kind: string }[]): boolean {
+    return this.db
+      .transaction(() => {
+        if (this.info(key) === undefined) return false;
+        const put = this.db.prepare(
+          `INSERT INTO imageref (ref, kind, blobkey) VALUES (?, ?, ?)
+           ON CONFLICT (ref) DO UPDATE SET kind = excluded.kind, blobkey = excluded.blobkey`,
+        );
+        for (const r of refs) put.run(r.ref, r.kind, key);
+        return true;
+      })
+      .immediate();
+  }
+
+  imageRefs(key?: string): ImageRefRow[] {
+    return (
+      key === undefined
+        ? this.db.prepare('SELECT * FROM imageref ORDER BY ref').all()
+        : this.db.prepare('SELECT * FROM imageref WHERE blobkey = ? ORDER BY ref').all(key)
+    ) as ImageRefRow[];
+  }
+
+  imageRef(ref: string): ImageRefRow | undefined {
+    return this.db.prepare('SELECT * FROM imageref WHERE ref = ?').get(ref) as ImageRefRow | undefined;
   }
 
   remote(url: string): RemoteRow | undefined {

@@ -398,6 +398,23 @@ export class Store {
     }
   }
 
+  // ---- CRI image names ----
+
+  /** Records repo tags and digests of an image (see StoreDb.setImageRefs); false if it is gone. */
+  setImageRefs(key: string, refs: readonly { ref: string; kind: 'tag' | 'digest' }[]): boolean {
+    return this.db.setImageRefs(key, refs);
+  }
+
+  /** The recorded names of one image, or of every image. */
+  imageRefs(key?: string): { ref: string; kind: string; key: string }[] {
+    return this.db.imageRefs(key).map((r) => ({ ref: r.ref, kind: r.kind, key: r.blobkey }));
+  }
+
+  /** The image a repo tag or digest names. */
+  imageByRef(ref: string): string | undefined {
+    return this.db.imageRef(ref)?.blobkey;
+  }
+
   // ---- removal ----
 
   /**

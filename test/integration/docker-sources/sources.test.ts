@@ -1,5 +1,5 @@
 /**
- * Image sources against ../shared/testenv: three local registries (no auth over http; htpasswd over
+ * Image sources against test/env: three local registries (no auth over http; htpasswd over
  * TLS; token over TLS with anonymous pull), and the docker-archive, OCI layout and OCI archive files
  * build-images.sh writes. Every layer is read to its end, so every digest is checked.
  */

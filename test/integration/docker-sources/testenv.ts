@@ -1,5 +1,5 @@
 /**
- * Starts ../shared/testenv registries on random loopback ports with a private D2A_TESTENV_DIR,
+ * Starts test/env registries on random loopback ports with a private D2A_TESTENV_DIR,
  * pushes the test images, and stops everything again.
  */
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot, run, tempDir } from '../../helpers.js';
 
-export const testenvDir = join(projectRoot, '..', 'shared', 'testenv');
+export const testenvDir = join(projectRoot, 'test', 'env');
 
 function has(cmd: string): boolean {
   try {
@@ -21,9 +21,9 @@ function has(cmd: string): boolean {
 
 /** Why the integration tests cannot run here, or false. */
 export const testenvMissing: string | false = !existsSync(join(testenvDir, 'registry-start.sh'))
-  ? `no testenv at ${testenvDir} (copy shared/ beside the checkout)`
+  ? `no testenv at ${testenvDir}`
   : ['docker-registry', 'skopeo', 'umoci', 'htpasswd'].filter((c) => !has(c)).length > 0
-    ? `missing ${['docker-registry', 'skopeo', 'umoci', 'htpasswd'].filter((c) => !has(c)).join(', ')} (run bash ${testenvDir}/install.sh as root)`
+    ? `missing ${['docker-registry', 'skopeo', 'umoci', 'htpasswd'].filter((c) => !has(c)).join(', ')} (scripts/setup.sh installs them)`
     : false;
 
 export type Env = Record<string, string>;

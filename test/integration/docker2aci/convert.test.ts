@@ -1,5 +1,5 @@
 /**
- * bin/docker2aci over shared/testenv's images (built with `build-images.sh --no-push` into a private
+ * bin/docker2aci over test/env's images (built with `build-images.sh --no-push` into a private
  * dir): every input format converts to the expected tree and manifest, the reference actool accepts
  * every ACI, and the --nosquash layers render (dependencies + pathWhitelist) to the squashed tree.
  */
@@ -22,14 +22,14 @@ import {
   type Node,
 } from './expect.js';
 
-const testenv = join(projectRoot, '..', 'shared', 'testenv');
+const testenv = join(projectRoot, 'test', 'env');
 
 function missingTools(): string | false {
   for (const tool of ['umoci', 'skopeo']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
-      return `${tool} is not installed (shared/testenv/install.sh installs it)`;
+      return `${tool} is not installed (scripts/setup.sh installs it)`;
     }
   }
   return existsSync(join(testenv, 'build-images.sh')) ? false : `${testenv}/build-images.sh is missing`;

@@ -1,5 +1,5 @@
 /**
- * Docker images from real registries on loopback (shared/testenv: no auth over http, htpasswd over
+ * Docker images from real registries on loopback (test/env: no auth over http, htpasswd over
  * TLS, token over TLS): bin/docker2aci converts every pushed repository, and `rkt fetch docker://`
  * converts and stores them with rkt's rules (--insecure-options=image required, dockerAuth
  * credentials from auth.d, an unchanged image not converted twice).

@@ -338,3 +338,58 @@ describe('store: copies out, removal and gc', () => {
     assert.deepEqual(await store.gcTemp(0), ['import-live', 'import-young']);
   });
 });
+
+describe('store: image names (the CRI image service)', () => {
+  let t: ReturnType<typeof tempDir>;
+  let store: Store;
+  before(() => {
+    t = tempDir('refs');
+    store = Store.open(join(t.dir, 'data'));
+  });
+  after(() => {
+    store.close();
+    t.cleanup();
+  });
+
+  it('records tags and digests per image, moves a tag to the image it names now, and drops the names of a removed image', async () => {
+    const a = (
+      await store.importImage(Readable.from([await makeAciBytes(manifestText('example.com/ra'), [])]))
+    ).key;
+    const b = (
+      await store.importImage(Readable.from([await makeAciBytes(manifestText('example.com/rb'), [])]))
+    ).key;
+    assert.equal(
+      store.setImageRefs(a, [
+        { ref: 'r/x:1', kind: 'tag' },
+        { ref: 'r/x@sha256:aa', kind: 'digest' },
+      ]),
+      true,
+    );
+    assert.equal(store.setImageRefs(b, [{ ref: 'r/x:2', kind: 'tag' }]), true);
+    assert.equal(store.imageByRef('r/x:1'), a);
+    assert.equal(store.imageByRef('r/x@sha256:aa'), a);
+    assert.equal(store.imageByRef('r/x:3'), undefined);
+    // The tag moves: `r/x:1` now names b.
+    store.setImageRefs(b, [{ ref: 'r/x:1', kind: 'tag' }]);
+    assert.deepEqual(
+      store.imageRefs(b).map((r) => [r.ref, r.kind]),
+      [
+        ['r/x:1', 'tag'],
+        ['r/x:2', 'tag'],
+      ],
+    );
+    assert.deepEqual(
+      store.imageRefs(a).map((r) => r.ref),
+      ['r/x@sha256:aa'],
+    );
+    await store.removeImage(b);
+    assert.equal(store.imageByRef('r/x:1'), undefined);
+    assert.deepEqual(
+      store.imageRefs().map((r) => r.key),
+      [a],
+    );
+    // An image that is gone gets no names.
+    assert.equal(store.setImageRefs(b, [{ ref: 'r/x:9', kind: 'tag' }]), false);
+    assert.equal(store.imageByRef('r/x:9'), undefined);
+  });
+});

@@ -10,6 +10,7 @@ import { runCommand } from './run.js';
 import { stopCommand } from './stop.js';
 import { rmCommand } from './rm.js';
 import { statusCommand } from './status.js';
+import { withPodFlagTable } from './flags.js';
 
 /** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export. */
 export function registerPods(program: Command): void {
@@ -26,5 +27,5 @@ export function registerPods(program: Command): void {
     catManifestCommand,
     exportCommand,
   ])
-    program.addCommand(make());
+    program.addCommand(withPodFlagTable(make()));
 }

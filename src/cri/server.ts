@@ -1,0 +1,204 @@
+/**
+ * `rkt cri-service`: the CRI v1 RuntimeService and ImageService (runtime.v1) on a unix socket.
+ * Built so far: the whole ImageService, and Version, Status and RuntimeConfig of the
+ * RuntimeService; its other methods have no handler yet, so grpc answers them UNIMPLEMENTED.
+ */
+import { chmodSync, existsSync, readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { RocketError, errorMessage } from '../errors.js';
+import { ApiError, toServiceError } from '../api/errors.js';
+import { bindTarget, clearStaleSocket, parseListenAddress } from '../api/listen.js';
+import type { Store } from '../store/index.js';
+import { CriImages, type AuthConfig, type Mirror } from './images.js';
+import { loadCriPackage } from './proto.js';
+
+/** The CRI's default socket. */
+export const DEFAULT_CRI_LISTEN = 'unix:///run/rocket/cri.sock';
+export const RUNTIME_NAME = 'rocket';
+export const RUNTIME_API_VERSION = 'v1';
+/** What Version answers in `version` (the kubelet API version, as other runtimes report it). */
+const KUBELET_API_VERSION = '0.1.0';
+
+export interface CriServiceOptions {
+  store: Store;
+  listen: string;
+  runtimeVersion: string;
+  cniConfDir: string;
+  mirrors: ReadonlyMap<string, Mirror>;
+  log?: (line: string) => void;
+}
+
+type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+interface ImageSpecMsg {
+  image?: string;
+}
+
+/** The CNI network configuration files kubelet's runtimes read (the first one is used). */
+export function cniConfFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => /\.(conf|conflist|json)$/.test(n))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+export class CriService {
+  readonly images: CriImages;
+  address = '';
+
+  private constructor(
+    private readonly opts: CriServiceOptions,
+    private readonly server: grpc.Server,
+  ) {
+    this.images = new CriImages({
+      store: opts.store,
+      mirrors: opts.mirrors,
+      ...(opts.log !== undefined ? { log: opts.log } : {}),
+    });
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  static async start(opts: CriServiceOptions): Promise<CriService> {
+    const address = parseListenAddress(opts.listen);
+    if (address.kind !== 'unix')
+      throw new RocketError(`--listen ${JSON.stringify(opts.listen)}: the CRI serves on a unix socket only`);
+    const { RuntimeService, ImageService } = await loadCriPackage();
+    const server = new grpc.Server();
+    const svc = new CriService(opts, server);
+    server.addService(RuntimeService.service, svc.runtimeHandlers());
+    server.addService(ImageService.service, svc.imageHandlers());
+    try {
+      mkdirSync(dirname(address.path), { recursive: true, mode: 0o755 });
+      await clearStaleSocket(address.path);
+      // The socket is made with umask 0177: mode 0600 from its first moment.
+      const umask = process.umask(0o177);
+      try {
+        await new Promise<number>((resolve, reject) =>
+          server.bindAsync(bindTarget(address), grpc.ServerCredentials.createInsecure(), (err, p) =>
+            err === null ? resolve(p) : reject(err),
+          ),
+        );
+      } finally {
+        process.umask(umask);
+      }
+      chmodSync(address.path, 0o600);
+    } catch (err) {
+      server.forceShutdown();
+      if (err instanceof RocketError) throw err;
+      throw new RocketError(`cannot listen on ${opts.listen}: ${errorMessage(err)}`, 254, { cause: err });
+    }
+    svc.address = `unix:${address.path}`;
+    return svc;
+  }
+
+  /** Stops taking calls; waits up to `graceMs` for calls in flight. */
+  async close(graceMs = 2000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private unary<Req, Res>(name: string, fn: (req: Req) => Res | Promise<Res>): Unary<Req, Res> {
+    return (call, callback) => {
+      Promise.resolve()
+        .then(() => fn(call.request))
+        .then(
+          (res) => callback(null, res),
+          (err: unknown) => {
+            if (!(err instanceof ApiError)) this.log(`${name}: ${errorMessage(err)}`);
+            callback(toServiceError(err));
+          },
+        );
+    };
+  }
+
+  private runtimeHandlers(): grpc.UntypedServiceImplementation {
+    return {
+      Version: this.unary('Version', () => ({
+        version: KUBELET_API_VERSION,
+        runtime_name: RUNTIME_NAME,
+        runtime_version: this.opts.runtimeVersion,
+        runtime_api_version: RUNTIME_API_VERSION,
+      })),
+      Status: this.unary('Status', (req: { verbose?: boolean }) => this.status(req.verbose === true)),
+      RuntimeConfig: this.unary('RuntimeConfig', () => ({ linux: { cgroup_driver: 'CGROUPFS' } })),
+    };
+  }
+
+  private status(verbose: boolean): unknown {
+    const confs = cniConfFiles(this.opts.cniConfDir);
+    const networkReady = confs.length > 0;
+    return {
+      status: {
+        conditions: [
+          { type: 'RuntimeReady', status: true, reason: '', message: '' },
+          {
+            type: 'NetworkReady',
+            status: networkReady,
+            reason: networkReady ? '' : 'NetworkPluginNotReady',
+            message: networkReady
+              ? ''
+              : `no CNI network configuration in ${this.opts.cniConfDir}${existsSync(this.opts.cniConfDir) ? '' : ' (no such directory)'}`,
+          },
+        ],
+      },
+      info: verbose
+        ? { config: JSON.stringify({ cniConfDir: this.opts.cniConfDir, cniConfFiles: confs }) }
+        : {},
+    };
+  }
+
+  private imageHandlers(): grpc.UntypedServiceImplementation {
+    const images = this.images;
+    const specName = (spec: ImageSpecMsg | null | undefined): string => spec?.image ?? '';
+    return {
+      ListImages: this.unary('ListImages', (req: { filter?: { image?: ImageSpecMsg | null } | null }) => ({
+        images: images.list(specName(req.filter?.image)),
+      })),
+      ImageStatus: this.unary('ImageStatus', (req: { image?: ImageSpecMsg | null; verbose?: boolean }) => {
+        const name = specName(req.image);
+        if (name === '') throw new ApiError(grpc.status.INVALID_ARGUMENT, 'image: no image given');
+        return images.status(name, req.verbose === true);
+      }),
+      PullImage: this.unary(
+        'PullImage',
+        async (req: { image?: ImageSpecMsg | null; auth?: AuthConfig | null }) => {
+          const name = specName(req.image);
+          this.log(`pulling ${name}`);
+          return { image_ref: await images.pull(name, req.auth) };
+        },
+      ),
+      RemoveImage: this.unary('RemoveImage', async (req: { image?: ImageSpecMsg | null }) => {
+        const name = specName(req.image);
+        if (name === '') throw new ApiError(grpc.status.INVALID_ARGUMENT, 'image: no image given');
+        await images.remove(name);
+        return {};
+      }),
+      ImageFsInfo: this.unary('ImageFsInfo', async () => {
+        const fs = await images.fsInfo();
+        const usage = {
+          timestamp: fs.timestamp,
+          fs_id: { mountpoint: fs.mountpoint },
+          used_bytes: { value: String(fs.usedBytes) },
+          inodes_used: { value: String(fs.inodes) },
+        };
+        return { image_filesystems: [usage], container_filesystems: [] };
+      }),
+    };
+  }
+}
