@@ -165,8 +165,15 @@ export function parseMountFlag(value: string): Mount {
   for (const part of value.split(',')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-    const val = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    const unescape = (text: string): string => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return fail(`invalid URL escape in --mount flag ${JSON.stringify(value)}`);
+      }
+    };
+    const key = unescape(eq < 0 ? part : part.slice(0, eq));
+    const val = unescape(eq < 0 ? '' : part.slice(eq + 1));
     if (seen.has(key)) fail(`label ${key} with multiple values ["${seen.get(key)}" "${val}"]`);
     seen.set(key, val);
   }

@@ -14,7 +14,14 @@ import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, startCollected, waitFor, type Running, type RunResult } from '../../helpers.js';
+import {
+  projectRoot,
+  startCollected,
+  waitFor,
+  type Running,
+  type RunResult,
+  skipUnlessCI,
+} from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -26,12 +33,11 @@ const skip =
       : which('flock') === undefined
         ? 'needs flock (util-linux)'
         : false;
-if (skip !== false) console.log(`# skipping rkt app integration tests: ${skip}`);
 
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'readlink', 'hostname', 'ls'];
 const children = new Set<ChildProcess>();
 
-describe('rkt app (oci engine)', { skip }, () => {
+describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration tests') }, () => {
   let work: string;
   let data: string;
   let first: string;
@@ -134,186 +140,190 @@ describe('rkt app (oci engine)', { skip }, () => {
     ['crun', 'oci-crun'],
     ['runc', 'oci-runc'],
   ] as const) {
-    describe(label, { skip: which(label) === undefined ? `${label} is not installed` : false }, () => {
-      it('sandbox: add, start, share, stop, remove, add a third, stop the pod; gc leaves nothing', async () => {
-        const { pod, uuid } = await sandbox(engine, '--volume=shared,kind=empty');
-        const R = join(data, 'pods', 'run', uuid);
-        // An empty sandbox runs.
-        assert.equal((await podState(uuid))['state'], 'running');
-        assert.equal(await appList(uuid), '');
-        assert.deepEqual(await manifestApps(uuid), []);
+    describe(
+      label,
+      { skip: skipUnlessCI(which(label) === undefined ? `${label} is not installed` : false, label) },
+      () => {
+        it('sandbox: add, start, share, stop, remove, add a third, stop the pod; gc leaves nothing', async () => {
+          const { pod, uuid } = await sandbox(engine, '--volume=shared,kind=empty');
+          const R = join(data, 'pods', 'run', uuid);
+          // An empty sandbox runs.
+          assert.equal((await podState(uuid))['state'], 'running');
+          assert.equal(await appList(uuid), '');
+          assert.deepEqual(await manifestApps(uuid), []);
 
-        // Two apps from two images, sharing the namespaces and the volume.
-        const ns = 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname';
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=writer',
-          '--mount',
-          'volume=shared,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          // pid 1 without a TERM handler: only the KILL after the stop timeout ends it.
-          `(${ns}) >/shared/w.tmp; mv /shared/w.tmp /shared/w; echo writer-up; while :; do sleep 0.05; done`,
-        );
-        assert.equal(await appList(uuid), 'writer\tcreated\n');
-        assert.equal((await appState(uuid, 'writer'))['state'], 'created');
-        assert.deepEqual(await manifestApps(uuid), ['writer']);
-        const dup = await rkt('app', 'add', uuid, first, '--name=writer');
-        assert.equal(dup.code, 254);
-        assert.equal(
-          dup.stderr
-            .trim()
-            .split('\n')
-            .filter((l) => !l.includes('signature verification')).length,
-          1,
-        );
-        assert.deepEqual(await manifestApps(uuid), ['writer'], 'a failed add changes nothing');
-
-        await ok('app', 'start', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'writer\trunning\n');
-        const again = await rkt('app', 'start', uuid, '--app=writer');
-        assert.equal(again.code, 254);
-        await waitFor(
-          'the writer',
-          () =>
-            existsSync(join(R, 'logs', 'writer', 'stdout.log')) &&
-            readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('writer-up'),
-        );
-        assert.match(await ok('logs', '--app=writer', uuid), /writer-up/);
-        assert.match(await ok('enter', '--app=writer', uuid, '/bin/cat', '/shared/w'), /^net:/);
-
-        await ok(
-          'app',
-          'add',
-          uuid,
-          second,
-          '--name=reader',
-          '--mount',
-          'volume=shared,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          `trap "exit 0" TERM; while [ ! -e /shared/w ]; do sleep 0.05; done; (${ns}) >/shared/r.tmp; mv /shared/r.tmp /shared/r; echo reader-up; while :; do sleep 0.05; done`,
-        );
-        await ok('app', 'start', uuid, '--app=reader');
-        assert.equal(await appList(uuid), 'writer\trunning\nreader\trunning\n');
-        const [w, r] = await (async () => {
+          // Two apps from two images, sharing the namespaces and the volume.
+          const ns = 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname';
           await ok(
-            'enter',
-            '--app=reader',
+            'app',
+            'add',
             uuid,
+            first,
+            '--name=writer',
+            '--mount',
+            'volume=shared,target=/shared',
+            '--exec',
             '/bin/sh',
+            '--',
             '-c',
-            'while [ ! -e /shared/r ]; do sleep 0.05; done',
+            // pid 1 without a TERM handler: only the KILL after the stop timeout ends it.
+            `(${ns}) >/shared/w.tmp; mv /shared/w.tmp /shared/w; echo writer-up; while :; do sleep 0.05; done`,
           );
-          return [
-            await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/w'),
-            await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/r'),
-          ];
-        })();
-        assert.equal(r, w, 'the same net, IPC and UTS namespaces and hostname');
-        assert.equal(await ok('app', 'exec', '--app=reader', uuid, '/bin/cat', '/shared/r'), r);
-        assert.match(w, new RegExp(`^rkt-${uuid}$`, 'm'));
-        assert.match(await ok('list', '--no-legend'), new RegExp(`${uuid.slice(0, 8)}\\s+writer`));
+          assert.equal(await appList(uuid), 'writer\tcreated\n');
+          assert.equal((await appState(uuid, 'writer'))['state'], 'created');
+          assert.deepEqual(await manifestApps(uuid), ['writer']);
+          const dup = await rkt('app', 'add', uuid, first, '--name=writer');
+          assert.equal(dup.code, 254);
+          assert.equal(
+            dup.stderr
+              .trim()
+              .split('\n')
+              .filter((l) => !l.includes('signature verification')).length,
+            1,
+          );
+          assert.deepEqual(await manifestApps(uuid), ['writer'], 'a failed add changes nothing');
 
-        // Stop the writer (it ignores SIGTERM); the reader runs on.
-        await ok('app', 'stop', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'writer\texited\nreader\trunning\n');
-        const ws = await appState(uuid, 'writer');
-        assert.equal(ws['exit_code'], 137);
-        assert.equal((await podState(uuid))['state'], 'running');
+          await ok('app', 'start', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'writer\trunning\n');
+          const again = await rkt('app', 'start', uuid, '--app=writer');
+          assert.equal(again.code, 254);
+          await waitFor(
+            'the writer',
+            () =>
+              existsSync(join(R, 'logs', 'writer', 'stdout.log')) &&
+              readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('writer-up'),
+          );
+          assert.match(await ok('logs', '--app=writer', uuid), /writer-up/);
+          assert.match(await ok('enter', '--app=writer', uuid, '/bin/cat', '/shared/w'), /^net:/);
 
-        // Remove it: rootfs, overlay, container and manifest entry gone.
-        await ok('app', 'rm', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'reader\trunning\n');
-        assert.deepEqual(await manifestApps(uuid), ['reader']);
-        assert.ok(!existsSync(join(R, 'apps', 'writer')) && !existsSync(join(R, 'overlay', 'writer')));
-        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(R, 'apps', 'writer')));
-        assert.ok(
-          !spawnSync(label, ['list', '-q'], { encoding: 'utf8' }).stdout.includes(`rkt-${uuid}-writer`),
-        );
-        assert.equal((await rkt('app', 'status', uuid, '--app=writer')).code, 254);
+          await ok(
+            'app',
+            'add',
+            uuid,
+            second,
+            '--name=reader',
+            '--mount',
+            'volume=shared,target=/shared',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            `trap "exit 0" TERM; while [ ! -e /shared/w ]; do sleep 0.05; done; (${ns}) >/shared/r.tmp; mv /shared/r.tmp /shared/r; echo reader-up; while :; do sleep 0.05; done`,
+          );
+          await ok('app', 'start', uuid, '--app=reader');
+          assert.equal(await appList(uuid), 'writer\trunning\nreader\trunning\n');
+          const [w, r] = await (async () => {
+            await ok(
+              'enter',
+              '--app=reader',
+              uuid,
+              '/bin/sh',
+              '-c',
+              'while [ ! -e /shared/r ]; do sleep 0.05; done',
+            );
+            return [
+              await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/w'),
+              await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/r'),
+            ];
+          })();
+          assert.equal(r, w, 'the same net, IPC and UTS namespaces and hostname');
+          assert.equal(await ok('app', 'exec', '--app=reader', uuid, '/bin/cat', '/shared/r'), r);
+          assert.match(w, new RegExp(`^rkt-${uuid}$`, 'm'));
+          assert.match(await ok('list', '--no-legend'), new RegExp(`${uuid.slice(0, 8)}\\s+writer`));
 
-        // A third app, added and started afterwards, with the writer's name.
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=writer',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          'trap "exit 0" TERM; echo third-up; while :; do sleep 0.05; done',
-        );
-        await ok('app', 'start', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'reader\trunning\nwriter\trunning\n');
-        await waitFor('the third app', () =>
-          readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
-        );
+          // Stop the writer (it ignores SIGTERM); the reader runs on.
+          await ok('app', 'stop', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'writer\texited\nreader\trunning\n');
+          const ws = await appState(uuid, 'writer');
+          assert.equal(ws['exit_code'], 137);
+          assert.equal((await podState(uuid))['state'], 'running');
 
-        // Stop the pod.
-        assert.equal(await ok('stop', uuid), `${uuid}\n`);
-        const res = await pod.done;
-        assert.equal(res.code, 0, res.stderr);
-        const st = await podState(uuid);
-        assert.equal(st['state'], 'exited');
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(uuid, label);
-      });
+          // Remove it: rootfs, overlay, container and manifest entry gone.
+          await ok('app', 'rm', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'reader\trunning\n');
+          assert.deepEqual(await manifestApps(uuid), ['reader']);
+          assert.ok(!existsSync(join(R, 'apps', 'writer')) && !existsSync(join(R, 'overlay', 'writer')));
+          assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(R, 'apps', 'writer')));
+          assert.ok(
+            !spawnSync(label, ['list', '-q'], { encoding: 'utf8' }).stdout.includes(`rkt-${uuid}-writer`),
+          );
+          assert.equal((await rkt('app', 'status', uuid, '--app=writer')).code, 254);
 
-      it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
-        const empty = await sandbox(engine);
-        process.kill(empty.pod.child.pid as number, 'SIGKILL');
-        await empty.pod.done;
-        assert.equal((await podState(empty.uuid))['state'], 'exited');
-        // Adding to it now fails in one line, and changes nothing.
-        const late = await rkt('app', 'add', empty.uuid, first, '--name=late');
-        assert.equal(late.code, 254);
-        assert.match(late.stderr, /^app add: pod \S+ is not running$/m);
-        assert.deepEqual(await manifestApps(empty.uuid), []);
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(empty.uuid, label);
+          // A third app, added and started afterwards, with the writer's name.
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=writer',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            'trap "exit 0" TERM; echo third-up; while :; do sleep 0.05; done',
+          );
+          await ok('app', 'start', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'reader\trunning\nwriter\trunning\n');
+          await waitFor('the third app', () =>
+            readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
+          );
 
-        const flag = join(work, `go-${label}`);
-        mkdirSync(flag);
-        const { pod, uuid } = await sandbox(engine, `--volume=flag,kind=host,source=${flag}`);
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=waiter',
-          '--mount',
-          'volume=flag,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          ': >/shared/started; while [ ! -e /shared/go ]; do sleep 0.05; done; exit 4',
-        );
-        await ok('app', 'start', uuid, '--app=waiter');
-        await waitFor('the app', () => existsSync(join(flag, 'started')));
-        process.kill(pod.child.pid as number, 'SIGKILL');
-        await pod.exited;
-        assert.equal((await podState(uuid))['state'], 'running');
-        writeFileSync(join(flag, 'go'), '');
-        await waitFor('the pod to exit', () => {
-          const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
-          return /^state=exited$/m.test(r.stdout);
+          // Stop the pod.
+          assert.equal(await ok('stop', uuid), `${uuid}\n`);
+          const res = await pod.done;
+          assert.equal(res.code, 0, res.stderr);
+          const st = await podState(uuid);
+          assert.equal(st['state'], 'exited');
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
         });
-        assert.equal((await podState(uuid))['app-waiter'], '4');
-        await pod.done;
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(uuid, label);
-      });
-    });
+
+        it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
+          const empty = await sandbox(engine);
+          process.kill(empty.pod.child.pid as number, 'SIGKILL');
+          await empty.pod.done;
+          assert.equal((await podState(empty.uuid))['state'], 'exited');
+          // Adding to it now fails in one line, and changes nothing.
+          const late = await rkt('app', 'add', empty.uuid, first, '--name=late');
+          assert.equal(late.code, 254);
+          assert.match(late.stderr, /^app add: pod \S+ is not running$/m);
+          assert.deepEqual(await manifestApps(empty.uuid), []);
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(empty.uuid, label);
+
+          const flag = join(work, `go-${label}`);
+          mkdirSync(flag);
+          const { pod, uuid } = await sandbox(engine, `--volume=flag,kind=host,source=${flag}`);
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=waiter',
+            '--mount',
+            'volume=flag,target=/shared',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            ': >/shared/started; while [ ! -e /shared/go ]; do sleep 0.05; done; exit 4',
+          );
+          await ok('app', 'start', uuid, '--app=waiter');
+          await waitFor('the app', () => existsSync(join(flag, 'started')));
+          process.kill(pod.child.pid as number, 'SIGKILL');
+          await pod.exited;
+          assert.equal((await podState(uuid))['state'], 'running');
+          writeFileSync(join(flag, 'go'), '');
+          await waitFor('the pod to exit', () => {
+            const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
+            return /^state=exited$/m.test(r.stdout);
+          });
+          assert.equal((await podState(uuid))['app-waiter'], '4');
+          await pod.done;
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
+        });
+      },
+    );
   }
 });

@@ -21,10 +21,11 @@ import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import {
   projectRoot,
-  waitFor,
-  startCollected,
   type Running,
   type RunResult as Result,
+  skipUnlessCI,
+  startCollected,
+  waitFor,
 } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
@@ -37,7 +38,6 @@ const skip =
       : which('flock') === undefined
         ? 'needs flock (util-linux)'
         : false;
-if (skip !== false) console.log(`# skipping rkt run integration tests: ${skip}`);
 
 const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
 
@@ -77,7 +77,7 @@ function sessionMembers(sid: number): string[] {
   return out;
 }
 
-describe('rkt run (oci engine)', { skip }, () => {
+describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration tests') }, () => {
   let work: string;
   let data: string;
   let bb: string;

@@ -13,7 +13,7 @@ import { RocketError } from '../../../src/errors.js';
 import { Keystore } from '../../../src/trust/keystore.js';
 import { parsePublicKeys } from '../../../src/trust/pubkey.js';
 import { verifyDetachedSignature } from '../../../src/trust/verify.js';
-import { tempDir } from '../../helpers.js';
+import { skipUnlessCI, tempDir } from '../../helpers.js';
 import { type TestKey, makeKey, signDetached } from '../../unit/trust/keys.js';
 
 const noGpg: string | false =
@@ -68,7 +68,7 @@ async function genKey(uid: string, algo: string): Promise<GpgKey> {
   return { uid, fingerprint: fpr.toLowerCase() };
 }
 
-describe('GnuPG interoperability', { skip: noGpg }, () => {
+describe('GnuPG interoperability', { skip: skipUnlessCI(noGpg) }, () => {
   let rsa: GpgKey;
   let ed: GpgKey;
   let ours: TestKey;
