@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 # (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
   docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
-  mawk systemd python3 containernetworking-plugins iptables)
+  mawk systemd python3 containernetworking-plugins iptables socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
