@@ -121,10 +121,12 @@ export function processDuplex(child: ChildProcess): Duplex {
   stdout.on('data', (c: Buffer) => {
     if (!d.push(c)) stdout.pause();
   });
-  stdout.on('end', () => d.push(null));
+  // The end of the connection is known when the helper is gone (its stdio closed): a failure (a
+  // refused connection) is an error, not an empty answer.
   child.on('error', (err) => d.destroy(err));
   child.on('close', (code) => {
-    if (code !== 0) d.destroy(new Error(stderr.trim().split('\n').pop() ?? `helper ended with ${code}`));
+    if (code === 0) d.push(null);
+    else d.destroy(new Error(stderr.trim().split('\n').pop() || `helper ended with ${code}`));
   });
   return d;
 }
