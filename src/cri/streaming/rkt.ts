@@ -103,11 +103,13 @@ export function processDuplex(child: ChildProcess): Duplex {
     if (stderr.length < 1024) stderr += c.toString();
   });
   const d = new DuplexStream({
+    // A write the helper did not take (it exited: EPIPE) is no error of its own: the helper's exit
+    // status and stderr say what went wrong.
     write(chunk: Buffer, _enc, cb) {
-      stdin.write(chunk, cb);
+      stdin.write(chunk, () => cb());
     },
     final(cb) {
-      stdin.end(cb);
+      stdin.end(() => cb());
     },
     read() {
       stdout.resume();

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { podExecTarget, podPortTarget } from '../../../src/cri/streaming/rkt.js';
 import { StreamingServer } from '../../../src/cri/streaming/server.js';
 import { getPod, type PodInfo } from '../../../src/pod/index.js';
@@ -37,6 +38,14 @@ describe('CRI streaming server with rkt pods', { skip }, () => {
     const web = buildAci(w.work, 'web', httpd(80));
     const { uuid } = await w.startPod('--net=rkttstream', web);
     pod = getPod(w.data, uuid);
+    // The pod's pid file comes before its app's container: wait until `rkt enter` gets in.
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const r = await w.rkt('enter', uuid, '/bin/true');
+      if (r.code === 0) break;
+      if (Date.now() > end) throw new Error(`rkt enter never got into the pod: ${r.stderr}`);
+      await sleep(100);
+    }
     await server.listen('127.0.0.1', 0);
   });
   after(async () => {
