@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Duplex, PassThrough } from 'node:stream';
 import {
@@ -8,6 +10,7 @@ import {
   expectedStreams,
   header,
 } from '../../../src/cri/streaming/protocol.js';
+import { netnsPortTarget } from '../../../src/cri/streaming/rkt.js';
 import { StreamingServer } from '../../../src/cri/streaming/server.js';
 import { TokenCache } from '../../../src/cri/streaming/tokens.js';
 import type {
@@ -203,6 +206,23 @@ describe('streaming server with fake targets (loopback)', () => {
       server.exec(fakeTarget(0), { stdin: false, stdout: false, stderr: false, tty: false }),
     );
     assert.throws(() => server.exec(fakeTarget(0), { stdin: false, stdout: true, stderr: true, tty: true }));
+  });
+
+  it('port forwarding for a pod on the host network connects on this host', async () => {
+    const http = createServer((_req, res) => res.end('from the host\n'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as AddressInfo).port;
+    const { conn, socket } = await upgrade(server.portForward(netnsPortTarget(undefined, 'host pod')), [
+      'portforward.k8s.io',
+    ]);
+    try {
+      const r = await forwardOnce(conn, port, '7', 'GET / HTTP/1.0\r\n\r\n');
+      assert.match(r.data, /^HTTP\/1\.[01] 200[^]*from the host\n$/);
+      assert.equal(r.error, '');
+    } finally {
+      socket.destroy();
+      await new Promise((resolve) => http.close(resolve));
+    }
   });
 
   it('port forwarding: data and error streams paired by requestID, one dial per pair', async () => {
