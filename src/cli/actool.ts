@@ -5,7 +5,7 @@
  * follow the spec instead.
  */
 import { Command } from 'commander';
-import { runProgram } from './run.js';
+import { isMainModule, runProgram } from './run.js';
 import { registerBuild } from './actool/build.js';
 import { registerCatManifest } from './actool/cat-manifest.js';
 import { registerDiscover } from './actool/discover.js';
@@ -31,4 +31,7 @@ function makeProgram(): Command {
   return program;
 }
 
-await runProgram(makeProgram(), process.argv.slice(2));
+// Imported (for its command tree, by scripts/man.mjs), it runs nothing.
+if (isMainModule(import.meta.url)) await runProgram(makeProgram(), process.argv.slice(2));
+
+export { makeProgram as actoolProgram };

@@ -6,16 +6,19 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { isMainModule } from './run.js';
 import { APPC_SPEC_VERSION, type ImageManifest } from '../appc/index.js';
 import { convertImage, defaultLayerCacheDir, progressFor, type BlobMode } from '../docker/convert/index.js';
 import { resolveImage, type SourceOptions } from '../docker/sources/index.js';
 import { errorMessage, RocketError } from '../errors.js';
-import { runProgram, USAGE_EXIT } from './run.js';
+import { oneLine, runProgram, USAGE_EXIT } from './run.js';
 
 const VERSION = '0.1.0';
 
 interface Flags {
   debug: boolean;
+  /** The reference's `-experimental-oci` (accept OCI images): always on here. */
+  experimentalOci: boolean;
   nosquash: boolean;
   compression: string;
   image?: string;
@@ -120,6 +123,11 @@ function makeProgram(): Command {
     )
     .option('--insecure-skip-verify', "Don't verify certificates when fetching images", false)
     .option('--insecure-allow-http', 'Uses unencrypted connections when fetching images', false)
+    .option(
+      '--experimental-oci',
+      'Enable experimental OCI support (OCI manifests, layouts and archives are always converted; accepted as the reference accepts it)',
+      false,
+    )
     .option('-o, --output-dir <dir>', 'Directory to write the ACI(s) to', '.')
     .option(
       '--platform <os/arch[/variant]>',
@@ -149,17 +157,20 @@ function makeProgram(): Command {
         try {
           process.exitCode = await convert(arg, flags);
         } catch (err) {
-          if (!(err instanceof RocketError)) throw err;
-          if (err.exitCode === USAGE_EXIT) {
+          if (err instanceof RocketError && err.exitCode === USAGE_EXIT) {
             process.stderr.write(`docker2aci: ${errorMessage(err)}\n`);
             process.exitCode = USAGE_EXIT;
             return;
           }
-          process.stderr.write(`Error: conversion error: ${err.message}\n`);
+          // Whatever failed, the reference's one line and exit 1.
+          process.stderr.write(`Error: conversion error: ${oneLine(err)}\n`);
           process.exitCode = 1;
         }
       },
     );
 }
 
-await runProgram(makeProgram(), process.argv.slice(2));
+// Imported (for its command tree, by scripts/man.mjs), it runs nothing.
+if (isMainModule(import.meta.url)) await runProgram(makeProgram(), process.argv.slice(2));
+
+export { makeProgram as docker2aciProgram };

@@ -17,13 +17,24 @@ import { apiServiceCommand } from './rkt/api-service.js';
 import { criServiceCommand } from './rkt/cri-service.js';
 import { logsCommand } from './rkt/logs.js';
 import { versionCommand } from './rkt/version.js';
+import { completionCommand } from './rkt/completion.js';
+import { configCommand } from './rkt/config.js';
+import { describe, helpRequest, helpText } from './help.js';
+import { isMainModule } from './run.js';
 
-function makeProgram(): Command {
+/**
+ * rkt's command tree. Every verb's flags are declared here (commander options) or in the verb's own
+ * flag table (src/cli/help.ts, setFlagTable): the parser, `--help`, the man pages
+ * (scripts/man.mjs) and the shell completion all read them from this tree.
+ */
+export function makeProgram(): Command {
   const program = addGlobalOptions(new Command('rkt').description('rkt, the application container runner'));
   registerImage(program);
   registerTrust(program);
   registerFetch(program);
   registerPods(program);
+  program.addCommand(completionCommand());
+  program.addCommand(configCommand());
   program.addCommand(metadataServiceCommand());
   program.addCommand(apiServiceCommand());
   program.addCommand(criServiceCommand());
@@ -34,14 +45,23 @@ function makeProgram(): Command {
 
 /** Runs one rkt command line (without node and script); sets process.exitCode. */
 export async function main(argv: readonly string[]): Promise<void> {
+  // Help as rkt's cobra gave it, for every command (src/cli/help.ts).
+  const help = argv.length === 0 ? undefined : helpRequest(argv, describe(makeProgram()));
+  if (help !== undefined) {
+    if (help.unknown !== undefined) process.stdout.write(`Unknown help topic [\`${help.unknown}\`]\n`);
+    process.stdout.write(helpText(help.doc));
+    process.exitCode = 0;
+    return;
+  }
   if (argv.length === 0) {
     // rkt's one exit status that is not 254: no subcommand at all.
-    makeProgram().outputHelp({ error: true });
+    process.stderr.write(helpText(describe(makeProgram())));
     process.exitCode = 2;
     return;
   }
   await runProgram(makeProgram(), argv, RKT_FAILURE);
 }
 
-// Imported by stage0's snapshot entry (src/cli/rkt-snapshot.ts), which calls main itself.
-if (!startupSnapshot.isBuildingSnapshot()) void main(process.argv.slice(2));
+// Imported by stage0's snapshot entry (src/cli/rkt-snapshot.ts), which calls main itself, and by
+// scripts/man.mjs for the command tree.
+if (!startupSnapshot.isBuildingSnapshot() && isMainModule(import.meta.url)) void main(process.argv.slice(2));

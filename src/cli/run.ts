@@ -1,5 +1,7 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
-import { RocketError } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 
 /**
  * Go's flag package, which the reference actool and rkt's pflag-era scripts rely on, accepts
@@ -26,8 +28,31 @@ export function normalizeGoFlags(argv: readonly string[]): string[] {
 export const USAGE_EXIT = 2;
 
 /**
- * Wraps a command's action: expected failures (RocketError) print one line, prefixed with the verb
- * as the reference tools do, and set the exit code; anything else is a bug and keeps its stack.
+ * Every failure, whatever the command or input, ends as one line on stderr (no stack trace): a tool
+ * sets `failureExit` when every failure has the same status (rkt: 254); otherwise a RocketError
+ * exits with its own code and anything else with 1. `ROCKET_STACK_TRACES=1` in the environment
+ * prints the stack of an error that is not a RocketError too, for debugging.
+ */
+let failureExit: number | undefined;
+
+/** The one line an error becomes: its message with line breaks folded. */
+export function oneLine(err: unknown): string {
+  const text = errorMessage(err).trim();
+  if (text !== '') return text.replace(/\s*\n\s*/g, '; ');
+  return err instanceof Error ? err.name : 'unknown error';
+}
+
+/** Reports a failure of `verb` as one line and sets the exit status (see failureExit). */
+export function reportFailure(verb: string, err: unknown): void {
+  process.stderr.write(`${verb}: ${oneLine(err)}\n`);
+  if (!(err instanceof RocketError) && process.env['ROCKET_STACK_TRACES'] === '1' && err instanceof Error)
+    process.stderr.write(`${err.stack ?? ''}\n`);
+  process.exitCode = failureExit ?? (err instanceof RocketError ? err.exitCode : 1);
+}
+
+/**
+ * Wraps a command's action: a failure prints one line, prefixed with the verb as the reference tools
+ * do, and sets the exit code (reportFailure).
  */
 export function action<A extends unknown[]>(
   verb: string,
@@ -38,25 +63,32 @@ export function action<A extends unknown[]>(
       const code = await fn(...args);
       if (typeof code === 'number') process.exitCode = code;
     } catch (err) {
-      if (err instanceof RocketError) {
-        process.stderr.write(`${verb}: ${err.message}\n`);
-        process.exitCode = err.exitCode;
-        return;
-      }
-      throw err;
+      reportFailure(verb, err);
     }
   };
 }
 
 /**
  * Parses argv with commander, turning its usage errors into an exit status (2 by default, as Go's
- * flag package; rkt uses 254) instead of a throw.
+ * flag package; rkt uses 254) instead of a throw. With `opts.failureExit`, every failure of an
+ * action exits with it (default: 254 when the usage status is rkt's 254, else none). An error that escapes everything (an uncaught exception or
+ * rejection) is still one line and the failure status.
  */
 export async function runProgram(
   program: Command,
   argv: readonly string[],
   usageExit = USAGE_EXIT,
+  opts: { failureExit?: number } = {},
 ): Promise<void> {
+  // rkt, whose usage status is 254, ends every failure of its own with 254.
+  failureExit = opts.failureExit ?? (usageExit === RKT_FAILURE ? RKT_FAILURE : undefined);
+  const name = program.name();
+  const fatal = (err: unknown): void => {
+    reportFailure(name, err);
+    process.exit();
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   program.exitOverride();
   for (const sub of program.commands) sub.exitOverride();
   try {
@@ -67,10 +99,21 @@ export async function runProgram(
       process.exitCode = err.exitCode === 0 ? 0 : usageExit;
       return;
     }
-    throw err;
+    reportFailure(name, err);
   }
 }
 
 export function stderrLine(line: string): void {
   process.stderr.write(line.endsWith('\n') ? line : line + '\n');
+}
+
+/** Whether the module at `moduleUrl` is the script node was started with (not an import of it). */
+export function isMainModule(moduleUrl: string): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(moduleUrl));
+  } catch {
+    return false;
+  }
 }

@@ -78,7 +78,8 @@ export function parseAuthFile(text: string, into: Map<string, string>, seen: Set
   }
 }
 
-function jsonFilesIn(dir: string): string[] {
+/** The `*.json` regular files directly in `dir`, in lexical order (none when it is missing). */
+export function jsonFilesIn(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);

@@ -204,6 +204,7 @@ export class Fetcher {
     const { convertImage, progressFor, NO_PROGRESS } = await import('../docker/convert/index.js');
     const image = await resolveImage(url, {
       insecure: { http: insecure.http, tls: insecure.tls },
+      httpFlag: '--insecure-options=http',
       credentials: this.opts.dockerCredentials ?? {},
       // rkt reads docker credentials from its own configuration only, never ~/.docker.
       dockerConfig: false,

@@ -148,7 +148,9 @@ function withAppc<T>(fn: () => T, prefix?: string): T {
     return fn();
   } catch (err) {
     if (err instanceof AppcError || err instanceof Error) {
-      if (err instanceof RocketError) throw err;
+      // A RocketError already names what it refuses; it only needs rkt's exit status.
+      if (err instanceof RocketError)
+        throw err.exitCode === RKT_FAILURE ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
       throw new RocketError(prefix === undefined ? err.message : `${prefix}: ${err.message}`, RKT_FAILURE, {
         cause: err,
       });
@@ -410,6 +412,10 @@ const FLAGS: Record<string, FlagSpec> = {
     p.noOverlay = v;
   }),
   'private-users': boolFlag((p, v) => {
+    // The pod's root in a user namespace of its own needs the rootfs shifted to the mapped range,
+    // which the engines do not do: refuse rather than run the pod with the host's root.
+    if (v)
+      fail('--private-users is not supported: pods run in the host user namespace (leave it out to run)');
     p.privateUsers = v;
   }),
   'mds-register': boolFlag((p, v) => {
@@ -498,7 +504,12 @@ function newApp(image: string): AppArgs {
  * Parses the arguments that follow `rkt run` or `rkt prepare`. Throws RocketError (exit 254) with
  * rkt's messages on a malformed command line.
  */
-export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodArgs {
+/** `knownVolumes`: volumes the pod has already (`rkt app add`), which mounts may name too. */
+export function parseRunArgs(
+  args: readonly string[],
+  verb: Verb = 'run',
+  knownVolumes: readonly string[] = [],
+): PodArgs {
   const p = emptyPodArgs();
   let inAppArgs = false;
   let appsAtLastArgs = 0;
@@ -542,13 +553,13 @@ export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodAr
     }
     s.set(p, value, name);
   }
-  validateArgs(p);
+  validateArgs(p, knownVolumes);
   return p;
 }
 
 /** rkt's `Apps.Validate` and the conflicts `run`/`prepare` check before doing anything. */
-function validateArgs(p: PodArgs): void {
-  const volumes = new Set(p.volumes.map((v) => v.name));
+function validateArgs(p: PodArgs, knownVolumes: readonly string[]): void {
+  const volumes = new Set([...knownVolumes, ...p.volumes.map((v) => v.name)]);
   const check = (mounts: readonly Mount[]) => {
     for (const m of mounts) {
       if (m.appVolume !== undefined) continue;
@@ -589,4 +600,198 @@ export function appNameFromImage(imageName: string): string {
   if (s === undefined || s === '')
     fail(`error converting image name to app name: ${JSON.stringify(imageName)}`);
   return s as string;
+}
+
+/** What `--help`, the man pages and completion say about a run/prepare flag. */
+interface RunFlagHelp {
+  description: string;
+  /** The value's kind as help shows it (absent: a boolean). */
+  value?: string;
+  default?: string;
+}
+
+/**
+ * The help of every flag FLAGS parses (rkt's global flags and the deprecated `--cap-*` spellings
+ * aside): the flag table's other half. A unit test checks that both name the same flags.
+ */
+export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
+  name: {
+    value: 'string',
+    description: 'set the name of the app (default: the image name without its path)',
+  },
+  exec: { value: 'string', description: 'override the exec command for the preceding image' },
+  signature: {
+    value: 'string',
+    description: 'local signature file to use in validating the preceding image',
+  },
+  user: { value: 'string', description: 'user override for the preceding image (example: "--user=user")' },
+  group: {
+    value: 'string',
+    description: 'group override for the preceding image (example: "--group=group")',
+  },
+  'supplementary-gids': {
+    value: 'string',
+    description:
+      'supplementary group IDs override for the preceding image (examples: "--supplementary-gids=1024,2048")',
+  },
+  'working-dir': { value: 'string', description: 'override the working directory of the preceding image' },
+  'readonly-rootfs': { description: 'mount rootfs read-only' },
+  environment: {
+    value: 'string',
+    description: 'set the app\'s environment variables (example: "--environment=foo=bar")',
+  },
+  memory: {
+    value: 'string',
+    description:
+      'memory limit for the preceding image (example: "--memory=16Mi", "--memory=50M", "--memory=1G")',
+  },
+  cpu: { value: 'string', description: 'cpu limit for the preceding image (example: "--cpu=500m")' },
+  'cpu-shares': {
+    value: 'string',
+    description: 'cpu-shares assigns the specified CPU time share weight (example: "--cpu-shares=2048")',
+  },
+  'caps-retain': {
+    value: 'string',
+    description: 'capability to retain (example: "--caps-retain=CAP_SYS_ADMIN")',
+  },
+  'caps-remove': {
+    value: 'string',
+    description: 'capability to remove (example: "--caps-remove=CAP_MKNOD")',
+  },
+  seccomp: {
+    value: 'string',
+    description: 'seccomp filter override (example: "--seccomp mode=retain,errno=EPERM,chmod,chown")',
+  },
+  'oom-score-adj': { value: 'string', description: 'oom-score-adj isolator override' },
+  annotation: {
+    value: 'string',
+    description: 'set an annotation on the preceding app (example: "--annotation=foo=bar")',
+  },
+  'user-annotation': {
+    value: 'string',
+    description: 'set the app\'s annotations (example: "--user-annotation=foo=bar")',
+  },
+  'user-label': { value: 'string', description: 'set the app\'s labels (example: "--user-label=foo=bar")' },
+  mount: { value: 'string', description: 'mount point binding a volume to a path within an app' },
+  volume: {
+    value: 'string',
+    description: 'volumes to mount into the pod (example: "--volume=data,kind=host,source=/srv/data")',
+  },
+  'inherit-env': { description: 'inherit all environment variables not set by apps' },
+  'set-env': {
+    value: 'string',
+    description: 'environment variable to set for all the apps in the form key=value',
+  },
+  'set-env-file': { value: 'string', description: 'path to an environment variables file' },
+  hostname: { value: 'string', description: 'pod\'s hostname (default "rkt-$PODUUID")' },
+  dns: {
+    value: 'string',
+    description: 'name servers to write in /etc/resolv.conf ("host" copies the host\'s, "none" writes none)',
+  },
+  'dns-search': { value: 'string', description: 'DNS search domains to write in /etc/resolv.conf' },
+  'dns-opt': { value: 'string', description: 'DNS options to write in /etc/resolv.conf' },
+  'dns-domain': { value: 'string', description: 'DNS domain to write in /etc/resolv.conf' },
+  'hosts-entry': {
+    value: 'string',
+    description: 'entries to add to the pod-wide /etc/hosts: "IP=HOSTNAME", or "host" to copy the host\'s',
+  },
+  'uuid-file-save': { value: 'string', description: 'write out pod UUID to specified file' },
+  interactive: { description: 'run pod interactively; if true, only one image may be supplied' },
+  'pod-manifest': {
+    value: 'string',
+    description: 'the path to the pod manifest; if it is non-empty, other flags are ignored',
+  },
+  net: {
+    value: 'string',
+    default: 'default',
+    description: 'configure the pod\'s networking: a list of networks, "host" or "none"',
+  },
+  port: {
+    value: 'string',
+    description: 'ports to expose on the host (requires contained network) (example: "--port=http:8080")',
+  },
+  'no-overlay': { description: 'disable overlay filesystem' },
+  'private-users': { description: 'run within user namespace (not supported: refused with 254)' },
+  'mds-register': {
+    description: 'register pod with metadata service (default: when the service is running)',
+  },
+  ipc: { value: 'string', default: 'auto', description: 'IPC namespace: "auto", "private" or "parent"' },
+  'pull-policy': {
+    value: 'string',
+    default: 'new',
+    description: 'when to fetch an image: "new" (not in the store), "update" (always) or "never"',
+  },
+  quiet: { description: 'suppress superfluous output on stdout, print only the UUID on success' },
+  'stage1-url': { value: 'string', description: 'URL to an image to use as stage1' },
+  'stage1-path': { value: 'string', description: 'absolute or relative path to an image to use as stage1' },
+  'stage1-name': {
+    value: 'string',
+    description: 'name of an image to use as stage1 (ours: oci, oci-crun, oci-runc, fly)',
+  },
+  'stage1-hash': { value: 'string', description: 'hash of an image to use as stage1' },
+  'stage1-from-dir': {
+    value: 'string',
+    description: 'filename of an image in stage1 images directory to use as stage1',
+  },
+  engine: {
+    value: 'string',
+    description: 'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc or fly',
+  },
+};
+
+/** The run-time flags `run-prepared` takes (parsed as `run`'s). */
+export const RUN_PREPARED_FLAGS: readonly string[] = [
+  'dns',
+  'dns-domain',
+  'dns-opt',
+  'dns-search',
+  'hostname',
+  'hosts-entry',
+  'interactive',
+  'mds-register',
+  'net',
+  'no-overlay',
+  'engine',
+  'stage1-name',
+];
+
+/** The flags of `rkt run`/`prepare` (or a subset) for help, man pages and completion. */
+export function runFlagDocs(
+  verb: Verb,
+  only?: readonly string[],
+): { name: string; value?: string; noOptValue?: string; description: string; default?: string }[] {
+  return Object.entries(FLAGS)
+    .filter(([name, spec]) => {
+      const help = RUN_FLAG_HELP[name];
+      return (
+        help !== undefined &&
+        (spec.only === undefined || spec.only === verb) &&
+        (only?.includes(name) ?? true)
+      );
+    })
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, spec]) => {
+      const help = RUN_FLAG_HELP[name] as RunFlagHelp;
+      const value = help.value ?? (spec.kind === 'optional' ? 'bool' : undefined);
+      return {
+        name,
+        description: help.description,
+        ...(value !== undefined && !(spec.kind === 'optional' && value === 'bool') ? { value } : {}),
+        ...(spec.kind === 'optional' && help.value !== undefined
+          ? { noOptValue: spec.noOptDefault ?? 'true' }
+          : {}),
+        ...(help.default !== undefined ? { default: help.default } : {}),
+      };
+    });
+}
+
+/** The names FLAGS parses that are rkt's run flags (not its globals nor deprecated spellings). */
+export function runFlagNames(): string[] {
+  return Object.keys(FLAGS).filter(
+    (n) =>
+      !GLOBAL_STRING.includes(n) &&
+      !GLOBAL_BOOL.includes(n) &&
+      n !== 'insecure-options' &&
+      !n.startsWith('cap-'),
+  );
 }

@@ -6,3 +6,4 @@ export * from './lock.js';
 export * from './pod.js';
 export * from './gc.js';
 export * from './prepare-options.js';
+export * from './mutate.js';

@@ -93,7 +93,7 @@ async function withPrepareLock<T>(store: Store, fn: () => Promise<T>): Promise<T
 }
 
 /** Creates the directory of an `empty` volume as its mode, uid and gid ask (chown as root only). */
-function createSharedVolumes(dir: string, manifest: PodManifest): void {
+export function createSharedVolumes(dir: string, manifest: PodManifest): void {
   for (const v of manifest.volumes ?? []) {
     if (v.kind !== 'empty') continue;
     const path = join(dir, POD_FILES.sharedVolumes, v.name);
@@ -119,6 +119,13 @@ function createSharedVolumes(dir: string, manifest: PodManifest): void {
  * `prepare/` unlocked: an aborted prepare, for `gc`/`rm` to remove.
  */
 export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
+  // What would fail inside the runtime, naming neither volume nor app, is refused before a pod is
+  // made (checks.ts). The trees it renders are those the pod then takes (rendering reuses them).
+  const { checkPodBeforePrepare } = await import('./checks.js');
+  await checkPodBeforePrepare(
+    opts.built.manifest,
+    async (i) => (await opts.store.renderTree(opts.built.imageKeys[i] as string)).rootfs,
+  );
   const layout = new PodsLayout(opts.dataDir);
   layout.ensure();
   const uuid = randomUUID();

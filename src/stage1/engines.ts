@@ -1,8 +1,8 @@
 /**
  * Which engine runs a pod. At run time: from `--engine` or `--stage1-name` (oci, oci-crun, oci-runc,
  * crun, runc, or any name with the word `fly`, e.g. `coreos.com/rkt/stage1-fly:1.30.0`), else
- * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name has the word `fly`
- * (`stage1-fly.aci`); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
+ * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
+ * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
  * Importing this module registers every engine's PodGcHook.
  */
@@ -32,10 +32,62 @@ export function engineChoice(args: Pick<PodArgs, 'engine' | 'stage1'>): EngineCh
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
-  for (const p of [args.stage1.path, args.stage1.url, args.stage1.fromDir])
-    if (p !== undefined && FLY_WORD.test(path.basename(p))) return { name: 'fly' };
+  if (args.stage1.hash !== undefined)
+    throw new RocketError(
+      `--stage1-hash=${args.stage1.hash}: stage1 images are built in, not taken from the store; choose one with --stage1-name or --engine (oci, oci-crun, oci-runc, fly)`,
+      RKT_FAILURE,
+    );
+  const images = [
+    ['--stage1-path', args.stage1.path],
+    ['--stage1-url', args.stage1.url],
+    ['--stage1-from-dir', args.stage1.fromDir],
+  ] as const;
+  let choice: EngineChoice | undefined;
+  for (const [flag, p] of images) if (p !== undefined) choice = engineOfImage(flag, p);
+  if (choice !== undefined) return choice;
   runtimeChoice(undefined);
   return { name: 'oci' };
+}
+
+/** The stage1 image file names that stand for the built-in engines (`stage1-` and `.aci` optional). */
+export const STAGE1_IMAGE_NAMES = [
+  'stage1-oci.aci',
+  'stage1-oci-crun.aci',
+  'stage1-oci-runc.aci',
+  'stage1-coreos.aci',
+  'stage1-fly.aci',
+];
+
+/**
+ * The engine a stage1 image path, URL or file name stands for: the engines are built in, so the
+ * file name must name one (`stage1-fly.aci`, `stage1-oci-crun.aci`...). Any other image is an
+ * engine that cannot be found: an error naming it, before anything is fetched or made.
+ */
+function engineOfImage(flag: string, location: string): EngineChoice {
+  let base = location;
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) base = new URL(location).pathname;
+  } catch {
+    // not a URL after all: its file name as it is
+  }
+  const name = path.posix
+    .basename(base)
+    .replace(/\.aci$/, '')
+    .replace(/^stage1-/, '');
+  if (FLY_WORD.test(name)) return { name: 'fly' };
+  // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
+  if (name === 'oci' || name === 'coreos') {
+    runtimeChoice(undefined);
+    return { name: 'oci' };
+  }
+  if (name === 'oci-crun' || name === 'oci-runc') {
+    runtimeChoice(name);
+    return { name: 'oci', variant: name };
+  }
+  throw new RocketError(
+    `${flag}=${location}: no such stage1: the engines are built in and this image names none (${STAGE1_IMAGE_NAMES.join(', ')})`,
+    RKT_FAILURE,
+  );
 }
 
 export function engineByName(name: EngineName): Engine {

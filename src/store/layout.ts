@@ -16,6 +16,8 @@ export const TREE_RENDERED = 'rendered';
 export const TREE_IMAGE = 'image';
 export const TREE_MANIFEST = 'manifest';
 export const TREE_ROOTFS = 'rootfs';
+/** The hash of the rendered rootfs (tree-hash.ts), written at render time. */
+export const TREE_HASH = 'hash';
 /** Prefix of a tree being rendered (hidden, so a listing of tree IDs skips it). */
 export const TREE_TEMP_PREFIX = '.tmp-';
 

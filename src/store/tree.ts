@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { FileLock, syncFilesystem } from './flock.js';
 import {
   StoreLayout,
+  TREE_HASH,
   TREE_ID_PREFIX,
   TREE_IMAGE,
   TREE_MANIFEST,
@@ -13,6 +14,7 @@ import {
   TREE_TEMP_PREFIX,
 } from './layout.js';
 import { renderImages, treeStoreIdOf, type FlatImage } from './render.js';
+import { hashTree } from './tree-hash.js';
 import { errCode, fsyncDir, removeIfExists, storeError } from './util.js';
 
 export interface RenderedTree {
@@ -65,6 +67,26 @@ export class TreeStore {
     }
   }
 
+  /**
+   * Checks a rendered tree against the hash written when it was rendered (`rkt image verify`).
+   * `expected` is undefined for a tree rendered before hashes were kept.
+   */
+  async verify(id: string): Promise<{ expected: string | undefined; actual: string }> {
+    const lock = await FileLock.acquire(this.layout.treeLock(id), 'shared');
+    try {
+      const path = this.layout.treePath(id);
+      let expected: string | undefined;
+      try {
+        expected = readFileSync(join(path, TREE_HASH), 'utf8').trim();
+      } catch (err) {
+        if (errCode(err) !== 'ENOENT') throw err;
+      }
+      return { expected, actual: hashTree(join(path, TREE_ROOTFS)) };
+    } finally {
+      lock.release();
+    }
+  }
+
   private result(id: string, reused: boolean, warnings: string[]): RenderedTree {
     const path = this.layout.treePath(id);
     return { treeStoreId: id, path, rootfs: join(path, TREE_ROOTFS), reused, warnings };
@@ -90,6 +112,7 @@ export class TreeStore {
         ({ size, warnings } = await renderImages(images, tmp, (k) => this.images.readBlob(k)));
         writeFileSync(join(tmp, TREE_MANIFEST), this.images.manifestBytes(top.key), { mode: 0o644 });
         writeFileSync(join(tmp, TREE_IMAGE), top.key, { mode: 0o644 });
+        writeFileSync(join(tmp, TREE_HASH), hashTree(join(tmp, TREE_ROOTFS)), { mode: 0o644 });
         syncFilesystem(tmp);
         renameSync(tmp, this.layout.treePath(id));
       } catch (err) {

@@ -122,5 +122,6 @@ describe('rkt trust', () => {
 test('rkt with no command prints its usage and exits 2, as rkt does', async () => {
   const r = await run(rkt, []);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /^Usage: rkt /m);
+  assert.match(r.stderr, /^Usage:\n {2}rkt \[command\]$/m);
+  assert.match(r.stderr, /^Available Commands:$/m);
 });

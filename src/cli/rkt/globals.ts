@@ -42,6 +42,10 @@ export interface RktGlobals {
 }
 
 export function addGlobalOptions(program: Command): Command {
+  // Every verb refuses a bad --insecure-options, whether it reads the options or not.
+  program.hook('preAction', (_program, actionCommand) => {
+    parseInsecureOptions(actionCommand.optsWithGlobals<{ insecureOptions: string }>().insecureOptions);
+  });
   return program
     .option('--dir <dir>', 'rkt data directory', '/var/lib/rkt')
     .option('--system-config <dir>', 'system configuration directory', DEFAULT_SYSTEM_CONFIG_DIR)

@@ -5,10 +5,11 @@ import { imageExtractCommand, imageRenderCommand } from './image/extract.js';
 import { imageGcCommand } from './image/gc.js';
 import { imageListCommand } from './image/list.js';
 import { imageRmCommand } from './image/rm.js';
+import { imageVerifyCommand } from './image/verify.js';
 
 const IMAGE_HELP = `This subcommand operates on image(s) in the local store.
 
-The "cat-manifest", "export", "extract", "render", and "rm" subcommands
+The "cat-manifest", "export", "extract", "render", "rm" and "verify" subcommands
 take the ID or image name to reference images in the local store.
 
 The ID can be specified using the long or short version, i.e. "sha512-78c08a541997",
@@ -20,7 +21,7 @@ i.e. "quay.io/coreos/etcd:latest", or "quay.io/coreos/etcd:v3.0.13".
 The version tag may be left out, i.e. "quay.io/coreos/etcd".`;
 
 /**
- * `rkt image ...`: list, rm, gc, export, extract, render, cat-manifest. Returns the `image` command so
+ * `rkt image ...`: list, rm, gc, export, extract, render, cat-manifest, verify. Returns the `image` command so
  * other verbs can hang aliases on it (rkt's hidden `rkt image fetch`).
  */
 export function registerImage(program: Command): Command {
@@ -36,6 +37,7 @@ export function registerImage(program: Command): Command {
     imageListCommand(),
     imageRenderCommand(),
     imageRmCommand(),
+    imageVerifyCommand(),
   ]) {
     // Usage errors of nested commands must reach runProgram (exit 254) instead of exiting here.
     image.addCommand(sub.exitOverride());

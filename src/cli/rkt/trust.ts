@@ -120,7 +120,7 @@ export function registerTrust(program: Command): void {
       action('trust', async (locations: string[], flags: TrustFlags, cmd: Command) => {
         const globals = rktGlobals(cmd);
         if (flags.prefix === '' && !flags.root) {
-          if (locations.length === 0) cmd.outputHelp({ error: true });
+          if (locations.length === 0) process.stderr.write((await import('../help.js')).helpFor(cmd));
           else process.stderr.write(`trust: ${UNBOUNDED_TRUST}\n`);
           return RKT_FAILURE;
         }

@@ -24,6 +24,8 @@ export interface SourceOptions {
   platform?: Platform;
   /** docker2aci's -insecure-allow-http / -insecure-skip-verify; rkt's --insecure-options=http,tls. */
   insecure?: { http?: boolean; tls?: boolean };
+  /** The flag that allows plain http, named in refusals (default docker2aci's `--insecure-allow-http`). */
+  httpFlag?: string;
   /** rkt's `dockerAuth` config: registry host → credentials. Wins over the docker config. */
   credentials?: Readonly<Record<string, Credentials>>;
   /** Directory of a docker `config.json` (default `$DOCKER_CONFIG`, else `~/.docker`); `false`: none. */
@@ -103,6 +105,7 @@ export async function resolveImage(arg: string, opts: SourceOptions = {}): Promi
       platform,
       credentials,
       allowHttp: opts.insecure?.http === true,
+      ...(opts.httpFlag !== undefined ? { httpFlag: opts.httpFlag } : {}),
       skipTlsVerify: opts.insecure?.tls === true,
       ca: await caList(opts.ca),
     });

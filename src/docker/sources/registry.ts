@@ -16,6 +16,8 @@ import { caList, extraCaPems } from '../../tls-ca.js';
 export interface RegistryClientOptions {
   /** Allow plain http (after https fails) and https → http redirects. */
   allowHttp?: boolean;
+  /** The flag that allows plain http, named in refusals (default docker2aci's `--insecure-allow-http`). */
+  httpFlag?: string;
   /** Do not verify TLS certificates. */
   skipTlsVerify?: boolean;
   credentials?: Credentials;
@@ -90,6 +92,10 @@ export class RegistryClient {
     this.name = `${registry}/${repository}`;
   }
 
+  private get httpFlag(): string {
+    return this.opts.httpFlag ?? '--insecure-allow-http';
+  }
+
   private fail(what: string): never {
     throw new RocketError(`${this.name}: ${what}`);
   }
@@ -152,7 +158,7 @@ export class RegistryClient {
       }
       problems.push(`${base.href}v2/: HTTP ${res.statusCode}, not a registry v2 API`);
     }
-    const hint = this.opts.allowHttp === true ? '' : ' (plain http needs --insecure-allow-http)';
+    const hint = this.opts.allowHttp === true ? '' : ` (plain http needs ${this.httpFlag})`;
     this.fail(`registry not reachable: ${problems.join('; ')}${hint}`);
   }
 
@@ -195,7 +201,7 @@ export class RegistryClient {
       return this.fail(`invalid token realm ${JSON.stringify(realm)}`);
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.opts.allowHttp === true)) {
-      this.fail(`token realm ${realm} is not https (plain http needs --insecure-allow-http)`);
+      this.fail(`token realm ${realm} is not https (plain http needs ${this.httpFlag})`);
     }
     if (challenge.params.service !== undefined) url.searchParams.append('service', challenge.params.service);
     url.searchParams.append('scope', scope);
@@ -254,7 +260,7 @@ export class RegistryClient {
         const next = new URL(location, url);
         if (next.protocol !== 'https:' && !(next.protocol === 'http:' && this.opts.allowHttp === true)) {
           this.fail(
-            `${what}: redirect from ${url.href} to ${next.href} refused (plain http needs --insecure-allow-http)`,
+            `${what}: redirect from ${url.href} to ${next.href} refused (plain http needs ${this.httpFlag})`,
           );
         }
         url = next;

@@ -10,12 +10,14 @@
  * - Capabilities: rkt's default bounding set (the spec's 14) unless a retain set (exactly its union)
  *   or a remove set (the 14 minus its union) says otherwise. As under rkt's systemd units, a root app
  *   holds the whole bounding set in its effective and permitted sets, and a non-root app none
- *   (no ambient capabilities). `insecure.capabilities` gives every capability.
+ *   (no ambient capabilities). `insecure.capabilities` gives every capability. Every set is
+ *   intersected with the host's bounding set (what the runtime can give at all); a retain set
+ *   naming a capability outside it is refused.
  * - Seccomp: see seccomp.ts (rkt's default allow-list when no isolator is given). As rkt does, a
  *   non-root app under a seccomp filter always gets no_new_privileges.
  * - Resources: memory limit → memory.limit; cpu limit → cpu.quota over a 100 ms period; cpu-shares →
- *   cpu.shares; pod-level resource limits bound the app's (the smaller wins). Requests are not
- *   enforced (rkt ignored them too) and are reported as warnings.
+ *   cpu.shares; pod-level resource limits bound the app's (the smaller wins). Nothing is reserved
+ *   for a request (rkt ignored them too): a request other than the limit is reported as a warning.
  * - Paths: rkt's protectKernelTunables lists become maskedPaths and readonlyPaths, plus /proc/sys
  *   read-only (systemd-nspawn, rkt's classic engine, mounts it so); `insecure.paths` drops them.
  * - rlimits: none, so the app inherits the host's limits (raising them fails on hosts without
@@ -24,7 +26,8 @@
 import type { App, Isolator } from '../../appc/types.js';
 import { DEFAULT_CAPABILITIES } from '../../appc/values.js';
 import { decodeIsolator, type IsolatorValue } from '../../appc/isolators.js';
-import { RocketError } from '../../errors.js';
+import { RKT_FAILURE, RocketError } from '../../errors.js';
+import { readFileSync } from 'node:fs';
 import { ociSeccomp, type OciSeccomp, type SeccompIsolator } from './seccomp.js';
 
 export const APPC_DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -249,6 +252,8 @@ export interface OciAppInput {
   annotations?: Record<string, string>;
   /** Node-style arch (process.arch) for the seccomp architectures and arm syscall additions. */
   arch?: string;
+  /** The host's bounding set (default: this process's, hostBoundingSet); no app gets more. */
+  hostCapabilities?: readonly string[];
 }
 
 export interface OciAppConfig {
@@ -287,8 +292,38 @@ function normaliseCapability(name: string, where: string): string {
   return cap;
 }
 
-function capabilitySet(app: Decoded[], where: string, insecure: boolean): string[] {
-  if (insecure) return [...ALL_CAPABILITIES];
+/**
+ * The capabilities in this process's bounding set (`CapBnd` of /proc/self/status), by name, in
+ * number order; an app can hold none outside it (root on some VMs lacks CAP_SYS_RESOURCE).
+ */
+export function hostBoundingSet(status?: string): string[] {
+  let text = status;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return [...ALL_CAPABILITIES];
+    }
+  }
+  const m = /^CapBnd:\s*([0-9a-fA-F]+)\s*$/m.exec(text);
+  if (m === null) return [...ALL_CAPABILITIES];
+  const bits = BigInt(`0x${m[1] as string}`);
+  return ALL_CAPABILITIES.filter((_, i) => ((bits >> BigInt(i)) & 1n) === 1n);
+}
+
+/** Refuses a retain set that asks for a capability outside the host's bounding set, naming it. */
+function requireOnHost(caps: readonly string[], host: readonly string[], where: string): void {
+  const missing = ALL_CAPABILITIES.filter((c) => caps.includes(c) && !host.includes(c));
+  if (missing.length > 0)
+    throw new RocketError(
+      `${where}: ${missing.length === 1 ? 'capability' : 'capabilities'} ${missing.join(', ')} ` +
+        `not in the host's bounding set, so the app cannot be given ${missing.length === 1 ? 'it' : 'them'}`,
+      RKT_FAILURE,
+    );
+}
+
+function capabilitySet(app: Decoded[], where: string, insecure: boolean, host: readonly string[]): string[] {
+  if (insecure) return ALL_CAPABILITIES.filter((c) => host.includes(c));
   const retain: string[] = [];
   const remove: string[] = [];
   let hasRetain = false;
@@ -304,8 +339,29 @@ function capabilitySet(app: Decoded[], where: string, insecure: boolean): string
     throw new RocketError(
       `${where}: capabilities-retain-set cannot be used together with capabilities-remove-set`,
     );
+  if (hasRetain) requireOnHost(retain, host, where);
   const set = hasRetain ? retain : DEFAULT_CAPABILITIES.filter((c) => !remove.includes(c));
-  return ALL_CAPABILITIES.filter((c) => set.includes(c));
+  return ALL_CAPABILITIES.filter((c) => set.includes(c) && host.includes(c));
+}
+
+type ResourceValue = Extract<IsolatorValue, { kind: 'resource' }>;
+type Quantity = NonNullable<ResourceValue['limit']>;
+
+/**
+ * What is true to say about a resource request: nothing when it equals the limit (rkt's `--memory`
+ * and `--cpu` set both), which is enforced; otherwise that no amount is reserved for it.
+ */
+function requestWarning(
+  value: ResourceValue,
+  amount: (q: Quantity) => bigint,
+  where: string,
+): string | undefined {
+  const { request, limit } = value;
+  if (request === undefined) return undefined;
+  if (limit !== undefined && amount(request) === amount(limit)) return undefined;
+  return limit === undefined
+    ? `${where}: ${value.name} request ${request.toString()} is not reserved and there is no limit`
+    : `${where}: ${value.name} request ${request.toString()} is not reserved; the limit ${limit.toString()} is enforced`;
 }
 
 function minBig(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
@@ -460,11 +516,12 @@ export function ociConfigForApp(input: OciAppInput): OciAppConfig {
         case 'resource':
           if (value.name === 'resource/memory') {
             if (value.limit !== undefined) memoryLimit = minBig(memoryLimit, value.limit.value());
-            if (value.request !== undefined)
-              warnings.push(`${where}: resource/memory request is not enforced`);
+            const w = requestWarning(value, (q) => q.value(), where);
+            if (w !== undefined) warnings.push(w);
           } else if (value.name === 'resource/cpu') {
             if (value.limit !== undefined) cpuMilli = minBig(cpuMilli, value.limit.milliValue());
-            if (value.request !== undefined) warnings.push(`${where}: resource/cpu request is not enforced`);
+            const w = requestWarning(value, (q) => q.milliValue(), where);
+            if (w !== undefined) warnings.push(w);
           } else if (value.name === 'resource/network-bandwidth') {
             unsupported(`isolator ${value.name} is not supported by the oci engine`);
           } else {
@@ -524,7 +581,12 @@ export function ociConfigForApp(input: OciAppInput): OciAppConfig {
   }
 
   const insecure = input.insecure ?? {};
-  const caps = capabilitySet(appIso, where, insecure.capabilities === true);
+  const caps = capabilitySet(
+    appIso,
+    where,
+    insecure.capabilities === true,
+    input.hostCapabilities ?? hostBoundingSet(),
+  );
   const root = input.user.uid === 0;
   const seccomp = insecure.seccomp === true ? undefined : ociSeccomp(seccompIso, where, input.arch);
   // rkt: non-root apps under a seccomp filter must have no_new_privileges.

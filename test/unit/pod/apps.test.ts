@@ -190,3 +190,35 @@ describe('parseRunArgs: flags', () => {
     assert.equal(appNameFromImage('coreos.com/etcd'), 'etcd');
   });
 });
+
+describe('parseRunArgs: refusals exit 254', () => {
+  const refusal = (args: string[]): RocketError => {
+    try {
+      parseRunArgs(args);
+    } catch (err) {
+      assert.ok(err instanceof RocketError, String(err));
+      return err;
+    }
+    assert.fail(`${args.join(' ')} was accepted`);
+  };
+  it('a bad --volume, as every other flag error', () => {
+    for (const v of [
+      'v1,kind=foo',
+      'v1',
+      'v1,kind=host',
+      'v1,kind=empty,mode=bogus',
+      'Bad_Name,kind=empty',
+    ]) {
+      const err = refusal([`--volume=${v}`, 'img']);
+      assert.equal(err.exitCode, 254, `${v}: ${err.message}`);
+    }
+  });
+  it('--private-users, which the engines cannot honour (never silently ignored)', () => {
+    for (const flag of ['--private-users', '--private-users=true']) {
+      const err = refusal([flag, 'img']);
+      assert.equal(err.exitCode, 254);
+      assert.match(err.message, /^--private-users is not supported/);
+    }
+    assert.equal(parseRunArgs(['--private-users=false', 'img']).privateUsers, false);
+  });
+});

@@ -52,6 +52,31 @@ describe('engineChoice', () => {
     assert.throws(() => engineChoice(args({ stage1: { name: 'butterfly' } })), is254);
     assert.throws(() => engineChoice(args({ engine: 'nspawn' })), is254);
   });
+  it('refuses a stage1 image that names no engine, and --stage1-hash, naming the flag', () => {
+    assert.deepEqual(engineChoice(args({ stage1: { path: '/x/stage1-oci-runc.aci' } })), {
+      name: 'oci',
+      variant: 'oci-runc',
+    });
+    assert.deepEqual(engineChoice(args({ stage1: { fromDir: 'stage1-oci.aci' } })), { name: 'oci' });
+    const refused = (a: ReturnType<typeof args>, re: RegExp) =>
+      assert.throws(
+        () => engineChoice(a),
+        (e: unknown) => is254(e) && re.test((e as Error).message),
+      );
+    refused(
+      args({ stage1: { path: '/nonexistent/stage1.aci' } }),
+      /^--stage1-path=\/nonexistent\/stage1\.aci: no such stage1/,
+    );
+    refused(
+      args({ stage1: { url: 'http://127.0.0.1:1/s.aci' } }),
+      /^--stage1-url=http:\/\/127\.0\.0\.1:1\/s\.aci: no such stage1/,
+    );
+    refused(
+      args({ stage1: { fromDir: 'stage1-kvm.aci' } }),
+      /^--stage1-from-dir=stage1-kvm\.aci: no such stage1/,
+    );
+    refused(args({ stage1: { hash: 'sha512-0123' } }), /^--stage1-hash=sha512-0123: /);
+  });
 });
 
 describe('prepare options', () => {

@@ -43,6 +43,7 @@ import { DOCKER_DEFAULT_BLACKLIST } from '../../../src/stage1/oci/seccomp-groups
 import {
   ALL_CAPABILITIES,
   APPC_DEFAULT_PATH,
+  hostBoundingSet,
   ociConfigForApp,
   type OciAppInput,
 } from '../../../src/stage1/oci/spec.js';
@@ -57,6 +58,7 @@ function input(app: Partial<App> = {}, more: Partial<OciAppInput> = {}): OciAppI
     rootfs: '/pods/p/stage1/rootfs/opt/stage2/web/rootfs',
     namespaces: { network: '/pods/p/ns-net', ipc: '/pods/p/ns-ipc', uts: '/pods/p/ns-uts' },
     user: { uid: 0, gid: 0 },
+    hostCapabilities: ALL_CAPABILITIES,
     ...more,
   };
 }
@@ -174,6 +176,67 @@ describe('ociConfigForApp: capabilities', () => {
   it('gives every capability with insecure capabilities', () => {
     assert.equal(config({}, { insecure: { capabilities: true } }).process.capabilities.bounding.length, 41);
   });
+
+  // Root on some VMs lacks CAP_SYS_RESOURCE in its bounding set: crun's capset would fail.
+  const lacking = ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE' && c !== 'CAP_MKNOD');
+
+  it("gives no capability outside the host's bounding set", () => {
+    const all = config({}, { insecure: { capabilities: true }, hostCapabilities: lacking }).process
+      .capabilities;
+    assert.deepEqual(all.bounding, lacking);
+    assert.deepEqual(all.effective, lacking);
+    const def = config({}, { hostCapabilities: lacking }).process.capabilities;
+    assert.deepEqual(def.bounding, ordered(DEFAULT_CAPABILITIES.filter((c) => c !== 'CAP_MKNOD')));
+  });
+
+  it('refuses a retained capability the host lacks, naming it', () => {
+    assert.throws(
+      () =>
+        config(
+          { isolators: [capabilitiesRetainSet(['CAP_KILL', 'CAP_SYS_RESOURCE'])] },
+          { hostCapabilities: lacking },
+        ),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        e.exitCode === 254 &&
+        /^app "web": capability CAP_SYS_RESOURCE not in the host's bounding set/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        config(
+          { isolators: [capabilitiesRetainSet(['CAP_SYS_RESOURCE', 'CAP_MKNOD'])] },
+          { hostCapabilities: lacking },
+        ),
+      /app "web": capabilities CAP_SYS_RESOURCE, CAP_MKNOD not in the host's bounding set/,
+    );
+    const kill = config({ isolators: [capabilitiesRetainSet(['CAP_KILL'])] }, { hostCapabilities: lacking });
+    assert.deepEqual(kill.process.capabilities.bounding, ['CAP_KILL']);
+    // Removing what the host lacks anyway, and insecure capabilities over a retain set, are fine.
+    const removed = config(
+      { isolators: [capabilitiesRemoveSet(['CAP_SYS_RESOURCE'])] },
+      { hostCapabilities: lacking },
+    );
+    assert.ok(!removed.process.capabilities.bounding.includes('CAP_SYS_RESOURCE'));
+    const insecure = config(
+      { isolators: [capabilitiesRetainSet(['CAP_SYS_RESOURCE'])] },
+      { hostCapabilities: lacking, insecure: { capabilities: true } },
+    );
+    assert.deepEqual(insecure.process.capabilities.bounding, lacking);
+  });
+
+  it("reads the host's bounding set from CapBnd", () => {
+    assert.deepEqual(hostBoundingSet('Name:\tx\nCapBnd:\t0000000000000003\n'), [
+      'CAP_CHOWN',
+      'CAP_DAC_OVERRIDE',
+    ]);
+    // 41 bits, less bit 24 (CAP_SYS_RESOURCE).
+    const bits = ((1n << 41n) - 1n) & ~(1n << 24n);
+    assert.deepEqual(
+      hostBoundingSet(`CapBnd:\t${bits.toString(16).padStart(16, '0')}\n`),
+      ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'),
+    );
+    assert.ok(hostBoundingSet().length > 0);
+  });
 });
 
 describe('ociConfigForApp: resources and other isolators', () => {
@@ -206,7 +269,28 @@ describe('ociConfigForApp: resources and other isolators', () => {
     );
     assert.equal(r.config.linux.resources.memory?.limit, 32 * 1024 * 1024);
     assert.equal(r.config.linux.resources.cpu?.quota, 200_000);
-    assert.match(r.warnings.join('\n'), /resource\/memory request is not enforced/);
+    assert.deepEqual(r.warnings, [
+      'app "web": resource/memory request 1Mi is not reserved; the limit 64Mi is enforced',
+    ]);
+  });
+
+  it("says nothing about a request equal to its limit (rkt's --memory and --cpu set both)", () => {
+    const r = ociConfigForApp(
+      input({
+        isolators: [
+          resourceIsolator('resource/memory', { request: '64Mi', limit: '64Mi' }),
+          resourceIsolator('resource/cpu', { request: '500m', limit: '0.5' }),
+        ],
+      }),
+    );
+    assert.deepEqual(r.warnings, []);
+    assert.equal(r.config.linux.resources.memory?.limit, 64 * 1024 * 1024);
+    const onlyRequest = ociConfigForApp(
+      input({ isolators: [resourceIsolator('resource/cpu', { request: '1' })] }),
+    );
+    assert.deepEqual(onlyRequest.warnings, [
+      'app "web": resource/cpu request 1 is not reserved and there is no limit',
+    ]);
   });
 
   it('sets no-new-privileges; forces it for non-root apps under seccomp, as rkt does', () => {
@@ -548,5 +632,29 @@ describe('pod namespace argv', () => {
       '/pods/p/ns-ipc',
       '/pods/p/ns-uts',
     ]);
+  });
+});
+
+describe('stop helpers', () => {
+  it('reads RKT_STOP_TIMEOUT as whole seconds and rejects anything else', async () => {
+    const { stopTimeoutEnv } = await import('../../../src/stage1/oci/engine.js');
+    assert.equal(stopTimeoutEnv({}), undefined);
+    assert.equal(stopTimeoutEnv({ RKT_STOP_TIMEOUT: '3' }), 3);
+    assert.throws(() => stopTimeoutEnv({ RKT_STOP_TIMEOUT: '1.5' }), /RKT_STOP_TIMEOUT=1\.5/);
+    assert.throws(() => stopTimeoutEnv({ RKT_STOP_TIMEOUT: '-1' }), RocketError);
+  });
+
+  it('finds no supervisor for a pid file naming another program or nothing', async () => {
+    const { supervisorPid } = await import('../../../src/stage1/oci/engine.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'rocket-sup-'));
+    try {
+      assert.equal(supervisorPid(dir), undefined);
+      writeFileSync(path.join(dir, 'pid'), `${process.pid}\n`);
+      assert.equal(supervisorPid(dir), undefined, 'node is not a supervisor');
+      writeFileSync(path.join(dir, 'pid'), 'junk');
+      assert.equal(supervisorPid(dir), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -220,6 +220,7 @@ describe('render: acirenderer_test.go cases', () => {
       ),
     );
     assert.deepEqual(nonDirs(snap), [
+      'hash',
       'image',
       'manifest',
       'rendered',

@@ -6,7 +6,7 @@ import { POD_FILES, getPod, parseBool } from '../../../pod/index.js';
 import { podManifestToJSON, parsePodManifest } from '../../../appc/index.js';
 import { goIndent } from '../../format/json.js';
 import { action } from '../../run.js';
-import { dataDir } from './common.js';
+import { dataDir, readUuidFile } from './common.js';
 
 export function catManifestCommand(): Command {
   return new Command('cat-manifest')
@@ -33,7 +33,7 @@ export function catManifestCommand(): Command {
           if (flags.uuidFile !== '') {
             if (ref !== undefined)
               throw new RocketError('cannot use both --uuid-file and a UUID argument', RKT_FAILURE);
-            ref = readFileSync(flags.uuidFile, 'utf8').trim();
+            ref = readUuidFile(flags.uuidFile);
           }
           if (ref === undefined) throw new RocketError('must provide a UUID', RKT_FAILURE);
           const pretty = parseBool(prettyValue, 'pretty-print');

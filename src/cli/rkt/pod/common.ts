@@ -62,8 +62,13 @@ export function podUuidArgs(uuids: readonly string[], uuidFile: string): string[
     return [...uuids];
   }
   if (uuids.length > 0) throw new RocketError('cannot use both --uuid-file and UUID arguments', RKT_FAILURE);
+  return [readUuidFile(uuidFile)];
+}
+
+/** The pod UUID in a `--uuid-file` (as `--uuid-file-save` wrote it). */
+export function readUuidFile(uuidFile: string): string {
   try {
-    return [readFileSync(uuidFile, 'utf8').trim()];
+    return readFileSync(uuidFile, 'utf8').trim();
   } catch (err) {
     throw new RocketError(`unable to resolve UUID from file: ${errorMessage(err)}`, RKT_FAILURE);
   }

@@ -8,7 +8,7 @@ import { formatNets, readNetInfo } from '../../../net/info.js';
 import { parseGoDuration } from '../../format/duration.js';
 import { formatGoTime } from '../../format/humanize.js';
 import { action } from '../../run.js';
-import { dataDir, rawArgsAfterVerb } from './common.js';
+import { dataDir, rawArgsAfterVerb, readUuidFile } from './common.js';
 import { goJson, podJsonObject } from './json.js';
 
 const POLL_MS = 100;
@@ -160,7 +160,7 @@ export function statusCommand(): Command {
       action('status', async (_a: string[], _f: unknown, cmd: Command) => {
         const args = parseStatusArgs(rawArgsAfterVerb('status'));
         const dir = dataDir(cmd);
-        const uuid = args.uuid ?? readFileSync(args.uuidFile as string, 'utf8').trim();
+        const uuid = args.uuid ?? readUuidFile(args.uuidFile as string);
         let pod = getPod(dir, uuid);
         if (args.waitReady !== 0) {
           await waitUntil(
