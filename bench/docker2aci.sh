@@ -74,6 +74,7 @@ eval "$(bash "$testenv/registry-start.sh" --port "$port")"
 skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:latest" "docker://$D2A_REGISTRY/bench/img:latest"
 ref="$D2A_REGISTRY/bench/img:latest"
 rm -rf "$work/layout/blobs" "$work/parts"
+# shellcheck disable=SC2016 # the node script is single-quoted on purpose
 echo "image: $what; $(skopeo inspect --raw --tls-verify=false "docker://$ref" | node -e '
   const m = JSON.parse(require("fs").readFileSync(0, "utf8"));
   const c = m.layers.reduce((a, l) => a + l.size, 0);
