@@ -32,6 +32,9 @@ import {
   runArgv,
   killArgv,
   deleteArgv,
+  makeRuntime,
+  runtimeMayKnow,
+  stateDirCandidates,
 } from '../../../src/stage1/oci/runtime.js';
 import {
   ERRNO,
@@ -706,6 +709,41 @@ describe('runtime detection', () => {
       /crun is not installed/,
     );
     assert.throws(() => detectRuntime({ which: () => undefined, cgroups: layout }), /install crun or runc/);
+  });
+});
+
+describe('runtime state dirs', () => {
+  const v2 = { mode: 'v2' as const, unifiedPath: '/sys/fs/cgroup', unifiedControllers: [] };
+
+  it('looks in --root when given, else in /run/<runtime> and $XDG_RUNTIME_DIR/<runtime>', () => {
+    assert.deepEqual(stateDirCandidates(makeRuntime('crun', '/usr/bin/crun', v2, '/run/r'), 'p-1'), [
+      '/run/r/p-1',
+    ]);
+    const crun = makeRuntime('crun', '/usr/bin/crun', v2);
+    assert.deepEqual(stateDirCandidates(crun, 'p-1', {}), ['/run/crun/p-1']);
+    assert.deepEqual(stateDirCandidates(crun, 'p-1', { XDG_RUNTIME_DIR: '/run/user/0' }), [
+      '/run/crun/p-1',
+      '/run/user/0/crun/p-1',
+    ]);
+    const runc = makeRuntime('runc', '/usr/sbin/runc', v2);
+    assert.deepEqual(stateDirCandidates(runc, 'x', {}), ['/run/runc/x']);
+  });
+
+  it('says a container is unknown only when no state dir exists', () => {
+    const rt = makeRuntime('crun', '/usr/bin/crun', v2, '/run/r');
+    assert.equal(
+      runtimeMayKnow(rt, 'gone', () => false),
+      false,
+    );
+    assert.equal(
+      runtimeMayKnow(rt, 'here', (p) => p === '/run/r/here'),
+      true,
+    );
+    // An id that is not a plain name is left to the runtime to judge.
+    assert.equal(
+      runtimeMayKnow(rt, '../x', () => false),
+      true,
+    );
   });
 });
 
