@@ -9,6 +9,7 @@ build:
 
 lint:
 	npx eslint . && npx prettier --check .
+	shellcheck -s sh src/stage1/oci/supervisor.sh
 
 demo: setup
 	bash scripts/demo.sh

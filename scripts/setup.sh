@@ -10,10 +10,12 @@ cd "$(dirname "$0")/.."
 # the Docker test environment of test/env (docker-registry, skopeo, umoci, jq, htpasswd,
 # curl), the OCI runtimes pods run on (crun, runc) and iproute2, hyperfine (benchmarks), mawk (the
 # pod loggers), systemd (systemd-notify for readiness; systemd-socket-activate in tests), python3
-# (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks).
+# (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks),
+# shellcheck (`make lint` checks the pod supervisor, src/stage1/oci/supervisor.sh), socat (the CRI
+# streaming server's port forwarding into pod network namespaces).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
   docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
-  mawk systemd python3 containernetworking-plugins iptables zsh)
+  mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

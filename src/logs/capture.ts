@@ -1,6 +1,6 @@
 /**
  * Capturing the apps' stdout and stderr into the pod log (format.ts), without a resident Node
- * process: the supervisor (a dash script) gives each app's main container two FIFOs as stdout and
+ * process: the supervisor (a dash script, src/stage1/oci/supervisor.sh) gives each app's main container two FIFOs as stdout and
  * stderr, each read by one `mawk` that copies every line, as it comes, to the supervisor's own
  * stdout or stderr (the terminal, or the journal under systemd) and appends it, time-stamped, to the
  * stream's log file, rotating it at a size limit (one `.1` generation).
@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import { LOGS_DIR, STREAMS } from './format.js';
+import { LOGS_DIR } from './format.js';
 
 /** Default size at which a stream's log file is rotated (env `RKT_LOG_MAX_SIZE`: bytes, or K/M/G). */
 export const DEFAULT_LOG_MAX_SIZE = 4 * 1024 * 1024;
@@ -65,49 +65,22 @@ export function bootEpochCentis(): number {
   return Math.round(Date.now() / 10 - up * 100);
 }
 
-export interface LogCapturePlan {
-  /** Plan lines once the pod dir is in run/ (`$R` set): FIFOs and the loggers' settings. */
-  setup: string[];
-  /** Plan lines defining the shell function `lgs NAME`, which starts an app's two loggers. */
-  functions: string[];
-  /** Redirections that give a main container the app's FIFOs as stdout and stderr. */
-  redirects(app: string): string;
-  /** Run after the container ended: waits for the app's loggers (they end at the FIFOs' EOF). */
-  wait: string;
-  /** Removes the FIFOs (in the supervisor's cleanup). */
-  cleanup: string[];
+/** What the supervisor needs to start an app's loggers (src/stage1/oci/supervisor.sh, `lgs`). */
+export interface LogCaptureSettings {
+  /** `LOGMAX`: the rotation size in bytes. */
+  max: number;
+  /** `LOGEPOCH`: the boot time in centiseconds since the epoch. */
+  epoch: number;
 }
 
-const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /**
- * Stage0's part: writes the logger program and every app's log dir into the prepared pod `P`, and
- * returns the plan fragments (paths as they will be under run/, via `$R`).
+ * Stage0's part: writes the logger program and each app's log dir into the pod dir `P`. The
+ * supervisor makes each app's two FIFOs (`logs/<app>/{stdout,stderr}.fifo`) when it starts the app.
  */
-export function prepareLogCapture(P: string, apps: readonly string[]): LogCapturePlan {
+export function prepareLogCapture(P: string, apps: readonly string[]): LogCaptureSettings {
   const max = logMaxSize();
   mkdirSync(path.dirname(path.join(P, LOGGER_PROGRAM)), { recursive: true });
   writeFileSync(path.join(P, LOGGER_PROGRAM), AWK);
   for (const a of apps) mkdirSync(path.join(P, LOGS_DIR, a), { recursive: true });
-  const fifo = (a: string, s: string): string => `"$R"/${q(`${LOGS_DIR}/${a}/${s}.fifo`)}`;
-  const fifos = apps.flatMap((a) => STREAMS.map((s) => fifo(a, s)));
-  return {
-    setup: [
-      `export LOGMAX=${max} LOGEPOCH=${bootEpochCentis()}`,
-      ...(fifos.length > 0 ? [`mkfifo ${fifos.join(' ')} || fail 'cannot create the log FIFOs'`] : []),
-    ],
-    functions: [
-      // The loggers ignore INT (inherited), HUP and TERM: they end at EOF, after the last line.
-      // They do not hold the pod lock (fd 3); the app's subshell, which waits for them, does.
-      'lgs() {',
-      `  ( trap '' HUP TERM; export LOGF="$R/${LOGS_DIR}/$1/stdout.log" LOGSTREAM=stdout; exec mawk -W interactive -f "$R"/${LOGGER_PROGRAM} <"$R/${LOGS_DIR}/$1/stdout.fifo" ) 3<&- 4<&- &`,
-      '  lo=$!',
-      `  ( trap '' HUP TERM; export LOGF="$R/${LOGS_DIR}/$1/stderr.log" LOGSTREAM=stderr; exec mawk -W interactive -f "$R"/${LOGGER_PROGRAM} <"$R/${LOGS_DIR}/$1/stderr.fifo" >&2 ) 3<&- 4<&- &`,
-      '  le=$!',
-      '}',
-    ],
-    redirects: (a) => `>${fifo(a, 'stdout')} 2>${fifo(a, 'stderr')}`,
-    wait: 'wait $lo $le',
-    cleanup: fifos.length > 0 ? [`rm -f ${fifos.join(' ')}`] : [],
-  };
+  return { max, epoch: bootEpochCentis() };
 }

@@ -370,8 +370,3 @@ function writePodFiles(
   if (ip !== undefined && existsSync(hosts))
     writeFileSync(hosts, hostsWithPodAddress(readFileSync(hosts, 'utf8'), req.hostname, ip));
 }
-
-/** The exec plan's cleanup step (sh, with `$R` the pod dir): the teardown script, if networks were set up. */
-export function planTeardownLine(): string {
-  return `  [ -f "$R/${TEARDOWN_SCRIPT}" ] && sh "$R/${TEARDOWN_SCRIPT}" "$R"`;
-}

@@ -182,8 +182,15 @@ export function parseMountFlag(value: string): Mount {
   for (const part of value.split(',')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-    const val = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    const unescape = (text: string): string => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return fail(`invalid URL escape in --mount flag ${JSON.stringify(value)}`);
+      }
+    };
+    const key = unescape(eq < 0 ? part : part.slice(0, eq));
+    const val = unescape(eq < 0 ? '' : part.slice(eq + 1));
     if (seen.has(key)) fail(`label ${key} with multiple values ["${seen.get(key)}" "${val}"]`);
     seen.set(key, val);
   }
@@ -522,7 +529,12 @@ function newApp(image: string): AppArgs {
  * Parses the arguments that follow `rkt run` or `rkt prepare`. Throws RocketError (exit 254) with
  * rkt's messages on a malformed command line.
  */
-export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodArgs {
+/** `knownVolumes`: volumes the pod has already (`rkt app add`), which mounts may name too. */
+export function parseRunArgs(
+  args: readonly string[],
+  verb: Verb = 'run',
+  knownVolumes: readonly string[] = [],
+): PodArgs {
   const p = emptyPodArgs();
   let inAppArgs = false;
   let appsAtLastArgs = 0;
@@ -566,13 +578,13 @@ export function parseRunArgs(args: readonly string[], verb: Verb = 'run'): PodAr
     }
     s.set(p, value, name);
   }
-  validateArgs(p);
+  validateArgs(p, knownVolumes);
   return p;
 }
 
 /** rkt's `Apps.Validate` and the conflicts `run`/`prepare` check before doing anything. */
-function validateArgs(p: PodArgs): void {
-  const volumes = new Set(p.volumes.map((v) => v.name));
+function validateArgs(p: PodArgs, knownVolumes: readonly string[]): void {
+  const volumes = new Set([...knownVolumes, ...p.volumes.map((v) => v.name)]);
   const check = (mounts: readonly Mount[]) => {
     for (const m of mounts) {
       if (m.appVolume !== undefined) continue;

@@ -7,3 +7,4 @@ export * from './pod.js';
 export * from './gc.js';
 export * from './prepare-options.js';
 export * from './launcher.js';
+export * from './mutate.js';

@@ -45,7 +45,7 @@ export interface BuiltManifest {
   warnings: string[];
 }
 
-/** rkt's annotation: whether apps may be added and removed later (`rkt app add`): ours never. */
+/** rkt's annotation: whether apps may be added and removed later (`rkt app add`): a sandbox's. */
 export const MUTABLE_ANNOTATION = 'coreos.com/rkt/stage1/mutable';
 
 const fail = (message: string): never => {
@@ -199,6 +199,18 @@ export async function buildPodManifest(
   const warnings = matchMountPoints(manifest);
   manifest.annotations = [{ name: MUTABLE_ANNOTATION, value: 'false' }];
   return { manifest: validated(manifest), imageKeys, warnings };
+}
+
+/**
+ * `rkt app sandbox`: a pod with no app yet (apps come with `rkt app add`), its pod flags applied,
+ * marked mutable.
+ */
+export function buildSandboxManifest(args: PodArgs): BuiltManifest {
+  const manifest: PodManifest = { acVersion: APPC_SPEC_VERSION, acKind: 'PodManifest', apps: [] };
+  if (args.volumes.length > 0) manifest.volumes = args.volumes.map((v) => ({ ...v }));
+  if (args.ports.length > 0) manifest.ports = args.ports.map(parseExposedPort);
+  manifest.annotations = [{ name: MUTABLE_ANNOTATION, value: 'true' }];
+  return { manifest: validated(manifest), imageKeys: [], warnings: [] };
 }
 
 /** Runs the manifest through the appc validator (so what is written always parses back). */

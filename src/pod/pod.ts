@@ -93,7 +93,7 @@ async function withPrepareLock<T>(store: Store, fn: () => Promise<T>): Promise<T
 }
 
 /** Creates the directory of an `empty` volume as its mode, uid and gid ask (chown as root only). */
-function createSharedVolumes(dir: string, manifest: PodManifest): void {
+export function createSharedVolumes(dir: string, manifest: PodManifest): void {
   for (const v of manifest.volumes ?? []) {
     if (v.kind !== 'empty') continue;
     const path = join(dir, POD_FILES.sharedVolumes, v.name);

@@ -1,24 +1,34 @@
 /**
  * The `oci` engine: one OCI container per app (crun, or runc), over an overlay rootfs per app,
  * joined to the pod's network, IPC and UTS namespace files. Stage0 (Node) writes every bundle into
- * the prepared pod dir and returns a plan (a POSIX sh script, see planScript) that the launcher
- * execs: it locks the pod, renames it into run/, mounts, makes the namespaces and supervises the
- * apps; no Node process stays resident. docs/stage1.md describes the design.
+ * the prepared pod dir, with the settings of the pod's supervisor (stage1/sup/, writeSupervisorFiles),
+ * and returns a two-line plan that the launcher execs: the fixed supervisor (supervisor.sh, the
+ * same for every pod) locks the pod, renames it into run/, mounts, makes the namespaces and
+ * supervises the apps; no Node process stays resident. docs/stage1.md describes the design.
  */
 import { spawnSync } from 'node:child_process';
 import {
+  closeSync,
+  constants as fsConstants,
   existsSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readFileSync,
   readdirSync,
+  renameSync,
+  rmSync,
   rmdirSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { parsePodManifest, type App, type PodManifest } from '../../appc/index.js';
+import { fileURLToPath } from 'node:url';
+import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import {
+  MUTABLE_ANNOTATION,
   POD_FILES,
   PodsLayout,
   appTreeStoreId,
@@ -27,8 +37,8 @@ import {
   type PodInfo,
 } from '../../pod/index.js';
 import {
+  TEARDOWN_SCRIPT,
   parseNetList,
-  planTeardownLine,
   requirePortsNetwork,
   setupPodNetwork,
   teardownPodNetwork,
@@ -55,6 +65,8 @@ import {
 } from './runtime.js';
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
+import { decorateMainConfig, supportsNotify } from './systemd.js';
+import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
@@ -69,6 +81,15 @@ export interface OciPodState {
   containers: string[];
   /** The cgroup parent directory name (in every hierarchy). */
   cgroupParent: string;
+  /** `--net=host` (no ns-net), `--no-overlay`, and a sandbox (`rkt app sandbox`): for `rkt app add`. */
+  hostNetwork?: boolean;
+  noOverlay?: boolean;
+  mutable?: boolean;
+}
+
+/** Whether a pod manifest is a sandbox's (rkt's annotation `coreos.com/rkt/stage1/mutable`). */
+export function isMutable(m: PodManifest): boolean {
+  return m.annotations?.some((a) => a.name === MUTABLE_ANNOTATION && a.value === 'true') === true;
 }
 
 export { ENGINE_STATE };
@@ -185,6 +206,114 @@ interface AppPlan {
   overlay?: { lower: string; upper: string; work: string; target: string };
 }
 
+/** What writing one app's bundles needs (at `rkt run`, or `rkt app add` into a running pod). */
+interface AppContext {
+  /** Where to write now, and where the pod runs (the same dir for an app added to a running pod). */
+  P: string;
+  R: string;
+  dataDir: string;
+  uuid: string;
+  manifest: PodManifest;
+  noOverlay: boolean;
+  /** Whether the pod has `etc/resolv.conf` to bind-mount. */
+  resolv: boolean;
+  ns: ReturnType<typeof podNamespaceFiles>;
+  cgroupParent: string;
+  insecure: RunRequest['insecure'];
+  terminal?: ReturnType<typeof stdinTerminal>;
+  warnings: string[];
+  /** The poststart hook and the systemd settings of app i's main container (pod-io.ts). */
+  decorate(i: number, config: OciConfig): OciConfig;
+}
+
+/** Writes app i's rootfs mount point (or copy), overlay dirs and OCI bundles (main and handlers). */
+function prepareApp(ctx: AppContext, i: number): AppPlan {
+  const { P, R, manifest } = ctx;
+  const ra = manifest.apps[i] as RuntimeApp;
+  const app = ra.app;
+  if (app === undefined)
+    throw new RocketError(`app ${JSON.stringify(ra.name)} has no app section`, RKT_FAILURE);
+  const treeId = appTreeStoreId(P, ra.name);
+  if (treeId === undefined)
+    throw new RocketError(`app ${JSON.stringify(ra.name)}: no rendered tree`, RKT_FAILURE);
+  const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const appDir = path.join('apps', ra.name);
+  mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  const plan: AppPlan = {
+    name: ra.name,
+    id: `rkt-${ctx.uuid}-${ra.name}`,
+    bundle: path.join(R, appDir),
+    pre: [],
+    post: [],
+  };
+  if (ctx.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
+  else {
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    plan.overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+      target: path.join(R, appDir, 'rootfs'),
+    };
+  }
+  const user = resolveAppUser(lower, app, ra.name);
+  const mounts: AppMount[] = [
+    { kind: 'bind', source: path.join(R, 'etc', 'hosts'), destination: '/etc/hosts', readOnly: false },
+    ...(ctx.resolv
+      ? [
+          {
+            kind: 'bind' as const,
+            source: path.join(R, 'etc', 'resolv.conf'),
+            destination: '/etc/resolv.conf',
+            readOnly: false,
+          },
+        ]
+      : []),
+    ...volumeMounts(manifest, i, R, app),
+  ];
+  const ns = ctx.ns;
+  const configFor = (exec: string[] | undefined, suffix: string): OciConfig => {
+    const { config, warnings: w } = ociConfigForApp({
+      app: exec === undefined ? app : { ...app, exec },
+      appName: ra.name,
+      rootfs: path.join(R, appDir, 'rootfs'),
+      readOnlyRootfs: ra.readOnlyRootFS === true,
+      namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
+      mounts,
+      ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
+      executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
+      user,
+      insecure: ctx.insecure,
+      cgroupsPath: `/${ctx.cgroupParent}/${ra.name}${suffix}`,
+      annotations: { 'coreos.com/rkt/pod-uuid': ctx.uuid, 'coreos.com/rkt/app-name': ra.name },
+      arch: process.arch,
+      // --interactive on a terminal: the main process gets a terminal of its own (tty.ts).
+      ...(exec === undefined && ctx.terminal !== undefined
+        ? { terminal: true, consoleSize: ctx.terminal }
+        : {}),
+    });
+    if (exec === undefined) ctx.warnings.push(...w);
+    return config;
+  };
+  writeFileSync(
+    path.join(P, appDir, 'config.json'),
+    JSON.stringify(ctx.decorate(i, configFor(undefined, '')), null, 2),
+  );
+  for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
+    const sub = `${eh.name}-${k}`;
+    mkdirSync(path.join(P, appDir, sub), { recursive: true });
+    writeFileSync(
+      path.join(P, appDir, sub, 'config.json'),
+      JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
+    );
+    (eh.name === 'pre-start' ? plan.pre : plan.post).push({
+      id: `${plan.id}-${sub}`,
+      bundle: path.join(R, appDir, sub),
+    });
+  }
+  return plan;
+}
+
 /** Writes the bundles into the prepared pod (paths as they will be under run/) and returns the plan. */
 function run(req: RunRequest): ExecPlan {
   const layout = new PodsLayout(req.dataDir);
@@ -225,87 +354,22 @@ function run(req: RunRequest): ExecPlan {
     interactive: req.args.interactive,
     warn: (m) => warnings.push(m),
   });
-  for (const [i, ra] of manifest.apps.entries()) {
-    const app = ra.app;
-    if (app === undefined)
-      throw new RocketError(`app ${JSON.stringify(ra.name)} has no app section`, RKT_FAILURE);
-    const treeId = appTreeStoreId(P, ra.name);
-    if (treeId === undefined)
-      throw new RocketError(`app ${JSON.stringify(ra.name)}: no rendered tree`, RKT_FAILURE);
-    const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
-    const appDir = path.join('apps', ra.name);
-    mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
-    const plan: AppPlan = {
-      name: ra.name,
-      id: `rkt-${req.uuid}-${ra.name}`,
-      bundle: path.join(R, appDir),
-      pre: [],
-      post: [],
-    };
-    if (req.args.noOverlay) runCp(lower, path.join(P, appDir, 'rootfs'));
-    else {
-      for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
-      plan.overlay = {
-        lower,
-        upper: path.join(R, 'overlay', ra.name, 'upper'),
-        work: path.join(R, 'overlay', ra.name, 'work'),
-        target: path.join(R, appDir, 'rootfs'),
-      };
-    }
-    const user = resolveAppUser(lower, app, ra.name);
-    const mounts: AppMount[] = [
-      { kind: 'bind', source: path.join(R, 'etc', 'hosts'), destination: '/etc/hosts', readOnly: false },
-      ...(resolv !== undefined
-        ? [
-            {
-              kind: 'bind' as const,
-              source: path.join(R, 'etc', 'resolv.conf'),
-              destination: '/etc/resolv.conf',
-              readOnly: false,
-            },
-          ]
-        : []),
-      ...volumeMounts(manifest, i, R, app),
-    ];
-    const configFor = (exec: string[] | undefined, suffix: string): OciConfig => {
-      const { config, warnings: w } = ociConfigForApp({
-        app: exec === undefined ? app : { ...app, exec },
-        appName: ra.name,
-        rootfs: path.join(R, appDir, 'rootfs'),
-        readOnlyRootfs: ra.readOnlyRootFS === true,
-        namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
-        mounts,
-        ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
-        executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
-        user,
-        insecure: req.insecure,
-        cgroupsPath: `/${cgroupParent}/${ra.name}${suffix}`,
-        annotations: { 'coreos.com/rkt/pod-uuid': req.uuid, 'coreos.com/rkt/app-name': ra.name },
-        arch: process.arch,
-        // --interactive on a terminal: the main process gets a terminal of its own (tty.ts).
-        ...(exec === undefined && terminal !== undefined ? { terminal: true, consoleSize: terminal } : {}),
-      });
-      if (exec === undefined) warnings.push(...w);
-      return config;
-    };
-    writeFileSync(
-      path.join(P, appDir, 'config.json'),
-      JSON.stringify(podIo.decorate(i, configFor(undefined, '')), null, 2),
-    );
-    for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
-      const sub = `${eh.name}-${k}`;
-      mkdirSync(path.join(P, appDir, sub), { recursive: true });
-      writeFileSync(
-        path.join(P, appDir, sub, 'config.json'),
-        JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
-      );
-      (eh.name === 'pre-start' ? plan.pre : plan.post).push({
-        id: `${plan.id}-${sub}`,
-        bundle: path.join(R, appDir, sub),
-      });
-    }
-    apps.push(plan);
-  }
+  const ctx: AppContext = {
+    P,
+    R,
+    dataDir: req.dataDir,
+    uuid: req.uuid,
+    manifest,
+    noOverlay: req.args.noOverlay,
+    resolv: resolv !== undefined,
+    ns,
+    cgroupParent,
+    insecure: req.insecure,
+    ...(terminal !== undefined ? { terminal } : {}),
+    warnings,
+    decorate: (i, config) => podIo.decorate(i, config),
+  };
+  for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
 
@@ -330,30 +394,31 @@ function run(req: RunRequest): ExecPlan {
         .flatMap((a) => [a, ...a.pre, ...a.post])
         .map((b) => path.join(P, path.relative(R, b.bundle), 'config.json')),
     ) ?? '';
+  const mutable = isMutable(manifest);
   const state: OciPodState = {
     engine: 'oci',
     runtime: rt.name,
     apps: apps.map((a) => ({ name: a.name, id: a.id })),
     containers: apps.flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)]),
     cgroupParent,
+    hostNetwork: net === 'host',
+    noOverlay: req.args.noOverlay,
+    mutable,
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
-  return {
-    script: planScript({
-      P,
-      R,
-      uuid: req.uuid,
-      rt,
-      apps,
-      ns,
-      hostname,
-      interactive: req.args.interactive,
-      cgroupParent,
-      cniNetworks: net === 'cni',
-      mdsUnregister,
-      io: podIo.io,
-    }),
-  };
+  writeSupervisorFiles(P, {
+    R,
+    rt,
+    apps,
+    ns,
+    hostname,
+    cgroupParent,
+    cniNetworks: net === 'cni',
+    mdsUnregister,
+    io: podIo.io,
+    mutable,
+  });
+  return { script: supervisorPlan(P, R) };
 }
 
 function runtimeChoiceOpts(variant: string | undefined): { runtime?: RuntimeName } {
@@ -361,160 +426,207 @@ function runtimeChoiceOpts(variant: string | undefined): { runtime?: RuntimeName
   return r === undefined ? {} : { runtime: r };
 }
 
-interface PlanInput {
-  P: string;
+/** Where the supervisor's settings live in the pod dir (supervisor.sh reads them). */
+export const SUP_DIR = path.join('stage1', 'sup');
+/** The supervisor's command FIFO (docs/stage1.md, "The supervisor's protocol"). */
+export const SUP_CTL = path.join('stage1', 'ctl');
+export const SUPERVISOR_RELATIVE_PATH = path.join('src', 'stage1', 'oci', 'supervisor.sh');
+
+/** The supervisor program: under `$ROCKET_HOME` (set by bin/rkt), else above this module. */
+export function supervisorProgram(): string {
+  const home = process.env['ROCKET_HOME'];
+  if (home !== undefined && home !== '' && existsSync(path.join(home, SUPERVISOR_RELATIVE_PATH)))
+    return path.join(home, SUPERVISOR_RELATIVE_PATH);
+  const url = (import.meta as { url?: string }).url;
+  if (url !== undefined) {
+    for (let dir = path.dirname(fileURLToPath(url)); ; dir = path.dirname(dir)) {
+      if (existsSync(path.join(dir, SUPERVISOR_RELATIVE_PATH)))
+        return path.join(dir, SUPERVISOR_RELATIVE_PATH);
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  throw new RocketError(`cannot find the pod supervisor ${SUPERVISOR_RELATIVE_PATH}`, RKT_FAILURE);
+}
+
+/** The exec plan: the fixed supervisor, on the prepared pod dir and where it will run. */
+export function supervisorPlan(P: string, R: string): string {
+  return `rm -f "$0"\nexec /bin/sh ${[supervisorProgram(), P, R].map(q).join(' ')}\n`;
+}
+
+/** A settings file for the supervisor: `NAME='value'` lines, sourced by supervisor.sh. */
+export function envFile(vars: Record<string, string | number | boolean | undefined>): string {
+  return (
+    Object.entries(vars)
+      .map(([k, v]) => `${k}=${q(v === undefined || v === false ? '' : v === true ? '1' : String(v))}`)
+      .join('\n') + '\n'
+  );
+}
+
+export interface SupervisorPod {
   R: string;
-  uuid: string;
   rt: OciRuntime;
   apps: AppPlan[];
   ns: ReturnType<typeof podNamespaceFiles>;
   hostname: string;
-  interactive: boolean;
   cgroupParent: string;
-  /** Stage0 made `ns-net` and its CNI networks: the plan only tears them down (src/net). */
+  /** Stage0 made `ns-net` and its CNI networks: the supervisor only tears them down (src/net). */
   cniNetworks?: boolean;
   /** The command that unregisters the pod from the metadata service at teardown, or ''. */
   mdsUnregister?: string;
   /** Logs and systemd integration (pod-io.ts). */
-  io?: PodIo;
+  io: PodIo;
+  /** A sandbox (apps independent, alive until stopped) rather than a pod of `rkt run`. */
+  mutable: boolean;
+}
+
+/** The pod's settings (`stage1/sup/pod.env`) for supervisor.sh. */
+export function podEnv(p: SupervisorPod): string {
+  const nsFiles = [p.ns.network, p.ns.ipc, p.ns.uts].filter((f): f is string => f !== undefined);
+  // With CNI networks, stage0 already made ns-net (src/net).
+  const toCreate = p.cniNetworks === true ? { ipc: p.ns.ipc, uts: p.ns.uts } : p.ns;
+  const create = [toCreate.network, toCreate.ipc, toCreate.uts].some((f) => f !== undefined);
+  return envFile({
+    RT: runtimeArgv(p.rt, []).map(q).join(' '),
+    // The runtime's state dir tells whether a container still exists.
+    ST: p.rt.stateRoot ?? `/run/${p.rt.name}`,
+    NS_FILES: nsFiles.map((f) => path.relative(p.R, f)).join(' '),
+    NS_CREATE: create ? createNamespacesArgv(toCreate, p.hostname).map(q).join(' ') : '',
+    CGP: p.cgroupParent,
+    CNI: p.cniNetworks === true,
+    CNI_TEARDOWN: TEARDOWN_SCRIPT,
+    MDS_UNREGISTER: p.mdsUnregister ?? '',
+    LOGS: p.io.logs !== undefined,
+    LOGMAX: p.io.logs?.max,
+    LOGEPOCH: p.io.logs?.epoch,
+    RELAY_APPS: p.io.relayApps.join(' '),
+    LISTEN_COUNT: p.io.listenCount,
+    STOP_TIMEOUT: DEFAULT_STOP_TIMEOUT,
+    MUTABLE: p.mutable,
+    INITIAL_APPS: p.apps.map((a) => a.name).join(' '),
+  });
+}
+
+/** An app's settings (`stage1/sup/app/<name>.env`) for supervisor.sh. */
+export function appEnv(
+  a: AppPlan,
+  io: { notify: boolean; listen: { args: string; redirects: string } },
+): string {
+  const vars: Record<string, string | number | boolean | undefined> = {
+    ID: a.id,
+    BUNDLE: a.bundle,
+    OVL:
+      a.overlay !== undefined
+        ? `lowerdir=${a.overlay.lower},upperdir=${a.overlay.upper},workdir=${a.overlay.work}`
+        : '',
+    TARGET: a.overlay?.target ?? '',
+    PRE_N: a.pre.length,
+    POST_N: a.post.length,
+    NOTIFY: io.notify,
+    LISTEN_ARGS: io.listen.args,
+    LISTEN_REDIR: io.listen.redirects,
+  };
+  for (const [k, h] of a.pre.entries())
+    Object.assign(vars, { [`PRE_ID_${k}`]: h.id, [`PRE_B_${k}`]: h.bundle });
+  for (const [k, h] of a.post.entries())
+    Object.assign(vars, { [`POST_ID_${k}`]: h.id, [`POST_B_${k}`]: h.bundle });
+  return envFile(vars);
+}
+
+/** Writes the supervisor's settings into the prepared pod dir `P` (temp file, then rename). */
+export function writeSupervisorFiles(P: string, p: SupervisorPod): void {
+  mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
+  for (const [i, a] of p.apps.entries())
+    writeAtomic(
+      path.join(P, SUP_DIR, 'app', `${a.name}.env`),
+      appEnv(a, { notify: p.io.notify(i), listen: p.io.listen(i) }),
+    );
+  writeAtomic(path.join(P, SUP_DIR, 'pod.env'), podEnv(p));
+}
+
+function writeAtomic(file: string, content: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
+}
+
+/** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
+export interface AddAppRequest {
+  pod: PodInfo;
+  dataDir: string;
+  app: string;
+  insecure: RunRequest['insecure'];
 }
 
 /**
- * The supervisor, in POSIX sh (dash). fd 3 holds the pod lock: inherited by every app's subshell
- * and runtime monitor (not by the containers: the runtimes close extra fds), so the pod stays
- * "running" exactly while any of them lives, even if this shell is SIGKILLed. Each app runs in a
- * background subshell (pre-start handlers, the runtime's `run`, delete, post-stop handlers), which
- * records the app's exit code and signals the supervisor with USR1. The supervisor stops the other
- * apps when one fails, forwards TERM/INT/HUP as a graceful stop (runtime kill TERM, KILL after
- * RKT_STOP_TIMEOUT seconds), and at the end deletes the containers, unmounts, removes the
- * namespace files and the pod's cgroups, and exits with the first failing app's code.
+ * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
+ * records its containers in the engine state (temp files, then rename). The app is not started.
  */
-export function planScript(p: PlanInput): string {
-  const rtCmd = runtimeArgv(p.rt, []).map(q).join(' ');
-  const S = path.join(p.R, POD_FILES.appStatusDir);
-  const nsFiles = [p.ns.network, p.ns.ipc, p.ns.uts].filter((f): f is string => f !== undefined);
-  const mainIds = p.apps.map((a) => q(a.id)).join(' ');
-  const allIds = p.apps
-    .flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)])
-    .map(q)
-    .join(' ');
-  const stdin = p.interactive ? '<&4' : '</dev/null';
-  const L: string[] = [
-    '# rkt exec plan (oci engine); removes itself first',
-    'rm -f "$0"',
-    ...(p.io?.prologue ?? []),
-    `P=${q(p.P)} R=${q(p.R)} S=${q(S)}`,
-    `rt() { ${rtCmd} "$@"; }`,
-    // `command`: a failed redirection of the special builtin exec must not exit the shell. The
-    // `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
-    '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
-    `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
-    'echo $$ >"$R/pid"',
-    // The runtime's state dir tells whether a container still exists (`run` deletes it on exit),
-    // which saves a runtime start per container.
-    `ST=${q(p.rt.stateRoot ?? `/run/${p.rt.name}`)}`,
-    'del() { for id; do [ -d "$ST/$id" ] && rt delete -f "$id" >/dev/null 2>&1; done; return 0; }',
-    'cleanup() {',
-    ...(p.mdsUnregister ? [`  ${p.mdsUnregister}`] : []),
-    `  del ${allIds}`,
-    ...(p.cniNetworks === true ? [planTeardownLine()] : []),
-    `  umount ${[...p.apps.flatMap((a) => (a.overlay !== undefined ? [a.overlay.target] : [])), ...nsFiles].map(q).join(' ')} 2>/dev/null`,
-    `  rm -f ${nsFiles.map(q).join(' ')}`,
-    `  rmdir /sys/fs/cgroup/*/${p.cgroupParent} /sys/fs/cgroup/${p.cgroupParent} 2>/dev/null`,
-    ...(p.io?.cleanup ?? []).map((l) => `  ${l}`),
-    '  return 0',
-    '}',
-    'fail() { echo "rkt: $*" >&2; cleanup; exit 254; }',
-  ];
-  for (const a of p.apps) {
-    const o = a.overlay;
-    if (o === undefined) continue;
-    L.push(
-      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(o.target)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
-    );
-  }
-  // With CNI networks, stage0 already made ns-net (src/net).
-  const toCreate = p.cniNetworks === true ? { ipc: p.ns.ipc, uts: p.ns.uts } : p.ns;
-  L.push(
-    `${createNamespacesArgv(toCreate, p.hostname).map(q).join(' ')} || fail 'cannot create the pod namespaces'`,
+export function addApp(req: AddAppRequest): void {
+  const state = readState(req.pod);
+  if (state === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
+  const R = req.pod.path;
+  const manifest = readManifest(R);
+  const i = manifest.apps.findIndex((a) => a.name === req.app);
+  const ra = manifest.apps[i];
+  if (ra === undefined)
+    throw new RocketError(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`, RKT_FAILURE);
+  const treeId = appTreeStoreId(R, ra.name);
+  const manifestFile =
+    treeId === undefined ? undefined : path.join(req.dataDir, 'cas', 'tree', treeId, 'manifest');
+  const warnings: string[] = [];
+  const plan = prepareApp(
+    {
+      P: R,
+      R,
+      dataDir: req.dataDir,
+      uuid: req.pod.uuid,
+      manifest,
+      noOverlay: state.noOverlay === true,
+      resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
+      ns: podNamespaceFiles(R, { hostNetwork: state.hostNetwork === true }),
+      cgroupParent: state.cgroupParent,
+      insecure: req.insecure,
+      warnings,
+      decorate: (_i, config) =>
+        decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
+    },
+    i,
   );
-  L.push(...(p.io?.setup ?? []), ...(p.io?.functions ?? []));
-  // Per-app subshell. $$ is the supervisor's pid in a subshell.
-  for (const [i, a] of p.apps.entries()) {
-    const m = p.io?.main(i) ?? { before: '', args: '', redirects: '', after: '' };
-    const handler = (h: { id: string; bundle: string }): string =>
-      `rt run --bundle ${q(h.bundle)} ${q(h.id)} </dev/null; c=$?; del ${q(h.id)}`;
-    L.push(
-      `app${i}() {`,
-      // The app's recorder outlives signals sent to the whole process group or cgroup (^C, a
-      // terminal's HUP, systemd's KillMode=control-group): the supervisor decides how to stop.
-      // The runtimes reset ignored signals in the container.
-      "  trap '' INT TERM HUP",
-      '  rc=0',
-      ...a.pre.map((h) => `  if [ $rc = 0 ]; then ${handler(h)}; rc=$c; fi`),
-      `  if [ $rc = 0 ] && [ ! -e "$R/${STOPPING_MARKER}" ]; then ${m.before}rt run ${m.args}--bundle ${q(a.bundle)} ${q(a.id)} ${stdin} 4<&- ${m.redirects}; rc=$?${m.after}; fi`,
-      `  del ${q(a.id)}`,
-      ...a.post.map((h) => `  ${handler(h)}`),
-      `  echo $rc >"$S/${a.name}"`,
-      '  kill -USR1 $$ 2>/dev/null',
-      '}',
-    );
-  }
-  L.push(
-    `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
-    'stopping= timer= failed=',
-    // term: SIGTERM, once, to each app that has started (its poststart hook's marker).
-    'term() {',
-    ...p.apps.map(
-      (a, i) =>
-        `  [ -z "$tm${i}" ] && [ -e "$S/"${q(`${a.name}-started`)} ] && tm${i}=1 && rt kill ${q(a.id)} TERM >/dev/null 2>&1`,
-    ),
-    '  return 0',
-    '}',
-    'stop() {',
-    '  [ -n "$stopping" ] && return',
-    '  stopping=1; : >"$R/' + STOPPING_MARKER + '"',
-    ...(p.io !== undefined ? [`  ${p.io.onStop}`] : []),
-    // With readiness markers (pod-io), TERM goes only to apps whose process has started; the
-    // others get it when they start (the loop calls `term` again): a TERM that reaches a container
-    // before its start makes runc fail with "container process is already dead".
-    p.io !== undefined ? '  term' : `  for id in ${mainIds}; do rt kill "$id" TERM >/dev/null 2>&1; done`,
-    '  # The escalation timer; if cancelled, it kills its sleep (unless cancelled before it existed).',
-    '  ( k=; trap \'k=1\' TERM; sleep "$T" & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -USR2 $$; fi ) </dev/null >/dev/null 2>&1 3<&- 4<&- &',
-    '  timer=$!',
-    '}',
-    `trap 'stop' TERM INT HUP`,
-    `trap 'for id in ${mainIds}; do rt kill "$id" KILL >/dev/null 2>&1; done' USR2`,
-    // A wake-up (USR1) that lands while the loop body runs is not lost: it sets `woke`, and the
-    // loop goes round again instead of blocking in `wait`.
-    "trap 'woke=1' USR1",
-    ...p.apps.map((_, i) => `app${i} &`),
-    'while :; do',
-    '  woke=',
-    '  [ -e "$R/' + STOPPING_MARKER + '" ] && stopping=${stopping:-1}',
-    '  all=1',
-    `  for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do`,
-    '    if [ -f "$S/$n" ]; then',
-    '      read c <"$S/$n"',
-    '      # During a requested stop, an app ending on the SIGTERM sent to it stopped cleanly.',
-    '      if [ -n "$stopping" ] && [ "$c" = 143 ]; then c=0; fi',
-    '      if [ "$c" != 0 ] && [ -z "$failed" ]; then failed=$c; stop; fi',
-    '    else all=; fi',
-    '  done',
-    '  [ -n "$all" ] && break',
-    ...(p.io !== undefined ? ['  [ -n "$stopping" ] && term'] : []),
-    ...(p.io !== undefined ? [`  ${p.io.wake}`] : []),
-    // `wait` ends below 128 only when no child is left: an app whose subshell was killed
-    // without recording a code failed (otherwise this loop would spin).
-    '  [ -n "$woke" ] && continue',
-    '  wait',
-    `  [ $? -lt 128 ] && for n in ${p.apps.map((a) => q(a.name)).join(' ')}; do [ -f "$S/$n" ] || echo 255 >"$S/$n"; done`,
-    'done',
-    '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
-    'cleanup',
-    'exit ${failed:-0}',
+  for (const w of warnings) process.stderr.write(`add: ${w}\n`);
+  mkdirSync(path.join(R, LOGS_DIR, ra.name), { recursive: true });
+  writeAtomic(
+    path.join(R, SUP_DIR, 'app', `${ra.name}.env`),
+    appEnv(plan, { notify: supportsNotify(ra, manifestFile), listen: { args: '', redirects: '' } }),
   );
-  return L.join('\n') + '\n';
+  const next: OciPodState = {
+    ...state,
+    apps: [...state.apps.filter((a) => a.name !== ra.name), { name: ra.name, id: plan.id }],
+    containers: [
+      ...state.containers,
+      ...[...plan.pre.map((h) => h.id), plan.id, ...plan.post.map((h) => h.id)].filter(
+        (c) => !state.containers.includes(c),
+      ),
+    ],
+  };
+  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+}
+
+/** `rkt app rm`, once the supervisor forgot the app: its files and its place in the engine state. */
+export function removeAppFiles(pod: PodInfo, app: string): void {
+  const state = readState(pod);
+  const R = pod.path;
+  for (const d of [
+    path.join('apps', app),
+    path.join('overlay', app),
+    path.join(SUP_DIR, 'app', `${app}.env`),
+  ])
+    rmSync(path.join(R, d), { recursive: true, force: true });
+  if (state !== undefined)
+    writeAtomic(
+      path.join(R, ENGINE_STATE),
+      JSON.stringify({ ...state, apps: state.apps.filter((a) => a.name !== app) }, null, 2) + '\n',
+    );
 }
 
 function readState(pod: PodInfo): OciPodState | undefined {
@@ -530,8 +642,75 @@ function stop(req: StopRequest): void {
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
   const rt = runtimeFor(state);
-  if (!req.force) writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  if (!req.force) {
+    // The timeout of this stop, if given, for the supervisor's escalation (supervisor.sh).
+    const t = stopTimeoutEnv();
+    writeFileSync(path.join(req.pod.path, STOPPING_MARKER), t === undefined ? '' : `${t}\n`);
+    // The supervisor stops the apps: TERM, then KILL after the stop timeout.
+    if (
+      supervisorPid(req.pod.path) !== undefined &&
+      sendCommand(req.pod.path, t === undefined ? 'stop' : `stop ${t}`)
+    )
+      return;
+    // A supervisor that is gone: TERM the apps ourselves (nobody escalates).
+  }
   for (const a of state.apps) killContainer(rt, a.id, req.force ? 'KILL' : 'TERM');
+}
+
+/**
+ * Writes one command line to the pod's supervisor (its FIFO, `stage1/ctl`). False if nobody reads
+ * the FIFO (no supervisor) or it is not there. Non-blocking: a FIFO without a reader fails at once.
+ */
+export function sendCommand(podPath: string, line: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path.join(podPath, SUP_CTL), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFIFO()) return false;
+    writeSync(fd, `${line}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `RKT_STOP_TIMEOUT` (whole seconds) if set; a bad value fails. */
+export function stopTimeoutEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const v = env['RKT_STOP_TIMEOUT'];
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d{1,6}$/.test(v))
+    throw new RocketError(`RKT_STOP_TIMEOUT=${v}: expected a whole number of seconds`, RKT_FAILURE);
+  return Number(v);
+}
+
+/**
+ * The pid of the pod's supervisor if it still runs: the pod's `pid` file names the process that
+ * exec'd the plan, whose command line is `/bin/sh .../supervisor.sh PREPARED RUN` with RUN this
+ * pod's dir (a reused pid would not match).
+ */
+export function supervisorPid(podPath: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(podPath, POD_FILES.pid), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isSafeInteger(pid) || pid <= 1) return undefined;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[0] === '/bin/sh' &&
+      path.basename(argv[1] ?? '') === 'supervisor.sh' &&
+      path.resolve(argv[3] ?? '') === path.resolve(podPath)
+      ? pid
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function enter(req: EnterRequest): ExecPlan {

@@ -2,12 +2,12 @@
  * What the oci engine's supervisor does around its apps besides running them: the pod log
  * (src/logs/capture.ts) and the systemd integration (systemd.ts: readiness, sd_notify, socket
  * activation). Stage0 calls `preparePodIo` once per pod and `decorate` for each main container's
- * config; planScript splices the returned fragments into the plan.
+ * config; the engine writes the returned settings for the supervisor (supervisor.sh).
  */
 import path from 'node:path';
 import type { PodManifest } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
-import { prepareLogCapture } from '../../logs/capture.js';
+import { prepareLogCapture, type LogCaptureSettings } from '../../logs/capture.js';
 import { appTreeStoreId } from '../../pod/index.js';
 import { which } from './runtime.js';
 import type { OciConfig } from './spec.js';
@@ -20,21 +20,18 @@ import {
   type AppSystemd,
 } from './systemd.js';
 
+/** The supervisor's settings for logs and systemd (written into stage1/sup/ by the engine). */
 export interface PodIo {
-  /** First lines of the plan (before it takes fds 3 and 4). */
-  prologue: string[];
-  /** After the pod's mounts and namespaces, before the apps start; may call `fail`. */
-  setup: string[];
-  /** Shell functions (`lgs`, `rdy`, `sdstop`). */
-  functions: string[];
-  /** Lines for the supervisor's cleanup(). */
-  cleanup: string[];
-  /** How app i's main container is run: `before; rt run ARGS--bundle ... REDIRECTS; rc=$?; after`. */
-  main(i: number): { before: string; args: string; redirects: string; after: string };
-  /** Called by the supervisor at each wake-up: announces readiness once every app is ready. */
-  wake: string;
-  /** Called when a stop begins. */
-  onStop: string;
+  /** The loggers' settings; undefined with `--interactive` (nothing captured). */
+  logs?: LogCaptureSettings;
+  /** Apps that announce READY=1 themselves (the sd_notify relay). */
+  relayApps: string[];
+  /** Socket-activated fds `rkt run` got. */
+  listenCount: number;
+  /** Whether app i announces readiness itself (sd_notify). */
+  notify(i: number): boolean;
+  /** Extra runtime arguments and redirections of app i's main container (socket activation). */
+  listen(i: number): { args: string; redirects: string };
 }
 
 export interface PodIoInput {
@@ -82,22 +79,11 @@ export function preparePodIo(input: PodIoInput): {
   const systemd = prepareSystemd(P, sd, listen);
   const logs = input.interactive ? undefined : prepareLogCapture(P, names);
   const io: PodIo = {
-    prologue: systemd.prologue,
-    setup: [...(logs?.setup ?? []), ...systemd.setup],
-    functions: [...(logs?.functions ?? []), ...systemd.functions],
-    cleanup: logs?.cleanup ?? [],
-    main(i) {
-      const name = names[i] as string;
-      const s = systemd.runArgs(i);
-      return {
-        before: logs !== undefined ? `lgs ${name}; ` : '',
-        args: s.args,
-        redirects: [logs?.redirects(name) ?? '', s.redirects].filter((r) => r !== '').join(' '),
-        after: logs !== undefined ? `; ${logs.wait}` : '',
-      };
-    },
-    wake: 'rdy',
-    onStop: 'sdstop',
+    ...(logs !== undefined ? { logs } : {}),
+    relayApps: systemd.relayApps,
+    listenCount: systemd.listenCount,
+    notify: (i) => sd[i]?.notify === true,
+    listen: (i) => systemd.runArgs(i),
   };
   return { io, decorate: (i, config) => decorateMainConfig(config, R, sd[i] as AppSystemd) };
 }

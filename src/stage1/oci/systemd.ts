@@ -218,60 +218,30 @@ while (%sock) {
 }
 `;
 
-export interface SystemdPlan {
-  /** First lines of the plan, before it takes fds 3 and 4. */
-  prologue: string[];
-  /** Once `$R` is the pod dir in run/ and before the apps start. */
-  setup: string[];
-  /** Supervisor functions: `rdy` (check readiness, announce it once) and `sdstop`. */
-  functions: string[];
+/** The supervisor's systemd settings (src/stage1/oci/supervisor.sh). */
+export interface SystemdSettings {
+  /** Apps that announce READY=1 themselves (the relay binds their sockets). */
+  relayApps: string[];
+  /** How many socket-activated fds `rkt run` got (the supervisor parks them at 5..). */
+  listenCount: number;
   /** Extra runtime arguments (before `--bundle`) and redirections for app i's main container. */
   runArgs(i: number): { args: string; redirects: string };
 }
 
-const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-
-/** Stage0's part: writes the relay if needed, returns the plan fragments. */
+/** Stage0's part: writes the relay and the apps' notify dirs if needed, returns the settings. */
 export function prepareSystemd(
   P: string,
   apps: readonly AppSystemd[],
   listen?: ListenAssignment,
-): SystemdPlan {
-  const S = `"$R"/${q(POD_FILES.appStatusDir)}`;
+): SystemdSettings {
   const notifyApps = apps.filter((a) => a.notify);
-  const setup: string[] = [];
   if (notifyApps.length > 0) {
     for (const a of notifyApps) mkdirSync(path.join(P, NOTIFY_DIR, a.name), { recursive: true });
     writeFileSync(path.join(P, RELAY_PROGRAM), RELAY);
-    setup.push(
-      `( cd "$R"/${q(NOTIFY_DIR)} && exec perl "$R"/${q(RELAY_PROGRAM)} ${S} $$ ${notifyApps.map((a) => q(a.name)).join(' ')} ) </dev/null 3<&- 4<&- || fail 'cannot start the sd_notify relay'`,
-    );
   }
-  const prologue: string[] = [];
-  if (listen !== undefined) {
-    const moves = Array.from({ length: listen.count }, (_, k) => `${FD_PARK + k}<&${3 + k}`);
-    prologue.push(`exec ${moves.join(' ')}`);
-  }
-  prologue.push('SDN=${NOTIFY_SOCKET-}', 'unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES');
-  const cond = apps
-    .map((a) => `[ -e ${S}/${q(`${a.name}-${a.notify ? 'ready' : 'started'}`)} ]`)
-    .join(' && ');
-  const status = `"$R"/${q(SUPERVISOR_STATUS)}`;
-  const functions = [
-    'ready=',
-    'rdy() {',
-    '  [ -n "$ready" ] && return',
-    `  ${cond} || return`,
-    `  ready=1; ln -sfn ready ${status}`,
-    '  [ -n "$SDN" ] && NOTIFY_SOCKET=$SDN systemd-notify --ready --pid=$$ >/dev/null 2>&1',
-    '  return 0',
-    '}',
-    'sdstop() { [ -n "$SDN" ] && NOTIFY_SOCKET=$SDN systemd-notify STOPPING=1 >/dev/null 2>&1; return 0; }',
-  ];
   return {
-    prologue,
-    setup,
-    functions,
+    relayApps: notifyApps.map((a) => a.name),
+    listenCount: listen?.count ?? 0,
     runArgs(i) {
       const l = listen?.apps.get(i);
       if (l === undefined) return { args: '', redirects: '' };

@@ -9,15 +9,15 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Rkt, buildAci, podTestSkip, waitFor } from './fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 const skip = podTestSkip();
-if (skip !== false) console.log(`# skipping fly engine integration tests: ${skip}`);
 
 const FLY = '--stage1-name=coreos.com/rkt/stage1-fly:1.30.0';
 const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
 const lines = (s: string): string[] => s.trim().split('\n');
 
-describe('rkt run with the fly engine', { skip }, () => {
+describe('rkt run with the fly engine', { skip: skipUnlessCI(skip, 'fly engine integration tests') }, () => {
   let rkt: Rkt;
   let alice: string;
   let root: string;

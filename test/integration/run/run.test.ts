@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,10 +21,11 @@ import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import {
   projectRoot,
-  waitFor,
-  startCollected,
   type Running,
   type RunResult as Result,
+  skipUnlessCI,
+  startCollected,
+  waitFor,
 } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
@@ -29,7 +38,6 @@ const skip =
       : which('flock') === undefined
         ? 'needs flock (util-linux)'
         : false;
-if (skip !== false) console.log(`# skipping rkt run integration tests: ${skip}`);
 
 const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
 
@@ -51,7 +59,25 @@ function buildAci(work: string, name: string, app: object): string {
   });
 }
 
-describe('rkt run (oci engine)', { skip }, () => {
+/** `pid args` of every live process in session `sid`. */
+function sessionMembers(sid: number): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // A zombie has ended (its parent, pid 1 for an orphan, has yet to reap it).
+      if (Number(f[3]) !== sid || f[0] === 'Z' || f[0] === 'X') continue;
+      out.push(`${e} ${readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim()}`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration tests') }, () => {
   let work: string;
   let data: string;
   let bb: string;
@@ -176,9 +202,13 @@ describe('rkt run (oci engine)', { skip }, () => {
           '---',
           bb,
           '--name=second',
-          ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+          ...sh('trap "exit 0" TERM; echo second-ready; while :; do sleep 0.05; done'),
         );
-        await waitFor('the app', () => pod.stdout().includes('ready'));
+        // Both apps' handlers in place: a pid 1 without one never sees a TERM from outside.
+        await waitFor(
+          'the apps',
+          () => /^ready$/m.test(pod.stdout()) && /^second-ready$/m.test(pod.stdout()),
+        );
         pod.child.kill('SIGTERM');
         const r = await pod.done;
         assert.equal(r.code, 0, r.stderr);
@@ -290,6 +320,65 @@ describe('rkt run (oci engine)', { skip }, () => {
         const st = await status(uuid);
         assert.equal(st['state'], 'exited');
         assert.equal(st['app-busybox'], '0');
+      });
+
+      it(
+        'rkt stop ends an app that ignores SIGTERM; a second stop says it is already stopped',
+        { timeout: 60_000 },
+        async () => {
+          // `sleep` is pid 1 of its container: the default action of SIGTERM does nothing there.
+          const { pod, uuid } = await startPod(engine, bb, '--exec', '/bin/sleep', '--', '1000');
+          const started = join(
+            data,
+            'pods',
+            'run',
+            uuid,
+            'stage1',
+            'rootfs',
+            'rkt',
+            'status',
+            'busybox-started',
+          );
+          await waitFor('the app to start', () => existsSync(started));
+          // This stop's own timeout (the pod's is 5 s).
+          const s = await startCollected(rktBin, [`--dir=${data}`, 'stop', uuid], {
+            env: { ...process.env, RKT_STOP_TIMEOUT: '1' },
+          }).done;
+          assert.equal(s.code, 0, s.stderr);
+          assert.equal(s.stdout, `${uuid}\n`);
+          const r = await pod.done;
+          assert.equal(r.code, 137, r.stderr);
+          const st = await status(uuid);
+          assert.equal(st['state'], 'exited');
+          assert.equal(st['app-busybox'], '137');
+          const again = await rkt('stop', uuid);
+          assert.equal(again.code, 0, again.stderr);
+          assert.equal(again.stdout, '');
+          assert.equal(again.stderr, `stop: pod "${uuid}" is already stopped\n`);
+        },
+      );
+
+      it('leaves no process behind when an app fails and the others are stopped', async () => {
+        // setsid: the pod's processes are those of the session whose id is the supervisor's pid.
+        const pod = startCollected(
+          'setsid',
+          [
+            rktBin,
+            ...runArgs(
+              engine,
+              bb,
+              ...sh('exit 3'),
+              '---',
+              bb,
+              '--name=other',
+              ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+            ),
+          ],
+          { env: { ...process.env, RKT_STOP_TIMEOUT: '5' }, children },
+        );
+        const r = await pod.done;
+        assert.equal(r.code, 3, r.stderr);
+        assert.deepEqual(sessionMembers(pod.child.pid as number), []);
       });
 
       it('after SIGKILL of the supervisor: still running, then exited, and gc leaves nothing', async () => {

@@ -14,7 +14,7 @@ import { RocketError } from '../../../src/errors.js';
 import { Keystore } from '../../../src/trust/keystore.js';
 import { parsePublicKeys } from '../../../src/trust/pubkey.js';
 import { checkIdentity, verifyDetachedSignature } from '../../../src/trust/verify.js';
-import { endStdin, projectRoot, run, tempDir } from '../../helpers.js';
+import { endStdin, projectRoot, run, skipUnlessCI, tempDir } from '../../helpers.js';
 import { makeAciBytes, manifestText } from '../../unit/store/helpers.js';
 import { type TestKey, makeKey, signDetached } from '../../unit/trust/keys.js';
 
@@ -70,7 +70,7 @@ async function genKey(uid: string, algo: string): Promise<GpgKey> {
   return { uid, fingerprint: fpr.toLowerCase() };
 }
 
-describe('GnuPG interoperability', { skip: noGpg }, () => {
+describe('GnuPG interoperability', { skip: skipUnlessCI(noGpg) }, () => {
   let rsa: GpgKey;
   let ed: GpgKey;
   let ours: TestKey;

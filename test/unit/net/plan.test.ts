@@ -1,16 +1,12 @@
-// The exec plan's part in pod networking: with CNI networks, stage0 made ns-net, so the plan
-// makes only the IPC and UTS namespaces, and its cleanup runs the teardown script before it
-// unmounts ns-net.
+// The supervisor's part in pod networking (src/stage1/oci/supervisor.sh reads stage1/sup/pod.env):
+// with CNI networks, stage0 made ns-net, so the supervisor makes only the IPC and UTS namespaces,
+// and its cleanup runs the teardown script before it unmounts ns-net.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planScript } from '../../../src/stage1/oci/engine.js';
+import { podEnv, type SupervisorPod } from '../../../src/stage1/oci/engine.js';
 
-type PlanInput = Parameters<typeof planScript>[0];
-
-const input = (cniNetworks: boolean): PlanInput => ({
-  P: '/d/pods/prepared/u',
+const input = (cniNetworks: boolean): SupervisorPod => ({
   R: '/d/pods/run/u',
-  uuid: 'u',
   rt: {
     name: 'crun',
     path: '/usr/bin/crun',
@@ -21,25 +17,26 @@ const input = (cniNetworks: boolean): PlanInput => ({
   apps: [{ name: 'a', id: 'rkt-u-a', bundle: '/d/pods/run/u/apps/a', pre: [], post: [] }],
   ns: { network: '/d/pods/run/u/ns-net', ipc: '/d/pods/run/u/ns-ipc', uts: '/d/pods/run/u/ns-uts' },
   hostname: 'rkt-u',
-  interactive: false,
   cgroupParent: 'rkt-u',
   cniNetworks,
+  io: { relayApps: [], listenCount: 0, notify: () => false, listen: () => ({ args: '', redirects: '' }) },
+  mutable: false,
 });
 
-describe('exec plan with CNI networks', () => {
-  it('leaves ns-net to stage0 and tears the networks down before unmounting it', () => {
-    const plan = planScript(input(true));
-    assert.doesNotMatch(plan, /--net=/);
-    assert.match(plan, /unshare --ipc=\/d\/pods\/run\/u\/ns-ipc --uts=/);
-    const teardown = plan.indexOf('[ -f "$R/net/teardown.sh" ] && sh "$R/net/teardown.sh" "$R"');
-    const umount = plan.indexOf('umount ', teardown);
-    assert.ok(teardown > 0 && umount > teardown, plan);
-    assert.match(plan.slice(umount), /^umount .*\/d\/pods\/run\/u\/ns-net/);
+describe('supervisor settings with CNI networks', () => {
+  it('leaves ns-net to stage0 and names the teardown script', () => {
+    const env = podEnv(input(true));
+    assert.doesNotMatch(env, /--net=/);
+    assert.match(env, /^NS_CREATE=.*unshare --ipc=\/d\/pods\/run\/u\/ns-ipc --uts=/m);
+    assert.match(env, /^CNI=1$/m);
+    assert.match(env, /^CNI_TEARDOWN=net\/teardown\.sh$/m);
+    // The cleanup unmounts and removes every namespace file, ns-net included (after the teardown).
+    assert.match(env, /^NS_FILES='ns-net ns-ipc ns-uts'$/m);
   });
 
   it('makes ns-net itself with --net=none, and has no teardown', () => {
-    const plan = planScript(input(false));
-    assert.match(plan, /unshare --net=\/d\/pods\/run\/u\/ns-net --ipc=/);
-    assert.doesNotMatch(plan, /teardown\.sh/);
+    const env = podEnv(input(false));
+    assert.match(env, /unshare --net=\/d\/pods\/run\/u\/ns-net --ipc=/);
+    assert.match(env, /^CNI=''$/m);
   });
 });

@@ -165,6 +165,11 @@ describe('parseRunArgs: flags', () => {
       msg(() => parseRunArgs(['img', '--mount=volume=nope,target=/x'])),
       'dangling mount point "/x": volume "nope" not found',
     );
+    // Found by test/unit/fuzz: a bad escape was a URIError and a stack trace.
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--mount=volume=a%,target=/x'])),
+      'invalid URL escape in --mount flag "volume=a%,target=/x"',
+    );
     assert.equal(
       msg(() => parseRunArgs(['img', '--bogus'])),
       'unknown flag: --bogus',

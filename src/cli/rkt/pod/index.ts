@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { appCommand } from './app.js';
 import { catManifestCommand } from './cat-manifest.js';
 import { exportCommand } from './export.js';
 import { gcCommand } from './gc.js';
@@ -12,7 +13,7 @@ import { rmCommand } from './rm.js';
 import { statusCommand } from './status.js';
 import { withPodFlagTable } from './flags.js';
 
-/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export. */
+/** The pod lifecycle verbs: run, run-prepared, stop, enter, prepare, list, status, rm, gc, cat-manifest, export, app. */
 export function registerPods(program: Command): void {
   for (const make of [
     runCommand,
@@ -26,6 +27,7 @@ export function registerPods(program: Command): void {
     gcCommand,
     catManifestCommand,
     exportCommand,
+    appCommand,
   ])
     program.addCommand(withPodFlagTable(make()));
 }

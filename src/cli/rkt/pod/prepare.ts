@@ -12,17 +12,49 @@ import { openStore, rawArgsAfterVerb } from './common.js';
 export async function preparePodFromArgs(
   args: PodArgs,
   globals: RktGlobals,
-  opts: { keepLockedInRun?: boolean; quiet?: boolean; forRun?: boolean } = {},
+  opts: { keepLockedInRun?: boolean; quiet?: boolean; sandbox?: boolean; forRun?: boolean } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
   const pod = await import('../../../pod/index.js');
+  const dir = args.globals['dir'] ?? globals.dir;
+  const store = await openStore(dir);
+  const images = await imageSource(args, globals, store);
+  try {
+    const built =
+      opts.sandbox === true ? pod.buildSandboxManifest(args) : await pod.buildPodManifest(args, images);
+    if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
+    return await pod.preparePod({
+      dataDir: dir,
+      store,
+      built,
+      ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
+      ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
+      extraFiles: {
+        [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args),
+        // rkt run: who will run it, so that gc can collect it if that process dies first.
+        ...(opts.forRun === true ? { [pod.RUN_LAUNCHER_FILE]: pod.launcherIdentity() } : {}),
+      },
+    });
+  } finally {
+    await images.close();
+    store.close();
+  }
+}
+
+/**
+ * Where a pod's images come from: the store, or (loaded only when the store cannot satisfy an
+ * image under `args.pullPolicy`) the fetcher. Shared by `prepare`, `run` and `app add`.
+ */
+export async function imageSource(
+  args: PodArgs,
+  globals: RktGlobals,
+  store: import('../../../store/index.js').Store,
+): Promise<import('../../../pod/index.js').ImageSource & { close(): Promise<void> }> {
   const { resolveStored } = await import('../../../fetch/local.js');
   const { parsePullPolicy } = await import('../../../fetch/policy.js');
-  const dir = args.globals['dir'] ?? globals.dir;
   const io =
     args.insecureOptions === undefined
       ? globals.insecureOptions
       : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
-  const store = await openStore(dir);
   const { resolveMaxImageSize } = await import('../../../store/limits.js');
   store.maxImageSize = resolveMaxImageSize(args.globals['max-image-size'] ?? globals.maxImageSize, [
     args.globals['system-config'] ?? globals.systemConfig,
@@ -30,7 +62,6 @@ export async function preparePodFromArgs(
     args.globals['user-config'] ?? globals.userConfig,
   ]);
   const pullPolicy = parsePullPolicy(args.pullPolicy);
-  // The fetcher (HTTP, discovery, OpenPGP) is loaded only for an image the store cannot satisfy.
   let fetcher: import('../../../fetch/index.js').Fetcher | undefined;
   const makeFetcher = async (): Promise<import('../../../fetch/index.js').Fetcher> => {
     const fetch = await import('../../../fetch/index.js');
@@ -52,44 +83,29 @@ export async function preparePodFromArgs(
       debug: globals.debug,
     });
   };
-  try {
-    const built = await pod.buildPodManifest(args, {
-      resolve: async (app) => {
-        const stored = app.signature === undefined ? resolveStored(store, app.image, pullPolicy) : undefined;
-        if (stored !== undefined) return stored;
-        try {
-          fetcher ??= await makeFetcher();
-          return await fetcher.fetch({
-            image: app.image,
-            ...(app.signature !== undefined ? { signature: app.signature } : {}),
-          });
-        } catch (err) {
-          if (err instanceof RocketError && err.message.includes(app.image))
-            throw new RocketError(err.message, RKT_FAILURE, { cause: err });
-          throw new RocketError(`${JSON.stringify(app.image)}: ${errorMessage(err)}`, RKT_FAILURE, {
-            cause: err,
-          });
-        }
-      },
-      manifest: (key) => store.manifest(key),
-    });
-    if (opts.quiet !== true) for (const w of built.warnings) stderrLine(w);
-    return await pod.preparePod({
-      dataDir: dir,
-      store,
-      built,
-      ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
-      ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
-      extraFiles: {
-        [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args),
-        // rkt run: who will run it, so that gc can collect it if that process dies first.
-        ...(opts.forRun === true ? { [pod.RUN_LAUNCHER_FILE]: pod.launcherIdentity() } : {}),
-      },
-    });
-  } finally {
-    await fetcher?.close();
-    store.close();
-  }
+  return {
+    resolve: async (app) => {
+      const stored = app.signature === undefined ? resolveStored(store, app.image, pullPolicy) : undefined;
+      if (stored !== undefined) return stored;
+      try {
+        fetcher ??= await makeFetcher();
+        return await fetcher.fetch({
+          image: app.image,
+          ...(app.signature !== undefined ? { signature: app.signature } : {}),
+        });
+      } catch (err) {
+        if (err instanceof RocketError && err.message.includes(app.image))
+          throw new RocketError(err.message, RKT_FAILURE, { cause: err });
+        throw new RocketError(`${JSON.stringify(app.image)}: ${errorMessage(err)}`, RKT_FAILURE, {
+          cause: err,
+        });
+      }
+    },
+    manifest: (key) => store.manifest(key),
+    close: async () => {
+      await fetcher?.close();
+    },
+  };
 }
 
 export function prepareCommand(): Command {

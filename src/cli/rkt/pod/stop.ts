@@ -20,6 +20,11 @@ export function stopCommand(): Command {
         for (const u of wanted) {
           try {
             const pod = getPod(dataDir(cmd), u);
+            // rkt: a pod that has already finished is not an error.
+            if (pod.state === 'exited' || pod.state === 'exited garbage') {
+              stderrLine(`stop: pod ${JSON.stringify(pod.uuid)} is already stopped`);
+              continue;
+            }
             if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
             engineForPod(pod).stop({ pod, force: flags.force });
             process.stdout.write(pod.uuid + '\n');

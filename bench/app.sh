@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Apps added to a running pod: `rkt app add` + `rkt app start` of a cached image (/bin/true) into a
+# running sandbox, against `podman create --pod P` + `podman start` of the same rootfs; and, in the
+# same run, `rkt run --net=none` of /bin/true against `podman run --rm --net=none`. Medians and
+# ratios (bench/ratios.mjs). Goals (issue 11): app add + start at most 0.5x podman; rkt run no
+# slower than before the supervisor (0.89x podman measured then).
+# Needs podman set up as bench/peers/04-podman-setup.sh does (skipped otherwise).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+peers=${PEERS_DIR:-$root/bench/peers}
+runs=${BENCH_RUNS:-20}
+. "$peers/00-env.sh"
+[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
+work=$(mktemp -d /var/tmp/rocket-bench-app.XXXXXX)
+data=$work/data
+pod=rocket-bench-pod-$$
+sandbox_pid=
+cleanup() {
+  if [ -n "$sandbox_pid" ]; then
+    kill "$sandbox_pid" 2>/dev/null || true
+    wait "$sandbox_pid" 2>/dev/null || true
+  fi
+  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+  podman pod rm -f "$pod" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+unset NODE_EXTRA_CA_CERTS
+
+. bench/lib.sh
+bench_busybox_image
+
+if ! command -v podman >/dev/null 2>&1 || ! bash "$peers/04-podman-setup.sh" >/dev/null 2>&1 ||
+  ! podman run --rm --net=none localhost/busybox true >/dev/null 2>&1; then
+  echo "podman is not installed or not set up; nothing to compare with"
+  exit 0
+fi
+
+hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
+
+# The sandbox, running in the background until the end.
+bin/rkt --dir "$data" app sandbox --net=none --uuid-file-save="$work/uuid" >"$work/sandbox.log" 2>&1 &
+sandbox_pid=$!
+while [ ! -p "$data/pods/run/$(cat "$work/uuid" 2>/dev/null)/stage1/ctl" ]; do
+  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log"; exit 1; }
+  sleep 0.05
+done
+uuid=$(cat "$work/uuid")
+# No infra container (it needs catatonit, not installed here).
+podman pod create --infra=false --name "$pod" >/dev/null
+
+# Each run adds a new app (a fresh name) and starts it.
+cat >"$work/rkt-app.sh" <<EOF
+n=a\$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+bin/rkt --dir $data app add $uuid $image --name=\$n && bin/rkt --dir $data app start $uuid --app=\$n
+EOF
+hf "$work/rkt-app.json" "sh $work/rkt-app.sh"
+hf "$work/podman-app.json" "sh -c 'c=\$(podman create --pod $pod localhost/busybox true) && podman start \$c >/dev/null'"
+node bench/ratios.mjs "rkt app add + app start vs podman create --pod + start (goal <= 0.5x)" \
+  ours="$work/rkt-app.json" podman="$work/podman-app.json"
+
+hf "$work/rkt-run.json" "bin/rkt --dir $data run --net=none $image"
+hf "$work/podman-run.json" "podman run --rm --net=none localhost/busybox true"
+node bench/ratios.mjs "rkt run --net=none /bin/true vs podman run (was 0.89x)" \
+  ours="$work/rkt-run.json" podman="$work/podman-run.json"

@@ -1,0 +1,78 @@
+/**
+ * Changing a running sandbox's pod manifest (`rkt app add`, `rkt app rm`): serialised by a flock on
+ * `pod.lck` in the pod dir (rkt's), every step's manifest written to a temp file and renamed.
+ */
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parsePodManifest, podManifestToJSON, type PodManifest, type RuntimeApp } from '../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { FileLock } from '../store/flock.js';
+import type { Store } from '../store/index.js';
+import { matchMountPoints } from './manifest.js';
+import { createSharedVolumes, writeFileAtomic } from './pod.js';
+import { POD_FILES } from './state.js';
+
+export const POD_MUTATION_LOCK = 'pod.lck';
+
+/** Runs `fn` holding the pod's mutation lock. */
+export async function withPodMutationLock<T>(podDir: string, fn: () => Promise<T> | T): Promise<T> {
+  const lock = await FileLock.acquire(join(podDir, POD_MUTATION_LOCK), 'exclusive');
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+export function readPodManifest(podDir: string): PodManifest {
+  const file = join(podDir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+/**
+ * Adds app `ra` (image `key`) to the pod's manifest: renders its tree, records it in
+ * `appsinfo/<app>/`, makes the `empty` volumes its mount points need, then rewrites the manifest.
+ * A duplicate name fails with nothing changed; so does a failure before the manifest is written.
+ */
+export async function addAppToManifest(
+  podDir: string,
+  store: Store,
+  key: string,
+  ra: RuntimeApp,
+): Promise<{ manifest: PodManifest; warnings: string[] }> {
+  const manifest = readPodManifest(podDir);
+  if (manifest.apps.some((a) => a.name === ra.name))
+    throw new RocketError(
+      `error: an app named ${JSON.stringify(ra.name)} already exists in the pod`,
+      RKT_FAILURE,
+    );
+  manifest.apps.push(ra);
+  const warnings = matchMountPoints(manifest);
+  let json: string;
+  try {
+    json = podManifestToJSON(manifest);
+  } catch (err) {
+    throw new RocketError(`invalid pod manifest: ${errorMessage(err)}`, RKT_FAILURE);
+  }
+  const info = join(podDir, POD_FILES.appsInfo, ra.name);
+  try {
+    const tree = await store.renderTree(key);
+    mkdirSync(info, { recursive: true });
+    writeFileAtomic(join(info, 'manifest'), store.manifestBytes(key));
+    writeFileAtomic(join(info, 'treeStoreID'), tree.treeStoreId);
+    createSharedVolumes(podDir, manifest);
+  } catch (err) {
+    rmSync(info, { recursive: true, force: true });
+    throw err;
+  }
+  writeFileAtomic(join(podDir, POD_FILES.manifest), json);
+  return { manifest, warnings };
+}
+
+/** Removes app `name` from the pod's manifest and its `appsinfo/` entry. */
+export function removeAppFromManifest(podDir: string, name: string): void {
+  const manifest = readPodManifest(podDir);
+  manifest.apps = manifest.apps.filter((a) => a.name !== name);
+  writeFileAtomic(join(podDir, POD_FILES.manifest), podManifestToJSON(manifest));
+  rmSync(join(podDir, POD_FILES.appsInfo, name), { recursive: true, force: true });
+}

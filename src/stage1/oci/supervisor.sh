@@ -1,0 +1,379 @@
+#!/bin/sh
+# The oci engine's pod supervisor (docs/stage1.md, "The supervisor"): one fixed POSIX sh program,
+# the same for every pod. Stage0 writes the pod's settings and one settings file per app into the
+# prepared pod dir (stage1/sup/, see src/stage1/oci/sup-files.ts); the launcher execs this with
+#   sh supervisor.sh PREPARED_DIR RUN_DIR
+# It takes the pod lock (fd 3; inherited by the app subshells and the runtime monitors, so the pod
+# stays "running" exactly while any of them lives), renames the pod into run/, mounts, makes the
+# namespaces, and runs the apps. It then reads commands, one a line, from the FIFO stage1/ctl:
+#   start APP        start an app whose files are in stage1/sup/app/APP.env
+#   stop-app APP [S] stop one app: TERM, KILL after S seconds (default: the pod's stop timeout)
+#   rm APP           forget a stopped app: delete its container, unmount its rootfs
+#   stop [S]         stop the pod: TERM to every app, KILL after S seconds
+# and from itself (its traps and its children write to the FIFO too):
+#   exit APP | wake | timeout
+# A pod from `rkt run` (MUTABLE empty) stops the other apps when one fails and ends when every app
+# has ended; a sandbox (MUTABLE=1) lives until it is stopped, its apps independent of each other.
+# shellcheck disable=SC2034 # variables set here are read by eval'ed settings and vice versa
+
+P=$1 R=$2
+[ -n "${RKT_DEBUG_SUPERVISOR-}" ] && set -x
+U=${R##*/}
+D=stage1/sup
+# Settings: the pod's (written by stage0 with every value quoted).
+if [ ! -f "$P/$D/pod.env" ]; then
+	echo "rkt: pod $U is not prepared (already running?)" >&2
+	exit 254
+fi
+# shellcheck source=/dev/null
+. "$P/$D/pod.env"
+
+# Socket activation: the fds systemd passed (3..) wait at 5.. before fds 3 and 4 are taken.
+# Highest first: each move must not overwrite an fd still to be moved.
+case ${LISTEN_COUNT:-0} in
+1) exec 5<&3 ;;
+2) exec 6<&4 5<&3 ;;
+3) exec 7<&5 6<&4 5<&3 ;;
+4) exec 8<&6 7<&5 6<&4 5<&3 ;;
+esac
+SDN=${NOTIFY_SOCKET-}
+unset NOTIFY_SOCKET LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
+
+S=$R/stage1/rootfs/rkt/status
+M=$R/stage1/stopping
+CTL=$R/stage1/ctl
+rt() { eval "$RT"' "$@"'; }
+
+# `command`: a failed redirection of the special builtin exec must not end the shell. The
+# `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
+{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null
+if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
+	echo "rkt: pod $U is not prepared (already running?)" >&2
+	exit 254
+fi
+echo $$ >"$R/pid"
+
+# The runtime's state dir tells whether a container still exists (`run` deletes it on exit).
+del() {
+	for id; do [ -d "$ST/$id" ] && rt delete -f "$id" >/dev/null 2>&1; done
+	return 0
+}
+
+# load APP: the app's settings into ID, BUNDLE, OVL, TARGET, PRE_*, POST_*, NOTIFY, LISTEN_*.
+load() {
+	ID='' BUNDLE='' OVL='' TARGET='' PRE_N=0 POST_N=0 NOTIFY='' LISTEN_ARGS='' LISTEN_REDIR=''
+	# shellcheck source=/dev/null
+	. "$R/$D/app/$1.env"
+}
+
+# forget APP: its containers (handlers and the main one) deleted, its rootfs unmounted, its log
+# FIFOs removed. (No command substitution here or in other frequent paths: each is a fork.)
+forget() {
+	load "$1"
+	i=0
+	while [ "$i" -lt "$PRE_N" ]; do eval "del \"\$PRE_ID_$i\""; i=$((i + 1)); done
+	del "$ID"
+	i=0
+	while [ "$i" -lt "$POST_N" ]; do eval "del \"\$POST_ID_$i\""; i=$((i + 1)); done
+	[ -n "$OVL" ] && umount "$TARGET" 2>/dev/null
+	[ -n "$LOGS" ] && rm -f "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo"
+	return 0
+}
+
+cleanup() {
+	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
+	for n in $APPS; do forget "$n"; done
+	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
+	set --
+	for f in $NS_FILES; do set -- "$@" "$R/$f"; done
+	if [ $# -gt 0 ]; then
+		umount "$@" 2>/dev/null
+		rm -f "$@"
+	fi
+	rmdir /sys/fs/cgroup/*/"$CGP" "/sys/fs/cgroup/$CGP" 2>/dev/null
+	return 0
+}
+
+fail() {
+	echo "rkt: $*" >&2
+	cleanup
+	exit 254
+}
+
+# key APP: a shell variable suffix for the app (app names are [a-z0-9-]: each - becomes _).
+key() {
+	k='' r=$1
+	while :; do
+		case $r in
+		*-*)
+			k=$k${r%%-*}_
+			r=${r#*-}
+			;;
+		*)
+			k=$k$r
+			return 0
+			;;
+		esac
+	done
+}
+
+mkfifo "$CTL" || fail 'cannot create the control FIFO'
+exec 9<>"$CTL"
+if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
+if [ -n "$LOGS" ]; then
+	export LOGMAX LOGEPOCH
+fi
+if [ -n "$RELAY_APPS" ]; then
+	# shellcheck disable=SC2086 # app names, one word each
+	(cd "$R/stage1/notify" && exec perl "$R/stage1/notify-relay.pl" "$S" $$ $RELAY_APPS) </dev/null 3<&- 4<&- 9<&- ||
+		fail 'cannot start the sd_notify relay'
+fi
+
+# lgs APP: starts the app's two loggers (they end at the FIFOs' EOF; they ignore HUP and TERM).
+lgs() {
+	(
+		trap '' HUP TERM
+		# shellcheck disable=SC2030,SC2031 # each logger's own environment
+		export LOGF="$R/logs/$1/stdout.log" LOGSTREAM=stdout
+		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
+	) 3<&- 4<&- 9<&- &
+	lo=$!
+	(
+		trap '' HUP TERM
+		# shellcheck disable=SC2030,SC2031 # each logger's own environment
+		export LOGF="$R/logs/$1/stderr.log" LOGSTREAM=stderr
+		exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stderr.fifo" >&2
+	) 3<&- 4<&- 9<&- &
+	le=$!
+}
+
+# handler VAR_PREFIX I: runs an event handler's container to its end; rc=its status.
+handler() {
+	hid='' hb=''
+	eval "hid=\$${1}_ID_$2 hb=\$${1}_B_$2"
+	rt run --bundle "$hb" "$hid" </dev/null 4<&- 9<&-
+	rc=$?
+	del "$hid"
+}
+
+# app APP (in a background subshell): pre-start handlers, the main container, post-stop handlers;
+# records the exit code and tells the supervisor. It outlives signals sent to the whole process
+# group or cgroup (^C, a terminal's HUP, systemd's KillMode=control-group): the supervisor decides
+# how to stop. The runtimes reset ignored signals in the container.
+app() {
+	trap '' INT TERM HUP
+	load "$1"
+	rc=0 i=0
+	while [ "$rc" = 0 ] && [ "$i" -lt "$PRE_N" ]; do handler PRE "$i"; i=$((i + 1)); done
+	if [ "$rc" = 0 ] && [ ! -e "$M" ] && [ ! -e "$S/$1-stopping" ]; then
+		if [ -n "$LOGS" ]; then
+			lgs "$1"
+			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" </dev/null 4<&- 9<&- >\"\$R/logs/\$1/stdout.fifo\" 2>\"\$R/logs/\$1/stderr.fifo\" $LISTEN_REDIR"
+			rc=$?
+			wait "$lo" "$le"
+		else
+			eval "rt run $LISTEN_ARGS--bundle \"\$BUNDLE\" \"\$ID\" <&4 4<&- 9<&- $LISTEN_REDIR"
+			rc=$?
+		fi
+	fi
+	del "$ID"
+	i=0
+	while [ "$i" -lt "$POST_N" ]; do handler POST "$i"; i=$((i + 1)); done
+	echo "$rc" >"$S/$1"
+	echo "exit $1" >&9
+}
+
+# start APP: mounts its rootfs and starts its subshell. A second start of an app is refused.
+start() {
+	key "$1"
+	if [ ! -f "$R/$D/app/$1.env" ]; then
+		echo "rkt: no app $1 in pod $U" >&2
+		return 1
+	fi
+	eval "[ -z \"\$pid_$k\" ]" || return 1
+	load "$1"
+	if [ -n "$OVL" ] && ! mount -t overlay overlay -o "$OVL" "$TARGET"; then
+		echo "rkt: cannot mount the rootfs of app $1" >&2
+		echo 254 >"$S/$1"
+		return 1
+	fi
+	if [ -n "$LOGS" ] && [ ! -p "$R/logs/$1/stdout.fifo" ]; then
+		mkfifo "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo" || {
+			echo 254 >"$S/$1"
+			return 1
+		}
+	fi
+	app "$1" &
+	eval "pid_$k=\$!"
+	case " $APPS " in *" $1 "*) ;; *) APPS="${APPS:+$APPS }$1" ;; esac
+}
+
+T=${RKT_STOP_TIMEOUT:-$STOP_TIMEOUT}
+stopping='' requested='' timer='' failed='' ready=''
+
+# term: SIGTERM, once, to each app to be stopped whose process has started (its poststart hook's
+# marker): a TERM that reaches a container before its start makes runc fail. Others get it later.
+term() {
+	for n in $APPS; do
+		[ -n "$stopping$requested" ] || [ -e "$S/$n-stopping" ] || continue
+		if [ ! -e "$S/$n-started" ] || [ -f "$S/$n" ]; then continue; fi
+		key "$n"
+		eval "[ -z \"\$tm_$k\" ]" || continue
+		eval "tm_$k=1"
+		load "$n"
+		rt kill "$ID" TERM >/dev/null 2>&1
+	done
+	return 0
+}
+
+# timer NAME [APP]: after $T seconds, `timeout [APP]` on the FIFO unless cancelled first (cancel).
+# A cancelled timer kills its sleep and ends at once: the trap kills the sleep once its pid is
+# known, the check after `s=$!` covers a TERM before that, and the cancel file a TERM that came
+# before the trap was set (it met the handler this shell had at the fork, and was lost).
+timer() {
+	rm -f "$R/stage1/cancel.$1"
+	(
+		x='' s=''
+		trap 'x=1; [ -n "$s" ] && kill "$s"' TERM
+		[ -e "$R/stage1/cancel.$1" ] && exit 0
+		sleep "$T" &
+		s=$!
+		[ -n "$x" ] && kill "$s"
+		wait "$s"
+		[ -n "$x" ] || echo "timeout $2" >&9
+	) </dev/null >/dev/null 2>&1 3<&- 4<&- &
+}
+
+# cancel NAME PID: ends the timer NAME.
+cancel() {
+	: >"$R/stage1/cancel.$1"
+	kill "$2" 2>/dev/null
+	return 0
+}
+
+sdstop() {
+	[ -n "$SDN" ] && NOTIFY_SOCKET=$SDN systemd-notify STOPPING=1 >/dev/null 2>&1
+	return 0
+}
+
+stop() {
+	[ -n "$stopping" ] && return
+	stopping=1
+	# `rkt stop` may have written the marker with this stop's timeout in it.
+	if [ -s "$M" ]; then
+		read -r t <"$M"
+		case $t in *[!0-9]* | '') ;; *) T=$t ;; esac
+	else
+		: >"$M"
+	fi
+	sdstop
+	term
+	timer pod
+	timer=$!
+}
+
+# stopapp APP [S]: TERM now (or once it has started), KILL after S seconds (its own timer).
+stopapp() {
+	[ -f "$R/$D/app/$1.env" ] && [ ! -f "$S/$1" ] && [ ! -e "$S/$1-stopping" ] || return 0
+	: >"$S/$1-stopping"
+	term
+	ot=$T
+	case $2 in *[!0-9]* | '') ;; *) T=$2 ;; esac
+	key "$1"
+	timer "a_$k" "$1"
+	T=$ot
+	eval "at_$k=\$!"
+}
+
+# remove APP: forgets an app that has ended (`rkt app rm`); stage0 then removes its files.
+remove() {
+	[ -f "$S/$1" ] || return 0
+	forget "$1"
+	key "$1"
+	eval "pid_$k='' tm_$k=''"
+	APPS=$(for n in $APPS; do [ "$n" = "$1" ] || printf '%s ' "$n"; done)
+	rm -f "$S/$1-started" "$S/$1-stopping" "$S/$1-ready"
+	: >"$S/$1-removed"
+}
+
+# rdy: announces readiness once (rkt's marker; READY=1 under systemd): a sandbox at once, a pod of
+# `rkt run` when every app has started (or sent READY=1, for an app that supports sd_notify).
+rdy() {
+	[ -n "$ready" ] && return
+	if [ -z "$MUTABLE" ]; then
+		for n in $APPS; do
+			load "$n"
+			if [ -n "$NOTIFY" ]; then [ -e "$S/$n-ready" ] || return 0; else [ -e "$S/$n-started" ] || return 0; fi
+		done
+	fi
+	ready=1
+	ln -sfn ready "$R/stage1/rootfs/rkt/supervisor-status"
+	[ -n "$SDN" ] && NOTIFY_SOCKET=$SDN systemd-notify --ready --pid=$$ >/dev/null 2>&1
+	return 0
+}
+
+# check: reads the apps' exit codes; sets `all` when every app has one.
+check() {
+	all=1
+	[ -e "$M" ] && requested=1
+	for n in $APPS; do
+		if [ -f "$S/$n" ]; then
+			key "$n"
+			# An app stopped on its own: its timer goes.
+			eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\"; at_$k=''"
+			read -r c <"$S/$n"
+			# During a requested stop, an app ending on the SIGTERM sent to it stopped cleanly.
+			if [ "$c" = 143 ] && { [ -n "$stopping$requested" ] || [ -e "$S/$n-stopping" ]; }; then c=0; fi
+			if [ -z "$MUTABLE" ] && [ "$c" != 0 ] && [ -z "$failed" ]; then
+				failed=$c
+				stop
+			fi
+		else
+			all=''
+		fi
+	done
+}
+
+trap 'echo stop >&9' TERM INT HUP
+trap 'echo wake >&9' USR1
+trap 'echo timeout >&9' USR2
+for n in $INITIAL_APPS; do start "$n" || failed=${failed:-254}; done
+[ -n "$failed" ] && stop
+while :; do
+	check
+	if [ -n "$MUTABLE" ]; then
+		[ -n "$stopping" ] && [ -n "$all" ] && break
+	else
+		[ -n "$all" ] && break
+	fi
+	term
+	rdy
+	read -r cmd a1 a2 <&9 || continue
+	case $cmd in
+	stop)
+		case $a1 in *[!0-9]* | '') ;; *) T=$a1 ;; esac
+		stop
+		;;
+	timeout)
+		for n in ${a1:-$APPS}; do
+			[ -f "$S/$n" ] && continue
+			load "$n"
+			rt kill "$ID" KILL >/dev/null 2>&1
+		done
+		;;
+	start) [ -z "$stopping" ] && start "$a1" ;;
+	stop-app) stopapp "$a1" "$a2" ;;
+	rm) remove "$a1" ;;
+	esac
+done
+# Nothing outlives the pod: cancel the timer, and wait for it and for the app subshells (which may
+# still be writing to the FIFO) with every trap off, so that no wake-up ends the wait early.
+trap '' TERM INT HUP USR1 USR2
+[ -n "$timer" ] && cancel pod "$timer"
+for n in $APPS; do
+	key "$n"
+	eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\""
+done
+wait
+cleanup
+exit "${failed:-0}"

@@ -1,0 +1,262 @@
+// The pod supervisor (src/stage1/oci/supervisor.sh) against a fake runtime: a sh script that
+// "runs" a container as itself (the behaviour named in the bundle's `behaviour` file), records its
+// pid in its state dir for `kill`, and marks the app started as the poststart hook does. No root,
+// no namespaces, no overlay, no loggers: the settings files say so.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import {
+  appEnv,
+  podEnv,
+  sendCommand,
+  supervisorPid,
+  supervisorPlan,
+  type SupervisorPod,
+} from '../../../src/stage1/oci/engine.js';
+import { waitFor } from '../../helpers.js';
+
+// Args: [--root ST] run --bundle B ID | kill ID SIG | delete -f ID
+const FAKE_RUNTIME = `#!/bin/sh
+[ "$1" = --root ] && { ST=$2; shift 2; }
+cmd=$1; shift
+case $cmd in
+run)
+  B=$2 ID=$3
+  mkdir -p "$ST/$ID"
+  echo $$ >"$ST/$ID/pid"
+  read -r app <"$B/app"; read -r R <"$B/pod"
+  : >"$R/stage1/rootfs/rkt/status/$app-started"
+  read -r p <"$R/pid" && kill -USR1 "$p"
+  read -r what <"$B/behaviour"
+  case $what in
+  exit*) exit "\${what#exit }" ;;
+  # The supervisor's app subshells ignore TERM; a runtime resets that in the container.
+  wait) exec perl -e '$SIG{TERM} = "DEFAULT"; exec @ARGV' sleep 1000 ;;
+  ignore-term) exec sleep 1000 ;;
+  esac ;;
+kill) read -r p <"$ST/$1/pid" && kill -s "$2" "$p" ;;
+delete) rm -rf "$ST/$2" ;;
+esac
+`;
+
+const work = mkdtempSync(path.join(tmpdir(), 'rocket-sup-'));
+const fake = path.join(work, 'fake-runtime');
+writeFileSync(fake, FAKE_RUNTIME);
+chmodSync(fake, 0o755);
+const children = new Set<ChildProcess>();
+let seq = 0;
+
+after(() => {
+  for (const c of children) if (c.pid !== undefined) process.kill(-c.pid, 'SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Pod {
+  P: string;
+  R: string;
+  S: string;
+  child: ChildProcess;
+  out: () => string;
+  done: Promise<number>;
+}
+
+interface FakeApp {
+  name: string;
+  behaviour: string;
+}
+
+/** Writes app `a`'s bundle (its behaviour) and settings into the pod dir `dir`, run dir R. */
+function writeApp(dir: string, R: string, a: FakeApp): void {
+  const bundle = path.join(dir, 'apps', a.name);
+  mkdirSync(bundle, { recursive: true });
+  writeFileSync(path.join(bundle, 'behaviour'), a.behaviour + '\n');
+  writeFileSync(path.join(bundle, 'app'), a.name + '\n');
+  writeFileSync(path.join(bundle, 'pod'), R + '\n');
+  mkdirSync(path.join(dir, 'stage1', 'sup', 'app'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'stage1', 'sup', 'app', `${a.name}.env`),
+    appEnv(
+      { name: a.name, id: `c-${a.name}`, bundle: path.join(R, 'apps', a.name), pre: [], post: [] },
+      { notify: false, listen: { args: '', redirects: '' } },
+    ),
+  );
+}
+
+/** Prepares a pod with `apps` and starts the supervisor on it (in its own process group). */
+function startPod(apps: FakeApp[], mutable: boolean, env: NodeJS.ProcessEnv = {}): Pod {
+  const id = `u${++seq}`;
+  const P = path.join(work, 'prepared', id);
+  const R = path.join(work, 'run', id);
+  mkdirSync(path.join(work, 'run'), { recursive: true });
+  mkdirSync(path.join(P, 'stage1', 'rootfs', 'rkt', 'status'), { recursive: true });
+  mkdirSync(path.join(P, 'stage1', 'sup', 'app'), { recursive: true });
+  for (const a of apps) writeApp(P, R, a);
+  const pod: SupervisorPod = {
+    R,
+    rt: {
+      name: 'crun',
+      path: fake,
+      stateRoot: path.join(work, 'state'),
+      hybridWrapper: false,
+      prefix: [fake],
+      describe: () => 'fake',
+    },
+    apps: apps.map((a) => ({
+      name: a.name,
+      id: `c-${a.name}`,
+      bundle: path.join(R, 'apps', a.name),
+      pre: [],
+      post: [],
+    })),
+    ns: { ipc: path.join(R, 'ns-ipc'), uts: path.join(R, 'ns-uts') },
+    hostname: 'h',
+    cgroupParent: `rocket-test-none-${id}`,
+    io: { relayApps: [], listenCount: 0, notify: () => false, listen: () => ({ args: '', redirects: '' }) },
+    mutable,
+  };
+  // No namespaces here (they need root).
+  writeFileSync(path.join(P, 'stage1', 'sup', 'pod.env'), podEnv(pod) + "NS_CREATE='' NS_FILES=''\n");
+  const plan = path.join(work, `rkt-plan.${id}`);
+  writeFileSync(plan, supervisorPlan(P, R));
+  const child = spawn('/bin/sh', [plan], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  children.add(child);
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const done = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal !== null ? 128 : 1));
+    }),
+  );
+  return { P, R, S: path.join(R, 'stage1', 'rootfs', 'rkt', 'status'), child, out: () => out, done };
+}
+
+/** Live processes of process group `pgid` (zombies have ended). */
+function groupMembers(pgid: number): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(e);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const running = (pod: Pod): Promise<void> =>
+  waitFor('the supervisor', () => existsSync(path.join(pod.R, 'stage1', 'ctl')));
+const started = (pod: Pod, app: string): Promise<void> =>
+  waitFor(`app ${app} to start`, () => existsSync(path.join(pod.S, `${app}-started`)));
+const code = (pod: Pod, app: string): string | undefined => {
+  try {
+    return readFileSync(path.join(pod.S, app), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+};
+
+describe('pod supervisor (fake runtime)', () => {
+  it('rkt run: the first failure stops the others; the pod ends with its code; nothing is left', async () => {
+    const pod = startPod(
+      [
+        { name: 'a', behaviour: 'wait' },
+        { name: 'b', behaviour: 'exit 3' },
+      ],
+      false,
+    );
+    assert.equal(await pod.done, 3, pod.out());
+    assert.equal(code(pod, 'b'), '3');
+    assert.equal(code(pod, 'a'), '143', 'a got the TERM');
+    assert.ok(!existsSync(pod.P) && existsSync(path.join(pod.R, 'pid')));
+    assert.deepEqual(
+      readdirSync(path.join(work, 'state')).filter((c) => c.startsWith('c-')),
+      [],
+    );
+    assert.deepEqual(groupMembers(pod.child.pid as number), []);
+  });
+
+  it('stop over the FIFO: TERM, then KILL after the timeout of this stop', async () => {
+    const pod = startPod([{ name: 'stubborn', behaviour: 'ignore-term' }], false, {
+      RKT_STOP_TIMEOUT: '600',
+    });
+    await started(pod, 'stubborn');
+    assert.equal(supervisorPid(pod.R), pod.child.pid);
+    assert.ok(sendCommand(pod.R, 'stop 1'));
+    assert.equal(await pod.done, 137, pod.out());
+    assert.equal(code(pod, 'stubborn'), '137');
+    assert.equal(supervisorPid(pod.R), undefined);
+    assert.equal(sendCommand(pod.R, 'stop'), false, 'nobody reads the FIFO any more');
+    assert.deepEqual(groupMembers(pod.child.pid as number), []);
+  });
+
+  it('a sandbox lives with no app, runs apps added later independently, and ends on stop', async () => {
+    const pod = startPod([], true, { RKT_STOP_TIMEOUT: '600' });
+    await running(pod);
+    // rkt's readiness marker: a symlink to `ready` (which does not exist).
+    const status = path.join(pod.R, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
+    await waitFor('readiness', () => {
+      try {
+        return readlinkSync(status) === 'ready';
+      } catch {
+        return false;
+      }
+    });
+    writeApp(pod.R, pod.R, { name: 'x', behaviour: 'exit 5' });
+    writeApp(pod.R, pod.R, { name: 'y', behaviour: 'ignore-term' });
+    assert.ok(sendCommand(pod.R, 'start x'));
+    assert.ok(sendCommand(pod.R, 'start y'));
+    await waitFor('x to end', () => code(pod, 'x') === '5');
+    await started(pod, 'y');
+    // x failed: y keeps running, and so does the pod.
+    assert.equal(code(pod, 'y'), undefined);
+    assert.equal(supervisorPid(pod.R), pod.child.pid);
+    // y ignores TERM: its own stop timeout KILLs it.
+    assert.ok(sendCommand(pod.R, 'stop-app y 1'));
+    await waitFor('y to end', () => code(pod, 'y') === '137');
+    assert.ok(sendCommand(pod.R, 'rm x'));
+    writeApp(pod.R, pod.R, { name: 'z', behaviour: 'wait' });
+    assert.ok(sendCommand(pod.R, 'start z'));
+    await started(pod, 'z');
+    assert.ok(sendCommand(pod.R, 'stop'));
+    assert.equal(await pod.done, 0, pod.out());
+    assert.equal(code(pod, 'z'), '143');
+    assert.deepEqual(groupMembers(pod.child.pid as number), []);
+  });
+
+  it('refuses a second start of a pod (the lock and the rename)', async () => {
+    const pod = startPod([{ name: 'a', behaviour: 'wait' }], false);
+    await started(pod, 'a');
+    const again = spawn('/bin/sh', ['-c', supervisorPlan(pod.P, pod.R).replace('rm -f "$0"\n', '')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    again.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const rc = await new Promise<number | null>((resolve) => again.on('close', resolve));
+    assert.equal(rc, 254);
+    assert.match(err, /is not prepared \(already running\?\)/);
+    process.kill(pod.child.pid as number, 'SIGTERM');
+    assert.equal(await pod.done, 0, pod.out());
+  });
+});
