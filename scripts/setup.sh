@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # curl), the OCI runtimes pods run on (crun, runc) and iproute2, hyperfine (benchmarks), mawk (the
 # pod loggers), systemd (systemd-notify for readiness; systemd-socket-activate in tests), python3
 # (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks),
-# shellcheck (`make lint` checks the pod supervisor, src/stage1/oci/supervisor.sh), socat (the
-# supervisor's attach endpoints: a pty or a stream per app, `rkt attach`).
+# shellcheck (`make lint` checks the pod supervisor, src/stage1/oci/supervisor.sh), socat (the CRI
+# streaming server's port forwarding into pod network namespaces; the supervisor's attach
+# endpoints, a pty or a stream per app, for `rkt attach`).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
   docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
   mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat)

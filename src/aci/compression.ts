@@ -142,7 +142,7 @@ async function decompressor(compression: Compression, raw: Readable, name: strin
     case 'none':
       return raw;
     case 'gzip':
-      out = raw.pipe(createGunzip({ chunkSize: 256 * 1024 }));
+      out = raw.pipe(createGunzip({ chunkSize: IO_CHUNK }));
       break;
     case 'bzip2': {
       const { default: bz2 } = await import('unbzip2-stream');

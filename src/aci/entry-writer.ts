@@ -2,6 +2,7 @@ import {
   chmodSync,
   closeSync,
   constants,
+  ftruncateSync,
   lchownSync,
   linkSync,
   lstatSync,
@@ -11,12 +12,12 @@ import {
   rmSync,
   symlinkSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { RocketError } from '../errors.js';
 import { errText } from './compression.js';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from './syscalls.js';
+import { writeSparseSync } from './sparse-write.js';
 import type { TarHeader } from './tar-format.js';
 
 export interface EntryWriterOptions {
@@ -44,6 +45,14 @@ export interface EntryWriterOptions {
    * longer a directory. The root's (`placeRoot`) comes last either way.
    */
   dirOrder?: 'reverse' | 'deepest-first';
+  /**
+   * Character and block device entries: `create` (default) makes them with mknod; `skip` leaves
+   * them out with a warning (a copy out of the store, where a hostile image's device node would
+   * hand its modes on a host device to whoever can reach the directory). Fifos are always made.
+   */
+  devices?: 'create' | 'skip';
+  /** Appended to the warning for a skipped device node (how to ask for it). */
+  skippedDeviceHint?: string;
   /** Told the byte count of each chunk of file data once it is written. */
   onData?: (bytes: number) => void;
 }
@@ -193,11 +202,15 @@ export class EntryWriter {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
     const fd = this.fsCall(h, 'open', () => openSync(path, flags, 0o600));
     try {
+      // Sparse: zero blocks are left as holes, and the length set at the end.
+      let pos = 0;
       for await (const chunk of body) {
-        let off = 0;
-        while (off < chunk.length) off += this.fsCall(h, 'write', () => writeSync(fd, chunk, off));
+        const at = pos;
+        this.fsCall(h, 'write', () => writeSparseSync(fd, chunk, at));
+        pos += chunk.length;
         this.opts.onData?.(chunk.length);
       }
+      this.fsCall(h, 'truncate', () => ftruncateSync(fd, pos));
     } finally {
       closeSync(fd);
     }
@@ -217,6 +230,13 @@ export class EntryWriter {
 
   /** mknod for devices and fifos; without privilege a device is skipped with a warning. */
   private makeNode(h: TarHeader, path: string): boolean {
+    if (h.type !== 'fifo' && this.opts.devices === 'skip') {
+      const what = h.type === 'char-device' ? 'character' : 'block';
+      this.warnings.add(
+        `${this.source}: entry ${JSON.stringify(h.name)}: ${what} device ${h.devmajor}:${h.devminor} not created${this.opts.skippedDeviceHint ?? ''}`,
+      );
+      return false;
+    }
     const kind = h.type === 'fifo' ? S_IFIFO : h.type === 'char-device' ? S_IFCHR : S_IFBLK;
     const dev = h.type === 'fifo' ? 0n : makedev(h.devmajor, h.devminor);
     try {

@@ -1,10 +1,10 @@
-import { chmodSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ImageManifest } from '../appc/index.js';
 import { RocketError } from '../errors.js';
 import { EntryWriter, statOrUndefined } from './entry-writer.js';
-import { tempSibling } from './output.js';
+import { lockedTempSiblingDir, removeAbandonedSiblings } from './output.js';
 import { ArchiveChecker, ROOTFS } from './paths.js';
 import { readAci, readManifestBody } from './read.js';
 import { parseManifestBytes } from './validate.js';
@@ -25,6 +25,10 @@ export interface ExtractOptions {
   expectedImageId?: string;
   /** Names the image in messages (default: the path). */
   source?: string;
+  /** Character and block devices: made (default) or skipped with a warning (EntryWriter). */
+  devices?: 'create' | 'skip';
+  /** Appended to the warning for a skipped device node. */
+  skippedDeviceHint?: string;
 }
 
 export interface ExtractResult {
@@ -59,8 +63,11 @@ export async function extractAci(
       inPlace = true;
     }
   }
-  const root = inPlace ? realpathSync(dest) : tempSibling(dest);
-  if (!inPlace) mkdirSync(root, { mode: 0o700 });
+  // A new destination is written in a locked temp sibling: one that a killed extract left is
+  // unlocked, and removed by the next extract into the same place (and by a store's image gc).
+  if (!inPlace) removeAbandonedSiblings(dest);
+  const temp = inPlace ? undefined : lockedTempSiblingDir(dest);
+  const root = temp?.path ?? realpathSync(dest);
   const ex = new Extractor(root, source, opts);
   try {
     const result = await ex.run(input);
@@ -74,6 +81,8 @@ export async function extractAci(
   } catch (err) {
     if (!inPlace) rmSync(root, { recursive: true, force: true });
     throw err;
+  } finally {
+    temp?.release();
   }
 }
 
@@ -94,7 +103,13 @@ class Extractor {
   ) {
     this.checker = new ArchiveChecker(source);
     const chown = opts.preserveOwnership ?? process.getuid?.() === 0;
-    this.writer = new EntryWriter(root, { source, chown, xattrs: opts.xattrs !== false });
+    this.writer = new EntryWriter(root, {
+      source,
+      chown,
+      xattrs: opts.xattrs !== false,
+      ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
+      ...(opts.skippedDeviceHint !== undefined ? { skippedDeviceHint: opts.skippedDeviceHint } : {}),
+    });
   }
 
   async run(input: string | Readable): Promise<ExtractResult> {

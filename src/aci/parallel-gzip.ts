@@ -15,6 +15,14 @@ const gzipAsync = promisify(gzip);
 /** Large enough that the lost shared dictionary costs well under 1 % of the output. */
 const BLOCK = 4 * 1024 * 1024;
 
+/**
+ * zlib's output buffer: more than deflate can produce from one block (its bound is the input plus
+ * ~0.03 % plus a few bytes), so each block is compressed by one job on the thread pool. With the
+ * default 16 KiB, a block took ~100 round trips through the main thread, and the pool stalled
+ * whenever the main thread was busy parsing tar.
+ */
+const OUT_CHUNK = BLOCK + 64 * 1024;
+
 export class ParallelGzip extends Writable {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -44,7 +52,7 @@ export class ParallelGzip extends Writable {
     const rest = Buffer.concat(this.pending);
     this.pending = [];
     this.pendingBytes = 0;
-    if (rest.length > 0) this.inFlight.push(gzipAsync(rest, { level: this.level }));
+    if (rest.length > 0) this.inFlight.push(gzipAsync(rest, { level: this.level, chunkSize: OUT_CHUNK }));
     this.drainAll().then(
       () => {
         this.out.end();
@@ -61,7 +69,7 @@ export class ParallelGzip extends Writable {
       const rest = all.subarray(BLOCK);
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingBytes = rest.length;
-      this.inFlight.push(gzipAsync(block, { level: this.level }));
+      this.inFlight.push(gzipAsync(block, { level: this.level, chunkSize: OUT_CHUNK }));
       while (this.inFlight.length >= this.maxInFlight) await this.writeOldest();
     }
   }

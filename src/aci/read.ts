@@ -39,7 +39,12 @@ export async function readAci(
   const hash = createHash('sha512');
   const src = new ByteSource(stream, (chunk) => hash.update(chunk));
   try {
-    const complete = await readTar(src, onEntry, { source, keepRaw: opts.keepRaw === true });
+    const complete = await readTar(src, onEntry, {
+      source,
+      keepRaw: opts.keepRaw === true,
+      // Go's archive/tar (and so actool and rkt) reads sparse entries; a byte-for-byte copy cannot.
+      ...(opts.keepRaw === true ? {} : { sparse: 'expand' as const }),
+    });
     return { imageId: complete ? IMAGE_ID_PREFIX + hash.digest('hex') : undefined, compression };
   } catch (err) {
     throw asRocketError(err, source);

@@ -84,7 +84,14 @@ export function parsePaxRecords(body: Buffer): Map<string, Buffer> {
     const eq = body.indexOf(0x3d, sp + 1);
     if (eq === -1 || eq >= end - 1 || eq === sp + 1) throw new Error('invalid PAX record');
     const key = body.toString('utf8', sp + 1, eq);
-    out.set(key, Buffer.from(body.subarray(eq + 1, end - 1)));
+    const value = Buffer.from(body.subarray(eq + 1, end - 1));
+    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
+      // Sparse format 0.0 repeats these two, in order: gathered into a 0.1-style map, as Go does.
+      const map = out.get('GNU.sparse.map');
+      out.set('GNU.sparse.map', map === undefined ? value : Buffer.concat([map, Buffer.from(','), value]));
+    } else {
+      out.set(key, value);
+    }
     off = end;
   }
   return out;

@@ -29,7 +29,20 @@ export interface ReadTarOptions {
   /** Names the archive in error messages. */
   source: string;
   keepRaw?: boolean;
+  /**
+   * GNU sparse entries (old GNU 'S' headers, PAX sparse formats 0.0, 0.1 and 1.0), as Go's
+   * archive/tar reads them: `expand` gives a regular file of the real size whose body has the holes
+   * as zeros (see ZERO_FILL); by default (and always with keepRaw, which copies entries byte for
+   * byte) they come as `unsupported` entries with their stored bytes.
+   */
+  sparse?: 'expand';
 }
+
+/** Holes of an expanded sparse entry are yielded as slices of this buffer (never written to). */
+export const ZERO_FILL = Buffer.alloc(1024 * 1024);
+
+/** A sparse entry's data segments: [offset, length] in the real file, sorted, non-overlapping. */
+type SparseMap = [number, number][];
 
 /** Thrown by a handler to stop reading early without an error (the source is then not drained). */
 export class StopReading extends Error {
@@ -91,10 +104,23 @@ export async function readTar(
 
     const pax = new Map([...globalPax, ...(localPax ?? [])]);
     let header: TarHeader;
+    let sparse: SparseInfo | undefined;
     try {
       header = decodeHeader(block, flag, pax, longName, longLink);
+      if (opts.sparse === 'expand' && opts.keepRaw !== true)
+        sparse = await sparseInfo(block, flag, pax, header, src);
     } catch (err) {
       throw fail((err as Error).message, at);
+    }
+    const storedSize = header.size;
+    if (sparse !== undefined) {
+      header = {
+        ...header,
+        type: 'file',
+        typeflag: '0',
+        size: sparse.realSize,
+        name: sparse.name ?? header.name,
+      };
     }
     const entry: TarEntry = { header, offset: entryOffset };
     if (opts.keepRaw === true) {
@@ -104,9 +130,20 @@ export async function readTar(
     longName = longLink = undefined;
     preamble = [];
 
-    const dataSize = header.type === 'file' || header.type === 'unsupported' ? header.size : 0;
+    const dataSize =
+      sparse !== undefined
+        ? storedSize - sparse.mapBytes
+        : header.type === 'file' || header.type === 'unsupported'
+          ? header.size
+          : 0;
     const short = () => fail(`truncated data of entry "${header.name}"`, at);
-    const body = new EntryBody(src, dataSize, short);
+    if (dataSize < 0) throw short();
+    const body =
+      sparse !== undefined
+        ? new SparseBody(src, dataSize, sparse, short, () =>
+            fail(`bad sparse map of entry "${header.name}"`, at),
+          )
+        : new EntryBody(src, dataSize, short);
     let stopped = false;
     try {
       await onEntry(entry, body);
@@ -115,8 +152,8 @@ export async function readTar(
       else throw err;
     }
     if (stopped) return false;
-    // Whatever the handler left unread is skipped.
-    const rest = body.remaining + padding(dataSize);
+    // Whatever the handler left unread is skipped (a sparse entry's padding counts its map too).
+    const rest = body.remaining + padding(sparse !== undefined ? storedSize : dataSize);
     if ((await src.skip(rest)) < rest) throw short();
     entryOffset = src.position;
   }
@@ -142,6 +179,145 @@ class EntryBody implements AsyncIterable<Buffer> {
         const chunk = await this.src.readSome(this.remaining);
         if (chunk.length === 0) throw this.onShort();
         this.remaining -= chunk.length;
+        return { done: false, value: chunk };
+      },
+      return: (): Promise<IteratorResult<Buffer>> => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+}
+
+interface SparseInfo {
+  map: SparseMap;
+  realSize: number;
+  /** The real name (PAX GNU.sparse.name), if given. */
+  name?: string;
+  /** Bytes of the stored data taken by the map itself (format 1.0), before the segments. */
+  mapBytes: number;
+}
+
+/**
+ * The sparse map of an entry, or undefined if it is not sparse: old GNU ('S', map in the header and
+ * its extension blocks, which are read here), or PAX 0.0/0.1 (records) and 1.0 (map at the start of
+ * the data, read here). Checked as Go does: offsets and lengths non-negative, sorted, not
+ * overlapping, within the real size.
+ */
+async function sparseInfo(
+  b: Buffer,
+  flag: string,
+  pax: Map<string, Buffer>,
+  header: TarHeader,
+  src: ByteSource,
+): Promise<SparseInfo | undefined> {
+  const text = (key: string) => pax.get(key)?.toString('utf8');
+  const int = (v: string | undefined, what: string): number => {
+    if (v === undefined || !/^[0-9]+$/.test(v)) throw new Error(`invalid sparse ${what}`);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new Error(`invalid sparse ${what}`);
+    return n;
+  };
+  let map: SparseMap = [];
+  let realSize: number;
+  let mapBytes = 0;
+  const name = text('GNU.sparse.name');
+  if (flag === 'S') {
+    const entries = (block: Buffer, off: number, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const o = off + i * 24;
+        if (block[o] === 0) return; // unused slots are empty
+        map.push([readNumber(block, o, 12), readNumber(block, o + 12, 12)]);
+      }
+    };
+    entries(b, 386, 4);
+    let extended = b[482] !== 0;
+    while (extended) {
+      const ext = await src.read(BLOCK);
+      if (ext.length < BLOCK) throw new Error('truncated sparse header');
+      entries(ext, 0, 21);
+      extended = ext[504] !== 0;
+    }
+    realSize = readNumber(b, 483, 12);
+  } else if (text('GNU.sparse.major') === '1' && text('GNU.sparse.minor') === '0') {
+    // The map opens the data: decimal numbers, one a line (count, then offset and length pairs),
+    // padded to a block; read a block at a time.
+    let buf = Buffer.alloc(0);
+    const next = async (): Promise<number> => {
+      for (;;) {
+        const nl = buf.indexOf(0x0a);
+        if (nl !== -1) {
+          const v = int(buf.toString('latin1', 0, nl), 'map');
+          buf = buf.subarray(nl + 1);
+          return v;
+        }
+        if (mapBytes + BLOCK > header.size || buf.length > 64) throw new Error('invalid sparse map');
+        const more = await src.read(BLOCK);
+        if (more.length < BLOCK) throw new Error('truncated sparse map');
+        mapBytes += BLOCK;
+        buf = Buffer.concat([buf, more]);
+      }
+    };
+    const count = await next();
+    if (count > 1_000_000) throw new Error('invalid sparse map');
+    for (let i = 0; i < count; i++) map.push([await next(), await next()]);
+    realSize = int(text('GNU.sparse.realsize'), 'size');
+  } else if (text('GNU.sparse.map') !== undefined) {
+    // 0.1 (and 0.0, whose repeated offset/numbytes records parsePaxRecords gathers into a map)
+    const mapText = text('GNU.sparse.map') ?? '';
+    const parts = mapText === '' ? [] : mapText.split(',');
+    if (parts.length % 2 !== 0) throw new Error('invalid sparse map');
+    for (let i = 0; i < parts.length; i += 2) map.push([int(parts[i], 'map'), int(parts[i + 1], 'map')]);
+    realSize = int(text('GNU.sparse.size') ?? text('GNU.sparse.realsize'), 'size');
+  } else {
+    return undefined;
+  }
+  let end = 0;
+  let stored = 0;
+  for (const [off, len] of map) {
+    if (off < end || off + len > realSize) throw new Error('invalid sparse map');
+    end = off + len;
+    stored += len;
+  }
+  if (mapBytes + stored !== header.size) throw new Error('sparse map does not match the entry size');
+  map = map.filter(([, len]) => len > 0);
+  return { map, realSize, mapBytes, ...(name !== undefined ? { name } : {}) };
+}
+
+/**
+ * A sparse entry's data as the real file: each hole as ZERO_FILL slices, each segment read from the
+ * archive. `remaining` counts the stored bytes not read yet (readTar skips them).
+ */
+class SparseBody implements AsyncIterable<Buffer> {
+  private segment = 0;
+  /** Position in the real file. */
+  private pos = 0;
+
+  constructor(
+    private readonly src: ByteSource,
+    public remaining: number,
+    private readonly info: SparseInfo,
+    private readonly onShort: () => Error,
+    private readonly onBad: () => Error,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        const seg = this.info.map[this.segment];
+        const holeEnd = seg === undefined ? this.info.realSize : seg[0];
+        if (this.pos < holeEnd) {
+          const n = Math.min(holeEnd - this.pos, ZERO_FILL.length);
+          this.pos += n;
+          return { done: false, value: ZERO_FILL.subarray(0, n) };
+        }
+        if (seg === undefined) {
+          if (this.remaining !== 0) throw this.onBad();
+          return { done: true, value: undefined };
+        }
+        const segEnd = seg[0] + seg[1];
+        const chunk = await this.src.readSome(Math.min(segEnd - this.pos, this.remaining));
+        if (chunk.length === 0) throw this.onShort();
+        this.remaining -= chunk.length;
+        this.pos += chunk.length;
+        if (this.pos === segEnd) this.segment++;
         return { done: false, value: chunk };
       },
       return: (): Promise<IteratorResult<Buffer>> => Promise.resolve({ done: true, value: undefined }),

@@ -6,6 +6,7 @@ import { RocketError } from '../errors.js';
 import type { Compression } from './compression.js';
 import { ArchiveChecker, MANIFEST, ROOTFS } from './paths.js';
 import { readAci, readManifestBody } from './read.js';
+import type { TarHeader } from './tar-format.js';
 
 export interface ArchiveValidation {
   imageId: string;
@@ -36,13 +37,18 @@ export function parseManifestBytes(
  * Validates an ACI (path or byte stream) in one streaming pass: archive rules (see ArchiveChecker),
  * the manifest, and the image ID of the whole decompressed stream.
  */
-export async function validateArchive(input: string | Readable, source?: string): Promise<ArchiveValidation> {
+export async function validateArchive(
+  input: string | Readable,
+  source?: string,
+  opts: { onHeader?: (h: TarHeader) => void } = {},
+): Promise<ArchiveValidation> {
   const name = source ?? (typeof input === 'string' ? input : 'image');
   const checker = new ArchiveChecker(name);
   let manifestBytes: Buffer | undefined;
   const { imageId, compression } = await readAci(
     input,
     async (entry, body) => {
+      opts.onHeader?.(entry.header);
       const role = checker.check(entry.header);
       if (role.kind === 'manifest') {
         manifestBytes = await readManifestBody(name, entry.header.type, entry.header.size, body);

@@ -21,6 +21,9 @@ export function parseImageId(s: string): ImageId {
   return { algorithm, hex };
 }
 
+/** The length of a full image ID: `sha512-` and 128 hex digits. */
+export const FULL_IMAGE_ID_LENGTH = 'sha512-'.length + 128;
+
 /** True for `sha512-` followed by exactly 128 lowercase hex digits. */
 export function isFullImageId(s: string): boolean {
   return /^sha512-[0-9a-f]{128}$/.test(s);

@@ -89,8 +89,12 @@ export async function runProgram(
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
-  program.exitOverride();
-  for (const sub of program.commands) sub.exitOverride();
+  // Usage errors of commands at every depth (rkt image list, rkt app start) reach the catch below.
+  const override = (cmd: Command): void => {
+    cmd.exitOverride();
+    for (const sub of cmd.commands) override(sub);
+  };
+  override(program);
   try {
     await program.parseAsync(normalizeGoFlags(argv), { from: 'user' });
   } catch (err) {

@@ -8,7 +8,7 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, Writable, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FileLock } from '../store/index.js';
+import { lockFdAtPath } from '../store/index.js';
 
 export class TempDownload {
   private constructor(
@@ -17,10 +17,12 @@ export class TempDownload {
   ) {}
 
   static async create(tmpDir: string): Promise<TempDownload> {
-    const path = join(tmpDir, `fetch-${process.pid}-${randomBytes(6).toString('hex')}`);
-    const file = await open(path, 'wx', 0o660);
-    FileLock.tryLockFd(file.fd, path, 'exclusive');
-    return new TempDownload(path, file);
+    for (;;) {
+      const path = join(tmpDir, `fetch-${process.pid}-${randomBytes(6).toString('hex')}`);
+      const file = await open(path, 'wx', 0o660);
+      if (lockFdAtPath(file.fd, path)) return new TempDownload(path, file);
+      await file.close(); // gc took it between the create and the lock: make another
+    }
   }
 
   /** Writes every chunk to the file, then passes it on (for a reader that checks the same bytes). */

@@ -4,8 +4,7 @@
  * signature verified and the manifest answers the request; downloads go to a locked temp file of
  * the store, so a killed fetch leaves only what `image gc` reclaims.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { ImageManifest } from '../appc/index.js';
 import {
@@ -17,6 +16,7 @@ import {
 } from '../discovery/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import type { RemoteInfo, Store } from '../store/index.js';
+import { createLockedTempDir } from '../store/util.js';
 import type { Keystore } from '../trust/keystore.js';
 import { checkIdentity, verifyDetachedSignature, type SignerIdentity } from '../trust/verify.js';
 import { ascPathFor, ascUrlFor, classifyImage, type FetchRequest, type ImageArg } from './args.js';
@@ -210,7 +210,8 @@ export class Fetcher {
       dockerConfig: false,
       tmpDir: store.layout.tmpDir,
     });
-    const outDir = await mkdtemp(join(store.layout.tmpDir, 'docker-'));
+    const out = createLockedTempDir(store.layout.tmpDir, 'docker');
+    const outDir = out.path;
     try {
       if (remote !== undefined && remote.etag === image.manifestDigest) {
         this.diag(`docker image ${url} is unchanged (${image.manifestDigest})`);
@@ -244,6 +245,7 @@ export class Fetcher {
     } finally {
       await image.close();
       await rm(outDir, { recursive: true, force: true });
+      out.release();
     }
   }
 

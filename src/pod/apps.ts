@@ -114,6 +114,23 @@ const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
 
+/**
+ * The longest app name a pod can hold. App names become file names (`appsinfo/<app>`,
+ * `apps/<app>`, `overlay/<app>`, `status/<app>-started`) and the OCI runtime's container ID
+ * `rkt-<uuid>-<app>`, which crun and runc make a directory of: 255 bytes (NAME_MAX) less
+ * `rkt-`, the 36-character UUID and `-` leaves 214.
+ */
+export const MAX_APP_NAME_LENGTH = 255 - 'rkt-'.length - 36 - '-'.length;
+
+/** Refuses an app name too long for the files and runtime IDs made from it (one line, 254). */
+export function checkAppNameLength(name: string, what: string): void {
+  const n = Buffer.byteLength(name);
+  if (n > MAX_APP_NAME_LENGTH)
+    fail(
+      `${what}: app name of ${n} bytes is too long (at most ${MAX_APP_NAME_LENGTH}: it names the pod's files and the runtime's container rkt-<uuid>-<app>)`,
+    );
+}
+
 function lastApp(p: PodArgs, flag: string, what = 'an image'): AppArgs {
   const app = p.apps[p.apps.length - 1];
   if (app === undefined) fail(`--${flag} must follow ${what}`);
@@ -165,8 +182,15 @@ export function parseMountFlag(value: string): Mount {
   for (const part of value.split(',')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    const key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-    const val = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    const unescape = (text: string): string => {
+      try {
+        return decodeURIComponent(text);
+      } catch {
+        return fail(`invalid URL escape in --mount flag ${JSON.stringify(value)}`);
+      }
+    };
+    const key = unescape(eq < 0 ? part : part.slice(0, eq));
+    const val = unescape(eq < 0 ? '' : part.slice(eq + 1));
     if (seen.has(key)) fail(`label ${key} with multiple values ["${seen.get(key)}" "${val}"]`);
     seen.set(key, val);
   }
@@ -300,12 +324,13 @@ export function readEnvFile(path: string): [string, string][] {
 }
 
 /** Global flags (rkt's persistent flags) that may appear among the run flags. */
-const GLOBAL_STRING = ['dir', 'system-config', 'local-config', 'user-config'];
+const GLOBAL_STRING = ['dir', 'system-config', 'local-config', 'user-config', 'max-image-size'];
 const GLOBAL_BOOL = ['debug', 'trust-keys-from-https'];
 
 const FLAGS: Record<string, FlagSpec> = {
   // per-app
   name: appFlag((app, v) => {
+    checkAppNameLength(v, '--name');
     app.name = v;
   }),
   exec: appFlag(once('exec')),

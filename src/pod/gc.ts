@@ -4,6 +4,7 @@
  * every registered engine hook (networks, cgroups, namespace files), unmounts whatever is still
  * mounted under the pod dir (as root), and removes the dir.
  */
+import { launcherGone } from './launcher.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
@@ -176,6 +177,12 @@ export async function gcPods(dataDir: string, opts: GcOptions): Promise<GcResult
     if (stateOf(layout, 'prepare', p.uuid) !== 'aborted prepare') continue;
     out.stderr(`moving failed prepare ${JSON.stringify(p.uuid)} to garbage`);
     move(p.uuid, 'prepare', 'garbage');
+  }
+  // 2b. pods `rkt run` prepared whose launcher died before running them (src/pod/launcher.ts)
+  for (const p of walkPods(layout, ['prepared'])) {
+    if (!launcherGone(p.path)) continue;
+    out.stderr(`moving abandoned prepared pod ${JSON.stringify(p.uuid)} to garbage`);
+    move(p.uuid, 'prepared', 'garbage');
   }
   if (opts.markOnly) return res;
   // 3. expired prepared pods → garbage

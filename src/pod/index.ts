@@ -6,4 +6,5 @@ export * from './lock.js';
 export * from './pod.js';
 export * from './gc.js';
 export * from './prepare-options.js';
+export * from './launcher.js';
 export * from './mutate.js';

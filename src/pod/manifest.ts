@@ -29,7 +29,7 @@ import {
   type Volume,
 } from '../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
-import { appNameFromImage, type AppArgs, type PodArgs } from './apps.js';
+import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './apps.js';
 import { parseExposedPort } from '../net/ports.js';
 
 /** How images are found: `resolve` fetches or looks up an app's image and returns its store key. */
@@ -89,6 +89,7 @@ export function runtimeApp(
   hostEnv: NodeJS.ProcessEnv = process.env,
 ): RuntimeApp {
   const name = args.name ?? appNameFromImage(im.name);
+  if (args.name === undefined) checkAppNameLength(name, `image ${JSON.stringify(im.name)}`);
   if (im.app === undefined && args.exec === undefined)
     fail(`error: image ${imageKey} has no app section and --exec argument is not provided`);
   const app: App =
@@ -245,6 +246,7 @@ export async function loadPodManifestFile(path: string, images: ImageSource): Pr
   warnings = warnings.filter((w) => !w.includes('is not a full sha512 digest'));
   if (manifest.apps.length === 0) fail('pod manifest has no apps');
   const imageKeys: string[] = [];
+  for (const [i, ra] of manifest.apps.entries()) checkAppNameLength(ra.name, `${path}: apps[${i}].name`);
   for (const ra of manifest.apps) {
     const ref = ra.image.id ?? ra.image.name;
     if (ref === undefined) return fail(`app ${JSON.stringify(ra.name)}: image has neither id nor name`);

@@ -7,7 +7,7 @@
  * itself first, then takes the pod lock, and becomes (or starts) the pod's supervisor.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
@@ -73,6 +73,26 @@ export interface Engine {
 export const PLAN_ENV = 'RKT_EXEC_PLAN';
 
 /**
+ * Creates the plan file the launcher named (O_EXCL: a file already there is never written through).
+ * The launcher names it after its own pid, which the plan keeps while it runs (exec), so a file of
+ * that name is the leftover of a dead launcher that had the same pid (killed before its plan
+ * removed it), or a trap: it is unlinked (never followed) and the plan made anew.
+ */
+function openPlan(target: string): number {
+  try {
+    return openSync(target, 'wx', 0o600);
+  } catch (err) {
+    if (
+      (err as NodeJS.ErrnoException).code !== 'EEXIST' ||
+      path.basename(target) !== `rkt-plan.${process.ppid}`
+    )
+      throw err;
+  }
+  unlinkSync(target);
+  return openSync(target, 'wx', 0o600);
+}
+
+/**
  * Hands a plan to the launcher. Without the launcher (node run directly, as some tests do), runs
  * the plan as a child with the terminal inherited and returns its exit status: Node then stays
  * resident, which is why bin/rkt is the supported entry point.
@@ -81,8 +101,7 @@ export function handOff(plan: ExecPlan): number | undefined {
   const target = process.env[PLAN_ENV];
   if (target !== undefined && target !== '') {
     try {
-      // O_EXCL: the launcher only names the path; a file already there is someone else's.
-      const fd = openSync(target, 'wx', 0o600);
+      const fd = openPlan(target);
       try {
         writeFileSync(fd, plan.script);
       } finally {

@@ -33,3 +33,11 @@ export {
 } from './layout.js';
 export { FileLock, withLock, syncFilesystem, type LockMode } from './flock.js';
 export { SCHEMA_VERSION } from './db.js';
+export { createLockedTempDir, createLockedTempFile, lockFdAtPath } from './util.js';
+export {
+  DEFAULT_MAX_IMAGE_SIZE,
+  formatSize,
+  maxImageSizeFromConfig,
+  parseSize,
+  resolveMaxImageSize,
+} from './limits.js';

@@ -132,7 +132,7 @@ export async function renderImages(
   images: readonly FlatImage[],
   dir: string,
   openBlob: (key: string) => Promise<Readable>,
-  opts: { chown?: boolean } = {},
+  opts: { chown?: boolean; devices?: 'create' | 'skip'; skippedDeviceHint?: string } = {},
 ): Promise<RenderResult> {
   if (images.length === 0) throw storeError('image list empty');
   const rootfs = join(dir, TREE_ROOTFS);
@@ -147,6 +147,8 @@ export async function renderImages(
     statErrors: 'entry',
     missingLinkTarget: 'was not rendered',
     dirOrder: 'deepest-first',
+    ...(opts.devices !== undefined ? { devices: opts.devices } : {}),
+    ...(opts.skippedDeviceHint !== undefined ? { skippedDeviceHint: opts.skippedDeviceHint } : {}),
     onData: (bytes) => {
       size += bytes;
     },

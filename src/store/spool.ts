@@ -3,8 +3,10 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { openDecompressed, validateArchive } from '../aci/index.js';
 import type { ImageManifest } from '../appc/index.js';
-import { FileLock } from './flock.js';
-import { tempName } from './util.js';
+import { writeSparse } from '../aci/sparse-write.js';
+import { RKT_FAILURE, RocketError } from '../errors.js';
+import { DEFAULT_MAX_IMAGE_SIZE, formatSize } from './limits.js';
+import { lockFdAtPath, tempName } from './util.js';
 
 /** An image decompressed into a temp file of the store, validated, hashed and synced. */
 export interface SpooledImage {
@@ -29,14 +31,30 @@ export async function spoolImage(
   source: string | Readable,
   tmpDir: string,
   name: string,
+  maxSize: number = DEFAULT_MAX_IMAGE_SIZE,
 ): Promise<SpooledImage> {
-  const tempPath = tempName(tmpDir, 'import');
-  const file = await open(tempPath, 'wx', 0o660);
-  FileLock.tryLockFd(file.fd, tempPath, 'exclusive');
+  let tempPath: string;
+  let file: FileHandle;
+  for (;;) {
+    tempPath = tempName(tmpDir, 'import');
+    file = await open(tempPath, 'wx', 0o660);
+    if (lockFdAtPath(file.fd, tempPath)) break; // else gc took it before the lock: another
+    await file.close();
+  }
   let size = 0;
+  const tooLarge = () =>
+    new RocketError(
+      `${name}: image is larger than the limit of ${formatSize(maxSize)} uncompressed (--max-image-size, or maxImageSize in limits.d)`,
+      RKT_FAILURE,
+    );
   const tee = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
-      file.write(chunk).then(
+      if (size + chunk.length > maxSize) {
+        cb(tooLarge());
+        return;
+      }
+      // The blob is kept sparse: zero blocks (a tar of zeros) are holes, not disk.
+      writeSparse(file, chunk, size).then(
         () => {
           size += chunk.length;
           cb(null, chunk);
@@ -52,8 +70,16 @@ export async function spoolImage(
     piping = pipeline(decompressed, tee);
     // The tee's errors reach validateArchive through its reads; this only keeps the promise handled.
     piping.catch(() => undefined);
-    const v = await validateArchive(tee, name);
+    // The files' real sizes count too: a sparse tar entry may be small in the tar and huge on disk.
+    let files = 0;
+    const v = await validateArchive(tee, name, {
+      onHeader: (h) => {
+        if (h.type === 'file') files += h.size;
+        if (files > maxSize) throw tooLarge();
+      },
+    });
     await piping;
+    await file.truncate(size);
     await file.sync();
     return { tempPath, file, size, ...v };
   } catch (err) {

@@ -9,12 +9,14 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeSync,
   type Stats,
 } from 'node:fs';
 import { lstat, open, rm } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { extractAci } from '../aci/index.js';
+import { removeAbandonedSiblings } from '../aci/output.js';
 import { parseImageManifest, type Dependency, type ImageManifest, type Label } from '../appc/index.js';
 import { parseAppString } from '../discovery/app.js';
 import { StoreDb, type AciInfoRow, type RemoteRow } from './db.js';
@@ -28,9 +30,18 @@ import {
   StoreLayout,
 } from './layout.js';
 import { flattenDependencies, type DependencyResolver, type FlatImage } from './render.js';
+import { DEFAULT_MAX_IMAGE_SIZE } from './limits.js';
 import { spoolImage, type SpooledImage } from './spool.js';
 import { TreeStore, type RenderedTree } from './tree.js';
-import { errCode, fsyncDir, removeIfExists, storeError, tempName, writeFileAtomic } from './util.js';
+import {
+  createLockedTempFile,
+  errCode,
+  fsyncDir,
+  removeIfExists,
+  storeError,
+  tempName,
+  writeFileAtomic,
+} from './util.js';
 
 /** One image of the store, as `rkt image list` shows it. */
 export interface ImageInfo {
@@ -86,6 +97,22 @@ export interface OutputDirOptions {
   rootfsOnly?: boolean;
   /** Replace an existing output (removed first, as rkt does). */
   overwrite?: boolean;
+  /**
+   * Make the image's character and block device nodes. By default they are skipped with a
+   * warning: outside a pod, a hostile image's device node (say `brw-rw-rw-` on the host's disk)
+   * would give its modes to whoever reaches the output directory.
+   */
+  createDevices?: boolean;
+}
+
+/** The name of the notes in cas/tmp that name the output of a render or extract at work. */
+const OUTPUT_NOTE = 'output';
+
+/** The warning's hint for a device node left out of `rkt image render|extract`. */
+const SKIPPED_DEVICE_HINT = ' (--create-devices makes device nodes)';
+
+function deviceOptions(opts: OutputDirOptions): { devices: 'create' | 'skip'; skippedDeviceHint: string } {
+  return { devices: opts.createDevices === true ? 'create' : 'skip', skippedDeviceHint: SKIPPED_DEVICE_HINT };
 }
 
 export interface RemovedImage {
@@ -94,11 +121,19 @@ export interface RemovedImage {
 }
 
 /**
+ * The longest image name the store takes (bytes): a name is one file name's worth (NAME_MAX), as
+ * pods and renders make paths of its parts; a longer one would be stored but never run.
+ */
+export const MAX_IMAGE_NAME_LENGTH = 255;
+
+/**
  * The image store of a data dir: content-addressed uncompressed ACIs, their manifests, the SQLite
  * index, and the tree store. Safe to use from several processes at once: every change is a rename
  * or one DB transaction, ordered by per-image and per-tree flocks.
  */
 export class Store {
+  /** The largest image importImage takes, uncompressed (src/store/limits.ts). */
+  maxImageSize = DEFAULT_MAX_IMAGE_SIZE;
   readonly layout: StoreLayout;
   readonly trees: TreeStore;
   private readonly db: StoreDb;
@@ -132,8 +167,13 @@ export class Store {
    */
   async importImage(source: string | Readable, opts: ImportOptions = {}): Promise<ImportResult> {
     const name = opts.source ?? (typeof source === 'string' ? source : 'image');
-    const spooled = await spoolImage(source, this.layout.tmpDir, name);
+    const spooled = await spoolImage(source, this.layout.tmpDir, name, this.maxImageSize);
     try {
+      const nameBytes = Buffer.byteLength(spooled.manifest.name);
+      if (nameBytes > MAX_IMAGE_NAME_LENGTH)
+        throw storeError(
+          `${name}: image name of ${nameBytes} bytes is too long (at most ${MAX_IMAGE_NAME_LENGTH}): it could never be rendered into a pod`,
+        );
       await opts.accept?.(spooled.manifest);
       const key = keyOfImageId(spooled.imageId);
       return await withLock(this.layout.imageLock(key), 'exclusive', () =>
@@ -352,25 +392,54 @@ export class Store {
     return this.trees.render(await this.flatten(key, resolveDep));
   }
 
-  /** `rkt image render`: the image with its dependencies, as plain files in `dir`. */
-  async renderTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<void> {
-    const images = await this.flatten(key);
-    const dest = await prepareOutputDir(dir, opts.overwrite === true);
-    await this.trees.renderCopy(images, dest, opts.rootfsOnly === true);
+  /**
+   * Runs a copy out of the store into `dest` with a locked note in cas/tmp naming `dest`: if this
+   * process is killed, the note is left unlocked and gcTemp removes the temp dir the copy left
+   * beside `dest` (the next copy into `dest` does too).
+   */
+  private withOutputNote<T>(dest: string, fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.layout.tmpDir, { recursive: true });
+    const note = createLockedTempFile(this.layout.tmpDir, OUTPUT_NOTE);
+    const done = () => {
+      rmSync(note.path, { force: true });
+      closeSync(note.fd);
+    };
+    try {
+      writeSync(note.fd, dest);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    return fn().finally(done);
   }
 
-  /** `rkt image extract`: one image (no dependencies), manifest and rootfs, into `dir`. */
-  async extractTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<void> {
+  /** `rkt image render`: the image with its dependencies, as plain files in `dir`; the warnings. */
+  async renderTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
+    const images = await this.flatten(key);
+    const dest = await prepareOutputDir(dir, opts.overwrite === true);
+    return this.withOutputNote(dest, () =>
+      this.trees.renderCopy(images, dest, opts.rootfsOnly === true, deviceOptions(opts)),
+    );
+  }
+
+  /** `rkt image extract`: one image (no dependencies), manifest and rootfs, into `dir`; the warnings. */
+  async extractTo(key: string, dir: string, opts: OutputDirOptions = {}): Promise<string[]> {
     this.requireImage(key);
     const dest = await prepareOutputDir(dir, opts.overwrite === true);
+    return this.withOutputNote(dest, () => this.extractLocked(key, dest, opts));
+  }
+
+  private async extractLocked(key: string, dest: string, opts: OutputDirOptions): Promise<string[]> {
     const res = await extractAci(await this.readBlob(key), dest, {
       rootfsOnly: opts.rootfsOnly === true,
       source: `image ${key}`,
+      ...deviceOptions(opts),
     });
     if (keyOfImageId(res.imageId) !== key) {
       rmSync(dest, { recursive: true, force: true });
       throw storeError(`image hash does not match expected (${keyOfImageId(res.imageId)} != ${key})`);
     }
+    return res.warnings;
   }
 
   /** `rkt image export`: the uncompressed ACI, written to a temp file and renamed to `out`. */
@@ -490,10 +559,11 @@ export class Store {
   }
 
   /**
-   * Removes leftovers in cas/tmp older than `minAgeMs` (default an hour) that no process holds: an
-   * import keeps its temp file flock-ed, so a locked file is never taken, whatever its age.
+   * Removes every leftover in cas/tmp that no process holds (older than `minAgeMs`, by default any
+   * age): whatever works in cas/tmp keeps its temp file or dir flock-ed (see lockFdAtPath), so a
+   * locked one is never taken, and an unlocked one is what a killed process left.
    */
-  async gcTemp(minAgeMs = 60 * 60 * 1000): Promise<string[]> {
+  async gcTemp(minAgeMs = 0): Promise<string[]> {
     return gcTempDir(this.layout.tmpDir, minAgeMs);
   }
 }
@@ -582,24 +652,26 @@ async function gcTempDir(dir: string, minAgeMs: number): Promise<string[]> {
     }
     // Whole milliseconds, like the cutoff: a file written this millisecond is not younger than 0.
     if (Math.floor(st.mtimeMs) > cutoff) continue;
-    if (st.isFile() && isLockedByOther(path)) continue; // a live import
-    await rm(path, { recursive: true, force: true });
-    removed.push(name);
+    // Taken under its own lock: a maker that created it but has not locked it yet finds, once it
+    // has, that its path is gone, and makes another (lockFdAtPath).
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      continue;
+    }
+    try {
+      if (!FileLock.tryLockFd(fd, path, 'exclusive')) continue; // live
+      if (name.startsWith(`${OUTPUT_NOTE}-`) && st.isFile()) {
+        // A render or extract killed while it wrote: its temp dir beside the output it named.
+        const dest = readFileSync(path, 'utf8');
+        if (isAbsolute(dest)) removeAbandonedSiblings(dest);
+      }
+      await rm(path, { recursive: true, force: true });
+      removed.push(name);
+    } finally {
+      closeSync(fd);
+    }
   }
   return removed.sort();
-}
-
-/** Whether another open file description holds a flock on `path` (a missing file is not held). */
-function isLockedByOther(path: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return false;
-  }
-  try {
-    return !FileLock.tryLockFd(fd, path, 'shared');
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { lockedTempSiblingDir, removeAbandonedSiblings } from '../aci/output.js';
 import { FileLock, syncFilesystem } from './flock.js';
 import {
   StoreLayout,
@@ -133,21 +134,31 @@ export class TreeStore {
    * Renders into `dest` (which must not exist) with no tree reuse, for `rkt image render`: into a
    * temp sibling, then renamed. With rootfsOnly, `dest` is the rootfs itself.
    */
-  async renderCopy(images: readonly FlatImage[], dest: string, rootfsOnly: boolean): Promise<void> {
+  async renderCopy(
+    images: readonly FlatImage[],
+    dest: string,
+    rootfsOnly: boolean,
+    devices: { devices: 'create' | 'skip'; skippedDeviceHint?: string } = { devices: 'create' },
+  ): Promise<string[]> {
     const top = images[0];
     if (top === undefined) throw storeError('image list empty');
-    const tmp = join(dirname(dest), `.${basename(dest)}.rocket-tmp-${randomBytes(6).toString('hex')}`);
-    mkdirSync(tmp, 0o755);
+    // A locked temp sibling: one that a killed render left is unlocked, and removed by the next
+    // render into the same place (and by image gc).
+    removeAbandonedSiblings(dest);
+    const temp = lockedTempSiblingDir(dest, 0o755);
+    const tmp = temp.path;
     try {
-      await renderImages(images, tmp, (k) => this.images.readBlob(k));
+      const { warnings } = await renderImages(images, tmp, (k) => this.images.readBlob(k), devices);
       if (rootfsOnly) {
         renameSync(join(tmp, TREE_ROOTFS), dest);
       } else {
         writeFileSync(join(tmp, TREE_MANIFEST), this.images.manifestBytes(top.key), { mode: 0o644 });
         renameSync(tmp, dest);
       }
+      return warnings;
     } finally {
       rmSync(tmp, { recursive: true, force: true });
+      temp.release();
     }
   }
 

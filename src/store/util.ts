@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { FileLock } from './flock.js';
 import { dirname, join } from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 
@@ -25,6 +37,57 @@ export function tempName(dir: string, tag: string): string {
   return join(dir, `${tag}-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+/**
+ * Temp files and dirs in a store's `cas/tmp` are flock-ed (exclusively, on an fd kept open) for as
+ * long as their maker works on them, so `image gc` removes every one that is not (Store.gcTemp),
+ * whatever its age: the leftover of a killed process. gc locks what it removes; a maker that finds,
+ * once locked, that its path no longer names what it opened lost it to gc between its create and
+ * its lock, and makes another.
+ */
+export function lockFdAtPath(fd: number, path: string): boolean {
+  if (!FileLock.tryLockFd(fd, path, 'exclusive')) return false;
+  try {
+    const st = statSync(path);
+    const own = fstatSync(fd);
+    return st.ino === own.ino && st.dev === own.dev;
+  } catch {
+    return false;
+  }
+}
+
+/** A new temp file in `tmpDir`, flock-ed (see lockFdAtPath); the caller closes the fd. */
+export function createLockedTempFile(
+  tmpDir: string,
+  tag: string,
+  mode = 0o660,
+): { path: string; fd: number } {
+  for (;;) {
+    const path = tempName(tmpDir, tag);
+    const fd = openSync(path, 'wx', mode);
+    if (lockFdAtPath(fd, path)) return { path, fd };
+    closeSync(fd);
+  }
+}
+
+/** A new temp dir in `tmpDir`, flock-ed (see lockFdAtPath) until `release`, which does not remove it. */
+export function createLockedTempDir(tmpDir: string, tag: string): { path: string; release: () => void } {
+  for (;;) {
+    const path = mkdtempSync(join(tmpDir, `${tag}-`));
+    const fd = openSync(path, 'r');
+    if (lockFdAtPath(fd, path)) return { path, release: releaser(fd) };
+    closeSync(fd);
+  }
+}
+
+/** Closes `fd` once, however often it is called. */
+export function releaser(fd: number): () => void {
+  let open = true;
+  return () => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+}
+
 /** fsyncs a directory so that renames and unlinks in it survive a crash. */
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -40,24 +103,18 @@ export function fsyncDir(dir: string): void {
  * the target, then the target's directory synced. A crash leaves the old file or the new one.
  */
 export function writeFileAtomic(path: string, data: Buffer, tmpDir: string, mode = 0o660): void {
-  const tmp = tempName(tmpDir, 'write');
-  const fd = openSync(tmp, 'wx', mode);
+  const { path: tmp, fd } = createLockedTempFile(tmpDir, 'write', mode);
   try {
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off);
     fsyncSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  try {
     mkdirSync(dirname(path), { recursive: true });
-    renameSync(tmp, path);
+    renameSync(tmp, path); // still locked: gc never takes it
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  } finally {
+    closeSync(fd);
   }
   fsyncDir(dirname(path));
 }

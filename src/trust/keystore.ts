@@ -17,7 +17,7 @@ import { join, posix, relative, sep } from 'node:path';
 import type { Key } from 'openpgp';
 
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
-import { type KeyOrSignatureData, readPublicKeys } from './pgp.js';
+import { type KeyOrSignatureData, keyProblem, readPublicKeys } from './pgp.js';
 
 export const DEFAULT_SYSTEM_CONFIG_DIR = '/usr/lib/rkt';
 export const DEFAULT_LOCAL_CONFIG_DIR = '/etc/rkt';
@@ -246,6 +246,8 @@ export class Keystore {
     const dir = this.localDirFor(scope);
     const bytes = typeof keyData === 'string' ? Buffer.from(keyData, 'utf8') : keyData;
     const [key] = await readPublicKeys(bytes, 'key to trust');
+    const problem = await keyProblem(key!);
+    if (problem !== undefined) throw new RocketError(`${problem}: not trusting it`, RKT_FAILURE);
     const fingerprint = key!.getFingerprint();
     const target = join(dir, fingerprint);
     await makeDirs(dir);

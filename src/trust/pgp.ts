@@ -2,7 +2,7 @@
  * The one place that loads openpgp. It is imported lazily so that commands which never verify
  * anything (`rkt list`, `rkt gc`) do not pay for parsing it at start-up.
  */
-import type { Key, Signature } from 'openpgp';
+import type { Key, KeyID, Signature } from 'openpgp';
 
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 
@@ -71,4 +71,49 @@ export async function readDetachedSignature(data: KeyOrSignatureData, source: st
       { cause: err },
     );
   }
+}
+
+/** A fingerprint as gpg prints it (upper case, groups of four, two spaces in the middle). */
+function gpgFingerprint(fingerprint: string): string {
+  const groups = fingerprint.toUpperCase().match(/.{1,4}/g) ?? [];
+  const half = Math.ceil(groups.length / 2);
+  return `${groups.slice(0, half).join(' ')}  ${groups.slice(half).join(' ')}`;
+}
+
+/** `2020-06-01 12:00:00 UTC` */
+function utc(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+/**
+ * Why a key may not be trusted or sign now, or undefined: its primary key (or, with `keyId`, the
+ * subkey that signed) is revoked, or expired at `now`. One phrase naming the key and its expiry:
+ * `key 8B86 ... 2190 expired on 2020-06-01 12:00:00 UTC`.
+ */
+export async function keyProblem(key: Key, keyId?: KeyID, now = new Date()): Promise<string | undefined> {
+  const name = `key ${gpgFingerprint(key.getFingerprint())}`;
+  if (await key.isRevoked(undefined, undefined, now)) return `${name} is revoked`;
+  const expires = await key.getExpirationTime();
+  if (expires instanceof Date && expires.getTime() <= now.getTime())
+    return `${name} expired on ${utc(expires)}`;
+  if (keyId === undefined) return undefined;
+  for (const sub of key.getSubkeys()) {
+    if (!sub.getKeyID().equals(keyId)) continue;
+    const subName = `subkey ${gpgFingerprint(sub.getFingerprint())} of ${name}`;
+    // verify() checks the binding signature and its revocations at `now`; other failures are
+    // left for the signature check to report.
+    const failure = await sub.verify(now).then(
+      () => undefined,
+      (err: unknown) => errorMessage(err),
+    );
+    if (failure === undefined) continue;
+    if (/revoked/i.test(failure)) return `${subName} is revoked`;
+    if (/expired/i.test(failure)) {
+      const subExpires = await sub.getExpirationTime(sub.getCreationTime()).catch(() => null);
+      return subExpires instanceof Date
+        ? `${subName} expired on ${utc(subExpires)}`
+        : `${subName} is expired`;
+    }
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import { type KeyOrSignatureData, readPublicKeys } from './pgp.js';
+import { type KeyOrSignatureData, keyProblem, readPublicKeys } from './pgp.js';
 
 export interface PublicKeyInfo {
   /** Lowercase hex fingerprint of the primary key: the file name the key is stored under. */
@@ -15,17 +15,25 @@ export interface PublicKeyInfo {
   keyId: string;
   userIds: string[];
   subkeyFingerprints: string[];
+  /** Why the key cannot be trusted now (revoked, expired), naming it and its expiry (keyProblem). */
+  problem?: string;
 }
 
 /** Every key in a key file (armored or binary), in file order; the first is the one stored. */
 export async function parsePublicKeys(data: KeyOrSignatureData, location = 'key'): Promise<PublicKeyInfo[]> {
   const keys = await readPublicKeys(data, location);
-  return keys.map((key) => ({
-    fingerprint: key.getFingerprint(),
-    keyId: key.getKeyID().toHex(),
-    userIds: key.getUserIDs(),
-    subkeyFingerprints: key.getSubkeys().map((subkey) => subkey.getFingerprint()),
-  }));
+  return Promise.all(
+    keys.map(async (key) => {
+      const problem = await keyProblem(key);
+      return {
+        fingerprint: key.getFingerprint(),
+        keyId: key.getKeyID().toHex(),
+        userIds: key.getUserIDs(),
+        subkeyFingerprints: key.getSubkeys().map((subkey) => subkey.getFingerprint()),
+        ...(problem !== undefined ? { problem } : {}),
+      };
+    }),
+  );
 }
 
 /**

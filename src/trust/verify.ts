@@ -11,7 +11,7 @@ import type { Key, KeyID, Signature } from 'openpgp';
 
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import type { TrustedKey } from './keystore.js';
-import { type KeyOrSignatureData, loadOpenpgp, readDetachedSignature } from './pgp.js';
+import { type KeyOrSignatureData, keyProblem, loadOpenpgp, readDetachedSignature } from './pgp.js';
 
 /** The trusted key that made a signature. */
 export interface SignerIdentity {
@@ -88,7 +88,19 @@ export async function checkIdentity(
   name?: string,
 ): Promise<SignerIdentity> {
   const parsed = await readDetachedSignature(signature, 'signature');
-  return identityOf(findIssuer(parsed, keys, name));
+  const match = findIssuer(parsed, keys, name);
+  await refuseInvalidSigner(match, name ?? 'the image');
+  return identityOf(match);
+}
+
+/**
+ * Refuses a signer whose key (or signing subkey) is revoked or expired now, as containers/image
+ * refuses gpg's EXPKEYSIG/REVKEYSIG: openpgp would accept a signature made before the expiry.
+ */
+async function refuseInvalidSigner(match: IssuerMatch, source: string): Promise<void> {
+  const problem = await keyProblem(match.key, match.keyId);
+  if (problem !== undefined)
+    throw new RocketError(`signature verification failed: ${source}: signed by ${problem}`, RKT_FAILURE);
 }
 
 async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
@@ -109,6 +121,7 @@ export async function verifyDetachedSignature(options: VerifyOptions): Promise<S
   const source = typeof signed === 'string' ? signed : (name ?? 'the signed data');
   const signature = await readDetachedSignature(options.signature, `signature of ${source}`);
   const match = findIssuer(signature, keys, name);
+  await refuseInvalidSigner(match, source);
 
   const openpgp = await loadOpenpgp();
   const input = typeof signed === 'string' ? createReadStream(signed) : signed;

@@ -17,7 +17,7 @@ const SHORT_ID_LENGTH = 'sha512-'.length + 32;
 async function runFetch(operands: string[], cmdFlags: FetchFlags, globals: RktGlobals): Promise<number> {
   // The store (SQLite), openpgp and undici load only when a fetch actually runs.
   const fetch = await import('../../fetch/index.js');
-  const { Store } = await import('../../store/index.js');
+  const { Store, resolveMaxImageSize } = await import('../../store/index.js');
   const { Keystore } = await import('../../trust/keystore.js');
   const { requests, flags } = fetch.parseFetchOperands(operands, cmdFlags);
   if (requests.length === 0) throw new RocketError('must provide at least one image', RKT_FAILURE);
@@ -33,6 +33,11 @@ async function runFetch(operands: string[], cmdFlags: FetchFlags, globals: RktGl
   } catch (err) {
     throw new RocketError(`cannot open store: ${errorMessage(err)}`, RKT_FAILURE, { cause: err });
   }
+  store.maxImageSize = resolveMaxImageSize(globals.maxImageSize, [
+    globals.systemConfig,
+    globals.localConfig,
+    globals.userConfig,
+  ]);
   const io = globals.insecureOptions;
   const fetcher = new fetch.Fetcher({
     store,

@@ -39,6 +39,8 @@ export interface RktGlobals {
   insecureOptions: Set<InsecureOption>;
   trustKeysFromHttps: boolean;
   debug: boolean;
+  /** `--max-image-size` as given ('' when not): see src/store/limits.ts. */
+  maxImageSize: string;
 }
 
 export function addGlobalOptions(program: Command): Command {
@@ -53,7 +55,12 @@ export function addGlobalOptions(program: Command): Command {
     .option('--user-config <dir>', 'user configuration directory', '')
     .option('--insecure-options <opts>', 'comma-separated list of security features to disable', 'none')
     .option('--trust-keys-from-https', 'automatically trust gpg keys fetched from https', false)
-    .option('--debug', 'print out more debug information to stderr', false);
+    .option('--debug', 'print out more debug information to stderr', false)
+    .option(
+      '--max-image-size <size>',
+      'largest image to fetch, uncompressed (default 16GiB, or maxImageSize in limits.d)',
+      '',
+    );
 }
 
 export function rktGlobals(cmd: Command): RktGlobals {
@@ -65,6 +72,7 @@ export function rktGlobals(cmd: Command): RktGlobals {
     insecureOptions: string;
     trustKeysFromHttps: boolean;
     debug: boolean;
+    maxImageSize: string;
   }>();
   return { ...o, insecureOptions: parseInsecureOptions(o.insecureOptions) };
 }

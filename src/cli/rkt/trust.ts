@@ -85,6 +85,9 @@ async function addKey(
   const keys = await parsePublicKeys(bytes, location).catch((err: unknown) =>
     fail(`error adding keys: error displaying the key ${location}: ${errorMessage(err)}`),
   );
+  // An expired or revoked key can never verify an image: refused before the review.
+  const problem = keys[0]?.problem;
+  if (problem !== undefined) fail(`error adding keys: ${problem}: not trusting ${location}`);
   const review = keyReviewText(prefix, location, keys);
   process.stderr.write(review.stderr);
   process.stdout.write(review.stdout);

@@ -4,7 +4,8 @@
  * is decompressed once, its files spooled to a temp dir that close() removes.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { createLockedTempDir } from '../../store/util.js';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -64,7 +65,7 @@ export class TarFileSource implements FileSource {
     readonly name: string,
     private readonly file: string,
     private readonly entries: Map<string, Entry>,
-    private readonly spoolDir: string | undefined,
+    private readonly spoolDir: { path: string; release: () => void } | undefined,
   ) {}
 
   /** Indexes `file` (plain or compressed tar); compressed ones are spooled under `tmpDir`. */
@@ -77,8 +78,10 @@ export class TarFileSource implements FileSource {
       throw new RocketError(`${file}: cannot read archive: ${errText(err)}`, 1, { cause: err });
     }
     const { compression, stream } = decompressed;
-    let spoolDir: string | undefined;
-    if (compression !== 'none') spoolDir = await mkdtemp(join(tmpDir ?? tmpdir(), 'rocket-docker-archive-'));
+    // Locked while it lives, so a store's `image gc` (when tmpDir is its cas/tmp) leaves it alone.
+    const spool =
+      compression !== 'none' ? createLockedTempDir(tmpDir ?? tmpdir(), 'rocket-docker-archive') : undefined;
+    const spoolDir = spool?.path;
     const src = new ByteSource(stream);
     let count = 0;
     try {
@@ -103,11 +106,14 @@ export class TarFileSource implements FileSource {
       );
     } catch (err) {
       stream.destroy();
-      if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true });
+      if (spool !== undefined) {
+        await rm(spool.path, { recursive: true, force: true });
+        spool.release();
+      }
       if (err instanceof RocketError) throw err;
       throw new RocketError(`${file}: cannot read archive: ${errText(err)}`, 1, { cause: err });
     }
-    return new TarFileSource(file, file, entries, spoolDir);
+    return new TarFileSource(file, file, entries, spool);
   }
 
   /** The regular file an archive path names, following symlinks and hard links inside the archive. */
@@ -158,7 +164,10 @@ export class TarFileSource implements FileSource {
   }
 
   async close(): Promise<void> {
-    if (this.spoolDir !== undefined) await rm(this.spoolDir, { recursive: true, force: true });
+    if (this.spoolDir !== undefined) {
+      await rm(this.spoolDir.path, { recursive: true, force: true });
+      this.spoolDir.release();
+    }
   }
 }
 

@@ -145,6 +145,9 @@ async function fromHelper(helper: string, serverUrl: string): Promise<Credential
     const child = execFile(`docker-credential-${helper}`, ['get'], { timeout: 30_000 }, (err, stdout) =>
       resolve(err ? undefined : stdout),
     );
+    // A helper that exits without reading its stdin fails the write with EPIPE; its exit
+    // status already answers (no credentials), so the stream's error is not one of ours.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(serverUrl);
   });
   if (out === undefined) return undefined;

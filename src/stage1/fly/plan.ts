@@ -74,6 +74,14 @@ function mountLines(m: FlyMount): string[] {
         lines.push(
           `mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`,
         );
+      if (m.readOnly && m.recursive)
+        // Every submount below the target too (the kernel's remount changes one mount only): each
+        // mount point under it, from this mount namespace's mountinfo (field 5, octal-escaped).
+        lines.push(
+          `awk -v t=${q(m.target)} '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo | ` +
+            `while IFS= read -r sub; do mount -o remount,bind,ro "$(printf '%b' "$sub")" || exit 1; done || ` +
+            `fail ${q(`cannot make the mounts below ${m.target} read-only`)}`,
+        );
       return lines;
     }
   }

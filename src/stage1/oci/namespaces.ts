@@ -4,6 +4,7 @@
  * app's config.json. Functions return argv arrays; the *Sync helpers run them for stage0 and gc.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { RocketError } from '../../errors.js';
 
@@ -77,6 +78,15 @@ export function createPodNamespacesSync(files: PodNamespaceFiles, hostname: stri
   }
 }
 
-export function removePodNamespacesSync(files: PodNamespaceFiles | string[]): void {
-  run(removeNamespacesArgv(files), 'cannot remove the pod namespaces');
+/**
+ * Unmounts and removes the files that exist; with none left (an exited pod's usual state) no
+ * process is started.
+ */
+export function removePodNamespacesSync(
+  files: PodNamespaceFiles | string[],
+  exists: (p: string) => boolean = existsSync,
+): void {
+  const present = (Array.isArray(files) ? files : list(files)).filter((f) => exists(f));
+  if (present.length === 0) return;
+  run(removeNamespacesArgv(present), 'cannot remove the pod namespaces');
 }

@@ -8,7 +8,7 @@
  * a private mount namespace where that mount is detached, so it sees pure cgroup v1.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RocketError } from '../../errors.js';
 
@@ -217,8 +217,35 @@ export function killContainer(rt: OciRuntime, id: string, signal = 'TERM', all =
   return runSync(killArgv(rt, id, signal, all)).status === 0;
 }
 
+/**
+ * The directories where the runtime may keep a container's state: `--root` when given, else its
+ * defaults (crun and runc use /run/<name> as root and $XDG_RUNTIME_DIR/<name> otherwise).
+ */
+export function stateDirCandidates(rt: OciRuntime, id: string, env = process.env): string[] {
+  if (rt.stateRoot !== undefined) return [path.join(rt.stateRoot, id)];
+  const dirs = [path.join('/run', rt.name, id)];
+  const xdg = env['XDG_RUNTIME_DIR'];
+  if (xdg !== undefined && xdg.startsWith('/')) dirs.push(path.join(xdg, rt.name, id));
+  return dirs;
+}
+
+/**
+ * False only when the runtime certainly has no state for the container (no state dir where it
+ * keeps them): then there is nothing to delete and no process to start, which is what makes gc of
+ * many exited pods cheap. True when it may know it.
+ */
+export function runtimeMayKnow(
+  rt: OciRuntime,
+  id: string,
+  exists: (p: string) => boolean = existsSync,
+): boolean {
+  if (id === '' || id.includes('/') || id === '.' || id === '..') return true;
+  return stateDirCandidates(rt, id).some((d) => exists(d));
+}
+
 /** Deletes the container; a container the runtime does not know counts as deleted. */
 export function deleteContainer(rt: OciRuntime, id: string, force = false): void {
+  if (!runtimeMayKnow(rt, id)) return;
   const r = runSync(deleteArgv(rt, id, force));
   if (r.status !== 0 && containerState(rt, id) !== undefined)
     throw new RocketError(`${rt.name} delete ${id} failed: ${r.stderr.trim()}`);

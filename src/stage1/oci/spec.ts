@@ -23,6 +23,7 @@
  * - rlimits: none, so the app inherits the host's limits (raising them fails on hosts without
  *   CAP_SYS_RESOURCE).
  */
+import { release } from 'node:os';
 import type { App, Isolator } from '../../appc/types.js';
 import { DEFAULT_CAPABILITIES } from '../../appc/values.js';
 import { decodeIsolator, type IsolatorValue } from '../../appc/isolators.js';
@@ -444,7 +445,16 @@ function systemMounts(hostNetwork: boolean): OciMount[] {
           destination: '/sys',
           type: 'bind',
           source: '/sys',
-          options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+          // Read-only all the way down (the host's cgroup, debugfs... mounts below /sys) where the
+          // kernel can (rro); older kernels keep the top read-only only, as before.
+          options: [
+            'rbind',
+            'nosuid',
+            'noexec',
+            'nodev',
+            'ro',
+            ...(kernelHasRecursiveReadOnly() ? ['rro'] : []),
+          ],
         }
       : { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
@@ -464,7 +474,25 @@ function volumeMount(m: AppMount, where: string): OciMount {
     throw new RocketError(`${where}: bind mount source must be absolute, got ${JSON.stringify(m.source)}`);
   const options = [m.recursive === true ? 'rbind' : 'bind'];
   if (m.readOnly === true) options.push('ro');
+  if (m.readOnly === true && m.recursive === true) {
+    // `ro` makes only the top mount read-only; every submount must be too. crun and runc do it
+    // with mount_setattr(AT_RECURSIVE) when asked for `rro`; without that call there is no way
+    // that leaves no writable window, so the volume is refused.
+    if (!kernelHasRecursiveReadOnly())
+      throw new RocketError(
+        `${where}: a recursive read-only volume needs Linux 5.12 or later (mount_setattr), this kernel is ${release()}`,
+      );
+    options.push('rro');
+  }
   return { destination: m.destination, type: 'bind', source: m.source, options };
+}
+
+/** Whether the kernel has mount_setattr (Linux 5.12), which `rro` needs. */
+export function kernelHasRecursiveReadOnly(kernelRelease: string = release()): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  if (m === null) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 5 || (major === 5 && minor >= 12);
 }
 
 function composeEnv(input: OciAppInput): string[] {

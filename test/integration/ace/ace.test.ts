@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REGISTRATION_SOCKET_ENV } from '../../../src/metadata/defaults.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, skipUnlessCI } from '../../helpers.js';
 import { NetWorld, waitFor, type Result, type Running } from '../net/fixture.js';
 
 const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -36,7 +36,6 @@ const skip =
         : ['flock', 'nsenter', 'unshare', 'ip'].find((p) => which(p) === undefined) !== undefined
           ? 'needs flock, nsenter, unshare (util-linux) and ip (iproute2)'
           : false;
-if (skip !== false) console.log(`# skipping the ACE validator test: ${skip}`);
 
 const arch = process.arch === 'x64' ? 'amd64' : process.arch;
 const labels = [
@@ -103,94 +102,98 @@ function verdicts(r: Result): { modes: Map<string, string>; reasons: string[] } 
   return { modes, reasons };
 }
 
-describe('appc ACE validator (oci engine)', { skip, timeout: 120_000 }, () => {
-  let w: NetWorld;
-  let main: string;
-  let sidekick: string;
-  const net = `ace-${process.pid}`;
-  const mdsSocket = (): string => join(w.work, 'mds', 'mds.sock');
-  let mds: Running | undefined;
-  const savedSocketEnv = process.env[REGISTRATION_SOCKET_ENV];
+describe(
+  'appc ACE validator (oci engine)',
+  { skip: skipUnlessCI(skip, 'the ACE validator test'), timeout: 120_000 },
+  () => {
+    let w: NetWorld;
+    let main: string;
+    let sidekick: string;
+    const net = `ace-${process.pid}`;
+    const mdsSocket = (): string => join(w.work, 'mds', 'mds.sock');
+    let mds: Running | undefined;
+    const savedSocketEnv = process.env[REGISTRATION_SOCKET_ENV];
 
-  before(async () => {
-    w = NetWorld.create('rocket-ace-');
-    main = buildAci(w.work, 'main');
-    sidekick = buildAci(w.work, 'sidekick');
-    // A network of this test's own (inside the world, so no other test's subnet can collide), no
-    // masquerading.
-    w.conf('10-ace.conf', {
-      cniVersion: '0.3.1',
-      name: net,
-      type: 'ptp',
-      ipMasq: false,
-      ipam: { type: 'host-local', subnet: '10.231.100.0/24' },
+    before(async () => {
+      w = NetWorld.create('rocket-ace-');
+      main = buildAci(w.work, 'main');
+      sidekick = buildAci(w.work, 'sidekick');
+      // A network of this test's own (inside the world, so no other test's subnet can collide), no
+      // masquerading.
+      w.conf('10-ace.conf', {
+        cniVersion: '0.3.1',
+        name: net,
+        type: 'ptp',
+        ipMasq: false,
+        ipam: { type: 'host-local', subnet: '10.231.100.0/24' },
+      });
+      // The metadata service, in the world too (pods reach it at their network's host IP), on a free
+      // port of its choosing (pods learn it when they register) and its own registration socket.
+      mds = w.start(['metadata-service', '--listen-port=0', `--socket=${mdsSocket()}`]);
+      const service = mds;
+      await waitFor('the metadata service', () => existsSync(mdsSocket()) || service.child.exitCode !== null);
+      assert.ok(existsSync(mdsSocket()), `the metadata service did not start: ${service.stderr()}`);
+      // rkt run (started by the world with this process's environment) registers there.
+      process.env[REGISTRATION_SOCKET_ENV] = mdsSocket();
     });
-    // The metadata service, in the world too (pods reach it at their network's host IP), on a free
-    // port of its choosing (pods learn it when they register) and its own registration socket.
-    mds = w.start(['metadata-service', '--listen-port=0', `--socket=${mdsSocket()}`]);
-    const service = mds;
-    await waitFor('the metadata service', () => existsSync(mdsSocket()) || service.child.exitCode !== null);
-    assert.ok(existsSync(mdsSocket()), `the metadata service did not start: ${service.stderr()}`);
-    // rkt run (started by the world with this process's environment) registers there.
-    process.env[REGISTRATION_SOCKET_ENV] = mdsSocket();
-  });
 
-  after(async () => {
-    if (savedSocketEnv === undefined) delete process.env[REGISTRATION_SOCKET_ENV];
-    else process.env[REGISTRATION_SOCKET_ENV] = savedSocketEnv;
-    if (mds !== undefined && mds.child.exitCode === null) {
-      mds.child.kill('SIGTERM');
-      await mds.done;
-    }
-    // Stops and gc's every pod of the world, removes their cgroups, the namespace and the temp dir.
-    if (w !== undefined) await w.close();
-  });
+    after(async () => {
+      if (savedSocketEnv === undefined) delete process.env[REGISTRATION_SOCKET_ENV];
+      else process.env[REGISTRATION_SOCKET_ENV] = savedSocketEnv;
+      if (mds !== undefined && mds.child.exitCode === null) {
+        mds.child.kill('SIGTERM');
+        await mds.done;
+      }
+      // Stops and gc's every pod of the world, removes their cgroups, the namespace and the temp dir.
+      if (w !== undefined) await w.close();
+    });
 
-  for (const [label, engine] of [
-    ['crun', 'oci-crun'],
-    ['runc', 'oci-runc'],
-  ] as const) {
-    it(
-      `passes every check with ${label}`,
-      { skip: which(label) === undefined ? `${label} is not installed` : false },
-      async (t) => {
-        const once = async (attempt: number): Promise<{ r: Result; db: string }> => {
-          const db = join(w.work, `db-${label}-${attempt}`);
-          mkdirSync(db);
-          const uuidFile = join(w.work, `uuid-${label}-${attempt}`);
-          const r = await w.rkt(
-            '--insecure-options=image',
-            'run',
-            `--stage1-name=${engine}`,
-            `--uuid-file-save=${uuidFile}`,
-            `--net=${net}`,
-            '--mds-register',
-            `--volume=database,kind=host,source=${db}`,
-            main,
-            sidekick,
+    for (const [label, engine] of [
+      ['crun', 'oci-crun'],
+      ['runc', 'oci-runc'],
+    ] as const) {
+      it(
+        `passes every check with ${label}`,
+        { skip: which(label) === undefined ? `${label} is not installed` : false },
+        async (t) => {
+          const once = async (attempt: number): Promise<{ r: Result; db: string }> => {
+            const db = join(w.work, `db-${label}-${attempt}`);
+            mkdirSync(db);
+            const uuidFile = join(w.work, `uuid-${label}-${attempt}`);
+            const r = await w.rkt(
+              '--insecure-options=image',
+              'run',
+              `--stage1-name=${engine}`,
+              `--uuid-file-save=${uuidFile}`,
+              `--net=${net}`,
+              '--mds-register',
+              `--volume=database,kind=host,source=${db}`,
+              main,
+              sidekick,
+            );
+            if (existsSync(uuidFile)) w.track(readFileSync(uuidFile, 'utf8').trim());
+            return { r, db };
+          };
+          let { r, db } = await once(1);
+          // The validator gives each metadata request 100 ms; on a loaded machine one may miss that.
+          // Only then, and only once, the pod runs again.
+          const first = verdicts(r).reasons;
+          if (first.length > 0 && first.every((m) => m.includes('Client.Timeout exceeded'))) {
+            t.diagnostic(`metadata request(s) over the validator's 100 ms, retrying: ${first.join('; ')}`);
+            ({ r, db } = await once(2));
+          }
+          const { modes, reasons } = verdicts(r);
+          assert.deepEqual(reasons, [], `${r.stdout}\n${r.stderr}`);
+          assert.deepEqual(
+            Object.fromEntries(modes),
+            { prestart: 'OK', main: 'OK', sidekick: 'OK', poststop: 'OK' },
+            `${r.stdout}\n${r.stderr}`,
           );
-          if (existsSync(uuidFile)) w.track(readFileSync(uuidFile, 'utf8').trim());
-          return { r, db };
-        };
-        let { r, db } = await once(1);
-        // The validator gives each metadata request 100 ms; on a loaded machine one may miss that.
-        // Only then, and only once, the pod runs again.
-        const first = verdicts(r).reasons;
-        if (first.length > 0 && first.every((m) => m.includes('Client.Timeout exceeded'))) {
-          t.diagnostic(`metadata request(s) over the validator's 100 ms, retrying: ${first.join('; ')}`);
-          ({ r, db } = await once(2));
-        }
-        const { modes, reasons } = verdicts(r);
-        assert.deepEqual(reasons, [], `${r.stdout}\n${r.stderr}`);
-        assert.deepEqual(
-          Object.fromEntries(modes),
-          { prestart: 'OK', main: 'OK', sidekick: 'OK', poststop: 'OK' },
-          `${r.stdout}\n${r.stderr}`,
-        );
-        assert.equal(r.code, 0, r.stderr);
-        // The apps met through the shared host volume.
-        assert.ok(existsSync(join(db, 'main')) && existsSync(join(db, 'sidekick')));
-      },
-    );
-  }
-});
+          assert.equal(r.code, 0, r.stderr);
+          // The apps met through the shared host volume.
+          assert.ok(existsSync(join(db, 'main')) && existsSync(join(db, 'sidekick')));
+        },
+      );
+    }
+  },
+);

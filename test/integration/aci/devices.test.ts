@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import { buildAci, extractAci, readAci, validateArchive } from '../../../src/aci/index.js';
 import { splitDev } from '../../../src/aci/syscalls.js';
 import { hasCommand, isRoot, makeLayout, sh, tempDir } from '../../unit/aci/helpers.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 const skip = isRoot ? false : 'needs root (mknod, chown, trusted.* xattrs)';
 
-describe('devices, ownership and xattrs (root)', { skip }, () => {
+describe('devices, ownership and xattrs (root)', { skip: skipUnlessCI(skip) }, () => {
   let dir: string;
   let cleanup: () => void;
   let aci: string;

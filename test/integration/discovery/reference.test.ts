@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { runDiscover } from '../../../src/cli/actool/discover.js';
-import { noReferenceActool, referenceActool, tempDir } from '../../helpers.js';
+import { noReferenceActool, referenceActool, skipUnlessCI, tempDir } from '../../helpers.js';
 import { makeCA, startServer, type Route, type TestCA } from './servers.js';
 
 interface Outcome {
@@ -85,7 +85,7 @@ const NAMES = [
 let ca: TestCA;
 let cleanup: () => Promise<void>;
 
-describe('actool discover against the reference', { skip: noReferenceActool }, () => {
+describe('actool discover against the reference', { skip: skipUnlessCI(noReferenceActool) }, () => {
   before(async () => {
     const dir = await tempDir('rocket-discover-ref-');
     cleanup = dir.cleanup;

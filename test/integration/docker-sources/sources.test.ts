@@ -16,7 +16,7 @@ import { RegistryClient } from '../../../src/docker/sources/registry.js';
 import { resolveRemote } from '../../../src/docker/sources/remote.js';
 import type { ResolvedImage } from '../../../src/docker/types.js';
 import { RocketError } from '../../../src/errors.js';
-import { tempDir } from '../../helpers.js';
+import { skipUnlessCI, tempDir } from '../../helpers.js';
 import { startTestenv, testenvMissing, type Env, type Testenv } from './testenv.js';
 
 const LATEST_CONFIG = 'sha256:f157f7ab8fed50ead95b1c73798a9df71997a0fa582da53dde6d0fdf1da8451c';
@@ -71,7 +71,7 @@ function checkImage(key: string, img: ResolvedImage, digest: string | undefined)
   }
 }
 
-describe('docker image sources against the testenv registry', { skip: testenvMissing }, () => {
+describe('docker image sources against the testenv registry', { skip: skipUnlessCI(testenvMissing) }, () => {
   let env: Testenv;
   let work: Awaited<ReturnType<typeof tempDir>>;
   const started = Date.now();

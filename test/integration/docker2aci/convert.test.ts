@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { extractAci, imageIdOf } from '../../../src/aci/index.js';
 import type { ImageManifest } from '../../../src/appc/index.js';
 import { flattenDependencies, keyOfImageId, renderImages } from '../../../src/store/index.js';
-import { projectRoot, run, tempDir } from '../../helpers.js';
+import { projectRoot, run, skipUnlessCI, tempDir } from '../../helpers.js';
 import {
   checkExpectedTree,
   checkLatestManifest,
@@ -37,7 +37,7 @@ function missingTools(): string | false {
 
 const skip = missingTools();
 
-describe('docker2aci over the testenv images', { skip }, () => {
+describe('docker2aci over the testenv images', { skip: skipUnlessCI(skip) }, () => {
   let work: { path: string; cleanup: () => Promise<void> };
   const env: Record<string, string> = {};
 

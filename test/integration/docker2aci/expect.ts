@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ImageManifest } from '../../../src/appc/index.js';
-import { noReferenceActool, projectRoot, referenceActool, run } from '../../helpers.js';
+import { canCheck, noReferenceActool, projectRoot, referenceActool, run } from '../../helpers.js';
 
 export const docker2aci = join(projectRoot, 'bin', 'docker2aci');
 
@@ -158,7 +158,7 @@ export async function convert(
 }
 
 export async function validateWithReference(path: string): Promise<void> {
-  if (noReferenceActool !== false) return;
+  if (!canCheck(noReferenceActool)) return;
   const r = await run(referenceActool, ['validate', path]);
   assert.equal(r.code, 0, `reference actool validate ${path}: ${r.stdout}${r.stderr}`);
 }

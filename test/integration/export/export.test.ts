@@ -9,13 +9,17 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { noReferenceActool, ourActool, referenceActool } from '../../helpers.js';
+import {
+  canCheck,
+  noReferenceActool,
+  OCI_RUNTIMES,
+  ourActool,
+  referenceActool,
+  skipUnlessCI,
+} from '../../helpers.js';
 import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
 
 const skip = podTestSkip('tar');
-if (skip !== false) console.log(`# skipping rkt export integration tests: ${skip}`);
-const ociRuntime =
-  which('runc') !== undefined ? 'oci-runc' : which('crun') !== undefined ? 'oci-crun' : undefined;
 
 const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
 const CHANGES =
@@ -37,7 +41,7 @@ function fileIn(aci: string, name: string): string {
 function validate(aci: string): void {
   const ours = spawnSync(ourActool, ['validate', aci], { encoding: 'utf8' });
   assert.equal(ours.status, 0, ours.stderr);
-  if (noReferenceActool !== false) return;
+  if (!canCheck(noReferenceActool)) return;
   const ref = spawnSync(referenceActool, ['validate', aci], { encoding: 'utf8' });
   assert.equal(ref.status, 0, ref.stderr + ref.stdout);
 }
@@ -57,7 +61,7 @@ function assertChanged(aci: string, app: string): void {
   assert.equal(manifest.name, `example.com/${app}`);
 }
 
-describe('rkt export', { skip }, () => {
+describe('rkt export', { skip: skipUnlessCI(skip, 'rkt export integration tests') }, () => {
   let rkt: Rkt;
   let img: string;
   let other: string;
@@ -98,32 +102,34 @@ describe('rkt export', { skip }, () => {
     noLeftovers();
   });
 
-  it(
-    'chooses the app of a multi-app oci pod with --app',
-    { skip: ociRuntime === undefined ? 'needs runc or crun' : false },
-    async () => {
-      const r = await rkt.runPod([
-        `--stage1-name=${ociRuntime as string}`,
-        '--net=none',
-        img,
-        ...sh('exit 0'),
-        '---',
-        other,
-        ...sh(CHANGES),
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      const out = join(rkt.work, 'exported-other.aci');
-      const ambiguous = await rkt.run('export', r.uuid, out);
-      assert.equal(ambiguous.code, 254);
-      assert.match(ambiguous.stderr, /multiple apps \(img, other\)/);
-      const missing = await rkt.run('export', '--app=nope', r.uuid, out);
-      assert.equal(missing.code, 254);
-      const e = await rkt.run('export', '--app=other', r.uuid, out);
-      assert.equal(e.code, 0, e.stderr);
-      assertChanged(out, 'other');
-      noLeftovers();
-    },
-  );
+  for (const runtime of OCI_RUNTIMES) {
+    it(
+      `chooses the app of a multi-app oci pod with --app (${runtime})`,
+      { skip: skipUnlessCI(which(runtime) === undefined ? `needs ${runtime}` : false) },
+      async () => {
+        const r = await rkt.runPod([
+          `--stage1-name=oci-${runtime}`,
+          '--net=none',
+          img,
+          ...sh('exit 0'),
+          '---',
+          other,
+          ...sh(CHANGES),
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const out = join(rkt.work, `exported-other-${runtime}.aci`);
+        const ambiguous = await rkt.run('export', r.uuid, out);
+        assert.equal(ambiguous.code, 254);
+        assert.match(ambiguous.stderr, /multiple apps \(img, other\)/);
+        const missing = await rkt.run('export', '--app=nope', r.uuid, out);
+        assert.equal(missing.code, 254);
+        const e = await rkt.run('export', '--app=other', r.uuid, out);
+        assert.equal(e.code, 0, e.stderr);
+        assertChanged(out, 'other');
+        noLeftovers();
+      },
+    );
+  }
 
   it('exports the copy of a pod prepared with --no-overlay (remembered by run-prepared)', async () => {
     const p = await rkt.run('--insecure-options=image', 'prepare', '--no-overlay', img, ...sh(CHANGES));

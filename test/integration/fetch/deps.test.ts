@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { hostLabels } from '../../../src/fetch/index.js';
-import { notRoot, projectRoot, tempDir, type RunResult } from '../../helpers.js';
+import { notRoot, projectRoot, type RunResult, skipUnlessCI, tempDir } from '../../helpers.js';
 import { FetchServer, Gpg, RktRunner, makeTls, randomLoopback, type Tls } from './fixture.js';
 
 interface Listed {
@@ -19,7 +19,7 @@ interface Listed {
   name: string;
 }
 
-describe('rkt fetch with dependencies', { skip: notRoot }, () => {
+describe('rkt fetch with dependencies', { skip: skipUnlessCI(notRoot) }, () => {
   const ip = randomLoopback();
   const [[, os], [, arch]] = hostLabels() as [[string, string], [string, string]];
   let work: Awaited<ReturnType<typeof tempDir>>;

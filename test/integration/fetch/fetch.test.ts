@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { Store } from '../../../src/store/index.js';
 import { hostLabels } from '../../../src/fetch/index.js';
-import { notRoot, tempDir } from '../../helpers.js';
+import { notRoot, skipUnlessCI, tempDir } from '../../helpers.js';
 import { FetchServer, Gpg, RktRunner, buildAci, makeTls, randomLoopback, type Tls } from './fixture.js';
 
 function filesUnder(dir: string): string[] {
@@ -29,7 +29,7 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-describe('rkt fetch over HTTPS with discovery and GnuPG signatures', { skip: notRoot }, () => {
+describe('rkt fetch over HTTPS with discovery and GnuPG signatures', { skip: skipUnlessCI(notRoot) }, () => {
   const ip = randomLoopback();
   const [[, os], [, arch]] = hostLabels() as [[string, string], [string, string]];
   let work: Awaited<ReturnType<typeof tempDir>>;

@@ -4,19 +4,20 @@
  * the host, during the run or after gc.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Rkt, buildAci, podTestSkip, waitFor } from './fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 const skip = podTestSkip();
-if (skip !== false) console.log(`# skipping fly engine integration tests: ${skip}`);
 
 const FLY = '--stage1-name=coreos.com/rkt/stage1-fly:1.30.0';
 const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
 const lines = (s: string): string[] => s.trim().split('\n');
 
-describe('rkt run with the fly engine', { skip }, () => {
+describe('rkt run with the fly engine', { skip: skipUnlessCI(skip, 'fly engine integration tests') }, () => {
   let rkt: Rkt;
   let alice: string;
   let root: string;
@@ -100,6 +101,31 @@ describe('rkt run with the fly engine', { skip }, () => {
     assert.match(r.stdout, /^tmpfs$/m);
     if (existsSync('/etc/resolv.conf'))
       assert.ok(r.stdout.includes(readFileSync('/etc/resolv.conf', 'utf8')));
+  });
+
+  it('a recursive read-only host volume is read-only in every submount', async () => {
+    const host = join(rkt.work, 'vol-rro');
+    mkdirSync(join(host, 'sub'), { recursive: true });
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'sub')]);
+    assert.equal(m.status, 0, String(m.stderr));
+    try {
+      const tryWrite = (f: string) =>
+        `if echo x >${f} 2>/dev/null; then echo wrote ${f}; else echo refused ${f}; fi`;
+      const r = await rkt.runPod([
+        FLY,
+        `--volume=v,kind=host,source=${host},readOnly=true,recursive=true`,
+        root,
+        '--mount',
+        'volume=v,target=/v',
+        ...sh(`${tryWrite('/v/top')}; ${tryWrite('/v/sub/below')}`),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^refused \/v\/top$/m);
+      assert.match(r.stdout, /^refused \/v\/sub\/below$/m);
+      assert.equal(existsSync(join(host, 'sub', 'below')), false);
+    } finally {
+      spawnSync('umount', [join(host, 'sub')]);
+    }
   });
 
   it('is running until rkt stop; enter runs as the app in its root; gc leaves no mount', async () => {

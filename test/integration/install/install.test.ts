@@ -24,7 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, run } from '../../helpers.js';
+import { projectRoot, run, skipUnlessCI } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const skip =
@@ -35,7 +35,6 @@ const skip =
       : !existsSync(join(projectRoot, 'dist', 'man', 'man1', 'rkt.1'))
         ? 'needs the build (dist/)'
         : false;
-if (skip !== false) console.log(`# skipping install integration tests: ${skip}`);
 
 function make(...args: string[]): { code: number; out: string } {
   const r = spawnSync('make', ['--no-print-directory', '-C', projectRoot, ...args], { encoding: 'utf8' });
@@ -53,7 +52,7 @@ function listTree(dir: string, rel = ''): string[] {
   return out;
 }
 
-describe('make install / uninstall', { skip }, () => {
+describe('make install / uninstall', { skip: skipUnlessCI(skip, 'install integration tests') }, () => {
   let work: string;
   let dest: string;
   const pods = new Set<string>();
@@ -121,7 +120,7 @@ describe('make install / uninstall', { skip }, () => {
 
   it(
     'the installed rkt runs a pod',
-    { skip: busybox === undefined ? 'needs busybox-static' : false },
+    { skip: skipUnlessCI(busybox === undefined ? 'needs busybox-static' : false) },
     async () => {
       const aci = buildBusyboxAci(work, 'installed', {
         applets: ['sh', 'echo'],
@@ -213,12 +212,13 @@ describe('make install / uninstall', { skip }, () => {
 describe(
   'make deb',
   {
-    skip:
+    skip: skipUnlessCI(
       skip !== false
         ? skip
         : which('dpkg') === undefined || which('dpkg-deb') === undefined
           ? 'needs dpkg'
           : false,
+    ),
   },
   () => {
     let work: string;

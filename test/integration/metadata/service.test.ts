@@ -25,7 +25,7 @@ import { after, before, describe, it } from 'node:test';
 import { metadataRegistration } from '../../../src/metadata/client.js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot } from '../../helpers.js';
+import { projectRoot, skipUnlessCI } from '../../helpers.js';
 import { PROBE_APPLETS, PROBE_CONTENT, PROBE_SCRIPT, parseProbe, type ProbeAnswer } from './probe.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -38,7 +38,6 @@ const skip =
       : ['ip', 'nsenter', 'unshare', 'flock', 'curl'].find((p) => which(p) === undefined) !== undefined
         ? 'needs iproute2, util-linux and curl'
         : false;
-if (skip !== false) console.log(`# skipping metadata service tests: ${skip}`);
 
 const TEXT = 'text/plain; charset=us-ascii';
 const JSON_TYPE = 'application/json';
@@ -52,7 +51,7 @@ interface FakePod {
   lock?: ChildProcess;
 }
 
-describe('rkt metadata-service', { skip }, () => {
+describe('rkt metadata-service', { skip: skipUnlessCI(skip, 'metadata service tests') }, () => {
   let work: string;
   let world: string;
   let data: string;

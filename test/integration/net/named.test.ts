@@ -8,8 +8,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetWorld, buildAci, httpd, skip } from './fixture.js';
-
-if (skip !== false) console.log(`# skipping networking tests: ${skip}`);
+import { forEachOciRuntime, skipUnlessCI } from '../../helpers.js';
 
 /** `ip -o -4 addr` lines as [ifname, address/prefix]. */
 function addresses(text: string): [string, string][] {
@@ -18,197 +17,199 @@ function addresses(text: string): [string, string][] {
     .filter(([i]) => i !== 'lo');
 }
 
-describe('rkt run with named CNI networks', { skip }, () => {
-  let w: NetWorld;
-  let web: string;
-  let client: string;
-  const sh = (script: string): string[] => ['--exec=/bin/sh', '--', '-c', script];
+describe('rkt run with named CNI networks', { skip: skipUnlessCI(skip, 'networking tests') }, () => {
+  forEachOciRuntime(() => {
+    let w: NetWorld;
+    let web: string;
+    let client: string;
+    const sh = (script: string): string[] => ['--exec=/bin/sh', '--', '-c', script];
 
-  before(() => {
-    w = NetWorld.create('rocket-net-named-');
-    web = buildAci(w.work, 'web', httpd(80));
-    client = buildAci(w.work, 'client', { exec: ['/bin/true'] });
-    w.conf('10-rkttbr.conf', {
-      cniVersion: '0.4.0',
-      name: 'rkttbr',
-      type: 'bridge',
-      bridge: 'rkttbr0',
-      isGateway: true,
-      ipam: { type: 'host-local', subnet: '10.254.1.0/24' },
-      dns: { nameservers: ['10.254.1.53'], search: ['pods.test'] },
+    before(() => {
+      w = NetWorld.create('rocket-net-named-');
+      web = buildAci(w.work, 'web', httpd(80));
+      client = buildAci(w.work, 'client', { exec: ['/bin/true'] });
+      w.conf('10-rkttbr.conf', {
+        cniVersion: '0.4.0',
+        name: 'rkttbr',
+        type: 'bridge',
+        bridge: 'rkttbr0',
+        isGateway: true,
+        ipam: { type: 'host-local', subnet: '10.254.1.0/24' },
+        dns: { nameservers: ['10.254.1.53'], search: ['pods.test'] },
+      });
+      w.conf('20-rkttptp.conf', {
+        cniVersion: '1.0.0',
+        name: 'rkttptp',
+        type: 'ptp',
+        ipam: { type: 'host-local', subnet: '10.254.2.0/24' },
+      });
     });
-    w.conf('20-rkttptp.conf', {
-      cniVersion: '1.0.0',
-      name: 'rkttptp',
-      type: 'ptp',
-      ipam: { type: 'host-local', subnet: '10.254.2.0/24' },
+    after(async () => {
+      await w.close();
     });
-  });
-  after(async () => {
-    await w.close();
-  });
 
-  /** Runs a one-shot pod to its end; returns the result and the UUID. */
-  async function runPod(
-    ...args: string[]
-  ): Promise<{ code: number; stdout: string; stderr: string; uuid: string }> {
-    const uuidFile = join(w.work, `uuid-${Date.now()}-${Math.random()}`);
-    const r = await w.rkt('--insecure-options=image', 'run', `--uuid-file-save=${uuidFile}`, ...args);
-    let uuid = '';
-    try {
-      uuid = readFileSync(uuidFile, 'utf8').trim();
-      w.track(uuid);
-    } catch {
-      // failed before preparing
+    /** Runs a one-shot pod to its end; returns the result and the UUID. */
+    async function runPod(
+      ...args: string[]
+    ): Promise<{ code: number; stdout: string; stderr: string; uuid: string }> {
+      const uuidFile = join(w.work, `uuid-${Date.now()}-${Math.random()}`);
+      const r = await w.rkt('--insecure-options=image', 'run', `--uuid-file-save=${uuidFile}`, ...args);
+      let uuid = '';
+      try {
+        uuid = readFileSync(uuidFile, 'utf8').trim();
+        w.track(uuid);
+      } catch {
+        // failed before preparing
+      }
+      return { ...r, uuid };
     }
-    return { ...r, uuid };
-  }
 
-  it('lets two pods on one bridge network reach each other', async () => {
-    const a = await w.startPod('--net=rkttbr', web);
-    const nets = w.netInfo(a.uuid);
-    assert.deepEqual(
-      nets.map((n) => [n.netName, n.ifName]),
-      [
-        ['rkttbr', 'eth0'],
-        ['default-restricted', 'eth1'],
-      ],
-    );
-    const ip = nets[0]?.ip ?? '';
-    assert.match(ip, /^10\.254\.1\.\d+$/);
-    assert.equal(nets[0]?.hostIP, '10.254.1.1');
-    await w.waitHttp(`http://${ip}/`, a.pod, a.uuid);
-    const b = await runPod(
-      '--net=rkttbr',
-      client,
-      ...sh(`for i in 1 2 3 4 5; do wget -q -O - http://${ip}/ && exit 42; sleep 0.2; done; exit 7`),
-    );
-    assert.equal(b.code, 42, b.stderr);
-    assert.match(b.stdout, /hello from web/);
-    await w.rkt('stop', '--force', a.uuid);
-    await a.pod.done;
-    await w.gc();
-    assert.deepEqual(w.leftovers(a.uuid), []);
-    assert.deepEqual(w.leftovers(b.uuid), []);
-  });
-
-  it('joins every network with --net=all in file-name order, with CNI_ARGS and DNS from a network', async () => {
-    const r = await runPod(
-      '--net=all,rkttbr:IgnoreUnknown=1;IP=10.254.1.77',
-      client,
-      ...sh('ip -o -4 addr; cat /etc/resolv.conf'),
-    );
-    assert.equal(r.code, 0, r.stderr);
-    const addrs = addresses(r.stdout);
-    assert.deepEqual(
-      addrs.map(([i]) => i),
-      ['eth0', 'eth1', 'eth2', 'eth3'],
-    );
-    assert.equal(addrs[0]?.[1], '10.254.1.77/24');
-    assert.match(addrs[1]?.[1] ?? '', /^10\.254\.2\.\d+\/24$/);
-    assert.match(
-      addrs[2]?.[1] ?? '',
-      /^172\.31\.\d+\.\d+\/16$/,
-      'default-restricted (99-default-restricted.conf)',
-    );
-    assert.match(addrs[3]?.[1] ?? '', /^172\.16\.28\.\d+\/24$/, 'default (99-default.conf)');
-    assert.match(
-      r.stdout,
-      /# Generated by rkt from network rkttbr\n\nsearch pods\.test\nnameserver 10\.254\.1\.53\n/,
-    );
-    const st = await w.status(r.uuid);
-    assert.match(
-      st['networks'] ?? '',
-      /^rkttbr:ip4=10\.254\.1\.77, rkttptp:ip4=10\.254\.2\.\d+, default-restricted:ip4=/,
-    );
-    await w.gc();
-    assert.deepEqual(w.leftovers(r.uuid), []);
-  });
-
-  it('gives --dns precedence over DNS from a network', async () => {
-    const r = await runPod('--net=rkttbr', '--dns=10.9.9.9', client, ...sh('cat /etc/resolv.conf'));
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^nameserver 10\.9\.9\.9$/m);
-    assert.doesNotMatch(r.stdout, /10\.254\.1\.53/);
-    await w.gc();
-  });
-
-  it('layers confs: system net.d, then local net.d overriding it and the built-ins by name', async () => {
-    const sys = join(w.systemConfig, 'net.d');
-    mkdirSync(sys, { recursive: true });
-    const ptp = (name: string, subnet: string) => ({
-      cniVersion: '0.4.0',
-      name,
-      type: 'ptp',
-      ipam: { type: 'host-local', subnet },
-    });
-    writeFileSync(join(sys, '30-rkttsys.conf'), JSON.stringify(ptp('rkttsys', '10.254.4.0/24')));
-    writeFileSync(join(sys, '40-rkttonly.conf'), JSON.stringify(ptp('rkttonly', '10.254.6.0/24')));
-    w.conf('30-rkttsys.conf', ptp('rkttsys', '10.254.5.0/24'));
-    w.conf('50-restricted.conf', ptp('default-restricted', '10.254.3.0/24'));
-    try {
-      const r = await runPod('--net=rkttsys,rkttonly', client, ...sh('ip -o -4 addr'));
-      assert.equal(r.code, 0, r.stderr);
+    it('lets two pods on one bridge network reach each other', async () => {
+      const a = await w.startPod('--net=rkttbr', web);
+      const nets = w.netInfo(a.uuid);
       assert.deepEqual(
-        addresses(r.stdout).map(([i, a]) => [i, a.replace(/\.\d+\/24$/, '')]),
+        nets.map((n) => [n.netName, n.ifName]),
         [
-          ['eth0', '10.254.5'],
-          ['eth1', '10.254.6'],
-          ['eth2', '10.254.3'],
+          ['rkttbr', 'eth0'],
+          ['default-restricted', 'eth1'],
         ],
       );
-      assert.match(r.stderr, /overriding network "default-restricted" with .*50-restricted\.conf/);
+      const ip = nets[0]?.ip ?? '';
+      assert.match(ip, /^10\.254\.1\.\d+$/);
+      assert.equal(nets[0]?.hostIP, '10.254.1.1');
+      await w.waitHttp(`http://${ip}/`, a.pod, a.uuid);
+      const b = await runPod(
+        '--net=rkttbr',
+        client,
+        ...sh(`for i in 1 2 3 4 5; do wget -q -O - http://${ip}/ && exit 42; sleep 0.2; done; exit 7`),
+      );
+      assert.equal(b.code, 42, b.stderr);
+      assert.match(b.stdout, /hello from web/);
+      await w.rkt('stop', '--force', a.uuid);
+      await a.pod.done;
+      await w.gc();
+      assert.deepEqual(w.leftovers(a.uuid), []);
+      assert.deepEqual(w.leftovers(b.uuid), []);
+    });
+
+    it('joins every network with --net=all in file-name order, with CNI_ARGS and DNS from a network', async () => {
+      const r = await runPod(
+        '--net=all,rkttbr:IgnoreUnknown=1;IP=10.254.1.77',
+        client,
+        ...sh('ip -o -4 addr; cat /etc/resolv.conf'),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const addrs = addresses(r.stdout);
+      assert.deepEqual(
+        addrs.map(([i]) => i),
+        ['eth0', 'eth1', 'eth2', 'eth3'],
+      );
+      assert.equal(addrs[0]?.[1], '10.254.1.77/24');
+      assert.match(addrs[1]?.[1] ?? '', /^10\.254\.2\.\d+\/24$/);
+      assert.match(
+        addrs[2]?.[1] ?? '',
+        /^172\.31\.\d+\.\d+\/16$/,
+        'default-restricted (99-default-restricted.conf)',
+      );
+      assert.match(addrs[3]?.[1] ?? '', /^172\.16\.28\.\d+\/24$/, 'default (99-default.conf)');
+      assert.match(
+        r.stdout,
+        /# Generated by rkt from network rkttbr\n\nsearch pods\.test\nnameserver 10\.254\.1\.53\n/,
+      );
+      const st = await w.status(r.uuid);
+      assert.match(
+        st['networks'] ?? '',
+        /^rkttbr:ip4=10\.254\.1\.77, rkttptp:ip4=10\.254\.2\.\d+, default-restricted:ip4=/,
+      );
       await w.gc();
       assert.deepEqual(w.leftovers(r.uuid), []);
-    } finally {
-      rmSync(sys, { recursive: true, force: true });
-      rmSync(join(w.localConfig, 'net.d', '30-rkttsys.conf'));
-      rmSync(join(w.localConfig, 'net.d', '50-restricted.conf'));
-    }
-  });
-
-  it('reports CNI failures in one line, exits 254 and leaves nothing', async () => {
-    w.conf('x-rkttbad.conf', {
-      cniVersion: '0.4.0',
-      name: 'rkttbad',
-      type: 'ptp',
-      ipam: { type: 'host-local', subnet: '10.254.9.0/33' },
     });
-    w.conf('x-rkttnoplugin.conf', { cniVersion: '0.4.0', name: 'rkttnoplugin', type: 'rktt-nosuch' });
-    try {
-      // The bad network comes after default-restricted, which must be torn down again.
-      const bad = await runPod('--net=rkttbad', client);
-      assert.equal(bad.code, 254);
-      assert.match(
-        bad.stderr,
-        /network "rkttbad" \(eth1\): CNI ADD with \/usr\/lib\/cni\/ptp failed: .*10\.254\.9\.0\/33/,
-      );
-      assert.notEqual(bad.uuid, '');
-      assert.deepEqual(w.leftovers(bad.uuid), []);
 
-      const none = await runPod('--net=rkttnoplugin', client);
-      assert.equal(none.code, 254);
-      assert.match(
-        none.stderr,
-        /network "rkttnoplugin": CNI plugin "rktt-nosuch" not found in .*\/usr\/lib\/cni/,
-      );
+    it('gives --dns precedence over DNS from a network', async () => {
+      const r = await runPod('--net=rkttbr', '--dns=10.9.9.9', client, ...sh('cat /etc/resolv.conf'));
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^nameserver 10\.9\.9\.9$/m);
+      assert.doesNotMatch(r.stdout, /10\.254\.1\.53/);
+      await w.gc();
+    });
 
-      const missing = await runPod('--net=rkttnosuchnet', client);
-      assert.equal(missing.code, 254);
-      assert.match(missing.stderr, /networks not found: rkttnosuchnet/);
+    it('layers confs: system net.d, then local net.d overriding it and the built-ins by name', async () => {
+      const sys = join(w.systemConfig, 'net.d');
+      mkdirSync(sys, { recursive: true });
+      const ptp = (name: string, subnet: string) => ({
+        cniVersion: '0.4.0',
+        name,
+        type: 'ptp',
+        ipam: { type: 'host-local', subnet },
+      });
+      writeFileSync(join(sys, '30-rkttsys.conf'), JSON.stringify(ptp('rkttsys', '10.254.4.0/24')));
+      writeFileSync(join(sys, '40-rkttonly.conf'), JSON.stringify(ptp('rkttonly', '10.254.6.0/24')));
+      w.conf('30-rkttsys.conf', ptp('rkttsys', '10.254.5.0/24'));
+      w.conf('50-restricted.conf', ptp('default-restricted', '10.254.3.0/24'));
+      try {
+        const r = await runPod('--net=rkttsys,rkttonly', client, ...sh('ip -o -4 addr'));
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(
+          addresses(r.stdout).map(([i, a]) => [i, a.replace(/\.\d+\/24$/, '')]),
+          [
+            ['eth0', '10.254.5'],
+            ['eth1', '10.254.6'],
+            ['eth2', '10.254.3'],
+          ],
+        );
+        assert.match(r.stderr, /overriding network "default-restricted" with .*50-restricted\.conf/);
+        await w.gc();
+        assert.deepEqual(w.leftovers(r.uuid), []);
+      } finally {
+        rmSync(sys, { recursive: true, force: true });
+        rmSync(join(w.localConfig, 'net.d', '30-rkttsys.conf'));
+        rmSync(join(w.localConfig, 'net.d', '50-restricted.conf'));
+      }
+    });
 
-      const syntax = await runPod('--net=rkttbr:a:b', client);
-      assert.equal(syntax.code, 254);
-      assert.match(syntax.stderr, /invalid arguments/);
+    it('reports CNI failures in one line, exits 254 and leaves nothing', async () => {
+      w.conf('x-rkttbad.conf', {
+        cniVersion: '0.4.0',
+        name: 'rkttbad',
+        type: 'ptp',
+        ipam: { type: 'host-local', subnet: '10.254.9.0/33' },
+      });
+      w.conf('x-rkttnoplugin.conf', { cniVersion: '0.4.0', name: 'rkttnoplugin', type: 'rktt-nosuch' });
+      try {
+        // The bad network comes after default-restricted, which must be torn down again.
+        const bad = await runPod('--net=rkttbad', client);
+        assert.equal(bad.code, 254);
+        assert.match(
+          bad.stderr,
+          /network "rkttbad" \(eth1\): CNI ADD with \/usr\/lib\/cni\/ptp failed: .*10\.254\.9\.0\/33/,
+        );
+        assert.notEqual(bad.uuid, '');
+        assert.deepEqual(w.leftovers(bad.uuid), []);
 
-      w.conf('y-broken.conf', { cniVersion: '0.4.0', type: 'ptp' });
-      const broken = await runPod('--net=rkttbr', client);
-      assert.equal(broken.code, 254);
-      assert.match(broken.stderr, /y-broken\.conf: name: must be a non-empty string/);
-    } finally {
-      for (const f of ['x-rkttbad.conf', 'x-rkttnoplugin.conf', 'y-broken.conf'])
-        rmSync(join(w.localConfig, 'net.d', f), { force: true });
-    }
-    await w.gc();
+        const none = await runPod('--net=rkttnoplugin', client);
+        assert.equal(none.code, 254);
+        assert.match(
+          none.stderr,
+          /network "rkttnoplugin": CNI plugin "rktt-nosuch" not found in .*\/usr\/lib\/cni/,
+        );
+
+        const missing = await runPod('--net=rkttnosuchnet', client);
+        assert.equal(missing.code, 254);
+        assert.match(missing.stderr, /networks not found: rkttnosuchnet/);
+
+        const syntax = await runPod('--net=rkttbr:a:b', client);
+        assert.equal(syntax.code, 254);
+        assert.match(syntax.stderr, /invalid arguments/);
+
+        w.conf('y-broken.conf', { cniVersion: '0.4.0', type: 'ptp' });
+        const broken = await runPod('--net=rkttbr', client);
+        assert.equal(broken.code, 254);
+        assert.match(broken.stderr, /y-broken\.conf: name: must be a non-empty string/);
+      } finally {
+        for (const f of ['x-rkttbad.conf', 'x-rkttnoplugin.conf', 'y-broken.conf'])
+          rmSync(join(w.localConfig, 'net.d', f), { force: true });
+      }
+      await w.gc();
+    });
   });
 });

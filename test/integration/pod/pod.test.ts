@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot, run, tempDir, type RunResult } from '../../helpers.js';
+import { projectRoot, run, type RunResult, skipUnlessCI, tempDir } from '../../helpers.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
 const actoolBin = join(projectRoot, 'bin', 'actool');
@@ -24,7 +24,7 @@ const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 describe(
   'rkt pod lifecycle (no engine)',
-  { skip: BUSYBOX === undefined ? 'busybox-static not installed' : false },
+  { skip: skipUnlessCI(BUSYBOX === undefined ? 'busybox-static not installed' : false) },
   () => {
     let tmp: { path: string; cleanup: () => Promise<void> };
     let dataDir: string;

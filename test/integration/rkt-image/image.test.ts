@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Store } from '../../../src/store/index.js';
-import { projectRoot, run, tempDir, type RunResult } from '../../helpers.js';
+import { notRoot, projectRoot, run, tempDir, type RunResult } from '../../helpers.js';
 import { makeAciBytes, manifestText } from '../../unit/store/helpers.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -304,6 +304,66 @@ describe('rkt image rm', () => {
     const missing = await rkt(data, 'rm', 'sha512-0000000000');
     assert.equal(missing.code, 254);
     assert.match(missing.stderr, /^rm: no image IDs found\n/);
+  });
+});
+
+describe('rkt image render and extract: device nodes', { skip: notRoot }, () => {
+  let t: Awaited<ReturnType<typeof tempDir>>;
+  let data: string;
+  let hostile: Imported;
+  before(async () => {
+    t = await tempDir('rocket-rkt-image-dev-');
+    data = join(t.path, 'data');
+    // A hostile image: the host's disk (254:0) and a memory device, world-writable.
+    const bytes = await makeAciBytes(manifestText('example.com/hostile'), [
+      { name: 'rootfs/dev', type: 'directory' },
+      { name: 'rootfs/dev/disk', type: 'block-device', mode: 0o666, devmajor: 254, devminor: 0 },
+      { name: 'rootfs/dev/mem', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 1 },
+      { name: 'rootfs/dev/pipe', type: 'fifo', mode: 0o600 },
+      { name: 'rootfs/ok.txt', body: 'ok\n' },
+    ]);
+    const store = Store.open(data);
+    try {
+      const res = await store.importImage(Readable.from([bytes]));
+      hostile = { key: res.key, imageId: res.imageId };
+    } finally {
+      store.close();
+    }
+  });
+  after(() => t.cleanup());
+
+  for (const verb of ['render', 'extract']) {
+    it(`${verb} skips them with a warning each; --create-devices makes them`, async () => {
+      const dir = join(t.path, `${verb}-out`);
+      const r = await rkt(data, verb, 'example.com/hostile', dir);
+      assert.equal(r.code, 0, r.stderr);
+      const warnings = r.stderr.trimEnd().split('\n').sort();
+      assert.deepEqual(warnings, [
+        `${verb}: warning: image ${hostile.key}: entry "rootfs/dev/disk": block device 254:0 not created (--create-devices makes device nodes)`,
+        `${verb}: warning: image ${hostile.key}: entry "rootfs/dev/mem": character device 1:1 not created (--create-devices makes device nodes)`,
+      ]);
+      assert.deepEqual(readdirSync(join(dir, 'rootfs', 'dev')), ['pipe']);
+      assert.ok(lstatSync(join(dir, 'rootfs', 'dev', 'pipe')).isFIFO());
+      assert.equal(readFileSync(join(dir, 'rootfs', 'ok.txt'), 'utf8'), 'ok\n');
+
+      const made = await rkt(data, verb, '--overwrite', '--create-devices', hostile.key, dir);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(made.stderr, '');
+      const disk = lstatSync(join(dir, 'rootfs', 'dev', 'disk'));
+      assert.ok(disk.isBlockDevice());
+      assert.equal(disk.rdev, (254 << 8) | 0);
+      assert.ok(lstatSync(join(dir, 'rootfs', 'dev', 'mem')).isCharacterDevice());
+    });
+  }
+
+  it("a pod's tree in the store keeps them", async () => {
+    const store = Store.open(data);
+    try {
+      const tree = await store.renderTree(hostile.key);
+      assert.ok(lstatSync(join(tree.path, 'rootfs', 'dev', 'disk')).isBlockDevice());
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -14,7 +14,14 @@ import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, startCollected, waitFor, type Running, type RunResult } from '../../helpers.js';
+import {
+  projectRoot,
+  startCollected,
+  waitFor,
+  type Running,
+  type RunResult,
+  skipUnlessCI,
+} from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -26,12 +33,11 @@ const skip =
       : which('flock') === undefined
         ? 'needs flock (util-linux)'
         : false;
-if (skip !== false) console.log(`# skipping rkt app integration tests: ${skip}`);
 
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'readlink', 'hostname', 'ls'];
 const children = new Set<ChildProcess>();
 
-describe('rkt app (oci engine)', { skip }, () => {
+describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration tests') }, () => {
   let work: string;
   let data: string;
   let first: string;
@@ -134,274 +140,279 @@ describe('rkt app (oci engine)', { skip }, () => {
     ['crun', 'oci-crun'],
     ['runc', 'oci-runc'],
   ] as const) {
-    describe(label, { skip: which(label) === undefined ? `${label} is not installed` : false }, () => {
-      it('sandbox: add, start, share, stop, remove, add a third, stop the pod; gc leaves nothing', async () => {
-        const { pod, uuid } = await sandbox(engine, '--volume=shared,kind=empty');
-        const R = join(data, 'pods', 'run', uuid);
-        // An empty sandbox runs.
-        assert.equal((await podState(uuid))['state'], 'running');
-        assert.equal(await appList(uuid), '');
-        assert.deepEqual(await manifestApps(uuid), []);
+    describe(
+      label,
+      { skip: skipUnlessCI(which(label) === undefined ? `${label} is not installed` : false, label) },
+      () => {
+        it('sandbox: add, start, share, stop, remove, add a third, stop the pod; gc leaves nothing', async () => {
+          const { pod, uuid } = await sandbox(engine, '--volume=shared,kind=empty');
+          const R = join(data, 'pods', 'run', uuid);
+          // An empty sandbox runs.
+          assert.equal((await podState(uuid))['state'], 'running');
+          assert.equal(await appList(uuid), '');
+          assert.deepEqual(await manifestApps(uuid), []);
 
-        // Two apps from two images, sharing the namespaces and the volume.
-        const ns = 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname';
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=writer',
-          '--mount',
-          'volume=shared,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          // pid 1 without a TERM handler: only the KILL after the stop timeout ends it.
-          `(${ns}) >/shared/w.tmp; mv /shared/w.tmp /shared/w; echo writer-up; while :; do sleep 0.05; done`,
-        );
-        assert.equal(await appList(uuid), 'writer\tcreated\n');
-        assert.equal((await appState(uuid, 'writer'))['state'], 'created');
-        assert.deepEqual(await manifestApps(uuid), ['writer']);
-        const dup = await rkt('app', 'add', uuid, first, '--name=writer');
-        assert.equal(dup.code, 254);
-        assert.equal(
-          dup.stderr
-            .trim()
-            .split('\n')
-            .filter((l) => !l.includes('signature verification')).length,
-          1,
-        );
-        assert.deepEqual(await manifestApps(uuid), ['writer'], 'a failed add changes nothing');
-
-        await ok('app', 'start', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'writer\trunning\n');
-        const again = await rkt('app', 'start', uuid, '--app=writer');
-        assert.equal(again.code, 254);
-        await waitFor(
-          'the writer',
-          () =>
-            existsSync(join(R, 'logs', 'writer', 'stdout.log')) &&
-            readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('writer-up'),
-        );
-        assert.match(await ok('logs', '--app=writer', uuid), /writer-up/);
-        assert.match(await ok('enter', '--app=writer', uuid, '/bin/cat', '/shared/w'), /^net:/);
-
-        await ok(
-          'app',
-          'add',
-          uuid,
-          second,
-          '--name=reader',
-          '--mount',
-          'volume=shared,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          `trap "exit 0" TERM; while [ ! -e /shared/w ]; do sleep 0.05; done; (${ns}) >/shared/r.tmp; mv /shared/r.tmp /shared/r; echo reader-up; while :; do sleep 0.05; done`,
-        );
-        await ok('app', 'start', uuid, '--app=reader');
-        assert.equal(await appList(uuid), 'writer\trunning\nreader\trunning\n');
-        const [w, r] = await (async () => {
+          // Two apps from two images, sharing the namespaces and the volume.
+          const ns = 'for n in net ipc uts; do readlink /proc/self/ns/$n; done; hostname';
           await ok(
-            'enter',
-            '--app=reader',
+            'app',
+            'add',
             uuid,
+            first,
+            '--name=writer',
+            '--mount',
+            'volume=shared,target=/shared',
+            '--exec',
             '/bin/sh',
+            '--',
             '-c',
-            'while [ ! -e /shared/r ]; do sleep 0.05; done',
+            // pid 1 without a TERM handler: only the KILL after the stop timeout ends it.
+            `(${ns}) >/shared/w.tmp; mv /shared/w.tmp /shared/w; echo writer-up; while :; do sleep 0.05; done`,
           );
-          return [
-            await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/w'),
-            await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/r'),
-          ];
-        })();
-        assert.equal(r, w, 'the same net, IPC and UTS namespaces and hostname');
-        assert.equal(await ok('app', 'exec', '--app=reader', uuid, '/bin/cat', '/shared/r'), r);
-        assert.match(w, new RegExp(`^rkt-${uuid}$`, 'm'));
-        assert.match(await ok('list', '--no-legend'), new RegExp(`${uuid.slice(0, 8)}\\s+writer`));
+          assert.equal(await appList(uuid), 'writer\tcreated\n');
+          assert.equal((await appState(uuid, 'writer'))['state'], 'created');
+          assert.deepEqual(await manifestApps(uuid), ['writer']);
+          const dup = await rkt('app', 'add', uuid, first, '--name=writer');
+          assert.equal(dup.code, 254);
+          assert.equal(
+            dup.stderr
+              .trim()
+              .split('\n')
+              .filter((l) => !l.includes('signature verification')).length,
+            1,
+          );
+          assert.deepEqual(await manifestApps(uuid), ['writer'], 'a failed add changes nothing');
 
-        // Stop the writer (it ignores SIGTERM); the reader runs on.
-        await ok('app', 'stop', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'writer\texited\nreader\trunning\n');
-        const ws = await appState(uuid, 'writer');
-        assert.equal(ws['exit_code'], 137);
-        assert.equal((await podState(uuid))['state'], 'running');
+          await ok('app', 'start', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'writer\trunning\n');
+          const again = await rkt('app', 'start', uuid, '--app=writer');
+          assert.equal(again.code, 254);
+          await waitFor(
+            'the writer',
+            () =>
+              existsSync(join(R, 'logs', 'writer', 'stdout.log')) &&
+              readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('writer-up'),
+          );
+          assert.match(await ok('logs', '--app=writer', uuid), /writer-up/);
+          assert.match(await ok('enter', '--app=writer', uuid, '/bin/cat', '/shared/w'), /^net:/);
 
-        // Remove it: rootfs, overlay, container and manifest entry gone.
-        await ok('app', 'rm', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'reader\trunning\n');
-        assert.deepEqual(await manifestApps(uuid), ['reader']);
-        assert.ok(!existsSync(join(R, 'apps', 'writer')) && !existsSync(join(R, 'overlay', 'writer')));
-        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(R, 'apps', 'writer')));
-        assert.ok(
-          !spawnSync(label, ['list', '-q'], { encoding: 'utf8' }).stdout.includes(`rkt-${uuid}-writer`),
-        );
-        assert.equal((await rkt('app', 'status', uuid, '--app=writer')).code, 254);
+          await ok(
+            'app',
+            'add',
+            uuid,
+            second,
+            '--name=reader',
+            '--mount',
+            'volume=shared,target=/shared',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            `trap "exit 0" TERM; while [ ! -e /shared/w ]; do sleep 0.05; done; (${ns}) >/shared/r.tmp; mv /shared/r.tmp /shared/r; echo reader-up; while :; do sleep 0.05; done`,
+          );
+          await ok('app', 'start', uuid, '--app=reader');
+          assert.equal(await appList(uuid), 'writer\trunning\nreader\trunning\n');
+          const [w, r] = await (async () => {
+            await ok(
+              'enter',
+              '--app=reader',
+              uuid,
+              '/bin/sh',
+              '-c',
+              'while [ ! -e /shared/r ]; do sleep 0.05; done',
+            );
+            return [
+              await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/w'),
+              await ok('enter', '--app=reader', uuid, '/bin/cat', '/shared/r'),
+            ];
+          })();
+          assert.equal(r, w, 'the same net, IPC and UTS namespaces and hostname');
+          assert.equal(await ok('app', 'exec', '--app=reader', uuid, '/bin/cat', '/shared/r'), r);
+          assert.match(w, new RegExp(`^rkt-${uuid}$`, 'm'));
+          assert.match(await ok('list', '--no-legend'), new RegExp(`${uuid.slice(0, 8)}\\s+writer`));
 
-        // A third app, added and started afterwards, with the writer's name.
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=writer',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          'trap "exit 0" TERM; echo third-up; while :; do sleep 0.05; done',
-        );
-        await ok('app', 'start', uuid, '--app=writer');
-        assert.equal(await appList(uuid), 'reader\trunning\nwriter\trunning\n');
-        await waitFor('the third app', () =>
-          readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
-        );
+          // Stop the writer (it ignores SIGTERM); the reader runs on.
+          await ok('app', 'stop', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'writer\texited\nreader\trunning\n');
+          const ws = await appState(uuid, 'writer');
+          assert.equal(ws['exit_code'], 137);
+          assert.equal((await podState(uuid))['state'], 'running');
 
-        // Stop the pod.
-        assert.equal(await ok('stop', uuid), `${uuid}\n`);
-        const res = await pod.done;
-        assert.equal(res.code, 0, res.stderr);
-        const st = await podState(uuid);
-        assert.equal(st['state'], 'exited');
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(uuid, label);
-      });
+          // Remove it: rootfs, overlay, container and manifest entry gone.
+          await ok('app', 'rm', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'reader\trunning\n');
+          assert.deepEqual(await manifestApps(uuid), ['reader']);
+          assert.ok(!existsSync(join(R, 'apps', 'writer')) && !existsSync(join(R, 'overlay', 'writer')));
+          assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(R, 'apps', 'writer')));
+          assert.ok(
+            !spawnSync(label, ['list', '-q'], { encoding: 'utf8' }).stdout.includes(`rkt-${uuid}-writer`),
+          );
+          assert.equal((await rkt('app', 'status', uuid, '--app=writer')).code, 254);
 
-      it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', async () => {
-        const { pod, uuid } = await sandbox(engine);
-        const io = (mode: string): string[] => ['--stdin', '--stdout', '--stderr'].map((f) => `${f}=${mode}`);
-        await ok('app', 'add', uuid, first, '--name=term', ...io('tty'), '--exec', '/bin/sh', '--', '-i');
-        await ok(
-          'app',
-          'add',
-          uuid,
-          second,
-          '--name=pipe',
-          ...io('stream'),
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          'while read l; do echo "out:$l"; echo "err:$l" >&2; done',
-        );
-        assert.equal(await ok('attach', uuid, '--app=term', '--mode=list'), 'tty-in\ntty-out\n');
-        assert.equal(await ok('attach', uuid, '--app=pipe', '--mode=list'), 'stdin\nstdout\nstderr\n');
-        const refused = async (why: RegExp, ...args: string[]): Promise<void> => {
-          const r = await rkt('attach', uuid, ...args);
-          assert.equal(r.code, 254, r.stderr);
-          assert.match(r.stderr, why);
-          assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-        };
-        await refused(/app "term" is not running/, '--app=term');
-        await ok('app', 'start', uuid, '--app=term');
-        await ok('app', 'start', uuid, '--app=pipe');
-        await refused(/several apps to attach to \(term, pipe\)/);
-        await refused(/has a tty/, '--app=term', '--mode=stdout');
-        await refused(/has no tty-in endpoint/, '--app=pipe', '--mode=tty');
-        await refused(/unknown mode "bogus"/, '--app=pipe', '--mode=bogus');
+          // A third app, added and started afterwards, with the writer's name.
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=writer',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            'trap "exit 0" TERM; echo third-up; while :; do sleep 0.05; done',
+          );
+          await ok('app', 'start', uuid, '--app=writer');
+          assert.equal(await appList(uuid), 'reader\trunning\nwriter\trunning\n');
+          await waitFor('the third app', () =>
+            readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
+          );
 
-        /** `rkt attach` with its stdin a pipe the test writes to. */
-        const attach = (...args: string[]) => {
-          const child = spawn(rktBin, [`--dir=${data}`, 'attach', uuid, ...args], {
-            stdio: ['pipe', 'pipe', 'pipe'],
-            env,
-          });
-          children.add(child);
-          let out = '';
-          let err = '';
-          child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-          child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-          const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-          return { child, done, out: () => out, err: () => err };
-        };
-
-        // The tty: the shell answers a line typed in (its echo shows the quotes, the answer not);
-        // `exit 3` ends the app and with it the attach.
-        const t = attach('--app=term');
-        t.child.stdin.write('echo hel""lo\n');
-        await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
-        assert.match(t.out(), /echo hel""lo/);
-        assert.match(t.out(), /^hello\r?$/m, t.err());
-        t.child.stdin.write('exit 3\n');
-        assert.equal(await t.done, 0, t.err());
-        await waitFor('term to exit', () =>
-          existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
-        );
-        assert.equal((await appState(uuid, 'term'))['exit_code'], 3);
-
-        // The streams (auto: all three): a line in, its two answers out, each on its own stream.
-        const s = attach('--app=pipe');
-        s.child.stdin.write('abc\n');
-        await waitFor(
-          'the answers',
-          () => (s.out().includes('out:abc') && s.err().includes('err:abc')) || s.child.exitCode !== null,
-        );
-        assert.equal(s.out(), 'out:abc\n');
-        assert.equal(s.err(), 'err:abc\n');
-        // Input only: ends at the end of its stdin; what it wrote reaches the app.
-        const i = attach('--app=pipe', '--mode=stdin');
-        i.child.stdin.end('def\n');
-        assert.equal(await i.done, 0, i.err());
-        await waitFor('the second answer', () => s.out().includes('out:def') || s.child.exitCode !== null);
-        assert.equal(s.out(), 'out:abc\nout:def\n');
-        // The app stopped (its shell ignores TERM: KILL after the timeout): the attach ends.
-        await ok('app', 'stop', uuid, '--app=pipe');
-        assert.equal(await s.done, 0, s.err());
-
-        assert.equal(await ok('stop', uuid), `${uuid}\n`);
-        const res = await pod.done;
-        assert.equal(res.code, 0, res.stderr);
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(uuid, label);
-      });
-
-      it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
-        const empty = await sandbox(engine);
-        process.kill(empty.pod.child.pid as number, 'SIGKILL');
-        await empty.pod.done;
-        assert.equal((await podState(empty.uuid))['state'], 'exited');
-        // Adding to it now fails in one line, and changes nothing.
-        const late = await rkt('app', 'add', empty.uuid, first, '--name=late');
-        assert.equal(late.code, 254);
-        assert.match(late.stderr, /^app add: pod \S+ is not running$/m);
-        assert.deepEqual(await manifestApps(empty.uuid), []);
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(empty.uuid, label);
-
-        const flag = join(work, `go-${label}`);
-        mkdirSync(flag);
-        const { pod, uuid } = await sandbox(engine, `--volume=flag,kind=host,source=${flag}`);
-        await ok(
-          'app',
-          'add',
-          uuid,
-          first,
-          '--name=waiter',
-          '--mount',
-          'volume=flag,target=/shared',
-          '--exec',
-          '/bin/sh',
-          '--',
-          '-c',
-          ': >/shared/started; while [ ! -e /shared/go ]; do sleep 0.05; done; exit 4',
-        );
-        await ok('app', 'start', uuid, '--app=waiter');
-        await waitFor('the app', () => existsSync(join(flag, 'started')));
-        process.kill(pod.child.pid as number, 'SIGKILL');
-        await pod.exited;
-        assert.equal((await podState(uuid))['state'], 'running');
-        writeFileSync(join(flag, 'go'), '');
-        await waitFor('the pod to exit', () => {
-          const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
-          return /^state=exited$/m.test(r.stdout);
+          // Stop the pod.
+          assert.equal(await ok('stop', uuid), `${uuid}\n`);
+          const res = await pod.done;
+          assert.equal(res.code, 0, res.stderr);
+          const st = await podState(uuid);
+          assert.equal(st['state'], 'exited');
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
         });
-        assert.equal((await podState(uuid))['app-waiter'], '4');
-        await pod.done;
-        await ok('gc', '--grace-period=0s');
-        assertNothingLeft(uuid, label);
-      });
-    });
+
+        it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', async () => {
+          const { pod, uuid } = await sandbox(engine);
+          const io = (mode: string): string[] =>
+            ['--stdin', '--stdout', '--stderr'].map((f) => `${f}=${mode}`);
+          await ok('app', 'add', uuid, first, '--name=term', ...io('tty'), '--exec', '/bin/sh', '--', '-i');
+          await ok(
+            'app',
+            'add',
+            uuid,
+            second,
+            '--name=pipe',
+            ...io('stream'),
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            'while read l; do echo "out:$l"; echo "err:$l" >&2; done',
+          );
+          assert.equal(await ok('attach', uuid, '--app=term', '--mode=list'), 'tty-in\ntty-out\n');
+          assert.equal(await ok('attach', uuid, '--app=pipe', '--mode=list'), 'stdin\nstdout\nstderr\n');
+          const refused = async (why: RegExp, ...args: string[]): Promise<void> => {
+            const r = await rkt('attach', uuid, ...args);
+            assert.equal(r.code, 254, r.stderr);
+            assert.match(r.stderr, why);
+            assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+          };
+          await refused(/app "term" is not running/, '--app=term');
+          await ok('app', 'start', uuid, '--app=term');
+          await ok('app', 'start', uuid, '--app=pipe');
+          await refused(/several apps to attach to \(term, pipe\)/);
+          await refused(/has a tty/, '--app=term', '--mode=stdout');
+          await refused(/has no tty-in endpoint/, '--app=pipe', '--mode=tty');
+          await refused(/unknown mode "bogus"/, '--app=pipe', '--mode=bogus');
+
+          /** `rkt attach` with its stdin a pipe the test writes to. */
+          const attach = (...args: string[]) => {
+            const child = spawn(rktBin, [`--dir=${data}`, 'attach', uuid, ...args], {
+              stdio: ['pipe', 'pipe', 'pipe'],
+              env,
+            });
+            children.add(child);
+            let out = '';
+            let err = '';
+            child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+            child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+            const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+            return { child, done, out: () => out, err: () => err };
+          };
+
+          // The tty: the shell answers a line typed in (its echo shows the quotes, the answer not);
+          // `exit 3` ends the app and with it the attach.
+          const t = attach('--app=term');
+          t.child.stdin.write('echo hel""lo\n');
+          await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
+          assert.match(t.out(), /echo hel""lo/);
+          assert.match(t.out(), /^hello\r?$/m, t.err());
+          t.child.stdin.write('exit 3\n');
+          assert.equal(await t.done, 0, t.err());
+          await waitFor('term to exit', () =>
+            existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
+          );
+          assert.equal((await appState(uuid, 'term'))['exit_code'], 3);
+
+          // The streams (auto: all three): a line in, its two answers out, each on its own stream.
+          const s = attach('--app=pipe');
+          s.child.stdin.write('abc\n');
+          await waitFor(
+            'the answers',
+            () => (s.out().includes('out:abc') && s.err().includes('err:abc')) || s.child.exitCode !== null,
+          );
+          assert.equal(s.out(), 'out:abc\n');
+          assert.equal(s.err(), 'err:abc\n');
+          // Input only: ends at the end of its stdin; what it wrote reaches the app.
+          const i = attach('--app=pipe', '--mode=stdin');
+          i.child.stdin.end('def\n');
+          assert.equal(await i.done, 0, i.err());
+          await waitFor('the second answer', () => s.out().includes('out:def') || s.child.exitCode !== null);
+          assert.equal(s.out(), 'out:abc\nout:def\n');
+          // The app stopped (its shell ignores TERM: KILL after the timeout): the attach ends.
+          await ok('app', 'stop', uuid, '--app=pipe');
+          assert.equal(await s.done, 0, s.err());
+
+          assert.equal(await ok('stop', uuid), `${uuid}\n`);
+          const res = await pod.done;
+          assert.equal(res.code, 0, res.stderr);
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
+        });
+
+        it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
+          const empty = await sandbox(engine);
+          process.kill(empty.pod.child.pid as number, 'SIGKILL');
+          await empty.pod.done;
+          assert.equal((await podState(empty.uuid))['state'], 'exited');
+          // Adding to it now fails in one line, and changes nothing.
+          const late = await rkt('app', 'add', empty.uuid, first, '--name=late');
+          assert.equal(late.code, 254);
+          assert.match(late.stderr, /^app add: pod \S+ is not running$/m);
+          assert.deepEqual(await manifestApps(empty.uuid), []);
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(empty.uuid, label);
+
+          const flag = join(work, `go-${label}`);
+          mkdirSync(flag);
+          const { pod, uuid } = await sandbox(engine, `--volume=flag,kind=host,source=${flag}`);
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=waiter',
+            '--mount',
+            'volume=flag,target=/shared',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            ': >/shared/started; while [ ! -e /shared/go ]; do sleep 0.05; done; exit 4',
+          );
+          await ok('app', 'start', uuid, '--app=waiter');
+          await waitFor('the app', () => existsSync(join(flag, 'started')));
+          process.kill(pod.child.pid as number, 'SIGKILL');
+          await pod.exited;
+          assert.equal((await podState(uuid))['state'], 'running');
+          writeFileSync(join(flag, 'go'), '');
+          await waitFor('the pod to exit', () => {
+            const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
+            return /^state=exited$/m.test(r.stdout);
+          });
+          assert.equal((await podState(uuid))['app-waiter'], '4');
+          await pod.done;
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
+        });
+      },
+    );
   }
 });

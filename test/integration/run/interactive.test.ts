@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { Rkt, buildAci, podTestSkip, rktBin } from '../fly/fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 const skip = podTestSkip('python3');
-if (skip !== false) console.log(`# skipping --interactive integration tests: ${skip}`);
 
 /**
- * Runs argv on a new pty as its session leader; for each step, waits `pause` seconds, writes `send`,
+ * Runs argv on a new pty as its session leader; for each step, writes `send`,
  * then waits (up to 20 s) for output matching `expect`. Prints JSON: the step that failed (or -1),
  * the whole output, and the exit status.
  */
@@ -55,8 +55,7 @@ def expect(pattern, timeout):
                 return False
             log += d
 failed = -1
-for i, (pause, send, pattern) in enumerate(steps):
-    time.sleep(pause)
+for i, (send, pattern) in enumerate(steps):
     os.write(master, send.encode())
     if not expect(pattern, 20):
         failed = i
@@ -86,7 +85,7 @@ interface DriverResult {
   status: number | null;
 }
 
-function drive(steps: [number, string, string][], argv: string[]): Promise<DriverResult> {
+function drive(steps: [string, string][], argv: string[]): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('python3', ['-c', DRIVER, JSON.stringify(steps), ...argv], {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -107,47 +106,66 @@ function drive(steps: [number, string, string][], argv: string[]): Promise<Drive
 // Each command's output is matched, not its echo (`$((…))` is only expanded in the output), and then
 // the next prompt (`# `), since the shell drops input typed before it reads a line.
 const P = '[\\s\\S]*?# ';
-const SESSION: [number, string, string][] = [
-  [0, '', '# '],
-  [0, 'echo READY$((1+1))\r', `READY2${P}`],
-  [0, 'tty; stty size\r', `/dev/pts/[0-9]+\\r\\n33 111\\r\\n${P}`],
-  [0, 'echo SLEEP$((2+2)); sleep 30\r', 'SLEEP4\\r\\n'],
-  [0.3, '\x03', `\\^C${P}`],
-  [0, 'echo INT$((2+3))\r', `INT5${P}`],
-  [0, 'echo STOP$((3+3)); sleep 30\r', 'STOP6\\r\\n'],
-  [0.3, '\x1a', `Stopped${P}`],
-  [0, 'kill -9 %1; sleep 0.2; jobs; echo KILLED$((3+4))\r', `Killed[\\s\\S]*KILLED7${P}`],
-  [0, 'exit 3\r', 'exit 3'],
+// A foreground job announces itself from its own process (`sh -c '…; exec sleep 30'`): once its
+// line is seen, it is the terminal's foreground job, so ^C and ^Z reach it without any wait. The
+// next command's `$?` shows how the job ended.
+const SESSION: [string, string][] = [
+  ['', '# '],
+  ['echo READY$((1+1))\r', `READY2${P}`],
+  ['tty; stty size\r', `/dev/pts/[0-9]+\\r\\n33 111\\r\\n${P}`],
+  [`sh -c 'echo SLEEP$((2+2)); exec sleep 30'\r`, 'SLEEP4\\r\\n'],
+  ['\x03', `\\^C${P}`],
+  ['echo INT$((2+3)) $?\r', `INT5 130${P}`],
+  [`sh -c 'echo STOP$((3+3)); exec sleep 30'\r`, 'STOP6\\r\\n'],
+  ['\x1a', `Stopped${P}`],
+  // fg resumes the killed job and waits for its end: 137, and no job is left.
+  [
+    'kill -9 %1; fg %1 >/dev/null; echo KILLED$((3+4)) $?; jobs; echo JOBS$((4+4))\r',
+    `KILLED7 137\\r\\nJOBS8${P}`,
+  ],
+  ['exit 3\r', 'exit 3'],
 ];
 
-describe('rkt run --interactive on a terminal', { skip }, () => {
-  let rkt: Rkt;
-  let img: string;
+describe(
+  'rkt run --interactive on a terminal',
+  { skip: skipUnlessCI(skip, '--interactive integration tests') },
+  () => {
+    let rkt: Rkt;
+    let img: string;
 
-  before(() => {
-    rkt = new Rkt('rocket-interactive-');
-    img = buildAci(rkt.work, 'shell', { exec: ['/bin/sh', '-i'] });
-  });
-
-  after(() => rkt.cleanup());
-
-  for (const engine of ['oci-crun', 'oci-runc', 'fly']) {
-    const runtime = engine.startsWith('oci-') ? engine.slice(4) : undefined;
-    const missing =
-      runtime !== undefined && which(runtime) === undefined ? `${runtime} is not installed` : false;
-    it(`gives the app a terminal with job control (${engine})`, { skip: missing }, async () => {
-      const r = await drive(SESSION, [
-        rktBin,
-        `--dir=${rkt.data}`,
-        '--insecure-options=image',
-        'run',
-        '--interactive',
-        `--stage1-name=${engine}`,
-        ...(engine === 'fly' ? [] : ['--net=none']),
-        img,
-      ]);
-      assert.equal(r.failed, -1, `step ${r.failed} (${JSON.stringify(SESSION[r.failed])}) failed:\n${r.log}`);
-      assert.equal(r.status, 3, r.log);
+    before(() => {
+      rkt = new Rkt('rocket-interactive-');
+      img = buildAci(rkt.work, 'shell', { exec: ['/bin/sh', '-i'] });
     });
-  }
-});
+
+    after(() => rkt.cleanup());
+
+    for (const engine of ['oci-crun', 'oci-runc', 'fly']) {
+      const runtime = engine.startsWith('oci-') ? engine.slice(4) : undefined;
+      const missing =
+        runtime !== undefined && which(runtime) === undefined ? `${runtime} is not installed` : false;
+      it(
+        `gives the app a terminal with job control (${engine})`,
+        { skip: skipUnlessCI(missing) },
+        async () => {
+          const r = await drive(SESSION, [
+            rktBin,
+            `--dir=${rkt.data}`,
+            '--insecure-options=image',
+            'run',
+            '--interactive',
+            `--stage1-name=${engine}`,
+            ...(engine === 'fly' ? [] : ['--net=none']),
+            img,
+          ]);
+          assert.equal(
+            r.failed,
+            -1,
+            `step ${r.failed} (${JSON.stringify(SESSION[r.failed])}) failed:\n${r.log}`,
+          );
+          assert.equal(r.status, 3, r.log);
+        },
+      );
+    }
+  },
+);

@@ -21,10 +21,11 @@ import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import {
   projectRoot,
-  waitFor,
-  startCollected,
   type Running,
   type RunResult as Result,
+  skipUnlessCI,
+  startCollected,
+  waitFor,
 } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
@@ -37,7 +38,6 @@ const skip =
       : which('flock') === undefined
         ? 'needs flock (util-linux)'
         : false;
-if (skip !== false) console.log(`# skipping rkt run integration tests: ${skip}`);
 
 const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
 
@@ -77,7 +77,7 @@ function sessionMembers(sid: number): string[] {
   return out;
 }
 
-describe('rkt run (oci engine)', { skip }, () => {
+describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration tests') }, () => {
   let work: string;
   let data: string;
   let bb: string;
@@ -271,6 +271,35 @@ describe('rkt run (oci engine)', { skip }, () => {
         ).done;
         assert.equal(r.code, 0, r.stderr);
         assert.equal(readFileSync(join(vol, 'log'), 'utf8'), 'pre\nmain\npost\n');
+      });
+
+      it('a recursive read-only host volume is read-only in every submount', async () => {
+        // A host dir with a tmpfs mounted below it (the test's own, unmounted after).
+        const host = join(work, `rro-${label}`);
+        mkdirSync(join(host, 'sub'), { recursive: true });
+        const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', join(host, 'sub')]);
+        assert.equal(m.status, 0, String(m.stderr));
+        try {
+          const tryWrite = (f: string) =>
+            `if echo x >${f} 2>/dev/null; then echo wrote ${f}; else echo refused ${f}; fi`;
+          const r = await start(
+            runArgs(
+              engine,
+              `--volume=v,kind=host,source=${host},readOnly=true,recursive=true`,
+              bb,
+              '--mount',
+              'volume=v,target=/v',
+              ...sh(`${tryWrite('/v/top')}; ${tryWrite('/v/sub/below')}`),
+            ),
+          ).done;
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stdout, /^refused \/v\/top$/m);
+          assert.match(r.stdout, /^refused \/v\/sub\/below$/m);
+          assert.equal(existsSync(join(host, 'sub', 'below')), false);
+          assert.equal(existsSync(join(host, 'top')), false);
+        } finally {
+          spawnSync('umount', [join(host, 'sub')]);
+        }
       });
 
       it('enters a running app, shows it running, stops it with rkt stop', async () => {

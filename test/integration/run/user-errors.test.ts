@@ -13,7 +13,7 @@ import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { ALL_CAPABILITIES, hostBoundingSet } from '../../../src/stage1/oci/spec.js';
-import { projectRoot, startCollected, type RunResult } from '../../helpers.js';
+import { projectRoot, startCollected, type RunResult, skipUnlessCI } from '../../helpers.js';
 import { buildBusyboxAci, busybox } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -31,7 +31,7 @@ const host = hostBoundingSet();
 /** A capability this host's bounding set lacks (root on this VM lacks CAP_SYS_RESOURCE), if any. */
 const missingCap = ALL_CAPABILITIES.find((c) => !host.includes(c));
 
-describe('rkt run: what a user trips over', { skip }, () => {
+describe('rkt run: what a user trips over', { skip: skipUnlessCI(skip, 'rkt run user-error tests') }, () => {
   let work: string;
   let data: string;
   let bb: string;
@@ -112,56 +112,60 @@ describe('rkt run: what a user trips over', { skip }, () => {
     ['crun', 'oci-crun'],
     ['runc', 'oci-runc'],
   ] as const) {
-    describe(label, { skip: which(label) === undefined ? `${label} is not installed` : false }, () => {
-      it("runs --insecure-options=capabilities with the host's whole bounding set", async () => {
-        const r = await rktWith(
-          'image,capabilities',
-          'run',
-          engine,
-          bb,
-          ...sh('grep CapBnd /proc/self/status'),
-        );
-        assert.equal(r.code, 0, r.stderr);
-        const m = /CapBnd:\s*([0-9a-f]+)/.exec(r.stdout);
-        assert.ok(m, r.stdout);
-        assert.deepEqual(hostBoundingSet(`CapBnd:\t${m[1] as string}\n`), host);
-      });
-
-      it(
-        'refuses --caps-retain of a capability the host lacks, naming it',
-        { skip: missingCap === undefined ? "the host's bounding set has every capability" : false },
-        async () => {
-          await refused(
-            rkt('run', engine, bb, `--caps-retain=${missingCap as string}`, ...sh('true')),
-            new RegExp(
-              `^run: app "busybox": capability ${missingCap as string} not in the host's bounding set`,
-            ),
-          );
-          // With insecure capabilities the isolator does not apply: the host's whole set.
+    describe(
+      label,
+      { skip: skipUnlessCI(which(label) === undefined ? `${label} is not installed` : false, label) },
+      () => {
+        it("runs --insecure-options=capabilities with the host's whole bounding set", async () => {
           const r = await rktWith(
             'image,capabilities',
             'run',
             engine,
             bb,
-            `--caps-retain=${missingCap as string}`,
             ...sh('grep CapBnd /proc/self/status'),
           );
           assert.equal(r.code, 0, r.stderr);
-        },
-      );
+          const m = /CapBnd:\s*([0-9a-f]+)/.exec(r.stdout);
+          assert.ok(m, r.stdout);
+          assert.deepEqual(hostBoundingSet(`CapBnd:\t${m[1] as string}\n`), host);
+        });
 
-      it('retains a capability the host has', async () => {
-        const r = await rkt(
-          'run',
-          engine,
-          bb,
-          '--caps-retain=CAP_KILL,CAP_CHOWN',
-          ...sh('grep CapBnd /proc/self/status'),
+        it(
+          'refuses --caps-retain of a capability the host lacks, naming it',
+          { skip: missingCap === undefined ? "the host's bounding set has every capability" : false },
+          async () => {
+            await refused(
+              rkt('run', engine, bb, `--caps-retain=${missingCap as string}`, ...sh('true')),
+              new RegExp(
+                `^run: app "busybox": capability ${missingCap as string} not in the host's bounding set`,
+              ),
+            );
+            // With insecure capabilities the isolator does not apply: the host's whole set.
+            const r = await rktWith(
+              'image,capabilities',
+              'run',
+              engine,
+              bb,
+              `--caps-retain=${missingCap as string}`,
+              ...sh('grep CapBnd /proc/self/status'),
+            );
+            assert.equal(r.code, 0, r.stderr);
+          },
         );
-        assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stdout, /CapBnd:\s*0+21$/m);
-      });
-    });
+
+        it('retains a capability the host has', async () => {
+          const r = await rkt(
+            'run',
+            engine,
+            bb,
+            '--caps-retain=CAP_KILL,CAP_CHOWN',
+            ...sh('grep CapBnd /proc/self/status'),
+          );
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stdout, /CapBnd:\s*0+21$/m);
+        });
+      },
+    );
   }
 
   it('refuses a host volume whose source is missing, naming the volume', async () => {

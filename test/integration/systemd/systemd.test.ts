@@ -13,13 +13,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { PodFixture, podSkip, rktBin, waitFor } from './fixture.js';
+import { PodFixture, podSkip, rktBin, waitFor, type Running } from './fixture.js';
+import { forEachOciRuntime, skipUnlessCI } from '../../helpers.js';
 
 const python = ['/usr/bin/python3', '/bin/python3'].find((p) => existsSync(p));
 const notifySkip =
@@ -61,7 +61,6 @@ const IDLE = "trap 'exit 0' TERM; sleep 30 & wait";
 interface Datagram {
   msg: string;
   pid: number | null;
-  at: number;
 }
 
 class Receiver {
@@ -80,7 +79,7 @@ class Receiver {
         const o = JSON.parse(buf.slice(0, nl)) as { bound?: boolean; msg: string; pid: number | null };
         buf = buf.slice(nl + 1);
         if (o.bound === true) onBound();
-        else this.got.push({ msg: o.msg, pid: o.pid, at: Date.now() });
+        else this.got.push({ msg: o.msg, pid: o.pid });
       }
     });
   }
@@ -93,122 +92,158 @@ class Receiver {
 }
 
 describe('rkt run with systemd', () => {
-  let f: PodFixture;
-  const receivers: Receiver[] = [];
-  before(() => {
-    f = new PodFixture('rocket-systemd-');
-  });
-  after(() => {
-    for (const r of receivers) r.close();
-    f.cleanup();
-  });
+  forEachOciRuntime(() => {
+    let f: PodFixture;
+    const receivers: Receiver[] = [];
+    before(() => {
+      f = new PodFixture('rocket-systemd-');
+    });
+    after(() => {
+      for (const r of receivers) r.close();
+      f.cleanup();
+    });
 
-  async function receiver(name: string): Promise<Receiver> {
-    const r = new Receiver(join(f.work, name));
-    receivers.push(r);
-    await r.bound;
-    return r;
-  }
+    async function receiver(name: string): Promise<Receiver> {
+      const r = new Receiver(join(f.work, name));
+      receivers.push(r);
+      await r.bound;
+      return r;
+    }
 
-  it(
-    'sends READY=1 on NOTIFY_SOCKET as rkt run once the app started, then STOPPING=1',
-    { skip: notifySkip },
-    async () => {
-      const bb = f.buildAci('sleeper', { exec: ['/bin/sh', '-c', `${IDLE}`] });
-      const rx = await receiver('notify.sock');
-      const run = f.runArgs(bb);
-      const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
-      await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 20_000);
-      const ready = rx.find('READY=1') as Datagram;
-      const uuid = run.uuid() as string;
-      const dir = f.podDir(uuid);
-      assert.equal(ready.pid, pod.child.pid, 'sent with the credentials of the rkt run process');
-      assert.ok(ready.msg.split('\n').includes(`MAINPID=${pod.child.pid}`), ready.msg);
-      assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/sleeper-started')), 'the app had started');
-      assert.equal(readlinkSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')), 'ready');
-      assert.equal(rx.got.filter((d) => d.msg.includes('READY=1')).length, 1, 'sent once');
-      pod.child.kill('SIGTERM');
-      const r = await pod.done;
-      assert.equal(r.code, 0, r.stderr);
-      assert.ok(rx.find('STOPPING=1') !== undefined, JSON.stringify(rx.got));
-    },
-  );
-
-  it('waits for apps that support sd_notify to send READY=1 themselves', { skip: notifySkip }, async () => {
-    const send = 'ln -s "$NOTIFY_SOCKET" /dev/log && logger "$(printf \'not yet\\nREADY=1\')"';
-    const notifier = f.buildAci(
-      'notifier',
-      { exec: ['/bin/sh', '-c', `test -S "$NOTIFY_SOCKET" || exit 7; sleep 1.5; ${send}; ${IDLE}`] },
-      [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
+    it(
+      'sends READY=1 on NOTIFY_SOCKET as rkt run once the app started, then STOPPING=1',
+      { skip: skipUnlessCI(notifySkip) },
+      async () => {
+        const bb = f.buildAci('sleeper', { exec: ['/bin/sh', '-c', `${IDLE}`] });
+        const rx = await receiver('notify.sock');
+        const run = f.runArgs(bb);
+        const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
+        await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 20_000);
+        const ready = rx.find('READY=1') as Datagram;
+        const uuid = run.uuid() as string;
+        const dir = f.podDir(uuid);
+        assert.equal(ready.pid, pod.child.pid, 'sent with the credentials of the rkt run process');
+        assert.ok(ready.msg.split('\n').includes(`MAINPID=${pod.child.pid}`), ready.msg);
+        assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/sleeper-started')), 'the app had started');
+        assert.equal(readlinkSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')), 'ready');
+        assert.equal(rx.got.filter((d) => d.msg.includes('READY=1')).length, 1, 'sent once');
+        pod.child.kill('SIGTERM');
+        const r = await pod.done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(rx.find('STOPPING=1') !== undefined, JSON.stringify(rx.got));
+      },
     );
-    const plain = f.buildAci('plain', {
-      exec: ['/bin/sh', '-c', `test -z "$NOTIFY_SOCKET" || exit 8; ${IDLE}`],
-    });
-    const rx = await receiver('notify2.sock');
-    const run = f.runArgs(notifier, '---', plain);
-    const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
-    await waitFor('both apps to start', () => {
-      const u = run.uuid();
-      const s = u === undefined ? '' : join(f.podDir(u), 'stage1/rootfs/rkt/status');
-      return (
-        u !== undefined && existsSync(join(s, 'notifier-started')) && existsSync(join(s, 'plain-started'))
-      );
-    });
-    const dir = f.podDir(run.uuid() as string);
-    const started = Date.now();
-    await sleep(500);
-    assert.equal(rx.find('READY=1'), undefined, 'not ready before the app says so');
-    assert.ok(!existsSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')));
-    await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 10_000);
-    assert.ok((rx.find('READY=1') as Datagram).at - started >= 700, 'after the app slept');
-    assert.equal((rx.find('READY=1') as Datagram).pid, pod.child.pid);
-    assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/notifier-ready')));
-    pod.child.kill('SIGTERM');
-    const r = await pod.done;
-    assert.equal(r.code, 0, r.stderr);
-  });
 
-  it(
-    'passes socket-activated fds to the app with socket-activated ports',
-    { skip: activateSkip },
-    async () => {
-      const show = `echo "env=$LISTEN_FDS/$LISTEN_PID/$LISTEN_FDNAMES pid=$$ fd3=$(readlink /proc/self/fd/3)"; ${IDLE}`;
-      const web = f.buildAci('web', {
-        exec: ['/bin/sh', '-c', show],
-        ports: [{ name: 'http', protocol: 'tcp', port: 80, socketActivated: true }],
-      });
-      const other = f.buildAci('other', {
-        exec: [
-          '/bin/sh',
-          '-c',
-          `echo "other=\${LISTEN_FDS:-none} $(readlink /proc/self/fd/3 || echo no-fd3)"; ${IDLE}`,
-        ],
-      });
-      const port = await freePort();
-      const run = f.runArgs(web, '---', other);
-      const pod = f.start(
-        ['-l', `127.0.0.1:${port}`, '--fdname=web', rktBin, ...run.args],
-        {},
-        'systemd-socket-activate',
-      );
-      // systemd-socket-activate starts rkt at the first connection.
-      await waitFor('the listener', () => listening(port) !== undefined, 10_000);
-      const inode = listening(port) as string;
-      const c = connect(port, '127.0.0.1');
-      c.on('error', () => {});
-      await waitFor(
-        'the apps output',
-        () => /env=.*\n[^]*other=|other=.*\n[^]*env=/.test(pod.stdout()),
-        20_000,
-      );
-      assert.match(pod.stdout(), new RegExp(`env=1/1/web pid=1 fd3=socket:\\[${inode}\\]\n`));
-      assert.match(pod.stdout(), /other=none no-fd3\n/);
-      c.destroy();
-      pod.child.kill('SIGTERM');
-      const r = await pod.done;
-      assert.equal(r.code, 0, r.stderr);
-    },
-  );
+    it(
+      'waits for apps that support sd_notify to send READY=1 themselves',
+      { skip: skipUnlessCI(notifySkip) },
+      async () => {
+        const send = 'ln -s "$NOTIFY_SOCKET" /dev/log && logger "$(printf \'not yet\\nREADY=1\')"';
+        // The notifier says it waits, then sends READY=1 only once the test lets it (a file in a host
+        // volume): READY=1 from rkt must follow the app's, never the apps' start.
+        const flag = join(f.work, 'notify-flag');
+        mkdirSync(flag);
+        const notifier = f.buildAci(
+          'notifier',
+          {
+            exec: [
+              '/bin/sh',
+              '-c',
+              `test -S "$NOTIFY_SOCKET" || exit 7; : >/flag/waiting; while [ ! -e /flag/go ]; do sleep 0.05; done; ${send}; ${IDLE}`,
+            ],
+            mountPoints: [{ name: 'flag', path: '/flag' }],
+          },
+          [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
+        );
+        const plain = f.buildAci('plain', {
+          exec: ['/bin/sh', '-c', `test -z "$NOTIFY_SOCKET" || exit 8; ${IDLE}`],
+        });
+        const rx = await receiver('notify2.sock');
+        const run = f.runArgs(`--volume=flag,kind=host,source=${flag}`, notifier, '---', plain);
+        const pod = f.start(run.args, { NOTIFY_SOCKET: rx.path });
+        await waitFor('both apps to start and the notifier to wait', () => {
+          const u = run.uuid();
+          const s = u === undefined ? '' : join(f.podDir(u), 'stage1/rootfs/rkt/status');
+          return (
+            u !== undefined &&
+            existsSync(join(s, 'notifier-started')) &&
+            existsSync(join(s, 'plain-started')) &&
+            existsSync(join(flag, 'waiting'))
+          );
+        });
+        const dir = f.podDir(run.uuid() as string);
+        assert.equal(rx.find('READY=1'), undefined, 'not ready before the app says so');
+        assert.ok(!existsSync(join(dir, 'stage1/rootfs/rkt/supervisor-status')));
+        const before = rx.got.length;
+        writeFileSync(join(flag, 'go'), '');
+        await waitFor('READY=1', () => rx.find('READY=1') !== undefined, 10_000);
+        assert.ok(
+          rx.got.findIndex((d) => d.msg.split('\n').includes('READY=1')) >= before,
+          'READY=1 came after the app was let go',
+        );
+        assert.equal((rx.find('READY=1') as Datagram).pid, pod.child.pid);
+        assert.ok(existsSync(join(dir, 'stage1/rootfs/rkt/status/notifier-ready')));
+        pod.child.kill('SIGTERM');
+        const r = await pod.done;
+        assert.equal(r.code, 0, r.stderr);
+      },
+    );
+
+    it(
+      'passes socket-activated fds to the app with socket-activated ports',
+      { skip: skipUnlessCI(activateSkip) },
+      async () => {
+        const show = `echo "env=$LISTEN_FDS/$LISTEN_PID/$LISTEN_FDNAMES pid=$$ fd3=$(readlink /proc/self/fd/3)"; ${IDLE}`;
+        const web = f.buildAci('web', {
+          exec: ['/bin/sh', '-c', show],
+          ports: [{ name: 'http', protocol: 'tcp', port: 80, socketActivated: true }],
+        });
+        const other = f.buildAci('other', {
+          exec: [
+            '/bin/sh',
+            '-c',
+            `echo "other=\${LISTEN_FDS:-none} $(readlink /proc/self/fd/3 || echo no-fd3)"; ${IDLE}`,
+          ],
+        });
+        // Another process may take the free port before the activator binds it: like the test
+        // registries, try again on a new port when the activator exits instead of listening.
+        const run = f.runArgs(web, '---', other);
+        let pod: Running | undefined;
+        let port = 0;
+        let inode: string | undefined;
+        for (let attempt = 1; pod === undefined; attempt++) {
+          port = await freePort();
+          const p = f.start(
+            ['-l', `127.0.0.1:${port}`, '--fdname=web', rktBin, ...run.args],
+            {},
+            'systemd-socket-activate',
+          );
+          // systemd-socket-activate starts rkt at the first connection.
+          await waitFor(
+            'the listener',
+            () => p.child.exitCode !== null || (inode = listenerOf(p.child.pid, port)) !== undefined,
+            10_000,
+          );
+          if (inode !== undefined) pod = p;
+          else if (attempt === 5) assert.fail(`systemd-socket-activate never listened: ${p.stderr()}`);
+        }
+        const started: Running = pod;
+        const c = connect(port, '127.0.0.1');
+        c.on('error', () => {});
+        await waitFor(
+          'the apps output',
+          () => /env=.*\n[^]*other=|other=.*\n[^]*env=/.test(started.stdout()),
+          20_000,
+        );
+        assert.match(started.stdout(), new RegExp(`env=1/1/web pid=1 fd3=socket:\\[${inode}\\]\n`));
+        assert.match(started.stdout(), /other=none no-fd3\n/);
+        c.destroy();
+        started.child.kill('SIGTERM');
+        const r = await started.done;
+        assert.equal(r.code, 0, r.stderr);
+      },
+    );
+  });
 });
 
 function freePort(): Promise<number> {
@@ -222,12 +257,19 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The inode of the listening TCP socket on 127.0.0.1:port, from /proc/net/tcp. */
-function listening(port: number): string | undefined {
+/** The inode of the TCP socket listening on 127.0.0.1:port (from /proc/net/tcp) if `pid` holds it. */
+function listenerOf(pid: number | undefined, port: number): string | undefined {
   const want = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f[1] === want && f[3] === '0A') return f[9];
+    if (f[1] !== want || f[3] !== '0A') continue;
+    const link = `socket:[${f[9]}]`;
+    try {
+      if (readdirSync(`/proc/${pid}/fd`).some((fd) => readlinkSync(`/proc/${pid}/fd/${fd}`) === link))
+        return f[9];
+    } catch {
+      // the process has gone
+    }
   }
   return undefined;
 }

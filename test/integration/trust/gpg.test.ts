@@ -5,15 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { RocketError } from '../../../src/errors.js';
 import { Keystore } from '../../../src/trust/keystore.js';
 import { parsePublicKeys } from '../../../src/trust/pubkey.js';
-import { verifyDetachedSignature } from '../../../src/trust/verify.js';
-import { tempDir } from '../../helpers.js';
+import { checkIdentity, verifyDetachedSignature } from '../../../src/trust/verify.js';
+import { endStdin, projectRoot, run, skipUnlessCI, tempDir } from '../../helpers.js';
+import { makeAciBytes, manifestText } from '../../unit/store/helpers.js';
 import { type TestKey, makeKey, signDetached } from '../../unit/trust/keys.js';
 
 const noGpg: string | false =
@@ -45,7 +47,7 @@ function gpg(args: readonly string[], input?: Buffer | string): Promise<Result> 
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
-    child.stdin.end(input ?? '');
+    endStdin(child, input);
   });
 }
 
@@ -68,7 +70,7 @@ async function genKey(uid: string, algo: string): Promise<GpgKey> {
   return { uid, fingerprint: fpr.toLowerCase() };
 }
 
-describe('GnuPG interoperability', { skip: noGpg }, () => {
+describe('GnuPG interoperability', { skip: skipUnlessCI(noGpg) }, () => {
   let rsa: GpgKey;
   let ed: GpgKey;
   let ours: TestKey;
@@ -196,5 +198,163 @@ describe('GnuPG interoperability', { skip: noGpg }, () => {
         err.message ===
           `no trusted key for example.com/app (issuer key ID 0x${rsa.fingerprint.slice(-16).toUpperCase()}); try: rkt trust --prefix "example.com/app"`,
     );
+  });
+
+  // Issue 16, point 3: keys that expired or were revoked are refused by `rkt trust`, and their
+  // signatures at fetch time, even a signature made while the key was still good.
+  describe('expired and revoked keys', () => {
+    let expired: GpgKey;
+    let revoked: GpgKey;
+    const expiredSig = () => join(home.path, 'app.expired.asc');
+    const revokedSig = () => join(home.path, 'app.revoked.asc');
+    const FPR = /[0-9A-F]{4}( [0-9A-F]{4}){4} {2}[0-9A-F]{4}( [0-9A-F]{4}){4}/.source;
+
+    before(async () => {
+      const aci = join(home.path, 'app.aci');
+      // Made in 2020 with a 2020-06-01 expiry, and used to sign while it was good.
+      const uid = 'Old Builder <old@example.com>';
+      await gpgOk([
+        '--faked-system-time',
+        '20200101T000000',
+        '--quick-gen-key',
+        uid,
+        'rsa2048',
+        'sign',
+        '2020-06-01',
+      ]);
+      const listing = (await gpgOk(['--with-colons', '--list-keys', `=${uid}`])).toString();
+      expired = { uid, fingerprint: /^fpr:+([0-9A-F]{40}):/m.exec(listing)![1]!.toLowerCase() };
+      await gpgOk([
+        '--faked-system-time',
+        '20200201T000000',
+        '--yes',
+        '--local-user',
+        expired.fingerprint,
+        '--armor',
+        '--detach-sign',
+        '--output',
+        expiredSig(),
+        aci,
+      ]);
+      // Signs, then is revoked with the revocation certificate gpg made with it.
+      revoked = await genKey('Gone Builder <gone@example.com>', 'rsa2048');
+      await gpgOk([
+        '--yes',
+        '--local-user',
+        revoked.fingerprint,
+        '--armor',
+        '--detach-sign',
+        '--output',
+        revokedSig(),
+        aci,
+      ]);
+      const cert = await readFile(
+        join(home.path, 'openpgp-revocs.d', `${revoked.fingerprint.toUpperCase()}.rev`),
+        'utf8',
+      );
+      await gpgOk(['--import'], cert.replace(/^:-----/m, '-----'));
+    });
+
+    const cases = () =>
+      [
+        [
+          'expired',
+          expired,
+          expiredSig(),
+          new RegExp(`^key ${FPR} expired on 2020-06-0[12] \\d\\d:\\d\\d:\\d\\d UTC$`),
+        ],
+        ['revoked', revoked, revokedSig(), new RegExp(`^key ${FPR} is revoked$`)],
+      ] as const;
+
+    void it('are refused when trusting, nothing stored', async () => {
+      for (const [what, key, , problem] of cases()) {
+        const exported = await gpgOk(['--armor', '--export', key.fingerprint]);
+        const [info] = await parsePublicKeys(exported);
+        assert.match(info!.problem ?? '', problem, what);
+        const store = join(home.path, `store-${what}`);
+        const ks = new Keystore({ systemDir: join(store, 'sys'), localDir: join(store, 'local') });
+        await assert.rejects(
+          ks.storeTrustedKey({ root: true }, exported),
+          (err: unknown) => err instanceof RocketError && err.message.startsWith(info!.problem!),
+        );
+        assert.deepEqual(await ks.trustedKeysFor('example.com/app'), []);
+      }
+    });
+
+    void it('refuse the signatures of a key trusted before it expired or was revoked', async () => {
+      for (const [what, key, sigPath, problem] of cases()) {
+        // Trusted earlier: the key file put in place as `rkt trust` stored it then.
+        const store = join(home.path, `trusted-${what}`);
+        const dir = join(store, 'local/trustedkeys/root.d');
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, key.fingerprint), await gpgOk(['--armor', '--export', key.fingerprint]));
+        const ks = new Keystore({ systemDir: join(store, 'sys'), localDir: join(store, 'local') });
+        const keys = await ks.trustedKeysFor('example.com/app');
+        assert.equal(keys.length, 1);
+        const aci = join(home.path, 'app.aci');
+        const signature = await readFile(sigPath);
+        const reason = problem.source.slice(1, -1);
+        await assert.rejects(
+          verifyDetachedSignature({ keys, signed: aci, signature, name: 'example.com/app' }),
+          (err: unknown) =>
+            err instanceof RocketError &&
+            new RegExp(`^signature verification failed: ${aci}: signed by ${reason}$`).test(err.message),
+          what,
+        );
+        await assert.rejects(
+          checkIdentity(signature, keys, 'example.com/app'),
+          (err: unknown) =>
+            err instanceof RocketError && new RegExp(`signed by ${reason}$`).test(err.message),
+          what,
+        );
+        // gpg agrees that these keys no longer sign.
+        const g = await gpg(['--verify', sigPath, aci]);
+        assert.match(g.stderr, what === 'expired' ? /expired/i : /revoked/i);
+      }
+    });
+
+    void it('rkt trust and rkt fetch say so in one line, exit 254', async () => {
+      const rkt = join(projectRoot, 'bin', 'rkt');
+      const work = join(home.path, 'rkt-cli');
+      const local = join(work, 'local');
+      const data = join(work, 'data');
+      const keyFile = join(work, 'expired.asc');
+      await mkdir(work, { recursive: true });
+      await writeFile(keyFile, await gpgOk(['--armor', '--export', expired.fingerprint]));
+      const base = [`--dir=${data}`, `--local-config=${local}`, `--system-config=${join(work, 'sys')}`];
+      const t = await run(rkt, [...base, 'trust', '--root', '--skip-fingerprint-review', keyFile]);
+      assert.equal(t.code, 254, t.stderr);
+      assert.match(
+        t.stderr,
+        new RegExp(
+          `^trust: error adding keys: key ${FPR} expired on 2020-06-0[12] [0-9:]+ UTC: not trusting ${keyFile}\\n$`,
+        ),
+      );
+      assert.equal(existsSync(join(local, 'trustedkeys', 'root.d', expired.fingerprint)), false);
+
+      await mkdir(join(local, 'trustedkeys', 'root.d'), { recursive: true });
+      await writeFile(join(local, 'trustedkeys', 'root.d', expired.fingerprint), await readFile(keyFile));
+      // A real image, signed while the key was good.
+      const image = join(work, 'real.aci');
+      await writeFile(image, await makeAciBytes(manifestText('example.com/real'), []));
+      const sig = join(work, 'real.aci.asc');
+      await gpgOk([
+        '--faked-system-time',
+        '20200201T000000',
+        '--yes',
+        '--local-user',
+        expired.fingerprint,
+        '--armor',
+        '--detach-sign',
+        '--output',
+        sig,
+        image,
+      ]);
+      const f = await run(rkt, [...base, 'fetch', image, `--signature=${sig}`]);
+      assert.equal(f.code, 254, f.stderr);
+      const lines = f.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, f.stderr);
+      assert.match(lines[0]!, new RegExp(`signed by key ${FPR} expired on 2020-06-0[12] [0-9:]+ UTC$`));
+    });
   });
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { projectRoot, run, tempDir } from '../../helpers.js';
+import { projectRoot, run, skipUnlessCI, tempDir } from '../../helpers.js';
 
 const skip =
   process.getuid?.() !== 0 ? 'needs root' : !existsSync('/bin/busybox') ? 'needs busybox-static' : false;
@@ -21,7 +21,7 @@ function firstPodBlock(): string {
   return m[1] as string;
 }
 
-test("README's first pod by hand works as written", { skip }, async () => {
+test("README's first pod by hand works as written", { skip: skipUnlessCI(skip) }, async () => {
   const work = await tempDir('rocket-readme-');
   const rkt = `bin/rkt --dir=${work.path}/store --local-config=${work.path}/etc --system-config=${work.path}/lib --user-config=${work.path}/user`;
   try {

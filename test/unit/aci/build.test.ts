@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  chownSync,
   chmodSync,
   existsSync,
   linkSync,
@@ -9,6 +10,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
@@ -18,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildAci, extractAci, imageIdOf, readAci, validateArchive } from '../../../src/aci/index.js';
 import { RocketError } from '../../../src/errors.js';
 import { ACTOOL, hasActool, makeLayout, MANIFEST_TEXT, sh, tempDir } from './helpers.js';
+import { skipUnlessCI } from '../../helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -104,13 +107,23 @@ describe('buildAci', () => {
 
   it('records 0:0 root/root with ownerRoot', async () => {
     const out = join(dir, 'owner.aci');
-    await buildAci(layout, out, { ownerRoot: true, compression: 'none' });
+    // Run as root, the tree is root's already: give a file another owner, so the flag must act.
+    const tool = join(layout, 'rootfs/usr/bin/tool');
+    const was = statSync(tool);
+    if (was.uid === 0) chownSync(tool, 1234, 4321);
+    try {
+      await buildAci(layout, out, { ownerRoot: true, compression: 'none' });
+    } finally {
+      chownSync(tool, was.uid, was.gid);
+      chmodSync(tool, was.mode & 0o7777); // chown clears setuid and setgid
+    }
+    const owners = new Map<string, string>();
     await readAci(out, (e) => {
-      assert.equal(e.header.uid, 0);
-      assert.equal(e.header.gid, 0);
-      assert.equal(e.header.uname, 'root');
-      assert.equal(e.header.gname, 'root');
+      owners.set(e.header.name, `${e.header.uid}:${e.header.gid} ${e.header.uname}/${e.header.gname}`);
     });
+    // Every entry, the manifest and the tree's files among them (the callback may not run at all).
+    assert.ok(owners.has('manifest') && owners.has('rootfs/usr/bin/tool'), [...owners.keys()].join(' '));
+    for (const [name, owner] of owners) assert.equal(owner, '0:0 root/root', name);
   });
 
   it('refuses an output not ending in .aci', async () => {
@@ -146,7 +159,7 @@ describe('buildAci', () => {
 
   it(
     'writes the same tar as REF actool build (but the manifest entry)',
-    { skip: !hasActool && 'no reference actool' },
+    { skip: skipUnlessCI(!hasActool && 'no reference actool') },
     async () => {
       const ours = join(dir, 'ours-ref.aci');
       const refOut = join(dir, 'ref.aci');

@@ -24,6 +24,7 @@ import {
   tempDir,
   type TarSpec,
 } from './helpers.js';
+import { canCheck } from '../../helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -93,7 +94,7 @@ describe('validateArchive: accepted (as REF, §J)', () => {
       assert.equal(v.manifest.name, 'example.com/app');
       assert.equal(v.manifestBytes.toString(), MANIFEST_TEXT);
       assert.match(v.imageId, /^sha512-[0-9a-f]{128}$/);
-      if (hasActool) assert.ok(refOk(path), 'REF accepts it too');
+      if (canCheck(hasActool ? false : 'no reference actool')) assert.ok(refOk(path), 'REF accepts it too');
     });
   }
 });
@@ -187,7 +188,8 @@ describe('validateArchive: refused', () => {
         assert.ok(!err.message.includes('\n'));
         return true;
       });
-      if (hasActool) assert.equal(refOk(path), !refRefuses, 'REF agrees as documented');
+      if (canCheck(hasActool ? false : 'no reference actool'))
+        assert.equal(refOk(path), !refRefuses, 'REF agrees as documented');
     });
   }
 

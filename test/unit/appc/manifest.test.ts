@@ -539,6 +539,21 @@ describe('image manifest: rejected', () => {
       JSON.stringify({ ACKIND: 'ImageManifest', acVersion: '0.8.11', name: 'a' }),
       /^acKind: is required/,
     ],
+    [
+      'dependency imageID of the full length, not hex',
+      image((m) => (m['dependencies'] = [{ imageName: 'a', imageID: 'sha512-' + 'z'.repeat(128) }])),
+      /^dependencies\[0\]\.imageID: image ID "sha512-z+" is not a sha512 digest of 128 lowercase hex digits/,
+    ],
+    [
+      'dependency imageID of the full length, upper-case hex',
+      image((m) => (m['dependencies'] = [{ imageName: 'a', imageID: 'sha512-' + 'AB'.repeat(64) }])),
+      /^dependencies\[0\]\.imageID: /,
+    ],
+    [
+      'dependency imageID longer than a digest',
+      image((m) => (m['dependencies'] = [{ imageName: 'a', imageID: 'sha512-' + 'a'.repeat(130) }])),
+      /^dependencies\[0\]\.imageID: /,
+    ],
     ['trailing garbage', image(() => {}) + ' x', /invalid JSON/],
     ['wrong type for labels', image((m) => (m['labels'] = {})), /^labels: must be an array, got an object/],
     ['a top-level array', '[]', /must be an object/],

@@ -175,9 +175,10 @@ async function listedCommands(args: string[]): Promise<string[]> {
 async function allRktCases(): Promise<[string, string[][]][]> {
   const top = await listedCommands([]);
   const image = (await listedCommands(['image'])).map((c) => `image ${c}`);
-  const listed = [...top, ...image];
+  const app = (await listedCommands(['app'])).map((c) => `app ${c}`);
+  const listed = [...top, ...image, ...app];
   assert.ok(
-    top.includes('run') && image.includes('image list'),
+    top.includes('run') && image.includes('image list') && app.includes('app start'),
     `commands not found in the help: ${listed.join(' ')}`,
   );
   for (const c of Object.keys(RKT_CASES))

@@ -7,13 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSince } from '../../../src/cli/rkt/logs.js';
 import { LOGGER_PROGRAM, bootEpochCentis, logMaxSize, prepareLogCapture } from '../../../src/logs/capture.js';
 import { formatRecord, parseRecord } from '../../../src/logs/format.js';
 import { readLogs, type LogEntry } from '../../../src/logs/read.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { tempDir } from '../../helpers.js';
+import { skipUnlessCI, tempDir, waitFor } from '../../helpers.js';
 
 const t = (s: number): Date => new Date(Date.UTC(2026, 0, 2, 3, 4, 0) + s * 1000);
 const rec = (s: number, stream: 'stdout' | 'stderr', text: string, partial = false): string =>
@@ -97,16 +96,16 @@ describe('pod logs', () => {
     const reader = (async () => {
       for await (const e of readLogs(p, { follow: true, signal: ac.signal })) got.push(e.line);
     })();
-    await sleep(300);
+    await waitFor('the first line', () => got.length === 1);
     appendFileSync(join(p, 'logs', 'a', 'stdout.log'), rec(2, 'stdout', 'two'));
-    await sleep(400);
+    await waitFor('an appended line', () => got.length === 2);
     // The writer's rotation: the current file becomes .1, a new one starts.
     appendFileSync(join(p, 'logs', 'a', 'stdout.log'), rec(3, 'stdout', 'three'));
     renameSync(join(p, 'logs', 'a', 'stdout.log'), join(p, 'logs', 'a', 'stdout.log.1'));
     writeFileSync(join(p, 'logs', 'a', 'stdout.log'), rec(4, 'stdout', 'four'));
     mkdirSync(join(p, 'logs', 'b'));
     writeFileSync(join(p, 'logs', 'b', 'stderr.log'), rec(5, 'stderr', 'five'));
-    await sleep(400);
+    await waitFor('the lines around the rotation and a new app', () => got.length >= 5);
     ac.abort();
     await reader;
     assert.deepEqual(got, ['one', 'two', 'three', 'four', 'five']);
@@ -139,7 +138,7 @@ describe('pod logs', () => {
 
   it(
     'the mawk logger echoes, time-stamps (centiseconds) and rotates',
-    { skip: which('mawk') ? false : 'needs mawk' },
+    { skip: skipUnlessCI(which('mawk') ? false : 'needs mawk') },
     () => {
       const p = join(dir, 'awk');
       mkdirSync(p);

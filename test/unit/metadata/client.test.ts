@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
 import { metadataRegistration, setMetadataUrl } from '../../../src/metadata/client.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { tempDir } from '../../helpers.js';
+import { skipUnlessCI, tempDir } from '../../helpers.js';
 import { IMAGE_MANIFEST_TEXT, UUID_A, podManifestText } from './fixtures.js';
 
 const envOf = (file: string): string[] =>
@@ -70,7 +70,7 @@ describe('metadataRegistration', () => {
 
   it(
     'after a refused registration, warns and leaves AC_METADATA_URL empty',
-    { skip: which('curl') === undefined ? 'needs curl' : false },
+    { skip: skipUnlessCI(which('curl') === undefined ? 'needs curl' : false) },
     async (t) => {
       const socket = join(dir.path, 'fake.sock');
       const server = `require('http').createServer((q, r) => { q.resume(); q.on('end', () => { r.writeHead(503); r.end('busy'); }); }).listen(${JSON.stringify(socket)}, () => console.log('up'))`;

@@ -131,6 +131,19 @@ describe('parseRunArgs: flags', () => {
     );
   });
 
+  it('refuses an app name too long for the pod files and container IDs (214 bytes at most)', () => {
+    assert.equal(parseRunArgs(['img', `--name=${'a'.repeat(214)}`]).apps[0]?.name, 'a'.repeat(214));
+    assert.equal(
+      msg(() => parseRunArgs(['img', `--name=${'a'.repeat(215)}`])),
+      "--name: app name of 215 bytes is too long (at most 214: it names the pod's files and the runtime's container rkt-<uuid>-<app>)",
+    );
+    // Bytes, not characters: 108 two-byte characters are 216 bytes.
+    assert.match(
+      msg(() => parseRunArgs(['img', `--name=${'é'.repeat(108)}`])),
+      /app name of 216 bytes/,
+    );
+  });
+
   it('rejects what rkt rejects, with its messages', () => {
     assert.equal(
       msg(() => parseRunArgs(['--exec=/x', 'img'])),
@@ -151,6 +164,11 @@ describe('parseRunArgs: flags', () => {
     assert.equal(
       msg(() => parseRunArgs(['img', '--mount=volume=nope,target=/x'])),
       'dangling mount point "/x": volume "nope" not found',
+    );
+    // Found by test/unit/fuzz: a bad escape was a URIError and a stack trace.
+    assert.equal(
+      msg(() => parseRunArgs(['img', '--mount=volume=a%,target=/x'])),
+      'invalid URL escape in --mount flag "volume=a%,target=/x"',
     );
     assert.equal(
       msg(() => parseRunArgs(['img', '--bogus'])),

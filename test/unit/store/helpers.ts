@@ -11,10 +11,12 @@ export function tempDir(tag: string): { dir: string; cleanup: () => void } {
 
 export interface EntrySpec {
   name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'block-device' | 'character-device' | 'fifo';
   body?: string | Buffer;
   mode?: number;
   linkname?: string;
+  devmajor?: number;
+  devminor?: number;
 }
 
 export function manifestText(name: string, extra: Record<string, unknown> = {}): string {
@@ -39,7 +41,14 @@ export function makeAciBytes(manifest: string, entries: readonly EntrySpec[]): P
     for (const e of entries) {
       const type = e.type ?? 'file';
       const mode = e.mode ?? (type === 'directory' ? 0o755 : 0o644);
-      const header = { ...base, name: e.name, type, mode, linkname: e.linkname };
+      const header = {
+        ...base,
+        name: e.name,
+        type,
+        mode,
+        linkname: e.linkname,
+        ...(e.devmajor !== undefined ? { devmajor: e.devmajor, devminor: e.devminor ?? 0 } : {}),
+      };
       if (type === 'file') pack.entry(header, e.body ?? '');
       else pack.entry(header);
     }

@@ -70,6 +70,22 @@ describe('store: import', () => {
     assert.equal(store.listImages().length, count);
     assert.deepEqual(readdirSync(store.layout.tmpDir), []);
   });
+
+  it('refuses a dependency imageID of the full length that is not hex, naming the field', async () => {
+    const count = store.listImages().length;
+    const manifest = manifestText('example.com/dep-not-hex', {
+      dependencies: [{ imageName: 'example.com/base', imageID: 'sha512-' + 'x'.repeat(128) }],
+    });
+    const bad = await makeAciBytes(manifest, []);
+    await assert.rejects(
+      store.importImage(Readable.from([bad])),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        /dependencies\[0\]\.imageID: image ID "sha512-x+" is not a sha512/.test(e.message),
+    );
+    assert.equal(store.listImages().length, count);
+    assert.deepEqual(readdirSync(store.layout.tmpDir), []);
+  });
 });
 
 describe('store: lookups', () => {
@@ -312,7 +328,7 @@ describe('store: copies out, removal and gc', () => {
     assert.ok(store.hasImage(locked) && store.hasImage(used) && store.hasImage(fresh));
   });
 
-  it('gc removes orphan blobs and old unlocked temp files, never locked ones', async () => {
+  it('gc removes orphan blobs and unlocked temp files of any age, never locked ones', async () => {
     const orphanKey = 'sha512-' + 'ab'.repeat(32);
     const blob = store.layout.blobPath(orphanKey);
     await import('node:fs/promises').then((fs) => fs.mkdir(join(blob, '..'), { recursive: true }));
@@ -329,13 +345,13 @@ describe('store: copies out, removal and gc', () => {
     utimesSync(live, old, old);
     const holder = FileLock.tryAcquire(live, 'exclusive');
     try {
-      assert.deepEqual(await store.gcTemp(), ['import-stale']);
-      assert.deepEqual(readdirSync(store.layout.tmpDir).sort(), ['import-live', 'import-young']);
+      // Just written (file times are finer than Date.now()), yet not younger than the zero default.
+      assert.deepEqual(await store.gcTemp(), ['import-stale', 'import-young']);
+      assert.deepEqual(readdirSync(store.layout.tmpDir).sort(), ['import-live']);
     } finally {
       holder?.release();
     }
-    // Just written (file times are finer than Date.now()), yet not younger than a zero age.
-    assert.deepEqual(await store.gcTemp(0), ['import-live', 'import-young']);
+    assert.deepEqual(await store.gcTemp(), ['import-live']);
   });
 });
 

@@ -1,18 +1,19 @@
 import { Command } from 'commander';
 import type { OutputDirOptions, Store } from '../../../store/index.js';
-import { action } from '../../run.js';
+import { action, stderrLine } from '../../run.js';
 import { resolveImageArg, withStore } from './common.js';
 
 interface OutputDirFlags {
   rootfsOnly: boolean;
   overwrite: boolean;
+  createDevices: boolean;
 }
 
 /** `extract` and `render` take the same arguments and flags; only the store call differs. */
 function outputDirCommand(
   verb: 'extract' | 'render',
   description: string,
-  write: (store: Store, key: string, dir: string, opts: OutputDirOptions) => Promise<void>,
+  write: (store: Store, key: string, dir: string, opts: OutputDirOptions) => Promise<string[]>,
 ): Command {
   return new Command(verb)
     .description(description)
@@ -20,9 +21,17 @@ function outputDirCommand(
     .argument('<output-dir>', 'directory to write (must not exist unless --overwrite)')
     .option('--rootfs-only', `${verb} rootfs only`, false)
     .option('--overwrite', 'overwrite output directory', false)
+    .option(
+      '--create-devices',
+      "create the image's character and block device nodes (skipped with a warning by default)",
+      false,
+    )
     .action(
       action(verb, async (ref: string, dir: string, flags: OutputDirFlags, cmd: Command) => {
-        await withStore(cmd, (store) => write(store, resolveImageArg(store, ref), dir, flags));
+        const warnings = await withStore(cmd, (store) =>
+          write(store, resolveImageArg(store, ref), dir, flags),
+        );
+        for (const w of warnings) stderrLine(`${verb}: warning: ${w}`);
       }),
     );
 }

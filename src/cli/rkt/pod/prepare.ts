@@ -12,7 +12,7 @@ import { openStore, rawArgsAfterVerb } from './common.js';
 export async function preparePodFromArgs(
   args: PodArgs,
   globals: RktGlobals,
-  opts: { keepLockedInRun?: boolean; quiet?: boolean; sandbox?: boolean } = {},
+  opts: { keepLockedInRun?: boolean; quiet?: boolean; sandbox?: boolean; forRun?: boolean } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
   const pod = await import('../../../pod/index.js');
   const dir = args.globals['dir'] ?? globals.dir;
@@ -28,7 +28,11 @@ export async function preparePodFromArgs(
       built,
       ...(args.uuidFileSave !== undefined ? { uuidFileSave: args.uuidFileSave } : {}),
       ...(opts.keepLockedInRun === true ? { keepLockedInRun: true } : {}),
-      extraFiles: { [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args) },
+      extraFiles: {
+        [pod.PREPARE_OPTIONS_FILE]: pod.prepareOptionsJson(args),
+        // rkt run: who will run it, so that gc can collect it if that process dies first.
+        ...(opts.forRun === true ? { [pod.RUN_LAUNCHER_FILE]: pod.launcherIdentity() } : {}),
+      },
     });
   } finally {
     await images.close();
@@ -51,6 +55,12 @@ export async function imageSource(
     args.insecureOptions === undefined
       ? globals.insecureOptions
       : new Set([...globals.insecureOptions, ...parseInsecureOptions(args.insecureOptions)]);
+  const { resolveMaxImageSize } = await import('../../../store/limits.js');
+  store.maxImageSize = resolveMaxImageSize(args.globals['max-image-size'] ?? globals.maxImageSize, [
+    args.globals['system-config'] ?? globals.systemConfig,
+    args.globals['local-config'] ?? globals.localConfig,
+    args.globals['user-config'] ?? globals.userConfig,
+  ]);
   const pullPolicy = parsePullPolicy(args.pullPolicy);
   let fetcher: import('../../../fetch/index.js').Fetcher | undefined;
   const makeFetcher = async (): Promise<import('../../../fetch/index.js').Fetcher> => {

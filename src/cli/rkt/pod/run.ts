@@ -32,10 +32,9 @@ export async function runPreparedPod(
   const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
   const { handOff } = await import('../../../stage1/engine.js');
   const dir = args.globals['dir'] ?? globals.dir;
-  let plan;
   try {
     const { name, variant } = engineChoice(args);
-    plan = engineByName(name).run({
+    const plan = engineByName(name).run({
       dataDir: dir,
       uuid,
       args,
@@ -46,12 +45,12 @@ export async function runPreparedPod(
       },
       ...(variant !== undefined ? { variant } : {}),
     });
+    return handOff(plan);
   } catch (err) {
     onFailure?.();
     if (err instanceof RocketError) throw new RocketError(err.message, RKT_FAILURE, { cause: err });
     throw err;
   }
-  return handOff(plan);
 }
 
 export function runCommand(): Command {
@@ -76,7 +75,7 @@ export function runCommand(): Command {
         (await import('../../../stage1/engines.js')).engineChoice(args);
         const globals = rktGlobals(cmd);
         const { preparePodFromArgs } = await import('./prepare.js');
-        const prepared = await preparePodFromArgs(args, globals, { quiet: args.quiet });
+        const prepared = await preparePodFromArgs(args, globals, { quiet: args.quiet, forRun: true });
         return runPreparedPod(prepared.uuid, args, globals, () =>
           rmSync(prepared.dir, { recursive: true, force: true }),
         );
