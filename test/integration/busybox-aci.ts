@@ -6,10 +6,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { which } from '../../src/stage1/oci/runtime.js';
 import { projectRoot } from '../helpers.js';
 
 /** The host's static busybox, or undefined (suites skip without it). */
 export const busybox: string | undefined = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+
+/** Why pods of busybox ACIs cannot run here (root, busybox-static and flock are needed), or false. */
+export const podTestsMissing: string | false =
+  process.getuid?.() !== 0
+    ? 'needs root'
+    : busybox === undefined
+      ? 'needs busybox-static'
+      : which('flock') === undefined
+        ? 'needs flock (util-linux)'
+        : false;
 
 const actoolBin = join(projectRoot, 'bin', 'actool');
 

@@ -22,17 +22,10 @@ import {
   type RunResult,
   skipUnlessCI,
 } from '../../helpers.js';
-import { buildBusyboxAci, busybox } from '../busybox-aci.js';
+import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : busybox === undefined
-      ? 'needs busybox-static'
-      : which('flock') === undefined
-        ? 'needs flock (util-linux)'
-        : false;
+const skip = podTestsMissing;
 
 const APPLETS = ['sh', 'cat', 'echo', 'sleep', 'readlink', 'hostname', 'ls'];
 const children = new Set<ChildProcess>();

@@ -27,17 +27,10 @@ import {
   startCollected,
   waitFor,
 } from '../../helpers.js';
-import { buildBusyboxAci, busybox } from '../busybox-aci.js';
+import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : busybox === undefined
-      ? 'needs busybox-static'
-      : which('flock') === undefined
-        ? 'needs flock (util-linux)'
-        : false;
+const skip = podTestsMissing;
 
 const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true', 'grep', 'echo', 'ls'];
 

@@ -14,17 +14,10 @@ import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { ALL_CAPABILITIES, hostBoundingSet } from '../../../src/stage1/oci/spec.js';
 import { projectRoot, startCollected, type RunResult, skipUnlessCI } from '../../helpers.js';
-import { buildBusyboxAci, busybox } from '../busybox-aci.js';
+import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
-const skip =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : busybox === undefined
-      ? 'needs busybox-static'
-      : which('flock') === undefined
-        ? 'needs flock (util-linux)'
-        : false;
+const skip = podTestsMissing;
 
 const children = new Set<ChildProcess>();
 const host = hostBoundingSet();
