@@ -268,6 +268,19 @@ function rmCommand(): Command {
     );
 }
 
+/**
+ * `--format=json|json-pretty`: writes `value()` as JSON and returns true; `''` (the table) returns
+ * false; any other format is refused.
+ */
+function writeJsonFormat(format: string, value: () => unknown): boolean {
+  if (format === 'json' || format === 'json-pretty') {
+    process.stdout.write(JSON.stringify(value(), null, format === 'json-pretty' ? '\t' : undefined) + '\n');
+    return true;
+  }
+  if (format !== '') throw new RocketError(`unknown --format ${JSON.stringify(format)}`, RKT_FAILURE);
+  return false;
+}
+
 function listCommand(): Command {
   return new Command('list')
     .description('List the apps of a pod')
@@ -282,15 +295,7 @@ function listCommand(): Command {
         const pod = getPod(dataDir(cmd), uuid);
         const opts = cmd.opts<{ legend: boolean; format: string }>();
         const apps = pod.manifest?.apps.map((a) => a.name) ?? [];
-        if (opts.format === 'json' || opts.format === 'json-pretty') {
-          const objs = apps.map((a) => appStatusObject(pod, a));
-          process.stdout.write(
-            JSON.stringify(objs, null, opts.format === 'json-pretty' ? '\t' : undefined) + '\n',
-          );
-          return;
-        }
-        if (opts.format !== '')
-          throw new RocketError(`unknown --format ${JSON.stringify(opts.format)}`, RKT_FAILURE);
+        if (writeJsonFormat(opts.format, () => apps.map((a) => appStatusObject(pod, a)))) return;
         const { formatTable } = await import('../../format/tabwriter.js');
         const rows = apps.map((a) => [a, appState(pod.path, a)]);
         if (opts.legend) rows.unshift(['NAME', 'STATE']);
@@ -316,11 +321,7 @@ function statusCommand(): Command {
           throw new RocketError(`cannot find app ${JSON.stringify(app)} in the pod`, RKT_FAILURE);
         const obj = appStatusObject(pod, app);
         const format = cmd.opts<{ format: string }>().format;
-        if (format === 'json' || format === 'json-pretty') {
-          process.stdout.write(JSON.stringify(obj, null, format === 'json-pretty' ? '\t' : undefined) + '\n');
-          return;
-        }
-        if (format !== '') throw new RocketError(`unknown --format ${JSON.stringify(format)}`, RKT_FAILURE);
+        if (writeJsonFormat(format, () => obj)) return;
         const when = (ns: unknown): string => new Date(Number(ns) / 1e6).toISOString();
         const lines = [`name=${app}`, `state=${String(obj['state'])}`, `image_id=${String(obj['image_id'])}`];
         for (const k of ['created_at', 'started_at', 'finished_at'])
