@@ -11,13 +11,13 @@
  * after the networks are up, when failing would leave them behind: from then on a failure is a
  * warning.
  */
-import { spawnSync } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import { readNetInfo } from '../net/info.js';
 import { parsePodManifest } from '../appc/index.js';
 import { POD_FILES, writeFileAtomic } from '../pod/index.js';
+import { host } from '../host/index.js';
 import { registrationSocket } from './defaults.js';
 import { bareAddress } from './pod-probe.js';
 
@@ -93,8 +93,7 @@ function put(
   body: string,
   suffix = '',
 ): { token: string; port: number } | string {
-  const r = spawnSync(
-    'curl',
+  const r = host().curl.run(
     [
       ...curlArgs(socket, 'PUT', uuid, suffix),
       '-H',
@@ -104,7 +103,7 @@ function put(
       '-w',
       '\n%{http_code}',
     ],
-    { input: body, encoding: 'utf8', timeout: 15_000 },
+    { input: body, timeoutMs: 15_000 },
   );
   if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
   if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;
@@ -170,7 +169,7 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
           `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
         );
         if (registered !== undefined) {
-          spawnSync('sh', ['-c', registered.unregister]);
+          host().curl.run([...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null']);
           for (const file of configFiles) setMetadataUrl(file, '');
         }
         return '';
@@ -182,9 +181,8 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
 /** GET /pods: undefined when the service answers, else why not. */
 function ping(socket: string): string | undefined {
   if (!socketExists(socket)) return 'no service socket';
-  const r = spawnSync('curl', [...curlArgs(socket, 'GET', ''), '-o', '/dev/null', '-w', '%{http_code}'], {
-    encoding: 'utf8',
-    timeout: 15_000,
+  const r = host().curl.run([...curlArgs(socket, 'GET', ''), '-o', '/dev/null', '-w', '%{http_code}'], {
+    timeoutMs: 15_000,
   });
   if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
   if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;

@@ -5,9 +5,9 @@
  * mounted under the pod dir (as root), and removes the dir.
  */
 import { launcherGone } from './launcher.js';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { host } from '../host/index.js';
 import { DirLock } from './lock.js';
 import { readPod, type PodInfo } from './pod.js';
 import { PodsLayout, errnoCode, locatePod, stateOf, transition, walkPods, type StateDir } from './state.js';
@@ -75,12 +75,8 @@ export function unmountUnder(dir: string): string[] {
   }
   const done: string[] = [];
   for (const mp of mountsUnder(info, dir)) {
-    try {
-      execFileSync('umount', ['--lazy', mp], { stdio: 'ignore' });
-      done.push(mp);
-    } catch {
-      // already gone (e.g. unmounted with its parent)
-    }
+    // A failure: already gone (e.g. unmounted with its parent).
+    if (host().mount.umount(mp, { lazy: true }).status === 0) done.push(mp);
   }
   return done;
 }

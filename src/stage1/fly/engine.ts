@@ -6,11 +6,11 @@
  * names them), capabilities are those of the user (all for root). Stage0 writes the pod's files
  * and returns the plan of plan.ts; stop, enter and gc read `stage1/engine.json`.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePodManifest, type PodManifest } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { failureText, host } from '../../host/index.js';
 import {
   POD_FILES,
   PodsLayout,
@@ -86,8 +86,8 @@ function hostsSource(args: PodArgs, P: string, R: string): string {
 }
 
 function copyTree(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
-  if (r.status !== 0) fail(`cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+  const r = host().cp.copyTree(from, to);
+  if (r.status !== 0) fail(`cannot copy ${from}: ${failureText(r, 'cp')}`);
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */

@@ -6,7 +6,6 @@
  * same for every pod) locks the pod, renames it into run/, mounts, makes the namespaces and
  * supervises the apps; no Node process stays resident. docs/stage1.md describes the design.
  */
-import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants as fsConstants,
@@ -27,6 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { failureText, host } from '../../host/index.js';
 import {
   MUTABLE_ANNOTATION,
   POD_FILES,
@@ -189,12 +189,8 @@ function volumeMounts(manifest: PodManifest, appIndex: number, runDir: string, a
 }
 
 function runCp(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
-  if (r.status !== 0)
-    throw new RocketError(
-      `cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`,
-      RKT_FAILURE,
-    );
+  const r = host().cp.copyTree(from, to);
+  if (r.status !== 0) throw new RocketError(`cannot copy ${from}: ${failureText(r, 'cp')}`, RKT_FAILURE);
 }
 
 interface AppPlan {
