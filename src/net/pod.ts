@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PodManifest } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { failureText, host } from '../host/index.js';
 import { mountsUnder } from '../pod/gc.js';
 import { DirLock } from '../pod/lock.js';
@@ -83,7 +83,7 @@ export interface PodNetworkRequest {
 }
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'failed-precondition');
 };
 
 /** host-local's lease store for pods of this data dir. */
@@ -279,7 +279,7 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
           if (!(err instanceof CniError)) throw err;
           throw new RocketError(
             `network ${JSON.stringify(inv.netName)} (${inv.ifName}): CNI ADD with ${inv.plugin} failed: ${err.message}`,
-            RKT_FAILURE,
+            'unavailable',
             { cause: err },
           );
         }

@@ -28,7 +28,7 @@ import {
   type Mount,
   type Volume,
 } from '../appc/index.js';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RKT_FAILURE, RocketError, isRktFailure } from '../errors.js';
 
 /** The per-app configuration from the command line (rkt's `apps.App`). */
 export interface AppArgs {
@@ -167,7 +167,7 @@ function withAppc<T>(fn: () => T, prefix?: string): T {
     if (err instanceof AppcError || err instanceof Error) {
       // A RocketError already names what it refuses; it only needs rkt's exit status.
       if (err instanceof RocketError)
-        throw err.exitCode === RKT_FAILURE ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
+        throw isRktFailure(err) ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
       throw new RocketError(prefix === undefined ? err.message : `${prefix}: ${err.message}`, RKT_FAILURE, {
         cause: err,
       });

@@ -14,7 +14,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import path from 'node:path';
 import { buildAci } from '../aci/index.js';
 import { refuseExisting, requireAciExtension } from '../aci/output.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { host } from '../host/index.js';
 import { appTreeStoreId, getPod, type PodInfo } from './pod.js';
 import { POD_FILES } from './state.js';
@@ -26,7 +26,7 @@ export interface ExportOptions {
 }
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'failed-precondition');
 };
 
 function chooseApp(pod: PodInfo, wanted: string | undefined): string {

@@ -6,7 +6,7 @@
  */
 import { launcherGone } from './launcher.js';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { host } from '../host/index.js';
 import { DirLock } from './lock.js';
 import { readPod, type PodInfo } from './pod.js';
@@ -229,12 +229,12 @@ export async function removePod(
   const state = loc === undefined ? undefined : stateOf(layout, loc.stateDir, uuid);
   const q = JSON.stringify(uuid);
   const refuse = (why: string): never => {
-    throw new RocketError(`pod ${q} is currently ${why}`, RKT_FAILURE);
+    throw new RocketError(`pod ${q} is currently ${why}`, 'failed-precondition');
   };
   let from: 'exited-garbage' | 'garbage';
   switch (state) {
     case undefined:
-      throw new RocketError(`no matches found for ${q}`, RKT_FAILURE);
+      throw new RocketError(`no matches found for ${q}`, 'not-found');
     case 'running':
       return refuse('running');
     case 'embryo':
@@ -265,5 +265,5 @@ export async function removePod(
       break;
   }
   if (!(await deletePod(layout, uuid, from, opts)))
-    throw new RocketError(`unable to acquire exclusive lock on pod ${q}`, RKT_FAILURE);
+    throw new RocketError(`unable to acquire exclusive lock on pod ${q}`, 'unavailable');
 }

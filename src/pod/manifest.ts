@@ -28,7 +28,7 @@ import {
   type RuntimeApp,
   type Volume,
 } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './apps.js';
 import { parseExposedPort } from '../net/ports.js';
 
@@ -49,7 +49,7 @@ export interface BuiltManifest {
 export const MUTABLE_ANNOTATION = 'coreos.com/rkt/stage1/mutable';
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 function setEnv(env: EnvironmentVariable[], name: string, value: string, override: boolean): void {

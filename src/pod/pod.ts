@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parsePodManifest, podManifestToJSON, type PodManifest } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { Store } from '../store/index.js';
 import { DirLock } from './lock.js';
@@ -106,7 +106,7 @@ export function createSharedVolumes(dir: string, manifest: PodManifest): void {
     } catch (err) {
       throw new RocketError(
         `cannot set up volume ${JSON.stringify(v.name)}: ${errorMessage(err)}`,
-        RKT_FAILURE,
+        'failed-precondition',
       );
     }
   }
@@ -132,13 +132,13 @@ export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
   const embryo = layout.podDir('embryo', uuid);
   mkdirSync(embryo, { mode: 0o750 });
   const lock = DirLock.tryAcquire(embryo, 'exclusive');
-  if (lock === undefined) throw new RocketError(`cannot lock new pod ${uuid}`, RKT_FAILURE);
+  if (lock === undefined) throw new RocketError(`cannot lock new pod ${uuid}`, 'internal');
   let keepLock = false;
   try {
     if (opts.uuidFileSave !== undefined && opts.uuidFileSave !== '')
       writeFileAtomic(opts.uuidFileSave, uuid, 0o644);
     if (!transition(layout, uuid, 'embryo', 'prepare'))
-      throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+      throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     const dir = layout.podDir('prepare', uuid);
     writeFileSync(join(dir, POD_FILES.created), '', { mode: 0o640 });
     const { manifest, imageKeys } = opts.built;
@@ -158,7 +158,7 @@ export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
     });
     createSharedVolumes(dir, manifest);
     const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
-    if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+    if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     keepLock = opts.keepLockedInRun === true;
     return {
       uuid,
@@ -242,7 +242,7 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
   const loc = locatePod(layout, uuid);
   const p = loc === undefined ? undefined : readPod(layout, loc);
   if (p === undefined)
-    throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, 'not-found');
   return p;
 }
 

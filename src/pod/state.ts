@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 import { isLockedExclusively } from './lock.js';
 
 export const STATE_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const;
@@ -137,12 +137,12 @@ export function locatePod(layout: PodsLayout, uuid: string): PodLocation | undef
 export function resolveUuidPrefix(layout: PodsLayout, prefix: string): string {
   const want = prefix.toLowerCase().replace(/-/g, '');
   if (want === '' || !/^[0-9a-f]+$/.test(want))
-    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, 'not-found');
   const matches = new Set<string>();
   for (const p of walkPods(layout)) if (p.uuid.replace(/-/g, '').startsWith(want)) matches.add(p.uuid);
   if (matches.size === 0)
-    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
-  if (matches.size > 1) throw new RocketError(`ambiguous uuid, ${matches.size} matches`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, 'not-found');
+  if (matches.size > 1) throw new RocketError(`ambiguous uuid, ${matches.size} matches`, 'invalid-argument');
   return [...matches][0] as string;
 }
 

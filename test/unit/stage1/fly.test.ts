@@ -104,7 +104,10 @@ describe('prepare options', () => {
     writeFileSync(path.join(dir, PREPARE_OPTIONS_FILE), '{"noOverlay":"yes"}');
     assert.throws(
       () => applyPrepareOptions(dir, emptyPodArgs()),
-      (e: unknown) => is254(e) && /prepare-options\.json: field "noOverlay"/.test((e as Error).message),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        e.kind === 'failed-precondition' &&
+        /prepare-options\.json: field "noOverlay"/.test((e as Error).message),
     );
   });
 });
