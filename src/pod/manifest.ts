@@ -29,7 +29,7 @@ import {
   type Volume,
 } from '../appc/index.js';
 import { RocketError, errorMessage } from '../errors.js';
-import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './apps.js';
+import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './args.js';
 import { parseExposedPort } from '../net/ports.js';
 
 /** How images are found: `resolve` fetches or looks up an app's image and returns its store key. */

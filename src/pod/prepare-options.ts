@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RocketError, errorMessage } from '../errors.js';
-import type { PodArgs } from './apps.js';
+import type { PodArgs } from './args.js';
 
 export const PREPARE_OPTIONS_FILE = 'prepare-options.json';
 

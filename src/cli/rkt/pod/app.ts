@@ -103,7 +103,7 @@ function sandboxCommand(): Command {
     .allowExcessArguments()
     .action(
       action('app sandbox', async (_a: string[], _f: unknown, cmd: Command) => {
-        const { parseRunArgs } = await import('../../../pod/apps.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const { netMode } = await import('../../../stage1/oci/engine.js');
         const args = parseRunArgs(subArgs('sandbox'), 'run');
         if (args.apps.length > 0 || args.podManifest !== undefined)
@@ -136,8 +136,9 @@ function addCommand(): Command {
     .action(
       action('app add', async (_a: string[], _f: unknown, cmd: Command) => {
         const raw = subArgs('add');
-        const { parseRunArgs, runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
+        const { runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
           await import('../../../pod/index.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const globals = rktGlobals(cmd);
         const pod = await sandboxPod(globals.dir, raw[0]);
         // The app's mounts may name the pod's volumes.

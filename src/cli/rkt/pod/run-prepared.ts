@@ -20,8 +20,8 @@ export function runPreparedCommand(): Command {
     .allowExcessArguments()
     .action(
       action('run-prepared', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { applyPrepareOptions, parseRunArgs, PodsLayout, resolveUuidPrefix } =
-          await import('../../../pod/index.js');
+        const { applyPrepareOptions, PodsLayout, resolveUuidPrefix } = await import('../../../pod/index.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const { netMode } = await import('../../../stage1/oci/engine.js');
         const { engineChoice } = await import('../../../stage1/engines.js');
         // The UUID parses as the one "image"; per-app flags make no sense here.

@@ -63,7 +63,7 @@ export function runCommand(): Command {
     .allowExcessArguments()
     .action(
       action('run', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { parseRunArgs } = await import('../../../pod/apps.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const { netMode } = await import('../../../stage1/oci/engine.js');
         const args = parseRunArgs(rawArgsAfterVerb('run'), 'run');
         if (args.apps.length === 0 && args.podManifest === undefined)
