@@ -125,12 +125,18 @@ function put(
 /** A registration decided on before the networks are set up, made once they are. */
 export interface PendingRegistration {
   /**
-   * Registers the pod (its addresses are in `net-info.json` by now) and sets AC_METADATA_URL in
-   * the given OCI configs. Never throws: the networks are up, and a pod without metadata is better
-   * than a half-started one; a failure is a warning. Returns the plan's unregister command ('' if
-   * not registered).
+   * Registers the pod (its addresses are in `net-info.json` by now). Never throws: the networks
+   * are up, and a pod without metadata is better than a half-started one; a failure is a warning.
+   * Returns the apps' AC_METADATA_URL and the supervisor's unregister command ('' and '' if not
+   * registered), and `undo`, which unregisters at once (the pod did not start after all).
    */
-  register(configFiles: readonly string[]): string;
+  register(): Registration;
+}
+
+export interface Registration {
+  url: string;
+  unregister: string;
+  undo(): void;
 }
 
 /**
@@ -158,21 +164,18 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
       );
   }
   return {
-    register(configFiles) {
-      let registered: { url: string; unregister: string } | undefined;
+    register() {
       try {
-        registered = registerPod(req, socket);
-        for (const file of configFiles) setMetadataUrl(file, registered.url);
-        return registered.unregister;
+        const registered = registerPod(req, socket);
+        return {
+          ...registered,
+          undo: () => void host().curl.run([...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null']),
+        };
       } catch (err) {
         process.stderr.write(
           `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
         );
-        if (registered !== undefined) {
-          host().curl.run([...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null']);
-          for (const file of configFiles) setMetadataUrl(file, '');
-        }
-        return '';
+        return { url: '', unregister: '', undo: () => undefined };
       }
     },
   };

@@ -335,6 +335,14 @@ function releaseStale(dir: string, warn: (m: string) => void, runner?: ProcessRu
   rmSync(path.join(dir, NET_INFO_FILE), { force: true });
 }
 
+/**
+ * Undoes the pod's networks (CNI DEL of every recorded invocation, the namespace, the records),
+ * under the pod dir's lock: stage0's pipeline when the engine failed after the networks were up.
+ */
+export function releasePodNetwork(dir: string, uuid: string, warn: (m: string) => void): void {
+  releaseStaleNetwork(dir, uuid, warn);
+}
+
 function releaseStaleNetwork(
   dir: string,
   uuid: string,

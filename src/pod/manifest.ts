@@ -31,6 +31,9 @@ import {
 import { RocketError, errorMessage } from '../errors.js';
 import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './args.js';
 import { parseExposedPort } from '../net/ports.js';
+import { MUTABLE_ANNOTATION } from '../pod-layout.js';
+
+export { MUTABLE_ANNOTATION };
 
 /** How images are found: `resolve` fetches or looks up an app's image and returns its store key. */
 export interface ImageSource {
@@ -44,9 +47,6 @@ export interface BuiltManifest {
   imageKeys: string[];
   warnings: string[];
 }
-
-/** rkt's annotation: whether apps may be added and removed later (`rkt app add`): a sandbox's. */
-export const MUTABLE_ANNOTATION = 'coreos.com/rkt/stage1/mutable';
 
 const fail = (message: string): never => {
   throw new RocketError(message, 'invalid-argument');

@@ -24,6 +24,9 @@ import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { Store } from '../store/index.js';
 import { DirLock } from './lock.js';
+import { appTreeStoreId } from '../pod-layout.js';
+
+export { appTreeStoreId };
 import type { BuiltManifest } from './manifest.js';
 import {
   POD_FILES,
@@ -266,14 +269,6 @@ export function appImageName(podDir: string, app: string): string | undefined {
     if (typeof m.name !== 'string') return undefined;
     const version = m.labels?.find((l) => l.name === 'version')?.value;
     return version === undefined ? m.name : `${m.name}:${version}`;
-  } catch {
-    return undefined;
-  }
-}
-
-export function appTreeStoreId(podDir: string, app: string): string | undefined {
-  try {
-    return readFileSync(join(podDir, POD_FILES.appsInfo, app, 'treeStoreID'), 'utf8').trim();
   } catch {
     return undefined;
   }

@@ -8,6 +8,9 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:f
 import { join } from 'node:path';
 import { RocketError } from '../errors.js';
 import { isLockedExclusively } from './lock.js';
+import { POD_FILES } from '../pod-layout.js';
+
+export { POD_FILES };
 
 export const STATE_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const;
 export type StateDir = (typeof STATE_DIRS)[number];
@@ -24,19 +27,6 @@ export type PodState =
   | 'exited'
   | 'exited garbage'
   | 'garbage';
-
-/** Files in a pod directory (rkt.md §2.2). */
-export const POD_FILES = {
-  manifest: 'pod',
-  created: 'pod-created',
-  pid: 'pid',
-  ppid: 'ppid',
-  stage1TreeStoreId: 'stage1TreeStoreID',
-  appsInfo: 'appsinfo',
-  sharedVolumes: 'sharedVolumes',
-  /** Written by the engine: exit codes at `stage1/rootfs/rkt/status/<app>` (rkt's location). */
-  appStatusDir: join('stage1', 'rootfs', 'rkt', 'status'),
-} as const;
 
 export class PodsLayout {
   readonly podsDir: string;

@@ -4,13 +4,12 @@
  * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
  * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
- * Importing this module registers every engine's PodGcHook.
+ * Stage0's gc calls every engine's `gc` (src/pod/engine-gc.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import type { PodArgs, PodInfo } from '../pod/index.js';
-import type { Engine } from './engine.js';
+import type { Engine, EnginePod } from './engine.js';
 import { flyEngine } from './fly/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
@@ -24,8 +23,16 @@ export interface EngineChoice {
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
 
+/** The stage1 flags of a run/prepare command line. */
+export interface Stage1Flags {
+  /** `--engine` */
+  engine?: string;
+  /** `--stage1-name`, `--stage1-hash`, `--stage1-path`, `--stage1-url`, `--stage1-from-dir` */
+  stage1: { url?: string; path?: string; name?: string; hash?: string; fromDir?: string };
+}
+
 /** The engine a run/prepare command line asks for; throws (254) on a name no engine answers to. */
-export function engineChoice(args: Pick<PodArgs, 'engine' | 'stage1'>): EngineChoice {
+export function engineChoice(args: Stage1Flags): EngineChoice {
   const named = args.engine ?? args.stage1.name;
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
@@ -90,12 +97,15 @@ function engineOfImage(flag: string, location: string): EngineChoice {
   );
 }
 
+/** Every built-in engine (stage0's gc calls each one's `gc`). */
+export const ENGINES: readonly Engine[] = [ociEngine, flyEngine];
+
 export function engineByName(name: EngineName): Engine {
   return name === 'fly' ? flyEngine : ociEngine;
 }
 
 /** The engine that started a pod, from its `stage1/engine.json`. */
-export function engineForPod(pod: PodInfo): Engine {
+export function engineForPod(pod: EnginePod): Engine {
   const file = path.join(pod.path, ENGINE_STATE);
   let name: unknown;
   try {

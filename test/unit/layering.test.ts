@@ -1,5 +1,6 @@
 // The rules of the source tree's layers, checked on the TypeScript sources (docs/design.md):
-// libraries throw error kinds and leave exit codes to the command line.
+// libraries throw error kinds and leave exit codes to the command line; the engines (src/stage1)
+// import nothing of stage0's pod, network or metadata code (the arrow runs from stage0 to them).
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -29,6 +30,21 @@ describe('layering', () => {
         for (const m of text.matchAll(/new RocketError\(\s*(?:`[^`]*`|'[^']*'|"[^"]*"|[\w.]+)\s*,\s*(\d+)/g))
           offences.push(`${where}: new RocketError(..., ${m[1]})`);
       }
+    assert.deepEqual(offences, []);
+  });
+
+  it('src/stage1 imports nothing from src/pod, src/net or src/metadata', () => {
+    const offences: string[] = [];
+    for (const file of sources(join(projectRoot, 'src', 'stage1'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)/g)) {
+        const spec = m[1] ?? m[2] ?? '';
+        if (!spec.startsWith('.')) continue;
+        const target = relative(join(projectRoot, 'src'), join(file, '..', spec));
+        if (/^(pod|net|metadata)(\/|$)/.test(target))
+          offences.push(`${relative(projectRoot, file)}: ${spec}`);
+      }
+    }
     assert.deepEqual(offences, []);
   });
 });

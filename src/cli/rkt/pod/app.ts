@@ -104,7 +104,7 @@ function sandboxCommand(): Command {
     .action(
       action('app sandbox', async (_a: string[], _f: unknown, cmd: Command) => {
         const { parseRunArgs } = await import('./run-flags.js');
-        const { netMode } = await import('../../../stage1/oci/engine.js');
+        const { netMode } = await import('./run-flags.js');
         const args = parseRunArgs(subArgs('sandbox'), 'run');
         if (args.apps.length > 0 || args.podManifest !== undefined)
           throw new RocketError('a sandbox takes no image (add apps with rkt app add)', RKT_FAILURE);

@@ -27,7 +27,14 @@ import {
   type Mount,
 } from '../../../appc/index.js';
 import { RKT_FAILURE, RocketError, isRktFailure } from '../../../errors.js';
+import { parseNetList } from '../../../net/netlist.js';
 import { checkAppNameLength, emptyPodArgs, type AppArgs, type PodArgs } from '../../../pod/args.js';
+import type { NetMode } from '../../../stage1/engine.js';
+
+/** `--net`: `none`, `host`, or CNI networks (`default` when not given; src/net). Throws on a bad list. */
+export function netMode(net: readonly string[]): NetMode {
+  return parseNetList(net).mode;
+}
 
 export type Verb = 'run' | 'prepare';
 
