@@ -114,13 +114,24 @@ describe(
 
     it('starts an app as Node does, and answers the refusals as Node does, without Node', async () => {
       const { pod, uuid } = await startPod(['app', 'sandbox']);
-      for (const name of ['fast', 'slow', 'once'])
+      for (const name of ['fast', 'slow', 'once', 'spaced'])
         await ok('app', 'add', uuid, image, `--name=${name}`, '--exec=/bin/sleep', '--', '1000');
 
       // The plain form: the app runs, nothing is printed, 0; as Node's start of another app.
       assert.deepEqual(await fastStart(uuid, 'fast'), { code: 0, stdout: '', stderr: '' });
       assert.deepEqual(await nodeStart(uuid, 'slow'), { code: 0, stdout: '', stderr: '' });
-      assert.deepEqual(await appList(uuid), ['fast running', 'once created', 'slow running']);
+      // The other spellings of the plain form: `--dir DIR`, `--app NAME` before the UUID.
+      assert.deepEqual(await rkt(['--dir', data, 'app', 'start', '--app', 'spaced', uuid], noNode), {
+        code: 0,
+        stdout: '',
+        stderr: '',
+      });
+      assert.deepEqual(await appList(uuid), [
+        'fast running',
+        'once created',
+        'slow running',
+        'spaced running',
+      ]);
 
       // Started already: one line, 254, the same from both.
       const again = await fastStart(uuid, 'fast');
@@ -173,7 +184,12 @@ describe(
         (await rkt([`--dir=${data}`, 'app', 'start', uuid.slice(0, 8), '--app=once'], noNode)).code,
         9,
       );
-      assert.deepEqual(await appList(uuid), ['fast running', 'once created', 'slow running']);
+      assert.deepEqual(await appList(uuid), [
+        'fast running',
+        'once created',
+        'slow running',
+        'spaced running',
+      ]);
 
       // The pod stopped (exited): not running, from both.
       await ok('stop', uuid);
