@@ -61,7 +61,7 @@ if [ ! -x /bin/busybox ] || [ "$(LC_ALL=C ldd /bin/busybox 2>&1 | grep -c 'not a
   die "/bin/busybox must be busybox-static (run install.sh)"
 fi
 
-CRI_VERSION=1            # bump when the runtime stand-ins below change
+CRI_VERSION=2            # bump when the runtime stand-ins below change
 CRI_LAYOUT="$TESTENV_DIR/images/cri-oci"
 WORK="$(mktemp -d "$TESTENV_DIR/cri-images.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -154,7 +154,9 @@ EOF
 echo
 echo "------ Shared Memory Segments --------"
 echo "key        shmid      owner      perms      bytes      nattch     status"
-awk 'NR > 1 { printf "0x%08x %-10s %-10s %-10s %-10s %-10s\n", $1, $2, $8, substr($3, length($3) - 2), $4, $7 }' /proc/sysvipc/shm
+awk 'FNR == NR { split($0, f, ":"); user[f[3]] = f[1]; next }
+     FNR > 1 { printf "0x%08x %-10s %-10s %-10s %-10s %-10s\n", $1, $2, ($8 in user) ? user[$8] : $8,
+               substr($3, length($3) - 2), $4, $7 }' /etc/passwd /proc/sysvipc/shm
 echo
 EOF
   chmod 0755 "$R/bin/pgrep" "$R/bin/ipcs"
@@ -191,8 +193,12 @@ EOF
   cat > "$R/usr/local/bin/httpd-foreground" <<'EOF'
 #!/bin/sh
 # httpd image stand-in: apache's start-up notice on stderr, then busybox httpd in the foreground.
+# The shell stays: as a container's pid 1, busybox httpd itself would ignore SIGTERM.
+/bin/busybox httpd -f -p 80 -h /usr/local/apache2/htdocs &
+pid=$!
+trap 'kill "$pid"; wait "$pid"; echo "[mpm_event:notice] [pid $$] AH00491: caught SIGTERM, shutting down" >&2; exit 0' TERM INT
 echo "[core:notice] [pid $$] AH00094: Command line: 'httpd -D FOREGROUND'" >&2
-exec /bin/busybox httpd -f -p 80 -h /usr/local/apache2/htdocs
+wait "$pid"
 EOF
   chmod 0755 "$R/usr/local/bin/httpd-foreground"
   printf '<html><body><h1>It works!</h1></body></html>\n' > "$R/usr/local/apache2/htdocs/index.html"
