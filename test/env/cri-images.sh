@@ -61,7 +61,7 @@ if [ ! -x /bin/busybox ] || [ "$(LC_ALL=C ldd /bin/busybox 2>&1 | grep -c 'not a
   die "/bin/busybox must be busybox-static (run install.sh)"
 fi
 
-CRI_VERSION=2            # bump when the runtime stand-ins below change
+CRI_VERSION=3            # bump when the runtime stand-ins below change
 CRI_LAYOUT="$TESTENV_DIR/images/cri-oci"
 WORK="$(mktemp -d "$TESTENV_DIR/cri-images.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT

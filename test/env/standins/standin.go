@@ -2,7 +2,8 @@
 // (cri-images.sh builds it with Debian's Go, static, and installs it under several names). What
 // it does depends on the name it was started under:
 //
-//	pause   sleeps until SIGTERM or SIGINT, then exits 0; reaps the children it inherits.
+//	pause   sleeps until SIGTERM or SIGINT, then exits 0; reaps the children it inherits. Says
+//	        "pause: waiting for SIGTERM or SIGINT" on stderr when it is ready for them.
 //	nnp     prints "Effective uid: N" (installed setuid root: the no_new_privs check).
 //	nginx   the web-server images: reads `listen PORT;` and `root DIR;` from
 //	        /etc/nginx/conf.d/default.conf, re-executes itself so that its command line reads
@@ -45,6 +46,9 @@ func main() {
 func pause() {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	// Said once the handlers are in place: as a pid namespace's init, a signal that came before
+	// would have been ignored.
+	fmt.Fprintln(os.Stderr, "pause: waiting for SIGTERM or SIGINT")
 	for s := range sigs {
 		if s == syscall.SIGCHLD {
 			reap()

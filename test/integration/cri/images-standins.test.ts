@@ -284,6 +284,7 @@ describe(
         `for a in ${SUITE_APPLETS.join(' ')}; do command -v $a >/dev/null || echo "missing $a"; done
          id -nu
          sleep 100 & s=$!
+         until [ "$(cat /proc/$s/comm)" = sleep ]; do :; done
          echo "sleep $s pgrep $(pgrep sleep | tr '\\n' ' ')"
          pgrep pgrep || echo "no pgrep"
          kill $s; wait $s
@@ -353,6 +354,7 @@ describe(
 
     it('pause: runs until SIGTERM, then exits 0', async () => {
       const { uuid, proc } = await startPod(`${K8S}pause:3.6`);
+      await waitFor('pause to be ready', () => proc.stderr().includes('pause: waiting for SIGTERM'));
       await stopPod(uuid, proc, 'pause');
       assert.match(proc.stderr(), /pause: shutting down on terminated/);
     });
