@@ -18,9 +18,11 @@
 # Not made: test-image-digest@sha256:9700f9a2...: the suite wants that exact upstream digest.
 #
 # Runtime specs (layout tag in brackets; the registry.k8s.io ones are manifest lists, as upstream,
-# with one linux/amd64 entry). Every image but pause has busybox-static with all its applets in /bin,
-# plus shell stand-ins for the two the suite runs that Debian's busybox lacks (pgrep, ipcs -m), and an
-# /etc/passwd and /etc/group with root, www-data (33) and nobody (65534):
+# with one linux/amd64 entry). Every image but pause has busybox-static with all its applets in /bin
+# (hard links) but the shell: /bin/sh is Debian's dynamic busybox (its .deb, from scripts/setup.sh),
+# whose shell, like upstream's, runs commands through PATH; plus shell stand-ins for the two applets
+# the suite runs that Debian's busybox lacks (pgrep, ipcs -m), and an /etc/passwd and /etc/group with
+# root, www-data (33) and nobody (65534):
 #   pause:3.6 [pause]              /pause only (User 65535:65535): sleeps until SIGTERM/SIGINT, exits 0
 #   e2e-test-images/busybox:1.29-2 [busybox]   Cmd ["sh"]
 #   e2e-test-images/nginx:1.14-2 [nginx]       Cmd ["nginx","-g","daemon off;"]: /usr/sbin/nginx runs
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$PUSH" = 0 ] || [ -n "$REG" ] || die "--registry HOST:PORT is required"
-need umoci skopeo jq go tar sha256sum
+need umoci skopeo jq go tar sha256sum dpkg-deb ldd
 if [ "$PUSH" = 1 ]; then
   st="$TESTENV_DIR/registry-${REG##*:}"
   [ -s "$st/env" ] || die "no registry started by registry-start.sh on port ${REG##*:}"
@@ -61,7 +63,14 @@ if [ ! -x /bin/busybox ] || [ "$(LC_ALL=C ldd /bin/busybox 2>&1 | grep -c 'not a
   die "/bin/busybox must be busybox-static (run install.sh)"
 fi
 
-CRI_VERSION=3            # bump when the runtime stand-ins below change
+# Debian's dynamic busybox .deb (scripts/setup.sh keeps one in .cache/debs; apt's cache may have one)
+BUSYBOX_DEB=""
+for f in "$TESTENV_SCRIPTS"/../../.cache/debs/busybox_*_amd64.deb /var/cache/apt/archives/busybox_*_amd64.deb; do
+  if [ -f "$f" ]; then BUSYBOX_DEB=$f; break; fi
+done
+[ -n "$BUSYBOX_DEB" ] || die "no .deb of Debian's busybox package in .cache/debs (scripts/setup.sh downloads it)"
+
+CRI_VERSION=5            # bump when the runtime stand-ins below change
 CRI_LAYOUT="$TESTENV_DIR/images/cri-oci"
 WORK="$(mktemp -d "$TESTENV_DIR/cri-images.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -127,11 +136,23 @@ build_runtime_images() {
   add_layer empty pause-fs "$R"
   config pause-fs pause --config.entrypoint /pause --config.user 65535:65535
 
-  # busybox: every applet of busybox-static in /bin, and pgrep/ipcs as shell scripts
+  # busybox: every applet of busybox-static in /bin, and pgrep/ipcs as shell scripts. The applets
+  # are hard links, as in the upstream image: a masked path (a bind mount of /dev/null) on a
+  # symlink such as /bin/ls would land on /bin/busybox and take every applet with it.
   R="$WORK/busybox"; mkdir -p "$R"/{bin,etc,root,tmp,home,var/run,usr/local/bin}
   cp /bin/busybox "$R/bin/busybox"
-  local a
-  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+  local a lib
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln "$R/bin/busybox" "$R/bin/$a"; done
+  # The shell (sh, ash) is Debian's dynamic busybox, with the host's libraries it links: busybox-static's
+  # shell runs its own applets without looking at PATH, so a masked /bin/ls would never be executed
+  # (the suite's MaskedPaths spec expects "/bin/sh: ls: Permission denied").
+  rm -f "$R/bin/sh" "$R/bin/ash"
+  dpkg-deb -x "$BUSYBOX_DEB" "$WORK/bbdeb"
+  install -m 0755 "$WORK/bbdeb/bin/busybox" "$R/bin/sh"
+  ln "$R/bin/sh" "$R/bin/ash"
+  for lib in $(ldd "$R/bin/sh" | awk '$(NF-1) ~ /^\// { print $(NF-1) }'); do
+    mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"
+  done
   cat > "$R/bin/pgrep" <<'EOF'
 #!/bin/sh
 # pgrep stand-in (Debian's busybox-static has none): pgrep PATTERN prints the pids of the processes

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +25,14 @@ import { podTestsMissing } from '../busybox-aci.js';
 import { startTestenv, testenvDir, testenvMissing, type Testenv } from '../docker-sources/testenv.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
+/** Whether a .deb of Debian's busybox package is where cri-images.sh looks for one. */
+const busyboxDeb = [join(projectRoot, '.cache', 'debs'), '/var/cache/apt/archives'].some((d) => {
+  try {
+    return readdirSync(d).some((f) => /^busybox_.*_amd64\.deb$/.test(f));
+  } catch {
+    return false;
+  }
+});
 const skip =
   podTestsMissing !== false
     ? podTestsMissing
@@ -34,7 +42,9 @@ const skip =
         ? 'needs go (golang-go: cri-images.sh builds its stand-in programs)'
         : which('ipcmk') === undefined || which('unshare') === undefined
           ? 'needs ipcmk and unshare (util-linux)'
-          : false;
+          : !busyboxDeb
+            ? "needs the .deb of Debian's busybox in .cache/debs (scripts/setup.sh downloads it)"
+            : false;
 
 const K8S = 'registry.k8s.io/';
 const E2E = `${K8S}e2e-test-images/`;
@@ -274,7 +284,7 @@ describe(
       assert.equal((await svc.done).code, 0);
     });
 
-    it('busybox: every applet the suite runs; pgrep finds a sleep but not itself; nobody is 65534', async () => {
+    it('busybox: every applet the suite runs, as hard links (a masked /bin/ls leaves sh alone); a shell that goes through PATH; pgrep finds a sleep but not itself; nobody is 65534', async () => {
       const out = await runPod(
         `${E2E}busybox:1.29-2`,
         '--user=65534',
@@ -282,6 +292,9 @@ describe(
         '--',
         '-c',
         `for a in ${SUITE_APPLETS.join(' ')}; do command -v $a >/dev/null || echo "missing $a"; done
+         bb=$(stat -c %i /bin/busybox)
+         for a in ls top cat; do [ ! -L /bin/$a ] && [ "$(stat -c %i /bin/$a)" = "$bb" ] || echo "/bin/$a: not a hard link"; done
+         /bin/sh -c 'PATH=/nonexistent; ls' 2>&1; echo "rc=$?"
          id -nu
          sleep 100 & s=$!
          until [ "$(cat /proc/$s/comm)" = sleep ]; do :; done
@@ -291,10 +304,13 @@ describe(
          pgrep sleep || echo "no sleep"`,
       );
       const lines = out.trim().split('\n');
-      assert.equal(lines[0], 'nobody', out);
-      const m = /^sleep (\d+) pgrep (\d+) $/.exec(lines[1] ?? '');
+      // The shell runs commands through PATH, never as its own applets (so a masked /bin/ls is
+      // what runs): Debian's dynamic busybox, not busybox-static's standalone shell.
+      assert.deepEqual(lines.slice(0, 2), ['/bin/sh: ls: not found', 'rc=127'], out);
+      assert.equal(lines[2], 'nobody', out);
+      const m = /^sleep (\d+) pgrep (\d+) $/.exec(lines[3] ?? '');
       assert.ok(m !== null && m[1] === m[2], out);
-      assert.deepEqual(lines.slice(2), ['no pgrep', 'no sleep'], out);
+      assert.deepEqual(lines.slice(4), ['no pgrep', 'no sleep'], out);
     });
 
     it('busybox: the ipcs -m stand-in lists the shared memory segments util-linux ipcs lists', async () => {
