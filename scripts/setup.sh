@@ -29,6 +29,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Debian's dynamic busybox package, kept as a .deb only (it conflicts with busybox-static): its shell
+# runs commands through PATH, as the upstream busybox image's does, and test/env/cri-images.sh makes it
+# the /bin/sh of the CRI validation suite's stand-in images.
+if ! ls .cache/debs/busybox_*.deb >/dev/null 2>&1; then
+  mkdir -p .cache/debs
+  (cd .cache/debs && apt-get -o Acquire::Retries=3 -q download busybox >/dev/null)
+fi
+
 # npm ci only when the lock file changed since the last install.
 stamp=node_modules/.rocket-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
