@@ -47,11 +47,16 @@ rt() { eval "$RT"' "$@"'; }
 # `command`: a failed redirection of the special builtin exec must not end the shell. The
 # `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
 { command exec 4<&0; } 2>/dev/null || exec 4</dev/null
-if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
+if [ -n "${LOCKED-}" ]; then
+	# The engine's plan has locked the pod, moved it into run/ and written `pid` (nspawn: this
+	# supervisor is the init of the pod's container).
+	:
+elif ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
 	echo "rkt: pod $U is not prepared (already running?)" >&2
 	exit 254
+else
+	echo $$ >"$R/pid"
 fi
-echo $$ >"$R/pid"
 
 # The runtime's state dir tells whether a container still exists (`run` deletes it on exit).
 del() {
