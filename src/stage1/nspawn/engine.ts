@@ -16,6 +16,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   rmdirSync,
   statSync,
   symlinkSync,
@@ -58,7 +59,7 @@ import {
 } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q, which } from '../oci/runtime.js';
-import { APPC_DEFAULT_PATH } from '../oci/spec.js';
+import { APPC_DEFAULT_PATH, ociConfigForApp } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { targetIn } from '../fly/mounts.js';
 import type { FlyCredentials } from '../fly/plan.js';
@@ -118,6 +119,46 @@ function chrootProgram(): string {
   const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', 'chroot.sh');
   if (!existsSync(p)) fail(`cannot find the nspawn app launcher ${p}`);
   return p;
+}
+
+/**
+ * A cgroup v1 hierarchy (`memory`, `cpu`) where the apps' limits go, if the host has one (a
+ * cgroup2-only host has none: the limits are then not applied).
+ */
+function v1Hierarchy(name: 'memory' | 'cpu'): string | undefined {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return undefined;
+  try {
+    const real = realpathSync(`/sys/fs/cgroup/${name}`);
+    return existsSync(path.join(real, 'cgroup.procs')) ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The memory and cpu limits of an app (its isolators and the pod's), computed as the oci engine does. */
+function appLimits(
+  manifest: PodManifest,
+  ra: RuntimeApp,
+  user: { uid: number; gid: number },
+  insecure: RunRequest['insecure'],
+): { memory?: number; cpu?: { quota?: number; period?: number; shares?: number } } {
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const { config } = ociConfigForApp({
+    app,
+    appName: ra.name,
+    rootfs: '/',
+    namespaces: { network: 'host', ipc: 'host', uts: 'host' },
+    ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
+    user,
+    insecure,
+    ignoreUnsupported: true,
+    arch: process.arch,
+  });
+  const r = config.linux.resources;
+  return {
+    ...(r.memory !== undefined ? { memory: r.memory.limit } : {}),
+    ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+  };
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */
@@ -196,6 +237,8 @@ function run(req: RunRequest): ExecPlan {
       );
 
   const ignored = new Set<string>((manifest.isolators ?? []).map((i) => i.name));
+  const hierarchies = { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') };
+  const limited = new Set<'memory' | 'cpu'>();
   const lowers = new Set<string>();
   const volumes = new Map<string, { source: string; recursive: boolean }>();
   const states: NspawnPodState['apps'] = [];
@@ -233,6 +276,23 @@ function run(req: RunRequest): ExecPlan {
     }
     const u = resolveAppUser(lower, app, ra.name);
     const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
+    const lim = appLimits(manifest, ra, u, req.insecure);
+    const limits: { dir: string; values: [string, string][] }[] = [];
+    if (lim.memory !== undefined && hierarchies.memory !== undefined) {
+      limited.add('memory');
+      limits.push({
+        dir: `/rkt/cgroup/memory/${ra.name}`,
+        values: [['memory.limit_in_bytes', String(lim.memory)]],
+      });
+    }
+    if (lim.cpu !== undefined && hierarchies.cpu !== undefined) {
+      limited.add('cpu');
+      const values: [string, string][] = [];
+      if (lim.cpu.period !== undefined) values.push(['cpu.cfs_period_us', String(lim.cpu.period)]);
+      if (lim.cpu.quota !== undefined) values.push(['cpu.cfs_quota_us', String(lim.cpu.quota)]);
+      if (lim.cpu.shares !== undefined) values.push(['cpu.shares', String(lim.cpu.shares)]);
+      limits.push({ dir: `/rkt/cgroup/cpu/${ra.name}`, values });
+    }
     const at = (inner: string): string => targetIn(lower, rootfs, inner);
     const mounts: LaunchMount[] = ['/dev', '/proc', '/sys'].map((d) => ({
       kind: 'rbind',
@@ -285,6 +345,7 @@ function run(req: RunRequest): ExecPlan {
         workingDir,
         workingDirOutside: at(workingDir),
         exec,
+        limits,
         ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
       });
     const appDir = path.join('apps', ra.name);
@@ -314,6 +375,11 @@ function run(req: RunRequest): ExecPlan {
       ),
     });
   }
+  if (limited.has('memory')) ignored.delete('resource/memory');
+  if (limited.has('cpu')) {
+    ignored.delete('resource/cpu');
+    ignored.delete('os/linux/cpu-shares');
+  }
   if (ignored.size > 0)
     process.stderr.write(
       `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
@@ -339,6 +405,7 @@ function run(req: RunRequest): ExecPlan {
     ...[...volumes].map(
       ([name, v]) => `--bind=${v.source}:/rkt/volumes/${name}:${v.recursive ? 'rbind' : 'norbind'}`,
     ),
+    ...[...limited].map((h) => `--bind=${hierarchies[h]}/${cgroup}:/rkt/cgroup/${h}`),
     ...(net === 'none' ? ['--private-network'] : []),
     ...(net === 'cni' ? [`--network-namespace-path=${path.join(R, 'ns-net')}`] : []),
     '--',
@@ -393,7 +460,17 @@ function run(req: RunRequest): ExecPlan {
       LOCKED: true,
     }),
   );
-  return { script: nspawnPlanScript({ P, R, uuid: req.uuid, cgroup, nspawn, cni: net === 'cni' }) };
+  return {
+    script: nspawnPlanScript({
+      P,
+      R,
+      uuid: req.uuid,
+      cgroup,
+      nspawn,
+      cni: net === 'cni',
+      limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
+    }),
+  };
 }
 
 function readState(pod: PodInfo): NspawnPodState | undefined {

@@ -31,11 +31,14 @@ export interface NspawnPlanInput {
   nspawn: string[];
   /** Stage0 made `ns-net` with CNI networks: the plan tears them down at the end. */
   cni: boolean;
+  /** Cgroup dirs to make before nspawn starts (bound into the pod for the apps' limits). */
+  limitDirs?: string[];
 }
 
 /** The script that runs nspawn, inside `unshare --mount`: cgroup, private /run/systemd/nspawn. */
 const INNER = [
-  'cg=$1; shift',
+  'cg=$1; mk=$2; shift 2',
+  'for d in $mk; do mkdir -p "$d" || { echo "rkt: cannot make the cgroup $d" >&2; exit 254; }; done',
   'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then hs=/sys/fs/cgroup; else hs=; for h in systemd unified; do [ -f "/sys/fs/cgroup/$h/cgroup.procs" ] && hs="$hs /sys/fs/cgroup/$h"; done; fi',
   'for h in $hs; do mkdir -p "$h/$cg" && echo $$ >"$h/$cg/cgroup.procs" || { echo "rkt: cannot make the cgroup $h/$cg" >&2; exit 254; }; done',
   'mkdir -p /run/systemd/nspawn && mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn || { echo "rkt: cannot mount a tmpfs on /run/systemd/nspawn" >&2; exit 254; }',
@@ -58,7 +61,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
       `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
       `echo $$ >"$R"/${q(POD_FILES.pid)}`,
-      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
+      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
       'n=$!',
       `echo $n >"$R"/${q(NSPAWN_PID)}`,
       // nspawn passes SIGTERM on to the pod's init (--kill-signal), the supervisor's graceful stop.
@@ -68,8 +71,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       'while [ -z "$rc" ]; do wait $n; r=$?; kill -0 $n 2>/dev/null || rc=$r; done',
       "trap '' TERM INT HUP",
       ...teardown,
-      'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then hs=/sys/fs/cgroup; else hs="/sys/fs/cgroup/systemd /sys/fs/cgroup/unified"; fi',
-      'for h in $hs; do [ -d "$h/$CG" ] && find "$h/$CG" -depth -type d -exec rmdir {} + 2>/dev/null; done',
+      'for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done',
       'exit $rc',
     ].join('\n') + '\n'
   );
@@ -93,6 +95,8 @@ export interface LaunchInput {
   /** The working directory's path as seen by launch.sh (resolved inside the rootfs by stage0). */
   workingDirOutside: string;
   exec: string[];
+  /** Cgroups (v1 dirs bound into the pod) the process joins first, with the values to write. */
+  limits?: { dir: string; values: [string, string][] }[];
   /** For the main process: the marker of its start (`status/<app>-started`), then USR1 to the supervisor. */
   started?: string;
 }
@@ -124,6 +128,14 @@ export function launchScript(p: LaunchInput): string {
     'fail() { echo "rkt: $*" >&2; exit 254; }',
     'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
   ];
+  for (const l of p.limits ?? [])
+    L.push(
+      [
+        `mkdir -p ${q(l.dir)}`,
+        ...l.values.map(([f, v]) => `echo ${q(v)} >${q(`${l.dir}/${f}`)}`),
+        `echo $$ >${q(`${l.dir}/cgroup.procs`)}`,
+      ].join(' && ') + ` || fail ${q(`cannot apply the limits of app ${p.app} (${l.dir})`)}`,
+    );
   if (p.copy && p.readOnlyRootfs)
     L.push(
       `mount --bind ${q(p.rootfs)} ${q(p.rootfs)} || fail ${q(`cannot mount the rootfs of app ${p.app}`)}`,

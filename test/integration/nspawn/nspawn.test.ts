@@ -144,6 +144,38 @@ describe(
       assert.equal(s['app-reader'], '5');
     });
 
+    it('kills a greedy app over --memory=16M and stops the other; --cpu is a CFS quota on the app', async () => {
+      const greedy = await rkt.runPod([
+        NSPAWN,
+        '--net=none',
+        root,
+        '--memory=16M',
+        ...sh('head -c 256m /dev/zero | tail >/dev/null; exit $?'),
+        '---',
+        root,
+        '--name=other',
+        ...sh('trap "exit 0" TERM; while :; do sleep 0.05; done'),
+      ]);
+      assert.equal(greedy.code, 137, greedy.stderr);
+      const { pod, uuid } = await rkt.startPod([
+        NSPAWN,
+        '--net=none',
+        root,
+        '--cpu=250m',
+        ...sh('trap "exit 0" TERM; echo ready; while :; do sleep 0.05; done'),
+      ]);
+      await waitFor('the app', () => /^ready$/m.test(pod.stdout()));
+      const dir = join('/sys/fs/cgroup/cpu', `rkt-${uuid}`, 'root');
+      if (existsSync('/sys/fs/cgroup/cpu/cgroup.procs')) {
+        const period = Number(readFileSync(join(dir, 'cpu.cfs_period_us'), 'utf8'));
+        assert.equal(Number(readFileSync(join(dir, 'cpu.cfs_quota_us'), 'utf8')), period / 4);
+      }
+      const s = await rkt.run('stop', uuid);
+      assert.equal(s.code, 0, s.stderr);
+      assert.equal((await pod.done).code, 0);
+      assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
+    });
+
     it('enters a running app, shows the pod running, stops it with rkt stop', async () => {
       const { pod, uuid } = await rkt.startPod([
         NSPAWN,

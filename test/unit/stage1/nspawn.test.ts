@@ -70,9 +70,15 @@ describe('nspawn scripts', () => {
       workingDirOutside: '/opt/stage2/web/rootfs/home/web',
       exec: ['/bin/echo', 'a b', '$(x)'],
       started: '/pods/run/u/stage1/rootfs/rkt/status/web-started',
+      limits: [{ dir: '/rkt/cgroup/memory/web', values: [['memory.limit_in_bytes', '16000000']] }],
     });
     parses(s);
     assert.ok(s.includes('&& mount --rbind /proc /opt/stage2/web/rootfs/proc ||'));
+    assert.ok(
+      s.includes(
+        'mkdir -p /rkt/cgroup/memory/web && echo 16000000 >/rkt/cgroup/memory/web/memory.limit_in_bytes && echo $$ >/rkt/cgroup/memory/web/cgroup.procs ||',
+      ),
+    );
     assert.ok(s.includes('mount -o remount,bind,ro /opt/stage2/web/rootfs/data '));
     assert.ok(s.includes('mount -o remount,bind,ro /opt/stage2/web/rootfs '));
     assert.deepEqual(words(lineOf(s, ': >')), ['/pods/run/u/stage1/rootfs/rkt/status/web-started']);
@@ -120,6 +126,7 @@ describe('nspawn scripts', () => {
       R: '/d/pods/run/u',
       uuid: 'u',
       cgroup: 'rkt-u',
+      limitDirs: ['/sys/fs/cgroup/memory/rkt-u', '/sys/fs/cgroup/cpu/rkt-u'],
       nspawn: ['systemd-nspawn', '--machine=rkt-u', '--', '/bin/sh', '/rkt/supervisor.sh', "it's"],
     };
     const cni = nspawnPlanScript({ ...base, cni: true });
@@ -131,7 +138,15 @@ describe('nspawn scripts', () => {
           .replace(/^.*' rkt-nspawn "\$CG" /s, '')
           .replace(/ <&4 4<&- &$/, ''),
       ),
-      ['systemd-nspawn', '--machine=rkt-u', '--', '/bin/sh', '/rkt/supervisor.sh', "it's"],
+      [
+        '/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u',
+        'systemd-nspawn',
+        '--machine=rkt-u',
+        '--',
+        '/bin/sh',
+        '/rkt/supervisor.sh',
+        "it's",
+      ],
     );
     assert.match(cni, /teardown\.sh/);
     const none = nspawnPlanScript({ ...base, cni: false });
