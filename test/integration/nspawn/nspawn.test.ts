@@ -108,6 +108,27 @@ describe(
         assert.notEqual(ns[i], readlinkSync(`/proc/self/ns/${n}`), `${n} namespace shared with the host`);
     });
 
+    it('is chosen by --stage1-path=…/stage1-nspawn.aci and remembered from prepare for run-prepared', async () => {
+      const byPath = await rkt.runPod([
+        '--stage1-path=/usr/lib/rkt/stage1-images/stage1-nspawn.aci',
+        '--net=none',
+        root,
+        ...sh('tr "\\0" " " </proc/1/cmdline'),
+      ]);
+      assert.equal(byPath.code, 0, byPath.stderr);
+      assert.match(byPath.stdout, /^\/bin\/sh \/rkt\/supervisor\.sh /);
+      const p = await rkt.run('--insecure-options=image', 'prepare', NSPAWN, root, ...sh('exit 6'));
+      assert.equal(p.code, 0, p.stderr);
+      const uuid = p.stdout.trim();
+      rkt.remember(uuid);
+      const r = await rkt.run('run-prepared', '--net=none', uuid);
+      assert.equal(r.code, 6, r.stderr);
+      const state = JSON.parse(
+        readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'engine.json'), 'utf8'),
+      ) as { engine: string };
+      assert.equal(state.engine, 'nspawn');
+    });
+
     it("runs as the image's user and groups, in its working directory, with its environment", async () => {
       const r = await rkt.runPod([
         NSPAWN,
