@@ -14,6 +14,8 @@
 #   exit APP | wake | timeout
 # A pod from `rkt run` (MUTABLE empty) stops the other apps when one fails and ends when every app
 # has ended; a sandbox (MUTABLE=1) lives until it is stopped, its apps independent of each other.
+# The nspawn engine runs this as its container's init, with LOCKED=1 (its plan has taken the lock
+# and renamed the pod) and RT its chroot launcher (src/stage1/nspawn/chroot.sh) instead of a runtime.
 # shellcheck disable=SC2034 # variables set here are read by eval'ed settings and vice versa
 
 P=$1 R=$2
