@@ -35,7 +35,8 @@ run)
 	fi
 	mkdir -p "$ST/$ID" || exit 254
 	echo $$ >"$ST/$ID/pid"
-	exec unshare --mount --propagation private -- /bin/sh "$B/launch.sh"
+	# fd 3 (the pod lock, a directory outside the app's root) stays with the supervisor.
+	exec unshare --mount --propagation private -- /bin/sh "$B/launch.sh" 3<&-
 	;;
 kill)
 	p=''

@@ -94,7 +94,7 @@ describe(
         '--net=none',
         root,
         ...sh(
-          'tr "\\0" " " </proc/1/cmdline; echo; hostname; ls /; for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done',
+          'tr "\\0" " " </proc/1/cmdline; echo; hostname; ls /; [ -e /proc/$$/fd/3 ] && echo fd3-open; for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done',
         ),
       ]);
       assert.equal(r.code, 0, r.stderr);
@@ -103,6 +103,8 @@ describe(
       assert.equal(lines[1], `rkt-${r.uuid}`);
       // The image's root, not the stage1 tree (no /opt, no /rkt).
       assert.ok(lines.includes('var') && !lines.includes('opt') && !lines.includes('rkt'), r.stdout);
+      // No fd of the supervisor's (the pod lock: a directory outside the app's root) reaches the app.
+      assert.ok(!lines.includes('fd3-open'), r.stdout);
       const ns = lines.slice(-5);
       for (const [i, n] of ['pid', 'mnt', 'uts', 'ipc', 'net'].entries())
         assert.notEqual(ns[i], readlinkSync(`/proc/self/ns/${n}`), `${n} namespace shared with the host`);
