@@ -50,6 +50,17 @@ describe(
       assert.deepEqual(w.leftovers(uuid), []);
     });
 
+    it('forwards --port on 127.0.0.1 and removes the rules when the pod ends', async () => {
+      const { pod, uuid } = await w.startPod('--engine=nspawn', '--port=http:18090', web);
+      assert.equal(await w.waitHttp('http://127.0.0.1:18090/', pod, uuid), 'hello from web\n');
+      await w.rkt('stop', uuid);
+      assert.equal((await pod.done).code, 0);
+      assert.equal(w.get('http://127.0.0.1:18090/'), undefined);
+      assert.doesNotMatch(w.sh('iptables-save -t nat'), new RegExp(uuid));
+      await w.gc();
+      assert.deepEqual(w.leftovers(uuid), []);
+    });
+
     it('after SIGKILL of rkt run: the pod runs on; stop --force, then gc leaves nothing', async () => {
       const { pod, uuid } = await w.startPod('--engine=nspawn', web);
       const [info] = w.netInfo(uuid);
