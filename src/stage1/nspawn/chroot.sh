@@ -5,10 +5,10 @@
 #   chroot.sh STATE run [--preserve-fds N] --bundle BUNDLE ID   runs BUNDLE/launch.sh to its end
 #   chroot.sh STATE kill ID SIGNAL                              signals the app's process
 #   chroot.sh STATE delete [-f] ID                              forgets the app's state
-# STATE/ID/pid holds the app's pid while it runs: `run` records its own pid, then execs
-# `unshare --mount` and the bundle's launch.sh, which mounts the app's /dev, /proc, /sys, hosts,
-# resolv.conf and volumes in that private mount namespace and ends by exec'ing the app chrooted into
-# its rootfs, so every step keeps the pid. The mounts vanish with the app's namespace.
+# STATE/ID/pid holds the app's pid: `run` starts `setsid unshare --mount` on the bundle's launch.sh,
+# which mounts the app's /dev, /proc, /sys, hosts, resolv.conf and volumes in that private mount
+# namespace and ends by exec'ing the app chrooted into its rootfs, so every step keeps the pid;
+# `run` waits for it and exits with its status. The mounts vanish with the app's namespace.
 ST=$1
 shift
 cmd=$1
@@ -34,14 +34,31 @@ run)
 		exit 254
 	fi
 	mkdir -p "$ST/$ID" || exit 254
-	echo $$ >"$ST/$ID/pid"
-	# fd 3 (the pod lock, a directory outside the app's root) stays with the supervisor.
-	exec unshare --mount --propagation private -- /bin/sh "$B/launch.sh" 3<&-
+	# The app leads a process group of its own (setsid; not a group leader here, so it does not
+	# fork); when it ends, what it left in that group is killed, as its own pid namespace would be
+	# under the oci engine, so that nothing holds its log FIFOs. fd 3 (the pod lock, a directory
+	# outside the app's root) stays with the supervisor. An asynchronous list's stdin is /dev/null
+	# unless redirected: the app's comes through fd 5.
+	exec 5<&0
+	setsid unshare --mount --propagation private -- /bin/sh "$B/launch.sh" <&5 3<&- 5<&- &
+	p=$!
+	exec 5<&-
+	echo "$p" >"$ST/$ID/pid"
+	wait "$p"
+	rc=$?
+	kill -s KILL -- "-$p" 2>/dev/null
+	exit "$rc"
 	;;
 kill)
+	# TERM to the app's process (as a runtime signals a container's pid 1), KILL to its group.
 	p=''
 	[ -f "$ST/$1/pid" ] && read -r p <"$ST/$1/pid"
-	[ -n "$p" ] && kill -s "$2" "$p" 2>/dev/null
+	[ -z "$p" ] && exit 0
+	if [ "$2" = KILL ] || [ "$2" = SIGKILL ] || [ "$2" = 9 ]; then
+		kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p" 2>/dev/null
+	else
+		kill -s "$2" "$p" 2>/dev/null
+	fi
 	exit 0
 	;;
 delete)

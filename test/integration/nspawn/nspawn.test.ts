@@ -240,6 +240,33 @@ describe(
       assert.deepEqual(podProcesses(uuid), []);
     });
 
+    it(
+      'ends when the app ends, killing what the app left behind in its process group',
+      { timeout: 60_000 },
+      async () => {
+        const r = await rkt.runPod([NSPAWN, '--net=none', root, ...sh('sleep 1000 & echo bg; exit 2')]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stdout, /^bg$/m);
+        assert.deepEqual(podProcesses(r.uuid), []);
+      },
+    );
+
+    it('rkt stop KILLs an app that ignores SIGTERM after the stop timeout', { timeout: 60_000 }, async () => {
+      const { pod, uuid } = await rkt.startPod([
+        NSPAWN,
+        '--net=none',
+        root,
+        ...sh('trap "" TERM; echo up; sleep 1000'),
+      ]);
+      await waitFor('the app', () => /^up$/m.test(pod.stdout()));
+      const s = await rkt.start(['stop', uuid], { RKT_STOP_TIMEOUT: '1' }).done;
+      assert.equal(s.code, 0, s.stderr);
+      const r = await pod.done;
+      assert.equal(r.code, 137, r.stderr);
+      assert.equal((await rkt.status(uuid))['app-root'], '137');
+      assert.deepEqual(podProcesses(uuid), []);
+    });
+
     it('stops gracefully on SIGTERM to rkt run', async () => {
       const { pod, uuid } = await rkt.startPod([
         NSPAWN,
