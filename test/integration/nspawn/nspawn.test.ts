@@ -55,7 +55,14 @@ describe(
       root = buildAci(rkt.work, 'root', { exec: ['/bin/sh', '-c', 'exit 0'] });
     });
 
-    after(() => rkt.cleanup());
+    after(() => {
+      // A pod a failed test left running outlives a SIGKILL of its rkt run (its container holds the
+      // lock): stop it first, so that gc can take it.
+      const run = join(rkt.data, 'pods', 'run');
+      for (const uuid of existsSync(run) ? readdirSync(run) : [])
+        spawnSync(rktBin, [`--dir=${rkt.data}`, 'stop', '--force', uuid], { stdio: 'ignore' });
+      rkt.cleanup();
+    });
 
     it('runs one app with its exit code, its output on stdout and in rkt logs, status and list', async () => {
       const r = await rkt.runPod([
