@@ -59,8 +59,14 @@ describe(
       // A pod a failed test left running outlives a SIGKILL of its rkt run (its container holds the
       // lock): stop it first, so that gc can take it.
       const run = join(rkt.data, 'pods', 'run');
-      for (const uuid of existsSync(run) ? readdirSync(run) : [])
+      for (const uuid of existsSync(run) ? readdirSync(run) : []) {
         spawnSync(rktBin, [`--dir=${rkt.data}`, 'stop', '--force', uuid], { stdio: 'ignore' });
+        // Until the lock is free (nspawn and the plan notice the container's end), 5 s at most.
+        for (let i = 0; i < 100; i++) {
+          if (spawnSync('flock', ['-n', join(run, uuid), 'true']).status === 0) break;
+          spawnSync('sleep', ['0.05']);
+        }
+      }
       rkt.cleanup();
     });
 
