@@ -161,6 +161,17 @@ function appLimits(
   };
 }
 
+/** Whether this process runs in a systemd unit's cgroup (`….service` or `….scope`). */
+function runsInUnit(): boolean {
+  try {
+    return readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .some((l) => /^(0::|\d+:name=systemd:).*\.(service|scope)$/.test(l));
+  } catch {
+    return false;
+  }
+}
+
 /** PATH (appc's default), the app's environment, then the executor's variables. */
 function appEnvironment(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
@@ -386,11 +397,16 @@ function run(req: RunRequest): ExecPlan {
     );
 
   const interactive = req.args.interactive && stdinTerminal() !== undefined;
+  // As rkt: register with machined where systemd runs (then it places the container's cgroup:
+  // a scope of its own, or, with --keep-unit, the unit rkt runs in), else --register=no
+  // --keep-unit in a cgroup `rkt-<uuid>` the plan makes.
+  const systemdHost = existsSync('/run/systemd/system');
+  const inUnit = systemdHost && runsInUnit();
   const nspawn = [
     'systemd-nspawn',
     '--quiet',
-    `--register=${existsSync('/run/systemd/system') ? 'yes' : 'no'}`,
-    '--keep-unit',
+    `--register=${systemdHost ? 'yes' : 'no'}`,
+    ...(systemdHost && !inUnit ? [] : ['--keep-unit']),
     `--console=${interactive ? 'interactive' : 'pipe'}`,
     '--kill-signal=SIGTERM',
     '--link-journal=no',
@@ -466,6 +482,7 @@ function run(req: RunRequest): ExecPlan {
       R,
       uuid: req.uuid,
       cgroup,
+      moveToCgroup: !systemdHost,
       nspawn,
       cni: net === 'cni',
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),

@@ -25,8 +25,10 @@ export interface NspawnPlanInput {
   P: string;
   R: string;
   uuid: string;
-  /** The cgroup made for the pod (in the hierarchies nspawn uses). */
+  /** The cgroup made for the pod (in the hierarchies nspawn uses); the plan removes it at the end. */
   cgroup: string;
+  /** Whether nspawn starts in that cgroup (not on a systemd host, where machined places it). */
+  moveToCgroup: boolean;
   /** systemd-nspawn's argv (program first). */
   nspawn: string[];
   /** Stage0 made `ns-net` with CNI networks: the plan tears them down at the end. */
@@ -37,9 +39,10 @@ export interface NspawnPlanInput {
 
 /** The script that runs nspawn, inside `unshare --mount`: cgroup, private /run/systemd/nspawn. */
 const INNER = [
-  'cg=$1; mk=$2; shift 2',
+  'cg=$1; mk=$2; move=$3; shift 3',
   'for d in $mk; do mkdir -p "$d" || { echo "rkt: cannot make the cgroup $d" >&2; exit 254; }; done',
   'if [ -f /sys/fs/cgroup/cgroup.controllers ]; then hs=/sys/fs/cgroup; else hs=; for h in systemd unified; do [ -f "/sys/fs/cgroup/$h/cgroup.procs" ] && hs="$hs /sys/fs/cgroup/$h"; done; fi',
+  '[ -n "$move" ] || hs=',
   'for h in $hs; do mkdir -p "$h/$cg" && echo $$ >"$h/$cg/cgroup.procs" || { echo "rkt: cannot make the cgroup $h/$cg" >&2; exit 254; }; done',
   'mkdir -p /run/systemd/nspawn && mount -t tmpfs -o mode=0755 tmpfs /run/systemd/nspawn || { echo "rkt: cannot mount a tmpfs on /run/systemd/nspawn" >&2; exit 254; }',
   // The lock (fd 3) goes on to the container's init as a socket-activated fd would.
@@ -61,7 +64,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
       `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
       `echo $$ >"$R"/${q(POD_FILES.pid)}`,
-      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
+      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.moveToCgroup ? '1' : "''"} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
       'n=$!',
       `echo $n >"$R"/${q(NSPAWN_PID)}`,
       // nspawn passes SIGTERM on to the pod's init (--kill-signal), the supervisor's graceful stop.

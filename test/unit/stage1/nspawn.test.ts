@@ -126,6 +126,7 @@ describe('nspawn scripts', () => {
       R: '/d/pods/run/u',
       uuid: 'u',
       cgroup: 'rkt-u',
+      moveToCgroup: true,
       limitDirs: ['/sys/fs/cgroup/memory/rkt-u', '/sys/fs/cgroup/cpu/rkt-u'],
       nspawn: ['systemd-nspawn', '--machine=rkt-u', '--', '/bin/sh', '/rkt/supervisor.sh', "it's"],
     };
@@ -140,6 +141,7 @@ describe('nspawn scripts', () => {
       ),
       [
         '/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u',
+        '1',
         'systemd-nspawn',
         '--machine=rkt-u',
         '--',
@@ -149,9 +151,18 @@ describe('nspawn scripts', () => {
       ],
     );
     assert.match(cni, /teardown\.sh/);
-    const none = nspawnPlanScript({ ...base, cni: false });
+    const none = nspawnPlanScript({ ...base, cni: false, moveToCgroup: false });
     parses(none);
     assert.doesNotMatch(none, /teardown\.sh/);
+    // On a systemd host machined places nspawn: it stays where it is.
+    assert.deepEqual(
+      words(
+        lineOf(none, 'LISTEN_FDS=1 ')
+          .replace(/^.*' rkt-nspawn "\$CG" /s, '')
+          .replace(/ <&4 4<&- &$/, ''),
+      ).slice(0, 3),
+      ['/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u', '', 'systemd-nspawn'],
+    );
     const enter = nspawnEnterScript(42, user, ['A=b c'], ['/bin/sh', '-c', 'echo $x']);
     parses(enter);
     assert.deepEqual(words(lineOf(enter, 'exec ')).slice(7), [
