@@ -212,6 +212,35 @@ describe(
       assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
     });
 
+    it('mounts host volumes read-write and read-only; --readonly-rootfs', async () => {
+      const rw = join(rkt.work, 'vol-rw');
+      const ro = join(rkt.work, 'vol-ro');
+      mkdirSync(rw);
+      mkdirSync(ro);
+      writeFileSync(join(ro, 'file'), 'read me\n');
+      const r = await rkt.runPod([
+        NSPAWN,
+        '--net=none',
+        `--volume=rw,kind=host,source=${rw}`,
+        `--volume=ro,kind=host,source=${ro},readOnly=true`,
+        root,
+        '--readonly-rootfs=true',
+        '--mount',
+        'volume=rw,target=/data/rw',
+        '--mount',
+        'volume=ro,target=/data/ro',
+        ...sh(
+          'echo written >/data/rw/out; cat /data/ro/file; touch /data/ro/x 2>/dev/null && echo ro-writable; ' +
+            'touch /rootfs-file 2>/dev/null && echo rootfs-writable; exit 0',
+        ),
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(join(rw, 'out'), 'utf8'), 'written\n');
+      assert.match(r.stdout, /^read me$/m);
+      assert.doesNotMatch(r.stdout, /ro-writable/);
+      assert.doesNotMatch(r.stdout, /rootfs-writable/);
+    });
+
     it('enters a running app, shows the pod running, stops it with rkt stop', async () => {
       const { pod, uuid } = await rkt.startPod([
         NSPAWN,
