@@ -241,6 +241,22 @@ describe(
       assert.doesNotMatch(r.stdout, /rootfs-writable/);
     });
 
+    it("runs pre-start and post-stop handlers in order, in the app's rootfs with its volumes", async () => {
+      const handlers = buildAci(rkt.work, 'handlers', {
+        exec: ['/bin/sh', '-c', 'echo main >>/log/order'],
+        mountPoints: [{ name: 'log', path: '/log' }],
+        eventHandlers: [
+          { name: 'pre-start', exec: ['/bin/sh', '-c', 'echo pre >>/log/order'] },
+          { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo post >>/log/order'] },
+        ],
+      });
+      const log = join(rkt.work, 'handler-log');
+      mkdirSync(log);
+      const r = await rkt.runPod([NSPAWN, '--net=none', `--volume=log,kind=host,source=${log}`, handlers]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(join(log, 'order'), 'utf8'), 'pre\nmain\npost\n');
+    });
+
     it('enters a running app, shows the pod running, stops it with rkt stop', async () => {
       const { pod, uuid } = await rkt.startPod([
         NSPAWN,
