@@ -14,6 +14,8 @@
 #   exit APP | wake | timeout
 # A pod from `rkt run` (MUTABLE empty) stops the other apps when one fails and ends when every app
 # has ended; a sandbox (MUTABLE=1) lives until it is stopped, its apps independent of each other.
+# The nspawn engine runs this as its container's init, with LOCKED=1 (its plan has taken the lock
+# and renamed the pod) and RT its chroot launcher (src/stage1/nspawn/chroot.sh) instead of a runtime.
 # shellcheck disable=SC2034 # variables set here are read by eval'ed settings and vice versa
 
 P=$1 R=$2
@@ -47,11 +49,16 @@ rt() { eval "$RT"' "$@"'; }
 # `command`: a failed redirection of the special builtin exec must not end the shell. The
 # `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
 { command exec 4<&0; } 2>/dev/null || exec 4</dev/null
-if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
+if [ -n "${LOCKED-}" ]; then
+	# The engine's plan has locked the pod, moved it into run/ and written `pid` (nspawn: this
+	# supervisor is the init of the pod's container).
+	:
+elif ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
 	echo "rkt: pod $U is not prepared (already running?)" >&2
 	exit 254
+else
+	echo $$ >"$R/pid"
 fi
-echo $$ >"$R/pid"
 
 # The runtime's state dir tells whether a container still exists (`run` deletes it on exit).
 del() {
