@@ -83,13 +83,21 @@ export function runPod(req: PodRunRequest): ExecPlan {
   requirePortsNetwork(mode, manifest.ports?.length ?? 0);
   // The metadata service: decided now (--mds-register=true fails here), registered once the
   // networks are up (it needs the pod's addresses).
-  const metadata = metadataRegistration({
-    dataDir: req.dataDir,
-    uuid: req.uuid,
-    podDir: P,
-    net: mode,
-    mode: args.mdsRegister,
-  });
+  if (engine.podMetadata !== true && args.mdsRegister === true)
+    throw new RocketError(
+      `--mds-register=true: the ${engine.name} engine does not register pods with the metadata service`,
+      'invalid-argument',
+    );
+  const metadata =
+    engine.podMetadata === true
+      ? metadataRegistration({
+          dataDir: req.dataDir,
+          uuid: req.uuid,
+          podDir: P,
+          net: mode,
+          mode: args.mdsRegister,
+        })
+      : undefined;
   const hostname = podHostname(req.uuid, args.hostname);
   mkdirSync(path.join(P, 'etc'), { recursive: true });
   writeFileSync(path.join(P, 'etc', 'hosts'), podHostsFile(hostname, args.hostsEntries));

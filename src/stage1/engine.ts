@@ -125,6 +125,11 @@ export interface Engine {
   readonly podNetwork?: boolean;
   /** Whether the supervisor keeps the apps' output in the pod log (stage0 makes the log dirs). */
   readonly podLogs?: boolean;
+  /**
+   * Whether the engine gives the apps `AC_METADATA_URL` and unregisters the pod at its end, so
+   * stage0 registers it with the metadata service (with `podNetwork` only).
+   */
+  readonly podMetadata?: boolean;
   run(config: RunConfig): ExecPlan;
   enter(req: EnterRequest): ExecPlan;
   stop(req: StopRequest): void;

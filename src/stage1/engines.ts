@@ -1,6 +1,7 @@
 /**
  * Which engine runs a pod. At run time: from `--engine` or `--stage1-name` (oci, oci-crun, oci-runc,
- * crun, runc, or any name with the word `fly`, e.g. `coreos.com/rkt/stage1-fly:1.30.0`), else
+ * crun, runc, or any name with the word `fly`, e.g. `coreos.com/rkt/stage1-fly:1.30.0`, or `nspawn`,
+ * or rkt's `coreos.com/rkt/stage1-coreos[:VERSION]`, for the nspawn engine), else
  * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
  * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
@@ -11,9 +12,10 @@ import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import type { Engine, EnginePod } from './engine.js';
 import { flyEngine } from './fly/engine.js';
+import { nspawnEngine } from './nspawn/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
-export type EngineName = 'oci' | 'fly';
+export type EngineName = 'oci' | 'fly' | 'nspawn';
 
 export interface EngineChoice {
   name: EngineName;
@@ -22,6 +24,8 @@ export interface EngineChoice {
 }
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
+/** nspawn, or rkt's stage1-coreos by its image name (`coreos.com/rkt/stage1-coreos[:VERSION]`). */
+const NSPAWN_WORD = /(^|[^a-z0-9])nspawn([^a-z0-9]|$)|(^|\/)stage1-coreos(:|$)/i;
 
 /** The stage1 flags of a run/prepare command line. */
 export interface Stage1Flags {
@@ -36,12 +40,13 @@ export function engineChoice(args: Stage1Flags): EngineChoice {
   const named = args.engine ?? args.stage1.name;
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
+    if (NSPAWN_WORD.test(named)) return { name: 'nspawn' };
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
   if (args.stage1.hash !== undefined)
     throw new RocketError(
-      `--stage1-hash=${args.stage1.hash}: stage1 images are built in, not taken from the store; choose one with --stage1-name or --engine (oci, oci-crun, oci-runc, fly)`,
+      `--stage1-hash=${args.stage1.hash}: stage1 images are built in, not taken from the store; choose one with --stage1-name or --engine (oci, oci-crun, oci-runc, fly, nspawn)`,
       RKT_FAILURE,
     );
   const images = [
@@ -63,6 +68,7 @@ export const STAGE1_IMAGE_NAMES = [
   'stage1-oci-runc.aci',
   'stage1-coreos.aci',
   'stage1-fly.aci',
+  'stage1-nspawn.aci',
 ];
 
 /**
@@ -82,6 +88,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
     .replace(/\.aci$/, '')
     .replace(/^stage1-/, '');
   if (FLY_WORD.test(name)) return { name: 'fly' };
+  if (NSPAWN_WORD.test(name)) return { name: 'nspawn' };
   // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
   if (name === 'oci' || name === 'coreos') {
     runtimeChoice(undefined);
@@ -98,10 +105,10 @@ function engineOfImage(flag: string, location: string): EngineChoice {
 }
 
 /** Every built-in engine (stage0's gc calls each one's `gc`). */
-export const ENGINES: readonly Engine[] = [ociEngine, flyEngine];
+export const ENGINES: readonly Engine[] = [ociEngine, flyEngine, nspawnEngine];
 
 export function engineByName(name: EngineName): Engine {
-  return name === 'fly' ? flyEngine : ociEngine;
+  return name === 'fly' ? flyEngine : name === 'nspawn' ? nspawnEngine : ociEngine;
 }
 
 /** The engine that started a pod, from its `stage1/engine.json`. */
@@ -113,6 +120,6 @@ export function engineForPod(pod: EnginePod): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'nspawn') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
 }

@@ -753,4 +753,13 @@ function gc(pod: EnginePod): void {
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }
 
-export const ociEngine: Engine = { name: 'oci', podNetwork: true, podLogs: true, run, enter, stop, gc };
+export const ociEngine: Engine = {
+  name: 'oci',
+  podNetwork: true,
+  podLogs: true,
+  podMetadata: true,
+  run,
+  enter,
+  stop,
+  gc,
+};
