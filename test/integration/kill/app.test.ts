@@ -5,7 +5,9 @@
  * when its open of the FIFO for writing returns, kills the supervisor there, and lets stage0 go on.
  * Then `status`, `app list`, `app status` and `cat-manifest` must read the pod right (exited, the
  * app created and never started), a later `app start` fails in one line, and `gc` must leave no
- * mount, cgroup, namespace file, runtime state dir or process of the pod.
+ * mount, cgroup, namespace file, runtime state dir or process of the pod. Every command here
+ * carries a global flag (`--insecure-options`), so `app start` runs in Node (the launcher's
+ * Node-free path, src/stage1/oci/fast.sh, takes only `--dir`), where the pause hook is.
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
