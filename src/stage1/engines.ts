@@ -12,9 +12,10 @@ import { RKT_FAILURE, RocketError } from '../errors.js';
 import type { PodArgs, PodInfo } from '../pod/index.js';
 import type { Engine } from './engine.js';
 import { flyEngine } from './fly/engine.js';
+import { kvmEngine } from './kvm/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
-export type EngineName = 'oci' | 'fly';
+export type EngineName = 'oci' | 'fly' | 'kvm';
 
 export interface EngineChoice {
   name: EngineName;
@@ -23,12 +24,14 @@ export interface EngineChoice {
 }
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
+const KVM_WORD = /(^|[^a-z0-9])kvm([^a-z0-9]|$)/i;
 
 /** The engine a run/prepare command line asks for; throws (254) on a name no engine answers to. */
 export function engineChoice(args: Pick<PodArgs, 'engine' | 'stage1'>): EngineChoice {
   const named = args.engine ?? args.stage1.name;
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
+    if (KVM_WORD.test(named)) return { name: 'kvm' };
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
@@ -56,6 +59,7 @@ export const STAGE1_IMAGE_NAMES = [
   'stage1-oci-runc.aci',
   'stage1-coreos.aci',
   'stage1-fly.aci',
+  'stage1-kvm.aci',
 ];
 
 /**
@@ -75,6 +79,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
     .replace(/\.aci$/, '')
     .replace(/^stage1-/, '');
   if (FLY_WORD.test(name)) return { name: 'fly' };
+  if (KVM_WORD.test(name)) return { name: 'kvm' };
   // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
   if (name === 'oci' || name === 'coreos') {
     runtimeChoice(undefined);
@@ -91,6 +96,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
 }
 
 export function engineByName(name: EngineName): Engine {
+  if (name === 'kvm') return kvmEngine;
   return name === 'fly' ? flyEngine : ociEngine;
 }
 
@@ -103,6 +109,6 @@ export function engineForPod(pod: PodInfo): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'kvm') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
 }

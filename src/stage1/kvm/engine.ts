@@ -1,0 +1,516 @@
+/**
+ * The `kvm` engine (rkt's stage1-kvm): each pod in its own virtual machine. QEMU (Debian's
+ * qemu-system-x86) boots a microvm with no firmware of its own beyond qboot, the guest kernel
+ * straight from its file, and the initramfs of initramfs.ts, whose init (guest-init.sh) runs the
+ * pod's apps. The pod dir reaches the guest over virtio-9p (tag `rkt`), with every app's rootfs
+ * (its overlay) and volumes mounted in it by the plan, in a mount namespace of its own that only
+ * QEMU lives in: the host's mount table never changes and the mounts end with QEMU. The apps'
+ * output is the guest's serial console, which is `rkt run`'s stdout; their exit codes come back in
+ * the status dir (written by the guest through 9p). QEMU's stdin is the FIFO `stage1/kvm/ctl`,
+ * read by the guest from its console: a `stop` line stops the pod gracefully (docs/stage1.md).
+ *
+ * Acceleration: `-accel kvm` only when /dev/kvm boots this kernel (a probe of a guest that powers
+ * off at once, cached per kernel under `<dir>/kvm/`), else TCG; `RKT_KVM_ACCEL=kvm|tcg` forces one.
+ * The choice is in `stage1/engine.json` (`accel`).
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import path from 'node:path';
+import { parsePodManifest, type PodManifest } from '../../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import {
+  POD_FILES,
+  PodsLayout,
+  appTreeStoreId,
+  registerPodGcHook,
+  unmountUnder,
+  type PodInfo,
+} from '../../pod/index.js';
+import {
+  readEngineState,
+  type EnterRequest,
+  type Engine,
+  type ExecPlan,
+  type RunRequest,
+  type StopRequest,
+} from '../engine.js';
+import { setprivArgs } from '../fly/plan.js';
+import { flyVolumes, targetIn } from '../fly/mounts.js';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  ENGINE_STATE,
+  STOPPING_MARKER,
+  envFile,
+  stopTimeoutEnv,
+} from '../oci/engine.js';
+import { shQuote as q } from '../oci/runtime.js';
+import { APPC_DEFAULT_PATH } from '../oci/spec.js';
+import { resolveAppUser } from '../oci/user.js';
+import { ensureInitramfs, findKernel, type GuestKernel } from './initramfs.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** What the kvm engine records in the pod dir for stop and gc. */
+export interface KvmPodState {
+  engine: 'kvm';
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  apps: string[];
+}
+
+/** The engine's files in the pod dir: settings for the guest, the console FIFO, QEMU's pid, the code. */
+export const KVM_DIR = path.join('stage1', 'kvm');
+export const KVM_CTL = path.join(KVM_DIR, 'ctl');
+export const KVM_QEMU_PID = path.join(KVM_DIR, 'qemu.pid');
+export const KVM_EXIT = path.join(KVM_DIR, 'exit');
+
+/** Where the pod dir is mounted in the guest. */
+const GUEST_POD = '/pod';
+const QEMU = 'qemu-system-x86_64';
+const MEMORY_MB = 256;
+
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+function readManifest(dir: string): PodManifest {
+  const file = path.join(dir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+/** PATH (appc's default), the app's environment, then the executor's variables. */
+function appEnv(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+  const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
+  for (const { name: k, value } of app.environment ?? []) env.set(k, value);
+  env.set('AC_APP_NAME', name);
+  env.set('AC_METADATA_URL', '');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** The host's CPU clock in kHz (/proc/cpuinfo's first `cpu MHz`), if it says. */
+export function hostTscKhz(cpuinfo?: string): number | undefined {
+  let text = cpuinfo;
+  if (text === undefined)
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return undefined;
+    }
+  const m = /^cpu MHz\s*:\s*([0-9.]+)$/m.exec(text);
+  const khz = m?.[1] === undefined ? NaN : Math.round(Number(m[1]) * 1000);
+  return Number.isFinite(khz) && khz > 0 ? khz : undefined;
+}
+
+/** QEMU's machine and kernel arguments (the pod dir shared read-write as tag `rkt`). */
+export function qemuArgs(o: {
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  share?: string;
+  name: string;
+  memoryMb?: number;
+  debug?: boolean;
+}): string[] {
+  const append = ['console=ttyS0', 'panic=-1', 'reboot=t', 'pci=off'];
+  // Under TCG the guest's TSC runs at the host's rate, and on a loaded host the kernel's
+  // calibration against the PIT fails (a microvm has no HPET or ACPI PM timer to fall back on) and
+  // it hangs: it is told the rate.
+  const khz = o.accel === 'tcg' ? hostTscKhz() : undefined;
+  if (khz !== undefined) append.push(`tsc_early_khz=${khz}`);
+  if (o.debug !== true) append.push('quiet', 'loglevel=0');
+  return [
+    QEMU,
+    '-name',
+    o.name,
+    '-M',
+    'microvm,pit=on,pic=on,rtc=on',
+    '-accel',
+    o.accel,
+    '-cpu',
+    o.accel === 'kvm' ? 'host' : 'max',
+    '-m',
+    String(o.memoryMb ?? MEMORY_MB),
+    '-smp',
+    '1',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-chardev',
+    'stdio,id=con,signal=off',
+    '-serial',
+    'chardev:con',
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    append.join(' '),
+    ...(o.share === undefined
+      ? []
+      : [
+          '-fsdev',
+          `local,id=pod,path=${o.share},security_model=passthrough,multidevs=remap`,
+          '-device',
+          'virtio-9p-device,fsdev=pod,mount_tag=rkt',
+        ]),
+  ];
+}
+
+/**
+ * Whether /dev/kvm boots the guest kernel: a VM whose init is busybox's `poweroff -f` must print
+ * the kernel's power-down line and end within 10 s. Cached per kernel in `<dir>/kvm/accel-<ver>`.
+ */
+function chooseAccel(dataDir: string, kernel: GuestKernel, initrd: string): Accel {
+  const forced = process.env['RKT_KVM_ACCEL'];
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  if (forced !== undefined && forced !== '') fail(`RKT_KVM_ACCEL=${forced}: expected kvm or tcg`);
+  const cache = path.join(dataDir, 'kvm', `accel-${kernel.version}`);
+  try {
+    const v = readFileSync(cache, 'utf8').trim();
+    if (v === 'kvm' || v === 'tcg') return v;
+  } catch {
+    // not probed yet
+  }
+  let accel: Accel = 'tcg';
+  if (existsSync('/dev/kvm')) {
+    const args = qemuArgs({
+      accel: 'kvm',
+      kernel: kernel.vmlinuz,
+      initrd,
+      name: 'rkt-kvm-probe',
+      debug: true,
+    });
+    const at = args.indexOf('-append');
+    args[at + 1] = 'console=ttyS0 panic=-1 reboot=t pci=off rdinit=/bin/busybox -- poweroff -f';
+    const r = spawnSync(args[0] as string, args.slice(1), {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.status === 0 && r.stdout.includes('reboot: Power down')) accel = 'kvm';
+  }
+  mkdirSync(path.dirname(cache), { recursive: true });
+  writeFileSync(`${cache}.tmp`, accel + '\n');
+  renameSync(`${cache}.tmp`, cache);
+  return accel;
+}
+
+interface HostMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+  recursive: boolean;
+}
+
+interface AppSetup {
+  name: string;
+  overlay?: { lower: string; upper: string; work: string };
+  rootfs: string;
+  mounts: HostMount[];
+  /** The guest's settings for the app (stage1/kvm/app/APP.env). */
+  env: string;
+}
+
+function copyTree(from: string, to: string): void {
+  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
+  if (r.status !== 0) fail(`cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+}
+
+function prepareApp(req: RunRequest, manifest: PodManifest, index: number, P: string, R: string): AppSetup {
+  const ra = manifest.apps[index] as PodManifest['apps'][number];
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const exec = app.exec ?? [];
+  if (exec.length === 0 || exec[0] === '')
+    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+  const workingDir = app.workingDirectory ?? '/';
+  if (!workingDir.startsWith('/'))
+    fail(
+      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+    );
+  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+  const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const appDir = path.join('apps', ra.name);
+  const rootfs = path.join(R, appDir, 'rootfs');
+  mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  let overlay: AppSetup['overlay'];
+  if (req.args.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
+  else {
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+    };
+  }
+  const u = resolveAppUser(lower, app, ra.name);
+  const at = (inner: string): string => targetIn(lower, rootfs, inner);
+  const mounts: HostMount[] = flyVolumes(manifest, R, app).map((v) => ({
+    source: v.source,
+    target: at(v.inner),
+    readOnly: v.readOnly,
+    recursive: v.recursive,
+  }));
+  // In the guest, R is /pod: the guest mounts its own /proc, /sys, /dev and a /tmp in the rootfs.
+  const guest = (hostPath: string): string => path.posix.join(GUEST_POD, path.relative(R, hostPath));
+  const guestMounts = (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => `${k}:${guest(at('/' + k))}`);
+  if (guestMounts.some((m) => /\s/.test(m)))
+    fail(
+      `app ${JSON.stringify(ra.name)}: a path of its rootfs has white space, which the kvm engine cannot mount`,
+    );
+  const cmd = [
+    'env',
+    '-i',
+    ...appEnv(app, ra.name),
+    ...setprivArgs({ uid: u.uid, gid: u.gid, groups: u.additionalGids }).map((a, i) =>
+      i === 0 ? '/usr/bin/setpriv' : a,
+    ),
+    '/usr/bin/unshare',
+    `--root=${guest(rootfs)}`,
+    `--wd=${workingDir}`,
+    `--setuid=${u.uid}`,
+    '--',
+    ...exec,
+  ]
+    .map(q)
+    .join(' ');
+  return {
+    name: ra.name,
+    ...(overlay !== undefined ? { overlay } : {}),
+    rootfs,
+    mounts,
+    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd }),
+  };
+}
+
+/** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
+export function innerScript(apps: AppSetup[], qemu: string[]): string {
+  const L = [
+    'fail() { echo "rkt: $*" >&2; exit 254; }',
+    'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
+  ];
+  for (const a of apps) {
+    const o = a.overlay;
+    if (o !== undefined)
+      L.push(
+        `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+      );
+    for (const m of a.mounts) {
+      L.push(
+        `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
+      );
+      if (m.readOnly)
+        L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
+    }
+  }
+  L.push(`exec ${qemu.map(q).join(' ')}`);
+  return L.join('\n') + '\n';
+}
+
+/**
+ * The plan: lock and rename the pod, start QEMU (in its mount namespace, stdin the console FIFO),
+ * turn TERM/INT/HUP into a `stop` line for the guest (QEMU is killed if the guest has not powered
+ * off T+5 s later), wait for QEMU and exit with the pod's code from the guest.
+ */
+export function planScript(o: { P: string; R: string; uuid: string; inner: string }): string {
+  return (
+    [
+      '# rkt exec plan (kvm engine); removes itself first',
+      'rm -f "$0"',
+      `P=${q(o.P)} R=${q(o.R)}`,
+      `K="$R"/${q(KVM_DIR)}`,
+      `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${o.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
+      'echo $$ >"$R/pid"',
+      `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
+      'rm -f "$K/ctl" "$K/exit"',
+      'mkfifo -m 600 "$K/ctl" && exec 9<>"$K/ctl" || { echo "rkt: cannot make $K/ctl" >&2; exit 254; }',
+      'stopping= timer= q=',
+      'stop() {',
+      '  [ -n "$stopping" ] && return',
+      `  stopping=1; : >"$R"/${q(STOPPING_MARKER)}`,
+      '  echo "stop $T" >&9',
+      '  ( k=; trap \'k=1\' TERM; sleep $((T + 5)) & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -KILL "$q"; fi ) </dev/null >/dev/null 2>&1 &',
+      '  timer=$!',
+      '}',
+      'trap stop TERM INT HUP',
+      `unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
+      'q=$!',
+      'echo $q >"$K/qemu.pid"',
+      'while kill -0 $q 2>/dev/null; do wait $q; done',
+      '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
+      'rc=254',
+      'if [ -f "$K/exit" ]; then read rc <"$K/exit"; else echo "rkt: the pod\'s VM ended without an exit code" >&2; fi',
+      'rm -f "$K/ctl"',
+      'exit "$rc"',
+    ].join('\n') + '\n'
+  );
+}
+
+function run(req: RunRequest): ExecPlan {
+  const layout = new PodsLayout(req.dataDir);
+  const P = layout.podDir('prepared', req.uuid);
+  const R = layout.podDir('run', req.uuid);
+  if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
+  const net = req.args.net;
+  if (!(net.length === 1 && net[0] === 'none'))
+    fail(`--net=${net.join(',') || 'default'}: the kvm engine has no pod networking yet; use --net=none`);
+  if (req.args.interactive) fail('--interactive: the kvm engine cannot attach a terminal to an app yet');
+  const manifest = readManifest(P);
+  if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
+  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine has no pod networking yet');
+  const kernel = findKernel();
+  const initrd = ensureInitramfs(req.dataDir, kernel);
+  const accel = chooseAccel(req.dataDir, kernel, initrd);
+  if (process.env['RKT_DEBUG_ENGINE'] !== undefined)
+    process.stderr.write(`run: kvm engine: ${QEMU} -accel ${accel}, kernel ${kernel.version}\n`);
+
+  mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
+  mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });
+  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R));
+  for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
+  writeFileSync(
+    path.join(P, KVM_DIR, 'pod.env'),
+    envFile({ APPS: apps.map((a) => a.name).join(' '), T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT }),
+  );
+  const state: KvmPodState = {
+    engine: 'kvm',
+    accel,
+    kernel: kernel.vmlinuz,
+    initrd,
+    apps: apps.map((a) => a.name),
+  };
+  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  const qemu = qemuArgs({
+    accel,
+    kernel: kernel.vmlinuz,
+    initrd,
+    share: R,
+    name: `rkt-${req.uuid}`,
+    debug: process.env['RKT_DEBUG_KVM'] !== undefined,
+  });
+  return { script: planScript({ P, R, uuid: req.uuid, inner: innerScript(apps, qemu) }) };
+}
+
+function readState(pod: PodInfo): KvmPodState | undefined {
+  return readEngineState<KvmPodState>(pod.path, 'kvm');
+}
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pod's QEMU, if it still runs: the pid in `stage1/kvm/qemu.pid` running QEMU named rkt-UUID. */
+export function qemuPid(pod: PodInfo): number | undefined {
+  const pid = readPid(path.join(pod.path, KVM_QEMU_PID));
+  if (pid === undefined) return undefined;
+  const argv = cmdline(pid);
+  if (argv === undefined) return undefined;
+  const i = argv.indexOf('-name');
+  return path.basename(argv[0] ?? '') === QEMU && argv[i + 1] === `rkt-${pod.uuid}` ? pid : undefined;
+}
+
+/** The plan's shell, if it still runs: the pod's `pid`, QEMU's parent. */
+function planPid(pod: PodInfo, qemu: number): number | undefined {
+  const pid = readPid(path.join(pod.path, POD_FILES.pid));
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${qemu}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid === pid ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Graceful: the plan's TERM trap sends `stop` to the guest (which TERMs its apps, KILLs them after
+ * the stop timeout, and powers off) and kills QEMU if it is still there 5 s after that timeout;
+ * with the plan gone, the line goes to the console FIFO directly. `--force`: QEMU is killed.
+ */
+function stop(req: StopRequest): void {
+  if (readState(req.pod) === undefined) fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  const qemu = qemuPid(req.pod);
+  if (qemu === undefined) return;
+  if (req.force) {
+    kill(qemu, 'SIGKILL');
+    return;
+  }
+  writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  const plan = planPid(req.pod, qemu);
+  if (plan !== undefined) kill(plan, 'SIGTERM');
+  else if (!sendLine(req.pod.path, `stop ${stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT}`)) kill(qemu, 'SIGKILL');
+}
+
+/** One line to the guest's console (QEMU's stdin, the FIFO `stage1/kvm/ctl`), non-blocking. */
+function sendLine(podPath: string, line: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path.join(podPath, KVM_CTL), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFIFO()) return false;
+    writeSync(fd, `${line}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function enter(req: EnterRequest): ExecPlan {
+  return fail(`pod ${req.pod.uuid}: the kvm engine cannot enter a pod's VM yet`);
+}
+
+/** QEMU, if it outlived its pod (a SIGKILLed plan does not take it along), is killed. */
+function gc(pod: PodInfo): void {
+  if (readState(pod) !== undefined) {
+    const pid = qemuPid(pod);
+    if (pid !== undefined) {
+      process.stderr.write(`gc: pod ${pod.uuid}: killing its QEMU process ${pid}\n`);
+      kill(pid, 'SIGKILL');
+    }
+  }
+  unmountUnder(pod.path);
+}
+
+export const kvmEngine: Engine = { name: 'kvm', run, enter, stop, gc };
+
+registerPodGcHook({ name: 'kvm', gc: (pod) => kvmEngine.gc(pod) });
