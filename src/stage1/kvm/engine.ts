@@ -57,6 +57,7 @@ import {
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
+import { prepareLogCapture } from '../../logs/capture.js';
 import { ensureInitramfs, findKernel, type GuestKernel } from './initramfs.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -346,6 +347,8 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       '  timer=$!',
       '}',
       'trap stop TERM INT HUP',
+      // The guest's loggers add its uptime to the time QEMU started (centiseconds since the epoch).
+      'echo $(($(date +%s%N) / 10000000)) >"$K/epoch"',
       `unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
       'q=$!',
       'echo $q >"$K/qemu.pid"',
@@ -381,9 +384,17 @@ function run(req: RunRequest): ExecPlan {
   mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });
   const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R));
   for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
+  const logs = prepareLogCapture(
+    P,
+    apps.map((a) => a.name),
+  );
   writeFileSync(
     path.join(P, KVM_DIR, 'pod.env'),
-    envFile({ APPS: apps.map((a) => a.name).join(' '), T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT }),
+    envFile({
+      APPS: apps.map((a) => a.name).join(' '),
+      T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT,
+      LOGMAX: logs.max,
+    }),
   );
   const state: KvmPodState = {
     engine: 'kvm',

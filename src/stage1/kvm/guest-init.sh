@@ -30,9 +30,13 @@ done </lib/modules/order
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'cannot mount the pod dir'
 K=/pod/stage1/kvm
 S=/pod/stage1/rootfs/rkt/status
-APPS='' T=10
+APPS='' T=10 LOGMAX=4194304
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
+# The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
+LOGEPOCH=0
+read -r LOGEPOCH <"$K/epoch"
+export LOGMAX LOGEPOCH
 
 mkfifo /run/ctl
 exec 9<>/run/ctl
@@ -58,11 +62,20 @@ start_app() {
       return
     }
   done
+  # Two loggers (src/logs/capture.ts's program, busybox awk): each line to the console and,
+  # time-stamped, to the app's log in the pod dir.
+  mkfifo "/run/$1.out" "/run/$1.err"
   (
-    eval "exec $CMD" </dev/null >/dev/console 2>&1 &
+    LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/stage1/logger.awk <"/run/$1.out" >/dev/console &
+    o=$!
+    LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/stage1/logger.awk <"/run/$1.err" >/dev/console &
+    e=$!
+    eval "exec $CMD" </dev/null >"/run/$1.out" 2>"/run/$1.err" &
     echo $! >"/run/$1.pid"
     wait $!
-    echo $? >"$S/$1"
+    rc=$?
+    wait $o $e
+    echo $rc >"$S/$1"
     echo "exit $1" >/run/ctl
   ) &
 }

@@ -2,7 +2,7 @@
  * The kvm engine end to end as root, through bin/rkt: each pod boots its own VM (QEMU, the guest
  * kernel of findKernel, TCG where /dev/kvm cannot boot it). Small on purpose: every boot under TCG
  * takes seconds. A two-app pod runs on the guest's kernel, shares an empty volume and returns an
- * app's exit code to `rkt run` and `rkt status`; `rkt stop` powers a running VM off; gc leaves no
+ * app's exit code to `rkt run` and `rkt status`, its output to `rkt logs`; `rkt stop` powers a running VM off; gc leaves no
  * QEMU process and no mount.
  */
 import assert from 'node:assert/strict';
@@ -81,6 +81,11 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.equal(state.engine, 'kvm');
     assert.equal(state.accel, readFileSync(join(rkt.data, 'kvm', `accel-${guest}`), 'utf8').trim());
     assert.deepEqual(rkt.hostMounts(), []);
+    // The guest's loggers wrote each app's output to the pod's log.
+    const logs = await rkt.run('logs', r.uuid);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^reader: read-shared-hello$/m);
+    assert.match(logs.stdout, new RegExp(`^writer: kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
   });
 
   it('rkt stop powers a running VM off; gc leaves no QEMU process and no mount', async () => {
