@@ -58,6 +58,14 @@ import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { prepareLogCapture } from '../../logs/capture.js';
+import {
+  NETNS_FILE,
+  TEARDOWN_SCRIPT,
+  removeNetns,
+  setupPodNetwork,
+  teardownPodNetwork,
+  type NetInfo,
+} from '../../net/index.js';
 import { ensureInitramfs, findKernel, type GuestKernel } from './initramfs.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -81,6 +89,8 @@ export const KVM_EXIT = path.join(KVM_DIR, 'exit');
 const GUEST_POD = '/pod';
 const QEMU = 'qemu-system-x86_64';
 const MEMORY_MB = 256;
+/** The tap device in the pod's network namespace that carries the guest's NIC. */
+const TAP = 'tap0';
 
 const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
@@ -123,6 +133,8 @@ export function qemuArgs(o: {
   name: string;
   memoryMb?: number;
   debug?: boolean;
+  /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
+  mac?: string;
 }): string[] {
   const append = ['console=ttyS0', 'panic=-1', 'reboot=t', 'pci=off'];
   // Under TCG the guest's TSC runs at the host's rate, and on a loaded host the kernel's
@@ -167,6 +179,14 @@ export function qemuArgs(o: {
           `local,id=pod,path=${o.share},security_model=passthrough,multidevs=remap`,
           '-device',
           'virtio-9p-device,fsdev=pod,mount_tag=rkt',
+        ]),
+    ...(o.mac === undefined
+      ? []
+      : [
+          '-netdev',
+          `tap,id=net0,ifname=${TAP},script=no,downscript=no`,
+          '-device',
+          `virtio-net-device,netdev=net0,mac=${o.mac}`,
         ]),
   ];
 }
@@ -298,7 +318,7 @@ function prepareApp(req: RunRequest, manifest: PodManifest, index: number, P: st
 }
 
 /** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
-export function innerScript(apps: AppSetup[], qemu: string[]): string {
+export function innerScript(apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
   const L = [
     'fail() { echo "rkt: $*" >&2; exit 254; }',
     'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
@@ -317,6 +337,16 @@ export function innerScript(apps: AppSetup[], qemu: string[]): string {
         L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
     }
   }
+  if (net !== undefined) {
+    // Frames that reach the CNI interface go to the tap (the guest) and back, before any IP stack:
+    // the guest, with the interface's MAC and address, is the pod on the network.
+    const i = q(net.ifName);
+    const redirect = (from: string, to: string): string =>
+      `tc qdisc add dev ${from} ingress && tc filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
+    L.push(
+      `ip tuntap add dev ${TAP} mode tap && ip link set ${TAP} up && ${redirect(i, TAP)} && ${redirect(TAP, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
+    );
+  }
   L.push(`exec ${qemu.map(q).join(' ')}`);
   return L.join('\n') + '\n';
 }
@@ -326,7 +356,8 @@ export function innerScript(apps: AppSetup[], qemu: string[]): string {
  * turn TERM/INT/HUP into a `stop` line for the guest (QEMU is killed if the guest has not powered
  * off T+5 s later), wait for QEMU and exit with the pod's code from the guest.
  */
-export function planScript(o: { P: string; R: string; uuid: string; inner: string }): string {
+export function planScript(o: { P: string; R: string; uuid: string; inner: string; cni: boolean }): string {
+  const nsenter = o.cni ? `nsenter --net="$R"/${q(NETNS_FILE)} -- ` : '';
   return (
     [
       '# rkt exec plan (kvm engine); removes itself first',
@@ -349,7 +380,7 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       'trap stop TERM INT HUP',
       // The guest's loggers add its uptime to the time QEMU started (centiseconds since the epoch).
       'echo $(($(date +%s%N) / 10000000)) >"$K/epoch"',
-      `unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
+      `${nsenter}unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
       'q=$!',
       'echo $q >"$K/qemu.pid"',
       'while kill -0 $q 2>/dev/null; do wait $q; done',
@@ -357,6 +388,13 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       'rc=254',
       'if [ -f "$K/exit" ]; then read rc <"$K/exit"; else echo "rkt: the pod\'s VM ended without an exit code" >&2; fi',
       'rm -f "$K/ctl"',
+      ...(o.cni
+        ? [
+            // CNI DEL while the namespace is there (net/teardown.sh, as the oci supervisor), then it goes.
+            `[ -f "$R"/${q(TEARDOWN_SCRIPT)} ] && sh "$R"/${q(TEARDOWN_SCRIPT)} "$R"`,
+            `umount "$R"/${q(NETNS_FILE)} 2>/dev/null; rm -f "$R"/${q(NETNS_FILE)}`,
+          ]
+        : []),
       'exit "$rc"',
     ].join('\n') + '\n'
   );
@@ -368,12 +406,13 @@ function run(req: RunRequest): ExecPlan {
   const R = layout.podDir('run', req.uuid);
   if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
   const net = req.args.net;
-  if (!(net.length === 1 && net[0] === 'none'))
-    fail(`--net=${net.join(',') || 'default'}: the kvm engine has no pod networking yet; use --net=none`);
+  if (net.includes('host'))
+    fail('--net=host: a pod in a VM cannot share the host network; use CNI networks or --net=none');
+  const cni = !(net.length === 1 && net[0] === 'none');
   if (req.args.interactive) fail('--interactive: the kvm engine cannot attach a terminal to an app yet');
   const manifest = readManifest(P);
   if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
-  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine has no pod networking yet');
+  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
   const kernel = findKernel();
   const initrd = ensureInitramfs(req.dataDir, kernel);
   const accel = chooseAccel(req.dataDir, kernel, initrd);
@@ -384,6 +423,8 @@ function run(req: RunRequest): ExecPlan {
   mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });
   const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R));
   for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
+  // Last, so that nothing after it fails with the network up.
+  const nic = cni ? podNetwork(req, manifest, P, R) : undefined;
   const logs = prepareLogCapture(
     P,
     apps.map((a) => a.name),
@@ -394,6 +435,8 @@ function run(req: RunRequest): ExecPlan {
       APPS: apps.map((a) => a.name).join(' '),
       T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT,
       LOGMAX: logs.max,
+      NET_IP: nic?.address,
+      NET_GW: nic?.gateway,
     }),
   );
   const state: KvmPodState = {
@@ -411,8 +454,76 @@ function run(req: RunRequest): ExecPlan {
     share: R,
     name: `rkt-${req.uuid}`,
     debug: process.env['RKT_DEBUG_KVM'] !== undefined,
+    ...(nic !== undefined ? { mac: nic.mac } : {}),
   });
-  return { script: planScript({ P, R, uuid: req.uuid, inner: innerScript(apps, qemu) }) };
+  const inner = innerScript(apps, qemu, nic);
+  return { script: planScript({ P, R, uuid: req.uuid, inner, cni }) };
+}
+
+/** A dotted IPv4 mask as a prefix length. */
+export function prefixLength(mask: string): number {
+  if (mask.startsWith('/')) return Number(mask.slice(1));
+  return mask
+    .split('.')
+    .map((o) => Number(o).toString(2).replace(/0/g, '').length)
+    .reduce((a, b) => a + b, 0);
+}
+
+interface GuestNic {
+  ifName: string;
+  mac: string;
+  /** ADDRESS/PREFIX */
+  address: string;
+  gateway: string;
+}
+
+/**
+ * The pod's CNI network (src/net, as the oci engine), made in `ns-net`; its interface's MAC and
+ * address are the guest's. One network only for now: more are torn down again and refused.
+ */
+function podNetwork(req: RunRequest, manifest: PodManifest, P: string, R: string): GuestNic {
+  const infos: NetInfo[] = setupPodNetwork({
+    uuid: req.uuid,
+    dataDir: req.dataDir,
+    preparedDir: P,
+    runDir: R,
+    net: req.args.net,
+    configDirs: req.configDirs ?? { system: '/usr/lib/rkt', local: '/etc/rkt' },
+    manifest,
+    dns: req.args,
+    hostname: req.args.hostname ?? `rkt-${req.uuid}`,
+    warn: (m) => process.stderr.write(`run: ${m}\n`),
+  });
+  const undo = (message: string): never => {
+    teardownPodNetwork(P);
+    removeNetns(path.join(P, NETNS_FILE));
+    return fail(message);
+  };
+  const info = infos[0];
+  if (info === undefined || infos.length > 1 || info.ip.includes(':'))
+    undo(`--net=${req.args.net.join(',')}: the kvm engine connects a pod to one IPv4 network only (for now)`);
+  const nic = info as NetInfo;
+  const r = spawnSync(
+    'nsenter',
+    [`--net=${path.join(P, NETNS_FILE)}`, 'ip', '-j', 'link', 'show', nic.ifName],
+    {
+      encoding: 'utf8',
+    },
+  );
+  let mac: string | undefined;
+  try {
+    mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+  } catch {
+    mac = undefined;
+  }
+  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+    undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
+  return {
+    ifName: nic.ifName,
+    mac: mac as string,
+    address: `${nic.ip}/${prefixLength(nic.mask)}`,
+    gateway: nic.hostIP,
+  };
 }
 
 function readState(pod: PodInfo): KvmPodState | undefined {
@@ -519,6 +630,9 @@ function gc(pod: PodInfo): void {
       kill(pid, 'SIGKILL');
     }
   }
+  // CNI DEL needs the network namespace still there (ptp removes its masquerade rules only then).
+  for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
+  removeNetns(path.join(pod.path, NETNS_FILE));
   unmountUnder(pod.path);
 }
 
