@@ -88,7 +88,9 @@ export const KVM_EXIT = path.join(KVM_DIR, 'exit');
 /** Where the pod dir is mounted in the guest. */
 const GUEST_POD = '/pod';
 const QEMU = 'qemu-system-x86_64';
-const MEMORY_MB = 256;
+const MEMORY_MB = 128;
+/** TCG's translation cache (MB); QEMU's default (1 GB) fills up to hundreds of MB of RSS. */
+const TCG_TB_MB = 32;
 /** The tap device in the pod's network namespace that carries the guest's NIC. */
 const TAP = 'tap0';
 
@@ -150,7 +152,7 @@ export function qemuArgs(o: {
     '-M',
     'microvm,pit=on,pic=on,rtc=on',
     '-accel',
-    o.accel,
+    o.accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm',
     '-cpu',
     o.accel === 'kvm' ? 'host' : 'max',
     '-m',
@@ -413,6 +415,23 @@ function run(req: RunRequest): ExecPlan {
   const manifest = readManifest(P);
   if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
   if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
+  const ignored = [
+    ...(manifest.isolators ?? []),
+    ...manifest.apps.flatMap((a) => a.app?.isolators ?? []),
+  ].map((i) => i.name);
+  if (ignored.length > 0)
+    process.stderr.write(
+      `run: the kvm engine does not apply isolators yet (the VM has ${MEMORY_MB} MB and one CPU); ignored: ${[...new Set(ignored)].join(', ')}\n`,
+    );
+  const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
+  if (handlers.length > 0)
+    process.stderr.write(
+      `run: the kvm engine does not run event handlers yet; ignored for: ${handlers.join(', ')}\n`,
+    );
+  if (manifest.apps.some((a) => a.readOnlyRootFS === true))
+    process.stderr.write(
+      'run: the kvm engine does not make rootfs read-only yet; --readonly-rootfs ignored\n',
+    );
   const kernel = findKernel();
   const initrd = ensureInitramfs(req.dataDir, kernel);
   const accel = chooseAccel(req.dataDir, kernel, initrd);
