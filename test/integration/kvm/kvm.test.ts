@@ -49,6 +49,29 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
 
   after(() => rkt.cleanup());
 
+  it('runs an image as the oci and fly engines do: its user, groups, working directory and environment', async () => {
+    const alice = buildAci(rkt.work, 'alice', {
+      user: 'alice',
+      group: 'staff',
+      supplementaryGIDs: [27, 4321],
+      workingDirectory: '/home/alice',
+      environment: [{ name: 'GREETING', value: 'hello vm' }],
+      exec: ['/bin/sh', '-c', 'id; pwd; echo "$GREETING/$AC_APP_NAME"; cat /etc/motd; exit 0'],
+    });
+    const outputs: string[] = [];
+    for (const engine of [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']]) {
+      const r = await rkt.runPod([...engine, alice]);
+      assert.equal(r.code, 0, `${engine[0]}: ${r.stderr}`);
+      outputs.push(r.stdout);
+    }
+    assert.match(
+      outputs[0] ?? '',
+      /^uid=1234\(alice\) gid=4321\(staff\) groups=27,4321\(staff\)\n\/home\/alice\n/,
+    );
+    assert.equal(outputs[1], outputs[0]);
+    assert.equal(outputs[2], outputs[0]);
+  });
+
   it("runs two apps on the guest's kernel, sharing an empty volume; an app's code comes back", async () => {
     const mount = ['--mount', 'volume=data,target=/data'];
     const r = await rkt.runPod([
