@@ -26,8 +26,10 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { parsePodManifest, type PodManifest } from '../../appc/index.js';
+import { parsePodManifest, type Isolator, type PodManifest } from '../../appc/index.js';
+import { decodeIsolator } from '../../appc/isolators.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import {
   POD_FILES,
@@ -134,6 +136,7 @@ export function qemuArgs(o: {
   share?: string;
   name: string;
   memoryMb?: number;
+  cpus?: number;
   debug?: boolean;
   /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
   mac?: string;
@@ -158,7 +161,7 @@ export function qemuArgs(o: {
     '-m',
     String(o.memoryMb ?? MEMORY_MB),
     '-smp',
-    '1',
+    String(o.cpus ?? 1),
     '-nodefaults',
     '-no-user-config',
     '-display',
@@ -415,14 +418,7 @@ function run(req: RunRequest): ExecPlan {
   const manifest = readManifest(P);
   if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
   if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
-  const ignored = [
-    ...(manifest.isolators ?? []),
-    ...manifest.apps.flatMap((a) => a.app?.isolators ?? []),
-  ].map((i) => i.name);
-  if (ignored.length > 0)
-    process.stderr.write(
-      `run: the kvm engine does not apply isolators yet (the VM has ${MEMORY_MB} MB and one CPU); ignored: ${[...new Set(ignored)].join(', ')}\n`,
-    );
+  const size = vmSize(manifest, availableParallelism());
   const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
   if (handlers.length > 0)
     process.stderr.write(
@@ -473,10 +469,52 @@ function run(req: RunRequest): ExecPlan {
     share: R,
     name: `rkt-${req.uuid}`,
     debug: process.env['RKT_DEBUG_KVM'] !== undefined,
+    memoryMb: size.memoryMb,
+    cpus: size.cpus,
     ...(nic !== undefined ? { mac: nic.mac } : {}),
   });
   const inner = innerScript(apps, qemu, nic);
   return { script: planScript({ P, R, uuid: req.uuid, inner, cni }) };
+}
+
+/** The smallest `resource/<name>` limit among the isolators, in bytes (memory) or millicores (cpu). */
+function limitOf(
+  isolators: readonly Isolator[],
+  name: 'resource/memory' | 'resource/cpu',
+): bigint | undefined {
+  let out: bigint | undefined;
+  for (const iso of isolators) {
+    if (iso.name !== name) continue;
+    let v;
+    try {
+      v = decodeIsolator(iso);
+    } catch {
+      continue; // the pod's manifest was checked when it was prepared
+    }
+    if (v?.kind !== 'resource' || v.limit === undefined) continue;
+    const n = name === 'resource/memory' ? v.limit.value() : v.limit.milliValue();
+    out = out === undefined || n < out ? n : out;
+  }
+  return out;
+}
+
+/**
+ * The VM's size from the pod's isolators: 128 MB for the guest plus each app's memory limit (the
+ * smaller of the app's and the pod's), and as many CPUs as the apps' CPU limits add up to (rounded
+ * up; at least one, at most the host's). Apps without a limit add nothing.
+ */
+export function vmSize(manifest: PodManifest, hostCpus: number): { memoryMb: number; cpus: number } {
+  let memory = 0n;
+  let milli = 0n;
+  for (const ra of manifest.apps) {
+    const both = [...(ra.app?.isolators ?? []), ...(manifest.isolators ?? [])];
+    memory += limitOf(both, 'resource/memory') ?? 0n;
+    milli += limitOf(both, 'resource/cpu') ?? 0n;
+  }
+  const mib = 1024n * 1024n;
+  const memoryMb = MEMORY_MB + Number((memory + mib - 1n) / mib);
+  const cpus = Math.min(Math.max(1, Number((milli + 999n) / 1000n)), Math.max(1, hostCpus));
+  return { memoryMb, cpus };
 }
 
 /** A dotted IPv4 mask as a prefix length. */

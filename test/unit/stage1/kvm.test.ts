@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
-import { hostTscKhz, prefixLength, qemuArgs } from '../../../src/stage1/kvm/engine.js';
+import type { PodManifest } from '../../../src/appc/index.js';
+import { hostTscKhz, prefixLength, qemuArgs, vmSize } from '../../../src/stage1/kvm/engine.js';
 import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
@@ -96,5 +97,34 @@ describe('kvm engine', () => {
       kvm[kvm.indexOf('-device', kvm.indexOf('-netdev')) + 1],
       'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
     );
+  });
+
+  it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
+    const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
+    const manifest = {
+      acKind: 'PodManifest',
+      acVersion: '0.8.11',
+      apps: [
+        {
+          name: 'a',
+          app: app([
+            { name: 'resource/memory', value: { limit: '64Mi' } },
+            { name: 'resource/cpu', value: { limit: '500m' } },
+          ]),
+        },
+        { name: 'b', app: app([{ name: 'resource/cpu', value: { limit: '2' } }]) },
+        { name: 'c', app: app([]) },
+      ],
+      isolators: [{ name: 'resource/memory', value: { limit: '32Mi' } }],
+    } as unknown as PodManifest;
+    // a: min(64, 32) = 32 MB; b and c: the pod's 32 MB; cpu 0.5 + 2 = 2.5 -> 3, capped by the host.
+    assert.deepEqual(vmSize(manifest, 8), { memoryMb: 128 + 96, cpus: 3 });
+    assert.deepEqual(vmSize(manifest, 2), { memoryMb: 224, cpus: 2 });
+    const bare = {
+      ...manifest,
+      apps: [{ name: 'c', app: app([]) }],
+      isolators: [],
+    } as unknown as PodManifest;
+    assert.deepEqual(vmSize(bare, 8), { memoryMb: 128, cpus: 1 });
   });
 });
