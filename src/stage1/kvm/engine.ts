@@ -419,6 +419,13 @@ function run(req: RunRequest): ExecPlan {
   if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
   if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
   const size = vmSize(manifest, availableParallelism());
+  const ignored = [...(manifest.isolators ?? []), ...manifest.apps.flatMap((a) => a.app?.isolators ?? [])]
+    .map((i) => i.name)
+    .filter((n) => n !== 'resource/memory' && n !== 'resource/cpu');
+  if (ignored.length > 0)
+    process.stderr.write(
+      `run: the kvm engine applies only memory and cpu limits (as the VM's size); ignored: ${[...new Set(ignored)].join(', ')}\n`,
+    );
   const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
   if (handlers.length > 0)
     process.stderr.write(

@@ -139,4 +139,32 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.equal((await rkt.run('status', uuid)).code, 254);
     assert.deepEqual(rkt.hostMounts(), []);
   });
+
+  it('keeps a VM whose plan was SIGKILLed running (QEMU holds the lock); rkt stop reaches its console', async () => {
+    const { pod, uuid } = await rkt.startPod([
+      KVM,
+      '--net=none',
+      image,
+      ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
+    ]);
+    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 60_000);
+    const dir = join(rkt.data, 'pods', 'run', uuid);
+    const qemu = Number(readFileSync(join(dir, 'stage1', 'kvm', 'qemu.pid'), 'utf8'));
+    process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGKILL');
+    await pod.exited;
+    assert.ok(qemuAlive(qemu, uuid));
+    assert.equal((await rkt.status(uuid))['state'], 'running');
+    const stop = await rkt.run('stop', uuid);
+    assert.equal(stop.code, 0, stop.stderr);
+    // QEMU holds rkt run's stdout: it closes when QEMU ends.
+    const r = await pod.done;
+    assert.match(r.stdout, /^got-term$/m);
+    await waitFor('QEMU to be reaped', () => !qemuAlive(qemu, uuid));
+    const s = await rkt.status(uuid);
+    assert.equal(s['state'], 'exited');
+    assert.equal(s['app-vm'], '0');
+    const gc = await rkt.run('gc', '--grace-period=0s');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.deepEqual(rkt.hostMounts(), []);
+  });
 });
