@@ -37,7 +37,7 @@ if ! compgen -G "$kernel_root/boot/vmlinuz-*" >/dev/null; then
   echo "setup: unpacking $kernel_pkg into $kernel_root" >&2
   kernel_tmp=$(mktemp -d)
   chmod 755 "$kernel_tmp"
-  (cd "$kernel_tmp" && apt-get -q download "$kernel_pkg" >/dev/null)
+  (cd "$kernel_tmp" && apt-get -q -o APT::Sandbox::User=root download "$kernel_pkg" >/dev/null)
   mkdir -p "$kernel_root.tmp"
   dpkg-deb -x "$kernel_tmp"/*.deb "$kernel_root.tmp"
   rm -rf "$kernel_tmp" "$kernel_root"

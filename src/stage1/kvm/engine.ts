@@ -440,6 +440,10 @@ function run(req: RunRequest): ExecPlan {
   const accel = chooseAccel(req.dataDir, kernel, initrd);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined)
     process.stderr.write(`run: kvm engine: ${QEMU} -accel ${accel}, kernel ${kernel.version}\n`);
+  else if (accel === 'tcg' && process.env['RKT_KVM_ACCEL'] !== 'tcg')
+    process.stderr.write(
+      'run: kvm engine: /dev/kvm cannot boot the guest here; using TCG (emulation: slow)\n',
+    );
 
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });

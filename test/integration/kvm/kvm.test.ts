@@ -122,7 +122,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       image,
       ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
     ]);
-    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 60_000);
+    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const qemu = Number(
       readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),
     );
@@ -147,7 +147,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       image,
       ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
     ]);
-    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 60_000);
+    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const dir = join(rkt.data, 'pods', 'run', uuid);
     const qemu = Number(readFileSync(join(dir, 'stage1', 'kvm', 'qemu.pid'), 'utf8'));
     process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGKILL');

@@ -55,7 +55,7 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     assert.match(info.ip, /^172\.16\.28\.\d+$/);
     const url = `http://${info.ip}/`;
     let body: string | undefined;
-    await waitFor(url, () => (body = w.get(url)) !== undefined, 90_000);
+    await waitFor(url, () => (body = w.get(url)) !== undefined, 180_000);
     assert.equal(body, 'hello from web\n');
     assert.equal((await w.status(uuid))['networks'], `default:ip4=${info.ip}`);
     // The guest, not the pod's namespace, answers: the namespace has the tap that carries it.
