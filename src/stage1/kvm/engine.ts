@@ -461,6 +461,7 @@ function run(req: RunRequest): ExecPlan {
       APPS: apps.map((a) => a.name).join(' '),
       T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT,
       LOGMAX: logs.max,
+      HOSTNAME: req.args.hostname ?? `rkt-${req.uuid}`,
       NET_IP: nic?.address,
       NET_GW: nic?.gateway,
     }),

@@ -30,7 +30,7 @@ done </lib/modules/order
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'cannot mount the pod dir'
 K=/pod/stage1/kvm
 S=/pod/stage1/rootfs/rkt/status
-APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW=''
+APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
 # The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
@@ -39,6 +39,7 @@ read -r LOGEPOCH <"$K/epoch"
 export LOGMAX LOGEPOCH
 
 ip link set lo up
+hostname "$HOSTNAME"
 # The pod's CNI address (the NIC has the CNI interface's MAC); the gateway may be off its subnet (ptp).
 if [ -n "$NET_IP" ]; then
   if ! { ip link set eth0 up && ip addr add "$NET_IP" dev eth0 && ip route add "$NET_GW" dev eth0 &&

@@ -82,7 +82,9 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       '--name=writer',
       '--memory=512M',
       ...mount,
-      ...sh('echo "kernel-$(uname -r)"; grep MemTotal /proc/meminfo; echo shared-hello >/data/f'),
+      ...sh(
+        'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; echo shared-hello >/data/f',
+      ),
       '---',
       image,
       '--name=reader',
@@ -94,6 +96,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.notEqual(guest, release());
     assert.match(r.stdout, new RegExp(`^kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(r.stdout, /^read-shared-hello$/m);
+    assert.match(r.stdout, new RegExp(`^host-rkt-${r.uuid}$`, 'm'));
     // The app's memory limit is added to the VM's 128 MB (the kernel keeps some for itself).
     const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(r.stdout)?.[1]);
     assert.ok(memTotal > 500_000 && memTotal <= 640 * 1024, r.stdout);
