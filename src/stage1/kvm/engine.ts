@@ -54,6 +54,7 @@ import {
   ENGINE_STATE,
   STOPPING_MARKER,
   envFile,
+  hostsEntryLines,
   stopTimeoutEnv,
 } from '../oci/engine.js';
 import { shQuote as q } from '../oci/runtime.js';
@@ -251,12 +252,49 @@ interface AppSetup {
   env: string;
 }
 
+/** The pod's hosts file (localhost, its host name, `--hosts-entry`), as the oci engine writes it. */
+function hostsFile(hostname: string, entries: readonly string[]): string {
+  return (
+    [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      `127.0.1.1\t${hostname}`,
+      ...hostsEntryLines(entries),
+    ].join('\n') + '\n'
+  );
+}
+
+/** The pod's resolv.conf (the host's, or from `--dns*`), or undefined with `--dns=none`. */
+function resolvConf(args: RunRequest['args']): string | undefined {
+  const { dns, dnsSearch, dnsOpt, dnsDomain } = args;
+  if (dns.includes('none')) return undefined;
+  if (dns.length === 0 || dns.includes('host')) {
+    try {
+      return readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return '';
+    }
+  }
+  const lines = dns.map((d) => `nameserver ${d}`);
+  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
+  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
+  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
+  return lines.join('\n') + '\n';
+}
+
 function copyTree(from: string, to: string): void {
   const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
   if (r.status !== 0) fail(`cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
 }
 
-function prepareApp(req: RunRequest, manifest: PodManifest, index: number, P: string, R: string): AppSetup {
+function prepareApp(
+  req: RunRequest,
+  manifest: PodManifest,
+  index: number,
+  P: string,
+  R: string,
+  resolv: boolean,
+): AppSetup {
   const ra = manifest.apps[index] as PodManifest['apps'][number];
   const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
   const exec = app.exec ?? [];
@@ -284,12 +322,21 @@ function prepareApp(req: RunRequest, manifest: PodManifest, index: number, P: st
   }
   const u = resolveAppUser(lower, app, ra.name);
   const at = (inner: string): string => targetIn(lower, rootfs, inner);
-  const mounts: HostMount[] = flyVolumes(manifest, R, app).map((v) => ({
-    source: v.source,
-    target: at(v.inner),
-    readOnly: v.readOnly,
-    recursive: v.recursive,
-  }));
+  const etc = (name: string): HostMount => ({
+    source: path.join(R, 'etc', name),
+    target: at(`/etc/${name}`),
+    readOnly: false,
+    recursive: false,
+  });
+  const mounts: HostMount[] = [etc('hosts'), ...(resolv ? [etc('resolv.conf')] : [])];
+  mounts.push(
+    ...flyVolumes(manifest, R, app).map((v) => ({
+      source: v.source,
+      target: at(v.inner),
+      readOnly: v.readOnly,
+      recursive: v.recursive,
+    })),
+  );
   // In the guest, R is /pod: the guest mounts its own /proc, /sys, /dev and a /tmp in the rootfs.
   const guest = (hostPath: string): string => path.posix.join(GUEST_POD, path.relative(R, hostPath));
   const guestMounts = (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => `${k}:${guest(at('/' + k))}`);
@@ -447,7 +494,12 @@ function run(req: RunRequest): ExecPlan {
 
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });
-  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R));
+  const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
+  mkdirSync(path.join(P, 'etc'), { recursive: true });
+  writeFileSync(path.join(P, 'etc', 'hosts'), hostsFile(hostname, req.args.hostsEntries));
+  const resolv = resolvConf(req.args);
+  if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
+  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, resolv !== undefined));
   for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
   // Last, so that nothing after it fails with the network up.
   const nic = cni ? podNetwork(req, manifest, P, R) : undefined;
@@ -461,7 +513,7 @@ function run(req: RunRequest): ExecPlan {
       APPS: apps.map((a) => a.name).join(' '),
       T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT,
       LOGMAX: logs.max,
-      HOSTNAME: req.args.hostname ?? `rkt-${req.uuid}`,
+      HOSTNAME: hostname,
       NET_IP: nic?.address,
       NET_GW: nic?.gateway,
     }),

@@ -78,12 +78,14 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       KVM,
       '--net=none',
       '--volume=data,kind=empty',
+      '--hosts-entry=10.1.2.3=example.test',
       image,
       '--name=writer',
       '--memory=512M',
       ...mount,
       ...sh(
-        'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; echo shared-hello >/data/f',
+        'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; ' +
+          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f',
       ),
       '---',
       image,
@@ -97,6 +99,9 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.match(r.stdout, new RegExp(`^kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(r.stdout, /^read-shared-hello$/m);
     assert.match(r.stdout, new RegExp(`^host-rkt-${r.uuid}$`, 'm'));
+    // The pod's hosts file, bound over the image's.
+    assert.match(r.stdout, new RegExp(`^127\\.0\\.1\\.1\\trkt-${r.uuid}$`, 'm'));
+    assert.match(r.stdout, /^10\.1\.2\.3\texample\.test$/m);
     // The app's memory limit is added to the VM's 128 MB (the kernel keeps some for itself).
     const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(r.stdout)?.[1]);
     assert.ok(memTotal > 500_000 && memTotal <= 640 * 1024, r.stdout);
