@@ -11,6 +11,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
 import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
@@ -49,7 +50,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
 
   after(() => rkt.cleanup());
 
-  it('runs an image as the oci and fly engines do: its user, groups, working directory and environment', async () => {
+  it('runs an image as the oci, fly and nspawn engines do: its user, groups, working directory and environment', async () => {
     const alice = buildAci(rkt.work, 'alice', {
       user: 'alice',
       group: 'staff',
@@ -59,7 +60,9 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       exec: ['/bin/sh', '-c', 'id; pwd; echo "$GREETING/$AC_APP_NAME"; cat /etc/motd; exit 0'],
     });
     const outputs: string[] = [];
-    for (const engine of [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']]) {
+    const engines = [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']];
+    if (which('systemd-nspawn') !== undefined) engines.push(['--engine=nspawn', '--net=none']);
+    for (const engine of engines) {
       const r = await rkt.runPod([...engine, alice]);
       assert.equal(r.code, 0, `${engine[0]}: ${r.stderr}`);
       outputs.push(r.stdout);
@@ -68,8 +71,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       outputs[0] ?? '',
       /^uid=1234\(alice\) gid=4321\(staff\) groups=27,4321\(staff\)\n\/home\/alice\n/,
     );
-    assert.equal(outputs[1], outputs[0]);
-    assert.equal(outputs[2], outputs[0]);
+    for (const [i, out] of outputs.entries()) assert.equal(out, outputs[0], engines[i]?.[0]);
   });
 
   it("runs two apps on the guest's kernel, sharing an empty volume; an app's code comes back", async () => {
