@@ -501,23 +501,12 @@ function run(req: RunRequest): ExecPlan {
   if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
   const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, resolv !== undefined));
   for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
-  // Last, so that nothing after it fails with the network up.
-  const nic = cni ? podNetwork(req, manifest, P, R) : undefined;
   const logs = prepareLogCapture(
     P,
     apps.map((a) => a.name),
   );
-  writeFileSync(
-    path.join(P, KVM_DIR, 'pod.env'),
-    envFile({
-      APPS: apps.map((a) => a.name).join(' '),
-      T: stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT,
-      LOGMAX: logs.max,
-      HOSTNAME: hostname,
-      NET_IP: nic?.address,
-      NET_GW: nic?.gateway,
-    }),
-  );
+  const stopTimeout = stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT;
+  // The state first: gc finds a kvm pod's network by it.
   const state: KvmPodState = {
     engine: 'kvm',
     accel,
@@ -526,6 +515,19 @@ function run(req: RunRequest): ExecPlan {
     apps: apps.map((a) => a.name),
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  // Last but for writing two files, so that nothing fails with the network up.
+  const nic = cni ? podNetwork(req, manifest, P, R) : undefined;
+  writeFileSync(
+    path.join(P, KVM_DIR, 'pod.env'),
+    envFile({
+      APPS: apps.map((a) => a.name).join(' '),
+      T: stopTimeout,
+      LOGMAX: logs.max,
+      HOSTNAME: hostname,
+      NET_IP: nic?.address,
+      NET_GW: nic?.gateway,
+    }),
+  );
   const qemu = qemuArgs({
     accel,
     kernel: kernel.vmlinuz,
@@ -742,14 +744,16 @@ function enter(req: EnterRequest): ExecPlan {
   return fail(`pod ${req.pod.uuid}: the kvm engine cannot enter a pod's VM yet`);
 }
 
-/** QEMU, if it outlived its pod (a SIGKILLed plan does not take it along), is killed. */
+/**
+ * For kvm pods only (every engine hook runs for every pod): a QEMU that outlived its plan is killed,
+ * the CNI networks deleted and `ns-net` removed; the mounts lived in QEMU's mount namespace.
+ */
 function gc(pod: PodInfo): void {
-  if (readState(pod) !== undefined) {
-    const pid = qemuPid(pod);
-    if (pid !== undefined) {
-      process.stderr.write(`gc: pod ${pod.uuid}: killing its QEMU process ${pid}\n`);
-      kill(pid, 'SIGKILL');
-    }
+  if (readState(pod) === undefined) return; // another engine's pod: its own hook cleans it
+  const pid = qemuPid(pod);
+  if (pid !== undefined) {
+    process.stderr.write(`gc: pod ${pod.uuid}: killing its QEMU process ${pid}\n`);
+    kill(pid, 'SIGKILL');
   }
   // CNI DEL needs the network namespace still there (ptp removes its masquerade rules only then).
   for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
