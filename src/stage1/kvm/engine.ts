@@ -432,7 +432,9 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       'trap stop TERM INT HUP',
       // The guest's loggers add its uptime to the time QEMU started (centiseconds since the epoch).
       'echo $(($(date +%s%N) / 10000000)) >"$K/epoch"',
-      `${nsenter}unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
+      // A session of its own: QEMU ends at once on SIGINT, so a ^C on the terminal must reach only
+      // the plan, which stops the guest gracefully. Each step execs: QEMU keeps this pid.
+      `${nsenter}setsid unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
       'q=$!',
       'echo $q >"$K/qemu.pid"',
       'while kill -0 $q 2>/dev/null; do wait $q; done',
