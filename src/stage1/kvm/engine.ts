@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
+  copyFileSync,
   constants as fsConstants,
   existsSync,
   fstatSync,
@@ -60,7 +61,7 @@ import {
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
-import { prepareLogCapture } from '../../logs/capture.js';
+import { LOGGER_PROGRAM, prepareLogCapture } from '../../logs/capture.js';
 import {
   NETNS_FILE,
   TEARDOWN_SCRIPT,
@@ -86,7 +87,16 @@ export interface KvmPodState {
 export const KVM_DIR = path.join('stage1', 'kvm');
 export const KVM_CTL = path.join(KVM_DIR, 'ctl');
 export const KVM_QEMU_PID = path.join(KVM_DIR, 'qemu.pid');
-export const KVM_EXIT = path.join(KVM_DIR, 'exit');
+/** The guest's settings (read-only to it): pod.env, app/APP.env, logger.awk, epoch, stopping. */
+export const KVM_CONF = path.join(KVM_DIR, 'conf');
+/**
+ * What the guest sees at /pod, and all it can write to: conf (read-only), status, logs, apps (each
+ * bound in QEMU's mount namespace) and out (the pod's code). Not the pod dir itself: the host runs
+ * files of it as root (net/teardown.sh, the plugins of net/invocations.json) and trusts its state.
+ */
+export const KVM_SHARE = path.join(KVM_DIR, 'share');
+export const KVM_EXIT = path.join(KVM_SHARE, 'out', 'exit');
+const SHARED_DIRS = ['conf', 'status', 'logs', 'apps', 'out'];
 
 /** Where the pod dir is mounted in the guest. */
 const GUEST_POD = '/pod';
@@ -370,7 +380,7 @@ function prepareApp(
 }
 
 /** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
-export function innerScript(apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
+export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
   const L = [
     'fail() { echo "rkt: $*" >&2; exit 254; }',
     'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
@@ -389,6 +399,17 @@ export function innerScript(apps: AppSetup[], qemu: string[], net?: { ifName: st
         L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
     }
   }
+  // The guest's view: the shared dirs bound into the share (the rootfs trees with their mounts).
+  const G = path.join(R, KVM_SHARE);
+  const bind = (from: string, to: string, how = '--bind'): string =>
+    `mount ${how} ${q(path.join(R, from))} ${q(path.join(G, to))} || fail ${q(`cannot share ${from} with the VM`)}`;
+  L.push(
+    bind('apps', 'apps', '--rbind'),
+    bind('logs', 'logs'),
+    bind(POD_FILES.appStatusDir, 'status'),
+    bind(KVM_CONF, 'conf'),
+    `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
+  );
   if (net !== undefined) {
     // Frames that reach the CNI interface go to the tap (the guest) and back, before any IP stack:
     // the guest, with the interface's MAC and address, is the pod on the network.
@@ -419,19 +440,19 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${o.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
       'echo $$ >"$R/pid"',
       `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
-      'rm -f "$K/ctl" "$K/exit"',
+      `rm -f "$K/ctl" "$R"/${q(KVM_EXIT)}`,
       'mkfifo -m 600 "$K/ctl" && exec 9<>"$K/ctl" || { echo "rkt: cannot make $K/ctl" >&2; exit 254; }',
       'stopping= timer= q=',
       'stop() {',
       '  [ -n "$stopping" ] && return',
-      `  stopping=1; : >"$R"/${q(STOPPING_MARKER)}`,
+      `  stopping=1; : >"$R"/${q(STOPPING_MARKER)}; : >"$K/conf/stopping"`,
       '  echo "stop $T" >&9',
       '  ( k=; trap \'k=1\' TERM; sleep $((T + 5)) & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -KILL "$q"; fi ) </dev/null >/dev/null 2>&1 &',
       '  timer=$!',
       '}',
       'trap stop TERM INT HUP',
       // The guest's loggers add its uptime to the time QEMU started (centiseconds since the epoch).
-      'echo $(($(date +%s%N) / 10000000)) >"$K/epoch"',
+      'echo $(($(date +%s%N) / 10000000)) >"$K/conf/epoch"',
       // A session of its own: QEMU ends at once on SIGINT, so a ^C on the terminal must reach only
       // the plan, which stops the guest gracefully. Each step execs: QEMU keeps this pid.
       `${nsenter}setsid unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
@@ -440,7 +461,10 @@ export function planScript(o: { P: string; R: string; uuid: string; inner: strin
       'while kill -0 $q 2>/dev/null; do wait $q; done',
       '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
       'rc=254',
-      'if [ -f "$K/exit" ]; then read rc <"$K/exit"; else echo "rkt: the pod\'s VM ended without an exit code" >&2; fi',
+      // Written by the guest: only a number up to 255 is taken.
+      `if [ -f "$R"/${q(KVM_EXIT)} ]; then read -r rc <"$R"/${q(KVM_EXIT)}; else echo "rkt: the pod's VM ended without an exit code" >&2; fi`,
+      'case $rc in "" | *[!0-9]* | ????*) rc=254 ;; esac',
+      '[ "$rc" -le 255 ] || rc=254',
       'rm -f "$K/ctl"',
       ...(o.cni
         ? [
@@ -495,18 +519,20 @@ function run(req: RunRequest): ExecPlan {
     );
 
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
-  mkdirSync(path.join(P, KVM_DIR, 'app'), { recursive: true });
+  mkdirSync(path.join(P, KVM_CONF, 'app'), { recursive: true });
+  for (const d of SHARED_DIRS) mkdirSync(path.join(P, KVM_SHARE, d), { recursive: true });
   const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
   mkdirSync(path.join(P, 'etc'), { recursive: true });
   writeFileSync(path.join(P, 'etc', 'hosts'), hostsFile(hostname, req.args.hostsEntries));
   const resolv = resolvConf(req.args);
   if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
   const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, resolv !== undefined));
-  for (const a of apps) writeFileSync(path.join(P, KVM_DIR, 'app', `${a.name}.env`), a.env);
+  for (const a of apps) writeFileSync(path.join(P, KVM_CONF, 'app', `${a.name}.env`), a.env);
   const logs = prepareLogCapture(
     P,
     apps.map((a) => a.name),
   );
+  copyFileSync(path.join(P, LOGGER_PROGRAM), path.join(P, KVM_CONF, 'logger.awk'));
   const stopTimeout = stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT;
   // The state first: gc finds a kvm pod's network by it.
   const state: KvmPodState = {
@@ -520,7 +546,7 @@ function run(req: RunRequest): ExecPlan {
   // Last but for writing two files, so that nothing fails with the network up.
   const nic = cni ? podNetwork(req, manifest, P, R) : undefined;
   writeFileSync(
-    path.join(P, KVM_DIR, 'pod.env'),
+    path.join(P, KVM_CONF, 'pod.env'),
     envFile({
       APPS: apps.map((a) => a.name).join(' '),
       T: stopTimeout,
@@ -534,14 +560,14 @@ function run(req: RunRequest): ExecPlan {
     accel,
     kernel: kernel.vmlinuz,
     initrd,
-    share: R,
+    share: path.join(R, KVM_SHARE),
     name: `rkt-${req.uuid}`,
     debug: process.env['RKT_DEBUG_KVM'] !== undefined,
     memoryMb: size.memoryMb,
     cpus: size.cpus,
     ...(nic !== undefined ? { mac: nic.mac } : {}),
   });
-  const inner = innerScript(apps, qemu, nic);
+  const inner = innerScript(R, apps, qemu, nic);
   return { script: planScript({ P, R, uuid: req.uuid, inner, cni }) };
 }
 
@@ -718,6 +744,7 @@ function stop(req: StopRequest): void {
     return;
   }
   writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  writeFileSync(path.join(req.pod.path, KVM_CONF, 'stopping'), '');
   const plan = planPid(req.pod, qemu);
   if (plan !== undefined) kill(plan, 'SIGTERM');
   else if (!sendLine(req.pod.path, `stop ${stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT}`)) kill(qemu, 'SIGKILL');

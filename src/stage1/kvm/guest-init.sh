@@ -3,14 +3,14 @@
 # The kvm engine's guest init (pid 1 of the pod's VM; docs/stage1.md, "The kvm engine").
 #
 # Loads the virtio and 9p modules, mounts the pod dir (9p tag `rkt`) at /pod, reads the pod's
-# settings (stage1/kvm/pod.env: APPS, T; stage1/kvm/app/APP.env: MOUNTS, CMD), and starts every
+# settings (conf/pod.env: APPS, T...; conf/app/APP.env: MOUNTS, CMD), and starts every
 # app: /proc, /sys, /dev and a /tmp mounted in its rootfs, then CMD (env -i, setpriv, unshare
 # --root --wd --setuid, the app: a quoted word list) with its output on the console, which is the
 # host's `rkt run` output. Every event is a line on the FIFO /run/ctl: `exit APP` from an app's
 # subshell once it recorded the app's code, `stop [S]` read from the console (the host's stop),
 # `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
 # others; the pod's code is the first failing app's (143 during a stop counts as 0). The code goes
-# to /pod/stage1/kvm/exit, then the VM powers off.
+# to /pod/out/exit, then the VM powers off.
 PATH=/bin
 export PATH
 /bin/busybox --install -s /bin
@@ -28,8 +28,10 @@ while read -r m; do
   insmod "/lib/modules/$m" || die "cannot load $m"
 done </lib/modules/order
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'cannot mount the pod dir'
-K=/pod/stage1/kvm
-S=/pod/stage1/rootfs/rkt/status
+# The host shares only this (src/stage1/kvm/engine.ts, innerScript): conf (read-only: settings,
+# the loggers' program and clock, the stop marker), status, logs, apps (the rootfs trees), out.
+K=/pod/conf
+S=/pod/status
 APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
@@ -76,9 +78,9 @@ start_app() {
   # time-stamped, to the app's log in the pod dir.
   mkfifo "/run/$1.out" "/run/$1.err"
   (
-    LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/stage1/logger.awk <"/run/$1.out" >/dev/console &
+    LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
     o=$!
-    LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/stage1/logger.awk <"/run/$1.err" >/dev/console &
+    LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/conf/logger.awk <"/run/$1.err" >/dev/console &
     e=$!
     eval "exec $CMD" </dev/null >"/run/$1.out" 2>"/run/$1.err" &
     echo $! >"/run/$1.pid"
@@ -102,8 +104,8 @@ stop_all() {
 }
 
 # A stop sent before the console reader ran is seen by its marker (written before the line).
-if [ -e /pod/stage1/stopping ]; then
-  echo 0 >"$K/exit"
+if [ -e "$K/stopping" ]; then
+  echo 0 >/pod/out/exit
   sync
   poweroff -f
 fi
@@ -133,6 +135,6 @@ while [ "$left" -gt 0 ] && read -r cmd arg <&9; do
 done
 [ -n "$timer" ] && kill "$timer" 2>/dev/null
 kill "$reader" 2>/dev/null
-echo "${code:-0}" >"$K/exit"
+echo "${code:-0}" >/pod/out/exit
 sync
 poweroff -f

@@ -9,7 +9,14 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
-import { hostTscKhz, prefixLength, qemuArgs, vmSize } from '../../../src/stage1/kvm/engine.js';
+import {
+  hostTscKhz,
+  innerScript,
+  planScript,
+  prefixLength,
+  qemuArgs,
+  vmSize,
+} from '../../../src/stage1/kvm/engine.js';
 import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
@@ -126,5 +133,22 @@ describe('kvm engine', () => {
       isolators: [],
     } as unknown as PodManifest;
     assert.deepEqual(vmSize(bare, 8), { memoryMb: 128, cpus: 1 });
+  });
+
+  it('shares with the guest only conf (read-only), status, logs, apps and out; takes only a numeric code', () => {
+    const inner = innerScript('/d/run/u', [], ['qemu-system-x86_64']);
+    assert.match(inner, /mount --rbind \/d\/run\/u\/apps \/d\/run\/u\/stage1\/kvm\/share\/apps /);
+    assert.match(inner, /mount --bind \/d\/run\/u\/logs \/d\/run\/u\/stage1\/kvm\/share\/logs /);
+    assert.match(inner, /mount --bind \/d\/run\/u\/stage1\/kvm\/conf \/d\/run\/u\/stage1\/kvm\/share\/conf /);
+    assert.match(inner, /mount -o remount,bind,ro \/d\/run\/u\/stage1\/kvm\/share\/conf /);
+    assert.match(inner, /\nexec qemu-system-x86_64\n$/);
+    const plan = planScript({ P: '/d/prepared/u', R: '/d/run/u', uuid: 'u', inner, cni: false });
+    assert.match(plan, /read -r rc <"\$R"\/stage1\/kvm\/share\/out\/exit/);
+    assert.match(plan, /case \$rc in "" \| \*\[!0-9\]\* \| \?\?\?\?\*\) rc=254 ;; esac/);
+    assert.doesNotMatch(plan, /teardown/);
+    assert.match(
+      planScript({ P: '/p', R: '/r', uuid: 'u', inner, cni: true }),
+      /nsenter --net="\$R"\/ns-net -- setsid /,
+    );
   });
 });
