@@ -12,10 +12,11 @@ import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import type { Engine, EnginePod } from './engine.js';
 import { flyEngine } from './fly/engine.js';
+import { kvmEngine } from './kvm/engine.js';
 import { nspawnEngine } from './nspawn/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
-export type EngineName = 'oci' | 'fly' | 'nspawn';
+export type EngineName = 'oci' | 'fly' | 'nspawn' | 'kvm';
 
 export interface EngineChoice {
   name: EngineName;
@@ -24,6 +25,7 @@ export interface EngineChoice {
 }
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
+const KVM_WORD = /(^|[^a-z0-9])kvm([^a-z0-9]|$)/i;
 /** nspawn, or rkt's stage1-coreos by its image name (`coreos.com/rkt/stage1-coreos[:VERSION]`). */
 const NSPAWN_WORD = /(^|[^a-z0-9])nspawn([^a-z0-9]|$)|(^|\/)stage1-coreos(:|$)/i;
 
@@ -41,6 +43,7 @@ export function engineChoice(args: Stage1Flags): EngineChoice {
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
     if (NSPAWN_WORD.test(named)) return { name: 'nspawn' };
+    if (KVM_WORD.test(named)) return { name: 'kvm' };
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
@@ -69,6 +72,7 @@ export const STAGE1_IMAGE_NAMES = [
   'stage1-coreos.aci',
   'stage1-fly.aci',
   'stage1-nspawn.aci',
+  'stage1-kvm.aci',
 ];
 
 /**
@@ -89,6 +93,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
     .replace(/^stage1-/, '');
   if (FLY_WORD.test(name)) return { name: 'fly' };
   if (NSPAWN_WORD.test(name)) return { name: 'nspawn' };
+  if (KVM_WORD.test(name)) return { name: 'kvm' };
   // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
   if (name === 'oci' || name === 'coreos') {
     runtimeChoice(undefined);
@@ -105,9 +110,10 @@ function engineOfImage(flag: string, location: string): EngineChoice {
 }
 
 /** Every built-in engine (stage0's gc calls each one's `gc`). */
-export const ENGINES: readonly Engine[] = [ociEngine, flyEngine, nspawnEngine];
+export const ENGINES: readonly Engine[] = [ociEngine, flyEngine, nspawnEngine, kvmEngine];
 
 export function engineByName(name: EngineName): Engine {
+  if (name === 'kvm') return kvmEngine;
   return name === 'fly' ? flyEngine : name === 'nspawn' ? nspawnEngine : ociEngine;
 }
 
@@ -120,6 +126,6 @@ export function engineForPod(pod: EnginePod): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly' || name === 'nspawn') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'nspawn' || name === 'kvm') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
 }

@@ -72,8 +72,8 @@ describe('engineChoice', () => {
       /^--stage1-url=http:\/\/127\.0\.0\.1:1\/s\.aci: no such stage1/,
     );
     refused(
-      args({ stage1: { fromDir: 'stage1-kvm.aci' } }),
-      /^--stage1-from-dir=stage1-kvm\.aci: no such stage1/,
+      args({ stage1: { fromDir: 'stage1-xen.aci' } }),
+      /^--stage1-from-dir=stage1-xen\.aci: no such stage1/,
     );
     refused(args({ stage1: { hash: 'sha512-0123' } }), /^--stage1-hash=sha512-0123: /);
   });

@@ -678,7 +678,7 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   engine: {
     value: 'string',
     description:
-      'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc, fly or nspawn (systemd-nspawn)',
+      'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc, fly, nspawn (systemd-nspawn) or kvm (a VM per pod)',
   },
 };
 
