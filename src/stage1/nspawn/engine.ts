@@ -25,6 +25,7 @@ import {
 import path from 'node:path';
 import type { PodManifest, RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
 import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
 import {
@@ -223,10 +224,8 @@ function run(req: RunConfig): ExecPlan {
     mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
     let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
     if (req.noOverlay) {
-      const r = spawnSync('cp', ['-a', lower + '/.', path.join(P, STAGE1_ROOTFS, rootfs)], {
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) fail(`cannot copy ${lower}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+      const r = host().cp.copyTree(lower, path.join(P, STAGE1_ROOTFS, rootfs));
+      if (r.status !== 0) fail(`cannot copy ${lower}: ${failureText(r, 'cp')}`);
     } else {
       lowers.add(bindable(lower, 'the image tree'));
       for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
