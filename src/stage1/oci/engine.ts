@@ -613,7 +613,14 @@ function stop(req: StopRequest): void {
     )
       return;
     // A supervisor that is gone: TERM the apps ourselves (nobody escalates).
+  } else if (supervisorPid(req.pod.path) !== undefined) {
+    // Forced: the supervisor stops the pod at once (a sandbox's supervisor outlives its apps until
+    // told to stop), and `timeout` KILLs every app it knows, also when a graceful stop is under way.
+    writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '0\n');
+    sendCommand(req.pod.path, 'stop 0');
+    sendCommand(req.pod.path, 'timeout');
   }
+  // And the apps directly, so that they are gone now whatever the supervisor's state.
   for (const a of state.apps) killContainer(rt, a.id, req.force ? 'KILL' : 'TERM');
 }
 

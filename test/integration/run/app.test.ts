@@ -271,6 +271,34 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assertNothingLeft(uuid, label);
         });
 
+        it('stop --force ends a sandbox: its running app and its supervisor; gc leaves nothing', async () => {
+          const { pod, uuid } = await sandbox(engine);
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=busy',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            'while :; do sleep 0.05; done',
+          );
+          await ok('app', 'start', uuid, '--app=busy');
+          assert.equal(await appList(uuid), 'busy\trunning\n');
+          assert.equal(await ok('stop', '--force', uuid), `${uuid}\n`);
+          // The supervisor outlived its KILLed apps, waiting for a stop that never came.
+          await waitFor(
+            'the sandbox to end',
+            () => pod.child.exitCode !== null || pod.child.signalCode !== null,
+          );
+          await pod.done;
+          assert.equal((await podState(uuid))['state'], 'exited');
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
+        });
+
         it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', async () => {
           const { pod, uuid } = await sandbox(engine);
           const io = (mode: string): string[] =>
