@@ -4,7 +4,9 @@
  * a client generated from our src/cri/v1/api.proto goes through the kubelet's sequence for a pod
  * of two containers, checks statuses after each step, the CRI logs at log_path, ExecSync, a stop
  * of a container that ignores SIGTERM, a service restarted with the pod running, bad requests, and
- * that removal leaves nothing (pod dir, supervisor, mounts). Runs with crun and with runc.
+ * that removal leaves nothing (pod dir, supervisor, mounts); then, with the service on the host's
+ * network (the sandbox in a namespace of its own), Exec and PortForward through the streaming
+ * server with a kubelet-style SPDY client. Runs with crun and with runc.
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,6 +29,7 @@ import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, skipUnlessCI, startCollected, waitFor, type Running } from '../../helpers.js';
+import { forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -111,13 +114,12 @@ for (const runtime of ['crun', 'runc'] as const) {
       let rt!: grpc.Client;
       const sandboxes = new Set<string>();
 
-      const start = async (): Promise<void> => {
+      /** Starts the service, in a network namespace of its own unless `hostNet`. */
+      const start = async (hostNet = false): Promise<void> => {
         const proc = startCollected(
-          'unshare',
+          hostNet ? rktBin : 'unshare',
           [
-            '--net',
-            '--',
-            rktBin,
+            ...(hostNet ? [] : ['--net', '--', rktBin]),
             `--dir=${data}`,
             'cri-service',
             `--listen=unix://${sock}`,
@@ -153,8 +155,9 @@ for (const runtime of ['crun', 'runc'] as const) {
         writeFileSync(join(work, 'host', 'file'), 'from-the-host\n');
         // A converted docker image's command: entrypoint and cmd in the ACI's annotations.
         const aci = buildBusyboxAci(work, 'cri-busybox', {
-          applets: ['sh', 'echo', 'cat', 'sleep', 'ls', 'readlink', 'id', 'touch'],
+          applets: ['sh', 'echo', 'cat', 'sleep', 'ls', 'readlink', 'id', 'touch', 'httpd', 'true'],
           dirs: ['tmp', 'proc', 'sys', 'dev', 'data'],
+          files: { 'www/index.html': 'hello from the pod\n' },
           app: { exec: ['/bin/sh', '-c', 'echo from-image-cmd'] },
           annotations: [
             { name: 'appc.io/docker/entrypoint', value: '["/bin/sh","-c"]' },
@@ -496,7 +499,62 @@ for (const runtime of ['crun', 'runc'] as const) {
         );
         assert.equal((await containerStatus(first)).state, 'CONTAINER_CREATED');
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
-        assert.deepEqual(await listContainers(), []);
+        assert.deepEqual(await listContainers({ pod_sandbox_id: sb }), []);
+        sandboxes.delete(sb);
+      });
+
+      it('Exec and PortForward answer with URLs of the streaming server that reach the container and the pod', async () => {
+        // The test reaches the streaming server on the loopback: this service is on the host's
+        // network; the sandbox has a network namespace of its own.
+        await stop();
+        await start(true);
+        const sb = await runSandbox('streams');
+        const web = await create(sb, {
+          metadata: { name: 'web', attempt: 0 },
+          command: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'],
+        });
+        await unary(rt, 'StartContainer', { container_id: web });
+        const exec = await unary<{ url: string }>(rt, 'Exec', {
+          container_id: web,
+          cmd: ['/bin/sh', '-c', 'cat; echo to-stderr >&2; exit 4'],
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        assert.match(exec.url, /^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+        const r = await remoteCommand(exec.url, { stdin: 'piped in\n', stderr: true });
+        assert.equal(r.stdout, 'piped in\n');
+        assert.equal(r.stderr, 'to-stderr\n');
+        assert.equal(r.exitCode, 4, JSON.stringify(r.status));
+        const tty = await unary<{ url: string }>(rt, 'Exec', {
+          container_id: web,
+          cmd: ['/bin/sh', '-c', 'if [ -t 1 ]; then echo on-a-tty; fi'],
+          stdin: true,
+          stdout: true,
+          tty: true,
+        });
+        const t = await remoteCommand(tty.url, { stdin: '', tty: true });
+        assert.match(t.stdout, /on-a-tty/);
+        assert.equal(t.exitCode, 0);
+        await rejects(
+          unary(rt, 'Exec', { container_id: `${sb}-nothing-0`, cmd: ['/bin/true'], stdout: true }),
+          grpc.status.NOT_FOUND,
+        );
+
+        const pf = await unary<{ url: string }>(rt, 'PortForward', { pod_sandbox_id: sb, port: [8080] });
+        assert.match(pf.url, /^http:\/\/127\.0\.0\.1:\d+\/portforward\//);
+        const { conn, socket } = await upgrade(pf.url, ['portforward.k8s.io']);
+        try {
+          // httpd answers once it listens: a connection made before that is refused, and retried.
+          let got = { data: '', error: '' };
+          for (let i = 0; i < 200 && !/hello from the pod/.test(got.data); i++)
+            got = await forwardOnce(conn, 8080, String(i), 'GET /index.html HTTP/1.0\r\n\r\n');
+          assert.match(got.data, /^HTTP\/1\.[01] 200/);
+          assert.match(got.data, /hello from the pod/);
+        } finally {
+          socket.destroy();
+        }
+        await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
         sandboxes.delete(sb);
       });
     },
