@@ -11,7 +11,7 @@
  *   output also goes, in the CRI log format, to the log_path under the sandbox's log_directory
  *   (the supervisor's loggers, with `CRILOG` in the app's settings).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -59,7 +59,9 @@ import {
   writeFileAtomic,
 } from '../pod/index.js';
 import { addApp, removeAppFiles, sendCommand, supervisorPid, SUP_DIR } from '../stage1/oci/engine.js';
-import { shQuote } from '../stage1/oci/runtime.js';
+import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1/oci/runtime.js';
+import { ENGINE_STATE } from '../stage1/engine.js';
+import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
 import type { Store } from '../store/index.js';
 import type { RktGlobals } from '../cli/rkt/globals.js';
 import type { CriImages } from './images.js';
@@ -260,6 +262,8 @@ function appState(pod: PodInfo, app: string): AppState {
 
 export class CriRuntime {
   private readonly layout: PodsLayout;
+  /** The previous CPU sample of each cgroup, for the CPU rate. */
+  private readonly samples = new Map<string, CgroupSample>();
 
   constructor(private readonly opts: CriRuntimeOptions) {
     this.layout = new PodsLayout(opts.dataDir);
@@ -922,5 +926,130 @@ export class CriRuntime {
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
+  }
+
+  // ---- stats and resources ----
+
+  /** CPU and memory of the cgroup `rel` now, with the rate since its previous sample. */
+  private usage(rel: string): { cpu: object; memory: object } | { cpu: null; memory: null } {
+    const cur = readCgroup(rel);
+    if (cur === undefined) {
+      this.samples.delete(rel);
+      return { cpu: null, memory: null };
+    }
+    const cores = nanoCores(this.samples.get(rel), cur);
+    this.samples.set(rel, cur);
+    return usageMessages(cur, cores);
+  }
+
+  private containerStatsOf(c: ContainerRef): object {
+    const upper = path.join(c.sandbox.pod.path, 'overlay', c.app, 'upper');
+    const du = diskUsage(upper);
+    const running = this.state(c) === 'running';
+    return {
+      attributes: {
+        id: c.id,
+        metadata: c.record.metadata,
+        labels: c.record.labels,
+        annotations: c.record.annotations,
+      },
+      ...(running ? this.usage(`rkt-${c.sandbox.pod.uuid}/${c.app}`) : { cpu: null, memory: null }),
+      writable_layer: {
+        timestamp: nanos(Date.now()),
+        fs_id: { mountpoint: upper },
+        used_bytes: { value: du.bytes.toString() },
+        inodes_used: { value: du.inodes.toString() },
+      },
+      swap: null,
+    };
+  }
+
+  containerStats(req: { container_id?: string }): object {
+    return { stats: this.containerStatsOf(this.container(req.container_id)) };
+  }
+
+  listContainerStats(req: {
+    filter?: { id?: string; pod_sandbox_id?: string; label_selector?: Labels } | null;
+  }): object {
+    const f = req.filter ?? {};
+    return {
+      stats: this.containers()
+        .filter(
+          (c) =>
+            matchesId(c.id, f.id) &&
+            matchesId(c.sandbox.id, f.pod_sandbox_id) &&
+            matchesLabels(c.record.labels, f.label_selector),
+        )
+        .map((c) => this.containerStatsOf(c)),
+    };
+  }
+
+  private sandboxStatsOf(sb: Sandbox): object {
+    const containers = this.containers().filter((c) => c.sandbox.id === sb.id);
+    return {
+      attributes: {
+        id: sb.id,
+        metadata: sb.record.metadata,
+        labels: sb.record.labels,
+        annotations: sb.record.annotations,
+      },
+      linux: {
+        ...(this.ready(sb) ? this.usage(`rkt-${sb.pod.uuid}`) : { cpu: null, memory: null }),
+        network: null,
+        process: null,
+        containers: containers.map((c) => this.containerStatsOf(c)),
+      },
+      windows: null,
+    };
+  }
+
+  podSandboxStats(req: { pod_sandbox_id?: string }): object {
+    return { stats: this.sandboxStatsOf(this.sandbox(req.pod_sandbox_id)) };
+  }
+
+  listPodSandboxStats(req: { filter?: { id?: string; label_selector?: Labels } | null }): object {
+    const f = req.filter ?? {};
+    return {
+      stats: this.sandboxes()
+        .filter((sb) => matchesId(sb.id, f.id) && matchesLabels(sb.record.labels, f.label_selector))
+        .map((sb) => this.sandboxStatsOf(sb)),
+    };
+  }
+
+  /** UpdateContainerResources: memory limit, CPU quota/period and shares, through the runtime's update. */
+  updateContainerResources(req: {
+    container_id?: string;
+    linux?: {
+      cpu_period?: string;
+      cpu_quota?: string;
+      cpu_shares?: string;
+      memory_limit_in_bytes?: string;
+      cpuset_cpus?: string;
+      cpuset_mems?: string;
+    } | null;
+  }): object {
+    const c = this.container(req.container_id);
+    if (this.state(c) !== 'running')
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} is not running`);
+    const l = req.linux ?? {};
+    const flags: string[] = [];
+    const num = (v: string | undefined): number => Number(v ?? '0');
+    if (num(l.memory_limit_in_bytes) > 0) flags.push(`--memory=${String(num(l.memory_limit_in_bytes))}`);
+    if (num(l.cpu_period) > 0) flags.push(`--cpu-period=${String(num(l.cpu_period))}`);
+    if (num(l.cpu_quota) > 0) flags.push(`--cpu-quota=${String(num(l.cpu_quota))}`);
+    if (num(l.cpu_shares) > 0) flags.push(`--cpu-share=${String(num(l.cpu_shares))}`);
+    if ((l.cpuset_cpus ?? '') !== '') flags.push(`--cpuset-cpus=${l.cpuset_cpus ?? ''}`);
+    if ((l.cpuset_mems ?? '') !== '') flags.push(`--cpuset-mems=${l.cpuset_mems ?? ''}`);
+    if (flags.length === 0) return {};
+    const state = readJson<{ runtime?: RuntimeName }>(path.join(c.sandbox.pod.path, ENGINE_STATE));
+    const rt = detectRuntime(state?.runtime !== undefined ? { runtime: state.runtime } : {});
+    const [cmd, ...argv] = runtimeArgv(rt, ['update', ...flags, `rkt-${c.sandbox.pod.uuid}-${c.app}`]);
+    const r = spawnSync(cmd as string, argv, { encoding: 'utf8' });
+    if (r.status !== 0)
+      throw new ApiError(
+        grpc.status.INVALID_ARGUMENT,
+        `container ${c.id}: ${rt.name} update: ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop() ?? ''}`,
+      );
+    return {};
   }
 }

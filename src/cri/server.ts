@@ -227,6 +227,22 @@ export class CriService {
           return url(() => this.streaming.exec(target, streamOpts(r)));
         },
       ),
+      ContainerStats: this.unary('ContainerStats', (r: { container_id?: string }) => rt.containerStats(r)),
+      ListContainerStats: this.unary(
+        'ListContainerStats',
+        (r: Parameters<CriRuntime['listContainerStats']>[0]) => rt.listContainerStats(r),
+      ),
+      PodSandboxStats: this.unary('PodSandboxStats', (r: { pod_sandbox_id?: string }) =>
+        rt.podSandboxStats(r),
+      ),
+      ListPodSandboxStats: this.unary(
+        'ListPodSandboxStats',
+        (r: Parameters<CriRuntime['listPodSandboxStats']>[0]) => rt.listPodSandboxStats(r),
+      ),
+      UpdateContainerResources: this.unary(
+        'UpdateContainerResources',
+        (r: Parameters<CriRuntime['updateContainerResources']>[0]) => rt.updateContainerResources(r),
+      ),
       PortForward: this.unary('PortForward', (r: { pod_sandbox_id?: string }) => {
         const target = rt.portForwardTarget(r.pod_sandbox_id);
         return url(() => this.streaming.portForward(target));

@@ -2,7 +2,8 @@
  * The CRI RuntimeService's sandboxes and containers end to end as root: bin/rkt cri-service runs in
  * a network namespace of its own (`unshare --net`, made here), on a data dir holding a busybox ACI;
  * a client generated from our src/cri/v1/api.proto goes through the kubelet's sequence for a pod
- * of two containers, checks statuses after each step, the CRI logs at log_path, ExecSync, a stop
+ * of two containers, checks statuses after each step, the CRI logs at log_path, ExecSync, stats and
+ * a resource update while it runs, a stop
  * of a container that ignores SIGTERM, a service restarted with the pod running, bad requests, and
  * that removal leaves nothing (pod dir, supervisor, mounts); then, with the service on the host's
  * network (the sandbox in a namespace of its own), Exec and PortForward through the streaming
@@ -279,6 +280,7 @@ for (const runtime of ['crun', 'runc'] as const) {
             'trap "" TERM; echo "out $FOO"; cat /data/file >&2; touch /data/x 2>/dev/null || echo ro; while :; do sleep 1; done',
           ],
           envs: [{ key: 'FOO', value: 'bar' }],
+          linux: { resources: { memory_limit_in_bytes: 64 * 1024 * 1024 } },
           mounts: [{ container_path: '/data', host_path: join(work, 'host'), readonly: true }],
           labels: { role: 'server' },
           log_path: 'server/0.log',
@@ -380,6 +382,44 @@ for (const runtime of ['crun', 'runc'] as const) {
           cmd: ['/bin/cat', '/data/file'],
         });
         assert.equal(again.stdout.toString(), 'from-the-host\n');
+
+        // Stats from the cgroups while it runs; its memory limit, then raised.
+        type Stats = {
+          attributes: { id: string };
+          cpu: { usage_core_nano_seconds: { value: string } } | null;
+          memory: { working_set_bytes: { value: string } } | null;
+          writable_layer: { used_bytes: { value: string }; inodes_used: { value: string } };
+        };
+        const cs = (await unary<{ stats: Stats }>(rt, 'ContainerStats', { container_id: server })).stats;
+        assert.equal(cs.attributes.id, server);
+        assert.ok(BigInt(cs.cpu?.usage_core_nano_seconds.value ?? '0') > 0n, JSON.stringify(cs));
+        assert.ok(BigInt(cs.memory?.working_set_bytes.value ?? '0') > 0n, JSON.stringify(cs));
+        assert.ok(BigInt(cs.writable_layer.inodes_used.value) > 0n, JSON.stringify(cs));
+        const statsList = (
+          await unary<{ stats: Stats[] }>(rt, 'ListContainerStats', { filter: { pod_sandbox_id: sb } })
+        ).stats;
+        assert.deepEqual(statsList.map((x) => x.attributes.id).sort(), [second, server]);
+        assert.equal(statsList.find((x) => x.attributes.id === second)?.cpu, null);
+        const ps = (
+          await unary<{
+            stats: { attributes: { id: string }; linux: { containers: Stats[]; memory: Stats['memory'] } };
+          }>(rt, 'PodSandboxStats', { pod_sandbox_id: sb })
+        ).stats;
+        assert.equal(ps.attributes.id, sb);
+        assert.equal(ps.linux.containers.length, 2);
+        assert.ok(BigInt(ps.linux.memory?.working_set_bytes.value ?? '0') > 0n);
+        const limit = (): string =>
+          readFileSync(
+            `/sys/fs/cgroup/memory/rkt-${uuidOf(sb)}/server-0/memory.limit_in_bytes`,
+            'utf8',
+          ).trim();
+        const v1 = existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
+        if (v1) assert.equal(limit(), String(64 * 1024 * 1024));
+        await unary(rt, 'UpdateContainerResources', {
+          container_id: server,
+          linux: { memory_limit_in_bytes: 96 * 1024 * 1024 },
+        });
+        if (v1) assert.equal(limit(), String(96 * 1024 * 1024));
 
         // Stop with a timeout: the container ignores SIGTERM and is killed once it has passed.
         await unary(rt, 'StopContainer', { container_id: server, timeout: 1 });
