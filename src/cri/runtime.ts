@@ -46,6 +46,7 @@ import {
   POD_FILES,
   PodsLayout,
   addAppToManifest,
+  appExitCode,
   cpuIsolator,
   locatePod,
   memoryIsolator,
@@ -83,6 +84,7 @@ import {
   uuidOfSandboxId,
 } from './mapping.js';
 import { podExecTarget, podPortTarget } from './streaming/rkt.js';
+import { attachTarget } from './attach.js';
 import type { ExecTarget, PortForwardTarget } from './streaming/types.js';
 
 const CRI_DIR = 'cri';
@@ -180,6 +182,8 @@ interface ContainerRecord {
   logPath: string;
   createdAt: number;
   mounts: { container_path: string; host_path: string; readonly: boolean }[];
+  tty?: boolean;
+  stdin?: boolean;
 }
 
 interface Sandbox {
@@ -670,6 +674,8 @@ export class CriRuntime {
         logPath,
         createdAt: Date.now(),
         mounts,
+        tty: config.tty === true,
+        stdin: config.stdin === true,
       };
       try {
         await addAppToManifest(pod.path, this.opts.store, key, ra);
@@ -884,6 +890,35 @@ export class CriRuntime {
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} is not running`);
     if ((cmd ?? []).length === 0) throw invalid('cmd: empty');
     return podExecTarget(c.sandbox.pod, [...(cmd ?? [])], c.app);
+  }
+
+  /** An attach target: a running container's terminal, or its stdin stream and its log. */
+  attachTarget(id: string | undefined, stdin: boolean): ExecTarget {
+    const c = this.container(id);
+    if (this.state(c) !== 'running')
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} is not running`);
+    const pod = c.sandbox.pod;
+    const sockets = path.join(pod.path, 'stage1', 'attach', c.app);
+    const need = c.record.tty === true ? 'tty.sock' : stdin ? 'stdin.sock' : undefined;
+    if (need !== undefined && !existsSync(path.join(sockets, need)))
+      throw new ApiError(
+        grpc.status.FAILED_PRECONDITION,
+        `container ${c.id}: no ${need === 'tty.sock' ? 'terminal' : 'stdin'} to attach to${
+          c.record.tty === true || c.record.stdin === true
+            ? ' (its endpoint is missing)'
+            : ' (created without stdin)'
+        }`,
+      );
+    return attachTarget(
+      {
+        podDir: pod.path,
+        app: c.app,
+        logPath: c.record.logPath,
+        exitCode: () => appExitCode(pod.path, c.app) ?? (this.ready(c.sandbox) ? undefined : 255),
+        describe: `container ${c.id}`,
+      },
+      c.record.tty === true,
+    );
   }
 
   portForwardTarget(id: string | undefined): PortForwardTarget {

@@ -1,8 +1,9 @@
 /**
  * `rkt cri-service`: the CRI v1 RuntimeService and ImageService (runtime.v1) on a unix socket.
  * The ImageService (images.ts); of the RuntimeService, Version, Status and RuntimeConfig here, pod
- * sandboxes, containers and exec in runtime.ts, and the streaming server (streaming/) for Exec and
- * PortForward. Methods without a handler (attach, stats, events) are answered UNIMPLEMENTED by grpc.
+ * sandboxes, containers and exec in runtime.ts, and the streaming server (streaming/) for Exec,
+ * Attach and PortForward. Methods without a handler (events, metrics, checkpoints) are answered
+ * UNIMPLEMENTED by grpc.
  */
 import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -242,6 +243,19 @@ export class CriService {
       UpdateContainerResources: this.unary(
         'UpdateContainerResources',
         (r: Parameters<CriRuntime['updateContainerResources']>[0]) => rt.updateContainerResources(r),
+      ),
+      Attach: this.unary(
+        'Attach',
+        (r: {
+          container_id?: string;
+          stdin?: boolean;
+          stdout?: boolean;
+          stderr?: boolean;
+          tty?: boolean;
+        }) => {
+          const target = rt.attachTarget(r.container_id, r.stdin === true);
+          return url(() => this.streaming.attach(target, streamOpts(r)));
+        },
       ),
       PortForward: this.unary('PortForward', (r: { pod_sandbox_id?: string }) => {
         const target = rt.portForwardTarget(r.pod_sandbox_id);

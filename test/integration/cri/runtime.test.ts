@@ -6,7 +6,7 @@
  * a resource update while it runs, a stop
  * of a container that ignores SIGTERM, a service restarted with the pod running, bad requests, and
  * that removal leaves nothing (pod dir, supervisor, mounts); then, with the service on the host's
- * network (the sandbox in a namespace of its own), Exec and PortForward through the streaming
+ * network (the sandbox in a namespace of its own), Exec, Attach and PortForward through the streaming
  * server with a kubelet-style SPDY client. Runs with crun and with runc.
  */
 import assert from 'node:assert/strict';
@@ -149,8 +149,9 @@ for (const runtime of ['crun', 'runc'] as const) {
 
       before(async () => {
         pkg = await loadCriPackage();
-        work = mkdtempSync(join(tmpdir(), `rocket-cri-rt-${runtime}-`));
-        data = join(work, 'data');
+        // Short: the attach endpoints are unix sockets deep in the pod dir (108 bytes at most).
+        work = mkdtempSync(join(tmpdir(), `cri-${runtime}-`));
+        data = join(work, 'd');
         sock = join(work, 'cri.sock');
         mkdirSync(join(work, 'host'));
         writeFileSync(join(work, 'host', 'file'), 'from-the-host\n');
@@ -543,7 +544,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         sandboxes.delete(sb);
       });
 
-      it('Exec and PortForward answer with URLs of the streaming server that reach the container and the pod', async () => {
+      it('Exec, Attach and PortForward answer with URLs of the streaming server that reach the container and the pod', async () => {
         // The test reaches the streaming server on the loopback: this service is on the host's
         // network; the sandbox has a network namespace of its own.
         await stop();
@@ -580,6 +581,42 @@ for (const runtime of ['crun', 'runc'] as const) {
           unary(rt, 'Exec', { container_id: `${sb}-nothing-0`, cmd: ['/bin/true'], stdout: true }),
           grpc.status.NOT_FOUND,
         );
+
+        // Attach: stdin through the supervisor's stream, stdout from the CRI log, the exit status.
+        const reader = await create(sb, {
+          metadata: { name: 'reader', attempt: 0 },
+          command: ['/bin/sh', '-c', 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 7; done'],
+          stdin: true,
+          log_path: 'reader/0.log',
+        });
+        await unary(rt, 'StartContainer', { container_id: reader });
+        const att = await unary<{ url: string }>(rt, 'Attach', {
+          container_id: reader,
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        assert.match(att.url, /^http:\/\/127\.0\.0\.1:\d+\/attach\//);
+        const ar = await remoteCommand(att.url, { stdin: 'hello\nquit\n', stderr: true });
+        assert.equal(ar.stdout, 'got hello\ngot quit\n');
+        assert.equal(ar.exitCode, 7, JSON.stringify(ar.status));
+        // With a tty: the container's terminal.
+        const term = await create(sb, {
+          metadata: { name: 'term', attempt: 0 },
+          command: ['/bin/sh', '-c', 'if [ -t 0 ]; then read l; echo "tty got $l"; exit 5; fi'],
+          stdin: true,
+          tty: true,
+        });
+        await unary(rt, 'StartContainer', { container_id: term });
+        const tatt = await unary<{ url: string }>(rt, 'Attach', {
+          container_id: term,
+          stdin: true,
+          stdout: true,
+          tty: true,
+        });
+        const tr = await remoteCommand(tatt.url, { stdin: 'abc\n', tty: true });
+        assert.match(tr.stdout, /tty got abc/);
+        assert.equal(tr.exitCode, 5, JSON.stringify(tr.status));
 
         const pf = await unary<{ url: string }>(rt, 'PortForward', { pod_sandbox_id: sb, port: [8080] });
         assert.match(pf.url, /^http:\/\/127\.0\.0\.1:\d+\/portforward\//);

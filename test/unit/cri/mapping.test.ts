@@ -27,6 +27,7 @@ import {
   sandboxIdOf,
   uuidOfSandboxId,
 } from '../../../src/cri/mapping.js';
+import { logRecordLine } from '../../../src/cri/attach.js';
 import { LOGGER_PROGRAM, bootEpochCentis, prepareLogCapture } from '../../../src/logs/capture.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { skipUnlessCI, tempDir, waitFor } from '../../helpers.js';
@@ -116,6 +117,17 @@ describe('cri mapping', () => {
     assert.deepEqual(capabilityIsolatorSet(['CAP_CHOWN', 'CAP_NET_ADMIN']), {
       retain: ['CAP_CHOWN', 'CAP_NET_ADMIN'],
     });
+  });
+
+  it("attach reads the CRI log's records back into stream and line", () => {
+    assert.deepEqual(logRecordLine('2026-01-02T03:04:05.12Z stdout F hello world'), {
+      stream: 'stdout',
+      text: 'hello world\n',
+    });
+    assert.deepEqual(logRecordLine('2026-01-02T03:04:05Z stderr P part'), { stream: 'stderr', text: 'part' });
+    assert.deepEqual(logRecordLine('2026-01-02T03:04:05Z stdout F '), { stream: 'stdout', text: '\n' });
+    assert.equal(logRecordLine('garbage'), undefined);
+    assert.equal(logRecordLine('2026-01-02T03:04:05Z stdin F x'), undefined);
   });
 
   it('times, exit reasons and CPU limits', () => {
