@@ -20,10 +20,13 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
+  readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +67,7 @@ import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1
 import { ENGINE_STATE } from '../stage1/engine.js';
 import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
 import type { Store } from '../store/index.js';
+import { readNetInfo } from '../net/info.js';
 import type { RktGlobals } from '../cli/rkt/globals.js';
 import type { CriImages } from './images.js';
 import {
@@ -201,6 +205,8 @@ interface ContainerRef {
 
 export interface CriRuntimeOptions {
   dataDir: string;
+  /** `--cni-conf-dir`: its first `.conf` is the network of sandboxes not on the node's network. */
+  cniConfDir: string;
   globals: RktGlobals;
   runtime: 'crun' | 'runc';
   store: Store;
@@ -317,7 +323,11 @@ export class CriRuntime {
       throw invalid(`runtime_handler ${JSON.stringify(handler)}: this runtime has crun and runc`);
     const ns = c.linux?.security_context?.namespace_options ?? {};
     const network = ns.network === 'NODE' ? 'NODE' : 'POD';
-    const argv = ['--mds-register=false', network === 'NODE' ? '--net=host' : '--net=none'];
+    const cni = network === 'POD' ? this.cniNetwork() : undefined;
+    const argv = [
+      '--mds-register=false',
+      network === 'NODE' ? '--net=host' : cni !== undefined ? `--net=${cni.name}` : '--net=none',
+    ];
     const hostname = c.hostname ?? '';
     if (hostname !== '' && network !== 'NODE') argv.push(`--hostname=${hostname}`);
     const dns = c.dns_config ?? {};
@@ -367,7 +377,8 @@ export class CriRuntime {
         uuid,
         args,
         insecure: { capabilities: false, paths: false, seccomp: false },
-        configDirs: { system: globals.systemConfig, local: globals.localConfig },
+        // With a CNI network: the service's config dir, whose net.d is --cni-conf-dir.
+        configDirs: { system: globals.systemConfig, local: cni?.configDir ?? globals.localConfig },
         variant: runtime,
       });
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
@@ -392,6 +403,47 @@ export class CriRuntime {
     }
     this.opts.log(`sandbox ${sandboxIdOf(uuid)} (pod ${uuid}) running`);
     return { pod_sandbox_id: sandboxIdOf(uuid) };
+  }
+
+  /**
+   * The CNI network of pod-network sandboxes: the first `.conf` file (by name) in --cni-conf-dir,
+   * which the pod's networking (src/net) reads as `CONFIG/net.d` of a config dir the service
+   * keeps in the data dir (`cri/cni`, its `net.d` a link to --cni-conf-dir). Undefined when there
+   * is none (the sandbox then has a loopback only).
+   */
+  private cniNetwork(): { name: string; configDir: string } | undefined {
+    let first: string | undefined;
+    try {
+      first = readdirSync(this.opts.cniConfDir)
+        .filter((n) => n.endsWith('.conf'))
+        .sort()[0];
+    } catch {
+      return undefined;
+    }
+    if (first === undefined) return undefined;
+    const conf = readJson<{ name?: unknown }>(path.join(this.opts.cniConfDir, first));
+    if (conf === undefined || typeof conf.name !== 'string' || conf.name === '')
+      throw new ApiError(
+        grpc.status.FAILED_PRECONDITION,
+        `${path.join(this.opts.cniConfDir, first)}: not a CNI network configuration with a name`,
+      );
+    const configDir = path.join(this.opts.dataDir, CRI_DIR, 'cni');
+    const link = path.join(configDir, 'net.d');
+    const target = path.resolve(this.opts.cniConfDir);
+    let current: string | undefined;
+    try {
+      current = readlinkSync(link);
+    } catch {
+      current = undefined;
+    }
+    if (current !== target) {
+      mkdirSync(configDir, { recursive: true });
+      const tmp = `${link}.${process.pid}.tmp`;
+      rmSync(tmp, { force: true });
+      symlinkSync(target, tmp);
+      renameSync(tmp, link);
+    }
+    return { name: conf.name, configDir };
   }
 
   /** Removes a pod that failed to start, waiting for its supervisor to be gone. */
@@ -448,7 +500,7 @@ export class CriRuntime {
         metadata: r.metadata,
         state: this.sandboxState(sb),
         created_at: nanos(r.createdAt),
-        network: { ip: '', additional_ips: [] },
+        network: { ip: readNetInfo(sb.pod.path).find((n) => n.ip !== '')?.ip ?? '', additional_ips: [] },
         linux: {
           namespaces: { options: { network: r.network, pid: 'CONTAINER', ipc: 'POD', target_id: '' } },
         },

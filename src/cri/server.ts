@@ -75,6 +75,7 @@ export class CriService {
     });
     this.runtime = new CriRuntime({
       dataDir: opts.globals.dir,
+      cniConfDir: opts.cniConfDir,
       globals: opts.globals,
       runtime: opts.runtime,
       store: opts.store,

@@ -4,7 +4,8 @@
  * a client generated from our src/cri/v1/api.proto goes through the kubelet's sequence for a pod
  * of two containers, checks statuses after each step, the CRI logs at log_path, ExecSync, stats and
  * a resource update while it runs, a stop
- * of a container that ignores SIGTERM, a service restarted with the pod running, bad requests, and
+ * of a container that ignores SIGTERM, a service restarted with the pod running, a sandbox on a
+ * CNI ptp network of --cni-conf-dir, bad requests, and
  * that removal leaves nothing (pod dir, supervisor, mounts); then, with the service on the host's
  * network (the sandbox in a namespace of its own), Exec, Attach and PortForward through the streaming
  * server with a kubelet-style SPDY client. Runs with crun and with runc.
@@ -157,7 +158,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         writeFileSync(join(work, 'host', 'file'), 'from-the-host\n');
         // A converted docker image's command: entrypoint and cmd in the ACI's annotations.
         const aci = buildBusyboxAci(work, 'cri-busybox', {
-          applets: ['sh', 'echo', 'cat', 'sleep', 'ls', 'readlink', 'id', 'touch', 'httpd', 'true'],
+          applets: ['sh', 'echo', 'cat', 'sleep', 'ls', 'readlink', 'id', 'touch', 'httpd', 'true', 'ip'],
           dirs: ['tmp', 'proc', 'sys', 'dev', 'data'],
           files: { 'www/index.html': 'hello from the pod\n' },
           app: { exec: ['/bin/sh', '-c', 'echo from-image-cmd'] },
@@ -481,6 +482,47 @@ for (const runtime of ['crun', 'runc'] as const) {
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
           await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
           sandboxes.delete(sb);
+        }
+      });
+
+      it('a pod-network sandbox is on the CNI network of --cni-conf-dir: its address in the status and in the pod; stop releases it', async () => {
+        const ipam = join(work, 'ipam');
+        mkdirSync(join(work, 'net.d'), { recursive: true });
+        writeFileSync(
+          join(work, 'net.d', '10-crit.conf'),
+          JSON.stringify({
+            cniVersion: '0.4.0',
+            name: 'crit',
+            type: 'ptp',
+            ipam: { type: 'host-local', subnet: '10.254.77.0/24', dataDir: ipam },
+          }),
+        );
+        try {
+          const sb = await runSandbox('cni');
+          const ip = (
+            await unary<{ status: { network: { ip: string } } }>(rt, 'PodSandboxStatus', {
+              pod_sandbox_id: sb,
+            })
+          ).status.network.ip;
+          assert.match(ip, /^10\.254\.77\.\d+$/);
+          assert.ok(existsSync(join(ipam, 'crit', ip)), 'host-local recorded the address');
+          const id = await create(sb, {
+            metadata: { name: 'ip', attempt: 0 },
+            command: ['/bin/sleep', '1000'],
+          });
+          await unary(rt, 'StartContainer', { container_id: id });
+          const r = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/ip', '-4', 'addr', 'show'],
+          });
+          assert.equal(r.exit_code, 0);
+          assert.match(r.stdout.toString(), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+          await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
+          assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
+          await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+          sandboxes.delete(sb);
+        } finally {
+          rmSync(join(work, 'net.d'), { recursive: true, force: true });
         }
       });
 
