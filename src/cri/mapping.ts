@@ -207,3 +207,11 @@ export function capabilityIsolatorSet(
   }
   return { retain: [...set] };
 }
+
+/**
+ * An oom_score_adj a pod can be given: not below `own` (the service's), since lowering it needs
+ * CAP_SYS_RESOURCE, which root lacks on some hosts (as containerd's restrict_oom_score_adj).
+ */
+export function clampOomScoreAdj(requested: number, own: number): number {
+  return Math.max(Math.min(requested, 1000), own, -1000);
+}

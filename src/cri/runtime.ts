@@ -38,6 +38,7 @@ import {
   capabilitiesRetainSet,
   cpuShares,
   noNewPrivileges,
+  oomScoreAdj,
   type Isolator,
   type Mount,
   type RuntimeApp,
@@ -73,6 +74,7 @@ import type { CriImages } from './images.js';
 import {
   ALL_CAPABILITIES,
   appNameOf,
+  clampOomScoreAdj,
   capabilityIsolatorSet,
   capabilitySet,
   containerIdOf,
@@ -150,8 +152,10 @@ export interface ContainerConfigMsg {
       cpu_quota?: string;
       cpu_shares?: string;
       memory_limit_in_bytes?: string;
+      oom_score_adj?: string;
     } | null;
     security_context?: {
+      supplemental_groups?: string[];
       capabilities?: { add_capabilities?: string[]; drop_capabilities?: string[] } | null;
       privileged?: boolean;
       run_as_user?: { value?: string } | null;
@@ -255,6 +259,16 @@ async function until(what: string, done: () => boolean, ms = WAIT_MS): Promise<v
 function asInvalid(err: unknown, where: string): unknown {
   if (err instanceof RocketError) return invalid(`${where}: ${err.message.split('\n')[0] ?? ''}`);
   return err;
+}
+
+/** The service's own oom_score_adj (the least a pod may get, see clampOomScoreAdj). */
+function readOwnOomScoreAdj(): number {
+  try {
+    const n = Number(readFileSync('/proc/self/oom_score_adj', 'utf8').trim());
+    return Number.isInteger(n) ? n : 0;
+  } catch {
+    return 0;
+  }
 }
 
 type AppState = 'created' | 'running' | 'exited';
@@ -644,6 +658,10 @@ export class CriRuntime {
       if (mem > 0) args.memory = memoryIsolator(String(mem));
       const millis = cpuMillis(Number(res.cpu_quota ?? '0'), Number(res.cpu_period ?? '0'));
       if (millis !== undefined) args.cpu = cpuIsolator(`${millis}m`);
+      const oom = Number(res.oom_score_adj ?? '0');
+      if (oom !== 0) args.oomScoreAdj = oomScoreAdj(clampOomScoreAdj(oom, readOwnOomScoreAdj()));
+      const groups = (sc.supplemental_groups ?? []).map(Number).filter((g) => Number.isInteger(g) && g >= 0);
+      if (groups.length > 0) args.supplementaryGIDs = groups;
       const shares = Number(res.cpu_shares ?? '0');
       if (shares > 0) args.cpuShares = cpuShares(Math.max(2, Math.min(shares, 262144)));
       const caps = sc.capabilities ?? {};

@@ -526,6 +526,62 @@ for (const runtime of ['crun', 'runc'] as const) {
         }
       });
 
+      it('applies the security context and resources: user, groups, capabilities, read-only rootfs, no_new_privs, oom_score_adj (clamped), memory', async () => {
+        const sb = await runSandbox('secure');
+        const id = await create(sb, {
+          metadata: { name: 'sec', attempt: 0 },
+          command: ['/bin/sleep', '1000'],
+          linux: {
+            resources: { memory_limit_in_bytes: 32 * 1024 * 1024, oom_score_adj: 500 },
+            security_context: {
+              run_as_user: { value: 1234 },
+              run_as_group: { value: 2345 },
+              supplemental_groups: [3456],
+              readonly_rootfs: true,
+              no_new_privs: true,
+              capabilities: { drop_capabilities: ['ALL'], add_capabilities: ['NET_RAW'] },
+            },
+          },
+        });
+        await unary(rt, 'StartContainer', { container_id: id });
+        const sh = async (script: string): Promise<{ out: string; code: number }> => {
+          const r = await unary<{ stdout: Buffer; stderr: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/sh', '-c', script],
+          });
+          return { out: r.stdout.toString() + r.stderr.toString(), code: r.exit_code };
+        };
+        // The exec'd shell is in the container: its process 1 has what the container was given.
+        const status = (await sh('cat /proc/1/status')).out;
+        assert.match(status, /^Uid:\s+1234\s/m);
+        assert.match(status, /^Gid:\s+2345\s/m);
+        assert.match(status, /^Groups:.*\b3456\b/m);
+        assert.match(status, /^NoNewPrivs:\s+1$/m);
+        // CAP_NET_RAW alone: bit 13.
+        assert.match(status, /^CapBnd:\s+0000000000002000$/m);
+        assert.equal((await sh('cat /proc/1/oom_score_adj')).out.trim(), '500');
+        assert.notEqual((await sh('touch /x')).code, 0);
+        const limit = `/sys/fs/cgroup/memory/rkt-${uuidOf(sb)}/sec-0/memory.limit_in_bytes`;
+        if (existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes'))
+          assert.equal(readFileSync(limit, 'utf8').trim(), String(32 * 1024 * 1024));
+        // A negative oom_score_adj (a Guaranteed pod's) is clamped to the service's own: it still runs.
+        const low = await create(sb, {
+          metadata: { name: 'low', attempt: 0 },
+          command: ['/bin/sleep', '1000'],
+          linux: { resources: { oom_score_adj: -997 } },
+        });
+        await unary(rt, 'StartContainer', { container_id: low });
+        assert.equal((await containerStatus(low)).state, 'CONTAINER_RUNNING');
+        const own = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+        const r = await unary<{ stdout: Buffer }>(rt, 'ExecSync', {
+          container_id: low,
+          cmd: ['/bin/cat', '/proc/1/oom_score_adj'],
+        });
+        assert.equal(r.stdout.toString().trim(), String(Math.max(-997, Number(own))));
+        await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        sandboxes.delete(sb);
+      });
+
       it('bad requests get NOT_FOUND or INVALID_ARGUMENT and leave nothing behind', async () => {
         const sb = await runSandbox('bad');
         await rejects(

@@ -13,6 +13,7 @@ import { DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
 import {
   ALL_CAPABILITIES,
   appNameOf,
+  clampOomScoreAdj,
   capabilityIsolatorSet,
   capabilitySet,
   containerIdOf,
@@ -130,7 +131,7 @@ describe('cri mapping', () => {
     assert.equal(logRecordLine('2026-01-02T03:04:05Z stdin F x'), undefined);
   });
 
-  it('times, exit reasons and CPU limits', () => {
+  it("times, exit reasons, CPU limits, oom_score_adj clamped to the service's own", () => {
     assert.equal(nanos(undefined), '0');
     assert.equal(nanos(1_700_000_000_123), '1700000000123000000');
     assert.equal(nanos(1.5), '1500000');
@@ -142,6 +143,10 @@ describe('cri mapping', () => {
     assert.equal(cpuMillis(50_000, 100_000), 500);
     assert.equal(cpuMillis(150_000, 0), 1500);
     assert.equal(cpuMillis(1, 100_000), 1);
+    assert.equal(clampOomScoreAdj(-997, 0), 0);
+    assert.equal(clampOomScoreAdj(-997, -1000), -997);
+    assert.equal(clampOomScoreAdj(500, 0), 500);
+    assert.equal(clampOomScoreAdj(2000, -1000), 1000);
   });
 });
 
