@@ -14,6 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  constants as fsConstants,
   closeSync,
   existsSync,
   lstatSync,
@@ -25,6 +26,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  readSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -192,6 +194,8 @@ interface ContainerRecord {
   mounts: { container_path: string; host_path: string; readonly: boolean }[];
   tty?: boolean;
   stdin?: boolean;
+  /** Once it has ended with 137: whether the kernel OOM-killed it. */
+  oomKilled?: boolean;
 }
 
 interface Sandbox {
@@ -259,6 +263,38 @@ async function until(what: string, done: () => boolean, ms = WAIT_MS): Promise<v
 function asInvalid(err: unknown, where: string): unknown {
   if (err instanceof RocketError) return invalid(`${where}: ${err.message.split('\n')[0] ?? ''}`);
   return err;
+}
+
+/**
+ * Whether the kernel log (/dev/kmsg, read without waiting) has an OOM kill of a task in cgroup
+ * `rel` (`oom-kill:...,task_memcg=/REL,...`). False when the log cannot be read.
+ */
+export function oomKilledIn(rel: string, kmsg = '/dev/kmsg'): boolean {
+  let fd: number;
+  try {
+    fd = openSync(kmsg, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  const needle = `task_memcg=/${rel},`;
+  const buf = Buffer.alloc(16 * 1024);
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        // EPIPE: a record was overwritten while reading; the next read goes on.
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') continue;
+        return false;
+      }
+      if (n <= 0) return false;
+      const rec = buf.subarray(0, n).toString('utf8');
+      if (rec.includes('oom-kill:') && rec.includes(needle)) return true;
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The service's own oom_score_adj (the least a pod may get, see clampOomScoreAdj). */
@@ -859,6 +895,19 @@ export class CriRuntime {
     ];
   }
 
+  /** Whether an app that ended with 137 was OOM-killed (asked of the kernel log once, then kept). */
+  private oomKilled(c: ContainerRef): boolean {
+    if (c.record.oomKilled !== undefined) return c.record.oomKilled;
+    const oom = oomKilledIn(`rkt-${c.sandbox.pod.uuid}/${c.app}`);
+    const file = path.join(c.sandbox.pod.path, CONTAINERS_DIR, `${c.app}.json`);
+    try {
+      writeFileAtomic(file, JSON.stringify({ ...c.record, oomKilled: oom }, null, 2) + '\n');
+    } catch {
+      // removed meanwhile
+    }
+    return oom;
+  }
+
   containerStatus(req: { container_id?: string; verbose?: boolean }): object {
     const c = this.container(req.container_id);
     const s = statusDir(c.sandbox.pod);
@@ -880,7 +929,7 @@ export class CriRuntime {
         const n = Number(readFileSync(file, 'utf8').trim());
         exitCode = Number.isInteger(n) ? n : 255;
       }
-      reason = exitReason(exitCode, false);
+      reason = exitReason(exitCode, exitCode === 137 && this.oomKilled(c));
     }
     return {
       status: {

@@ -526,7 +526,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         }
       });
 
-      it('applies the security context and resources: user, groups, capabilities, read-only rootfs, no_new_privs, oom_score_adj (clamped), memory', async () => {
+      it('applies the security context and resources: user, groups, capabilities, read-only rootfs, no_new_privs, oom_score_adj (clamped), memory; OOMKilled', async () => {
         const sb = await runSandbox('secure');
         const id = await create(sb, {
           metadata: { name: 'sec', attempt: 0 },
@@ -578,6 +578,20 @@ for (const runtime of ['crun', 'runc'] as const) {
           cmd: ['/bin/cat', '/proc/1/oom_score_adj'],
         });
         assert.equal(r.stdout.toString().trim(), String(Math.max(-997, Number(own))));
+        // A container past its memory limit is OOM-killed: 137, reason OOMKilled.
+        const hog = await create(sb, {
+          metadata: { name: 'hog', attempt: 0 },
+          command: ['/bin/sh', '-c', 'a=x; while :; do a="$a$a"; done'],
+          linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
+        });
+        await unary(rt, 'StartContainer', { container_id: hog });
+        await waitFor('the hog to end', () =>
+          existsSync(join(podDir(sb), 'stage1', 'rootfs', 'rkt', 'status', 'hog-0')),
+        );
+        const hs = await containerStatus(hog);
+        assert.equal(hs.state, 'CONTAINER_EXITED');
+        assert.equal(hs.exit_code, 137);
+        assert.equal(hs.reason, 'OOMKilled');
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
         sandboxes.delete(sb);
       });
