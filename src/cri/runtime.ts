@@ -522,7 +522,16 @@ export class CriRuntime {
     }
     if (sb.pod.state !== 'running') return {};
     // The apps still running get TERM and, at once, KILL (the kubelet stopped them gracefully first).
-    sendCommand(sb.pod.path, 'stop 0');
+    // Without a supervisor (killed), the apps are killed here, as `rkt stop --force` does.
+    // (An app's subshell keeps the FIFO open: a write to it says nothing of the supervisor.)
+    if (supervisorPid(sb.pod.path) === undefined || !sendCommand(sb.pod.path, 'stop 0')) {
+      const { engineForPod } = await import('../stage1/engines.js');
+      try {
+        engineForPod(sb.pod).stop({ pod: sb.pod, force: true });
+      } catch (err) {
+        this.opts.log(`stopping pod ${sb.pod.uuid}: ${errorMessage(err)}`);
+      }
+    }
     await until(`pod sandbox ${sb.id} to stop`, () => this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running');
     return {};
   }
@@ -816,7 +825,7 @@ export class CriRuntime {
 
   /** Sends a command to the sandbox's supervisor and waits until `done` holds. */
   private async command(c: ContainerRef, line: string, what: string, done: () => boolean): Promise<void> {
-    if (!sendCommand(c.sandbox.pod.path, line))
+    if (supervisorPid(c.sandbox.pod.path) === undefined || !sendCommand(c.sandbox.pod.path, line))
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} is not running`);
     await until(what, () => done() || supervisorPid(c.sandbox.pod.path) === undefined);
     if (!done())

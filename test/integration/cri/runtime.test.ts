@@ -596,6 +596,26 @@ for (const runtime of ['crun', 'runc'] as const) {
         sandboxes.delete(sb);
       });
 
+      it('a sandbox whose supervisor was killed reads NOTREADY and is still stopped and removed', async () => {
+        const sb = await runSandbox('orphan');
+        const id = await create(sb, {
+          metadata: { name: 'left', attempt: 0 },
+          command: ['/bin/sleep', '1000'],
+        });
+        await unary(rt, 'StartContainer', { container_id: id });
+        const pid = supervisor(sb);
+        process.kill(pid, 'SIGKILL');
+        await waitFor('the supervisor to be gone', () => !pidAlive(pid));
+        assert.equal((await sandboxStatus(sb)).state, 'SANDBOX_NOTREADY');
+        await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
+        await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
+        const uuid = uuidOf(sb);
+        assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(uuid), 'mounts of the pod left');
+        assert.ok(!spawnSync(runtime, ['list', '-q'], { encoding: 'utf8' }).stdout.includes(uuid));
+        sandboxes.delete(sb);
+      });
+
       it('bad requests get NOT_FOUND or INVALID_ARGUMENT and leave nothing behind', async () => {
         const sb = await runSandbox('bad');
         await rejects(
