@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import type { ExecTarget, StreamOptions, StreamProcess } from './streaming/types.js';
 
 export interface AttachApp {
@@ -58,8 +58,14 @@ export function attachTarget(a: AttachApp, tty: boolean): ExecTarget {
         const s = sock(path.join(dir, 'tty.sock'));
         const out = new PassThrough();
         s.pipe(out);
+        // The end of the client's stdin does not close the connection: socat would end it, and
+        // with it the output still to come, half a second later.
+        const input = new Writable({
+          write: (chunk: Buffer, _enc, cb) => void s.write(chunk, () => cb()),
+          final: (cb) => cb(),
+        });
         return {
-          stdin: opts.stdin ? s : null,
+          stdin: opts.stdin ? input : null,
           stdout: out,
           stderr: null,
           exit: new Promise((resolve) => s.on('close', () => void exitOf(a).then(resolve))),

@@ -1,14 +1,14 @@
 /**
  * The CRI RuntimeService's sandboxes and containers end to end as root: bin/rkt cri-service runs in
  * a network namespace of its own (`unshare --net`, made here), on a data dir holding a busybox ACI;
- * a client generated from our src/cri/v1/api.proto goes through the kubelet's sequence for a pod
- * of two containers, checks statuses after each step, the CRI logs at log_path, ExecSync, stats and
- * a resource update while it runs, a stop
- * of a container that ignores SIGTERM, a service restarted with the pod running, a sandbox on a
- * CNI ptp network of --cni-conf-dir, bad requests, and
- * that removal leaves nothing (pod dir, supervisor, mounts); then, with the service on the host's
- * network (the sandbox in a namespace of its own), Exec, Attach and PortForward through the streaming
- * server with a kubelet-style SPDY client. Runs with crun and with runc.
+ * a client generated from our src/cri/v1/api.proto goes through the kubelet's sequence for a pod of
+ * two containers: statuses after each step, the CRI logs at log_path, ExecSync, stats and a resource
+ * update while it runs, a stop of a container that ignores SIGTERM, the service restarted with the
+ * pod running, and removal leaving nothing (pod dir, supervisor, mounts). Then: a host-network
+ * sandbox, one on a CNI ptp network of --cni-conf-dir, the security context and resources seen from
+ * inside a container (and an OOM kill), a sandbox whose supervisor was killed, bad requests; and,
+ * with the service on the host's network (the sandbox in a namespace of its own), Exec, Attach and
+ * PortForward through the streaming server with a kubelet-style SPDY client. With crun and runc.
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -756,7 +756,8 @@ for (const runtime of ['crun', 'runc'] as const) {
         try {
           // httpd answers once it listens: a connection made before that is refused, and retried.
           let got = { data: '', error: '' };
-          for (let i = 0; i < 200 && !/hello from the pod/.test(got.data); i++)
+          const end = Date.now() + 30_000;
+          for (let i = 0; !/hello from the pod/.test(got.data) && Date.now() < end; i++)
             got = await forwardOnce(conn, 8080, String(i), 'GET /index.html HTTP/1.0\r\n\r\n');
           assert.match(got.data, /^HTTP\/1\.[01] 200/);
           assert.match(got.data, /hello from the pod/);
