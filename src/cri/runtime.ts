@@ -449,6 +449,12 @@ export class CriRuntime {
       if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
       await this.discardPod(uuid);
       rmSync(prepared.dir, { recursive: true, force: true });
+      // What the host cannot do for the pod (its network, say): one line naming the sandbox.
+      if (err instanceof RocketError)
+        throw new ApiError(
+          grpc.status.FAILED_PRECONDITION,
+          `pod sandbox ${JSON.stringify(record.metadata.name)}: ${err.message.split('\n')[0] ?? ''}`,
+        );
       throw err;
     }
     this.opts.log(`sandbox ${sandboxIdOf(uuid)} (pod ${uuid}) running`);

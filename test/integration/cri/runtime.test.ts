@@ -616,7 +616,43 @@ for (const runtime of ['crun', 'runc'] as const) {
         sandboxes.delete(sb);
       });
 
-      it('bad requests get NOT_FOUND or INVALID_ARGUMENT and leave nothing behind', async () => {
+      it('bad requests (a sandbox whose network fails, unknown ids, bad images and host paths) get their code and leave nothing behind', async () => {
+        // A sandbox whose network cannot be set up: refused, no pod left.
+        const pods = (): string[] =>
+          ['prepare', 'prepared', 'run', 'exited-garbage', 'garbage'].flatMap((d) => {
+            try {
+              return readdirSync(join(data, 'pods', d));
+            } catch {
+              return [];
+            }
+          });
+        const before = pods();
+        mkdirSync(join(work, 'net.d'), { recursive: true });
+        writeFileSync(
+          join(work, 'net.d', '10-broken.conf'),
+          JSON.stringify({ cniVersion: '0.4.0', name: 'broken', type: 'no-such-plugin' }),
+        );
+        try {
+          await assert.rejects(
+            unary(rt, 'RunPodSandbox', {
+              config: { metadata: { name: 'broken', uid: 'u', namespace: 'n' } },
+            }),
+            (e: grpc.ServiceError) => {
+              assert.equal(e.code, grpc.status.FAILED_PRECONDITION, e.details);
+              assert.ok(!e.details.includes('\n'), e.details);
+              assert.match(e.details, /^pod sandbox "broken": .*no-such-plugin/);
+              return true;
+            },
+          );
+        } finally {
+          rmSync(join(work, 'net.d'), { recursive: true, force: true });
+        }
+        assert.deepEqual(pods(), before);
+        assert.ok(
+          !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(data, 'pods')),
+          'no mount left',
+        );
+
         const sb = await runSandbox('bad');
         await rejects(
           sandboxStatus('0123456789abcdef0123456789abcdef'),
