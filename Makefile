@@ -10,6 +10,8 @@ build:
 lint:
 	npx eslint . && npx prettier --check .
 	shellcheck -s sh src/stage1/oci/supervisor.sh
+	shellcheck -s sh -x bin/rkt src/stage1/oci/fast.sh
+	shellcheck -s sh src/stage1/nspawn/chroot.sh
 
 demo: setup
 	bash scripts/demo.sh

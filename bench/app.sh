@@ -3,7 +3,8 @@
 # running sandbox, against `podman create --pod P` + `podman start` of the same rootfs; and, in the
 # same run, `rkt run --net=none` of /bin/true against `podman run --rm --net=none`. Medians and
 # ratios (bench/ratios.mjs). Goals (issue 11): app add + start at most 0.5x podman; rkt run no
-# slower than before the supervisor (0.89x podman measured then).
+# slower than before the supervisor (0.89x podman measured then). Also `rkt app start` alone
+# (answered by bin/rkt without Node) against `podman start`.
 # Needs podman set up as bench/peers/04-podman-setup.sh does (skipped otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,20 @@ hf "$work/rkt-app.json" "sh $work/rkt-app.sh"
 hf "$work/podman-app.json" "sh -c 'c=\$(podman create --pod $pod localhost/busybox true) && podman start \$c >/dev/null'"
 node bench/ratios.mjs "rkt app add + app start vs podman create --pod + start (goal <= 0.5x)" \
   ours="$work/rkt-app.json" podman="$work/podman-app.json"
+
+# `app start` alone (answered by bin/rkt without Node) against `podman start`: each timed start is of
+# an app created just before it (hyperfine --prepare), so only the start is timed.
+cat >"$work/rkt-add-next.sh" <<EOF
+n=s\$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+bin/rkt --dir $data app add $uuid $image --name=\$n && echo \$n >$work/next
+EOF
+hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/rkt-start.json" \
+  --prepare "sh $work/rkt-add-next.sh" "sh -c 'bin/rkt --dir $data app start $uuid --app=\$(cat $work/next)'" >/dev/null
+hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/podman-start.json" \
+  --prepare "sh -c 'podman create --pod $pod localhost/busybox true >$work/next-podman'" \
+  "sh -c 'podman start \$(cat $work/next-podman) >/dev/null'" >/dev/null
+node bench/ratios.mjs "rkt app start vs podman start (each of a container created just before)" \
+  ours="$work/rkt-start.json" podman="$work/podman-start.json"
 
 hf "$work/rkt-run.json" "bin/rkt --dir $data run --net=none $image"
 hf "$work/podman-run.json" "podman run --rm --net=none localhost/busybox true"

@@ -1,6 +1,6 @@
 // Stage0's startup snapshot (docs/stage1.md, "Start time"): esbuild bundles the rkt command line
-// into one CommonJS file (dynamic imports become lazily initialised parts of it; the native modules
-// better-sqlite3 and koffi stay outside and load from node_modules at run time), then
+// into one CommonJS file (dynamic imports become lazily initialised parts of it; koffi and the
+// native part of better-sqlite3 stay outside and load from node_modules at run time), then
 // `node --build-snapshot` runs it and writes the heap Node starts from. bin/rkt uses the snapshot
 // when it is newer than tsc's output, so a stale one is never run.
 import { build } from 'esbuild';
@@ -17,11 +17,10 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // Native modules, and the big libraries only some commands use (HTTP, OpenPGP, gRPC, HTML,
+  // koffi (native), and the big libraries only some commands use (HTTP, OpenPGP, gRPC, HTML,
   // decompressors), stay out of the snapshot: a smaller heap starts faster, and `rkt run` of an image
   // in the store never loads them. They are required from node_modules when first used.
   external: [
-    'better-sqlite3',
     'koffi',
     'undici',
     'openpgp',

@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 # (tests' NOTIFY_SOCKET receiver and pty driver), the CNI plugins and iptables (pod networks),
 # shellcheck (`make lint` checks the pod supervisor, src/stage1/oci/supervisor.sh), socat (the CRI
 # streaming server's port forwarding into pod network namespaces; the supervisor's attach
-# endpoints, a pty or a stream per app, for `rkt attach`).
+# endpoints, a pty or a stream per app, for `rkt attach`), systemd-container (systemd-nspawn, the
+# nspawn engine).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
   docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
-  mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat)
+  mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat systemd-container)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -27,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt_get=(apt-get -o DPkg::Lock::Timeout=300 -o Acquire::Retries=3 -q)
   "${apt_get[@]}" update >/dev/null
   "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's dynamic busybox package, kept as a .deb only (it conflicts with busybox-static): its shell
+# runs commands through PATH, as the upstream busybox image's does, and test/env/cri-images.sh makes it
+# the /bin/sh of the CRI validation suite's stand-in images.
+if ! ls .cache/debs/busybox_*.deb >/dev/null 2>&1; then
+  mkdir -p .cache/debs
+  (cd .cache/debs && apt-get -o Acquire::Retries=3 -q download busybox >/dev/null)
 fi
 
 # npm ci only when the lock file changed since the last install.

@@ -38,11 +38,14 @@ export interface CommandDoc {
   subcommands: CommandDoc[];
 }
 
-const flagTables = new WeakMap<Command, FlagDoc[]>();
+const flagTables = new WeakMap<Command, readonly FlagDoc[] | (() => readonly FlagDoc[])>();
 
-/** Gives a verb that parses its own arguments the flag table its parser reads. */
-export function setFlagTable(cmd: Command, flags: readonly FlagDoc[]): Command {
-  flagTables.set(cmd, [...flags]);
+/**
+ * Gives a verb that parses its own arguments the flag table its parser reads; a function is called
+ * when the table is first needed (help, man pages, completion), not when the tree is made.
+ */
+export function setFlagTable(cmd: Command, flags: readonly FlagDoc[] | (() => readonly FlagDoc[])): Command {
+  flagTables.set(cmd, typeof flags === 'function' ? flags : [...flags]);
   return cmd;
 }
 
@@ -76,7 +79,11 @@ export function optionDoc(o: Option): FlagDoc | undefined {
 
 /** The flags of one command (its own, not its parents'), the help flag last. */
 export function commandFlags(cmd: Command): FlagDoc[] {
-  const table = flagTables.get(cmd);
+  let table = flagTables.get(cmd);
+  if (typeof table === 'function') {
+    table = [...table()];
+    flagTables.set(cmd, table);
+  }
   const own = table ?? cmd.options.flatMap((o) => optionDoc(o) ?? []);
   return [...own.filter((f) => f.name !== 'help'), helpFlag(cmd.name())];
 }

@@ -7,7 +7,14 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startupSnapshot } from 'node:v8';
-import { main } from './rkt.js';
+import Database from 'better-sqlite3';
+import { provideBundled } from '../native.js';
+import { describeForSnapshot, main } from './rkt.js';
+
+// better-sqlite3's JavaScript is in the bundle (its native part loads when the store opens).
+provideBundled('better-sqlite3', Database);
+// The command tree's description, for telling help requests apart at start (rkt.ts).
+describeForSnapshot();
 
 startupSnapshot.setDeserializeMainFunction(() => {
   // Started from a snapshot, argv has no script; give it one so argv[2...] are the arguments as usual.

@@ -19,7 +19,7 @@ import { logsCommand } from './rkt/logs.js';
 import { versionCommand } from './rkt/version.js';
 import { completionCommand } from './rkt/completion.js';
 import { configCommand } from './rkt/config.js';
-import { describe, helpRequest, helpText } from './help.js';
+import { describe, helpRequest, helpText, type CommandDoc } from './help.js';
 import { isMainModule } from './run.js';
 
 /**
@@ -43,10 +43,22 @@ export function makeProgram(): Command {
   return program;
 }
 
+/**
+ * The command tree's description, made while stage0's startup snapshot is built (rkt-snapshot.ts):
+ * telling a help request from any other command line then needs no tree at start. The help itself
+ * is written from a tree made at the time.
+ */
+let snapshotDoc: CommandDoc | undefined;
+
+export function describeForSnapshot(): void {
+  snapshotDoc = describe(makeProgram());
+}
+
 /** Runs one rkt command line (without node and script); sets process.exitCode. */
 export async function main(argv: readonly string[]): Promise<void> {
   // Help as rkt's cobra gave it, for every command (src/cli/help.ts).
-  const help = argv.length === 0 ? undefined : helpRequest(argv, describe(makeProgram()));
+  let help = argv.length === 0 ? undefined : helpRequest(argv, snapshotDoc ?? describe(makeProgram()));
+  if (help !== undefined && snapshotDoc !== undefined) help = helpRequest(argv, describe(makeProgram()));
   if (help !== undefined) {
     if (help.unknown !== undefined) process.stdout.write(`Unknown help topic [\`${help.unknown}\`]\n`);
     process.stdout.write(helpText(help.doc));

@@ -789,7 +789,8 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   },
   engine: {
     value: 'string',
-    description: 'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc or fly',
+    description:
+      'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc, fly or nspawn (systemd-nspawn)',
   },
 };
 

@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { parsePodManifest, podManifestToJSON, type PodManifest } from '../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
-import type { Store } from '../store/index.js';
+import type { RenderedTree, Store } from '../store/index.js';
 import { DirLock } from './lock.js';
 import type { BuiltManifest } from './manifest.js';
 import {
@@ -113,19 +113,29 @@ export function createSharedVolumes(dir: string, manifest: PodManifest): void {
 }
 
 /**
- * rkt prepare: embryo (locked at once) → prepare → write `pod-created`, `pod`, render every app's
- * tree and record it in `appsinfo/<app>/{manifest,treeStoreID}`, create `sharedVolumes/` →
+ * rkt prepare: render every app's tree (or find it rendered) and check the apps against them, then
+ * embryo (locked at once) → prepare → write `pod-created`, `pod`, record each tree in
+ * `appsinfo/<app>/{manifest,treeStoreID}`, create `sharedVolumes/` →
  * prepared (unlocked), or run (still locked) with `keepLockedInRun`. A failure leaves the pod in
  * `prepare/` unlocked: an aborted prepare, for `gc`/`rm` to remove.
  */
 export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
-  // What would fail inside the runtime, naming neither volume nor app, is refused before a pod is
-  // made (checks.ts). The trees it renders are those the pod then takes (rendering reuses them).
-  const { checkPodBeforePrepare } = await import('./checks.js');
-  await checkPodBeforePrepare(
-    opts.built.manifest,
-    async (i) => (await opts.store.renderTree(opts.built.imageKeys[i] as string)).rootfs,
-  );
+  // The store's prepare lock (shared) is held from the first render until every tree is recorded
+  // in appsinfo, so that `rkt image gc` cannot remove a tree meanwhile. Each tree is rendered (or
+  // found) once: the checks and the pod use the same trees.
+  return withPrepareLock(opts.store, async () => {
+    const { manifest, imageKeys } = opts.built;
+    const trees: RenderedTree[] = [];
+    for (const i of manifest.apps.keys()) trees.push(await opts.store.renderTree(imageKeys[i] as string));
+    // What would fail inside the runtime, naming neither volume nor app, is refused before a pod
+    // is made (checks.ts).
+    const { checkPodBeforePrepare } = await import('./checks.js');
+    await checkPodBeforePrepare(manifest, (i) => Promise.resolve((trees[i] as RenderedTree).rootfs));
+    return makePod(opts, trees);
+  });
+}
+
+async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Promise<PreparedPod> {
   const layout = new PodsLayout(opts.dataDir);
   layout.ensure();
   const uuid = randomUUID();
@@ -146,16 +156,13 @@ export async function preparePod(opts: PrepareOptions): Promise<PreparedPod> {
     for (const [name, content] of Object.entries(opts.extraFiles ?? {}))
       writeFileAtomic(join(dir, name), content);
     await opts.afterManifest?.(dir);
-    await withPrepareLock(opts.store, async () => {
-      for (const [i, ra] of manifest.apps.entries()) {
-        const key = imageKeys[i] as string;
-        const tree = await opts.store.renderTree(key);
-        const info = join(dir, POD_FILES.appsInfo, ra.name);
-        mkdirSync(info, { recursive: true });
-        writeFileAtomic(join(info, 'manifest'), opts.store.manifestBytes(key));
-        writeFileAtomic(join(info, 'treeStoreID'), tree.treeStoreId);
-      }
-    });
+    for (const [i, ra] of manifest.apps.entries()) {
+      const key = imageKeys[i] as string;
+      const info = join(dir, POD_FILES.appsInfo, ra.name);
+      mkdirSync(info, { recursive: true });
+      writeFileAtomic(join(info, 'manifest'), opts.store.manifestBytes(key));
+      writeFileAtomic(join(info, 'treeStoreID'), (trees[i] as RenderedTree).treeStoreId);
+    }
     createSharedVolumes(dir, manifest);
     const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
     if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);

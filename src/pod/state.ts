@@ -138,6 +138,18 @@ export function resolveUuidPrefix(layout: PodsLayout, prefix: string): string {
   const want = prefix.toLowerCase().replace(/-/g, '');
   if (want === '' || !/^[0-9a-f]+$/.test(want))
     throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+  // A whole UUID matches at most its own pod: looked up where it is, without listing every pod.
+  if (want.length === 32) {
+    const uuid = [
+      want.slice(0, 8),
+      want.slice(8, 12),
+      want.slice(12, 16),
+      want.slice(16, 20),
+      want.slice(20),
+    ].join('-');
+    if (UUID_RE.test(uuid) && locatePod(layout, uuid) !== undefined) return uuid;
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+  }
   const matches = new Set<string>();
   for (const p of walkPods(layout)) if (p.uuid.replace(/-/g, '').startsWith(want)) matches.add(p.uuid);
   if (matches.size === 0)

@@ -1,6 +1,7 @@
 /**
  * Which engine runs a pod. At run time: from `--engine` or `--stage1-name` (oci, oci-crun, oci-runc,
- * crun, runc, or any name with the word `fly`, e.g. `coreos.com/rkt/stage1-fly:1.30.0`), else
+ * crun, runc, or any name with the word `fly`, e.g. `coreos.com/rkt/stage1-fly:1.30.0`, or `nspawn`,
+ * or rkt's `coreos.com/rkt/stage1-coreos[:VERSION]`, for the nspawn engine), else
  * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
  * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
@@ -12,9 +13,10 @@ import { RKT_FAILURE, RocketError } from '../errors.js';
 import type { PodArgs, PodInfo } from '../pod/index.js';
 import type { Engine } from './engine.js';
 import { flyEngine } from './fly/engine.js';
+import { nspawnEngine } from './nspawn/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
-export type EngineName = 'oci' | 'fly';
+export type EngineName = 'oci' | 'fly' | 'nspawn';
 
 export interface EngineChoice {
   name: EngineName;
@@ -23,18 +25,21 @@ export interface EngineChoice {
 }
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
+/** nspawn, or rkt's stage1-coreos by its image name (`coreos.com/rkt/stage1-coreos[:VERSION]`). */
+const NSPAWN_WORD = /(^|[^a-z0-9])nspawn([^a-z0-9]|$)|(^|\/)stage1-coreos(:|$)/i;
 
 /** The engine a run/prepare command line asks for; throws (254) on a name no engine answers to. */
 export function engineChoice(args: Pick<PodArgs, 'engine' | 'stage1'>): EngineChoice {
   const named = args.engine ?? args.stage1.name;
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
+    if (NSPAWN_WORD.test(named)) return { name: 'nspawn' };
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
   if (args.stage1.hash !== undefined)
     throw new RocketError(
-      `--stage1-hash=${args.stage1.hash}: stage1 images are built in, not taken from the store; choose one with --stage1-name or --engine (oci, oci-crun, oci-runc, fly)`,
+      `--stage1-hash=${args.stage1.hash}: stage1 images are built in, not taken from the store; choose one with --stage1-name or --engine (oci, oci-crun, oci-runc, fly, nspawn)`,
       RKT_FAILURE,
     );
   const images = [
@@ -56,6 +61,7 @@ export const STAGE1_IMAGE_NAMES = [
   'stage1-oci-runc.aci',
   'stage1-coreos.aci',
   'stage1-fly.aci',
+  'stage1-nspawn.aci',
 ];
 
 /**
@@ -75,6 +81,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
     .replace(/\.aci$/, '')
     .replace(/^stage1-/, '');
   if (FLY_WORD.test(name)) return { name: 'fly' };
+  if (NSPAWN_WORD.test(name)) return { name: 'nspawn' };
   // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
   if (name === 'oci' || name === 'coreos') {
     runtimeChoice(undefined);
@@ -91,7 +98,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
 }
 
 export function engineByName(name: EngineName): Engine {
-  return name === 'fly' ? flyEngine : ociEngine;
+  return name === 'fly' ? flyEngine : name === 'nspawn' ? nspawnEngine : ociEngine;
 }
 
 /** The engine that started a pod, from its `stage1/engine.json`. */
@@ -103,6 +110,6 @@ export function engineForPod(pod: PodInfo): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'nspawn') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
 }

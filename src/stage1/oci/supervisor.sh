@@ -14,6 +14,8 @@
 #   exit APP | wake | timeout
 # A pod from `rkt run` (MUTABLE empty) stops the other apps when one fails and ends when every app
 # has ended; a sandbox (MUTABLE=1) lives until it is stopped, its apps independent of each other.
+# The nspawn engine runs this as its container's init, with LOCKED=1 (its plan has taken the lock
+# and renamed the pod) and RT its chroot launcher (src/stage1/nspawn/chroot.sh) instead of a runtime.
 # shellcheck disable=SC2034 # variables set here are read by eval'ed settings and vice versa
 
 P=$1 R=$2
@@ -47,11 +49,16 @@ rt() { eval "$RT"' "$@"'; }
 # `command`: a failed redirection of the special builtin exec must not end the shell. The
 # `2>/dev/null` is on a group: on `exec` itself it would silence the apps' stderr for good.
 { command exec 4<&0; } 2>/dev/null || exec 4</dev/null
-if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
+if [ -n "${LOCKED-}" ]; then
+	# The engine's plan has locked the pod, moved it into run/ and written `pid` (nspawn: this
+	# supervisor is the init of the pod's container).
+	:
+elif ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
 	echo "rkt: pod $U is not prepared (already running?)" >&2
 	exit 254
+else
+	echo $$ >"$R/pid"
 fi
-echo $$ >"$R/pid"
 
 # The runtime's state dir tells whether a container still exists (`run` deletes it on exit).
 del() {
@@ -67,8 +74,8 @@ load() {
 	. "$R/$D/app/$1.env"
 }
 
-# forget APP: its containers (handlers and the main one) deleted, its rootfs unmounted, its log
-# FIFOs removed. (No command substitution here or in other frequent paths: each is a fork.)
+# forget APP: its containers (handlers and the main one) deleted. (No command substitution here or
+# in other frequent paths: each is a fork.)
 forget() {
 	load "$1"
 	i=0
@@ -76,9 +83,35 @@ forget() {
 	del "$ID"
 	i=0
 	while [ "$i" -lt "$POST_N" ]; do eval "del \"\$POST_ID_$i\""; i=$((i + 1)); done
-	[ -n "$OVL" ] && umount "$TARGET" 2>/dev/null
-	[ -n "$LOGS" ] && rm -f "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo"
-	rm -rf "$R/stage1/attach/$1"
+	return 0
+}
+
+# release [-n] APP...: unmounts the apps' rootfs (with -n, the namespace files too), then removes
+# their log FIFOs and attach endpoints (with -n, the namespace files): one umount and one rm for
+# them all.
+release() {
+	ns=''
+	if [ "$1" = -n ]; then
+		ns=1
+		shift
+	fi
+	ra=$*
+	set --
+	for n in $ra; do
+		load "$n"
+		[ -n "$OVL" ] && set -- "$@" "$TARGET"
+	done
+	if [ -n "$ns" ]; then for f in $NS_FILES; do set -- "$@" "$R/$f"; done; fi
+	[ $# -gt 0 ] && umount "$@" 2>/dev/null
+	set --
+	for n in $ra; do
+		if [ -n "$LOGS" ]; then
+			for f in "$R/logs/$n/stdout.fifo" "$R/logs/$n/stderr.fifo"; do [ -p "$f" ] && set -- "$@" "$f"; done
+		fi
+		[ -e "$R/stage1/attach/$n" ] && set -- "$@" "$R/stage1/attach/$n"
+	done
+	if [ -n "$ns" ]; then for f in $NS_FILES; do set -- "$@" "$R/$f"; done; fi
+	[ $# -gt 0 ] && rm -rf "$@"
 	return 0
 }
 
@@ -86,12 +119,8 @@ cleanup() {
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	for n in $APPS; do forget "$n"; done
 	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
-	set --
-	for f in $NS_FILES; do set -- "$@" "$R/$f"; done
-	if [ $# -gt 0 ]; then
-		umount "$@" 2>/dev/null
-		rm -f "$@"
-	fi
+	# shellcheck disable=SC2086 # app names, one word each
+	release -n $APPS
 	rmdir /sys/fs/cgroup/*/"$CGP" "/sys/fs/cgroup/$CGP" 2>/dev/null
 	return 0
 }
@@ -119,7 +148,14 @@ key() {
 	done
 }
 
-mkfifo "$CTL" || fail 'cannot create the control FIFO'
+# The control FIFO, and the log FIFOs of the apps started at once: one mkfifo.
+set -- "$CTL"
+if [ -n "$LOGS" ]; then
+	for n in $INITIAL_APPS; do
+		[ -d "$R/logs/$n" ] && [ ! -e "$R/logs/$n/stdout.fifo" ] && set -- "$@" "$R/logs/$n/stdout.fifo" "$R/logs/$n/stderr.fifo"
+	done
+fi
+mkfifo "$@" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
 if [ -n "$LOGS" ]; then
@@ -358,6 +394,7 @@ stopapp() {
 remove() {
 	[ -f "$S/$1" ] || return 0
 	forget "$1"
+	release "$1"
 	key "$1"
 	eval "pid_$k='' tm_$k=''"
 	APPS=$(for n in $APPS; do [ "$n" = "$1" ] || printf '%s ' "$n"; done)

@@ -50,7 +50,7 @@ describe('engineChoice', () => {
     assert.deepEqual(engineChoice(args({ engine: 'crun' })), { name: 'oci', variant: 'crun' });
     assert.deepEqual(engineChoice(args({ stage1: { path: '/x/stage1-coreos.aci' } })), { name: 'oci' });
     assert.throws(() => engineChoice(args({ stage1: { name: 'butterfly' } })), is254);
-    assert.throws(() => engineChoice(args({ engine: 'nspawn' })), is254);
+    assert.throws(() => engineChoice(args({ engine: 'lxc' })), is254);
   });
   it('refuses a stage1 image that names no engine, and --stage1-hash, naming the flag', () => {
     assert.deepEqual(engineChoice(args({ stage1: { path: '/x/stage1-oci-runc.aci' } })), {

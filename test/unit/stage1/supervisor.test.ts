@@ -29,7 +29,11 @@ import {
 import { waitFor } from '../../helpers.js';
 
 // Args: [--root ST] run --bundle B ID | kill ID SIG | delete -f ID
+// The supervisor's app subshells ignore TERM; a runtime resets that in the container before the app
+// starts (and so before the started marker, after which the supervisor may TERM it). sh cannot reset
+// a signal ignored at its entry, so the fake first passes through perl.
 const FAKE_RUNTIME = `#!/bin/sh
+[ -n "\${FAKE_TERM_DEFAULT-}" ] || FAKE_TERM_DEFAULT=1 exec perl -e '$SIG{TERM} = "DEFAULT"; exec @ARGV' "$0" "$@"
 [ "$1" = --root ] && { ST=$2; shift 2; }
 cmd=$1; shift
 case $cmd in
@@ -43,9 +47,8 @@ run)
   read -r what <"$B/behaviour"
   case $what in
   exit*) exit "\${what#exit }" ;;
-  # The supervisor's app subshells ignore TERM; a runtime resets that in the container.
-  wait) exec perl -e '$SIG{TERM} = "DEFAULT"; exec @ARGV' sleep 1000 ;;
-  ignore-term) exec sleep 1000 ;;
+  wait) exec sleep 1000 ;;
+  ignore-term) trap '' TERM; exec sleep 1000 ;;
   esac ;;
 kill) read -r p <"$ST/$1/pid" && kill -s "$2" "$p" ;;
 delete) rm -rf "$ST/$2" ;;

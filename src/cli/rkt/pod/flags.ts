@@ -36,26 +36,21 @@ export const STATUS_FLAGS: readonly FlagDoc[] = [
   },
 ];
 
-/** The tables by verb. */
+/** The tables by verb, each made when first asked for. */
+const TABLES: Record<string, () => readonly FlagDoc[]> = {
+  run: () => runFlagDocs('run'),
+  prepare: () => runFlagDocs('prepare'),
+  'run-prepared': () => runFlagDocs('run', RUN_PREPARED_FLAGS),
+  enter: () => ENTER_FLAGS,
+  status: () => STATUS_FLAGS,
+};
+
 export function podFlagTable(verb: string): readonly FlagDoc[] | undefined {
-  switch (verb) {
-    case 'run':
-      return runFlagDocs('run');
-    case 'prepare':
-      return runFlagDocs('prepare');
-    case 'run-prepared':
-      return runFlagDocs('run', RUN_PREPARED_FLAGS);
-    case 'enter':
-      return ENTER_FLAGS;
-    case 'status':
-      return STATUS_FLAGS;
-    default:
-      return undefined;
-  }
+  return Object.hasOwn(TABLES, verb) ? TABLES[verb]?.() : undefined;
 }
 
-/** Gives a hand-parsing verb its table; other commands are returned unchanged. */
+/** Gives a hand-parsing verb its table (made when first needed); other commands are returned unchanged. */
 export function withPodFlagTable(cmd: Command): Command {
-  const table = podFlagTable(cmd.name());
-  return table === undefined ? cmd : setFlagTable(cmd, table);
+  const make = Object.hasOwn(TABLES, cmd.name()) ? TABLES[cmd.name()] : undefined;
+  return make === undefined ? cmd : setFlagTable(cmd, make);
 }

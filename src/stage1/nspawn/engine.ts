@@ -1,0 +1,666 @@
+/**
+ * The `nspawn` engine (rkt's stage1-coreos): the pod is a systemd-nspawn container over a stage1
+ * tree laid out in the pod dir, `stage1/rootfs` (the host's /usr bound read-only, the supervisor
+ * and its app launcher in /rkt, each app's rootfs at /opt/stage2/<app>/rootfs), whose init is the
+ * pod supervisor shared with the oci engine (src/stage1/oci/supervisor.sh); apps are chrooted into
+ * their rootfs by chroot.sh, the supervisor's runtime here, and share the container's pid, IPC, UTS
+ * and network namespaces. Stage0 writes the tree, the supervisor's settings, each app's launch.sh
+ * and the plan of plan.ts; no Node process stays. docs/stage1.md describes it.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { parsePodManifest, type PodManifest, type RuntimeApp } from '../../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import {
+  POD_FILES,
+  PodsLayout,
+  appTreeStoreId,
+  registerPodGcHook,
+  unmountUnder,
+  type PodInfo,
+} from '../../pod/index.js';
+import { requirePortsNetwork, setupPodNetwork, teardownPodNetwork } from '../../net/index.js';
+import { prepareLogCapture } from '../../logs/capture.js';
+import {
+  readEngineState,
+  type EnterRequest,
+  type Engine,
+  type ExecPlan,
+  type RunRequest,
+  type StopRequest,
+} from '../engine.js';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  ENGINE_STATE,
+  STOPPING_MARKER,
+  SUP_DIR,
+  appEnv,
+  envFile,
+  hostsEntryLines,
+  netMode,
+  podCgroupDirs,
+  sendCommand,
+  stopTimeoutEnv,
+  supervisorProgram,
+} from '../oci/engine.js';
+import { removePodNamespacesSync } from '../oci/namespaces.js';
+import { shQuote as q, which } from '../oci/runtime.js';
+import { APPC_DEFAULT_PATH, ociConfigForApp } from '../oci/spec.js';
+import { resolveAppUser } from '../oci/user.js';
+import { targetIn } from '../fly/mounts.js';
+import type { FlyCredentials } from '../fly/plan.js';
+import { stdinTerminal } from '../tty.js';
+import { appVolumes } from '../volumes.js';
+import { NSPAWN_PID, launchScript, nspawnEnterScript, nspawnPlanScript, type LaunchMount } from './plan.js';
+
+/** What the engine records in the pod dir (`stage1/engine.json`) for stop, enter and gc. */
+export interface NspawnPodState {
+  engine: 'nspawn';
+  machine: string;
+  /** The cgroup made for the pod (`rkt-<uuid>`) in the hierarchies nspawn uses. */
+  cgroup: string;
+  apps: { name: string; id: string; rootfs: string; user: FlyCredentials; env: string[] }[];
+  hostNetwork: boolean;
+}
+
+/** Where the stage1 tree, the container's root, is in the pod dir. */
+export const STAGE1_ROOTFS = path.join('stage1', 'rootfs');
+/** The chroot launcher's state inside the pod (nspawn mounts a tmpfs on /run). */
+const CHROOT_STATE = '/run/rkt-chroot';
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+function readManifest(dir: string): PodManifest {
+  const file = path.join(dir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+/** The pod's resolv.conf, or undefined with `--dns=none` (the image's own file stays). */
+function resolvConf(req: RunRequest): string | undefined {
+  const { dns, dnsSearch, dnsOpt, dnsDomain } = req.args;
+  if (dns.includes('none')) return undefined;
+  if (dns.length === 0 || dns.includes('host')) {
+    try {
+      return readFileSync('/etc/resolv.conf', 'utf8');
+    } catch {
+      return '';
+    }
+  }
+  const lines = dns.map((s) => `nameserver ${s}`);
+  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
+  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
+  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
+  return lines.join('\n') + '\n';
+}
+
+/** systemd-nspawn's `--bind` takes `SRC:DEST[:OPTS]`: a path with a colon cannot be said plainly. */
+function bindable(p: string, what: string): string {
+  if (p.includes(':')) fail(`${what} ${JSON.stringify(p)}: the nspawn engine cannot bind a path with ':'`);
+  return p;
+}
+
+/** The chroot launcher shipped next to the supervisor (src/stage1/nspawn/chroot.sh). */
+function chrootProgram(): string {
+  const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', 'chroot.sh');
+  if (!existsSync(p)) fail(`cannot find the nspawn app launcher ${p}`);
+  return p;
+}
+
+/**
+ * A cgroup v1 hierarchy (`memory`, `cpu`) where the apps' limits go, if the host has one (a
+ * cgroup2-only host has none: the limits are then not applied).
+ */
+function v1Hierarchy(name: 'memory' | 'cpu'): string | undefined {
+  if (existsSync('/sys/fs/cgroup/cgroup.controllers')) return undefined;
+  try {
+    const real = realpathSync(`/sys/fs/cgroup/${name}`);
+    return existsSync(path.join(real, 'cgroup.procs')) ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The memory and cpu limits of an app (its isolators and the pod's), computed as the oci engine does. */
+function appLimits(
+  manifest: PodManifest,
+  ra: RuntimeApp,
+  user: { uid: number; gid: number },
+  insecure: RunRequest['insecure'],
+): { memory?: number; cpu?: { quota?: number; period?: number; shares?: number } } {
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const { config } = ociConfigForApp({
+    app,
+    appName: ra.name,
+    rootfs: '/',
+    namespaces: { network: 'host', ipc: 'host', uts: 'host' },
+    ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
+    user,
+    insecure,
+    ignoreUnsupported: true,
+    arch: process.arch,
+  });
+  const r = config.linux.resources;
+  return {
+    ...(r.memory !== undefined ? { memory: r.memory.limit } : {}),
+    ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+  };
+}
+
+/** Whether this process runs in a systemd unit's cgroup (`….service` or `….scope`). */
+function runsInUnit(): boolean {
+  try {
+    return readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .some((l) => /^(0::|\d+:name=systemd:).*\.(service|scope)$/.test(l));
+  } catch {
+    return false;
+  }
+}
+
+/** PATH (appc's default), the app's environment, then the executor's variables. */
+function appEnvironment(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+  const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
+  for (const { name: k, value } of app.environment ?? []) env.set(k, value);
+  env.set('AC_APP_NAME', name);
+  env.set('AC_METADATA_URL', '');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * The stage1 tree: the host's /usr (bound read-only by nspawn) and the top-level links into it
+ * (or binds, on a host without merged /usr), /etc, /opt/stage2, and /rkt with the supervisor and
+ * the launcher. Returns nspawn's bind arguments for it.
+ */
+function layStage1(P: string): string[] {
+  const root = path.join(P, STAGE1_ROOTFS);
+  for (const d of ['usr', 'etc', 'opt/stage2', 'rkt', 'proc', 'sys', 'dev', 'run', 'tmp'])
+    mkdirSync(path.join(root, d), { recursive: true });
+  const binds = ['--bind-ro=/usr'];
+  for (const d of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
+    let st;
+    try {
+      st = lstatSync(`/${d}`);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) symlinkSync(readlinkSync(`/${d}`), path.join(root, d));
+    else if (st.isDirectory()) {
+      mkdirSync(path.join(root, d));
+      binds.push(`--bind-ro=/${d}`);
+    }
+  }
+  copyFileSync(supervisorProgram(), path.join(root, 'rkt', 'supervisor.sh'));
+  copyFileSync(chrootProgram(), path.join(root, 'rkt', 'chroot.sh'));
+  return binds;
+}
+
+function run(req: RunRequest): ExecPlan {
+  const layout = new PodsLayout(req.dataDir);
+  const P = layout.podDir('prepared', req.uuid);
+  const R = layout.podDir('run', req.uuid);
+  if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
+  if (which('systemd-nspawn') === undefined)
+    fail('the nspawn engine needs systemd-nspawn: install it (apt-get install systemd-container)');
+  bindable(R, 'the pod dir');
+  const net = netMode(req.args.net);
+  const manifest = readManifest(P);
+  requirePortsNetwork(net, manifest.ports?.length ?? 0);
+  if (req.args.mdsRegister === true)
+    fail('--mds-register=true: the nspawn engine does not register pods with the metadata service');
+  const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
+  const machine = `rkt-${req.uuid}`;
+  const cgroup = `rkt-${req.uuid}`;
+
+  mkdirSync(path.join(P, 'etc'), { recursive: true });
+  writeFileSync(
+    path.join(P, 'etc', 'hosts'),
+    [
+      '127.0.0.1\tlocalhost',
+      '::1\tlocalhost ip6-localhost ip6-loopback',
+      `127.0.1.1\t${hostname}`,
+      ...hostsEntryLines(req.args.hostsEntries),
+    ].join('\n') + '\n',
+  );
+  const resolv = resolvConf(req);
+  if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
+  mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
+  const binds = layStage1(P);
+  const logs = req.args.interactive
+    ? undefined
+    : prepareLogCapture(
+        P,
+        manifest.apps.map((a) => a.name),
+      );
+
+  const ignored = new Set<string>((manifest.isolators ?? []).map((i) => i.name));
+  const hierarchies = { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') };
+  const limited = new Set<'memory' | 'cpu'>();
+  const lowers = new Set<string>();
+  const volumes = new Map<string, { source: string; recursive: boolean }>();
+  const states: NspawnPodState['apps'] = [];
+  const appFiles: { name: string; env: string }[] = [];
+  for (const [i, ra] of manifest.apps.entries()) {
+    const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+    for (const iso of app.isolators ?? []) ignored.add(iso.name);
+    const exec = app.exec ?? [];
+    if (exec.length === 0 || exec[0] === '')
+      fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+    const workingDir = app.workingDirectory ?? '/';
+    if (!workingDir.startsWith('/'))
+      fail(
+        `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+      );
+    const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+    const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+    const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
+    mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
+    let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
+    if (req.args.noOverlay) {
+      const r = spawnSync('cp', ['-a', lower + '/.', path.join(P, STAGE1_ROOTFS, rootfs)], {
+        encoding: 'utf8',
+      });
+      if (r.status !== 0) fail(`cannot copy ${lower}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+    } else {
+      lowers.add(bindable(lower, 'the image tree'));
+      for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+      overlay = {
+        lower,
+        upper: path.join(R, 'overlay', ra.name, 'upper'),
+        work: path.join(R, 'overlay', ra.name, 'work'),
+        target: rootfs,
+      };
+    }
+    const u = resolveAppUser(lower, app, ra.name);
+    const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
+    const lim = appLimits(manifest, ra, u, req.insecure);
+    const limits: { dir: string; values: [string, string][] }[] = [];
+    if (lim.memory !== undefined && hierarchies.memory !== undefined) {
+      limited.add('memory');
+      limits.push({
+        dir: `/rkt/cgroup/memory/${ra.name}`,
+        values: [['memory.limit_in_bytes', String(lim.memory)]],
+      });
+    }
+    if (lim.cpu !== undefined && hierarchies.cpu !== undefined) {
+      limited.add('cpu');
+      const values: [string, string][] = [];
+      if (lim.cpu.period !== undefined) values.push(['cpu.cfs_period_us', String(lim.cpu.period)]);
+      if (lim.cpu.quota !== undefined) values.push(['cpu.cfs_quota_us', String(lim.cpu.quota)]);
+      if (lim.cpu.shares !== undefined) values.push(['cpu.shares', String(lim.cpu.shares)]);
+      limits.push({ dir: `/rkt/cgroup/cpu/${ra.name}`, values });
+    }
+    const at = (inner: string): string => targetIn(lower, rootfs, inner);
+    const mounts: LaunchMount[] = ['/dev', '/proc', '/sys'].map((d) => ({
+      kind: 'rbind',
+      source: d,
+      target: at(d),
+    }));
+    mounts.push({
+      kind: 'bind',
+      source: path.join(R, 'etc', 'hosts'),
+      target: at('/etc/hosts'),
+      recursive: false,
+      readOnly: false,
+    });
+    if (resolv !== undefined)
+      mounts.push({
+        kind: 'bind',
+        source: path.join(R, 'etc', 'resolv.conf'),
+        target: at('/etc/resolv.conf'),
+        recursive: false,
+        readOnly: false,
+      });
+    for (const v of appVolumes(manifest, i, R, app)) {
+      if (!v.source.startsWith('/'))
+        fail(
+          `volume ${JSON.stringify(v.name)}: source must be an absolute path, got ${JSON.stringify(v.source)}`,
+        );
+      volumes.set(v.name, {
+        source: bindable(v.source, `volume ${JSON.stringify(v.name)}`),
+        recursive: v.recursive,
+      });
+      mounts.push({
+        kind: 'bind',
+        source: path.posix.join('/rkt/volumes', v.name),
+        target: at(v.inner),
+        recursive: v.recursive,
+        readOnly: v.readOnly,
+      });
+    }
+    const env = appEnvironment(app, ra.name);
+    const id = `rkt-${req.uuid}-${ra.name}`;
+    const launch = (exec: string[], started: boolean) =>
+      launchScript({
+        app: ra.name,
+        rootfs,
+        copy: req.args.noOverlay,
+        readOnlyRootfs: ra.readOnlyRootFS === true,
+        mounts,
+        env,
+        user,
+        workingDir,
+        workingDirOutside: at(workingDir),
+        exec,
+        limits,
+        ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
+      });
+    const appDir = path.join('apps', ra.name);
+    mkdirSync(path.join(P, appDir), { recursive: true });
+    writeFileSync(path.join(P, appDir, 'launch.sh'), launch(exec, true));
+    const pre: { id: string; bundle: string }[] = [];
+    const post: { id: string; bundle: string }[] = [];
+    for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
+      const sub = `${eh.name}-${k}`;
+      mkdirSync(path.join(P, appDir, sub), { recursive: true });
+      writeFileSync(path.join(P, appDir, sub, 'launch.sh'), launch(eh.exec, false));
+      (eh.name === 'pre-start' ? pre : post).push({ id: `${id}-${sub}`, bundle: path.join(R, appDir, sub) });
+    }
+    states.push({ name: ra.name, id, rootfs, user, env });
+    appFiles.push({
+      name: ra.name,
+      env: appEnv(
+        {
+          name: ra.name,
+          id,
+          bundle: path.join(R, appDir),
+          pre,
+          post,
+          ...(overlay !== undefined ? { overlay } : {}),
+        },
+        { notify: false, listen: { args: '', redirects: '' } },
+      ),
+    });
+  }
+  if (limited.has('memory')) ignored.delete('resource/memory');
+  if (limited.has('cpu')) {
+    ignored.delete('resource/cpu');
+    ignored.delete('os/linux/cpu-shares');
+  }
+  if (ignored.size > 0)
+    process.stderr.write(
+      `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
+    );
+
+  const interactive = req.args.interactive && stdinTerminal() !== undefined;
+  // As rkt: register with machined where systemd runs (then it places the container's cgroup:
+  // a scope of its own, or, with --keep-unit, the unit rkt runs in), else --register=no
+  // --keep-unit in a cgroup `rkt-<uuid>` the plan makes.
+  const systemdHost = existsSync('/run/systemd/system');
+  const inUnit = systemdHost && runsInUnit();
+  const nspawn = [
+    'systemd-nspawn',
+    '--quiet',
+    `--register=${systemdHost ? 'yes' : 'no'}`,
+    ...(systemdHost && !inUnit ? [] : ['--keep-unit']),
+    `--console=${interactive ? 'interactive' : 'pipe'}`,
+    '--kill-signal=SIGTERM',
+    '--link-journal=no',
+    '--resolv-conf=off',
+    '--timezone=off',
+    `--machine=${machine}`,
+    `--hostname=${hostname}`,
+    `--directory=${path.join(R, STAGE1_ROOTFS)}`,
+    ...binds,
+    `--bind=${R}`,
+    ...[...lowers].map((l) => `--bind-ro=${l}:${l}:norbind`),
+    ...[...volumes].map(
+      ([name, v]) => `--bind=${v.source}:/rkt/volumes/${name}:${v.recursive ? 'rbind' : 'norbind'}`,
+    ),
+    ...[...limited].map((h) => `--bind=${hierarchies[h]}/${cgroup}:/rkt/cgroup/${h}`),
+    ...(net === 'none' ? ['--private-network'] : []),
+    ...(net === 'cni' ? [`--network-namespace-path=${path.join(R, 'ns-net')}`] : []),
+    '--',
+    '/bin/sh',
+    '/rkt/supervisor.sh',
+    R,
+    R,
+  ];
+
+  // Last, so that nothing after it fails with the networks up (it cleans up after its own failure).
+  setupPodNetwork({
+    uuid: req.uuid,
+    dataDir: req.dataDir,
+    preparedDir: P,
+    runDir: R,
+    net: req.args.net,
+    configDirs: req.configDirs ?? { system: '/usr/lib/rkt', local: '/etc/rkt' },
+    manifest,
+    dns: req.args,
+    hostname,
+    warn: (m) => process.stderr.write(`run: ${m}\n`),
+  });
+  const state: NspawnPodState = {
+    engine: 'nspawn',
+    machine,
+    cgroup,
+    apps: states,
+    hostNetwork: net === 'host',
+  };
+  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
+  for (const a of appFiles) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.name}.env`), a.env);
+  writeFileSync(
+    path.join(P, SUP_DIR, 'pod.env'),
+    envFile({
+      RT: ['/bin/sh', '/rkt/chroot.sh', CHROOT_STATE].map(q).join(' '),
+      ST: CHROOT_STATE,
+      NS_FILES: '',
+      NS_CREATE: '',
+      CGP: cgroup,
+      CNI: false,
+      CNI_TEARDOWN: '',
+      MDS_UNREGISTER: '',
+      LOGS: logs !== undefined,
+      LOGMAX: logs?.max,
+      LOGEPOCH: logs?.epoch,
+      RELAY_APPS: '',
+      LISTEN_COUNT: 0,
+      STOP_TIMEOUT: DEFAULT_STOP_TIMEOUT,
+      MUTABLE: false,
+      INITIAL_APPS: manifest.apps.map((a: RuntimeApp) => a.name).join(' '),
+      LOCKED: true,
+    }),
+  );
+  return {
+    script: nspawnPlanScript({
+      P,
+      R,
+      uuid: req.uuid,
+      cgroup,
+      moveToCgroup: !systemdHost,
+      nspawn,
+      cni: net === 'cni',
+      limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
+    }),
+  };
+}
+
+function readState(pod: PodInfo): NspawnPodState | undefined {
+  return readEngineState<NspawnPodState>(pod.path, 'nspawn');
+}
+
+function requireState(pod: PodInfo): NspawnPodState {
+  return readState(pod) ?? fail(`pod ${pod.uuid} was not started by the nspawn engine`);
+}
+
+/** A process's pids, outermost pid namespace first (`NSpid`), or undefined if it is gone. */
+function nsPids(pid: string | number): string[] | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('NSpid:'));
+    return line?.slice(6).trim().split(/\s+/);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host pid of the pod's init (the supervisor), if it runs: pid 1 of a pid namespace below
+ * ours, holding the pod's lock (fd 3 on the pod dir). Found by scanning /proc, so it is found
+ * even when the plan and nspawn were killed.
+ */
+export function podInitPid(pod: PodInfo): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const dir = path.resolve(pod.path);
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const ids = nsPids(e);
+    if (ids === undefined || ids.length < 2 || ids[ids.length - 1] !== '1') continue;
+    try {
+      if (readlinkSync(`/proc/${e}/fd/3`) === dir) return Number(e);
+    } catch {
+      // not ours, or gone
+    }
+  }
+  return undefined;
+}
+
+/** The host pid of a process of the pod's container, given its pid inside it. */
+function hostPid(init: number, inner: number): number | undefined {
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${init}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const ids = nsPids(e);
+    if (ids === undefined || ids[ids.length - 1] !== String(inner)) continue;
+    try {
+      if (readlinkSync(`/proc/${e}/ns/pid`) === ns) return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
+  }
+}
+
+function stop(req: StopRequest): void {
+  requireState(req.pod);
+  if (!req.force) {
+    const t = stopTimeoutEnv();
+    writeFileSync(path.join(req.pod.path, STOPPING_MARKER), t === undefined ? '' : `${t}\n`);
+    // The supervisor stops the apps: TERM, then KILL after the stop timeout.
+    if (sendCommand(req.pod.path, t === undefined ? 'stop' : `stop ${t}`)) return;
+  }
+  // No supervisor reading its commands yet (the marker stops the apps it starts), or --force:
+  // a signal to the pod's init (TERM: its graceful stop; KILL: the whole container).
+  const init = podInitPid(req.pod);
+  if (init !== undefined) signal(init, req.force ? 'SIGKILL' : 'SIGTERM');
+}
+
+function enter(req: EnterRequest): ExecPlan {
+  const state = requireState(req.pod);
+  let app = state.apps[0];
+  if (req.app !== undefined) app = state.apps.find((a) => a.name === req.app);
+  else if (state.apps.length > 1)
+    fail(
+      `pod ${req.pod.uuid} has several apps (${state.apps.map((a) => a.name).join(', ')}): choose one with --app`,
+    );
+  if (app === undefined) return fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
+  const init = podInitPid(req.pod) ?? fail(`pod ${req.pod.uuid} is not running`);
+  let inner: number | undefined;
+  try {
+    inner = Number(readFileSync(`/proc/${init}/root${CHROOT_STATE}/${app.id}/pid`, 'utf8').trim());
+  } catch {
+    inner = undefined;
+  }
+  const pid =
+    (inner !== undefined && Number.isSafeInteger(inner) ? hostPid(init, inner) : undefined) ??
+    fail(`pod ${req.pod.uuid}: app ${app.name} is not running`);
+  const command = req.command.length > 0 ? req.command : ['/bin/sh'];
+  return { script: nspawnEnterScript(pid, app.user, app.env, command) };
+}
+
+/** Removes a cgroup directory tree bottom-up (cgroup dirs can only be rmdir'ed). */
+function rmdirTree(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e);
+    try {
+      if (statSync(p).isDirectory()) rmdirTree(p);
+    } catch {
+      // gone
+    }
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy or gone
+  }
+}
+
+/** Waits (bounded) until a process is gone: its pid namespace and mounts go with it. */
+function awaitGone(pid: number): void {
+  const end = Date.now() + 5000;
+  while (existsSync(`/proc/${pid}`) && Date.now() < end) spawnSync('sleep', ['0.02']);
+}
+
+/**
+ * Everything the pod may leave: a container whose init still runs (an exited pod's lock is free,
+ * so only one that dropped it), nspawn, the CNI networks and namespace file, mounts, cgroups.
+ */
+function gc(pod: PodInfo): void {
+  const state = readState(pod);
+  if (state === undefined) return;
+  const init = podInitPid(pod);
+  if (init !== undefined) {
+    process.stderr.write(`gc: pod ${pod.uuid}: killing its container (init ${init})\n`);
+    signal(init, 'SIGKILL');
+    awaitGone(init);
+  }
+  try {
+    const n = Number(readFileSync(path.join(pod.path, NSPAWN_PID), 'utf8').trim());
+    const cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8');
+    if (cmd.startsWith('systemd-nspawn\0') && cmd.includes(`\0--machine=${state.machine}\0`)) {
+      signal(n, 'SIGKILL');
+      awaitGone(n);
+    }
+  } catch {
+    // no nspawn left
+  }
+  for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
+  removePodNamespacesSync([path.join(pod.path, 'ns-net')]);
+  unmountUnder(pod.path);
+  for (const d of podCgroupDirs(state.cgroup)) rmdirTree(d);
+}
+
+export const nspawnEngine: Engine = { name: 'nspawn', run, enter, stop, gc };
+
+registerPodGcHook({ name: 'nspawn', gc: (pod) => nspawnEngine.gc(pod) });

@@ -1,0 +1,123 @@
+# shellcheck shell=sh
+# The launcher's Node-free path (docs/stage1.md, "Starting an app without Node"), sourced by bin/rkt:
+#   rkt [--dir=DIR] app start UUID --app=NAME   (also `--dir DIR`, `--app NAME`, --app first)
+# with DIR absolute and UUID a whole lowercase UUID. fast_main returns (and the launcher runs Node)
+# for any other form and for every case it does not decide itself, so unusual input gets Node's
+# behaviour and messages; what it decides, it answers as Node does (one line, rkt's 254).
+# It runs in the launcher's own shell, with no command substitution: the only processes it starts
+# are the `sleep`s of its wait (and a `flock` to tell an exited pod).
+
+# fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid), fa (app), or
+# returns 1.
+fast_parse() {
+	fd=/var/lib/rkt fv='' fu='' fa=''
+	case $1 in
+	--dir=/*)
+		fd=${1#--dir=}
+		shift
+		;;
+	--dir)
+		case $2 in /*) ;; *) return 1 ;; esac
+		fd=$2
+		shift 2
+		;;
+	esac
+	case $1 in
+	app)
+		[ "$2" = start ] || return 1
+		fv='app start'
+		shift 2
+		while [ $# -gt 0 ]; do
+			case $1 in
+			--app=*) fa=${1#--app=} ;;
+			--app)
+				[ $# -ge 2 ] || return 1
+				fa=$2
+				shift
+				;;
+			-*) return 1 ;;
+			*)
+				[ -z "$fu" ] || return 1
+				fu=$1
+				;;
+			esac
+			shift
+		done
+		# App names are [a-z0-9-] (appc's AC name, as rkt's app names); anything else: Node.
+		case $fa in '' | -* | *[!a-z0-9-]*) return 1 ;; esac
+		;;
+	*) return 1 ;;
+	esac
+	case $fu in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+	*) return 1 ;;
+	esac
+	case $fd in */ | *//* | */./* | */../* | */. | */..) return 1 ;; esac
+	return 0
+}
+
+# fast_fail MESSAGE: Node's one-line failure of the verb, rkt's status.
+fast_fail() {
+	echo "$fv: $1" >&2
+	exit 254
+}
+
+# fast_nopod: the pod is in no state dir: Node's message for an unknown UUID.
+fast_nopod() {
+	for d in embryo prepare prepared run exited-garbage garbage; do
+		[ -e "$fd/pods/$d/$fu" ] && return 1
+	done
+	fast_fail "no matches found for \"$fu\""
+}
+
+# fast_sup POD_DIR: whether the pod's supervisor runs: the pid in `pid` holds the pod's control
+# FIFO on fd 9 (supervisor.sh; what supervisorPid in engine.ts tells from its command line).
+fast_sup() {
+	sp=''
+	[ -p "$1/stage1/ctl" ] && [ -f "$1/pid" ] || return 1
+	read -r sp <"$1/pid" || return 1
+	case $sp in '' | *[!0-9]*) return 1 ;; esac
+	# shellcheck disable=SC3013 # dash (/bin/sh) has -ef
+	[ "/proc/$sp/fd/9" -ef "$1/stage1/ctl" ]
+}
+
+# fast_app_start: `rkt app start UUID --app=NAME` (src/cli/rkt/pod/app.ts, startCommand).
+fast_app_start() {
+	r=$fd/pods/run/$fu
+	if [ ! -d "$r" ]; then
+		fast_nopod
+		return 1
+	fi
+	if ! fast_sup "$r"; then
+		# Unlocked: the pod has exited. Locked with no supervisor: Node's to say.
+		flock -n -s "$r" true 2>/dev/null && fast_fail "pod $fu is not running"
+		return 1
+	fi
+	# A sandbox: its supervisor's settings say MUTABLE=1 (from the manifest's annotation).
+	m=''
+	while IFS= read -r l; do
+		case $l in MUTABLE=*) m=$l ;; esac
+	done <"$r/stage1/sup/pod.env"
+	[ "$m" = MUTABLE=1 ] || [ "$m" = "MUTABLE='1'" ] || fast_fail "pod $fu is not a sandbox (rkt app sandbox)"
+	# An app of the pod (added: its settings are written); anything else is Node's to say.
+	[ -f "$r/stage1/sup/app/$fa.env" ] || return 1
+	s=$r/stage1/rootfs/rkt/status
+	if [ -e "$s/$fa" ] || [ -e "$s/$fa-started" ]; then
+		fast_fail "app \"$fa\" has already been started"
+	fi
+	# Read-write: the open never waits, whoever reads the FIFO.
+	echo "start $fa" 1<>"$r/stage1/ctl"
+	# The supervisor's answer: the app's process started (status/APP-started, its poststart hook)
+	# or the app ended (status/APP, its exit code).
+	while [ ! -e "$s/$fa-started" ] && [ ! -e "$s/$fa" ]; do
+		fast_sup "$r" || fast_fail "pod $fu: the supervisor ended before app $fa started"
+		sleep 0.01
+	done
+	exit 0
+}
+
+fast_main() {
+	fast_parse "$@" || return 0
+	fast_app_start
+	return 0
+}

@@ -1,0 +1,185 @@
+// The nspawn engine's pure parts (engine choice, its scripts). Root-free.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { engineChoice } from '../../../src/stage1/engines.js';
+import { launchScript, nspawnEnterScript, nspawnPlanScript } from '../../../src/stage1/nspawn/plan.js';
+
+const args = (over: { engine?: string; stage1?: Record<string, string> }) => ({
+  engine: over.engine,
+  stage1: over.stage1 ?? {},
+});
+
+/** The words of a shell command line, as sh splits them (each quoted value whole). */
+function words(line: string): string[] {
+  const r = spawnSync('/bin/sh', ['-c', `printf '%s\\0' ${line}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.split('\0').slice(0, -1);
+}
+
+/** The script's line that starts with `prefix`, without it. */
+function lineOf(script: string, prefix: string): string {
+  const l = script.split('\n').find((x) => x.startsWith(prefix));
+  assert.ok(l !== undefined, `no line starting with ${prefix} in:\n${script}`);
+  return l.slice(prefix.length);
+}
+
+/** `sh -n`: the script parses. */
+function parses(script: string): void {
+  const r = spawnSync('/bin/sh', ['-n'], { input: script, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+}
+
+describe('nspawn engine choice', () => {
+  it('picks nspawn from --engine, rkt stage1-coreos names and stage1 file names with the word nspawn', () => {
+    for (const a of [
+      args({ engine: 'nspawn' }),
+      args({ stage1: { name: 'coreos.com/rkt/stage1-coreos:1.30.0' } }),
+      args({ stage1: { name: 'coreos.com/rkt/stage1-coreos' } }),
+      args({ stage1: { path: '/usr/lib/rkt/stage1-images/stage1-nspawn.aci' } }),
+      args({ stage1: { fromDir: 'stage1-nspawn.aci' } }),
+    ])
+      assert.deepEqual(engineChoice(a), { name: 'nspawn' });
+  });
+  it('keeps rkt default stage1 file (stage1-coreos.aci) on the default engine', () => {
+    assert.deepEqual(engineChoice(args({ stage1: { path: '/x/stage1-coreos.aci' } })), { name: 'oci' });
+  });
+});
+
+describe('nspawn scripts', () => {
+  const user = { uid: 1234, gid: 4321, groups: [27, 4321] };
+  it('launch.sh mounts, marks the start, and execs the app chrooted with its quoted argv', () => {
+    const s = launchScript({
+      app: 'web',
+      rootfs: '/opt/stage2/web/rootfs',
+      copy: false,
+      readOnlyRootfs: true,
+      mounts: [
+        { kind: 'rbind', source: '/proc', target: '/opt/stage2/web/rootfs/proc' },
+        {
+          kind: 'bind',
+          source: '/rkt/volumes/data',
+          target: '/opt/stage2/web/rootfs/data',
+          recursive: true,
+          readOnly: true,
+        },
+      ],
+      env: ['PATH=/bin', "QUOTE=it's"],
+      user,
+      workingDir: '/home/web',
+      workingDirOutside: '/opt/stage2/web/rootfs/home/web',
+      exec: ['/bin/echo', 'a b', '$(x)'],
+      started: '/pods/run/u/stage1/rootfs/rkt/status/web-started',
+      limits: [{ dir: '/rkt/cgroup/memory/web', values: [['memory.limit_in_bytes', '16000000']] }],
+    });
+    parses(s);
+    assert.ok(s.includes('&& mount --rbind /proc /opt/stage2/web/rootfs/proc ||'));
+    assert.ok(
+      s.includes(
+        'mkdir -p /rkt/cgroup/memory/web && echo 16000000 >/rkt/cgroup/memory/web/memory.limit_in_bytes && echo $$ >/rkt/cgroup/memory/web/cgroup.procs ||',
+      ),
+    );
+    assert.ok(s.includes('mount -o remount,bind,ro /opt/stage2/web/rootfs/data '));
+    assert.ok(s.includes('mount -o remount,bind,ro /opt/stage2/web/rootfs '));
+    assert.deepEqual(words(lineOf(s, ': >')), ['/pods/run/u/stage1/rootfs/rkt/status/web-started']);
+    assert.ok(s.includes('\nkill -s USR1 1 '));
+    assert.deepEqual(words(lineOf(s, 'exec ')), [
+      'env',
+      '-i',
+      '--default-signal',
+      'PATH=/bin',
+      "QUOTE=it's",
+      'setpriv',
+      '--regid=4321',
+      '--groups=27,4321',
+      '--',
+      'unshare',
+      '--root=/opt/stage2/web/rootfs',
+      '--wd=/home/web',
+      '--setuid=1234',
+      '--',
+      '/bin/echo',
+      'a b',
+      '$(x)',
+    ]);
+  });
+  it('an event handler does not mark the app started', () => {
+    const s = launchScript({
+      app: 'web',
+      rootfs: '/opt/stage2/web/rootfs',
+      copy: true,
+      readOnlyRootfs: false,
+      mounts: [],
+      env: [],
+      user: { uid: 0, gid: 0, groups: [] },
+      workingDir: '/',
+      workingDirOutside: '/opt/stage2/web/rootfs',
+      exec: ['/bin/true'],
+    });
+    parses(s);
+    assert.doesNotMatch(s, /USR1/);
+    assert.match(s, /--clear-groups/);
+  });
+  it('the plan locks, runs nspawn with the lock as fd 3, and tears down CNI only when asked', () => {
+    const base = {
+      P: '/d/pods/prepared/u',
+      R: '/d/pods/run/u',
+      uuid: 'u',
+      cgroup: 'rkt-u',
+      moveToCgroup: true,
+      limitDirs: ['/sys/fs/cgroup/memory/rkt-u', '/sys/fs/cgroup/cpu/rkt-u'],
+      nspawn: ['systemd-nspawn', '--machine=rkt-u', '--', '/bin/sh', '/rkt/supervisor.sh', "it's"],
+    };
+    const cni = nspawnPlanScript({ ...base, cni: true });
+    parses(cni);
+    assert.match(cni, /flock -x -n 3/);
+    assert.deepEqual(
+      words(
+        lineOf(cni, 'LISTEN_FDS=1 ')
+          .replace(/^.*' rkt-nspawn "\$CG" /s, '')
+          .replace(/ <&4 4<&- &$/, ''),
+      ),
+      [
+        '/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u',
+        '1',
+        'systemd-nspawn',
+        '--machine=rkt-u',
+        '--',
+        '/bin/sh',
+        '/rkt/supervisor.sh',
+        "it's",
+      ],
+    );
+    assert.match(cni, /teardown\.sh/);
+    const none = nspawnPlanScript({ ...base, cni: false, moveToCgroup: false });
+    parses(none);
+    assert.doesNotMatch(none, /teardown\.sh/);
+    // On a systemd host machined places nspawn: it stays where it is.
+    assert.deepEqual(
+      words(
+        lineOf(none, 'LISTEN_FDS=1 ')
+          .replace(/^.*' rkt-nspawn "\$CG" /s, '')
+          .replace(/ <&4 4<&- &$/, ''),
+      ).slice(0, 3),
+      ['/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u', '', 'systemd-nspawn'],
+    );
+    const enter = nspawnEnterScript(42, user, ['A=b c'], ['/bin/sh', '-c', 'echo $x']);
+    parses(enter);
+    assert.deepEqual(words(lineOf(enter, 'exec ')).slice(7), [
+      'nsenter',
+      '--target=42',
+      '--mount',
+      '--uts',
+      '--ipc',
+      '--net',
+      '--pid',
+      '--root',
+      '--wd',
+      '--setuid=1234',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo $x',
+    ]);
+  });
+});
