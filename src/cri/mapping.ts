@@ -3,6 +3,7 @@
  * command is resolved against its image, how list filters match, and the capability sets a CRI
  * security context stands for. No I/O here (unit-tested in test/unit/cri/mapping.test.ts).
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_CAPABILITIES } from '../appc/values.js';
 
 /** A sandbox id is its pod's UUID without the dashes: 32 lowercase hex digits. */
@@ -27,16 +28,30 @@ export function parseContainerId(id: string): { sandboxId: string; app: string }
   return m === null ? undefined : { sandboxId: m[1] as string, app: m[2] as string };
 }
 
+/** Container names up to this long that are app names already are kept as they are. */
+const KEPT_NAME_LENGTH = 16;
+
 /**
- * The app name of a container: `NAME-ATTEMPT` (kubelet's container names are DNS labels, which
- * app names (ACNames) take as they are). Undefined when the name cannot be an app name.
+ * The app name of a container: `NAME-ATTEMPT` when the name is an app name (an ACName: lowercase
+ * letters and digits, dashes between) of at most 16 characters; otherwise the name made one
+ * (lowercased, other characters as dashes, cut to 8) with 6 hex digits of its SHA-256, so that
+ * names told apart by case or by their end stay apart. Short names keep the attach endpoints'
+ * socket paths (`DATA/pods/run/UUID/stage1/attach/APP/stdin.sock`) within 108 bytes. Undefined
+ * for a name with no letter or digit.
  */
 export function appNameOf(
   metadata: { name?: string; attempt?: number } | null | undefined,
 ): string | undefined {
   const name = metadata?.name ?? '';
-  if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(name) || name.length > 63) return undefined;
-  return `${name}-${metadata?.attempt ?? 0}`;
+  const attempt = metadata?.attempt ?? 0;
+  if (/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(name) && name.length <= KEPT_NAME_LENGTH) return `${name}-${attempt}`;
+  const clean = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (clean === '') return undefined;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 6);
+  return `${clean.slice(0, 8).replace(/-+$/, '')}-${hash}-${attempt}`;
 }
 
 /** An image's entrypoint and cmd, as docker2aci keeps them in the ACI's annotations. */

@@ -761,7 +761,7 @@ export class CriRuntime {
     const app = appNameOf(config.metadata);
     if (app === undefined)
       throw invalid(
-        `config.metadata.name ${JSON.stringify(config.metadata?.name ?? '')}: not a container name (a DNS label)`,
+        `config.metadata.name ${JSON.stringify(config.metadata?.name ?? '')}: no letter or digit to name its app by`,
       );
     if (!this.ready(sb))
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${sb.id} is not ready`);

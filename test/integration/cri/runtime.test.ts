@@ -686,7 +686,7 @@ for (const runtime of ['crun', 'runc'] as const) {
           /host_path/,
         );
         await bad(
-          { image: { image: imageId }, metadata: { name: 'Bad_Name' } },
+          { image: { image: imageId }, metadata: { name: '__' } },
           grpc.status.INVALID_ARGUMENT,
           /name/,
         );

@@ -47,12 +47,26 @@ describe('cri mapping', () => {
       assert.equal(parseContainerId(bad), undefined, bad);
   });
 
-  it('container names with their attempt are app names; other names are refused', () => {
+  it('container names with their attempt are app names; other names are made short app names', () => {
     assert.equal(appNameOf({ name: 'busybox', attempt: 0 }), 'busybox-0');
     assert.equal(appNameOf({ name: 'my-app', attempt: 3 }), 'my-app-3');
     assert.equal(appNameOf({ name: 'x' }), 'x-0');
-    for (const name of ['', 'Upper', 'under_score', '-lead', 'trail-', 'a'.repeat(64), 'dot.ted'])
-      assert.equal(appNameOf({ name, attempt: 0 }), undefined, name);
+    const upper = appNameOf({ name: 'OOM-test', attempt: 1 });
+    assert.match(upper ?? '', /^oom-test-[0-9a-f]{6}-1$/);
+    assert.notEqual(appNameOf({ name: 'oom-Test', attempt: 1 }), upper);
+    const long = 'container-for-execSync-test-9c3e018d-2f95-4ddd-a3c0-c85a35a7813b';
+    const a = appNameOf({ name: long, attempt: 0 }) ?? '';
+    assert.match(a, /^containe-[0-9a-f]{6}-0$/);
+    assert.notEqual(appNameOf({ name: `${long}x`, attempt: 0 }), a);
+    assert.match(appNameOf({ name: 'under_score' }) ?? '', /^under-sc-[0-9a-f]{6}-0$/);
+    assert.equal(appNameOf({ name: 'sixteen-chars-ok', attempt: 2 }), 'sixteen-chars-ok-2');
+    for (const n of [
+      appNameOf({ name: 'a'.repeat(17) }),
+      appNameOf({ name: '-lead' }),
+      appNameOf({ name: 'a.b' }),
+    ])
+      assert.match(n ?? '', /^[a-z0-9]+(-[a-z0-9]+)*$/);
+    for (const name of ['', '---', '_.']) assert.equal(appNameOf({ name, attempt: 0 }), undefined, name);
     assert.equal(appNameOf(null), undefined);
   });
 
