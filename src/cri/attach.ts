@@ -17,6 +17,11 @@ export interface AttachApp {
   app: string;
   /** The CRI log file ('' for none). */
   logPath: string;
+  /**
+   * Created with stdin_once: the attach lasts until the app ends. Otherwise, as containerd does,
+   * the end of the client's stdin ends the attach.
+   */
+  stdinOnce: boolean;
   /** The exit status once the app has ended, else undefined. */
   exitCode(): number | undefined;
   describe: string;
@@ -74,14 +79,25 @@ export function attachTarget(a: AttachApp, tty: boolean): ExecTarget {
         };
       }
       let stdin: Socket | null = null;
+      let stopped = false;
+      let input: Writable | null = null;
       if (opts.stdin) {
         if (!existsSync(path.join(dir, 'stdin.sock')))
           throw new Error(`${a.describe} was not created with stdin`);
-        stdin = sock(path.join(dir, 'stdin.sock'));
+        const s = sock(path.join(dir, 'stdin.sock'));
+        stdin = s;
+        input = new Writable({
+          write: (chunk: Buffer, _enc, cb) => void s.write(chunk, () => cb()),
+          final: (cb) => {
+            s.end();
+            // The client closed its stdin: the attach ends (unless stdin_once), the app goes on.
+            if (!a.stdinOnce) stopped = true;
+            cb();
+          },
+        });
       }
       const stdout = new PassThrough();
       const stderr = new PassThrough();
-      let stopped = false;
       const exit = new Promise<number>((resolve) => {
         let fd: number | undefined;
         let pos = 0;
@@ -126,7 +142,7 @@ export function attachTarget(a: AttachApp, tty: boolean): ExecTarget {
         tick();
       });
       return {
-        stdin,
+        stdin: input,
         stdout,
         stderr: opts.tty ? null : stderr,
         exit,

@@ -147,6 +147,7 @@ export interface ContainerConfigMsg {
   annotations?: Labels;
   log_path?: string;
   stdin?: boolean;
+  stdin_once?: boolean;
   tty?: boolean;
   linux?: {
     resources?: {
@@ -194,6 +195,7 @@ interface ContainerRecord {
   mounts: { container_path: string; host_path: string; readonly: boolean }[];
   tty?: boolean;
   stdin?: boolean;
+  stdinOnce?: boolean;
   /** Once it has ended with 137: whether the kernel OOM-killed it. */
   oomKilled?: boolean;
 }
@@ -797,6 +799,7 @@ export class CriRuntime {
         mounts,
         tty: config.tty === true,
         stdin: config.stdin === true,
+        stdinOnce: config.stdin_once === true,
       };
       try {
         await addAppToManifest(pod.path, this.opts.store, key, ra);
@@ -1048,6 +1051,7 @@ export class CriRuntime {
         podDir: pod.path,
         app: c.app,
         logPath: c.record.logPath,
+        stdinOnce: c.record.stdinOnce === true,
         exitCode: () => appExitCode(pod.path, c.app) ?? (this.ready(c.sandbox) ? undefined : 255),
         describe: `container ${c.id}`,
       },

@@ -755,6 +755,8 @@ for (const runtime of ['crun', 'runc'] as const) {
           metadata: { name: 'reader', attempt: 0 },
           command: ['/bin/sh', '-c', 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 7; done'],
           stdin: true,
+          // The attach lasts until the container ends, past the end of the client's stdin.
+          stdin_once: true,
           log_path: 'reader/0.log',
         });
         await unary(rt, 'StartContainer', { container_id: reader });
