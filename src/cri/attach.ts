@@ -2,8 +2,8 @@
  * Attach to a running container of a sandbox. With a tty, the container's terminal is the one the
  * supervisor serves on `stage1/attach/APP/tty.sock` (its input and output). Without, stdin is the
  * stream the supervisor serves on `stdin.sock` (for a container created with `stdin`), and
- * stdout/stderr are the container's CRI log followed from its end: each record's line goes to the
- * stream it came from. The attach ends when the container does, with its exit status.
+ * stdout/stderr are the pod's own log of the app (`logs/APP/{stdout,stderr}.log`, kept whether or
+ * not the container has a CRI log_path) followed from its end. The attach ends when the container does, with its exit status.
  */
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -15,8 +15,6 @@ export interface AttachApp {
   /** The running pod's dir. */
   podDir: string;
   app: string;
-  /** The CRI log file ('' for none). */
-  logPath: string;
   /**
    * Created with stdin_once: the attach lasts until the app ends. Otherwise, as containerd does,
    * the end of the client's stdin ends the attach.
@@ -99,34 +97,49 @@ export function attachTarget(a: AttachApp, tty: boolean): ExecTarget {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       const exit = new Promise<number>((resolve) => {
-        let fd: number | undefined;
-        let pos = 0;
-        let rest = '';
-        if (a.logPath !== '' && existsSync(a.logPath)) {
-          fd = openSync(a.logPath, 'r');
-          pos = statSync(a.logPath).size;
-        }
+        // The pod's own log of the app (logs/APP/{stdout,stderr}.log, always kept), from its end.
+        const files = (['stdout', 'stderr'] as const).map((stream) => {
+          const file = path.join(a.podDir, 'logs', a.app, `${stream}.log`);
+          let fd: number | undefined;
+          let pos = 0;
+          try {
+            fd = openSync(file, 'r');
+            pos = statSync(file).size;
+          } catch {
+            fd = undefined;
+          }
+          return { file, fd, pos, rest: '' };
+        });
         const buf = Buffer.alloc(64 * 1024);
         const drain = (): void => {
-          if (fd === undefined) return;
-          for (;;) {
-            const n = readSync(fd, buf, 0, buf.length, pos);
-            if (n <= 0) break;
-            pos += n;
-            rest += buf.subarray(0, n).toString('utf8');
-            const lines = rest.split('\n');
-            rest = lines.pop() ?? '';
-            for (const l of lines) {
-              const r = logRecordLine(l);
-              if (r === undefined) continue;
-              if (r.stream === 'stdout' && opts.stdout) stdout.write(r.text);
-              if (r.stream === 'stderr' && opts.stderr) stderr.write(r.text);
+          for (const f of files) {
+            // A file the logger has not made yet is read from its start once it is there.
+            if (f.fd === undefined) {
+              try {
+                f.fd = openSync(f.file, 'r');
+              } catch {
+                continue;
+              }
+            }
+            for (;;) {
+              const n = readSync(f.fd, buf, 0, buf.length, f.pos);
+              if (n <= 0) break;
+              f.pos += n;
+              f.rest += buf.subarray(0, n).toString('utf8');
+              const lines = f.rest.split('\n');
+              f.rest = lines.pop() ?? '';
+              for (const l of lines) {
+                const r = logRecordLine(l);
+                if (r === undefined) continue;
+                if (r.stream === 'stdout' && opts.stdout) stdout.write(r.text);
+                if (r.stream === 'stderr' && opts.stderr) stderr.write(r.text);
+              }
             }
           }
         };
         const end = (code: number): void => {
-          if (fd !== undefined) closeSync(fd);
-          fd = undefined;
+          for (const f of files) if (f.fd !== undefined) closeSync(f.fd);
+          files.length = 0;
           stdout.end();
           stderr.end();
           stdin?.destroy();

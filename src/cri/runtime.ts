@@ -1050,7 +1050,6 @@ export class CriRuntime {
       {
         podDir: pod.path,
         app: c.app,
-        logPath: c.record.logPath,
         stdinOnce: c.record.stdinOnce === true,
         exitCode: () => appExitCode(pod.path, c.app) ?? (this.ready(c.sandbox) ? undefined : 255),
         describe: `container ${c.id}`,
