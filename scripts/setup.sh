@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 # shellcheck (`make lint` checks the pod supervisor, src/stage1/oci/supervisor.sh), socat (the CRI
 # streaming server's port forwarding into pod network namespaces; the supervisor's attach
 # endpoints, a pty or a stream per app, for `rkt attach`), systemd-container (systemd-nspawn, the
-# nspawn engine).
+# nspawn engine), qemu-system-x86 (the kvm engine's VMs).
 packages=(busybox-static gzip bzip2 xz-utils zstd gnupg openssl attr golang-go golang-github-appc-spec-dev
   docker-registry skopeo umoci jq apache2-utils curl ca-certificates hyperfine crun runc iproute2
-  mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat systemd-container)
+  mawk systemd python3 containernetworking-plugins iptables zsh shellcheck socat systemd-container qemu-system-x86)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -36,6 +36,21 @@ fi
 if ! ls .cache/debs/busybox_*.deb >/dev/null 2>&1; then
   mkdir -p .cache/debs
   (cd .cache/debs && apt-get -o Acquire::Retries=3 -q download busybox >/dev/null)
+fi
+
+# The kvm engine's guest kernel: the package linux-image-amd64 depends on, unpacked (not installed:
+# the host's boot is not touched) into /var/lib/rkt/kvm/kernel (boot/vmlinuz-*, lib/modules/*).
+kernel_root=/var/lib/rkt/kvm/kernel
+if ! compgen -G "$kernel_root/boot/vmlinuz-*" >/dev/null; then
+  kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ { print $2; exit }')
+  echo "setup: unpacking $kernel_pkg into $kernel_root" >&2
+  kernel_tmp=$(mktemp -d)
+  chmod 755 "$kernel_tmp"
+  (cd "$kernel_tmp" && apt-get -q -o APT::Sandbox::User=root download "$kernel_pkg" >/dev/null)
+  mkdir -p "$kernel_root.tmp"
+  dpkg-deb -x "$kernel_tmp"/*.deb "$kernel_root.tmp"
+  rm -rf "$kernel_tmp" "$kernel_root"
+  mv "$kernel_root.tmp" "$kernel_root"
 fi
 
 # npm ci only when the lock file changed since the last install.

@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { exitCodeOf } from './exit-codes.js';
 
 /**
  * Go's flag package, which the reference actool and rkt's pflag-era scripts rely on, accepts
@@ -47,7 +48,7 @@ export function reportFailure(verb: string, err: unknown): void {
   process.stderr.write(`${verb}: ${oneLine(err)}\n`);
   if (!(err instanceof RocketError) && process.env['ROCKET_STACK_TRACES'] === '1' && err instanceof Error)
     process.stderr.write(`${err.stack ?? ''}\n`);
-  process.exitCode = failureExit ?? (err instanceof RocketError ? err.exitCode : 1);
+  process.exitCode = failureExit ?? exitCodeOf('appc', err);
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   newApp,
   type DiscoveryApp,
 } from '../discovery/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage, isRktFailure } from '../errors.js';
 import type { RemoteInfo, Store } from '../store/index.js';
 import { createLockedTempDir } from '../store/util.js';
 import type { Keystore } from '../trust/keystore.js';
@@ -441,8 +441,7 @@ export class Fetcher {
     if (downloaded.status === 'rejected' && downloadFailedFirst) {
       fail(`error downloading ACI: ${where}: ${errorMessage(downloaded.reason)}`, downloaded.reason);
     }
-    if (imported.reason instanceof RocketError && imported.reason.exitCode === RKT_FAILURE)
-      throw imported.reason;
+    if (isRktFailure(imported.reason)) throw imported.reason;
     // The store read something that is not a valid image: a failed signature says more, if there is one.
     if (streamed !== undefined) {
       const s = await settle(streamed);

@@ -11,13 +11,13 @@
  * after the networks are up, when failing would leave them behind: from then on a failure is a
  * warning.
  */
-import { spawnSync } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
 import { readNetInfo } from '../net/info.js';
 import { parsePodManifest } from '../appc/index.js';
 import { POD_FILES, writeFileAtomic } from '../pod/index.js';
+import { host } from '../host/index.js';
 import { registrationSocket } from './defaults.js';
 import { bareAddress } from './pod-probe.js';
 
@@ -93,8 +93,7 @@ function put(
   body: string,
   suffix = '',
 ): { token: string; port: number } | string {
-  const r = spawnSync(
-    'curl',
+  const r = host().curl.run(
     [
       ...curlArgs(socket, 'PUT', uuid, suffix),
       '-H',
@@ -104,7 +103,7 @@ function put(
       '-w',
       '\n%{http_code}',
     ],
-    { input: body, encoding: 'utf8', timeout: 15_000 },
+    { input: body, timeoutMs: 15_000 },
   );
   if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
   if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;
@@ -126,12 +125,18 @@ function put(
 /** A registration decided on before the networks are set up, made once they are. */
 export interface PendingRegistration {
   /**
-   * Registers the pod (its addresses are in `net-info.json` by now) and sets AC_METADATA_URL in
-   * the given OCI configs. Never throws: the networks are up, and a pod without metadata is better
-   * than a half-started one; a failure is a warning. Returns the plan's unregister command ('' if
-   * not registered).
+   * Registers the pod (its addresses are in `net-info.json` by now). Never throws: the networks
+   * are up, and a pod without metadata is better than a half-started one; a failure is a warning.
+   * Returns the apps' AC_METADATA_URL and the supervisor's unregister command ('' and '' if not
+   * registered), and `undo`, which unregisters at once (the pod did not start after all).
    */
-  register(configFiles: readonly string[]): string;
+  register(): Registration;
+}
+
+export interface Registration {
+  url: string;
+  unregister: string;
+  undo(): void;
 }
 
 /**
@@ -159,21 +164,18 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
       );
   }
   return {
-    register(configFiles) {
-      let registered: { url: string; unregister: string } | undefined;
+    register() {
       try {
-        registered = registerPod(req, socket);
-        for (const file of configFiles) setMetadataUrl(file, registered.url);
-        return registered.unregister;
+        const registered = registerPod(req, socket);
+        return {
+          ...registered,
+          undo: () => void host().curl.run([...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null']),
+        };
       } catch (err) {
         process.stderr.write(
           `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
         );
-        if (registered !== undefined) {
-          spawnSync('sh', ['-c', registered.unregister]);
-          for (const file of configFiles) setMetadataUrl(file, '');
-        }
-        return '';
+        return { url: '', unregister: '', undo: () => undefined };
       }
     },
   };
@@ -182,9 +184,8 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
 /** GET /pods: undefined when the service answers, else why not. */
 function ping(socket: string): string | undefined {
   if (!socketExists(socket)) return 'no service socket';
-  const r = spawnSync('curl', [...curlArgs(socket, 'GET', ''), '-o', '/dev/null', '-w', '%{http_code}'], {
-    encoding: 'utf8',
-    timeout: 15_000,
+  const r = host().curl.run([...curlArgs(socket, 'GET', ''), '-o', '/dev/null', '-w', '%{http_code}'], {
+    timeoutMs: 15_000,
   });
   if (r.error !== undefined) return `cannot run curl: ${r.error.message}`;
   if (r.status !== 0) return r.stderr.trim() || `curl exited with status ${r.status}`;

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 
 /** Where plugins are looked up (after `<local config>/net.d`, as rkt did): rkt's dir, then Debian's and CNI's usual ones. */
 export const PLUGIN_DIRS: readonly string[] = ['/usr/lib/rkt/plugins/net', '/usr/lib/cni', '/opt/cni/bin'];
@@ -101,7 +101,7 @@ export class CniError extends RocketError {
     message: string,
     readonly code?: number,
   ) {
-    super(message, RKT_FAILURE);
+    super(message, 'unavailable');
     this.name = 'CniError';
   }
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import type { NetRequest } from './netlist.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -57,7 +57,7 @@ export const BUILTIN_NETS: readonly { fileName: string; conf: JsonObject }[] = [
 ];
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 /** Parses one netconf; errors name the file and the field. */

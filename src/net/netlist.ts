@@ -2,7 +2,7 @@
  * `--net` (rkt's NetList): comma lists, accumulated over several flags, of `name[:CNI_ARGS]`, where
  * CNI_ARGS is `K=V;K2=V2`. No `--net` at all, or a bare `--net`, means `default`.
  */
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 
 /** A network asked for by name, with the CNI_ARGS given for it (empty when none). */
 export interface NetRequest {
@@ -17,7 +17,7 @@ export type NetSelection =
   | { mode: 'cni'; all: boolean; nets: NetRequest[] };
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 /** Parses the `--net` values (already split on commas, as the argument parser keeps them). */

@@ -9,11 +9,11 @@
  * in reverse order: the plan runs it when the pod ends, without Node; gc runs the same DELs from
  * Node. DEL is idempotent, so a pod whose supervisor or stage0 died is cleaned by gc.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { PodManifest } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
+import { failureText, host } from '../host/index.js';
 import { mountsUnder } from '../pod/gc.js';
 import { DirLock } from '../pod/lock.js';
 import { writeFileAtomic } from '../pod/pod.js';
@@ -83,7 +83,7 @@ export interface PodNetworkRequest {
 }
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'failed-precondition');
 };
 
 /** host-local's lease store for pods of this data dir. */
@@ -101,22 +101,17 @@ export function isMounted(file: string): boolean {
 }
 
 function createNetns(file: string): void {
-  const r = spawnSync(
-    'sh',
-    ['-c', ': >"$1" && exec unshare --net="$1" ip link set lo up', 'rocket-netns', file],
-    { encoding: 'utf8' },
-  );
+  writeFileSync(file, '');
+  const r = host().unshare.run([`--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
   if (r.status !== 0) {
     removeNetns(file);
-    fail(
-      `cannot create the pod network namespace: ${r.stderr.trim() || r.error?.message || 'unshare failed'}`,
-    );
+    fail(`cannot create the pod network namespace: ${failureText(r, 'unshare')}`);
   }
 }
 
 /** Unmounts and removes a namespace file; a missing or unmounted one is fine. */
 export function removeNetns(file: string): void {
-  if (isMounted(file)) spawnSync('umount', [file], { stdio: 'ignore' });
+  if (isMounted(file)) host().mount.umount(file);
   rmSync(file, { force: true });
 }
 
@@ -284,7 +279,7 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
           if (!(err instanceof CniError)) throw err;
           throw new RocketError(
             `network ${JSON.stringify(inv.netName)} (${inv.ifName}): CNI ADD with ${inv.plugin} failed: ${err.message}`,
-            RKT_FAILURE,
+            'unavailable',
             { cause: err },
           );
         }
@@ -338,6 +333,14 @@ function releaseStale(dir: string, warn: (m: string) => void, runner?: ProcessRu
   removeNetns(path.join(dir, NETNS_FILE));
   rmSync(path.join(dir, NET_DIR), { recursive: true, force: true });
   rmSync(path.join(dir, NET_INFO_FILE), { force: true });
+}
+
+/**
+ * Undoes the pod's networks (CNI DEL of every recorded invocation, the namespace, the records),
+ * under the pod dir's lock: stage0's pipeline when the engine failed after the networks were up.
+ */
+export function releasePodNetwork(dir: string, uuid: string, warn: (m: string) => void): void {
+  releaseStaleNetwork(dir, uuid, warn);
 }
 
 function releaseStaleNetwork(

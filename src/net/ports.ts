@@ -5,10 +5,10 @@
  */
 import { isIP } from 'node:net';
 import { isACName, type ExposedPort, type PodManifest, type Port } from '../appc/index.js';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 /** Parses one `--port` value (rkt's syntax and messages). */

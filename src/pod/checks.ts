@@ -7,12 +7,12 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { App, PodManifest } from '../appc/index.js';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 import { APPC_DEFAULT_PATH } from '../stage1/oci/spec.js';
 import { resolveInRoot } from '../stage1/oci/user.js';
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 /** Every `host` volume's source must exist on the host. */

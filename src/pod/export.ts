@@ -8,13 +8,14 @@
  * namespace and mount with it, even if rkt is killed: nothing is ever mounted on the host. The
  * ACI is written to a temp file and renamed into place.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildAci } from '../aci/index.js';
 import { refuseExisting, requireAciExtension } from '../aci/output.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
+import { host } from '../host/index.js';
 import { appTreeStoreId, getPod, type PodInfo } from './pod.js';
 import { POD_FILES } from './state.js';
 
@@ -25,7 +26,7 @@ export interface ExportOptions {
 }
 
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'failed-precondition');
 };
 
 function chooseApp(pod: PodInfo, wanted: string | undefined): string {
@@ -58,21 +59,17 @@ function mountCommand(pod: PodInfo, dataDir: string, app: string): string {
 
 /** Starts the helper and resolves with it once the tree is mounted at `target` in its namespace. */
 async function startMountHelper(mount: string, target: string): Promise<ChildProcess> {
-  const child = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      '--',
-      '/bin/sh',
-      '-c',
-      `${mount} && echo ready && read x`,
-      'rkt-export',
-      target,
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const child = host().unshare.start([
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    '/bin/sh',
+    '-c',
+    `${mount} && echo ready && read x`,
+    'rkt-export',
+    target,
+  ]);
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -5,14 +5,19 @@
  * mounted under the pod dir (as root), and removes the dir.
  */
 import { launcherGone } from './launcher.js';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, statSync } from 'node:fs';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { rmSync, statSync } from 'node:fs';
+import { RocketError, errorMessage } from '../errors.js';
+import { mountsUnder, unescapeMountPath, unmountUnder } from '../host/mounts.js';
+
+export { mountsUnder, unescapeMountPath, unmountUnder };
 import { DirLock } from './lock.js';
 import { readPod, type PodInfo } from './pod.js';
 import { PodsLayout, errnoCode, locatePod, stateOf, transition, walkPods, type StateDir } from './state.js';
 
-/** An engine's cleanup for a pod about to be deleted; called with the pod's exclusive lock held. */
+/**
+ * A cleanup for a pod about to be deleted; called with the pod's exclusive lock held. The
+ * network's and every engine's (engine-gc.ts) run first, then any registered here.
+ */
 export interface PodGcHook {
   readonly name: string;
   gc(pod: PodInfo): void | Promise<void>;
@@ -20,11 +25,16 @@ export interface PodGcHook {
 
 const hooks: PodGcHook[] = [];
 
-/** Engines register their gc once when loaded; a hook of the same name is replaced. */
+/** Registers a further cleanup; a hook of the same name is replaced. */
 export function registerPodGcHook(hook: PodGcHook): void {
   const i = hooks.findIndex((h) => h.name === hook.name);
   if (i >= 0) hooks.splice(i, 1, hook);
   else hooks.push(hook);
+}
+
+async function defaultHooks(): Promise<PodGcHook[]> {
+  const { ENGINE_GC_HOOKS } = await import('./engine-gc.js');
+  return [...ENGINE_GC_HOOKS, ...hooks];
 }
 
 /** Where gc writes: rkt prints progress to stderr (prefixed by the verb) and removals to stdout. */
@@ -40,49 +50,9 @@ export interface GcOptions {
   expirePreparedMs: number;
   markOnly: boolean;
   out?: GcOutput;
-  /** Hooks to call (default: the registered ones). */
+  /** Hooks to call (default: the network's, the engines' and the registered ones). */
   hooks?: readonly PodGcHook[];
   now?: () => number;
-}
-
-/** Unescapes the octal escapes (`\040`) of /proc/self/mountinfo paths. */
-export function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** Mount points at or under `dir`, deepest first, from mountinfo text. */
-export function mountsUnder(mountinfo: string, dir: string): string[] {
-  const prefix = dir.endsWith('/') ? dir : dir + '/';
-  const found = new Set<string>();
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    const mp = fields[4];
-    if (mp === undefined) continue;
-    const path = unescapeMountPath(mp);
-    if (path === dir || path.startsWith(prefix)) found.add(path);
-  }
-  return [...found].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a));
-}
-
-/** Lazily unmounts everything mounted under `dir` (root only; a no-op otherwise). */
-export function unmountUnder(dir: string): string[] {
-  if (process.getuid?.() !== 0) return [];
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const done: string[] = [];
-  for (const mp of mountsUnder(info, dir)) {
-    try {
-      execFileSync('umount', ['--lazy', mp], { stdio: 'ignore' });
-      done.push(mp);
-    } catch {
-      // already gone (e.g. unmounted with its parent)
-    }
-  }
-  return done;
 }
 
 /**
@@ -108,7 +78,7 @@ export async function deletePod(
   try {
     const pod = readPod(layout, { uuid, stateDir: from, path });
     if (pod !== undefined) {
-      for (const hook of opts.hooks ?? hooks) {
+      for (const hook of opts.hooks ?? (await defaultHooks())) {
         try {
           await hook.gc(pod);
         } catch (err) {
@@ -233,12 +203,12 @@ export async function removePod(
   const state = loc === undefined ? undefined : stateOf(layout, loc.stateDir, uuid);
   const q = JSON.stringify(uuid);
   const refuse = (why: string): never => {
-    throw new RocketError(`pod ${q} is currently ${why}`, RKT_FAILURE);
+    throw new RocketError(`pod ${q} is currently ${why}`, 'failed-precondition');
   };
   let from: 'exited-garbage' | 'garbage';
   switch (state) {
     case undefined:
-      throw new RocketError(`no matches found for ${q}`, RKT_FAILURE);
+      throw new RocketError(`no matches found for ${q}`, 'not-found');
     case 'running':
       return refuse('running');
     case 'embryo':
@@ -269,5 +239,5 @@ export async function removePod(
       break;
   }
   if (!(await deletePod(layout, uuid, from, opts)))
-    throw new RocketError(`unable to acquire exclusive lock on pod ${q}`, RKT_FAILURE);
+    throw new RocketError(`unable to acquire exclusive lock on pod ${q}`, 'unavailable');
 }

@@ -1,5 +1,5 @@
-/** Pods: the run/prepare command line, the pod manifest, the pod dir and its state machine, gc. */
-export * from './apps.js';
+/** Pods: their typed arguments, the pod manifest, the pod dir and its state machine, gc. */
+export * from './args.js';
 export * from './manifest.js';
 export * from './state.js';
 export * from './lock.js';

@@ -15,7 +15,7 @@ export class DirLock {
 
   /** The directory fd holding the lock (the engine passes it to the pod's process tree). */
   get fd(): number {
-    if (this.fdValue === undefined) throw new RocketError(`${this.path}: lock already released`);
+    if (this.fdValue === undefined) throw new RocketError(`${this.path}: lock already released`, 'internal');
     return this.fdValue;
   }
 

@@ -28,9 +28,12 @@ import {
   type RuntimeApp,
   type Volume,
 } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
-import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './apps.js';
+import { RocketError, errorMessage } from '../errors.js';
+import { appNameFromImage, checkAppNameLength, type AppArgs, type PodArgs } from './args.js';
 import { parseExposedPort } from '../net/ports.js';
+import { MUTABLE_ANNOTATION } from '../pod-layout.js';
+
+export { MUTABLE_ANNOTATION };
 
 /** How images are found: `resolve` fetches or looks up an app's image and returns its store key. */
 export interface ImageSource {
@@ -45,11 +48,8 @@ export interface BuiltManifest {
   warnings: string[];
 }
 
-/** rkt's annotation: whether apps may be added and removed later (`rkt app add`): a sandbox's. */
-export const MUTABLE_ANNOTATION = 'coreos.com/rkt/stage1/mutable';
-
 const fail = (message: string): never => {
-  throw new RocketError(message, RKT_FAILURE);
+  throw new RocketError(message, 'invalid-argument');
 };
 
 function setEnv(env: EnvironmentVariable[], name: string, value: string, override: boolean): void {

@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePodManifest, podManifestToJSON, type PodManifest, type RuntimeApp } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { Store } from '../store/index.js';
 import { matchMountPoints } from './manifest.js';
@@ -44,7 +44,7 @@ export async function addAppToManifest(
   if (manifest.apps.some((a) => a.name === ra.name))
     throw new RocketError(
       `error: an app named ${JSON.stringify(ra.name)} already exists in the pod`,
-      RKT_FAILURE,
+      'already-exists',
     );
   manifest.apps.push(ra);
   const warnings = matchMountPoints(manifest);
@@ -52,7 +52,7 @@ export async function addAppToManifest(
   try {
     json = podManifestToJSON(manifest);
   } catch (err) {
-    throw new RocketError(`invalid pod manifest: ${errorMessage(err)}`, RKT_FAILURE);
+    throw new RocketError(`invalid pod manifest: ${errorMessage(err)}`, 'invalid-argument');
   }
   const info = join(podDir, POD_FILES.appsInfo, ra.name);
   try {

@@ -20,10 +20,13 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parsePodManifest, podManifestToJSON, type PodManifest } from '../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { RenderedTree, Store } from '../store/index.js';
 import { DirLock } from './lock.js';
+import { appTreeStoreId } from '../pod-layout.js';
+
+export { appTreeStoreId };
 import type { BuiltManifest } from './manifest.js';
 import {
   POD_FILES,
@@ -106,7 +109,7 @@ export function createSharedVolumes(dir: string, manifest: PodManifest): void {
     } catch (err) {
       throw new RocketError(
         `cannot set up volume ${JSON.stringify(v.name)}: ${errorMessage(err)}`,
-        RKT_FAILURE,
+        'failed-precondition',
       );
     }
   }
@@ -142,13 +145,13 @@ async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Pr
   const embryo = layout.podDir('embryo', uuid);
   mkdirSync(embryo, { mode: 0o750 });
   const lock = DirLock.tryAcquire(embryo, 'exclusive');
-  if (lock === undefined) throw new RocketError(`cannot lock new pod ${uuid}`, RKT_FAILURE);
+  if (lock === undefined) throw new RocketError(`cannot lock new pod ${uuid}`, 'internal');
   let keepLock = false;
   try {
     if (opts.uuidFileSave !== undefined && opts.uuidFileSave !== '')
       writeFileAtomic(opts.uuidFileSave, uuid, 0o644);
     if (!transition(layout, uuid, 'embryo', 'prepare'))
-      throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+      throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     const dir = layout.podDir('prepare', uuid);
     writeFileSync(join(dir, POD_FILES.created), '', { mode: 0o640 });
     const { manifest, imageKeys } = opts.built;
@@ -165,7 +168,7 @@ async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Pr
     }
     createSharedVolumes(dir, manifest);
     const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
-    if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, RKT_FAILURE);
+    if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     keepLock = opts.keepLockedInRun === true;
     return {
       uuid,
@@ -249,7 +252,7 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
   const loc = locatePod(layout, uuid);
   const p = loc === undefined ? undefined : readPod(layout, loc);
   if (p === undefined)
-    throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, 'not-found');
   return p;
 }
 
@@ -273,14 +276,6 @@ export function appImageName(podDir: string, app: string): string | undefined {
     if (typeof m.name !== 'string') return undefined;
     const version = m.labels?.find((l) => l.name === 'version')?.value;
     return version === undefined ? m.name : `${m.name}:${version}`;
-  } catch {
-    return undefined;
-  }
-}
-
-export function appTreeStoreId(podDir: string, app: string): string | undefined {
-  try {
-    return readFileSync(join(podDir, POD_FILES.appsInfo, app, 'treeStoreID'), 'utf8').trim();
   } catch {
     return undefined;
   }

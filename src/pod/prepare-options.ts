@@ -6,8 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
-import type { PodArgs } from './apps.js';
+import { RocketError, errorMessage } from '../errors.js';
+import type { PodArgs } from './args.js';
 
 export const PREPARE_OPTIONS_FILE = 'prepare-options.json';
 
@@ -43,23 +43,23 @@ export function applyPrepareOptions(podDir: string, args: PodArgs): void {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new RocketError(`cannot read ${file}: ${errorMessage(err)}`, RKT_FAILURE);
+    throw new RocketError(`cannot read ${file}: ${errorMessage(err)}`, 'failed-precondition');
   }
   let rec: Partial<PrepareOptionsRecord>;
   try {
     rec = JSON.parse(text) as Partial<PrepareOptionsRecord>;
   } catch (err) {
-    throw new RocketError(`${file}: invalid JSON: ${errorMessage(err)}`, RKT_FAILURE);
+    throw new RocketError(`${file}: invalid JSON: ${errorMessage(err)}`, 'failed-precondition');
   }
   if (typeof rec !== 'object' || rec === null)
-    throw new RocketError(`${file}: expected an object`, RKT_FAILURE);
+    throw new RocketError(`${file}: expected an object`, 'failed-precondition');
   if (rec.noOverlay !== undefined && typeof rec.noOverlay !== 'boolean')
-    throw new RocketError(`${file}: field "noOverlay" must be a boolean`, RKT_FAILURE);
+    throw new RocketError(`${file}: field "noOverlay" must be a boolean`, 'failed-precondition');
   if (rec.noOverlay === true) args.noOverlay = true;
   if (hasStage1Choice(args)) return;
   if (rec.engine !== undefined) {
     if (typeof rec.engine !== 'string')
-      throw new RocketError(`${file}: field "engine" must be a string`, RKT_FAILURE);
+      throw new RocketError(`${file}: field "engine" must be a string`, 'failed-precondition');
     args.engine = rec.engine;
   }
   const s1 = rec.stage1 ?? {};
@@ -67,7 +67,7 @@ export function applyPrepareOptions(podDir: string, args: PodArgs): void {
     const v = (s1 as Record<string, unknown>)[k];
     if (v === undefined) continue;
     if (typeof v !== 'string')
-      throw new RocketError(`${file}: field "stage1.${k}" must be a string`, RKT_FAILURE);
+      throw new RocketError(`${file}: field "stage1.${k}" must be a string`, 'failed-precondition');
     args.stage1[k] = v;
   }
 }

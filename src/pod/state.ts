@@ -6,8 +6,11 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 import { isLockedExclusively } from './lock.js';
+import { POD_FILES } from '../pod-layout.js';
+
+export { POD_FILES };
 
 export const STATE_DIRS = ['embryo', 'prepare', 'prepared', 'run', 'exited-garbage', 'garbage'] as const;
 export type StateDir = (typeof STATE_DIRS)[number];
@@ -24,19 +27,6 @@ export type PodState =
   | 'exited'
   | 'exited garbage'
   | 'garbage';
-
-/** Files in a pod directory (rkt.md §2.2). */
-export const POD_FILES = {
-  manifest: 'pod',
-  created: 'pod-created',
-  pid: 'pid',
-  ppid: 'ppid',
-  stage1TreeStoreId: 'stage1TreeStoreID',
-  appsInfo: 'appsinfo',
-  sharedVolumes: 'sharedVolumes',
-  /** Written by the engine: exit codes at `stage1/rootfs/rkt/status/<app>` (rkt's location). */
-  appStatusDir: join('stage1', 'rootfs', 'rkt', 'status'),
-} as const;
 
 export class PodsLayout {
   readonly podsDir: string;
@@ -137,7 +127,7 @@ export function locatePod(layout: PodsLayout, uuid: string): PodLocation | undef
 export function resolveUuidPrefix(layout: PodsLayout, prefix: string): string {
   const want = prefix.toLowerCase().replace(/-/g, '');
   if (want === '' || !/^[0-9a-f]+$/.test(want))
-    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, 'not-found');
   // A whole UUID matches at most its own pod: looked up where it is, without listing every pod.
   if (want.length === 32) {
     const uuid = [
@@ -148,13 +138,13 @@ export function resolveUuidPrefix(layout: PodsLayout, prefix: string): string {
       want.slice(20),
     ].join('-');
     if (UUID_RE.test(uuid) && locatePod(layout, uuid) !== undefined) return uuid;
-    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, 'not-found');
   }
   const matches = new Set<string>();
   for (const p of walkPods(layout)) if (p.uuid.replace(/-/g, '').startsWith(want)) matches.add(p.uuid);
   if (matches.size === 0)
-    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, RKT_FAILURE);
-  if (matches.size > 1) throw new RocketError(`ambiguous uuid, ${matches.size} matches`, RKT_FAILURE);
+    throw new RocketError(`no matches found for ${JSON.stringify(prefix)}`, 'not-found');
+  if (matches.size > 1) throw new RocketError(`ambiguous uuid, ${matches.size} matches`, 'invalid-argument');
   return [...matches][0] as string;
 }
 

@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PodManifest } from '../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
-import type { PodArgs, PodInfo } from '../pod/index.js';
+import type { LogCaptureSettings } from '../logs/capture.js';
 
-/** A POSIX sh script that the launcher execs in place of stage0. */
 /** Where an engine records in the pod dir what its stop, enter and gc need (`{engine: NAME, ...}`). */
 export const ENGINE_STATE = path.join('stage1', 'engine.json');
 
@@ -30,44 +30,110 @@ export function readEngineState<T extends { engine: string }>(
   }
 }
 
+/** A POSIX sh script that the launcher execs in place of stage0. */
 export interface ExecPlan {
   script: string;
 }
 
-/** What `rkt run` and `rkt run-prepared` hand an engine: a prepared pod (unlocked). */
-export interface RunRequest {
-  dataDir: string;
+/** What an engine knows of an existing pod (src/pod's PodInfo has these and more). */
+export interface EnginePod {
   uuid: string;
-  /** Pod flags of the command line (net, dns, hostname, hosts entries, interactive, no-overlay). */
-  args: PodArgs;
-  insecure: { capabilities: boolean; paths: boolean; seccomp: boolean };
+  /** The pod dir, in whatever state dir it is now. */
+  path: string;
+  /** The pid in the pod's `pid` file, if any. */
+  pid?: number;
+}
+
+/** The pod's network: none (loopback only), the host's, or CNI networks stage0 joined. */
+export type NetMode = 'none' | 'host' | 'cni';
+
+/** `--insecure-options` that apply at run time. */
+export interface InsecureOptions {
+  capabilities: boolean;
+  paths: boolean;
+  seccomp: boolean;
+}
+
+/** `--dns`, `--dns-search`, `--dns-opt`, `--dns-domain` as given. */
+export interface DnsSettings {
+  dns: string[];
+  dnsSearch: string[];
+  dnsOpt: string[];
+  dnsDomain?: string;
+}
+
+/**
+ * What stage0's run pipeline (src/pod/run-pipeline.ts) hands an engine once it has done its part:
+ * a prepared pod (unlocked, in prepared/) and the settings the engine reads, nothing of the
+ * command line itself. For an engine with `podNetwork`, stage0 has already written `etc/hosts`
+ * and `etc/resolv.conf` in the pod dir, made `ns-net` and joined the CNI networks (mode `cni`),
+ * registered the pod with the metadata service and made the log dirs.
+ */
+export interface RunConfig {
+  uuid: string;
+  /** The data dir (`--dir`): rendered trees are under `cas/tree/<treeStoreID>/rootfs`. */
+  dataDir: string;
+  /** The prepared pod dir (written now) and where it will be once running (`run/<uuid>`). */
+  preparedDir: string;
+  runDir: string;
+  manifest: PodManifest;
   /** Engine variant from `--stage1-name`/`--engine` (e.g. `oci-runc`), if any. */
   variant?: string;
-  /** `--system-config` and `--local-config` (network confs in their `net.d`); rkt's defaults if absent. */
-  configDirs?: { system: string; local: string };
+  insecure: InsecureOptions;
+  interactive: boolean;
+  noOverlay: boolean;
+  /** `--hostname`, if given (default: `rkt-<uuid>`, podHostname). */
+  hostname?: string;
+  network: {
+    mode: NetMode;
+    /** With CNI networks: the script that undoes them (`sh SCRIPT POD_DIR`), for the supervisor's cleanup. */
+    teardownScript?: string;
+  };
+  /** Pod files stage0 wrote for the apps to bind (podNetwork engines): `etc/resolv.conf` unless `--dns=none`. */
+  resolvConf: boolean;
+  /** The DNS and hosts flags, for engines that handle them themselves (no `podNetwork`). */
+  dns: DnsSettings;
+  hostsEntries: string[];
+  /** The metadata service: the apps' `AC_METADATA_URL` and the sh command that unregisters the pod ('' when not registered). */
+  metadata: { url: string; unregister: string };
+  /** The loggers' settings; undefined when nothing is captured (`--interactive`, or the engine keeps no log). */
+  logs?: LogCaptureSettings;
 }
 
 export interface StopRequest {
-  pod: PodInfo;
+  pod: EnginePod;
   force: boolean;
 }
 
 export interface EnterRequest {
-  pod: PodInfo;
+  pod: EnginePod;
   app?: string;
   command: string[];
 }
 
 /**
  * An engine. `run` and `enter` only build plans (stage0 must exit for the launcher to exec
- * them); `stop` acts synchronously; `gc` is registered as a PodGcHook when the module loads.
+ * them); `stop` acts synchronously; `gc` cleans up after a pod (stage0's gc calls it for every pod
+ * it deletes: src/pod/engine-gc.ts).
  */
 export interface Engine {
   readonly name: string;
-  run(req: RunRequest): ExecPlan;
+  /**
+   * Whether the pod gets a network namespace of its own that stage0 sets up (`--net`, CNI, hosts,
+   * resolv.conf, metadata registration). Without it the pod shares the host's (fly).
+   */
+  readonly podNetwork?: boolean;
+  /** Whether the supervisor keeps the apps' output in the pod log (stage0 makes the log dirs). */
+  readonly podLogs?: boolean;
+  /**
+   * Whether the engine gives the apps `AC_METADATA_URL` and unregisters the pod at its end, so
+   * stage0 registers it with the metadata service (with `podNetwork` only).
+   */
+  readonly podMetadata?: boolean;
+  run(config: RunConfig): ExecPlan;
   enter(req: EnterRequest): ExecPlan;
   stop(req: StopRequest): void;
-  gc(pod: PodInfo): void;
+  gc(pod: EnginePod): void;
 }
 
 export const PLAN_ENV = 'RKT_EXEC_PLAN';

@@ -5,18 +5,18 @@
  * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
  * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
- * Importing this module registers every engine's PodGcHook.
+ * Stage0's gc calls every engine's `gc` (src/pod/engine-gc.ts).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import type { PodArgs, PodInfo } from '../pod/index.js';
-import type { Engine } from './engine.js';
+import type { Engine, EnginePod } from './engine.js';
 import { flyEngine } from './fly/engine.js';
+import { kvmEngine } from './kvm/engine.js';
 import { nspawnEngine } from './nspawn/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
-export type EngineName = 'oci' | 'fly' | 'nspawn';
+export type EngineName = 'oci' | 'fly' | 'nspawn' | 'kvm';
 
 export interface EngineChoice {
   name: EngineName;
@@ -25,15 +25,25 @@ export interface EngineChoice {
 }
 
 const FLY_WORD = /(^|[^a-z0-9])fly([^a-z0-9]|$)/i;
+const KVM_WORD = /(^|[^a-z0-9])kvm([^a-z0-9]|$)/i;
 /** nspawn, or rkt's stage1-coreos by its image name (`coreos.com/rkt/stage1-coreos[:VERSION]`). */
 const NSPAWN_WORD = /(^|[^a-z0-9])nspawn([^a-z0-9]|$)|(^|\/)stage1-coreos(:|$)/i;
 
+/** The stage1 flags of a run/prepare command line. */
+export interface Stage1Flags {
+  /** `--engine` */
+  engine?: string;
+  /** `--stage1-name`, `--stage1-hash`, `--stage1-path`, `--stage1-url`, `--stage1-from-dir` */
+  stage1: { url?: string; path?: string; name?: string; hash?: string; fromDir?: string };
+}
+
 /** The engine a run/prepare command line asks for; throws (254) on a name no engine answers to. */
-export function engineChoice(args: Pick<PodArgs, 'engine' | 'stage1'>): EngineChoice {
+export function engineChoice(args: Stage1Flags): EngineChoice {
   const named = args.engine ?? args.stage1.name;
   if (named !== undefined) {
     if (FLY_WORD.test(named)) return { name: 'fly' };
     if (NSPAWN_WORD.test(named)) return { name: 'nspawn' };
+    if (KVM_WORD.test(named)) return { name: 'kvm' };
     runtimeChoice(named);
     return { name: 'oci', variant: named };
   }
@@ -62,6 +72,7 @@ export const STAGE1_IMAGE_NAMES = [
   'stage1-coreos.aci',
   'stage1-fly.aci',
   'stage1-nspawn.aci',
+  'stage1-kvm.aci',
 ];
 
 /**
@@ -82,6 +93,7 @@ function engineOfImage(flag: string, location: string): EngineChoice {
     .replace(/^stage1-/, '');
   if (FLY_WORD.test(name)) return { name: 'fly' };
   if (NSPAWN_WORD.test(name)) return { name: 'nspawn' };
+  if (KVM_WORD.test(name)) return { name: 'kvm' };
   // rkt's default stage1 (stage1-coreos.aci) stands for the default engine.
   if (name === 'oci' || name === 'coreos') {
     runtimeChoice(undefined);
@@ -97,12 +109,16 @@ function engineOfImage(flag: string, location: string): EngineChoice {
   );
 }
 
+/** Every built-in engine (stage0's gc calls each one's `gc`). */
+export const ENGINES: readonly Engine[] = [ociEngine, flyEngine, nspawnEngine, kvmEngine];
+
 export function engineByName(name: EngineName): Engine {
+  if (name === 'kvm') return kvmEngine;
   return name === 'fly' ? flyEngine : name === 'nspawn' ? nspawnEngine : ociEngine;
 }
 
 /** The engine that started a pod, from its `stage1/engine.json`. */
-export function engineForPod(pod: PodInfo): Engine {
+export function engineForPod(pod: EnginePod): Engine {
   const file = path.join(pod.path, ENGINE_STATE);
   let name: unknown;
   try {
@@ -110,6 +126,6 @@ export function engineForPod(pod: PodInfo): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly' || name === 'nspawn') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'nspawn' || name === 'kvm') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
 }

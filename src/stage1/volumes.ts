@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { App, PodManifest, Volume } from '../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import { POD_FILES } from '../pod/index.js';
+import { POD_FILES } from '../pod-layout.js';
 
 export interface AppVolume {
   /** The volume's name. */

@@ -92,7 +92,7 @@ export class StoreDb {
       this.db.pragma('synchronous = FULL');
       this.migrate();
     } catch (err) {
-      throw storeError(`${file}: cannot open the store database: ${String(err)}`, err);
+      throw storeError(`${file}: cannot open the store database: ${String(err)}`, 'unavailable', err);
     }
   }
 

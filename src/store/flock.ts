@@ -47,7 +47,7 @@ function tryFlock(fd: number, mode: LockMode, path: string): boolean {
     const errno = c.errno();
     if (errno === EINTR) continue;
     if (errno === EWOULDBLOCK) return false;
-    throw new RocketError(`${path}: flock failed (errno ${errno})`);
+    throw new RocketError(`${path}: flock failed (errno ${errno})`, 'internal');
   }
 }
 
@@ -81,7 +81,7 @@ export class FileLock {
     for (;;) {
       const lock = FileLock.tryAcquire(path, mode);
       if (lock !== undefined) return lock;
-      if (Date.now() >= deadline) throw new RocketError(`${path}: timed out waiting for lock`);
+      if (Date.now() >= deadline) throw new RocketError(`${path}: timed out waiting for lock`, 'unavailable');
       await sleep(delay);
       delay = Math.min(delay * 2, 50);
     }
@@ -105,7 +105,7 @@ function openLockFile(path: string): number {
   } catch (err) {
     throw new RocketError(
       `${path}: cannot open lock file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      1,
+      'unavailable',
       {
         cause: err,
       },
@@ -131,7 +131,7 @@ export function syncFilesystem(path: string): void {
   const c = load();
   const fd = openSync(path, constants.O_RDONLY);
   try {
-    if (c.syncfs(fd) !== 0) throw new RocketError(`${path}: syncfs failed (errno ${c.errno()})`);
+    if (c.syncfs(fd) !== 0) throw new RocketError(`${path}: syncfs failed (errno ${c.errno()})`, 'internal');
   } finally {
     closeSync(fd);
   }

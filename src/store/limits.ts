@@ -11,7 +11,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 
 export const DEFAULT_MAX_IMAGE_SIZE = 16 * 1024 ** 3;
 
@@ -61,7 +61,7 @@ export function maxImageSizeFlag(value: string): number {
   if (n === undefined)
     throw new RocketError(
       `invalid --max-image-size ${JSON.stringify(value)}: a size such as 16GiB, 500MB or a byte count`,
-      RKT_FAILURE,
+      'invalid-argument',
     );
   return n;
 }
@@ -82,7 +82,7 @@ export function maxImageSizeFromConfig(configDirs: readonly string[]): number | 
     }
     for (const n of names) {
       const file = join(d, n);
-      const bad = (why: string) => new RocketError(`${file}: ${why}`, RKT_FAILURE);
+      const bad = (why: string) => new RocketError(`${file}: ${why}`, 'invalid-argument');
       let doc: unknown;
       try {
         doc = JSON.parse(readFileSync(file, 'utf8'));

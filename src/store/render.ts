@@ -57,7 +57,7 @@ export async function flattenDependencies(
   const out: FlatImage[] = [];
   const visit = async (k: string, level: number, path: string[], inherited: Set<string> | undefined) => {
     if (path.includes(k)) {
-      throw storeError(`dependency cycle: ${[...path, k].join(' -> ')}`);
+      throw storeError(`dependency cycle: ${[...path, k].join(' -> ')}`, 'invalid-argument');
     }
     const manifest = await manifestOf(k);
     out.push({ key: k, manifest, level, ancestorWhitelist: inherited });
@@ -134,7 +134,7 @@ export async function renderImages(
   openBlob: (key: string) => Promise<Readable>,
   opts: { chown?: boolean; devices?: 'create' | 'skip'; skippedDeviceHint?: string } = {},
 ): Promise<RenderResult> {
-  if (images.length === 0) throw storeError('image list empty');
+  if (images.length === 0) throw storeError('image list empty', 'invalid-argument');
   const rootfs = join(dir, TREE_ROOTFS);
   mkdirSync(rootfs, 0o755);
   let size = 0;
@@ -185,6 +185,9 @@ async function renderLayer(
   checker.finish();
   const got = imageId === undefined ? undefined : keyOfImageId(imageId);
   if (got !== img.key) {
-    throw storeError(`image hash does not match expected (${got ?? 'incomplete'} != ${img.key})`);
+    throw storeError(
+      `image hash does not match expected (${got ?? 'incomplete'} != ${img.key})`,
+      'failed-precondition',
+    );
   }
 }

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { openDecompressed, validateArchive } from '../aci/index.js';
 import type { ImageManifest } from '../appc/index.js';
 import { writeSparse } from '../aci/sparse-write.js';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError } from '../errors.js';
 import { DEFAULT_MAX_IMAGE_SIZE, formatSize } from './limits.js';
 import { lockFdAtPath, tempName } from './util.js';
 
@@ -45,7 +45,7 @@ export async function spoolImage(
   const tooLarge = () =>
     new RocketError(
       `${name}: image is larger than the limit of ${formatSize(maxSize)} uncompressed (--max-image-size, or maxImageSize in limits.d)`,
-      RKT_FAILURE,
+      'failed-precondition',
     );
   const tee = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {

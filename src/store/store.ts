@@ -173,6 +173,7 @@ export class Store {
       if (nameBytes > MAX_IMAGE_NAME_LENGTH)
         throw storeError(
           `${name}: image name of ${nameBytes} bytes is too long (at most ${MAX_IMAGE_NAME_LENGTH}): it could never be rendered into a pod`,
+          'invalid-argument',
         );
       await opts.accept?.(spooled.manifest);
       const key = keyOfImageId(spooled.imageId);
@@ -218,12 +219,13 @@ export class Store {
    * hex digits; input longer than a key is cut to key length (so a full image ID works).
    */
   resolveKey(prefix: string): string {
-    if (!prefix.startsWith(KEY_PREFIX)) throw storeError('wrong key prefix');
-    if (prefix.length < MIN_KEY_PREFIX_LENGTH) throw storeError('image ID too short');
+    if (!prefix.startsWith(KEY_PREFIX)) throw storeError('wrong key prefix', 'invalid-argument');
+    if (prefix.length < MIN_KEY_PREFIX_LENGTH) throw storeError('image ID too short', 'invalid-argument');
     const wanted = prefix.slice(0, KEY_LENGTH);
     const keys = this.db.keysWithPrefix(wanted);
-    if (keys.length === 0) throw storeError('no image IDs found');
-    if (keys.length > 1) throw storeError(`ambiguous image ID: ${JSON.stringify(wanted)}`);
+    if (keys.length === 0) throw storeError('no image IDs found', 'not-found');
+    if (keys.length > 1)
+      throw storeError(`ambiguous image ID: ${JSON.stringify(wanted)}`, 'invalid-argument');
     return keys[0] as string;
   }
 
@@ -257,6 +259,7 @@ export class Store {
       .join(' ')}]`;
     throw storeError(
       `cannot find aci satisfying name: ${JSON.stringify(name)} and labels: ${shown} in the local store`,
+      'not-found',
     );
   }
 
@@ -300,7 +303,7 @@ export class Store {
 
   private requireImage(key: string): AciInfoRow {
     const row = this.db.info(key);
-    if (row === undefined) throw storeError(`cannot find image with key: ${key}`);
+    if (row === undefined) throw storeError(`cannot find image with key: ${key}`, 'not-found');
     return row;
   }
 
@@ -309,8 +312,8 @@ export class Store {
     try {
       return readFileSync(this.layout.manifestPath(key));
     } catch (err) {
-      if (errCode(err) === 'ENOENT') throw storeError(`cannot find image with key: ${key}`, err);
-      throw storeError(`cannot read the manifest of ${key}: ${String(err)}`, err);
+      if (errCode(err) === 'ENOENT') throw storeError(`cannot find image with key: ${key}`, 'not-found', err);
+      throw storeError(`cannot read the manifest of ${key}: ${String(err)}`, 'internal', err);
     }
   }
 
@@ -325,9 +328,10 @@ export class Store {
    */
   async readBlob(key: string): Promise<Readable> {
     return withLock(this.layout.imageLock(key), 'shared', async () => {
-      if (!this.db.touch(key, Date.now())) throw storeError(`cannot find image with key: ${key}`);
+      if (!this.db.touch(key, Date.now()))
+        throw storeError(`cannot find image with key: ${key}`, 'not-found');
       const fh = await open(this.layout.blobPath(key), 'r').catch((err: unknown) => {
-        throw storeError(`cannot open the blob of ${key}: ${String(err)}`, err);
+        throw storeError(`cannot open the blob of ${key}: ${String(err)}`, 'internal', err);
       });
       return fh.createReadStream({ highWaterMark: 1024 * 1024 });
     });
@@ -363,6 +367,7 @@ export class Store {
     const missing = () =>
       storeError(
         `image ${dependent.key} (${dependent.manifest.name}): dependency ${describeDependency(dep)} is not in the store`,
+        'not-found',
       );
     if (dep.imageID !== undefined && dep.imageID !== '') {
       const key = keyOfImageId(dep.imageID);
@@ -437,7 +442,10 @@ export class Store {
     });
     if (keyOfImageId(res.imageId) !== key) {
       rmSync(dest, { recursive: true, force: true });
-      throw storeError(`image hash does not match expected (${keyOfImageId(res.imageId)} != ${key})`);
+      throw storeError(
+        `image hash does not match expected (${keyOfImageId(res.imageId)} != ${key})`,
+        'failed-precondition',
+      );
     }
     return res.warnings;
   }
@@ -446,7 +454,7 @@ export class Store {
   async exportImage(key: string, out: string, opts: { overwrite?: boolean } = {}): Promise<void> {
     this.requireImage(key);
     if (opts.overwrite !== true && existsSync(out))
-      throw storeError('output ACI file exists (try --overwrite)');
+      throw storeError('output ACI file exists (try --overwrite)', 'already-exists');
     const tmp = tempName(dirname(resolve(out)), '.rocket-export');
     const fh = await open(tmp, 'wx', 0o644);
     const hash = createHash('sha512');
@@ -458,7 +466,8 @@ export class Store {
       await fh.sync();
       await fh.close();
       const got = keyOfImageId(KEY_PREFIX + hash.digest('hex'));
-      if (got !== key) throw storeError(`image hash does not match expected (${got} != ${key})`);
+      if (got !== key)
+        throw storeError(`image hash does not match expected (${got} != ${key})`, 'failed-precondition');
       renameSync(tmp, out);
     } catch (err) {
       await fh.close().catch(() => undefined);
@@ -608,11 +617,11 @@ async function prepareOutputDir(dir: string, overwrite: boolean): Promise<string
   try {
     st = await lstat(dest);
   } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw storeError(`${dest}: ${String(err)}`, err);
+    if (errCode(err) !== 'ENOENT') throw storeError(`${dest}: ${String(err)}`, 'internal', err);
   }
   if (st === undefined) return dest;
-  if (!overwrite) throw storeError('output directory exists (try --overwrite)');
-  if (dest === '/') throw storeError('this would delete your root filesystem. Refusing.');
+  if (!overwrite) throw storeError('output directory exists (try --overwrite)', 'already-exists');
+  if (dest === '/') throw storeError('this would delete your root filesystem. Refusing.', 'invalid-argument');
   await rm(dest, { recursive: true, force: true });
   return dest;
 }

@@ -96,7 +96,7 @@ export class TreeStore {
   /** Renders the tree of a flattened image list (see flattenDependencies), or reuses a complete one. */
   async render(images: readonly FlatImage[]): Promise<RenderedTree> {
     const top = images[0];
-    if (top === undefined) throw storeError('image list empty');
+    if (top === undefined) throw storeError('image list empty', 'invalid-argument');
     const id = treeStoreIdOf(images);
     const lock = await FileLock.acquire(this.layout.treeLock(id), 'exclusive');
     try {
@@ -141,7 +141,7 @@ export class TreeStore {
     devices: { devices: 'create' | 'skip'; skippedDeviceHint?: string } = { devices: 'create' },
   ): Promise<string[]> {
     const top = images[0];
-    if (top === undefined) throw storeError('image list empty');
+    if (top === undefined) throw storeError('image list empty', 'invalid-argument');
     // A locked temp sibling: one that a killed render left is unlocked, and removed by the next
     // render into the same place (and by image gc).
     removeAbandonedSiblings(dest);

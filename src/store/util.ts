@@ -13,11 +13,11 @@ import {
 } from 'node:fs';
 import { FileLock } from './flock.js';
 import { dirname, join } from 'node:path';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+import { RocketError, type ErrorKind } from '../errors.js';
 
-/** Store failures end the command with rkt's own failure status. */
-export function storeError(message: string, cause?: unknown): RocketError {
-  return new RocketError(message, RKT_FAILURE, cause === undefined ? undefined : { cause });
+/** A store failure of `kind` (the command line makes it rkt's 254). */
+export function storeError(message: string, kind: ErrorKind, cause?: unknown): RocketError {
+  return new RocketError(message, kind, cause === undefined ? undefined : { cause });
 }
 
 export function errCode(err: unknown): string | undefined {

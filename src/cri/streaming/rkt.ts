@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Duplex as DuplexStream } from 'node:stream';
+import { host } from '../../host/index.js';
 import { NETNS_FILE } from '../../net/pod.js';
 import type { PodInfo } from '../../pod/index.js';
 import { engineForPod } from '../../stage1/engines.js';
@@ -139,9 +140,7 @@ export function netnsPortTarget(netns: string | undefined, describe: string): Po
     describe,
     dial(port: number): Duplex {
       if (netns === undefined) return connect({ host: '127.0.0.1', port });
-      const child = spawn('nsenter', [`--net=${netns}`, 'socat', '-', `TCP:127.0.0.1:${port}`], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      const child = host().nsenter.start([`--net=${netns}`, 'socat', '-', `TCP:127.0.0.1:${port}`]);
       return processDuplex(child);
     },
   };

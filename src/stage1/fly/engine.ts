@@ -6,29 +6,24 @@
  * names them), capabilities are those of the user (all for root). Stage0 writes the pod's files
  * and returns the plan of plan.ts; stop, enter and gc read `stage1/engine.json`.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parsePodManifest, type PodManifest } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
-import {
-  POD_FILES,
-  PodsLayout,
-  appTreeStoreId,
-  registerPodGcHook,
-  unmountUnder,
-  type PodArgs,
-  type PodInfo,
-} from '../../pod/index.js';
+import { failureText, host } from '../../host/index.js';
+import { unmountUnder } from '../../host/mounts.js';
+import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
 import {
   readEngineState,
+  type DnsSettings,
+  type EnginePod,
   type EnterRequest,
   type Engine,
   type ExecPlan,
-  type RunRequest,
+  type RunConfig,
   type StopRequest,
 } from '../engine.js';
-import { ENGINE_STATE, STOPPING_MARKER, hostsEntryLines } from '../oci/engine.js';
+import { dnsFlagsResolvConf, hostsEntryLines } from '../hosts.js';
+import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { flyMounts, targetIn } from './mounts.js';
@@ -48,46 +43,27 @@ const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
 
-function readManifest(dir: string): PodManifest {
-  const file = path.join(dir, POD_FILES.manifest);
-  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
-}
-
-/** fly shares the host's network namespace: only `--net=host` (or no `--net`) can be honoured. */
-function checkNet(net: readonly string[]): void {
-  if (net.length === 0 || (net.length === 1 && net[0] === 'host')) return;
-  fail(
-    `--net=${net.join(',')}: the fly engine runs apps in the host's network namespace; ` +
-      'use --net=host or no --net',
-  );
-}
-
 /** Host path of the resolv.conf to bind (the host's by default), or undefined with `--dns=none`. */
-function resolvSource(args: PodArgs, P: string, R: string): string | undefined {
-  const { dns, dnsSearch, dnsOpt, dnsDomain } = args;
-  if (dns.includes('none')) return undefined;
-  if (dns.length === 0 || dns.includes('host'))
+function resolvSource(dns: DnsSettings, P: string, R: string): string | undefined {
+  if (dns.dns.includes('none')) return undefined;
+  if (dns.dns.length === 0 || dns.dns.includes('host'))
     return existsSync('/etc/resolv.conf') ? '/etc/resolv.conf' : undefined;
-  const lines = dns.map((s) => `nameserver ${s}`);
-  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
-  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
-  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
-  writeFileSync(path.join(P, 'etc', 'resolv.conf'), lines.join('\n') + '\n');
+  writeFileSync(path.join(P, 'etc', 'resolv.conf'), dnsFlagsResolvConf(dns));
   return path.join(R, 'etc', 'resolv.conf');
 }
 
 /** Host path of the hosts file to bind: the host's, or the pod's own with `--hosts-entry`. */
-function hostsSource(args: PodArgs, P: string, R: string): string {
-  if (args.hostsEntries.length === 0) return '/etc/hosts';
+function hostsSource(hostsEntries: readonly string[], P: string, R: string): string {
+  if (hostsEntries.length === 0) return '/etc/hosts';
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
-  lines.push(...hostsEntryLines(args.hostsEntries));
+  lines.push(...hostsEntryLines(hostsEntries));
   writeFileSync(path.join(P, 'etc', 'hosts'), lines.join('\n') + '\n');
   return path.join(R, 'etc', 'hosts');
 }
 
 function copyTree(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
-  if (r.status !== 0) fail(`cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+  const r = host().cp.copyTree(from, to);
+  if (r.status !== 0) fail(`cannot copy ${from}: ${failureText(r, 'cp')}`);
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */
@@ -99,13 +75,11 @@ function appEnv(app: { environment?: { name: string; value: string }[] }, name: 
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
-function run(req: RunRequest): ExecPlan {
-  const layout = new PodsLayout(req.dataDir);
-  const P = layout.podDir('prepared', req.uuid);
-  const R = layout.podDir('run', req.uuid);
+function run(req: RunConfig): ExecPlan {
+  const P = req.preparedDir;
+  const R = req.runDir;
   if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
-  checkNet(req.args.net);
-  const manifest = readManifest(P);
+  const manifest = req.manifest;
   if (manifest.apps.length !== 1)
     fail(`the fly engine runs exactly one app per pod; this pod has ${manifest.apps.length}`);
   if ((manifest.ports?.length ?? 0) > 0)
@@ -129,7 +103,7 @@ function run(req: RunRequest): ExecPlan {
   mkdirSync(path.join(P, 'etc'), { recursive: true });
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   let overlay: { lower: string; upper: string; work: string } | undefined;
-  if (req.args.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
+  if (req.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
   else {
     for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
     overlay = {
@@ -140,7 +114,7 @@ function run(req: RunRequest): ExecPlan {
   }
   const u = resolveAppUser(lower, app, ra.name);
   const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
-  const resolvConf = resolvSource(req.args, P, R);
+  const resolvConf = resolvSource(req.dns, P, R);
   const mounts = flyMounts({
     manifest,
     app,
@@ -148,14 +122,14 @@ function run(req: RunRequest): ExecPlan {
     treeRoot: lower,
     mountRoot: rootfs,
     ...(resolvConf !== undefined ? { resolvConf } : {}),
-    hosts: hostsSource(req.args, P, R),
+    hosts: hostsSource(req.hostsEntries, P, R),
   });
   const ignored = [...(app.isolators ?? []), ...(manifest.isolators ?? [])].map((i) => i.name);
   if (ignored.length > 0)
     process.stderr.write(
       `run: the fly engine does not apply isolators; ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
-  if (req.args.hostname !== undefined)
+  if (req.hostname !== undefined)
     process.stderr.write('run: the fly engine shares the host name; --hostname is ignored\n');
 
   const env = appEnv(app, ra.name);
@@ -176,16 +150,16 @@ function run(req: RunRequest): ExecPlan {
       workingDir,
       workingDirHost: targetIn(lower, rootfs, workingDir),
       exec,
-      interactive: req.args.interactive,
+      interactive: req.interactive,
     }),
   };
 }
 
-function readState(pod: PodInfo): FlyPodState | undefined {
+function readState(pod: EnginePod): FlyPodState | undefined {
   return readEngineState<FlyPodState>(pod.path, 'fly');
 }
 
-function requireState(pod: PodInfo): FlyPodState {
+function requireState(pod: EnginePod): FlyPodState {
   return readState(pod) ?? fail(`pod ${pod.uuid} was not started by the fly engine`);
 }
 
@@ -201,7 +175,7 @@ function mountNamespace(pid: number | 'self'): string | undefined {
  * The app's pid, if `pid` names a live process of this pod: one in a mount namespace of its own
  * whose root is the app's rootfs (or still `/`, before the chroot).
  */
-function appPid(pod: PodInfo, state: FlyPodState, opts: { started: boolean }): number | undefined {
+function appPid(pod: EnginePod, state: FlyPodState, opts: { started: boolean }): number | undefined {
   if (pod.pid === undefined) return undefined;
   const ns = mountNamespace(pod.pid);
   if (ns === undefined || ns === mountNamespace('self')) return undefined;
@@ -244,7 +218,7 @@ function enter(req: EnterRequest): ExecPlan {
  * The mounts lived in the app's mount namespace and went with it. An app that closed its lock fd
  * (fd 3) and still runs would keep them, over an upper dir about to be deleted: it is killed.
  */
-function gc(pod: PodInfo): void {
+function gc(pod: EnginePod): void {
   const state = readState(pod);
   if (state !== undefined) {
     const pid = appPid(pod, state, { started: true });
@@ -261,5 +235,3 @@ function gc(pod: PodInfo): void {
 }
 
 export const flyEngine: Engine = { name: 'fly', run, enter, stop, gc };
-
-registerPodGcHook({ name: 'fly', gc: (pod) => flyEngine.gc(pod) });

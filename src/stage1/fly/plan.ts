@@ -15,7 +15,7 @@
  * while it lives even if the supervisor is SIGKILLed.
  */
 import path from 'node:path';
-import { POD_FILES } from '../../pod/index.js';
+import { POD_FILES } from '../../pod-layout.js';
 import { DEFAULT_STOP_TIMEOUT, STOPPING_MARKER } from '../oci/engine.js';
 import { shQuote as q } from '../oci/runtime.js';
 import type { FlyMount } from './mounts.js';

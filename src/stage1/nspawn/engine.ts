@@ -23,26 +23,21 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { parsePodManifest, type PodManifest, type RuntimeApp } from '../../appc/index.js';
+import type { PodManifest, RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
-import {
-  POD_FILES,
-  PodsLayout,
-  appTreeStoreId,
-  registerPodGcHook,
-  unmountUnder,
-  type PodInfo,
-} from '../../pod/index.js';
-import { requirePortsNetwork, setupPodNetwork, teardownPodNetwork } from '../../net/index.js';
-import { prepareLogCapture } from '../../logs/capture.js';
+import { failureText, host } from '../../host/index.js';
+import { unmountUnder } from '../../host/mounts.js';
+import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
 import {
   readEngineState,
+  type EnginePod,
   type EnterRequest,
   type Engine,
   type ExecPlan,
-  type RunRequest,
+  type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
   ENGINE_STATE,
@@ -50,8 +45,6 @@ import {
   SUP_DIR,
   appEnv,
   envFile,
-  hostsEntryLines,
-  netMode,
   podCgroupDirs,
   sendCommand,
   stopTimeoutEnv,
@@ -85,29 +78,6 @@ const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
 
-function readManifest(dir: string): PodManifest {
-  const file = path.join(dir, POD_FILES.manifest);
-  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
-}
-
-/** The pod's resolv.conf, or undefined with `--dns=none` (the image's own file stays). */
-function resolvConf(req: RunRequest): string | undefined {
-  const { dns, dnsSearch, dnsOpt, dnsDomain } = req.args;
-  if (dns.includes('none')) return undefined;
-  if (dns.length === 0 || dns.includes('host')) {
-    try {
-      return readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      return '';
-    }
-  }
-  const lines = dns.map((s) => `nameserver ${s}`);
-  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
-  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
-  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
-  return lines.join('\n') + '\n';
-}
-
 /** systemd-nspawn's `--bind` takes `SRC:DEST[:OPTS]`: a path with a colon cannot be said plainly. */
 function bindable(p: string, what: string): string {
   if (p.includes(':')) fail(`${what} ${JSON.stringify(p)}: the nspawn engine cannot bind a path with ':'`);
@@ -140,7 +110,7 @@ function appLimits(
   manifest: PodManifest,
   ra: RuntimeApp,
   user: { uid: number; gid: number },
-  insecure: RunRequest['insecure'],
+  insecure: RunConfig['insecure'],
 ): { memory?: number; cpu?: { quota?: number; period?: number; shares?: number } } {
   const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
   const { config } = ociConfigForApp({
@@ -209,43 +179,26 @@ function layStage1(P: string): string[] {
   return binds;
 }
 
-function run(req: RunRequest): ExecPlan {
-  const layout = new PodsLayout(req.dataDir);
-  const P = layout.podDir('prepared', req.uuid);
-  const R = layout.podDir('run', req.uuid);
+/**
+ * Stage0's run pipeline has written etc/hosts and etc/resolv.conf, made the log dirs and set up
+ * the networks (`ns-net` with CNI); this lays out the stage1 tree and returns the plan.
+ */
+function run(req: RunConfig): ExecPlan {
+  const P = req.preparedDir;
+  const R = req.runDir;
   if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
   if (which('systemd-nspawn') === undefined)
     fail('the nspawn engine needs systemd-nspawn: install it (apt-get install systemd-container)');
   bindable(R, 'the pod dir');
-  const net = netMode(req.args.net);
-  const manifest = readManifest(P);
-  requirePortsNetwork(net, manifest.ports?.length ?? 0);
-  if (req.args.mdsRegister === true)
-    fail('--mds-register=true: the nspawn engine does not register pods with the metadata service');
-  const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
+  const net = req.network.mode;
+  const manifest = req.manifest;
+  const hostname = podHostname(req.uuid, req.hostname);
   const machine = `rkt-${req.uuid}`;
   const cgroup = `rkt-${req.uuid}`;
-
-  mkdirSync(path.join(P, 'etc'), { recursive: true });
-  writeFileSync(
-    path.join(P, 'etc', 'hosts'),
-    [
-      '127.0.0.1\tlocalhost',
-      '::1\tlocalhost ip6-localhost ip6-loopback',
-      `127.0.1.1\t${hostname}`,
-      ...hostsEntryLines(req.args.hostsEntries),
-    ].join('\n') + '\n',
-  );
-  const resolv = resolvConf(req);
-  if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
+  const resolv = req.resolvConf ? true : undefined;
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   const binds = layStage1(P);
-  const logs = req.args.interactive
-    ? undefined
-    : prepareLogCapture(
-        P,
-        manifest.apps.map((a) => a.name),
-      );
+  const logs = req.logs;
 
   const ignored = new Set<string>((manifest.isolators ?? []).map((i) => i.name));
   const hierarchies = { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') };
@@ -270,11 +223,9 @@ function run(req: RunRequest): ExecPlan {
     const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
     mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
     let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
-    if (req.args.noOverlay) {
-      const r = spawnSync('cp', ['-a', lower + '/.', path.join(P, STAGE1_ROOTFS, rootfs)], {
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) fail(`cannot copy ${lower}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`);
+    if (req.noOverlay) {
+      const r = host().cp.copyTree(lower, path.join(P, STAGE1_ROOTFS, rootfs));
+      if (r.status !== 0) fail(`cannot copy ${lower}: ${failureText(r, 'cp')}`);
     } else {
       lowers.add(bindable(lower, 'the image tree'));
       for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
@@ -348,7 +299,7 @@ function run(req: RunRequest): ExecPlan {
       launchScript({
         app: ra.name,
         rootfs,
-        copy: req.args.noOverlay,
+        copy: req.noOverlay,
         readOnlyRootfs: ra.readOnlyRootFS === true,
         mounts,
         env,
@@ -396,7 +347,7 @@ function run(req: RunRequest): ExecPlan {
       `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
     );
 
-  const interactive = req.args.interactive && stdinTerminal() !== undefined;
+  const interactive = req.interactive && stdinTerminal() !== undefined;
   // As rkt: register with machined where systemd runs (then it places the container's cgroup:
   // a scope of its own, or, with --keep-unit, the unit rkt runs in), else --register=no
   // --keep-unit in a cgroup `rkt-<uuid>` the plan makes.
@@ -431,19 +382,6 @@ function run(req: RunRequest): ExecPlan {
     R,
   ];
 
-  // Last, so that nothing after it fails with the networks up (it cleans up after its own failure).
-  setupPodNetwork({
-    uuid: req.uuid,
-    dataDir: req.dataDir,
-    preparedDir: P,
-    runDir: R,
-    net: req.args.net,
-    configDirs: req.configDirs ?? { system: '/usr/lib/rkt', local: '/etc/rkt' },
-    manifest,
-    dns: req.args,
-    hostname,
-    warn: (m) => process.stderr.write(`run: ${m}\n`),
-  });
   const state: NspawnPodState = {
     engine: 'nspawn',
     machine,
@@ -485,16 +423,17 @@ function run(req: RunRequest): ExecPlan {
       moveToCgroup: !systemdHost,
       nspawn,
       cni: net === 'cni',
+      ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
     }),
   };
 }
 
-function readState(pod: PodInfo): NspawnPodState | undefined {
+function readState(pod: EnginePod): NspawnPodState | undefined {
   return readEngineState<NspawnPodState>(pod.path, 'nspawn');
 }
 
-function requireState(pod: PodInfo): NspawnPodState {
+function requireState(pod: EnginePod): NspawnPodState {
   return readState(pod) ?? fail(`pod ${pod.uuid} was not started by the nspawn engine`);
 }
 
@@ -515,7 +454,7 @@ function nsPids(pid: string | number): string[] | undefined {
  * ours, holding the pod's lock (fd 3 on the pod dir). Found by scanning /proc, so it is found
  * even when the plan and nspawn were killed.
  */
-export function podInitPid(pod: PodInfo): number | undefined {
+export function podInitPid(pod: EnginePod): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -636,7 +575,7 @@ function awaitGone(pid: number): void {
  * Everything the pod may leave: a container whose init still runs (an exited pod's lock is free,
  * so only one that dropped it), nspawn, the CNI networks and namespace file, mounts, cgroups.
  */
-function gc(pod: PodInfo): void {
+function gc(pod: EnginePod): void {
   const state = readState(pod);
   if (state === undefined) return;
   const init = podInitPid(pod);
@@ -655,12 +594,10 @@ function gc(pod: PodInfo): void {
   } catch {
     // no nspawn left
   }
-  for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
+  // Stage0's gc has already run the CNI DELs (src/pod/engine-gc.ts).
   removePodNamespacesSync([path.join(pod.path, 'ns-net')]);
   unmountUnder(pod.path);
   for (const d of podCgroupDirs(state.cgroup)) rmdirTree(d);
 }
 
-export const nspawnEngine: Engine = { name: 'nspawn', run, enter, stop, gc };
-
-registerPodGcHook({ name: 'nspawn', gc: (pod) => nspawnEngine.gc(pod) });
+export const nspawnEngine: Engine = { name: 'nspawn', podNetwork: true, podLogs: true, run, enter, stop, gc };

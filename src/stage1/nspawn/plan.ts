@@ -13,8 +13,7 @@
  * - `rkt enter`: nsenter into the app's namespaces, root and working directory, as its user.
  */
 import path from 'node:path';
-import { POD_FILES } from '../../pod/index.js';
-import { TEARDOWN_SCRIPT } from '../../net/index.js';
+import { POD_FILES } from '../../pod-layout.js';
 import { shQuote as q } from '../oci/runtime.js';
 import { setprivArgs, type FlyCredentials } from '../fly/plan.js';
 
@@ -33,6 +32,8 @@ export interface NspawnPlanInput {
   nspawn: string[];
   /** Stage0 made `ns-net` with CNI networks: the plan tears them down at the end. */
   cni: boolean;
+  /** With `cni`: the script that tears them down (relative to the pod dir), from the RunConfig. */
+  cniTeardown?: string;
   /** Cgroup dirs to make before nspawn starts (bound into the pod for the apps' limits). */
   limitDirs?: string[];
 }
@@ -52,7 +53,9 @@ const INNER = [
 export function nspawnPlanScript(p: NspawnPlanInput): string {
   const teardown = p.cni
     ? [
-        `[ -f "$R"/${q(TEARDOWN_SCRIPT)} ] && sh "$R"/${q(TEARDOWN_SCRIPT)} "$R"`,
+        ...(p.cniTeardown !== undefined
+          ? [`[ -f "$R"/${q(p.cniTeardown)} ] && sh "$R"/${q(p.cniTeardown)} "$R"`]
+          : []),
         'umount "$R/ns-net" 2>/dev/null; rm -f "$R/ns-net"',
       ]
     : [];

@@ -6,7 +6,6 @@
  * same for every pod) locks the pod, renames it into run/, mounts, makes the namespaces and
  * supervises the apps; no Node process stays resident. docs/stage1.md describes the design.
  */
-import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants as fsConstants,
@@ -27,32 +26,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
-import {
-  MUTABLE_ANNOTATION,
-  POD_FILES,
-  PodsLayout,
-  appTreeStoreId,
-  registerPodGcHook,
-  unmountUnder,
-  type PodInfo,
-} from '../../pod/index.js';
-import {
-  TEARDOWN_SCRIPT,
-  parseNetList,
-  requirePortsNetwork,
-  setupPodNetwork,
-  teardownPodNetwork,
-} from '../../net/index.js';
-import { metadataRegistration } from '../../metadata/client.js';
+import { failureText, host } from '../../host/index.js';
+import { unmountUnder } from '../../host/mounts.js';
+import { MUTABLE_ANNOTATION, POD_FILES, appTreeStoreId } from '../../pod-layout.js';
 import {
   ENGINE_STATE,
   readEngineState,
+  type EnginePod,
   type EnterRequest,
   type Engine,
   type ExecPlan,
-  type RunRequest,
+  type InsecureOptions,
+  type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { podHostname } from '../hosts.js';
 import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
 import {
   deleteContainer,
@@ -115,67 +103,11 @@ export function runtimeChoice(variant: string | undefined): RuntimeName | undefi
   return undefined;
 }
 
-export type NetMode = 'none' | 'host' | 'cni';
-
-/** `--net`: `none`, `host`, or CNI networks (`default` when not given; src/net). Throws on a bad list. */
-export function netMode(net: readonly string[]): NetMode {
-  return parseNetList(net).mode;
-}
-
 const q = shQuote;
 
 function readManifest(dir: string): PodManifest {
   const file = path.join(dir, POD_FILES.manifest);
   return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
-}
-
-function hostsFile(hostname: string, entries: readonly string[]): string {
-  return (
-    [
-      '127.0.0.1\tlocalhost',
-      '::1\tlocalhost ip6-localhost ip6-loopback',
-      `127.0.1.1\t${hostname}`,
-      ...hostsEntryLines(entries),
-    ].join('\n') + '\n'
-  );
-}
-
-/** `--hosts-entry` values as hosts-file lines: `IP=NAME`, or `host` for the host's /etc/hosts. */
-export function hostsEntryLines(entries: readonly string[]): string[] {
-  const lines: string[] = [];
-  for (const e of entries) {
-    if (e === 'host') {
-      try {
-        lines.push(readFileSync('/etc/hosts', 'utf8').trimEnd());
-      } catch {
-        // no host file
-      }
-      continue;
-    }
-    const eq = e.indexOf('=');
-    if (eq <= 0)
-      throw new RocketError(`invalid --hosts-entry ${JSON.stringify(e)}: expected IP=HOSTNAME`, RKT_FAILURE);
-    lines.push(`${e.slice(0, eq)}\t${e.slice(eq + 1)}`);
-  }
-  return lines;
-}
-
-/** The pod's resolv.conf, or undefined with `--dns=none` (the image's own file stays). */
-function resolvConf(req: RunRequest): string | undefined {
-  const { dns, dnsSearch, dnsOpt, dnsDomain } = req.args;
-  if (dns.includes('none')) return undefined;
-  if (dns.length === 0 || dns.includes('host')) {
-    try {
-      return readFileSync('/etc/resolv.conf', 'utf8');
-    } catch {
-      return '';
-    }
-  }
-  const lines = dns.map((s) => `nameserver ${s}`);
-  if (dnsSearch.length > 0) lines.push(`search ${dnsSearch.join(' ')}`);
-  if (dnsOpt.length > 0) lines.push(`options ${dnsOpt.join(' ')}`);
-  if (dnsDomain !== undefined) lines.push(`domain ${dnsDomain}`);
-  return lines.join('\n') + '\n';
 }
 
 function volumeMounts(manifest: PodManifest, appIndex: number, runDir: string, app: App): AppMount[] {
@@ -189,12 +121,8 @@ function volumeMounts(manifest: PodManifest, appIndex: number, runDir: string, a
 }
 
 function runCp(from: string, to: string): void {
-  const r = spawnSync('cp', ['-a', from + '/.', to], { encoding: 'utf8' });
-  if (r.status !== 0)
-    throw new RocketError(
-      `cannot copy ${from}: ${r.stderr.trim() || r.error?.message || 'cp failed'}`,
-      RKT_FAILURE,
-    );
+  const r = host().cp.copyTree(from, to);
+  if (r.status !== 0) throw new RocketError(`cannot copy ${from}: ${failureText(r, 'cp')}`, RKT_FAILURE);
 }
 
 interface AppPlan {
@@ -246,7 +174,9 @@ interface AppContext {
   resolv: boolean;
   ns: ReturnType<typeof podNamespaceFiles>;
   cgroupParent: string;
-  insecure: RunRequest['insecure'];
+  insecure: InsecureOptions;
+  /** The apps' AC_METADATA_URL ('' when the pod is not registered). */
+  metadataUrl: string;
   terminal?: ReturnType<typeof stdinTerminal>;
   warnings: string[];
   /** The poststart hook and the systemd settings of app i's main container (pod-io.ts). */
@@ -315,7 +245,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
       namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
       mounts,
       ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
-      executorEnv: { AC_METADATA_URL: '', container: 'rocket' },
+      executorEnv: { AC_METADATA_URL: ctx.metadataUrl, container: 'rocket' },
       user,
       insecure: ctx.insecure,
       cgroupsPath: `/${ctx.cgroupParent}/${ra.name}${suffix}`,
@@ -351,86 +281,55 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   return plan;
 }
 
-/** Writes the bundles into the prepared pod (paths as they will be under run/) and returns the plan. */
-function run(req: RunRequest): ExecPlan {
-  const layout = new PodsLayout(req.dataDir);
-  const P = layout.podDir('prepared', req.uuid);
-  const R = layout.podDir('run', req.uuid);
-  if (!existsSync(P)) throw new RocketError(`pod ${JSON.stringify(req.uuid)} is not prepared`, RKT_FAILURE);
-  const net = netMode(req.args.net);
-  const rt = detectRuntime(runtimeChoiceOpts(req.variant));
-  const manifest = readManifest(P);
-  requirePortsNetwork(net, manifest.ports?.length ?? 0);
-  // The metadata service (src/metadata): decided now (--mds-register=true fails here), registered below.
-  const metadata = metadataRegistration({
-    dataDir: req.dataDir,
-    uuid: req.uuid,
-    podDir: P,
-    net,
-    mode: req.args.mdsRegister,
-  });
-  const hostname = req.args.hostname ?? `rkt-${req.uuid}`;
-  const cgroupParent = `rkt-${req.uuid}`;
+/**
+ * Writes the bundles and the supervisor's settings into the prepared pod (paths as they will be
+ * under run/) and returns the plan. Stage0's pipeline has set up the network, hosts, resolv.conf,
+ * the metadata registration and the log dirs already (RunConfig).
+ */
+function run(config: RunConfig): ExecPlan {
+  const P = config.preparedDir;
+  const R = config.runDir;
+  if (!existsSync(P))
+    throw new RocketError(`pod ${JSON.stringify(config.uuid)} is not prepared`, RKT_FAILURE);
+  const net = config.network.mode;
+  const rt = detectRuntime(runtimeChoiceOpts(config.variant));
+  const manifest = config.manifest;
+  const hostname = podHostname(config.uuid, config.hostname);
+  const cgroupParent = `rkt-${config.uuid}`;
   const ns = podNamespaceFiles(R, { hostNetwork: net === 'host' });
-
-  mkdirSync(path.join(P, 'etc'), { recursive: true });
-  writeFileSync(path.join(P, 'etc', 'hosts'), hostsFile(hostname, req.args.hostsEntries));
-  const resolv = resolvConf(req);
-  if (resolv !== undefined) writeFileSync(path.join(P, 'etc', 'resolv.conf'), resolv);
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
 
   const apps: AppPlan[] = [];
-  const terminal = req.args.interactive ? stdinTerminal() : undefined;
+  const terminal = config.interactive ? stdinTerminal() : undefined;
   const warnings: string[] = [];
-  // Logs, readiness, sd_notify, socket activation (pod-io.ts).
+  // Readiness, sd_notify, socket activation (pod-io.ts), and the loggers stage0 set up.
   const podIo = preparePodIo({
     P,
     R,
-    dataDir: req.dataDir,
+    dataDir: config.dataDir,
     manifest,
-    interactive: req.args.interactive,
+    ...(config.logs !== undefined ? { logs: config.logs } : {}),
     warn: (m) => warnings.push(m),
   });
   const ctx: AppContext = {
     P,
     R,
-    dataDir: req.dataDir,
-    uuid: req.uuid,
+    dataDir: config.dataDir,
+    uuid: config.uuid,
     manifest,
-    noOverlay: req.args.noOverlay,
-    resolv: resolv !== undefined,
+    noOverlay: config.noOverlay,
+    resolv: config.resolvConf,
     ns,
     cgroupParent,
-    insecure: req.insecure,
+    insecure: config.insecure,
+    metadataUrl: config.metadata.url,
     ...(terminal !== undefined ? { terminal } : {}),
     warnings,
-    decorate: (i, config) => podIo.decorate(i, config),
+    decorate: (i, c) => podIo.decorate(i, c),
   };
   for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
-
-  // Last, so that nothing after it fails with the networks up (it cleans up after its own failure).
-  // With none or host, it only releases networks an earlier, killed stage0 left in this pod.
-  setupPodNetwork({
-    uuid: req.uuid,
-    dataDir: req.dataDir,
-    preparedDir: P,
-    runDir: R,
-    net: req.args.net,
-    configDirs: req.configDirs ?? { system: '/usr/lib/rkt', local: '/etc/rkt' },
-    manifest,
-    dns: req.args,
-    hostname,
-    warn: (m) => process.stderr.write(`run: ${m}\n`),
-  });
-  // Registration needs the pod's addresses, so it follows the networks; it never fails (warns).
-  const mdsUnregister =
-    metadata?.register(
-      apps
-        .flatMap((a) => [a, ...a.pre, ...a.post])
-        .map((b) => path.join(P, path.relative(R, b.bundle), 'config.json')),
-    ) ?? '';
   const mutable = isMutable(manifest);
   const state: OciPodState = {
     engine: 'oci',
@@ -439,7 +338,7 @@ function run(req: RunRequest): ExecPlan {
     containers: apps.flatMap((a) => [...a.pre.map((h) => h.id), a.id, ...a.post.map((h) => h.id)]),
     cgroupParent,
     hostNetwork: net === 'host',
-    noOverlay: req.args.noOverlay,
+    noOverlay: config.noOverlay,
     mutable,
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
@@ -451,7 +350,8 @@ function run(req: RunRequest): ExecPlan {
     hostname,
     cgroupParent,
     cniNetworks: net === 'cni',
-    mdsUnregister,
+    cniTeardown: config.network.teardownScript ?? '',
+    mdsUnregister: config.metadata.unregister,
     io: podIo.io,
     mutable,
   });
@@ -506,8 +406,10 @@ export interface SupervisorPod {
   ns: ReturnType<typeof podNamespaceFiles>;
   hostname: string;
   cgroupParent: string;
-  /** Stage0 made `ns-net` and its CNI networks: the supervisor only tears them down (src/net). */
+  /** Stage0 made `ns-net` and its CNI networks: the supervisor only tears them down. */
   cniNetworks?: boolean;
+  /** The script that tears them down (`sh SCRIPT POD_DIR`). */
+  cniTeardown?: string;
   /** The command that unregisters the pod from the metadata service at teardown, or ''. */
   mdsUnregister?: string;
   /** Logs and systemd integration (pod-io.ts). */
@@ -530,7 +432,7 @@ export function podEnv(p: SupervisorPod): string {
     NS_CREATE: create ? createNamespacesArgv(toCreate, p.hostname).map(q).join(' ') : '',
     CGP: p.cgroupParent,
     CNI: p.cniNetworks === true,
-    CNI_TEARDOWN: TEARDOWN_SCRIPT,
+    CNI_TEARDOWN: p.cniTeardown ?? '',
     MDS_UNREGISTER: p.mdsUnregister ?? '',
     LOGS: p.io.logs !== undefined,
     LOGMAX: p.io.logs?.max,
@@ -592,10 +494,10 @@ function writeAtomic(file: string, content: string): void {
 
 /** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
 export interface AddAppRequest {
-  pod: PodInfo;
+  pod: EnginePod;
   dataDir: string;
   app: string;
-  insecure: RunRequest['insecure'];
+  insecure: InsecureOptions;
 }
 
 /**
@@ -628,6 +530,8 @@ export function addApp(req: AddAppRequest): AddedApp {
       ns: podNamespaceFiles(R, { hostNetwork: state.hostNetwork === true }),
       cgroupParent: state.cgroupParent,
       insecure: req.insecure,
+      // stage0 sets the URL into the added app's configs once it told the metadata service.
+      metadataUrl: '',
       warnings,
       decorate: (_i, config) =>
         decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
@@ -664,12 +568,12 @@ export interface AddedApp {
 }
 
 /** Whether the oci engine's pod shares the host's network. */
-export function podHostNetwork(pod: PodInfo): boolean {
+export function podHostNetwork(pod: EnginePod): boolean {
   return readState(pod)?.hostNetwork === true;
 }
 
 /** `rkt app rm`, once the supervisor forgot the app: its files and its place in the engine state. */
-export function removeAppFiles(pod: PodInfo, app: string): void {
+export function removeAppFiles(pod: EnginePod, app: string): void {
   const state = readState(pod);
   const R = pod.path;
   for (const d of [
@@ -685,7 +589,7 @@ export function removeAppFiles(pod: PodInfo, app: string): void {
     );
 }
 
-function readState(pod: PodInfo): OciPodState | undefined {
+function readState(pod: EnginePod): OciPodState | undefined {
   return readEngineState<OciPodState>(pod.path, 'oci');
 }
 
@@ -827,7 +731,7 @@ export function podCgroupDirs(name: string, root = '/sys/fs/cgroup'): string[] {
   return out;
 }
 
-function gc(pod: PodInfo): void {
+function gc(pod: EnginePod): void {
   const state = readState(pod);
   if (state !== undefined) {
     try {
@@ -843,13 +747,19 @@ function gc(pod: PodInfo): void {
       process.stderr.write(`gc: pod ${pod.uuid}: ${errorMessage(err)}\n`);
     }
   }
-  // CNI DEL needs the network namespace still there (ptp removes its masquerade rules only then).
-  for (const e of teardownPodNetwork(pod.path)) process.stderr.write(`gc: pod ${pod.uuid}: ${e}\n`);
+  // Stage0's gc has already run the CNI DELs (they need the network namespace still there).
   removePodNamespacesSync(['ns-net', 'ns-ipc', 'ns-uts'].map((f) => path.join(pod.path, f)));
   unmountUnder(pod.path);
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }
 
-export const ociEngine: Engine = { name: 'oci', run, enter, stop, gc };
-
-registerPodGcHook({ name: 'oci', gc: (pod) => ociEngine.gc(pod) });
+export const ociEngine: Engine = {
+  name: 'oci',
+  podNetwork: true,
+  podLogs: true,
+  podMetadata: true,
+  run,
+  enter,
+  stop,
+  gc,
+};

@@ -3,10 +3,10 @@
  * directory (as CRI-O's pinns does), made once by util-linux `unshare` and joined by path from every
  * app's config.json. Functions return argv arrays; the *Sync helpers run them for stage0 and gc.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RocketError } from '../../errors.js';
+import { failureText, host } from '../../host/index.js';
 
 export interface PodNamespaceFiles {
   /** Absent with the host's network (`--net=host`). */
@@ -62,19 +62,26 @@ function quote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function run(argv: string[], what: string): void {
-  const [cmd, ...args] = argv;
-  const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
-  if (r.error !== undefined) throw new RocketError(`${what}: ${r.error.message}`);
-  if (r.status !== 0) throw new RocketError(`${what}: ${r.stderr.trim() || `exit status ${r.status}`}`);
-}
-
+/** What createNamespacesArgv's shell does, through the unshare adapter (stage0 and tests). */
 export function createPodNamespacesSync(files: PodNamespaceFiles, hostname: string): void {
-  try {
-    run(createNamespacesArgv(files, hostname), 'cannot create the pod namespaces');
-  } catch (err) {
+  for (const f of list(files)) writeFileSync(f, '');
+  const inner = [
+    'set -e',
+    ...(files.network !== undefined ? ['ip link set lo up'] : []),
+    'printf %s "$0" > /proc/sys/kernel/hostname',
+  ].join('; ');
+  const r = host().unshare.run([
+    ...(files.network !== undefined ? ['--net=' + files.network] : []),
+    '--ipc=' + files.ipc,
+    '--uts=' + files.uts,
+    'sh',
+    '-c',
+    inner,
+    hostname,
+  ]);
+  if (r.status !== 0) {
     removePodNamespacesSync(files);
-    throw err;
+    throw new RocketError(`cannot create the pod namespaces: ${failureText(r, 'unshare')}`);
   }
 }
 
@@ -87,6 +94,9 @@ export function removePodNamespacesSync(
   exists: (p: string) => boolean = existsSync,
 ): void {
   const present = (Array.isArray(files) ? files : list(files)).filter((f) => exists(f));
-  if (present.length === 0) return;
-  run(removeNamespacesArgv(present), 'cannot remove the pod namespaces');
+  // An unmount failure is a file that was not mounted: it is removed all the same.
+  for (const f of present) {
+    host().mount.umount(f);
+    rmSync(f, { force: true });
+  }
 }

@@ -1,14 +1,14 @@
 /**
  * What the oci engine's supervisor does around its apps besides running them: the pod log
- * (src/logs/capture.ts) and the systemd integration (systemd.ts: readiness, sd_notify, socket
- * activation). Stage0 calls `preparePodIo` once per pod and `decorate` for each main container's
- * config; the engine writes the returned settings for the supervisor (supervisor.sh).
+ * (src/logs/capture.ts; stage0's run pipeline sets it up and hands over its settings) and the
+ * systemd integration (systemd.ts: readiness, sd_notify, socket activation). The engine calls
+ * `preparePodIo` once per pod and `decorate` for each main container's config, and writes the
+ * returned settings for the supervisor (supervisor.sh).
  */
 import path from 'node:path';
 import type { PodManifest } from '../../appc/index.js';
-import { RKT_FAILURE, RocketError } from '../../errors.js';
-import { prepareLogCapture, type LogCaptureSettings } from '../../logs/capture.js';
-import { appTreeStoreId } from '../../pod/index.js';
+import type { LogCaptureSettings } from '../../logs/capture.js';
+import { appTreeStoreId } from '../../pod-layout.js';
 import { which } from './runtime.js';
 import type { OciConfig } from './spec.js';
 import {
@@ -40,8 +40,8 @@ export interface PodIoInput {
   R: string;
   dataDir: string;
   manifest: PodManifest;
-  /** `--interactive`: the app has the terminal; its output is not captured. */
-  interactive: boolean;
+  /** The loggers stage0 set up; undefined when nothing is captured (`--interactive`). */
+  logs?: LogCaptureSettings;
   warn: (m: string) => void;
 }
 
@@ -50,7 +50,6 @@ export function preparePodIo(input: PodIoInput): {
   decorate(i: number, config: OciConfig): OciConfig;
 } {
   const { P, R, manifest } = input;
-  const names = manifest.apps.map((ra) => ra.name);
   const listen = listenAssignment(
     manifest.apps.map((ra) => ra.app),
     supervisorPidForPlan(),
@@ -71,13 +70,8 @@ export function preparePodIo(input: PodIoInput): {
   const notifySocket = process.env['NOTIFY_SOCKET'];
   if (notifySocket !== undefined && notifySocket !== '' && which('systemd-notify') === undefined)
     input.warn('NOTIFY_SOCKET is set but systemd-notify is not installed: readiness will not be sent');
-  if (!input.interactive && which('mawk') === undefined)
-    throw new RocketError(
-      'mawk is needed to keep the pod log: install it (apt-get install mawk)',
-      RKT_FAILURE,
-    );
   const systemd = prepareSystemd(P, sd, listen);
-  const logs = input.interactive ? undefined : prepareLogCapture(P, names);
+  const logs = input.logs;
   const io: PodIo = {
     ...(logs !== undefined ? { logs } : {}),
     relayApps: systemd.relayApps,

@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { App, RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
-import { POD_FILES } from '../../pod/index.js';
+import { POD_FILES } from '../../pod-layout.js';
 import type { OciConfig } from './spec.js';
 
 export const NOTIFY_ANNOTATION = 'appc.io/executor/supports-systemd-notify';

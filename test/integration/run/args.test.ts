@@ -2,7 +2,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEnterArgs } from '../../../src/cli/rkt/pod/enter.js';
-import { netMode, runtimeChoice } from '../../../src/stage1/oci/engine.js';
+import { parseNetList } from '../../../src/net/netlist.js';
+import { runtimeChoice } from '../../../src/stage1/oci/engine.js';
+
+const netMode = (net: string[]): string => parseNetList(net).mode;
 
 describe('rkt run and enter arguments', () => {
   it('parses enter: --app, the UUID, then the command with its own flags', () => {
@@ -27,7 +30,7 @@ describe('rkt run and enter arguments', () => {
     assert.equal(netMode(['host']), 'host');
     assert.throws(
       () => netMode(['none', 'default']),
-      (e: Error & { exitCode?: number }) => e.exitCode === 254,
+      (e: Error & { kind?: string }) => e.kind === 'invalid-argument',
     );
   });
 

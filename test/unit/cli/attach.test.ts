@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { RuntimeApp } from '../../../src/appc/index.js';
 import { appEndpoints, modeEndpoints } from '../../../src/cli/rkt/pod/attach.js';
 import type { PodInfo } from '../../../src/pod/index.js';
-import { parseRunArgs } from '../../../src/pod/apps.js';
+import { parseRunArgs } from '../../../src/cli/rkt/pod/run-flags.js';
 import { RocketError } from '../../../src/errors.js';
 import { appIo } from '../../../src/stage1/oci/engine.js';
 

@@ -7,7 +7,7 @@ import { makeProgram } from '../../../src/cli/rkt.js';
 import { ENTER_FLAGS, STATUS_FLAGS, podFlagTable } from '../../../src/cli/rkt/pod/flags.js';
 import { parseEnterArgs } from '../../../src/cli/rkt/pod/enter.js';
 import { parseStatusArgs } from '../../../src/cli/rkt/pod/status.js';
-import { RUN_FLAG_HELP, parseRunArgs, runFlagNames } from '../../../src/pod/apps.js';
+import { RUN_FLAG_HELP, parseRunArgs, runFlagNames } from '../../../src/cli/rkt/pod/run-flags.js';
 import { errorMessage } from '../../../src/errors.js';
 import { projectRoot, run } from '../../helpers.js';
 

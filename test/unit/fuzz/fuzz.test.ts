@@ -33,7 +33,7 @@ import { parsePullPolicy } from '../../../src/fetch/policy.js';
 import { parseCniResult } from '../../../src/net/cni.js';
 import { parseNetList } from '../../../src/net/netlist.js';
 import { parseExposedPort } from '../../../src/net/ports.js';
-import { parseMountFlag, parseRunArgs } from '../../../src/pod/apps.js';
+import { parseMountFlag, parseRunArgs } from '../../../src/cli/rkt/pod/run-flags.js';
 
 /** One seed for every target, so a failure here is reproduced by running the file again. */
 const SEED = 0x16f022;

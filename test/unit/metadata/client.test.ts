@@ -18,7 +18,6 @@ const envOf = (file: string): string[] =>
 describe('metadataRegistration', () => {
   let dir: { path: string; cleanup: () => Promise<void> };
   let podDir: string;
-  let config: string;
   let fake: ChildProcess | undefined;
   const missing = (): string => join(dir.path, 'no-such.sock');
   const base = (): Parameters<typeof metadataRegistration>[0] => ({
@@ -40,7 +39,6 @@ describe('metadataRegistration', () => {
       join(podDir, 'net-info.json'),
       JSON.stringify([{ netName: 'n', ifName: 'eth0', ip: '10.9.0.2', hostIP: '10.9.0.1' }]),
     );
-    config = join(podDir, 'config.json');
   });
 
   after(async () => {
@@ -76,16 +74,15 @@ describe('metadataRegistration', () => {
       const server = `require('http').createServer((q, r) => { q.resume(); q.on('end', () => { r.writeHead(503); r.end('busy'); }); }).listen(${JSON.stringify(socket)}, () => console.log('up'))`;
       fake = spawn(process.execPath, ['-e', server], { stdio: ['ignore', 'pipe', 'inherit'] });
       for (let i = 0; i < 200 && !existsSync(socket); i++) await sleep(10);
-      writeFileSync(config, JSON.stringify({ process: { env: ['AC_METADATA_URL='] } }));
       const pending = metadataRegistration({ ...base(), socket });
       assert.ok(pending !== undefined);
       const stderr = t.mock.method(process.stderr, 'write', () => true);
-      const unregister = pending.register([config]);
+      const { url, unregister } = pending.register();
       stderr.mock.restore();
       const warnings = stderr.mock.calls.map((c) => String(c.arguments[0]));
       assert.equal(unregister, '');
+      assert.equal(url, '');
       assert.match(warnings.join(''), /not registered with the metadata service.*answered 503: busy/);
-      assert.deepEqual(envOf(config), ['AC_METADATA_URL=']);
     },
   );
 });

@@ -130,7 +130,7 @@ describe('CNI plugin runs', () => {
         invokePlugin(inv(), () => ({ status, stdout, stderr }));
       } catch (err) {
         assert.ok(err instanceof CniError);
-        assert.equal(err.exitCode, 254);
+        assert.equal(err.kind, 'unavailable');
         return err;
       }
       throw new Error('no failure');

@@ -3,6 +3,7 @@
 // and its cleanup runs the teardown script before it unmounts ns-net.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TEARDOWN_SCRIPT } from '../../../src/net/pod.js';
 import { podEnv, type SupervisorPod } from '../../../src/stage1/oci/engine.js';
 
 const input = (cniNetworks: boolean): SupervisorPod => ({
@@ -19,6 +20,8 @@ const input = (cniNetworks: boolean): SupervisorPod => ({
   hostname: 'rkt-u',
   cgroupParent: 'rkt-u',
   cniNetworks,
+  // What stage0's pipeline passes in the run configuration with CNI networks.
+  ...(cniNetworks ? { cniTeardown: TEARDOWN_SCRIPT } : {}),
   io: { relayApps: [], listenCount: 0, notify: () => false, listen: () => ({ args: '', redirects: '' }) },
   mutable: false,
 });

@@ -42,7 +42,7 @@ describe('port forwarding', () => {
     assert.throws(() => parseExposedPort('http:70000'), /not a valid port number/);
     assert.throws(
       () => parseExposedPort('http:0'),
-      (e: Error & { exitCode?: number }) => e.exitCode === 254,
+      (e: Error & { kind?: string }) => e.kind === 'invalid-argument',
     );
   });
 

@@ -31,7 +31,7 @@ writeFileSync(path.join(rootfs, 'opt', 'tool'), '');
 chmodSync(path.join(rootfs, 'opt', 'tool'), 0o700);
 
 const refusedWith = (re: RegExp) => (e: unknown) =>
-  e instanceof RocketError && e.exitCode === 254 && re.test(e.message);
+  e instanceof RocketError && e.kind === 'invalid-argument' && re.test(e.message);
 
 describe('findExecutable', () => {
   const app: Pick<App, 'environment' | 'workingDirectory'> = {};

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ImageManifest } from '../../../src/appc/index.js';
-import { buildPodManifest, parseRunArgs, type ImageSource } from '../../../src/pod/index.js';
+import { parseRunArgs } from '../../../src/cli/rkt/pod/run-flags.js';
+import { buildPodManifest, type ImageSource } from '../../../src/pod/index.js';
 
 const KEY_A = 'sha512-' + 'a'.repeat(64);
 const KEY_B = 'sha512-' + 'b'.repeat(64);

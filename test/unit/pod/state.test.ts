@@ -97,7 +97,7 @@ describe('pod state machine', () => {
     assert.throws(
       () => resolveUuidPrefix(layout, 'ffff'),
       (e: unknown) =>
-        e instanceof RocketError && e.message === 'no matches found for "ffff"' && e.exitCode === 254,
+        e instanceof RocketError && e.message === 'no matches found for "ffff"' && e.kind === 'not-found',
     );
   });
 

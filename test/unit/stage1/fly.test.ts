@@ -72,8 +72,8 @@ describe('engineChoice', () => {
       /^--stage1-url=http:\/\/127\.0\.0\.1:1\/s\.aci: no such stage1/,
     );
     refused(
-      args({ stage1: { fromDir: 'stage1-kvm.aci' } }),
-      /^--stage1-from-dir=stage1-kvm\.aci: no such stage1/,
+      args({ stage1: { fromDir: 'stage1-xen.aci' } }),
+      /^--stage1-from-dir=stage1-xen\.aci: no such stage1/,
     );
     refused(args({ stage1: { hash: 'sha512-0123' } }), /^--stage1-hash=sha512-0123: /);
   });
@@ -104,7 +104,10 @@ describe('prepare options', () => {
     writeFileSync(path.join(dir, PREPARE_OPTIONS_FILE), '{"noOverlay":"yes"}');
     assert.throws(
       () => applyPrepareOptions(dir, emptyPodArgs()),
-      (e: unknown) => is254(e) && /prepare-options\.json: field "noOverlay"/.test((e as Error).message),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        e.kind === 'failed-precondition' &&
+        /prepare-options\.json: field "noOverlay"/.test((e as Error).message),
     );
   });
 });

@@ -130,7 +130,7 @@ describe('nspawn scripts', () => {
       limitDirs: ['/sys/fs/cgroup/memory/rkt-u', '/sys/fs/cgroup/cpu/rkt-u'],
       nspawn: ['systemd-nspawn', '--machine=rkt-u', '--', '/bin/sh', '/rkt/supervisor.sh', "it's"],
     };
-    const cni = nspawnPlanScript({ ...base, cni: true });
+    const cni = nspawnPlanScript({ ...base, cni: true, cniTeardown: 'net/teardown.sh' });
     parses(cni);
     assert.match(cni, /flock -x -n 3/);
     assert.deepEqual(

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { FileLock, isStoreKey, KEY_LENGTH, Store } from '../../../src/store/index.js';
-import { RKT_FAILURE, RocketError } from '../../../src/errors.js';
+import { RocketError } from '../../../src/errors.js';
 import { makeAciBytes, manifestText, tempDir, writeAci } from './helpers.js';
 
 const sha512 = (b: Buffer) => 'sha512-' + createHash('sha512').update(b).digest('hex');
@@ -121,7 +121,7 @@ describe('store: lookups', () => {
       (e: unknown) => {
         assert.ok(e instanceof RocketError);
         assert.equal(e.message, 'no image IDs found');
-        assert.equal(e.exitCode, RKT_FAILURE);
+        assert.equal(e.kind, 'not-found');
         return true;
       },
     );

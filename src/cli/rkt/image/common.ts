@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { RocketError, RKT_FAILURE, errorMessage } from '../../../errors.js';
+import { RocketError, RKT_FAILURE, errorMessage, isRktFailure } from '../../../errors.js';
 import type { Store } from '../../../store/index.js';
 import { rktGlobals } from '../globals.js';
 
@@ -30,7 +30,7 @@ export function resolveImageArg(store: Store, ref: string): string {
   try {
     return store.resolveImage(ref);
   } catch (err) {
-    if (err instanceof RocketError && err.exitCode === RKT_FAILURE) throw err;
+    if (isRktFailure(err)) throw err;
     throw new RocketError(errorMessage(err), RKT_FAILURE, { cause: err });
   }
 }

@@ -74,6 +74,20 @@ async function sandboxPod(dir: string, uuid: string | undefined, app?: string): 
   return pod;
 }
 
+/**
+ * A test hook, for the kill tests (test/integration/kill/app.test.ts): with
+ * `RKT_TEST_PAUSE=STEP:FIFO` in the environment, stage0 stops at the named step until whoever
+ * holds the FIFO writes to it and closes it. The test sees the step reached when its open of the
+ * FIFO for writing returns (it needs a reader), and does its kill there: no sleep, no race.
+ * Steps: `app-add:manifest` (manifest rewritten, engine not called), `app-add:engine` (the app's
+ * bundles and supervisor settings written), `app-start:send` (checks done, command not sent).
+ */
+function pauseAt(step: string): void {
+  const v = process.env['RKT_TEST_PAUSE'];
+  if (v === undefined || !v.startsWith(`${step}:`)) return;
+  readFileSync(v.slice(step.length + 1));
+}
+
 /** Sends a command to the pod's supervisor and waits until `done` holds (or the supervisor is gone). */
 async function command(pod: PodInfo, line: string, what: string, done: () => boolean): Promise<void> {
   const { sendCommand, supervisorPid } = await import('../../../stage1/oci/engine.js');
@@ -103,8 +117,8 @@ function sandboxCommand(): Command {
     .allowExcessArguments()
     .action(
       action('app sandbox', async (_a: string[], _f: unknown, cmd: Command) => {
-        const { parseRunArgs } = await import('../../../pod/apps.js');
-        const { netMode } = await import('../../../stage1/oci/engine.js');
+        const { parseRunArgs } = await import('./run-flags.js');
+        const { netMode } = await import('./run-flags.js');
         const args = parseRunArgs(subArgs('sandbox'), 'run');
         if (args.apps.length > 0 || args.podManifest !== undefined)
           throw new RocketError('a sandbox takes no image (add apps with rkt app add)', RKT_FAILURE);
@@ -136,8 +150,9 @@ function addCommand(): Command {
     .action(
       action('app add', async (_a: string[], _f: unknown, cmd: Command) => {
         const raw = subArgs('add');
-        const { parseRunArgs, runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
+        const { runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
           await import('../../../pod/index.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const globals = rktGlobals(cmd);
         const pod = await sandboxPod(globals.dir, raw[0]);
         // The app's mounts may name the pod's volumes.
@@ -162,6 +177,7 @@ function addCommand(): Command {
           await withPodMutationLock(pod.path, async () => {
             const { warnings } = await addAppToManifest(pod.path, store, key, ra);
             for (const w of warnings) process.stderr.write(`app add: ${w}\n`);
+            pauseAt('app-add:manifest');
             let added;
             try {
               added = addApp({ pod, dataDir: dir, app: ra.name, insecure });
@@ -169,6 +185,7 @@ function addCommand(): Command {
               removeAppFromManifest(pod.path, ra.name);
               throw err;
             }
+            pauseAt('app-add:engine');
             // The app gets the pod's identity on the metadata service (if the pod registered).
             const { updateRegisteredApps } = await import('../../../metadata/client.js');
             updateRegisteredApps(
@@ -196,6 +213,7 @@ function startCommand(): Command {
         const pod = await sandboxPod(dataDir(cmd), uuid, app);
         if (appState(pod.path, app) !== 'created')
           throw new RocketError(`app ${JSON.stringify(app)} has already been started`, RKT_FAILURE);
+        pauseAt('app-start:send');
         await command(pod, `start ${app}`, `app ${app} started`, () => appState(pod.path, app) !== 'created');
       }),
     );

@@ -1,10 +1,10 @@
 /**
  * The flag tables of the pod verbs that parse their raw command line (rkt's grammar for them does
- * not fit commander): run and prepare (src/pod/apps.ts), run-prepared, enter and status. Help, man
+ * not fit commander): run and prepare (src/cli/rkt/pod/run-flags.ts), run-prepared, enter and status. Help, man
  * pages and completion read them; unit tests check that each verb's parser takes exactly these.
  */
 import type { Command } from 'commander';
-import { RUN_PREPARED_FLAGS, runFlagDocs } from '../../../pod/apps.js';
+import { RUN_PREPARED_FLAGS, runFlagDocs } from './run-flags.js';
 import { setFlagTable, type FlagDoc } from '../../help.js';
 
 export const ENTER_FLAGS: readonly FlagDoc[] = [

@@ -26,8 +26,6 @@ export function gcCommand(): Command {
       action(
         'gc',
         async (flags: { gracePeriod: number; expirePrepared: number; markOnly: boolean }, cmd: Command) => {
-          // Registers every engine's PodGcHook (oci: containers, namespace files, cgroups; fly).
-          await import('../../../stage1/engines.js');
           const res = await gcPods(dataDir(cmd), {
             gracePeriodMs: flags.gracePeriod,
             expirePreparedMs: flags.expirePrepared,

@@ -118,7 +118,7 @@ export function prepareCommand(): Command {
     .allowExcessArguments()
     .action(
       action('prepare', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { parseRunArgs } = await import('../../../pod/apps.js');
+        const { parseRunArgs } = await import('./run-flags.js');
         const args = parseRunArgs(rawArgsAfterVerb('prepare'), 'prepare');
         // The stage1 choice is remembered for run-prepared: refuse a bad one before fetching.
         (await import('../../../stage1/engines.js')).engineChoice(args);

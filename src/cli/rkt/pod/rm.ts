@@ -16,8 +16,6 @@ export function rmCommand(): Command {
         const wanted = podUuidArgs(uuids, flags.uuidFile);
         const layout = new PodsLayout(dir);
         const out = verbOutput('rm');
-        // Registers every engine's PodGcHook (oci: containers, namespace files, cgroups; fly).
-        await import('../../../stage1/engines.js');
         let failed = false;
         for (const prefix of wanted) {
           try {

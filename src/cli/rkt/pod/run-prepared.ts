@@ -20,9 +20,9 @@ export function runPreparedCommand(): Command {
     .allowExcessArguments()
     .action(
       action('run-prepared', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { applyPrepareOptions, parseRunArgs, PodsLayout, resolveUuidPrefix } =
-          await import('../../../pod/index.js');
-        const { netMode } = await import('../../../stage1/oci/engine.js');
+        const { applyPrepareOptions, PodsLayout, resolveUuidPrefix } = await import('../../../pod/index.js');
+        const { parseRunArgs } = await import('./run-flags.js');
+        const { netMode } = await import('./run-flags.js');
         const { engineChoice } = await import('../../../stage1/engines.js');
         // The UUID parses as the one "image"; per-app flags make no sense here.
         const args = parseRunArgs(rawArgsAfterVerb('run-prepared'), 'run');

@@ -31,12 +31,14 @@ export async function runPreparedPod(
 ): Promise<number | void> {
   const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
   const { handOff } = await import('../../../stage1/engine.js');
+  const { runPod } = await import('../../../pod/run-pipeline.js');
   const dir = args.globals['dir'] ?? globals.dir;
   try {
     const { name, variant } = engineChoice(args);
-    const plan = engineByName(name).run({
+    const plan = runPod({
       dataDir: dir,
       uuid,
+      engine: engineByName(name),
       args,
       insecure: await runInsecure(args, globals),
       configDirs: {
@@ -63,8 +65,8 @@ export function runCommand(): Command {
     .allowExcessArguments()
     .action(
       action('run', async (_args: string[], _flags: unknown, cmd: Command) => {
-        const { parseRunArgs } = await import('../../../pod/apps.js');
-        const { netMode } = await import('../../../stage1/oci/engine.js');
+        const { parseRunArgs } = await import('./run-flags.js');
+        const { netMode } = await import('./run-flags.js');
         const args = parseRunArgs(rawArgsAfterVerb('run'), 'run');
         if (args.apps.length === 0 && args.podManifest === undefined)
           throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);

@@ -21,81 +21,19 @@ import {
   parseQuantity,
   parseVolumeString,
   resourceIsolator,
-  sanitizeACName,
   seccompRemoveSet,
   seccompRetainSet,
   type Isolator,
   type Mount,
-  type Volume,
-} from '../appc/index.js';
-import { RKT_FAILURE, RocketError } from '../errors.js';
+} from '../../../appc/index.js';
+import { RKT_FAILURE, RocketError, isRktFailure } from '../../../errors.js';
+import { parseNetList } from '../../../net/netlist.js';
+import { checkAppNameLength, emptyPodArgs, type AppArgs, type PodArgs } from '../../../pod/args.js';
+import type { NetMode } from '../../../stage1/engine.js';
 
-/** The per-app configuration from the command line (rkt's `apps.App`). */
-export interface AppArgs {
-  image: string;
-  /** `--signature` given after the image. */
-  signature?: string;
-  name?: string;
-  exec?: string;
-  /** Arguments after `--`; undefined when none were given. */
-  args?: string[];
-  user?: string;
-  group?: string;
-  supplementaryGIDs?: number[];
-  workingDir?: string;
-  readOnlyRootFS?: boolean;
-  /** `--environment K=V`, in order (the last one wins). */
-  environment: [string, string][];
-  mounts: Mount[];
-  memory?: Isolator;
-  cpu?: Isolator;
-  cpuShares?: Isolator;
-  capsRetain?: Isolator;
-  capsRemove?: Isolator;
-  seccomp?: Isolator;
-  oomScoreAdj?: Isolator;
-  annotations: Record<string, string>;
-  userAnnotations?: Record<string, string>;
-  userLabels?: Record<string, string>;
-}
-
-/** Everything else on the command line: pod-level and stage0 options. */
-export interface PodArgs {
-  apps: AppArgs[];
-  /** `--mount` before the first image: applies to every app. */
-  mounts: Mount[];
-  volumes: Volume[];
-  inheritEnv: boolean;
-  /** `--set-env`, in order. */
-  setEnv: [string, string][];
-  /** `--set-env-file` contents, in order. */
-  setEnvFile: [string, string][];
-  hostname?: string;
-  dns: string[];
-  dnsSearch: string[];
-  dnsOpt: string[];
-  dnsDomain?: string;
-  hostsEntries: string[];
-  uuidFileSave?: string;
-  interactive: boolean;
-  podManifest?: string;
-  /** `--net` values, comma lists split; empty when not given (rkt's default is `default`). */
-  net: string[];
-  ports: string[];
-  noOverlay: boolean;
-  privateUsers: boolean;
-  /** `--mds-register`; undefined: register when a metadata service is running (src/metadata). */
-  mdsRegister?: boolean;
-  ipc?: string;
-  pullPolicy: string;
-  quiet: boolean;
-  stage1: { url?: string; path?: string; name?: string; hash?: string; fromDir?: string };
-  /** `--engine=oci|fly|...` (ours: the stage1 engine by name). */
-  engine?: string;
-  /** `--insecure-options` seen among the run flags (a global flag: the CLI layer applies it). */
-  insecureOptions?: string;
-  /** Global flags seen among the run flags, e.g. `--dir` (the CLI layer applies them). */
-  globals: Record<string, string>;
+/** `--net`: `none`, `host`, or CNI networks (`default` when not given; src/net). Throws on a bad list. */
+export function netMode(net: readonly string[]): NetMode {
+  return parseNetList(net).mode;
 }
 
 export type Verb = 'run' | 'prepare';
@@ -113,23 +51,6 @@ interface FlagSpec {
 const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
-
-/**
- * The longest app name a pod can hold. App names become file names (`appsinfo/<app>`,
- * `apps/<app>`, `overlay/<app>`, `status/<app>-started`) and the OCI runtime's container ID
- * `rkt-<uuid>-<app>`, which crun and runc make a directory of: 255 bytes (NAME_MAX) less
- * `rkt-`, the 36-character UUID and `-` leaves 214.
- */
-export const MAX_APP_NAME_LENGTH = 255 - 'rkt-'.length - 36 - '-'.length;
-
-/** Refuses an app name too long for the files and runtime IDs made from it (one line, 254). */
-export function checkAppNameLength(name: string, what: string): void {
-  const n = Buffer.byteLength(name);
-  if (n > MAX_APP_NAME_LENGTH)
-    fail(
-      `${what}: app name of ${n} bytes is too long (at most ${MAX_APP_NAME_LENGTH}: it names the pod's files and the runtime's container rkt-<uuid>-<app>)`,
-    );
-}
 
 function lastApp(p: PodArgs, flag: string, what = 'an image'): AppArgs {
   const app = p.apps[p.apps.length - 1];
@@ -167,7 +88,7 @@ function withAppc<T>(fn: () => T, prefix?: string): T {
     if (err instanceof AppcError || err instanceof Error) {
       // A RocketError already names what it refuses; it only needs rkt's exit status.
       if (err instanceof RocketError)
-        throw err.exitCode === RKT_FAILURE ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
+        throw isRktFailure(err) ? err : new RocketError(err.message, RKT_FAILURE, { cause: err });
       throw new RocketError(prefix === undefined ? err.message : `${prefix}: ${err.message}`, RKT_FAILURE, {
         cause: err,
       });
@@ -514,30 +435,6 @@ for (const g of GLOBAL_BOOL)
     },
   };
 
-export function emptyPodArgs(): PodArgs {
-  return {
-    apps: [],
-    mounts: [],
-    volumes: [],
-    inheritEnv: false,
-    setEnv: [],
-    setEnvFile: [],
-    dns: [],
-    dnsSearch: [],
-    dnsOpt: [],
-    hostsEntries: [],
-    interactive: false,
-    net: [],
-    ports: [],
-    noOverlay: false,
-    privateUsers: false,
-    pullPolicy: 'new',
-    quiet: false,
-    stage1: {},
-    globals: {},
-  };
-}
-
 function newApp(image: string): AppArgs {
   return { image, environment: [], mounts: [], annotations: {} };
 }
@@ -633,15 +530,6 @@ function validateArgs(p: PodArgs, knownVolumes: readonly string[]): void {
       fail(`duplicate volume ${JSON.stringify(v.name)}`);
   }
   if (p.interactive && p.apps.length > 1) fail('interactive option only supports one image');
-}
-
-/** An app name from an image name (rkt's `ImageNameToAppName`): its last path part, sanitized. */
-export function appNameFromImage(imageName: string): string {
-  const last = imageName.split('/').pop() ?? '';
-  const s = sanitizeACName(last);
-  if (s === undefined || s === '')
-    fail(`error converting image name to app name: ${JSON.stringify(imageName)}`);
-  return s as string;
 }
 
 /** What `--help`, the man pages and completion say about a run/prepare flag. */
@@ -790,7 +678,7 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   engine: {
     value: 'string',
     description:
-      'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc, fly or nspawn (systemd-nspawn)',
+      'the stage1 engine that runs the pod: oci (crun or runc), oci-crun, oci-runc, fly, nspawn (systemd-nspawn) or kvm (a VM per pod)',
   },
 };
 

@@ -1,0 +1,751 @@
+/**
+ * The `kvm` engine (rkt's stage1-kvm): each pod in its own virtual machine. QEMU (Debian's
+ * qemu-system-x86) boots a microvm with no firmware of its own beyond qboot, the guest kernel
+ * straight from its file, and the initramfs of initramfs.ts, whose init (guest-init.sh) runs the
+ * pod's apps. The pod dir reaches the guest over virtio-9p (tag `rkt`), with every app's rootfs
+ * (its overlay) and volumes mounted in it by the plan, in a mount namespace of its own that only
+ * QEMU lives in: the host's mount table never changes and the mounts end with QEMU. The apps'
+ * output is the guest's serial console, which is `rkt run`'s stdout; their exit codes come back in
+ * the status dir (written by the guest through 9p). QEMU's stdin is the FIFO `stage1/kvm/ctl`,
+ * read by the guest from its console: a `stop` line stops the pod gracefully (docs/stage1.md).
+ *
+ * Acceleration: `-accel kvm` only when /dev/kvm boots this kernel (a probe of a guest that powers
+ * off at once, cached per kernel under `<dir>/kvm/`), else TCG; `RKT_KVM_ACCEL=kvm|tcg` forces one.
+ * The choice is in `stage1/engine.json` (`accel`).
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  copyFileSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import type { Isolator, PodManifest } from '../../appc/index.js';
+import { decodeIsolator } from '../../appc/isolators.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { failureText, host } from '../../host/index.js';
+import { unmountUnder } from '../../host/mounts.js';
+import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
+import {
+  readEngineState,
+  type EnginePod,
+  type EnterRequest,
+  type Engine,
+  type ExecPlan,
+  type RunConfig,
+  type StopRequest,
+} from '../engine.js';
+import { podHostname } from '../hosts.js';
+import { setprivArgs } from '../fly/plan.js';
+import { flyVolumes, targetIn } from '../fly/mounts.js';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  ENGINE_STATE,
+  STOPPING_MARKER,
+  envFile,
+  stopTimeoutEnv,
+} from '../oci/engine.js';
+import { removePodNamespacesSync } from '../oci/namespaces.js';
+import { shQuote as q } from '../oci/runtime.js';
+import { APPC_DEFAULT_PATH } from '../oci/spec.js';
+import { resolveAppUser } from '../oci/user.js';
+import { LOGGER_PROGRAM } from '../../logs/capture.js';
+
+/** The pod's network namespace file (stage0's pipeline made it, with the CNI networks). */
+const NETNS_FILE = 'ns-net';
+/** What stage0 records of each joined network (`net-info.json`), as far as the guest needs it. */
+interface NetInfo {
+  netName: string;
+  ifName: string;
+  ip: string;
+  mask: string;
+  hostIP: string;
+}
+import { ensureInitramfs, findKernel, type GuestKernel } from './initramfs.js';
+
+export type Accel = 'kvm' | 'tcg';
+
+/** What the kvm engine records in the pod dir for stop and gc. */
+export interface KvmPodState {
+  engine: 'kvm';
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  apps: string[];
+}
+
+/** The engine's files in the pod dir: settings for the guest, the console FIFO, QEMU's pid, the code. */
+export const KVM_DIR = path.join('stage1', 'kvm');
+export const KVM_CTL = path.join(KVM_DIR, 'ctl');
+export const KVM_QEMU_PID = path.join(KVM_DIR, 'qemu.pid');
+/** The guest's settings (read-only to it): pod.env, app/APP.env, logger.awk, epoch, stopping. */
+export const KVM_CONF = path.join(KVM_DIR, 'conf');
+/**
+ * What the guest sees at /pod, and all it can write to: conf (read-only), status, logs, apps (each
+ * bound in QEMU's mount namespace) and out (the pod's code). Not the pod dir itself: the host runs
+ * files of it as root (net/teardown.sh, the plugins of net/invocations.json) and trusts its state.
+ */
+export const KVM_SHARE = path.join(KVM_DIR, 'share');
+export const KVM_EXIT = path.join(KVM_SHARE, 'out', 'exit');
+const SHARED_DIRS = ['conf', 'status', 'logs', 'apps', 'out'];
+
+/** Where the pod dir is mounted in the guest. */
+const GUEST_POD = '/pod';
+const QEMU = 'qemu-system-x86_64';
+const MEMORY_MB = 128;
+/** TCG's translation cache (MB); QEMU's default (1 GB) fills up to hundreds of MB of RSS. */
+const TCG_TB_MB = 32;
+/** The tap device in the pod's network namespace that carries the guest's NIC. */
+const TAP = 'tap0';
+
+const fail = (message: string): never => {
+  throw new RocketError(message, RKT_FAILURE);
+};
+
+/** PATH (appc's default), the app's environment, then the executor's variables. */
+function appEnv(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+  const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
+  for (const { name: k, value } of app.environment ?? []) env.set(k, value);
+  env.set('AC_APP_NAME', name);
+  env.set('AC_METADATA_URL', '');
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** The host's CPU clock in kHz (/proc/cpuinfo's first `cpu MHz`), if it says. */
+export function hostTscKhz(cpuinfo?: string): number | undefined {
+  let text = cpuinfo;
+  if (text === undefined)
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return undefined;
+    }
+  const m = /^cpu MHz\s*:\s*([0-9.]+)$/m.exec(text);
+  const khz = m?.[1] === undefined ? NaN : Math.round(Number(m[1]) * 1000);
+  return Number.isFinite(khz) && khz > 0 ? khz : undefined;
+}
+
+/** QEMU's machine and kernel arguments (the pod dir shared read-write as tag `rkt`). */
+export function qemuArgs(o: {
+  accel: Accel;
+  kernel: string;
+  initrd: string;
+  share?: string;
+  name: string;
+  memoryMb?: number;
+  cpus?: number;
+  debug?: boolean;
+  /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
+  mac?: string;
+}): string[] {
+  const append = ['console=ttyS0', 'panic=-1', 'reboot=t', 'pci=off'];
+  // Under TCG the guest's TSC runs at the host's rate, and on a loaded host the kernel's
+  // calibration against the PIT fails (a microvm has no HPET or ACPI PM timer to fall back on) and
+  // it hangs: it is told the rate.
+  const khz = o.accel === 'tcg' ? hostTscKhz() : undefined;
+  if (khz !== undefined) append.push(`tsc_early_khz=${khz}`);
+  if (o.debug !== true) append.push('quiet', 'loglevel=0');
+  return [
+    QEMU,
+    '-name',
+    o.name,
+    '-M',
+    'microvm,pit=on,pic=on,rtc=on',
+    '-accel',
+    o.accel === 'tcg' ? `tcg,tb-size=${TCG_TB_MB}` : 'kvm',
+    '-cpu',
+    o.accel === 'kvm' ? 'host' : 'max',
+    '-m',
+    String(o.memoryMb ?? MEMORY_MB),
+    '-smp',
+    String(o.cpus ?? 1),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-chardev',
+    'stdio,id=con,signal=off',
+    '-serial',
+    'chardev:con',
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    append.join(' '),
+    ...(o.share === undefined
+      ? []
+      : [
+          '-fsdev',
+          `local,id=pod,path=${o.share},security_model=passthrough,multidevs=remap`,
+          '-device',
+          'virtio-9p-device,fsdev=pod,mount_tag=rkt',
+        ]),
+    ...(o.mac === undefined
+      ? []
+      : [
+          '-netdev',
+          `tap,id=net0,ifname=${TAP},script=no,downscript=no`,
+          '-device',
+          `virtio-net-device,netdev=net0,mac=${o.mac}`,
+        ]),
+  ];
+}
+
+/**
+ * Whether /dev/kvm boots the guest kernel: a VM whose init is busybox's `poweroff -f` must print
+ * the kernel's power-down line and end within 10 s. Cached per kernel in `<dir>/kvm/accel-<ver>`.
+ */
+function chooseAccel(dataDir: string, kernel: GuestKernel, initrd: string): Accel {
+  const forced = process.env['RKT_KVM_ACCEL'];
+  if (forced === 'kvm' || forced === 'tcg') return forced;
+  if (forced !== undefined && forced !== '') fail(`RKT_KVM_ACCEL=${forced}: expected kvm or tcg`);
+  const cache = path.join(dataDir, 'kvm', `accel-${kernel.version}`);
+  try {
+    const v = readFileSync(cache, 'utf8').trim();
+    if (v === 'kvm' || v === 'tcg') return v;
+  } catch {
+    // not probed yet
+  }
+  let accel: Accel = 'tcg';
+  if (existsSync('/dev/kvm')) {
+    const args = qemuArgs({
+      accel: 'kvm',
+      kernel: kernel.vmlinuz,
+      initrd,
+      name: 'rkt-kvm-probe',
+      debug: true,
+    });
+    const at = args.indexOf('-append');
+    args[at + 1] = 'console=ttyS0 panic=-1 reboot=t pci=off rdinit=/bin/busybox -- poweroff -f';
+    const r = spawnSync(args[0] as string, args.slice(1), {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (r.status === 0 && r.stdout.includes('reboot: Power down')) accel = 'kvm';
+  }
+  mkdirSync(path.dirname(cache), { recursive: true });
+  writeFileSync(`${cache}.tmp`, accel + '\n');
+  renameSync(`${cache}.tmp`, cache);
+  return accel;
+}
+
+interface HostMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+  recursive: boolean;
+}
+
+interface AppSetup {
+  name: string;
+  overlay?: { lower: string; upper: string; work: string };
+  rootfs: string;
+  mounts: HostMount[];
+  /** The guest's settings for the app (stage1/kvm/app/APP.env). */
+  env: string;
+}
+
+function copyTree(from: string, to: string): void {
+  const r = host().cp.copyTree(from, to);
+  if (r.status !== 0) fail(`cannot copy ${from}: ${failureText(r, 'cp')}`);
+}
+
+function prepareApp(
+  req: RunConfig,
+  manifest: PodManifest,
+  index: number,
+  P: string,
+  R: string,
+  resolv: boolean,
+): AppSetup {
+  const ra = manifest.apps[index] as PodManifest['apps'][number];
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const exec = app.exec ?? [];
+  if (exec.length === 0 || exec[0] === '')
+    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+  const workingDir = app.workingDirectory ?? '/';
+  if (!workingDir.startsWith('/'))
+    fail(
+      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+    );
+  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+  const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const appDir = path.join('apps', ra.name);
+  const rootfs = path.join(R, appDir, 'rootfs');
+  mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
+  let overlay: AppSetup['overlay'];
+  if (req.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
+  else {
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+    };
+  }
+  const u = resolveAppUser(lower, app, ra.name);
+  const at = (inner: string): string => targetIn(lower, rootfs, inner);
+  const etc = (name: string): HostMount => ({
+    source: path.join(R, 'etc', name),
+    target: at(`/etc/${name}`),
+    readOnly: false,
+    recursive: false,
+  });
+  const mounts: HostMount[] = [etc('hosts'), ...(resolv ? [etc('resolv.conf')] : [])];
+  mounts.push(
+    ...flyVolumes(manifest, R, app).map((v) => ({
+      source: v.source,
+      target: at(v.inner),
+      readOnly: v.readOnly,
+      recursive: v.recursive,
+    })),
+  );
+  // In the guest, R is /pod: the guest mounts its own /proc, /sys, /dev and a /tmp in the rootfs.
+  const guest = (hostPath: string): string => path.posix.join(GUEST_POD, path.relative(R, hostPath));
+  const guestMounts = (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => `${k}:${guest(at('/' + k))}`);
+  if (guestMounts.some((m) => /\s/.test(m)))
+    fail(
+      `app ${JSON.stringify(ra.name)}: a path of its rootfs has white space, which the kvm engine cannot mount`,
+    );
+  const cmd = [
+    'env',
+    '-i',
+    ...appEnv(app, ra.name),
+    ...setprivArgs({ uid: u.uid, gid: u.gid, groups: u.additionalGids }).map((a, i) =>
+      i === 0 ? '/usr/bin/setpriv' : a,
+    ),
+    '/usr/bin/unshare',
+    `--root=${guest(rootfs)}`,
+    `--wd=${workingDir}`,
+    `--setuid=${u.uid}`,
+    '--',
+    ...exec,
+  ]
+    .map(q)
+    .join(' ');
+  return {
+    name: ra.name,
+    ...(overlay !== undefined ? { overlay } : {}),
+    rootfs,
+    mounts,
+    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd }),
+  };
+}
+
+/** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
+export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
+  const L = [
+    'fail() { echo "rkt: $*" >&2; exit 254; }',
+    'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
+  ];
+  for (const a of apps) {
+    const o = a.overlay;
+    if (o !== undefined)
+      L.push(
+        `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+      );
+    for (const m of a.mounts) {
+      L.push(
+        `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
+      );
+      if (m.readOnly)
+        L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
+    }
+  }
+  // The guest's view: the shared dirs bound into the share (the rootfs trees with their mounts).
+  const G = path.join(R, KVM_SHARE);
+  const bind = (from: string, to: string, how = '--bind'): string =>
+    `mount ${how} ${q(path.join(R, from))} ${q(path.join(G, to))} || fail ${q(`cannot share ${from} with the VM`)}`;
+  L.push(
+    bind('apps', 'apps', '--rbind'),
+    bind('logs', 'logs'),
+    bind(POD_FILES.appStatusDir, 'status'),
+    bind(KVM_CONF, 'conf'),
+    `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
+  );
+  if (net !== undefined) {
+    // Frames that reach the CNI interface go to the tap (the guest) and back, before any IP stack:
+    // the guest, with the interface's MAC and address, is the pod on the network.
+    const i = q(net.ifName);
+    const redirect = (from: string, to: string): string =>
+      `tc qdisc add dev ${from} ingress && tc filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
+    L.push(
+      `ip tuntap add dev ${TAP} mode tap && ip link set ${TAP} up && ${redirect(i, TAP)} && ${redirect(TAP, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
+    );
+  }
+  L.push(`exec ${qemu.map(q).join(' ')}`);
+  return L.join('\n') + '\n';
+}
+
+/**
+ * The plan: lock and rename the pod, start QEMU (in its mount namespace, stdin the console FIFO),
+ * turn TERM/INT/HUP into a `stop` line for the guest (QEMU is killed if the guest has not powered
+ * off T+5 s later), wait for QEMU and exit with the pod's code from the guest.
+ */
+export function planScript(o: {
+  P: string;
+  R: string;
+  uuid: string;
+  inner: string;
+  cni: boolean;
+  /** With `cni`: the script that tears the networks down (relative to the pod dir), from the RunConfig. */
+  teardown?: string;
+}): string {
+  const nsenter = o.cni ? `nsenter --net="$R"/${q(NETNS_FILE)} -- ` : '';
+  return (
+    [
+      '# rkt exec plan (kvm engine); removes itself first',
+      'rm -f "$0"',
+      `P=${q(o.P)} R=${q(o.R)}`,
+      `K="$R"/${q(KVM_DIR)}`,
+      `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${o.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
+      'echo $$ >"$R/pid"',
+      `T=\${RKT_STOP_TIMEOUT:-${DEFAULT_STOP_TIMEOUT}}`,
+      `rm -f "$K/ctl" "$R"/${q(KVM_EXIT)}`,
+      'mkfifo -m 600 "$K/ctl" && exec 9<>"$K/ctl" || { echo "rkt: cannot make $K/ctl" >&2; exit 254; }',
+      'stopping= timer= q=',
+      'stop() {',
+      '  [ -n "$stopping" ] && return',
+      `  stopping=1; : >"$R"/${q(STOPPING_MARKER)}; : >"$K/conf/stopping"`,
+      '  echo "stop $T" >&9',
+      '  ( k=; trap \'k=1\' TERM; sleep $((T + 5)) & s=$!; wait $s; if [ -n "$k" ]; then kill $s; else kill -KILL "$q"; fi ) </dev/null >/dev/null 2>&1 &',
+      '  timer=$!',
+      '}',
+      'trap stop TERM INT HUP',
+      // The guest's loggers add its uptime to the time QEMU started (centiseconds since the epoch).
+      'echo $(($(date +%s%N) / 10000000)) >"$K/conf/epoch"',
+      // A session of its own: QEMU ends at once on SIGINT, so a ^C on the terminal must reach only
+      // the plan, which stops the guest gracefully. Each step execs: QEMU keeps this pid.
+      `${nsenter}setsid unshare --mount --propagation private -- /bin/sh -c ${q(o.inner)} rkt-kvm <&9 &`,
+      'q=$!',
+      'echo $q >"$K/qemu.pid"',
+      'while kill -0 $q 2>/dev/null; do wait $q; done',
+      '[ -n "$timer" ] && kill "$timer" 2>/dev/null',
+      'rc=254',
+      // Written by the guest: only a number up to 255 is taken.
+      `if [ -f "$R"/${q(KVM_EXIT)} ]; then read -r rc <"$R"/${q(KVM_EXIT)}; else echo "rkt: the pod's VM ended without an exit code" >&2; fi`,
+      'case $rc in "" | *[!0-9]* | ????*) rc=254 ;; esac',
+      '[ "$rc" -le 255 ] || rc=254',
+      'rm -f "$K/ctl"',
+      ...(o.cni
+        ? [
+            // CNI DEL while the namespace is there (net/teardown.sh, as the oci supervisor), then it goes.
+            ...(o.teardown !== undefined
+              ? [`[ -f "$R"/${q(o.teardown)} ] && sh "$R"/${q(o.teardown)} "$R"`]
+              : []),
+            `umount "$R"/${q(NETNS_FILE)} 2>/dev/null; rm -f "$R"/${q(NETNS_FILE)}`,
+          ]
+        : []),
+      'exit "$rc"',
+    ].join('\n') + '\n'
+  );
+}
+
+/**
+ * Stage0's run pipeline has written etc/hosts and etc/resolv.conf, made the log dirs and joined
+ * the CNI networks in `ns-net` (`net-info.json`); this writes the guest's files and the plan.
+ */
+function run(req: RunConfig): ExecPlan {
+  const P = req.preparedDir;
+  const R = req.runDir;
+  if (!existsSync(P)) fail(`pod ${JSON.stringify(req.uuid)} is not prepared`);
+  if (req.network.mode === 'host')
+    fail('--net=host: a pod in a VM cannot share the host network; use CNI networks or --net=none');
+  const cni = req.network.mode === 'cni';
+  if (req.interactive) fail('--interactive: the kvm engine cannot attach a terminal to an app yet');
+  const manifest = req.manifest;
+  if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
+  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
+  const size = vmSize(manifest, availableParallelism());
+  const ignored = [...(manifest.isolators ?? []), ...manifest.apps.flatMap((a) => a.app?.isolators ?? [])]
+    .map((i) => i.name)
+    .filter((n) => n !== 'resource/memory' && n !== 'resource/cpu');
+  if (ignored.length > 0)
+    process.stderr.write(
+      `run: the kvm engine applies only memory and cpu limits (as the VM's size); ignored: ${[...new Set(ignored)].join(', ')}\n`,
+    );
+  const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
+  if (handlers.length > 0)
+    process.stderr.write(
+      `run: the kvm engine does not run event handlers yet; ignored for: ${handlers.join(', ')}\n`,
+    );
+  if (manifest.apps.some((a) => a.readOnlyRootFS === true))
+    process.stderr.write(
+      'run: the kvm engine does not make rootfs read-only yet; --readonly-rootfs ignored\n',
+    );
+  const kernel = findKernel();
+  const initrd = ensureInitramfs(req.dataDir, kernel);
+  const accel = chooseAccel(req.dataDir, kernel, initrd);
+  if (process.env['RKT_DEBUG_ENGINE'] !== undefined)
+    process.stderr.write(`run: kvm engine: ${QEMU} -accel ${accel}, kernel ${kernel.version}\n`);
+  else if (accel === 'tcg' && process.env['RKT_KVM_ACCEL'] !== 'tcg')
+    process.stderr.write(
+      'run: kvm engine: /dev/kvm cannot boot the guest here; using TCG (emulation: slow)\n',
+    );
+
+  mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
+  mkdirSync(path.join(P, KVM_CONF, 'app'), { recursive: true });
+  for (const d of SHARED_DIRS) mkdirSync(path.join(P, KVM_SHARE, d), { recursive: true });
+  const hostname = podHostname(req.uuid, req.hostname);
+  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, req.resolvConf));
+  for (const a of apps) writeFileSync(path.join(P, KVM_CONF, 'app', `${a.name}.env`), a.env);
+  const logs = req.logs ?? fail('the kvm engine keeps a pod log: stage0 set none up');
+  copyFileSync(path.join(P, LOGGER_PROGRAM), path.join(P, KVM_CONF, 'logger.awk'));
+  const stopTimeout = stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT;
+  // The state first: gc finds a kvm pod's network by it.
+  const state: KvmPodState = {
+    engine: 'kvm',
+    accel,
+    kernel: kernel.vmlinuz,
+    initrd,
+    apps: apps.map((a) => a.name),
+  };
+  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  const nic = cni ? podNetwork(P) : undefined;
+  writeFileSync(
+    path.join(P, KVM_CONF, 'pod.env'),
+    envFile({
+      APPS: apps.map((a) => a.name).join(' '),
+      T: stopTimeout,
+      LOGMAX: logs.max,
+      HOSTNAME: hostname,
+      NET_IP: nic?.address,
+      NET_GW: nic?.gateway,
+    }),
+  );
+  const qemu = qemuArgs({
+    accel,
+    kernel: kernel.vmlinuz,
+    initrd,
+    share: path.join(R, KVM_SHARE),
+    name: `rkt-${req.uuid}`,
+    debug: process.env['RKT_DEBUG_KVM'] !== undefined,
+    memoryMb: size.memoryMb,
+    cpus: size.cpus,
+    ...(nic !== undefined ? { mac: nic.mac } : {}),
+  });
+  const inner = innerScript(R, apps, qemu, nic);
+  const teardown = req.network.teardownScript;
+  return {
+    script: planScript({ P, R, uuid: req.uuid, inner, cni, ...(teardown !== undefined ? { teardown } : {}) }),
+  };
+}
+
+/** The smallest `resource/<name>` limit among the isolators, in bytes (memory) or millicores (cpu). */
+function limitOf(
+  isolators: readonly Isolator[],
+  name: 'resource/memory' | 'resource/cpu',
+): bigint | undefined {
+  let out: bigint | undefined;
+  for (const iso of isolators) {
+    if (iso.name !== name) continue;
+    let v;
+    try {
+      v = decodeIsolator(iso);
+    } catch {
+      continue; // the pod's manifest was checked when it was prepared
+    }
+    if (v?.kind !== 'resource' || v.limit === undefined) continue;
+    const n = name === 'resource/memory' ? v.limit.value() : v.limit.milliValue();
+    out = out === undefined || n < out ? n : out;
+  }
+  return out;
+}
+
+/**
+ * The VM's size from the pod's isolators: 128 MB for the guest plus each app's memory limit (the
+ * smaller of the app's and the pod's), and as many CPUs as the apps' CPU limits add up to (rounded
+ * up; at least one, at most the host's). Apps without a limit add nothing.
+ */
+export function vmSize(manifest: PodManifest, hostCpus: number): { memoryMb: number; cpus: number } {
+  let memory = 0n;
+  let milli = 0n;
+  for (const ra of manifest.apps) {
+    const both = [...(ra.app?.isolators ?? []), ...(manifest.isolators ?? [])];
+    memory += limitOf(both, 'resource/memory') ?? 0n;
+    milli += limitOf(both, 'resource/cpu') ?? 0n;
+  }
+  const mib = 1024n * 1024n;
+  const memoryMb = MEMORY_MB + Number((memory + mib - 1n) / mib);
+  const cpus = Math.min(Math.max(1, Number((milli + 999n) / 1000n)), Math.max(1, hostCpus));
+  return { memoryMb, cpus };
+}
+
+/** A dotted IPv4 mask as a prefix length. */
+export function prefixLength(mask: string): number {
+  if (mask.startsWith('/')) return Number(mask.slice(1));
+  return mask
+    .split('.')
+    .map((o) => Number(o).toString(2).replace(/0/g, '').length)
+    .reduce((a, b) => a + b, 0);
+}
+
+interface GuestNic {
+  ifName: string;
+  mac: string;
+  /** ADDRESS/PREFIX */
+  address: string;
+  gateway: string;
+}
+
+/**
+ * The pod's CNI network (src/net, as the oci engine), made in `ns-net`; its interface's MAC and
+ * address are the guest's. One network only for now: more are torn down again and refused.
+ */
+function podNetwork(P: string): GuestNic {
+  let infos: NetInfo[] = [];
+  try {
+    infos = JSON.parse(readFileSync(path.join(P, 'net-info.json'), 'utf8')) as NetInfo[];
+  } catch {
+    // none: refused below
+  }
+  // A failure here makes stage0's pipeline undo the networks.
+  const undo = (message: string): never => fail(message);
+  const info = infos[0];
+  if (info === undefined || infos.length > 1 || info.ip.includes(':'))
+    undo(
+      `--net=${infos.map((i) => i.netName).join(',')}: the kvm engine connects a pod to one IPv4 network only (for now)`,
+    );
+  const nic = info as NetInfo;
+  const r = host().nsenter.run([`--net=${path.join(P, NETNS_FILE)}`, 'ip', '-j', 'link', 'show', nic.ifName]);
+  let mac: string | undefined;
+  try {
+    mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+  } catch {
+    mac = undefined;
+  }
+  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+    undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
+  return {
+    ifName: nic.ifName,
+    mac: mac as string,
+    address: `${nic.ip}/${prefixLength(nic.mask)}`,
+    gateway: nic.hostIP,
+  };
+}
+
+function readState(pod: EnginePod): KvmPodState | undefined {
+  return readEngineState<KvmPodState>(pod.path, 'kvm');
+}
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pod's QEMU, if it still runs: the pid in `stage1/kvm/qemu.pid` running QEMU named rkt-UUID. */
+export function qemuPid(pod: EnginePod): number | undefined {
+  const pid = readPid(path.join(pod.path, KVM_QEMU_PID));
+  if (pid === undefined) return undefined;
+  const argv = cmdline(pid);
+  if (argv === undefined) return undefined;
+  const i = argv.indexOf('-name');
+  return path.basename(argv[0] ?? '') === QEMU && argv[i + 1] === `rkt-${pod.uuid}` ? pid : undefined;
+}
+
+/** The plan's shell, if it still runs: the pod's `pid`, QEMU's parent. */
+function planPid(pod: EnginePod, qemu: number): number | undefined {
+  const pid = readPid(path.join(pod.path, POD_FILES.pid));
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${qemu}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return ppid === pid ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Graceful: the plan's TERM trap sends `stop` to the guest (which TERMs its apps, KILLs them after
+ * the stop timeout, and powers off) and kills QEMU if it is still there 5 s after that timeout;
+ * with the plan gone, the line goes to the console FIFO directly. `--force`: QEMU is killed.
+ */
+function stop(req: StopRequest): void {
+  if (readState(req.pod) === undefined) fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  const qemu = qemuPid(req.pod);
+  if (qemu === undefined) return;
+  if (req.force) {
+    kill(qemu, 'SIGKILL');
+    return;
+  }
+  writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
+  writeFileSync(path.join(req.pod.path, KVM_CONF, 'stopping'), '');
+  const plan = planPid(req.pod, qemu);
+  if (plan !== undefined) kill(plan, 'SIGTERM');
+  else if (!sendLine(req.pod.path, `stop ${stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT}`)) kill(qemu, 'SIGKILL');
+}
+
+/** One line to the guest's console (QEMU's stdin, the FIFO `stage1/kvm/ctl`), non-blocking. */
+function sendLine(podPath: string, line: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path.join(podPath, KVM_CTL), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!fstatSync(fd).isFIFO()) return false;
+    writeSync(fd, `${line}\n`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function enter(req: EnterRequest): ExecPlan {
+  return fail(`pod ${req.pod.uuid}: the kvm engine cannot enter a pod's VM yet`);
+}
+
+/**
+ * For kvm pods only (every engine's gc runs for every pod): a QEMU that outlived its plan is killed
+ * and `ns-net` removed (stage0's gc deleted the CNI networks); the mounts lived in QEMU's mount namespace.
+ */
+function gc(pod: EnginePod): void {
+  if (readState(pod) === undefined) return; // another engine's pod: its own hook cleans it
+  const pid = qemuPid(pod);
+  if (pid !== undefined) {
+    process.stderr.write(`gc: pod ${pod.uuid}: killing its QEMU process ${pid}\n`);
+    kill(pid, 'SIGKILL');
+  }
+  // Stage0's gc has already run the CNI DELs, while the namespace was there (src/pod/engine-gc.ts).
+  removePodNamespacesSync([path.join(pod.path, NETNS_FILE)]);
+  unmountUnder(pod.path);
+}
+
+export const kvmEngine: Engine = { name: 'kvm', podNetwork: true, podLogs: true, run, enter, stop, gc };

@@ -1,0 +1,140 @@
+#!/bin/busybox sh
+# shellcheck shell=sh
+# The kvm engine's guest init (pid 1 of the pod's VM; docs/stage1.md, "The kvm engine").
+#
+# Loads the virtio and 9p modules, mounts the pod dir (9p tag `rkt`) at /pod, reads the pod's
+# settings (conf/pod.env: APPS, T...; conf/app/APP.env: MOUNTS, CMD), and starts every
+# app: /proc, /sys, /dev and a /tmp mounted in its rootfs, then CMD (env -i, setpriv, unshare
+# --root --wd --setuid, the app: a quoted word list) with its output on the console, which is the
+# host's `rkt run` output. Every event is a line on the FIFO /run/ctl: `exit APP` from an app's
+# subshell once it recorded the app's code, `stop [S]` read from the console (the host's stop),
+# `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
+# others; the pod's code is the first failing app's (143 during a stop counts as 0). The code goes
+# to /pod/out/exit, then the VM powers off.
+PATH=/bin
+export PATH
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+stty -F /dev/console -echo -onlcr 2>/dev/null
+
+die() {
+  echo "rkt: guest: $*" >/dev/console
+  poweroff -f
+}
+
+while read -r m; do
+  insmod "/lib/modules/$m" || die "cannot load $m"
+done </lib/modules/order
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'cannot mount the pod dir'
+# The host shares only this (src/stage1/kvm/engine.ts, innerScript): conf (read-only: settings,
+# the loggers' program and clock, the stop marker), status, logs, apps (the rootfs trees), out.
+K=/pod/conf
+S=/pod/status
+APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt
+# shellcheck disable=SC1091
+. "$K/pod.env" || die 'no pod settings'
+# The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
+LOGEPOCH=0
+read -r LOGEPOCH <"$K/epoch"
+export LOGMAX LOGEPOCH
+
+ip link set lo up
+hostname "$HOSTNAME"
+# The pod's CNI address (the NIC has the CNI interface's MAC); the gateway may be off its subnet (ptp).
+if [ -n "$NET_IP" ]; then
+  if ! { ip link set eth0 up && ip addr add "$NET_IP" dev eth0 && ip route add "$NET_GW" dev eth0 &&
+    ip route add default via "$NET_GW"; }; then
+    die "cannot configure eth0 with $NET_IP"
+  fi
+fi
+
+mkfifo /run/ctl
+exec 9<>/run/ctl
+# Console lines are commands from the host.
+(while read -r line; do echo "$line" >/run/ctl; done </dev/console) &
+reader=$!
+
+start_app() {
+  MOUNTS='' CMD=''
+  # shellcheck disable=SC1090
+  . "$K/app/$1.env"
+  for m in $MOUNTS; do
+    kind=${m%%:*} target=${m#*:}
+    mkdir -p "$target"
+    case $kind in
+    proc) mount -t proc proc "$target" ;;
+    sys) mount -t sysfs sysfs "$target" ;;
+    dev) mount -o bind /dev "$target" ;;
+    tmp) mount -t tmpfs -o mode=1777 tmpfs "$target" ;;
+    esac || {
+      echo 254 >"$S/$1"
+      echo "exit $1" >/run/ctl
+      return
+    }
+  done
+  # Two loggers (src/logs/capture.ts's program, busybox awk): each line to the console and,
+  # time-stamped, to the app's log in the pod dir.
+  mkfifo "/run/$1.out" "/run/$1.err"
+  (
+    LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
+    o=$!
+    LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/conf/logger.awk <"/run/$1.err" >/dev/console &
+    e=$!
+    eval "exec $CMD" </dev/null >"/run/$1.out" 2>"/run/$1.err" &
+    echo $! >"/run/$1.pid"
+    wait $!
+    rc=$?
+    wait $o $e
+    echo $rc >"$S/$1"
+    echo "exit $1" >/run/ctl
+  ) 2>/dev/null &
+}
+
+left=0 stopping='' timer='' code=''
+stop_all() {
+  [ -n "$stopping" ] && return
+  stopping=1
+  for a in $APPS; do
+    [ -f "$S/$a" ] || kill -TERM "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
+  done
+  (sleep "${1:-$T}" && echo timeout >/run/ctl) &
+  timer=$!
+}
+
+# A stop sent before the console reader ran is seen by its marker (written before the line).
+if [ -e "$K/stopping" ]; then
+  echo 0 >/pod/out/exit
+  sync
+  poweroff -f
+fi
+for a in $APPS; do
+  start_app "$a"
+  left=$((left + 1))
+done
+while [ "$left" -gt 0 ] && read -r cmd arg <&9; do
+  case $cmd in
+  exit)
+    left=$((left - 1))
+    rc=254
+    read -r rc <"$S/$arg"
+    if [ -n "$stopping" ] && [ "$rc" = 143 ]; then rc=0; fi
+    if [ "$rc" != 0 ] && [ -z "$code" ]; then
+      code=$rc
+      stop_all
+    fi
+    ;;
+  stop) stop_all "$arg" ;;
+  timeout)
+    for a in $APPS; do
+      [ -f "$S/$a" ] || kill -KILL "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
+    done
+    ;;
+  esac
+done
+[ -n "$timer" ] && kill "$timer" 2>/dev/null
+kill "$reader" 2>/dev/null
+echo "${code:-0}" >/pod/out/exit
+sync
+poweroff -f

@@ -1,0 +1,180 @@
+/**
+ * The kvm engine end to end as root, through bin/rkt: each pod boots its own VM (QEMU, the guest
+ * kernel of findKernel, TCG where /dev/kvm cannot boot it). Small on purpose: every boot under TCG
+ * takes seconds. A two-app pod runs on the guest's kernel, shares an empty volume and returns an
+ * app's exit code to `rkt run` and `rkt status`, its output to `rkt logs`; `rkt stop` powers a running VM off; gc leaves no
+ * QEMU process and no mount.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
+import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
+
+function kvmSkip(): string | false {
+  const base = podTestSkip('qemu-system-x86_64');
+  if (base !== false) return base;
+  try {
+    findKernel();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return false;
+}
+
+const skip = kvmSkip();
+const KVM = '--stage1-name=coreos.com/rkt/stage1-kvm:1.30.0';
+const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
+
+/** Whether a process with this pid runs QEMU for the pod. */
+function qemuAlive(pid: number, uuid: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
+  } catch {
+    return false;
+  }
+}
+
+describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine integration tests') }, () => {
+  let rkt: Rkt;
+  let image: string;
+
+  before(() => {
+    rkt = new Rkt('rocket-kvm-');
+    image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
+  });
+
+  after(() => rkt.cleanup());
+
+  it('runs an image as the oci, fly and nspawn engines do: its user, groups, working directory and environment', async () => {
+    const alice = buildAci(rkt.work, 'alice', {
+      user: 'alice',
+      group: 'staff',
+      supplementaryGIDs: [27, 4321],
+      workingDirectory: '/home/alice',
+      environment: [{ name: 'GREETING', value: 'hello vm' }],
+      exec: ['/bin/sh', '-c', 'id; pwd; echo "$GREETING/$AC_APP_NAME"; cat /etc/motd; exit 0'],
+    });
+    const outputs: string[] = [];
+    const engines = [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']];
+    if (which('systemd-nspawn') !== undefined) engines.push(['--engine=nspawn', '--net=none']);
+    for (const engine of engines) {
+      const r = await rkt.runPod([...engine, alice]);
+      assert.equal(r.code, 0, `${engine[0]}: ${r.stderr}`);
+      outputs.push(r.stdout);
+    }
+    assert.match(
+      outputs[0] ?? '',
+      /^uid=1234\(alice\) gid=4321\(staff\) groups=27,4321\(staff\)\n\/home\/alice\n/,
+    );
+    for (const [i, out] of outputs.entries()) assert.equal(out, outputs[0], engines[i]?.[0]);
+  });
+
+  it("runs two apps on the guest's kernel, sharing an empty volume; an app's code comes back", async () => {
+    const mount = ['--mount', 'volume=data,target=/data'];
+    const r = await rkt.runPod([
+      KVM,
+      '--net=none',
+      '--volume=data,kind=empty',
+      '--hosts-entry=10.1.2.3=example.test',
+      image,
+      '--name=writer',
+      '--memory=512M',
+      ...mount,
+      ...sh(
+        'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; ' +
+          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f',
+      ),
+      '---',
+      image,
+      '--name=reader',
+      ...mount,
+      ...sh('while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; exit 3'),
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    const guest = findKernel().version;
+    assert.notEqual(guest, release());
+    assert.match(r.stdout, new RegExp(`^kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(r.stdout, /^read-shared-hello$/m);
+    assert.match(r.stdout, new RegExp(`^host-rkt-${r.uuid}$`, 'm'));
+    // The pod's hosts file, bound over the image's.
+    assert.match(r.stdout, new RegExp(`^127\\.0\\.1\\.1\\trkt-${r.uuid}$`, 'm'));
+    assert.match(r.stdout, /^10\.1\.2\.3\texample\.test$/m);
+    // The app's memory limit is added to the VM's 128 MB (the kernel keeps some for itself).
+    const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(r.stdout)?.[1]);
+    assert.ok(memTotal > 500_000 && memTotal <= 640 * 1024, r.stdout);
+    const s = await rkt.status(r.uuid);
+    assert.equal(s['state'], 'exited');
+    assert.equal(s['app-writer'], '0');
+    assert.equal(s['app-reader'], '3');
+    // The accelerator is recorded: the probe's result for this kernel.
+    const state = JSON.parse(
+      readFileSync(join(rkt.data, 'pods', 'run', r.uuid, 'stage1', 'engine.json'), 'utf8'),
+    ) as { engine: string; accel: string };
+    assert.equal(state.engine, 'kvm');
+    assert.equal(state.accel, readFileSync(join(rkt.data, 'kvm', `accel-${guest}`), 'utf8').trim());
+    assert.deepEqual(rkt.hostMounts(), []);
+    // The guest's loggers wrote each app's output to the pod's log.
+    const logs = await rkt.run('logs', r.uuid);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^reader: read-shared-hello$/m);
+    assert.match(logs.stdout, new RegExp(`^writer: kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
+  });
+
+  it('rkt stop powers a running VM off; gc leaves no QEMU process and no mount', async () => {
+    const { pod, uuid } = await rkt.startPod([
+      KVM,
+      '--net=none',
+      image,
+      ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
+    ]);
+    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
+    const qemu = Number(
+      readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),
+    );
+    assert.ok(qemuAlive(qemu, uuid));
+    assert.equal((await rkt.status(uuid))['state'], 'running');
+    const stop = await rkt.run('stop', uuid);
+    assert.equal(stop.code, 0, stop.stderr);
+    const r = await pod.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^got-term$/m);
+    assert.equal(qemuAlive(qemu, uuid), false);
+    const gc = await rkt.run('gc', '--grace-period=0s');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.equal((await rkt.run('status', uuid)).code, 254);
+    assert.deepEqual(rkt.hostMounts(), []);
+  });
+
+  it('keeps a VM whose plan was SIGKILLed running (QEMU holds the lock); rkt stop reaches its console', async () => {
+    const { pod, uuid } = await rkt.startPod([
+      KVM,
+      '--net=none',
+      image,
+      ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
+    ]);
+    await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
+    const dir = join(rkt.data, 'pods', 'run', uuid);
+    const qemu = Number(readFileSync(join(dir, 'stage1', 'kvm', 'qemu.pid'), 'utf8'));
+    process.kill(Number(readFileSync(join(dir, 'pid'), 'utf8')), 'SIGKILL');
+    await pod.exited;
+    assert.ok(qemuAlive(qemu, uuid));
+    assert.equal((await rkt.status(uuid))['state'], 'running');
+    const stop = await rkt.run('stop', uuid);
+    assert.equal(stop.code, 0, stop.stderr);
+    // QEMU holds rkt run's stdout: it closes when QEMU ends.
+    const r = await pod.done;
+    assert.match(r.stdout, /^got-term$/m);
+    await waitFor('QEMU to be reaped', () => !qemuAlive(qemu, uuid));
+    const s = await rkt.status(uuid);
+    assert.equal(s['state'], 'exited');
+    assert.equal(s['app-vm'], '0');
+    const gc = await rkt.run('gc', '--grace-period=0s');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.deepEqual(rkt.hostMounts(), []);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * The kvm engine's pure parts: choosing it, the initramfs's cpio writer and module order, and the
+ * QEMU command line. The VM itself is exercised by test/integration/kvm.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { engineChoice } from '../../../src/stage1/engines.js';
+import type { PodManifest } from '../../../src/appc/index.js';
+import {
+  hostTscKhz,
+  innerScript,
+  planScript,
+  prefixLength,
+  qemuArgs,
+  vmSize,
+} from '../../../src/stage1/kvm/engine.js';
+import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('kvm engine', () => {
+  it('is chosen by --engine, rkt stage1-kvm names and stage1 file names with the word kvm', () => {
+    for (const a of [
+      { engine: 'kvm', stage1: {} },
+      { stage1: { name: 'coreos.com/rkt/stage1-kvm:1.30.0' } },
+      { stage1: { name: 'coreos.com/rkt/stage1-kvm' } },
+      { stage1: { path: '/usr/lib/rkt/stage1-images/stage1-kvm.aci' } },
+      { stage1: { fromDir: 'stage1-kvm.aci' } },
+    ])
+      assert.deepEqual(engineChoice(a), { name: 'kvm' });
+    assert.notDeepEqual(engineChoice({ stage1: { name: 'oci' } }), { name: 'kvm' });
+  });
+
+  it('writes newc cpio entries (header, name and data padded to 4 bytes) and the trailer', () => {
+    const a = newcArchive([
+      { name: 'init', mode: 0o100755, data: Buffer.from('#!/bin/sh\n') },
+      { name: 'dev/console', mode: 0o020600, rdev: [5, 1] },
+    ]);
+    const text = a.toString('latin1');
+    assert.equal(text.slice(0, 6), '070701');
+    // mode, then filesize (7th field), rdevmajor/minor (10th, 11th) of the device node.
+    assert.equal(text.slice(14, 22), (0o100755).toString(16).padStart(8, '0'));
+    assert.equal(parseInt(text.slice(6 + 6 * 8, 6 + 7 * 8), 16), 10);
+    const second = text.indexOf('070701', 6);
+    assert.equal(second % 4, 0);
+    assert.equal(parseInt(text.slice(second + 6 + 9 * 8, second + 6 + 10 * 8), 16), 5);
+    assert.equal(parseInt(text.slice(second + 6 + 10 * 8, second + 6 + 11 * 8), 16), 1);
+    assert.match(text, /TRAILER!!!\0/);
+    assert.equal(a.length % 4, 0);
+  });
+
+  it('orders modules after their dependencies, from each .ko depends= field', () => {
+    const dir = path.join(tmp, 'modules');
+    const ko = (rel: string, deps: string): void => {
+      mkdirSync(path.dirname(path.join(dir, 'kernel', rel)), { recursive: true });
+      writeFileSync(
+        path.join(dir, 'kernel', rel),
+        Buffer.from(`\x7fELF\0license=GPL\0depends=${deps}\0vermagic=x\0`),
+      );
+    };
+    ko('fs/9p/9p.ko', 'netfs,9pnet,fscache');
+    ko('net/9p/9pnet.ko', '');
+    ko('net/9p/9pnet_virtio.ko', 'virtio_ring,9pnet,virtio');
+    ko('fs/netfs/netfs.ko', '');
+    ko('fs/fscache/fscache.ko', 'netfs');
+    assert.deepEqual(moduleDepends(Buffer.from('\0depends=a,b-c\0')), ['a', 'b_c']);
+    const order = moduleLoadOrder(dir, ['9pnet_virtio', '9p']).map((f) => path.basename(f));
+    // virtio_ring and virtio are built in here (no .ko): skipped.
+    assert.deepEqual(order, ['9pnet.ko', '9pnet_virtio.ko', 'netfs.ko', 'fscache.ko', '9p.ko']);
+  });
+
+  it('turns masks into prefix lengths and reads the host clock rate', () => {
+    assert.equal(prefixLength('255.255.255.0'), 24);
+    assert.equal(prefixLength('255.255.240.0'), 20);
+    assert.equal(prefixLength('/64'), 64);
+    assert.equal(hostTscKhz('processor\t: 0\ncpu MHz\t\t: 2596.142\n'), 2596142);
+    assert.equal(hostTscKhz('processor\t: 0\n'), undefined);
+  });
+
+  it('boots a microvm straight from the kernel; TCG gets the clock rate, a NIC only with a network', () => {
+    const tcg = qemuArgs({ accel: 'tcg', kernel: '/k', initrd: '/i', share: '/pod', name: 'rkt-u' });
+    assert.equal(tcg[tcg.indexOf('-M') + 1], 'microvm,pit=on,pic=on,rtc=on');
+    assert.match(tcg[tcg.indexOf('-accel') + 1] ?? '', /^tcg,tb-size=\d+$/);
+    assert.equal(tcg[tcg.indexOf('-kernel') + 1], '/k');
+    assert.ok(tcg.includes('-no-reboot'));
+    assert.match(tcg[tcg.indexOf('-append') + 1] ?? '', /^console=ttyS0 .*quiet/);
+    assert.match(tcg[tcg.indexOf('-fsdev') + 1] ?? '', /^local,id=pod,path=\/pod,security_model=passthrough/);
+    assert.ok(!tcg.includes('-netdev'));
+    const kvm = qemuArgs({
+      accel: 'kvm',
+      kernel: '/k',
+      initrd: '/i',
+      name: 'rkt-u',
+      mac: '02:00:00:00:00:01',
+    });
+    assert.doesNotMatch(kvm[kvm.indexOf('-append') + 1] ?? '', /tsc_early_khz/);
+    assert.equal(kvm[kvm.indexOf('-cpu') + 1], 'host');
+    assert.ok(!kvm.includes('-fsdev'));
+    assert.equal(
+      kvm[kvm.indexOf('-device', kvm.indexOf('-netdev')) + 1],
+      'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+    );
+  });
+
+  it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
+    const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
+    const manifest = {
+      acKind: 'PodManifest',
+      acVersion: '0.8.11',
+      apps: [
+        {
+          name: 'a',
+          app: app([
+            { name: 'resource/memory', value: { limit: '64Mi' } },
+            { name: 'resource/cpu', value: { limit: '500m' } },
+          ]),
+        },
+        { name: 'b', app: app([{ name: 'resource/cpu', value: { limit: '2' } }]) },
+        { name: 'c', app: app([]) },
+      ],
+      isolators: [{ name: 'resource/memory', value: { limit: '32Mi' } }],
+    } as unknown as PodManifest;
+    // a: min(64, 32) = 32 MB; b and c: the pod's 32 MB; cpu 0.5 + 2 = 2.5 -> 3, capped by the host.
+    assert.deepEqual(vmSize(manifest, 8), { memoryMb: 128 + 96, cpus: 3 });
+    assert.deepEqual(vmSize(manifest, 2), { memoryMb: 224, cpus: 2 });
+    const bare = {
+      ...manifest,
+      apps: [{ name: 'c', app: app([]) }],
+      isolators: [],
+    } as unknown as PodManifest;
+    assert.deepEqual(vmSize(bare, 8), { memoryMb: 128, cpus: 1 });
+  });
+
+  it('shares with the guest only conf (read-only), status, logs, apps and out; takes only a numeric code', () => {
+    const inner = innerScript('/d/run/u', [], ['qemu-system-x86_64']);
+    assert.match(inner, /mount --rbind \/d\/run\/u\/apps \/d\/run\/u\/stage1\/kvm\/share\/apps /);
+    assert.match(inner, /mount --bind \/d\/run\/u\/logs \/d\/run\/u\/stage1\/kvm\/share\/logs /);
+    assert.match(inner, /mount --bind \/d\/run\/u\/stage1\/kvm\/conf \/d\/run\/u\/stage1\/kvm\/share\/conf /);
+    assert.match(inner, /mount -o remount,bind,ro \/d\/run\/u\/stage1\/kvm\/share\/conf /);
+    assert.match(inner, /\nexec qemu-system-x86_64\n$/);
+    const plan = planScript({ P: '/d/prepared/u', R: '/d/run/u', uuid: 'u', inner, cni: false });
+    assert.match(plan, /read -r rc <"\$R"\/stage1\/kvm\/share\/out\/exit/);
+    assert.match(plan, /case \$rc in "" \| \*\[!0-9\]\* \| \?\?\?\?\*\) rc=254 ;; esac/);
+    assert.doesNotMatch(plan, /teardown/);
+    assert.match(
+      planScript({ P: '/p', R: '/r', uuid: 'u', inner, cni: true }),
+      /nsenter --net="\$R"\/ns-net -- setsid /,
+    );
+  });
+});
