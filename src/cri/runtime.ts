@@ -53,10 +53,7 @@ import {
   PodsLayout,
   addAppToManifest,
   appExitCode,
-  cpuIsolator,
   locatePod,
-  memoryIsolator,
-  parseRunArgs,
   readPod,
   removeAppFromManifest,
   removePod,
@@ -72,6 +69,7 @@ import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } fr
 import type { Store } from '../store/index.js';
 import { readNetInfo } from '../net/info.js';
 import type { RktGlobals } from '../cli/rkt/globals.js';
+import { cpuIsolator, memoryIsolator, parseRunArgs } from '../cli/rkt/pod/run-flags.js';
 import type { CriImages } from './images.js';
 import {
   ALL_CAPABILITIES,
@@ -424,9 +422,11 @@ export class CriRuntime {
       mkdirSync(path.join(prepared.dir, CONTAINERS_DIR), { recursive: true });
       writeFileAtomic(path.join(prepared.dir, SANDBOX_FILE), JSON.stringify(record, null, 2) + '\n');
       if (logDirectory !== '') mkdirSync(logDirectory, { recursive: true });
-      const plan = engineByName('oci').run({
+      const { runPod } = await import('../pod/run-pipeline.js');
+      const plan = runPod({
         dataDir: this.opts.dataDir,
         uuid,
+        engine: engineByName('oci'),
         args,
         insecure: { capabilities: false, paths: false, seccomp: false },
         // With a CNI network: the service's config dir, whose net.d is --cni-conf-dir.
