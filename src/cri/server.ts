@@ -1,7 +1,9 @@
 /**
  * `rkt cri-service`: the CRI v1 RuntimeService and ImageService (runtime.v1) on a unix socket.
- * Built so far: the whole ImageService, and Version, Status and RuntimeConfig of the
- * RuntimeService; its other methods have no handler yet, so grpc answers them UNIMPLEMENTED.
+ * The ImageService (images.ts); of the RuntimeService, Version, Status and RuntimeConfig here, pod
+ * sandboxes, containers and exec in runtime.ts, and the streaming server (streaming/) for Exec,
+ * Attach and PortForward. Methods without a handler (events, metrics, checkpoints) are answered
+ * UNIMPLEMENTED by grpc.
  */
 import { chmodSync, existsSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,6 +15,9 @@ import { bindTarget, clearStaleSocket, parseListenAddress } from '../api/listen.
 import type { Store } from '../store/index.js';
 import { CriImages, type AuthConfig, type Mirror } from './images.js';
 import { loadCriPackage } from './proto.js';
+import type { RktGlobals } from '../cli/rkt/globals.js';
+import { CriRuntime } from './runtime.js';
+import { StreamingServer } from './streaming/server.js';
 
 /** The CRI's default socket. */
 export const DEFAULT_CRI_LISTEN = 'unix:///run/rocket/cri.sock';
@@ -27,6 +32,12 @@ export interface CriServiceOptions {
   runtimeVersion: string;
   cniConfDir: string;
   mirrors: ReadonlyMap<string, Mirror>;
+  /** The data dir and config dirs the pods are made with. */
+  globals: RktGlobals;
+  runtime: 'crun' | 'runc';
+  /** Where the streaming server listens (port 0: any free port). */
+  streamAddress: string;
+  streamPort: number;
   log?: (line: string) => void;
 }
 
@@ -49,6 +60,8 @@ export function cniConfFiles(dir: string): string[] {
 
 export class CriService {
   readonly images: CriImages;
+  readonly runtime: CriRuntime;
+  readonly streaming = new StreamingServer();
   address = '';
 
   private constructor(
@@ -59,6 +72,15 @@ export class CriService {
       store: opts.store,
       mirrors: opts.mirrors,
       ...(opts.log !== undefined ? { log: opts.log } : {}),
+    });
+    this.runtime = new CriRuntime({
+      dataDir: opts.globals.dir,
+      cniConfDir: opts.cniConfDir,
+      globals: opts.globals,
+      runtime: opts.runtime,
+      store: opts.store,
+      images: this.images,
+      log: (line) => this.log(line),
     });
   }
 
@@ -76,6 +98,7 @@ export class CriService {
     server.addService(RuntimeService.service, svc.runtimeHandlers());
     server.addService(ImageService.service, svc.imageHandlers());
     try {
+      await svc.streaming.listen(opts.streamAddress, opts.streamPort);
       mkdirSync(dirname(address.path), { recursive: true, mode: 0o755 });
       await clearStaleSocket(address.path);
       // The socket is made with umask 0177: mode 0600 from its first moment.
@@ -92,6 +115,7 @@ export class CriService {
       chmodSync(address.path, 0o600);
     } catch (err) {
       server.forceShutdown();
+      await svc.streaming.close();
       if (err instanceof RocketError) throw err;
       throw new RocketError(`cannot listen on ${opts.listen}: ${errorMessage(err)}`, 254, { cause: err });
     }
@@ -101,6 +125,7 @@ export class CriService {
 
   /** Stops taking calls; waits up to `graceMs` for calls in flight. */
   async close(graceMs = 2000): Promise<void> {
+    await this.streaming.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -137,6 +162,106 @@ export class CriService {
       })),
       Status: this.unary('Status', (req: { verbose?: boolean }) => this.status(req.verbose === true)),
       RuntimeConfig: this.unary('RuntimeConfig', () => ({ linux: { cgroup_driver: 'CGROUPFS' } })),
+      ...this.podHandlers(),
+    };
+  }
+
+  private podHandlers(): grpc.UntypedServiceImplementation {
+    const rt = this.runtime;
+    type Req = Parameters<CriRuntime['execTarget']>;
+    const streamOpts = (r: { stdin?: boolean; stdout?: boolean; stderr?: boolean; tty?: boolean }) => ({
+      stdin: r.stdin === true,
+      stdout: r.stdout === true,
+      stderr: r.stderr === true,
+      tty: r.tty === true,
+    });
+    const url = (fn: () => string): { url: string } => {
+      try {
+        return { url: fn() };
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError(grpc.status.INVALID_ARGUMENT, errorMessage(err));
+      }
+    };
+    return {
+      RunPodSandbox: this.unary('RunPodSandbox', (r: Parameters<CriRuntime['runPodSandbox']>[0]) =>
+        rt.runPodSandbox(r),
+      ),
+      StopPodSandbox: this.unary('StopPodSandbox', (r: { pod_sandbox_id?: string }) => rt.stopPodSandbox(r)),
+      RemovePodSandbox: this.unary('RemovePodSandbox', (r: { pod_sandbox_id?: string }) =>
+        rt.removePodSandbox(r),
+      ),
+      PodSandboxStatus: this.unary('PodSandboxStatus', (r: Parameters<CriRuntime['podSandboxStatus']>[0]) =>
+        rt.podSandboxStatus(r),
+      ),
+      ListPodSandbox: this.unary('ListPodSandbox', (r: Parameters<CriRuntime['listPodSandbox']>[0]) =>
+        rt.listPodSandbox(r),
+      ),
+      CreateContainer: this.unary('CreateContainer', (r: Parameters<CriRuntime['createContainer']>[0]) =>
+        rt.createContainer(r),
+      ),
+      StartContainer: this.unary('StartContainer', (r: { container_id?: string }) => rt.startContainer(r)),
+      StopContainer: this.unary('StopContainer', (r: Parameters<CriRuntime['stopContainer']>[0]) =>
+        rt.stopContainer(r),
+      ),
+      RemoveContainer: this.unary('RemoveContainer', (r: { container_id?: string }) => rt.removeContainer(r)),
+      ContainerStatus: this.unary('ContainerStatus', (r: Parameters<CriRuntime['containerStatus']>[0]) =>
+        rt.containerStatus(r),
+      ),
+      ListContainers: this.unary('ListContainers', (r: Parameters<CriRuntime['listContainers']>[0]) =>
+        rt.listContainers(r),
+      ),
+      ReopenContainerLog: this.unary('ReopenContainerLog', (r: { container_id?: string }) =>
+        rt.reopenContainerLog(r),
+      ),
+      ExecSync: this.unary('ExecSync', (r: Parameters<CriRuntime['execSync']>[0]) => rt.execSync(r)),
+      Exec: this.unary(
+        'Exec',
+        (r: {
+          container_id?: Req[0];
+          cmd?: Req[1];
+          stdin?: boolean;
+          stdout?: boolean;
+          stderr?: boolean;
+          tty?: boolean;
+        }) => {
+          const target = rt.execTarget(r.container_id, r.cmd);
+          return url(() => this.streaming.exec(target, streamOpts(r)));
+        },
+      ),
+      ContainerStats: this.unary('ContainerStats', (r: { container_id?: string }) => rt.containerStats(r)),
+      ListContainerStats: this.unary(
+        'ListContainerStats',
+        (r: Parameters<CriRuntime['listContainerStats']>[0]) => rt.listContainerStats(r),
+      ),
+      PodSandboxStats: this.unary('PodSandboxStats', (r: { pod_sandbox_id?: string }) =>
+        rt.podSandboxStats(r),
+      ),
+      ListPodSandboxStats: this.unary(
+        'ListPodSandboxStats',
+        (r: Parameters<CriRuntime['listPodSandboxStats']>[0]) => rt.listPodSandboxStats(r),
+      ),
+      UpdateContainerResources: this.unary(
+        'UpdateContainerResources',
+        (r: Parameters<CriRuntime['updateContainerResources']>[0]) => rt.updateContainerResources(r),
+      ),
+      Attach: this.unary(
+        'Attach',
+        (r: {
+          container_id?: string;
+          stdin?: boolean;
+          stdout?: boolean;
+          stderr?: boolean;
+          tty?: boolean;
+        }) => {
+          const target = rt.attachTarget(r.container_id, r.stdin === true);
+          return url(() => this.streaming.attach(target, streamOpts(r)));
+        },
+      ),
+      PortForward: this.unary('PortForward', (r: { pod_sandbox_id?: string }) => {
+        const target = rt.portForwardTarget(r.pod_sandbox_id);
+        return url(() => this.streaming.portForward(target));
+      }),
     };
   }
 

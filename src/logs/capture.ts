@@ -23,13 +23,15 @@ export const LOGGER_PROGRAM = path.join('stage1', 'logger.awk');
 /**
  * The logger, for `mawk -W interactive` (line by line as lines arrive; without it mawk fills a
  * whole buffer before the first record). Environment: LOGF (the log file), LOGSTREAM, LOGMAX
- * (bytes), LOGEPOCH (the boot time, in centiseconds since the Unix epoch). Each line goes out in
+ * (bytes), LOGEPOCH (the boot time, in centiseconds since the Unix epoch), CRILOG (a CRI log_path
+ * the record is also appended to, opened for each record so that a file rotated by the kubelet is
+ * replaced at the next line; both streams share it). Each line goes out in
  * one write: the apps of a pod share the supervisor's stdout, and mawk's `print` writes the record
  * and the newline separately, so two apps' lines could run into each other.
  */
 const AWK = `# rkt pod logger: copy each line to stdout and append it, time-stamped, to $LOGF (src/logs/capture.ts)
 BEGIN { u = "/proc/uptime"; f = ENVIRON["LOGF"]; s = ENVIRON["LOGSTREAM"]; m = ENVIRON["LOGMAX"] + 0
-  e = ENVIRON["LOGEPOCH"] + 0; last = -1; n = 0 }
+  e = ENVIRON["LOGEPOCH"] + 0; cl = ENVIRON["CRILOG"]; last = -1; n = 0 }
 {
   printf "%s", $0 "\\n"; fflush()
   t = ""; getline t < u; close(u)
@@ -38,6 +40,7 @@ BEGIN { u = "/proc/uptime"; f = ENVIRON["LOGF"]; s = ENVIRON["LOGSTREAM"]; m = E
   if (sec != last) { last = sec; ts = strftime("%Y-%m-%dT%H:%M:%S", sec, 1) }
   r = sprintf("%s.%02dZ %s F %s\\n", ts, cs, s, $0)
   printf "%s", r >> f; fflush(f)
+  if (cl != "") { printf "%s", r >> cl; close(cl) }
   n += length(r)
   if (n >= m) { close(f); system("mv -f \\"$LOGF\\" \\"$LOGF.1\\""); n = 0 }
 }

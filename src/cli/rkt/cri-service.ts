@@ -13,7 +13,7 @@ export interface CriServiceFlags {
   registryMirror: string[];
   streamAddress: string;
   streamPort: string;
-  runtime: string;
+  runtime: 'crun' | 'runc';
 }
 
 function bad(flag: string, why: string): never {
@@ -62,6 +62,10 @@ async function runCriService(flags: CriServiceFlags, g: RktGlobals): Promise<voi
       runtimeVersion: pkg.version,
       cniConfDir: flags.cniConfDir,
       mirrors,
+      globals: g,
+      runtime: flags.runtime,
+      streamAddress: flags.streamAddress,
+      streamPort: Number(flags.streamPort),
       log,
     });
     log(`Listening on ${service.address}`);

@@ -69,7 +69,7 @@ del() {
 # load APP: the app's settings into ID, BUNDLE, OVL, TARGET, PRE_*, POST_*, NOTIFY, LISTEN_*.
 load() {
 	ID='' BUNDLE='' OVL='' TARGET='' PRE_N=0 POST_N=0 NOTIFY='' LISTEN_ARGS='' LISTEN_REDIR=''
-	IO_TTY='' IO_IN='' IO_OUT='' IO_ERR=''
+	IO_TTY='' IO_IN='' IO_OUT='' IO_ERR='' CRILOG=''
 	# shellcheck source=/dev/null
 	. "$R/$D/app/$1.env"
 }
@@ -168,12 +168,13 @@ if [ -n "$RELAY_APPS" ]; then
 fi
 
 # lg APP STREAM: starts the logger of one of the app's streams (it ends at the FIFO's EOF; it ignores
-# HUP and TERM); lp=its pid.
+# HUP and TERM); lp=its pid. With CRILOG (an app of the CRI service), it also appends each record to
+# that file, the CRI's log_path, both streams into one.
 lg() {
 	(
 		trap '' HUP TERM
 		# shellcheck disable=SC2030,SC2031 # each logger's own environment
-		export LOGF="$R/logs/$1/$2.log" LOGSTREAM="$2"
+		export LOGF="$R/logs/$1/$2.log" LOGSTREAM="$2" CRILOG
 		if [ "$2" = stdout ]; then
 			exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
 		else

@@ -181,7 +181,7 @@ describe(
       rmSync(work, { recursive: true, force: true });
     });
 
-    it('answers Version, Status, RuntimeConfig and ImageFsInfo on a 0600 socket; other runtime calls are UNIMPLEMENTED; SIGTERM exits 0', async () => {
+    it('answers Version, Status, RuntimeConfig and ImageFsInfo on a 0600 socket; a sandbox without a name is refused; unbuilt calls are UNIMPLEMENTED; SIGTERM exits 0', async () => {
       const s = await service('basics');
       assert.equal(statSync(s.sock).mode & 0o777, 0o600);
       const v = await unary<Record<string, string>>(s.runtime, 'Version', { version: '0.1.0' });
@@ -201,7 +201,8 @@ describe(
       assert.deepEqual(await ready(), { RuntimeReady: true, NetworkReady: true });
       const rc = await unary<{ linux: { cgroup_driver: string } }>(s.runtime, 'RuntimeConfig', {});
       assert.equal(rc.linux.cgroup_driver, 'CGROUPFS');
-      await rejects(unary(s.runtime, 'RunPodSandbox', {}), grpc.status.UNIMPLEMENTED);
+      await rejects(unary(s.runtime, 'RunPodSandbox', {}), grpc.status.INVALID_ARGUMENT, /metadata\.name/);
+      await rejects(unary(s.runtime, 'CheckpointContainer', {}), grpc.status.UNIMPLEMENTED);
 
       type FsInfo = {
         image_filesystems: {
