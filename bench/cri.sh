@@ -63,12 +63,12 @@ image=127.0.0.1:5055/bench/busybox:1
   skopeo copy --quiet --dest-tls-verify=false oci:oci:bb "docker://$image"
 )
 
-# One CNI network for both: a bridge with host-local addresses, inside this script's namespace.
+# One CNI network for both: a bridge with host-local addresses, inside this script's namespace (a
+# .conf: Rocket's CRI reads no .conflist yet).
 mkdir -p "$work/cni"
-cat >"$work/cni/10-bench.conflist" <<EOF
-{"cniVersion":"0.4.0","name":"bench","plugins":[{"type":"bridge","bridge":"cni-bench0","isGateway":true,
-"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":"10.231.0.0/16"}]],
-"dataDir":"$work/cni-ipam"}},{"type":"portmap","capabilities":{"portMappings":true}}]}
+cat >"$work/cni/10-bench.conf" <<EOF
+{"cniVersion":"0.4.0","name":"bench","type":"bridge","bridge":"cni-bench0","isGateway":true,"ipMasq":false,
+"ipam":{"type":"host-local","ranges":[[{"subnet":"10.231.0.0/16"}]],"dataDir":"$work/cni-ipam"}}
 EOF
 
 cat >"$work/containerd.toml" <<EOF
