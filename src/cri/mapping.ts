@@ -4,7 +4,7 @@
  * security context stands for. No I/O here (unit-tested in test/unit/cri/mapping.test.ts).
  */
 import { createHash } from 'node:crypto';
-import { DEFAULT_CAPABILITIES } from '../appc/values.js';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../appc/values.js';
 
 /** A sandbox id is its pod's UUID without the dashes: 32 lowercase hex digits. */
 export function sandboxIdOf(uuid: string): string {
@@ -162,50 +162,8 @@ export function cpuMillis(quota: number, period: number): number | undefined {
   return Math.max(1, Math.ceil((quota * 1000) / p));
 }
 
-/** Every Linux capability (5.9 and later), for `add: [ALL]`. */
-export const ALL_CAPABILITIES: readonly string[] = [
-  'CAP_CHOWN',
-  'CAP_DAC_OVERRIDE',
-  'CAP_DAC_READ_SEARCH',
-  'CAP_FOWNER',
-  'CAP_FSETID',
-  'CAP_KILL',
-  'CAP_SETGID',
-  'CAP_SETUID',
-  'CAP_SETPCAP',
-  'CAP_LINUX_IMMUTABLE',
-  'CAP_NET_BIND_SERVICE',
-  'CAP_NET_BROADCAST',
-  'CAP_NET_ADMIN',
-  'CAP_NET_RAW',
-  'CAP_IPC_LOCK',
-  'CAP_IPC_OWNER',
-  'CAP_SYS_MODULE',
-  'CAP_SYS_RAWIO',
-  'CAP_SYS_CHROOT',
-  'CAP_SYS_PTRACE',
-  'CAP_SYS_PACCT',
-  'CAP_SYS_ADMIN',
-  'CAP_SYS_BOOT',
-  'CAP_SYS_NICE',
-  'CAP_SYS_RESOURCE',
-  'CAP_SYS_TIME',
-  'CAP_SYS_TTY_CONFIG',
-  'CAP_MKNOD',
-  'CAP_LEASE',
-  'CAP_AUDIT_WRITE',
-  'CAP_AUDIT_CONTROL',
-  'CAP_SETFCAP',
-  'CAP_MAC_OVERRIDE',
-  'CAP_MAC_ADMIN',
-  'CAP_SYSLOG',
-  'CAP_WAKE_ALARM',
-  'CAP_BLOCK_SUSPEND',
-  'CAP_AUDIT_READ',
-  'CAP_PERFMON',
-  'CAP_BPF',
-  'CAP_CHECKPOINT_RESTORE',
-];
+/** Every Linux capability, for `add: [ALL]`. */
+export { ALL_CAPABILITIES };
 
 /**
  * A capability set as the isolator that gives it: undefined for the default set, a remove set when
