@@ -14,19 +14,7 @@
  * The choice is in `stage1/engine.json` (`accel`).
  */
 import { spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  copyFileSync,
-  constants as fsConstants,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Isolator, PodManifest } from '../../appc/index.js';
@@ -44,6 +32,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
@@ -711,21 +700,7 @@ function stop(req: StopRequest): void {
 
 /** One line to the guest's console (QEMU's stdin, the FIFO `stage1/kvm/ctl`), non-blocking. */
 function sendLine(podPath: string, line: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path.join(podPath, KVM_CTL), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    if (!fstatSync(fd).isFIFO()) return false;
-    writeSync(fd, `${line}\n`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
+  return writeFifoLine(path.join(podPath, KVM_CTL), line);
 }
 
 function enter(req: EnterRequest): ExecPlan {

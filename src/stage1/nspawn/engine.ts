@@ -17,8 +17,6 @@ import {
   readdirSync,
   readlinkSync,
   realpathSync,
-  rmdirSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -37,6 +35,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { rmdirTree } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
@@ -540,29 +539,6 @@ function enter(req: EnterRequest): ExecPlan {
     fail(`pod ${req.pod.uuid}: app ${app.name} is not running`);
   const command = req.command.length > 0 ? req.command : ['/bin/sh'];
   return { script: nspawnEnterScript(pid, app.user, app.env, command) };
-}
-
-/** Removes a cgroup directory tree bottom-up (cgroup dirs can only be rmdir'ed). */
-function rmdirTree(dir: string): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e);
-    try {
-      if (statSync(p).isDirectory()) rmdirTree(p);
-    } catch {
-      // gone
-    }
-  }
-  try {
-    rmdirSync(dir);
-  } catch {
-    // busy or gone
-  }
 }
 
 /** Waits (bounded) until a process is gone: its pid namespace and mounts go with it. */

@@ -6,22 +6,7 @@
  * same for every pod) locks the pod, renames it into run/, mounts, makes the namespaces and
  * supervises the apps; no Node process stays resident. docs/stage1.md describes the design.
  */
-import {
-  closeSync,
-  constants as fsConstants,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
@@ -40,6 +25,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { rmdirTree, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
 import {
@@ -629,21 +615,7 @@ function stop(req: StopRequest): void {
  * the FIFO (no supervisor) or it is not there. Non-blocking: a FIFO without a reader fails at once.
  */
 export function sendCommand(podPath: string, line: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path.join(podPath, SUP_CTL), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    if (!fstatSync(fd).isFIFO()) return false;
-    writeSync(fd, `${line}\n`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
+  return writeFifoLine(path.join(podPath, SUP_CTL), line);
 }
 
 /** `RKT_STOP_TIMEOUT` (whole seconds) if set; a bad value fails. */
@@ -700,29 +672,6 @@ function enter(req: EnterRequest): ExecPlan {
   return {
     script: `rm -f "$0"\nif [ -t 0 ]; then exec ${base} --tty ${rest}; else exec ${base} ${rest}; fi\n`,
   };
-}
-
-/** Removes a cgroup directory tree bottom-up (cgroup dirs can only be rmdir'ed). */
-function rmdirTree(dir: string): void {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = path.join(dir, e);
-    try {
-      if (statSync(p).isDirectory()) rmdirTree(p);
-    } catch {
-      // gone
-    }
-  }
-  try {
-    rmdirSync(dir);
-  } catch {
-    // busy or gone
-  }
 }
 
 /** Cgroup dirs named `name` at the top of every hierarchy under /sys/fs/cgroup. */
