@@ -178,8 +178,17 @@ export function flyPlanScript(p: FlyPlanInput): string {
   );
 }
 
-/** `rkt enter`: the app's credentials and environment, in its mount namespace and root. */
-export function flyEnterScript(pid: number, user: FlyCredentials, env: string[], command: string[]): string {
+/**
+ * `rkt enter`: the app's credentials and environment, in its mount namespace and root (fly; other
+ * engines name more of the target's namespaces in `nsenterFlags`).
+ */
+export function flyEnterScript(
+  pid: number,
+  user: FlyCredentials,
+  env: string[],
+  command: string[],
+  nsenterFlags = '--mount --root --wd',
+): string {
   return (
     [
       'rm -f "$0"',
@@ -189,7 +198,7 @@ export function flyEnterScript(pid: number, user: FlyCredentials, env: string[],
         ...setprivArgs(user),
         'nsenter',
         `--target=${pid}`,
-        '--mount --root --wd',
+        nsenterFlags,
         `--setuid=${user.uid}`,
         '--',
         ...command.map(q),

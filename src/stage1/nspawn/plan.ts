@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { POD_FILES } from '../../pod-layout.js';
 import { shQuote as q } from '../oci/runtime.js';
-import { setprivArgs, type FlyCredentials } from '../fly/plan.js';
+import { flyEnterScript, setprivArgs, type FlyCredentials } from '../fly/plan.js';
 
 /** Where the plan records nspawn's pid (relative to the pod dir). */
 export const NSPAWN_PID = path.join('stage1', 'nspawn-pid');
@@ -179,20 +179,5 @@ export function nspawnEnterScript(
   env: string[],
   command: string[],
 ): string {
-  return (
-    [
-      'rm -f "$0"',
-      [
-        'exec env -i',
-        ...env.map(q),
-        ...setprivArgs(user),
-        'nsenter',
-        `--target=${pid}`,
-        '--mount --uts --ipc --net --pid --root --wd',
-        `--setuid=${user.uid}`,
-        '--',
-        ...command.map(q),
-      ].join(' '),
-    ].join('\n') + '\n'
-  );
+  return flyEnterScript(pid, user, env, command, '--mount --uts --ipc --net --pid --root --wd');
 }
