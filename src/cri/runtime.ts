@@ -213,7 +213,7 @@ interface ContainerRef {
 
 export interface CriRuntimeOptions {
   dataDir: string;
-  /** `--cni-conf-dir`: its first `.conf` is the network of sandboxes not on the node's network. */
+  /** `--cni-conf-dir`: its first `.conf` or `.conflist` is the network of sandboxes not on the node's network. */
   cniConfDir: string;
   globals: RktGlobals;
   runtime: 'crun' | 'runc';
@@ -464,7 +464,8 @@ export class CriRuntime {
   }
 
   /**
-   * The CNI network of pod-network sandboxes: the first `.conf` file (by name) in --cni-conf-dir,
+   * The CNI network of pod-network sandboxes: the first `.conf` or `.conflist` file (by name, as
+   * kubelet's runtimes pick it) in --cni-conf-dir,
    * which the pod's networking (src/net) reads as `CONFIG/net.d` of a config dir the service
    * keeps in the data dir (`cri/cni`, its `net.d` a link to --cni-conf-dir). Undefined when there
    * is none (the sandbox then has a loopback only).
@@ -473,7 +474,7 @@ export class CriRuntime {
     let first: string | undefined;
     try {
       first = readdirSync(this.opts.cniConfDir)
-        .filter((n) => n.endsWith('.conf'))
+        .filter((n) => n.endsWith('.conf') || n.endsWith('.conflist'))
         .sort()[0];
     } catch {
       return undefined;

@@ -1,6 +1,8 @@
 /**
- * Network configurations (CNI netconfs, one JSON object per `*.conf` file) and which of them a pod
- * joins. Layers, later ones overriding earlier ones by network name: the built-in `default` and
+ * Network configurations and which of them a pod joins. A `*.conf` file is one netconf (one plugin);
+ * a `*.conflist` file is a CNI network configuration list: a `name`, a `cniVersion` and a `plugins`
+ * array run as a chain (ADD in order, each plugin given the previous one's result as `prevResult`;
+ * DEL in reverse), every plugin given the list's name and cniVersion. Layers, later ones overriding earlier ones by network name: the built-in `default` and
  * `default-restricted`, then `<system config>/net.d`, then `<local config>/net.d`. Within one
  * directory files are read in lexical order and the first definition of a name wins. The pod joins
  * its networks in the lexical order of their file names (rkt's order), as eth0, eth1, ...
@@ -21,6 +23,11 @@ export interface NetConf {
   /** The file's base name: the order in which the pod joins networks. */
   fileName: string;
   conf: JsonObject;
+  /**
+   * The plugins run for the network, in ADD order, each a complete netconf (for a `.conflist`, with
+   * the list's `name` and `cniVersion`); a `.conf` has one, `conf` itself.
+   */
+  plugins: JsonObject[];
 }
 
 /** A network the pod joins, with its CNI_ARGS. */
@@ -84,7 +91,49 @@ export function parseNetConf(text: string, source: string, fileName = path.basen
   const name = conf['name'] as string;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
     fail(`${source}: name: ${JSON.stringify(name)} is not a valid network name (letters, digits, _ . -)`);
-  return { name, type: conf['type'] as string, source, fileName, conf };
+  return { name, type: conf['type'] as string, source, fileName, conf, plugins: [conf] };
+}
+
+/** Parses a network configuration list (`.conflist`); errors name the file and the field. */
+export function parseNetConfList(text: string, source: string, fileName = path.basename(source)): NetConf {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return fail(`${source}: invalid JSON: ${errorMessage(err)}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return fail(`${source}: expected a JSON object`);
+  const list = value as JsonObject;
+  const name = list['name'];
+  if (typeof name !== 'string' || name === '') return fail(`${source}: name: must be a non-empty string`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name))
+    fail(`${source}: name: ${JSON.stringify(name)} is not a valid network name (letters, digits, _ . -)`);
+  const version = list['cniVersion'];
+  if (version !== undefined && typeof version !== 'string') fail(`${source}: cniVersion: must be a string`);
+  const raw = list['plugins'];
+  if (!Array.isArray(raw) || raw.length === 0) return fail(`${source}: plugins: must be a non-empty array`);
+  const plugins = raw.map((p: unknown, i): JsonObject => {
+    const where = `${source}: plugins[${i}]`;
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      return fail(`${where}: expected a JSON object`);
+    const o = p as JsonObject;
+    if (typeof o['type'] !== 'string' || o['type'] === '') fail(`${where}.type: must be a non-empty string`);
+    if (o['ipam'] !== undefined && (typeof o['ipam'] !== 'object' || o['ipam'] === null))
+      fail(`${where}.ipam: must be an object`);
+    if (o['ipMasq'] !== undefined && typeof o['ipMasq'] !== 'boolean')
+      fail(`${where}.ipMasq: must be a boolean`);
+    if (
+      o['capabilities'] !== undefined &&
+      (typeof o['capabilities'] !== 'object' ||
+        o['capabilities'] === null ||
+        Array.isArray(o['capabilities']))
+    )
+      fail(`${where}.capabilities: must be an object`);
+    return { ...o, name, ...(version !== undefined ? { cniVersion: version } : {}) };
+  });
+  const first = plugins[0] as JsonObject;
+  return { name, type: first['type'] as string, source, fileName, conf: first, plugins };
 }
 
 /** `<dir>/net.d` of each config dir, lowest precedence first. */
@@ -101,7 +150,7 @@ function confFilesIn(dir: string): string[] {
     return fail(`cannot read ${dir}: ${errorMessage(err)}`);
   }
   return names
-    .filter((n) => n.endsWith('.conf'))
+    .filter((n) => n.endsWith('.conf') || n.endsWith('.conflist'))
     .sort()
     .map((n) => path.join(dir, n))
     .filter((f) => {
@@ -132,7 +181,7 @@ export function loadNetConfs(
       } catch (err) {
         return fail(`cannot read ${file}: ${errorMessage(err)}`);
       }
-      const conf = parseNetConf(text, file);
+      const conf = file.endsWith('.conflist') ? parseNetConfList(text, file) : parseNetConf(text, file);
       const first = layer.get(conf.name);
       if (first !== undefined) {
         warn(`network ${JSON.stringify(conf.name)} already defined in ${first.source}, ignoring ${file}`);
@@ -168,9 +217,9 @@ export function selectNets(
   );
 }
 
-/** Whether a network masquerades its pods' traffic (ptp's and bridge's `ipMasq`). */
+/** Whether a network masquerades its pods' traffic (ptp's and bridge's `ipMasq`, in any of its plugins). */
 export function isMasquerading(conf: NetConf): boolean {
-  return conf.conf['ipMasq'] === true;
+  return conf.plugins.some((p) => p['ipMasq'] === true);
 }
 
 /**
@@ -178,9 +227,20 @@ export function isMasquerading(conf: NetConf): boolean {
  * (`ipamDir`), not the host's /var/lib/cni, unless the conf names its own `dataDir`.
  */
 export function runtimeNetConf(conf: NetConf, ipamDir: string): JsonObject {
-  const ipam = conf.conf['ipam'];
-  if (typeof ipam !== 'object' || ipam === null) return conf.conf;
+  return runtimePluginConf(conf.conf, ipamDir);
+}
+
+/** runtimeNetConf for one plugin's netconf (of a `.conf` or of a `.conflist`'s chain). */
+export function runtimePluginConf(c: JsonObject, ipamDir: string): JsonObject {
+  const ipam = c['ipam'];
+  if (typeof ipam !== 'object' || ipam === null) return c;
   const i = ipam as JsonObject;
-  if (i['type'] !== 'host-local' || i['dataDir'] !== undefined) return conf.conf;
-  return { ...conf.conf, ipam: { ...i, dataDir: ipamDir } };
+  if (i['type'] !== 'host-local' || i['dataDir'] !== undefined) return c;
+  return { ...c, ipam: { ...i, dataDir: ipamDir } };
+}
+
+/** Whether a plugin's netconf declares the `portMappings` capability (it then gets them in `runtimeConfig`). */
+export function wantsPortMappings(plugin: JsonObject): boolean {
+  const caps = plugin['capabilities'];
+  return typeof caps === 'object' && caps !== null && (caps as JsonObject)['portMappings'] === true;
 }

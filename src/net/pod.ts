@@ -2,9 +2,11 @@
  * A pod's CNI networks, set up by stage0 and torn down by the exec plan and again by gc.
  *
  * Stage0 (Node) makes the pod's network namespace file (`ns-net`), runs CNI ADD for each network
- * (eth0, eth1, ... in join order, `portmap` chained after the forwarding network), writes
+ * (eth0, eth1, ... in join order; a `.conflist` network's plugins as a chain, each given the
+ * previous result as `prevResult`; `portmap` chained after the forwarding network unless its chain
+ * has a plugin taking `portMappings`), writes
  * `net-info.json`, and adjusts the pod's resolv.conf and hosts. Before each ADD it records the
- * invocation (`net/invocations.json`, the exact netconf in `net/<ifname>[-portmap].conf`) and
+ * invocation (`net/invocations.json`, the exact netconf in `net/<ifname>[-<k>|-portmap].conf`) and
  * regenerates `net/teardown.sh`, a POSIX sh script that runs CNI DEL for every recorded invocation
  * in reverse order: the plan runs it when the pod ends, without Node; gc runs the same DELs from
  * Node. DEL is idempotent, so a pod whose supervisor or stage0 died is cleaned by gc.
@@ -34,8 +36,9 @@ import {
   isMasquerading,
   loadNetConfs,
   netConfDirs,
-  runtimeNetConf,
+  runtimePluginConf,
   selectNets,
+  wantsPortMappings,
   type JsonObject,
   type SelectedNet,
 } from './conf.js';
@@ -196,7 +199,69 @@ export function teardownPodNetwork(podDir: string, runner?: ProcessRunner): stri
 
 interface Planned {
   net: SelectedNet;
-  plugin: string;
+  /** The executable of each plugin of the network's chain. */
+  plugins: string[];
+}
+
+/** One plugin of a network's chain: its invocation and its netconf (before `prevResult`). */
+export interface ChainStep {
+  inv: Invocation;
+  conf: JsonObject;
+}
+
+/** `prevResult` for the next plugin: the result as printed, or in 0.4.0 form after a 0.1.0/0.2.0 plugin. */
+function prevResultOf(result: CniResult): Record<string, unknown> {
+  return supportsChaining(result.cniVersion) ? result.raw : resultAsV040(result);
+}
+
+/**
+ * CNI ADD of a network's plugin chain: in order, each plugin after the first given the previous
+ * one's result as `prevResult`. Returns the last plugin's result (the network's result).
+ */
+export function addChain(
+  steps: readonly ChainStep[],
+  add: (inv: Invocation, conf: JsonObject) => CniResult,
+): CniResult {
+  let result: CniResult | undefined;
+  for (const step of steps)
+    result = add(
+      step.inv,
+      result === undefined ? step.conf : { ...step.conf, prevResult: prevResultOf(result) },
+    );
+  if (result === undefined) throw new RocketError('a network with no plugins', 'internal');
+  return result;
+}
+
+/**
+ * The steps of a network's chain on `ifName`: the first plugin's netconf is `<ifName>.conf`, the
+ * later ones' `<ifName>-<k>.conf`; host-local IPAM keeps its leases under `ipamDir`; a plugin
+ * declaring the `portMappings` capability gets `ports` in its `runtimeConfig` (when given).
+ */
+export function chainSteps(
+  net: SelectedNet,
+  plugins: readonly string[],
+  base: Omit<Invocation, 'plugin' | 'conf' | 'args'>,
+  ipamDir: string,
+  ports: readonly JsonObject[] | undefined,
+): ChainStep[] {
+  return net.conf.plugins.map((p, k) => {
+    const conf = runtimePluginConf(p, ipamDir);
+    const runtime = ports !== undefined && wantsPortMappings(p);
+    return {
+      inv: {
+        ...base,
+        plugin: plugins[k] as string,
+        conf: k === 0 ? `${base.ifName}.conf` : `${base.ifName}-${k}.conf`,
+        args: net.args,
+      },
+      conf: runtime ? { ...conf, runtimeConfig: { ...runtimeConfigOf(conf), portMappings: ports } } : conf,
+    };
+  });
+}
+
+function runtimeConfigOf(conf: JsonObject): JsonObject {
+  const r = conf['runtimeConfig'];
+  return typeof r === 'object' && r !== null && !Array.isArray(r) ? (r as JsonObject) : {};
 }
 
 /** The pod's address on a network: its first IPv4 address, else its first address. */
@@ -235,12 +300,17 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
     );
   const planned: Planned[] = nets.map((net) => ({
     net,
-    plugin: findPlugin(net.conf.type, searchPath) ?? notFound(net.conf.type, net.conf.name),
+    plugins: net.conf.plugins.map((p) => {
+      const type = p['type'] as string;
+      return findPlugin(type, searchPath) ?? notFound(type, net.conf.name);
+    }),
   }));
   const masq = nets.findIndex((n) => isMasquerading(n.conf));
   const forwarder = ports.length === 0 ? -1 : masq >= 0 ? masq : nets.length - 1;
+  // A chain with a plugin taking portMappings forwards the ports itself; otherwise rkt chains portmap.
+  const ownPortmap = forwarder >= 0 && (nets[forwarder]?.conf.plugins.some(wantsPortMappings) ?? false);
   const portmap =
-    forwarder >= 0
+    forwarder >= 0 && !ownPortmap
       ? (findPlugin('portmap', searchPath) ?? notFound('portmap', nets[forwarder]?.conf.name ?? ''))
       : '';
 
@@ -284,14 +354,16 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
           );
         }
       };
-      for (const [i, { net, plugin }] of planned.entries()) {
+      for (const [i, { net, plugins }] of planned.entries()) {
         const ifName = `eth${i}`;
         const base = { netName: net.conf.name, ifName, containerId: req.uuid, searchPath };
-        const inv: Invocation = { ...base, plugin, conf: `${ifName}.conf`, args: net.args };
-        const result = add(inv, runtimeNetConf(net.conf, ipamDataDir(req.dataDir)));
-        infos.push(netInfoOf(inv, result, path.join(req.runDir, NET_DIR, inv.conf)));
+        const mappings = i === forwarder ? portMappings(ports) : undefined;
+        const steps = chainSteps(net, plugins, base, ipamDataDir(req.dataDir), mappings);
+        const result = addChain(steps, add);
+        const first = steps[0]?.inv as Invocation;
+        infos.push(netInfoOf(first, result, path.join(req.runDir, NET_DIR, first.conf)));
         if (dns === undefined && result.dns !== undefined) dns = { dns: result.dns, net: net.conf.name };
-        if (i !== forwarder) continue;
+        if (i !== forwarder || ownPortmap) continue;
         const version = result.cniVersion;
         const chained = supportsChaining(version);
         add(

@@ -76,6 +76,7 @@ describe('network confs', () => {
       source: `/x/${fileName}`,
       fileName,
       conf: { name, type: 'bridge' },
+      plugins: [{ name, type: 'bridge' }],
     });
     nets.set('zz', extra('zz', 'zz.conf'));
     nets.set('aa', extra('aa', '10-aa.conf'));
