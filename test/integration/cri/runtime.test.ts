@@ -5,7 +5,7 @@
  * two containers: statuses after each step, the CRI logs at log_path, ExecSync, stats and a resource
  * update while it runs, a stop of a container that ignores SIGTERM, the service restarted with the
  * pod running, and removal leaving nothing (pod dir, supervisor, mounts). Then: a host-network
- * sandbox, one on a CNI ptp network of --cni-conf-dir, the security context and resources seen from
+ * sandbox, one on a CNI ptp+tuning .conflist network of --cni-conf-dir, the security context and resources seen from
  * inside a container (and an OOM kill), a sandbox whose supervisor was killed, bad requests; and,
  * with the service on the host's network (the sandbox in a namespace of its own), Exec, Attach and
  * PortForward through the streaming server with a kubelet-style SPDY client. With crun and runc.
@@ -485,16 +485,28 @@ for (const runtime of ['crun', 'runc'] as const) {
         }
       });
 
-      it('a pod-network sandbox is on the CNI network of --cni-conf-dir: its address in the status and in the pod; stop releases it', async () => {
+      it('a pod-network sandbox is on the CNI network of --cni-conf-dir (its first .conf or .conflist, a ptp+tuning chain): its address in the status and in the pod; stop releases it', async () => {
         const ipam = join(work, 'ipam');
         mkdirSync(join(work, 'net.d'), { recursive: true });
         writeFileSync(
-          join(work, 'net.d', '10-crit.conf'),
+          join(work, 'net.d', '10-crit.conflist'),
+          JSON.stringify({
+            cniVersion: '1.0.0',
+            name: 'crit',
+            plugins: [
+              { type: 'ptp', ipam: { type: 'host-local', subnet: '10.254.77.0/24', dataDir: ipam } },
+              // tuning needs the ptp result (prevResult) to find the pod's interface.
+              { type: 'tuning', mtu: 1400 },
+            ],
+          }),
+        );
+        writeFileSync(
+          join(work, 'net.d', '20-crit-later.conf'),
           JSON.stringify({
             cniVersion: '0.4.0',
-            name: 'crit',
+            name: 'crit-later',
             type: 'ptp',
-            ipam: { type: 'host-local', subnet: '10.254.77.0/24', dataDir: ipam },
+            ipam: { type: 'host-local', subnet: '10.254.78.0/24', dataDir: ipam },
           }),
         );
         try {
@@ -517,6 +529,11 @@ for (const runtime of ['crun', 'runc'] as const) {
           });
           assert.equal(r.exit_code, 0);
           assert.match(r.stdout.toString(), new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
+          const link = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/ip', 'link', 'show', 'eth0'],
+          });
+          assert.match(link.stdout.toString(), /mtu 1400 /, 'tuning ran after ptp');
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
