@@ -6,7 +6,8 @@
  * previous result as `prevResult`; `portmap` chained after the forwarding network unless its chain
  * has a plugin taking `portMappings`), writes
  * `net-info.json`, and adjusts the pod's resolv.conf and hosts. Before each ADD it records the
- * invocation (`net/invocations.json`, the exact netconf in `net/<ifname>[-<k>|-portmap].conf`) and
+ * invocation (`net/invocations.json`, the exact netconf in `net/<ifname>[-<k>|-portmap].conf`; for a
+ * `.conflist` once its chain is up, with the chain's result as `prevResult`, for DEL) and
  * regenerates `net/teardown.sh`, a POSIX sh script that runs CNI DEL for every recorded invocation
  * in reverse order: the plan runs it when the pod ends, without Node; gc runs the same DELs from
  * Node. DEL is idempotent, so a pod whose supervisor or stage0 died is cleaned by gc.
@@ -259,6 +260,20 @@ export function chainSteps(
   });
 }
 
+/**
+ * The netconfs to keep for the DEL of a `.conflist` network whose ADD succeeded: each plugin's,
+ * with the chain's final result as `prevResult` (the CNI spec's cached result); none for a `.conf`
+ * network or a list of a version without chaining (its ADD netconfs serve as they are).
+ */
+export function chainDelConfs(
+  net: SelectedNet,
+  steps: readonly ChainStep[],
+  result: CniResult,
+): { file: string; conf: JsonObject }[] {
+  if (!net.conf.source.endsWith('.conflist') || !supportsChaining(result.cniVersion)) return [];
+  return steps.map((s) => ({ file: s.inv.conf, conf: { ...s.conf, prevResult: result.raw } }));
+}
+
 function runtimeConfigOf(conf: JsonObject): JsonObject {
   const r = conf['runtimeConfig'];
   return typeof r === 'object' && r !== null && !Array.isArray(r) ? (r as JsonObject) : {};
@@ -360,6 +375,8 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
         const mappings = i === forwarder ? portMappings(ports) : undefined;
         const steps = chainSteps(net, plugins, base, ipamDataDir(req.dataDir), mappings);
         const result = addChain(steps, add);
+        for (const d of chainDelConfs(net, steps, result))
+          writeFileAtomic(path.join(P, NET_DIR, d.file), JSON.stringify(d.conf), 0o644);
         const first = steps[0]?.inv as Invocation;
         infos.push(netInfoOf(first, result, path.join(req.runDir, NET_DIR, first.conf)));
         if (dns === undefined && result.dns !== undefined) dns = { dns: result.dns, net: net.conf.name };

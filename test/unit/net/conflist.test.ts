@@ -7,10 +7,17 @@ import {
   isMasquerading,
   loadNetConfs,
   netConfDirs,
+  parseNetConf,
   parseNetConfList,
   type JsonObject,
 } from '../../../src/net/conf.js';
-import { addChain, chainSteps, teardownPodNetwork, type Invocation } from '../../../src/net/pod.js';
+import {
+  addChain,
+  chainDelConfs,
+  chainSteps,
+  teardownPodNetwork,
+  type Invocation,
+} from '../../../src/net/pod.js';
 import { tempDir } from '../../helpers.js';
 
 const list = (name: string, plugins: unknown, extra: object = {}): string =>
@@ -139,16 +146,26 @@ describe('CNI network configuration lists (.conflist)', () => {
       { version: 4, address: '10.88.0.5', prefixLength: 16, gateway: '10.88.0.1' },
     ]);
 
+    // DEL gets the chain's final result as prevResult (a .conf network keeps its ADD netconf).
+    for (const d of chainDelConfs(net, steps, result))
+      writeFileSync(join(pod, 'net', d.file), JSON.stringify(d.conf));
+    const single = { conf: parseNetConf('{"name":"one","type":"ptp"}', '/x/one.conf'), args: '' };
+    assert.deepEqual(
+      chainDelConfs(single, chainSteps(single, ['/p/ptp'], base, '/d', undefined), result),
+      [],
+    );
+
     calls.length = 0;
     assert.deepEqual(teardownPodNetwork(pod, runner), []);
     assert.deepEqual(
-      calls.map((c) => [c.command, c.file, c.stdin['type']]),
+      calls.map((c) => [c.command, c.file, c.stdin['type'], (c.stdin['prevResult'] as JsonObject)['seen']]),
       [
-        ['DEL', '/p/tuning', 'tuning'],
-        ['DEL', '/p/portmap', 'portmap'],
-        ['DEL', '/p/bridge', 'bridge'],
+        ['DEL', '/p/tuning', 'tuning', ['/p/bridge', '/p/portmap', '/p/tuning']],
+        ['DEL', '/p/portmap', 'portmap', ['/p/bridge', '/p/portmap', '/p/tuning']],
+        ['DEL', '/p/bridge', 'bridge', ['/p/bridge', '/p/portmap', '/p/tuning']],
       ],
     );
+    assert.deepEqual(calls[1]?.stdin['runtimeConfig'], { portMappings: ports });
   });
 
   it('converts a 0.2.0 result to 0.4.0 for the next plugin', () => {
