@@ -63,8 +63,7 @@ image=127.0.0.1:5055/bench/busybox:1
   skopeo copy --quiet --dest-tls-verify=false oci:oci:bb "docker://$image"
 )
 
-# One CNI network for both: a bridge with host-local addresses, inside this script's namespace (a
-# .conf: Rocket's CRI reads no .conflist yet).
+# One CNI network for both: a bridge with host-local addresses, inside this script's namespace.
 mkdir -p "$work/cni"
 cat >"$work/cni/10-bench.conf" <<EOF
 {"cniVersion":"0.4.0","name":"bench","type":"bridge","bridge":"cni-bench0","isGateway":true,"ipMasq":false,
