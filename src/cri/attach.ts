@@ -16,8 +16,9 @@ export interface AttachApp {
   podDir: string;
   app: string;
   /**
-   * Created with stdin_once: the attach lasts until the app ends. Otherwise, as containerd does,
-   * the end of the client's stdin ends the attach.
+   * Created with stdin_once: the attach lasts until the app ends (the end of the client's stdin is
+   * the end of the app's: the supervisor's stdin.sock takes one connection, IO_ONCE). Otherwise, as
+   * containerd does, the end of the client's stdin ends the attach.
    */
   stdinOnce: boolean;
   /** The exit status once the app has ended, else undefined. */

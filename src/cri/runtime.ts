@@ -814,11 +814,15 @@ export class CriRuntime {
           app,
           insecure: { capabilities: privileged, paths: privileged, seccomp: privileged },
         });
-        if (logPath !== '') {
-          // The supervisor's loggers also write the CRI log there (supervisor.sh, CRILOG).
+        // The supervisor's loggers also write the CRI log at log_path (supervisor.sh, CRILOG); with
+        // stdin_once, the end of the first attach's stdin is the end of the container's (IO_ONCE).
+        const extra =
+          (logPath !== '' ? `CRILOG=${shQuote(logPath)}\n` : '') +
+          (record.stdin && record.stdinOnce && !record.tty ? 'IO_ONCE=1\n' : '');
+        if (extra !== '') {
           const env = path.join(pod.path, SUP_DIR, 'app', `${app}.env`);
           const tmp = `${env}.tmp`;
-          writeFileSync(tmp, readFileSync(env, 'utf8') + `CRILOG=${shQuote(logPath)}\n`);
+          writeFileSync(tmp, readFileSync(env, 'utf8') + extra);
           renameSync(tmp, env);
         }
         mkdirSync(path.dirname(recordFile), { recursive: true });

@@ -110,6 +110,8 @@ export interface ExecResult {
     details?: { causes?: { reason: string; message: string }[] };
   };
   exitCode: number;
+  /** The server ended its side of stdin before the client ended its own (kubelet's client would then end its stdin early). */
+  stdinEndedEarly: boolean;
 }
 
 /** A remote command (exec or attach) as kubectl runs it over remote command v4. */
@@ -130,6 +132,10 @@ export async function remoteCommand(
     const errText = collect(error);
     const resize = opts.tty ? await openStream(conn, { streamtype: 'resize' }) : undefined;
     const stdin = opts.stdin !== undefined ? await openStream(conn, { streamtype: 'stdin' }) : undefined;
+    let serverEndedStdin = false;
+    let stdinEndedEarly = false;
+    stdin?.on('end', () => (serverEndedStdin = true));
+    stdin?.resume();
     const stdout = opts.stdout !== false ? await openStream(conn, { streamtype: 'stdout' }) : undefined;
     const stderr =
       opts.stderr === true && !opts.tty ? await openStream(conn, { streamtype: 'stderr' }) : undefined;
@@ -138,14 +144,27 @@ export async function remoteCommand(
     const out = stdout ? collect(stdout) : Promise.resolve('');
     const err = stderr ? collect(stderr) : Promise.resolve('');
     for (const r of opts.resize ?? []) resize?.write(`${JSON.stringify(r)}\n`);
-    if (stdin !== undefined) stdin.end(opts.stdin);
+    if (stdin !== undefined) {
+      // kubelet's client closes its stdin once the server ends its side of it.
+      // A ping's round trip: what the server sent before its answer has been read by then.
+      // (Or the status, when the process has already ended.)
+      await Promise.race([
+        new Promise((resolve) =>
+          (conn as unknown as { ping(cb: () => void): void }).ping(() => resolve(undefined)),
+        ),
+        errText,
+      ]);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (serverEndedStdin) stdinEndedEarly = true;
+      stdin.end(opts.stdin);
+    }
     const statusText = await errText;
     const status = statusText === '' ? {} : (JSON.parse(statusText) as ExecResult['status']);
     const code =
       status.status === 'Success'
         ? 0
         : Number(status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message ?? NaN);
-    return { stdout: await out, stderr: await err, status, exitCode: code };
+    return { stdout: await out, stderr: await err, status, exitCode: code, stdinEndedEarly };
   } finally {
     socket.destroy();
   }

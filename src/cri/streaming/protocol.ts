@@ -171,8 +171,11 @@ export function serveRemoteCommand(
     }
     s.respond(200, {});
     streams.set(type, s);
-    // The server only reads stdin and resize, and the client writes nothing on the others.
-    if (type === 'stdin' || type === 'resize') s.end();
+    // The server only reads stdin and resize, and the client writes nothing on the others. Its
+    // side of stdin stays open until the process ends: kubelet's client takes the server's end of
+    // stdin as the end of the session and closes its stdin (for a stdin_once container, the
+    // container's).
+    if (type === 'resize') s.end();
     else s.resume();
     if (streams.size === want.length) start();
   });
@@ -230,8 +233,14 @@ export function serveRemoteCommand(
       resize.on('data', (c: Buffer) => dec.push(c));
     }
     void Promise.all([p.exit, ...copies]).then(
-      ([code]) => errStream.end(exitStatus(code, target.describe), () => finish()),
-      (err: unknown) => errStream.end(failureStatus(String(err)), () => finish()),
+      ([code]) => {
+        stdin?.end();
+        errStream.end(exitStatus(code, target.describe), () => finish());
+      },
+      (err: unknown) => {
+        stdin?.end();
+        errStream.end(failureStatus(String(err)), () => finish());
+      },
     );
   }
 }

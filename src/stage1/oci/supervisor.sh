@@ -69,7 +69,7 @@ del() {
 # load APP: the app's settings into ID, BUNDLE, OVL, TARGET, PRE_*, POST_*, NOTIFY, LISTEN_*.
 load() {
 	ID='' BUNDLE='' OVL='' TARGET='' PRE_N=0 POST_N=0 NOTIFY='' LISTEN_ARGS='' LISTEN_REDIR=''
-	IO_TTY='' IO_IN='' IO_OUT='' IO_ERR='' CRILOG=''
+	IO_TTY='' IO_IN='' IO_OUT='' IO_ERR='' IO_ONCE='' CRILOG=''
 	# shellcheck source=/dev/null
 	. "$R/$D/app/$1.env"
 }
@@ -210,7 +210,17 @@ attach() {
 		ai='<"$A/tty"' ao='>"$A/tty"' ae='2>"$A/tty"'
 		return 0
 	fi
-	if [ -n "$IO_IN" ]; then
+	if [ -n "$IO_IN" ] && [ -n "$IO_ONCE" ]; then
+		# IO_ONCE (a CRI container with stdin_once): one connection, whose end is the end of the
+		# app's stdin. The socat holds the FIFO open for writing (fd 3) from the start, so the app's
+		# read-only open does not wait and its reads block until then; when the first connection
+		# ends, socat exits and the app reads EOF.
+		mkfifo "$A/stdin" || return 1
+		setsid socat -u UNIX-LISTEN:"$A/stdin.sock",unlink-early OPEN:"$A/stdin",wronly \
+			</dev/null >/dev/null 2>&1 3<>"$A/stdin" 4<&- 9<&- &
+		sp=$!
+		ai='0<"$A/stdin"'
+	elif [ -n "$IO_IN" ]; then
 		mkfifo "$A/stdin" || return 1
 		setsid socat -u UNIX-LISTEN:"$A/stdin.sock",fork,unlink-early OPEN:"$A/stdin",wronly \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &

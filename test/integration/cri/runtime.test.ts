@@ -787,6 +787,25 @@ for (const runtime of ['crun', 'runc'] as const) {
         const ar = await remoteCommand(att.url, { stdin: 'hello\nquit\n', stderr: true });
         assert.equal(ar.stdout, 'got hello\ngot quit\n');
         assert.equal(ar.exitCode, 7, JSON.stringify(ar.status));
+        // With stdin_once, the end of the first attach's stdin is the end of the container's: the
+        // shell reads EOF and ends, and with it the attach (critest's attach spec does this).
+        const once = await create(sb, {
+          metadata: { name: 'once', attempt: 0 },
+          command: ['/bin/sh', '-c', 'while read l; do echo "got $l"; done; echo "stdin ended"; exit 3'],
+          stdin: true,
+          stdin_once: true,
+        });
+        await unary(rt, 'StartContainer', { container_id: once });
+        const oatt = await unary<{ url: string }>(rt, 'Attach', {
+          container_id: once,
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        const or = await remoteCommand(oatt.url, { stdin: 'hello\n', stderr: true });
+        assert.equal(or.stdout, 'got hello\nstdin ended\n');
+        assert.equal(or.stderr, '');
+        assert.equal(or.exitCode, 3, JSON.stringify(or.status));
         // With a tty: the container's terminal.
         const term = await create(sb, {
           metadata: { name: 'term', attempt: 0 },

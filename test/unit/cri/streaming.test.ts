@@ -173,6 +173,9 @@ describe('streaming server with fake targets (loopback)', () => {
     const r = await remoteCommand(url, { stdin: 'attached' });
     assert.equal(r.stdout, 'ATTACHED');
     assert.equal(r.exitCode, 0);
+    // The server keeps its side of stdin open until the process ends: kubelet's client ends its
+    // stdin when the server does (for a stdin_once container, the end of the container's stdin).
+    assert.equal(r.stdinEndedEarly, false);
   });
 
   it('refuses a used token, an expired one, a wrong kind and an unknown protocol', async () => {
