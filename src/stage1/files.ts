@@ -10,6 +10,9 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import type { App, PodManifest } from '../appc/index.js';
+import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { appTreeStoreId } from '../pod-layout.js';
 
 /**
  * Writes one line to a FIFO (a supervisor's `stage1/ctl`, a VM's console). False if nobody reads
@@ -54,4 +57,39 @@ export function rmdirTree(dir: string): void {
   } catch {
     // busy or gone
   }
+}
+
+/** Sends a signal to a process; one that is already gone is not an error. */
+export function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
+      throw new RocketError(`cannot signal pid ${pid}: ${errorMessage(err)}`, RKT_FAILURE);
+  }
+}
+
+/**
+ * The checks every engine that execs an app itself (fly, kvm) makes of a pod app: an `app`
+ * section, a non-empty exec, an absolute working directory, and its rendered tree in the store.
+ */
+export function appExecBasics(
+  ra: PodManifest['apps'][number],
+  podDir: string,
+  dataDir: string,
+): { app: App; exec: string[]; workingDir: string; lower: string } {
+  const fail = (message: string): never => {
+    throw new RocketError(message, RKT_FAILURE);
+  };
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const exec = app.exec ?? [];
+  if (exec.length === 0 || exec[0] === '')
+    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+  const workingDir = app.workingDirectory ?? '/';
+  if (!workingDir.startsWith('/'))
+    fail(
+      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+    );
+  const treeId = appTreeStoreId(podDir, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+  return { app, exec, workingDir, lower: path.join(dataDir, 'cas', 'tree', treeId, 'rootfs') };
 }

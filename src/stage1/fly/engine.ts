@@ -11,7 +11,7 @@ import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
-import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
+import { POD_FILES } from '../../pod-layout.js';
 import {
   readEngineState,
   type DnsSettings,
@@ -22,6 +22,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
+import { appExecBasics } from '../files.js';
 import { dnsFlagsResolvConf, hostsEntryLines } from '../hosts.js';
 import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
@@ -85,17 +86,7 @@ function run(req: RunConfig): ExecPlan {
   if ((manifest.ports?.length ?? 0) > 0)
     fail('the fly engine cannot expose ports: apps use the host network');
   const ra = manifest.apps[0] as (typeof manifest.apps)[number];
-  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
-  const exec = app.exec ?? [];
-  if (exec.length === 0 || exec[0] === '')
-    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
-  const workingDir = app.workingDirectory ?? '/';
-  if (!workingDir.startsWith('/'))
-    fail(
-      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
-    );
-  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
-  const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const { app, exec, workingDir, lower } = appExecBasics(ra, P, req.dataDir);
 
   const appDir = path.join('apps', ra.name);
   const rootfs = path.join(R, appDir, 'rootfs');

@@ -19,10 +19,10 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Isolator, PodManifest } from '../../appc/index.js';
 import { decodeIsolator } from '../../appc/isolators.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
-import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
+import { POD_FILES } from '../../pod-layout.js';
 import {
   readEngineState,
   type EnginePod,
@@ -32,7 +32,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
-import { writeFifoLine } from '../files.js';
+import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
@@ -260,17 +260,7 @@ function prepareApp(
   resolv: boolean,
 ): AppSetup {
   const ra = manifest.apps[index] as PodManifest['apps'][number];
-  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
-  const exec = app.exec ?? [];
-  if (exec.length === 0 || exec[0] === '')
-    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
-  const workingDir = app.workingDirectory ?? '/';
-  if (!workingDir.startsWith('/'))
-    fail(
-      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
-    );
-  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
-  const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const { app, exec, workingDir, lower } = appExecBasics(ra, P, req.dataDir);
   const appDir = path.join('apps', ra.name);
   const rootfs = path.join(R, appDir, 'rootfs');
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
@@ -669,15 +659,6 @@ function planPid(pod: EnginePod, qemu: number): number | undefined {
   }
 }
 
-function kill(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
-      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
-  }
-}
-
 /**
  * Graceful: the plan's TERM trap sends `stop` to the guest (which TERMs its apps, KILLs them after
  * the stop timeout, and powers off) and kills QEMU if it is still there 5 s after that timeout;
@@ -688,14 +669,15 @@ function stop(req: StopRequest): void {
   const qemu = qemuPid(req.pod);
   if (qemu === undefined) return;
   if (req.force) {
-    kill(qemu, 'SIGKILL');
+    signalPid(qemu, 'SIGKILL');
     return;
   }
   writeFileSync(path.join(req.pod.path, STOPPING_MARKER), '');
   writeFileSync(path.join(req.pod.path, KVM_CONF, 'stopping'), '');
   const plan = planPid(req.pod, qemu);
-  if (plan !== undefined) kill(plan, 'SIGTERM');
-  else if (!sendLine(req.pod.path, `stop ${stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT}`)) kill(qemu, 'SIGKILL');
+  if (plan !== undefined) signalPid(plan, 'SIGTERM');
+  else if (!sendLine(req.pod.path, `stop ${stopTimeoutEnv() ?? DEFAULT_STOP_TIMEOUT}`))
+    signalPid(qemu, 'SIGKILL');
 }
 
 /** One line to the guest's console (QEMU's stdin, the FIFO `stage1/kvm/ctl`), non-blocking. */
@@ -716,7 +698,7 @@ function gc(pod: EnginePod): void {
   const pid = qemuPid(pod);
   if (pid !== undefined) {
     process.stderr.write(`gc: pod ${pod.uuid}: killing its QEMU process ${pid}\n`);
-    kill(pid, 'SIGKILL');
+    signalPid(pid, 'SIGKILL');
   }
   // Stage0's gc has already run the CNI DELs, while the namespace was there (src/pod/engine-gc.ts).
   removePodNamespacesSync([path.join(pod.path, NETNS_FILE)]);

@@ -22,7 +22,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import type { PodManifest, RuntimeApp } from '../../appc/index.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
 import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
@@ -35,7 +35,7 @@ import {
   type RunConfig,
   type StopRequest,
 } from '../engine.js';
-import { rmdirTree } from '../files.js';
+import { rmdirTree, signalPid } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
@@ -495,15 +495,6 @@ function hostPid(init: number, inner: number): number | undefined {
   return undefined;
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH')
-      fail(`cannot signal pid ${pid}: ${errorMessage(err)}`);
-  }
-}
-
 function stop(req: StopRequest): void {
   requireState(req.pod);
   if (!req.force) {
@@ -515,7 +506,7 @@ function stop(req: StopRequest): void {
   // No supervisor reading its commands yet (the marker stops the apps it starts), or --force:
   // a signal to the pod's init (TERM: its graceful stop; KILL: the whole container).
   const init = podInitPid(req.pod);
-  if (init !== undefined) signal(init, req.force ? 'SIGKILL' : 'SIGTERM');
+  if (init !== undefined) signalPid(init, req.force ? 'SIGKILL' : 'SIGTERM');
 }
 
 function enter(req: EnterRequest): ExecPlan {
@@ -557,14 +548,14 @@ function gc(pod: EnginePod): void {
   const init = podInitPid(pod);
   if (init !== undefined) {
     process.stderr.write(`gc: pod ${pod.uuid}: killing its container (init ${init})\n`);
-    signal(init, 'SIGKILL');
+    signalPid(init, 'SIGKILL');
     awaitGone(init);
   }
   try {
     const n = Number(readFileSync(path.join(pod.path, NSPAWN_PID), 'utf8').trim());
     const cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8');
     if (cmd.startsWith('systemd-nspawn\0') && cmd.includes(`\0--machine=${state.machine}\0`)) {
-      signal(n, 'SIGKILL');
+      signalPid(n, 'SIGKILL');
       awaitGone(n);
     }
   } catch {
