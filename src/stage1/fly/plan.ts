@@ -87,6 +87,28 @@ function mountLines(m: FlyMount): string[] {
   }
 }
 
+/**
+ * The line that becomes the app: a clean environment, the signals it gets by default, the image's
+ * credentials (setpriv), and unshare's chroot into its rootfs and working directory.
+ */
+export function appExecLine(
+  defaultSignal: string,
+  p: { env: string[]; user: FlyCredentials; rootfs: string; workingDir: string; exec: string[] },
+): string {
+  return [
+    'exec env -i',
+    defaultSignal,
+    ...p.env.map(q),
+    ...setprivArgs(p.user),
+    'unshare',
+    q(`--root=${p.rootfs}`),
+    q(`--wd=${p.workingDir}`),
+    `--setuid=${p.user.uid}`,
+    '--',
+    ...p.exec.map(q),
+  ].join(' ');
+}
+
 /** The script run by `sh -c` in the app's private mount namespace; it ends by exec'ing the app. */
 export function innerScript(p: FlyPlanInput): string {
   const o = p.overlay;
@@ -113,17 +135,7 @@ export function innerScript(p: FlyPlanInput): string {
     // A stop that came before the pid existed: `rkt stop` writes the marker, then reads the pid.
     `[ -e ${q(path.join(p.R, STOPPING_MARKER))} ] && exit 143`,
     `ln -sfn ready ${q(path.join(p.R, SUPERVISOR_STATUS))}`,
-    [
-      'exec env -i --default-signal=INT,QUIT',
-      ...p.env.map(q),
-      ...setprivArgs(p.user),
-      'unshare',
-      q(`--root=${p.rootfs}`),
-      q(`--wd=${p.workingDir}`),
-      `--setuid=${p.user.uid}`,
-      '--',
-      ...p.exec.map(q),
-    ].join(' '),
+    appExecLine('--default-signal=INT,QUIT', p),
   );
   return L.join('\n') + '\n';
 }

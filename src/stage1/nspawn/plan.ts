@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { POD_FILES } from '../../pod-layout.js';
 import { shQuote as q } from '../oci/runtime.js';
-import { flyEnterScript, setprivArgs, type FlyCredentials } from '../fly/plan.js';
+import { appExecLine, flyEnterScript, type FlyCredentials } from '../fly/plan.js';
 
 /** Where the plan records nspawn's pid (relative to the pod dir). */
 export const NSPAWN_PID = path.join('stage1', 'nspawn-pid');
@@ -156,19 +156,7 @@ export function launchScript(p: LaunchInput): string {
   );
   // The supervisor is the pod's init (pid 1 here); its USR1 trap reads the markers.
   if (p.started !== undefined) L.push(`: >${q(p.started)}`, 'kill -s USR1 1 2>/dev/null');
-  L.push(
-    [
-      'exec env -i --default-signal',
-      ...p.env.map(q),
-      ...setprivArgs(p.user),
-      'unshare',
-      q(`--root=${p.rootfs}`),
-      q(`--wd=${p.workingDir}`),
-      `--setuid=${p.user.uid}`,
-      '--',
-      ...p.exec.map(q),
-    ].join(' '),
-  );
+  L.push(appExecLine('--default-signal', p));
   return L.join('\n') + '\n';
 }
 
