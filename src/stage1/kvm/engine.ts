@@ -31,18 +31,13 @@ import {
   type ExecPlan,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
-import {
-  DEFAULT_STOP_TIMEOUT,
-  ENGINE_STATE,
-  STOPPING_MARKER,
-  envFile,
-  stopTimeoutEnv,
-} from '../oci/engine.js';
+import { DEFAULT_STOP_TIMEOUT, STOPPING_MARKER, envFile, stopTimeoutEnv } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
@@ -491,7 +486,7 @@ function run(req: RunConfig): ExecPlan {
     initrd,
     apps: apps.map((a) => a.name),
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   const nic = cni ? podNetwork(P) : undefined;
   writeFileSync(
     path.join(P, KVM_CONF, 'pod.env'),

@@ -34,12 +34,12 @@ import {
   type ExecPlan,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { rmdirTree, signalPid } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
-  ENGINE_STATE,
   STOPPING_MARKER,
   SUP_DIR,
   appEnv,
@@ -388,7 +388,7 @@ function run(req: RunConfig): ExecPlan {
     apps: states,
     hostNetwork: net === 'host',
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
   for (const a of appFiles) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.name}.env`), a.env);
   writeFileSync(

@@ -24,6 +24,7 @@ import {
   type InsecureOptions,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { rmdirTree, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
@@ -327,7 +328,7 @@ function run(config: RunConfig): ExecPlan {
     noOverlay: config.noOverlay,
     mutable,
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   writeSupervisorFiles(P, {
     R,
     rt,

@@ -62,11 +62,19 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     const outputs: string[] = [];
     const engines = [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']];
     if (which('systemd-nspawn') !== undefined) engines.push(['--engine=nspawn', '--net=none']);
+    const recorded: string[] = [];
     for (const engine of engines) {
       const r = await rkt.runPod([...engine, alice]);
       assert.equal(r.code, 0, `${engine[0]}: ${r.stderr}`);
       outputs.push(r.stdout);
+      // `rkt status` ends with the engine that ran the pod (and oci's runtime, kvm's accelerator).
+      const s = await rkt.status(r.uuid);
+      recorded.push([s['engine'], s['runtime'] ?? s['accelerator'] ?? ''].join(' ').trim());
     }
+    assert.match(recorded[0] ?? '', /^oci (crun|runc)$/);
+    assert.equal(recorded[1], 'fly');
+    assert.match(recorded[2] ?? '', /^kvm (kvm|tcg)$/);
+    if (recorded.length > 3) assert.equal(recorded[3], 'nspawn');
     assert.match(
       outputs[0] ?? '',
       /^uid=1234\(alice\) gid=4321\(staff\) groups=27,4321\(staff\)\n\/home\/alice\n/,

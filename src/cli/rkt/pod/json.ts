@@ -1,6 +1,7 @@
 import { appExitCode, gcMarkedAt, type PodInfo } from '../../../pod/index.js';
 import { netInfoJson, readNetInfo } from '../../../net/info.js';
 import { goEscape } from '../../format/json.js';
+import { engineSummary } from '../../../stage1/engine.js';
 
 /** rkt's api/v1 JSON for pods (`rkt list --format`, `rkt status --format`). */
 
@@ -73,6 +74,13 @@ export function podJsonObject(p: PodInfo): Record<string, unknown> {
   if (ua !== undefined) o['user_annotations'] = ua;
   const ul = sortedMap(p.manifest?.userLabels);
   if (ul !== undefined) o['user_labels'] = ul;
+  // Ours, after rkt's keys: the engine that ran the pod (and its runtime or accelerator).
+  const e = engineSummary(p.path);
+  if (e !== undefined) {
+    o['engine'] = e.engine;
+    if (e.runtime !== undefined) o['runtime'] = e.runtime;
+    if (e.accelerator !== undefined) o['accelerator'] = e.accelerator;
+  }
   return o;
 }
 
