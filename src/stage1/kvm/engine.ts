@@ -80,6 +80,13 @@ export const KVM_CONF = path.join(KVM_DIR, 'conf');
  */
 export const KVM_SHARE = path.join(KVM_DIR, 'share');
 export const KVM_EXIT = path.join(KVM_SHARE, 'out', 'exit');
+/**
+ * `rkt enter`'s channel: the virtio-serial port `rkt.enter` in the guest, this unix socket (QEMU
+ * listening) on the host; one session at a time (`enter.lock`). Other purposes get ports of their own.
+ */
+export const ENTER_PORT = 'rkt.enter';
+export const ENTER_SOCKET = path.join(KVM_DIR, 'enter.sock');
+const ENTER_LOCK = path.join(KVM_DIR, 'enter.lock');
 const SHARED_DIRS = ['conf', 'status', 'logs', 'apps', 'out'];
 
 /** Where the pod dir is mounted in the guest. */
@@ -130,6 +137,8 @@ export function qemuArgs(o: {
   debug?: boolean;
   /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
   mac?: string;
+  /** Virtio-serial ports, each named NAME in the guest and a unix socket (QEMU listening) on the host. */
+  ports?: { name: string; socket: string }[];
 }): string[] {
   const append = ['console=ttyS0', 'panic=-1', 'reboot=t', 'pci=off'];
   // Under TCG the guest's TSC runs at the host's rate, and on a loaded host the kernel's
@@ -182,6 +191,18 @@ export function qemuArgs(o: {
           `tap,id=net0,ifname=${TAP},script=no,downscript=no`,
           '-device',
           `virtio-net-device,netdev=net0,mac=${o.mac}`,
+        ]),
+    ...((o.ports ?? []).length === 0
+      ? []
+      : [
+          '-device',
+          'virtio-serial-device',
+          ...(o.ports ?? []).flatMap((p, i) => [
+            '-chardev',
+            `socket,id=port${i},path=${p.socket},server=on,wait=off`,
+            '-device',
+            `virtserialport,chardev=port${i},name=${p.name}`,
+          ]),
         ]),
   ];
 }
@@ -293,7 +314,7 @@ function prepareApp(
     fail(
       `app ${JSON.stringify(ra.name)}: a path of its rootfs has white space, which the kvm engine cannot mount`,
     );
-  const cmd = [
+  const prefix = [
     'env',
     '-i',
     ...appEnv(app, ra.name),
@@ -305,16 +326,16 @@ function prepareApp(
     `--wd=${workingDir}`,
     `--setuid=${u.uid}`,
     '--',
-    ...exec,
-  ]
-    .map(q)
-    .join(' ');
+  ];
+  const cmd = [...prefix, ...exec].map(q).join(' ');
+  // `rkt enter`'s command runs as the app does (its user, environment, root and working directory).
+  const enter = prefix.map(q).join(' ');
   return {
     name: ra.name,
     ...(overlay !== undefined ? { overlay } : {}),
     rootfs,
     mounts,
-    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd }),
+    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd, ENTER: enter }),
   };
 }
 
@@ -359,6 +380,9 @@ export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: {
       `ip tuntap add dev ${TAP} mode tap && ip link set ${TAP} up && ${redirect(i, TAP)} && ${redirect(TAP, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
     );
   }
+  // QEMU makes its sockets (`ENTER_SOCKET`...) in the engine's dir, named relative to it: the pod
+  // dir's path may be longer than a socket's address can be.
+  L.push(`cd ${q(path.join(R, KVM_DIR))} || fail 'cannot enter the engine dir'`);
   L.push(`exec ${qemu.map(q).join(' ')}`);
   return L.join('\n') + '\n';
 }
@@ -441,7 +465,6 @@ function run(req: RunConfig): ExecPlan {
   if (req.interactive) fail('--interactive: the kvm engine cannot attach a terminal to an app yet');
   const manifest = req.manifest;
   if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
-  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
   const size = vmSize(manifest, availableParallelism());
   const ignored = [...(manifest.isolators ?? []), ...manifest.apps.flatMap((a) => a.app?.isolators ?? [])]
     .map((i) => i.name)
@@ -509,6 +532,7 @@ function run(req: RunConfig): ExecPlan {
     memoryMb: size.memoryMb,
     cpus: size.cpus,
     ...(nic !== undefined ? { mac: nic.mac } : {}),
+    ports: [{ name: ENTER_PORT, socket: path.basename(ENTER_SOCKET) }],
   });
   const inner = innerScript(R, apps, qemu, nic);
   const teardown = req.network.teardownScript;
@@ -680,8 +704,65 @@ function sendLine(podPath: string, line: string): boolean {
   return writeFifoLine(path.join(podPath, KVM_CTL), line);
 }
 
+/**
+ * `rkt enter`'s plan: one session on the pod's `enter.sock` (socat), lines both ways. Up: `run APP
+ * B64` (the command as quoted words, base64), then the plan's stdin as `i B64` chunks and `c` at its
+ * end. Down: the command's stdout and stderr as `o B64` and `e B64` chunks, then `x CODE`, the exit
+ * code enter exits with. An `enter` line on the guest's console (the FIFO `ctl`) wakes the guest's
+ * agent, which reads the request once the connection is there (guest-init.sh, enter_session).
+ */
+export function enterScript(o: { podPath: string; uuid: string; app: string; command: string[] }): string {
+  const request = `run ${o.app} ${Buffer.from(o.command.map(q).join(' ')).toString('base64')}`;
+  const K = path.join(o.podPath, KVM_DIR);
+  const chunks = (tag: string): string =>
+    `while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do echo "${tag} $c"; done`;
+  return (
+    [
+      '# rkt enter plan (kvm engine); removes itself first',
+      'rm -f "$0"',
+      `cd ${q(K)} 2>/dev/null && [ -S ${q(path.basename(ENTER_SOCKET))} ] && [ -p ctl ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
+      `exec 4>>${q(path.basename(ENTER_LOCK))} && flock -x 4 || exit 254`,
+      'D=$(mktemp -d) || exit 254',
+      's= r=',
+      'end() { [ -n "$r" ] && kill "$r" 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D"; }',
+      "trap 'end; exit 130' INT",
+      "trap 'end; exit 143' TERM HUP",
+      // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
+      'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
+      `echo ${q(request)} >&7`,
+      `socat - UNIX-CONNECT:${q(path.basename(ENTER_SOCKET))} <"$D/up" >"$D/down" 2>/dev/null &`,
+      's=$!',
+      // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
+      'echo enter 1<>ctl',
+      `{ ${chunks('i')}; echo c; } <&5 >&7 &`,
+      'r=$!',
+      'rc=',
+      'while read -r t d; do',
+      '  case $t in',
+      '  o) printf %s "$d" | base64 -d ;;',
+      '  e) printf %s "$d" | base64 -d >&2 ;;',
+      '  x) rc=$d && break ;;',
+      '  esac',
+      'done <"$D/down"',
+      'end',
+      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the enter session without an exit code`)} >&2; exit 254; }`,
+      'case $rc in *[!0-9]* | ????*) exit 254 ;; esac',
+      '[ "$rc" -le 255 ] || exit 254',
+      'exit "$rc"',
+    ].join('\n') + '\n'
+  );
+}
+
 function enter(req: EnterRequest): ExecPlan {
-  return fail(`pod ${req.pod.uuid}: the kvm engine cannot enter a pod's VM yet`);
+  const state = readState(req.pod) ?? fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  let app = state.apps[0];
+  if (req.app !== undefined) app = state.apps.find((a) => a === req.app);
+  else if (state.apps.length > 1)
+    fail(`pod ${req.pod.uuid} has several apps (${state.apps.join(', ')}): choose one with --app`);
+  if (app === undefined) return fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
+  if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
+  const command = req.command.length > 0 ? req.command : ['/bin/sh'];
+  return { script: enterScript({ podPath: req.pod.path, uuid: req.pod.uuid, app, command }) };
 }
 
 /**

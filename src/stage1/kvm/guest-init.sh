@@ -92,6 +92,78 @@ start_app() {
   ) 2>/dev/null &
 }
 
+# `rkt enter` (src/stage1/kvm/engine.ts, enterScript): the host, connecting to the socket of the
+# virtio-serial port rkt.enter, sends `enter` on the console. Until its connection is there a read
+# of the port ends at once, so the agent tries again (for 10 s at most). The request `run APP B64`
+# (B64: the command as quoted words) is followed by the host's stdin (`i B64`..., `c` at its end);
+# the command runs as APP (its ENTER prefix: env, setpriv, unshare --root --wd --setuid) and its
+# stdout and stderr go back as `o B64` and `e B64` lines, then `x CODE`.
+enter_port() {
+  for n in /sys/class/virtio-ports/*/name; do
+    if [ "$(cat "$n" 2>/dev/null)" = rkt.enter ]; then
+      p=${n%/name}
+      echo "/dev/${p##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Base64 lines of at most 2 KB (one write each) tagged $1, from stdin until its end.
+chunks() {
+  while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do
+    echo "$1 $c"
+  done
+}
+
+enter_serve() {
+  read -r verb app b64 <&8 || return 3
+  [ "$verb" = run ] || return 3
+  ENTER=''
+  # shellcheck disable=SC1090
+  . "$K/app/$app.env" 2>/dev/null
+  if [ -z "$ENTER" ]; then
+    echo "e $(echo "rkt: guest: no app $app" | base64 -w 0)" >&8
+    echo 'x 254' >&8
+    return 0
+  fi
+  d=/run/enter
+  rm -rf "$d"
+  mkdir -p "$d" && mkfifo "$d/in" "$d/out" "$d/err" || return 3
+  chunks o <"$d/out" >&8 &
+  o=$!
+  chunks e <"$d/err" >&8 &
+  e=$!
+  (
+    while read -r t data <&8; do
+      case $t in
+      i) printf %s "$data" | base64 -d || break ;;
+      c) break ;;
+      esac
+    done
+  ) >"$d/in" &
+  i=$!
+  cmd=$(printf %s "$b64" | base64 -d)
+  eval "$ENTER $cmd" <"$d/in" >"$d/out" 2>"$d/err"
+  rc=$?
+  wait $o $e
+  kill $i 2>/dev/null
+  wait $i
+  echo "x $rc" >&8
+  rm -rf "$d"
+  return 0
+}
+
+enter_session() {
+  port=$(enter_port) || return
+  n=0
+  while [ "$n" -lt 100 ]; do
+    if { enter_serve; } 8<>"$port" 2>/dev/null; then return; fi
+    n=$((n + 1))
+    sleep 0.1
+  done
+}
+
 left=0 stopping='' timer='' code=''
 stop_all() {
   [ -n "$stopping" ] && return
@@ -126,6 +198,7 @@ while [ "$left" -gt 0 ] && read -r cmd arg <&9; do
     fi
     ;;
   stop) stop_all "$arg" ;;
+  enter) enter_session </dev/null >/dev/null 2>&1 & ;;
   timeout)
     for a in $APPS; do
       [ -f "$S/$a" ] || kill -KILL "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
