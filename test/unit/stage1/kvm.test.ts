@@ -3,13 +3,25 @@
  * QEMU command line. The VM itself is exercised by test/integration/kvm.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
 import {
+  enterScript,
   hostTscKhz,
   innerScript,
   planScript,
@@ -18,6 +30,7 @@ import {
   vmSize,
 } from '../../../src/stage1/kvm/engine.js';
 import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -90,12 +103,14 @@ describe('kvm engine', () => {
     assert.match(tcg[tcg.indexOf('-append') + 1] ?? '', /^console=ttyS0 .*quiet/);
     assert.match(tcg[tcg.indexOf('-fsdev') + 1] ?? '', /^local,id=pod,path=\/pod,security_model=passthrough/);
     assert.ok(!tcg.includes('-netdev'));
+    assert.ok(!tcg.includes('virtio-serial-device'));
     const kvm = qemuArgs({
       accel: 'kvm',
       kernel: '/k',
       initrd: '/i',
       name: 'rkt-u',
       mac: '02:00:00:00:00:01',
+      ports: [{ name: 'rkt.enter', socket: 'enter.sock' }],
     });
     assert.doesNotMatch(kvm[kvm.indexOf('-append') + 1] ?? '', /tsc_early_khz/);
     assert.equal(kvm[kvm.indexOf('-cpu') + 1], 'host');
@@ -104,6 +119,16 @@ describe('kvm engine', () => {
       kvm[kvm.indexOf('-device', kvm.indexOf('-netdev')) + 1],
       'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
     );
+    // One virtio-serial bus; each port a unix socket QEMU listens on without waiting for a client.
+    const at = kvm.indexOf('virtio-serial-device');
+    assert.deepEqual(kvm.slice(at - 1, at + 5), [
+      '-device',
+      'virtio-serial-device',
+      '-chardev',
+      'socket,id=port0,path=enter.sock,server=on,wait=off',
+      '-device',
+      'virtserialport,chardev=port0,name=rkt.enter',
+    ]);
   });
 
   it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
@@ -141,7 +166,7 @@ describe('kvm engine', () => {
     assert.match(inner, /mount --bind \/d\/run\/u\/logs \/d\/run\/u\/stage1\/kvm\/share\/logs /);
     assert.match(inner, /mount --bind \/d\/run\/u\/stage1\/kvm\/conf \/d\/run\/u\/stage1\/kvm\/share\/conf /);
     assert.match(inner, /mount -o remount,bind,ro \/d\/run\/u\/stage1\/kvm\/share\/conf /);
-    assert.match(inner, /\nexec qemu-system-x86_64\n$/);
+    assert.match(inner, /\ncd \/d\/run\/u\/stage1\/kvm \|\| fail .*\nexec qemu-system-x86_64\n$/);
     const plan = planScript({ P: '/d/prepared/u', R: '/d/run/u', uuid: 'u', inner, cni: false });
     assert.match(plan, /read -r rc <"\$R"\/stage1\/kvm\/share\/out\/exit/);
     assert.match(plan, /case \$rc in "" \| \*\[!0-9\]\* \| \?\?\?\?\*\) rc=254 ;; esac/);
@@ -151,4 +176,64 @@ describe('kvm engine', () => {
       /nsenter --net="\$R"\/ns-net -- setsid /,
     );
   });
+
+  it(
+    "enter's plan: one session on enter.sock (a fake guest here), stdin up, output and exit code down",
+    { skip: which('socat') === undefined ? 'needs socat' : false },
+    async () => {
+      const pod = path.join(tmp, 'enter-pod');
+      const K = path.join(pod, 'stage1', 'kvm');
+      mkdirSync(K, { recursive: true });
+      assert.equal(spawnSync('mkfifo', [path.join(K, 'ctl')]).status, 0);
+      const b64 = (t: string): string => Buffer.from(t).toString('base64');
+      const seen: string[] = [];
+      // The guest's agent: takes the request and the stdin chunks, answers with output lines.
+      const server = createServer((c) => {
+        let buf = '';
+        let stdin = '';
+        c.setEncoding('utf8').on('data', (d: string) => {
+          buf += d;
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            seen.push(line.split(' ')[0] ?? '');
+            if (line.startsWith('run '))
+              seen.push(Buffer.from(line.split(' ')[2] ?? '', 'base64').toString());
+            if (line.startsWith('i ')) stdin += Buffer.from(line.slice(2), 'base64').toString();
+            if (line === 'c') c.write(`o ${b64(`got ${stdin}`)}\ne ${b64('warn\n')}\nx 42\n`);
+          }
+        });
+      });
+      await new Promise<void>((r) => server.listen(path.join(K, 'enter.sock'), r));
+      // The console FIFO, held open as QEMU and the run plan hold it.
+      const fd = openSync(path.join(K, 'ctl'), constants.O_RDWR | constants.O_NONBLOCK);
+      try {
+        const script = path.join(tmp, 'enter-plan');
+        writeFileSync(
+          script,
+          enterScript({ podPath: pod, uuid: 'u', app: 'web', command: ['/bin/echo', "it's"] }),
+        );
+        const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const p = spawn('/bin/sh', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+          p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+          p.on('close', (code) => resolve({ code, out, err }));
+          p.stdin.end('hello');
+        });
+        assert.deepEqual(r, { code: 42, out: 'got hello', err: 'warn\n' });
+        assert.deepEqual(seen, ['run', "/bin/echo 'it'\\''s'", 'i', 'c']);
+        // The guest was woken on its console, and the plan removed itself.
+        const line = Buffer.alloc(64);
+        const n = readSync(fd, line);
+        assert.equal(line.subarray(0, n).toString(), 'enter\n');
+        assert.equal(spawnSync('test', ['-e', script]).status, 1);
+      } finally {
+        closeSync(fd);
+        server.close();
+      }
+    },
+  );
 });
