@@ -95,8 +95,8 @@ const QEMU = 'qemu-system-x86_64';
 const MEMORY_MB = 128;
 /** TCG's translation cache (MB); QEMU's default (1 GB) fills up to hundreds of MB of RSS. */
 const TCG_TB_MB = 32;
-/** The tap device in the pod's network namespace that carries the guest's NIC. */
-const TAP = 'tap0';
+/** The tap devices in the pod's network namespace that carry the guest's NICs: one per CNI interface. */
+const tapName = (i: number): string => `tap${i}`;
 
 const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
@@ -135,8 +135,8 @@ export function qemuArgs(o: {
   memoryMb?: number;
   cpus?: number;
   debug?: boolean;
-  /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
-  mac?: string;
+  /** The guest's NICs, by MAC: the n-th on the tap `tap<n>` of the pod's network namespace. */
+  macs?: string[];
   /** Virtio-serial ports, each named NAME in the guest and a unix socket (QEMU listening) on the host. */
   ports?: { name: string; socket: string }[];
 }): string[] {
@@ -184,14 +184,12 @@ export function qemuArgs(o: {
           '-device',
           'virtio-9p-device,fsdev=pod,mount_tag=rkt',
         ]),
-    ...(o.mac === undefined
-      ? []
-      : [
-          '-netdev',
-          `tap,id=net0,ifname=${TAP},script=no,downscript=no`,
-          '-device',
-          `virtio-net-device,netdev=net0,mac=${o.mac}`,
-        ]),
+    ...(o.macs ?? []).flatMap((mac, i) => [
+      '-netdev',
+      `tap,id=net${i},ifname=${tapName(i)},script=no,downscript=no`,
+      '-device',
+      `virtio-net-device,netdev=net${i},mac=${mac}`,
+    ]),
     ...((o.ports ?? []).length === 0
       ? []
       : [
@@ -340,7 +338,12 @@ function prepareApp(
 }
 
 /** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
-export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
+export function innerScript(
+  R: string,
+  apps: AppSetup[],
+  qemu: string[],
+  nets: { ifName: string }[] = [],
+): string {
   const L = [
     'fail() { echo "rkt: $*" >&2; exit 254; }',
     'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
@@ -370,14 +373,15 @@ export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: {
     bind(KVM_CONF, 'conf'),
     `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
   );
-  if (net !== undefined) {
-    // Frames that reach the CNI interface go to the tap (the guest) and back, before any IP stack:
+  for (const [n, net] of nets.entries()) {
+    // Frames that reach a CNI interface go to its tap (the guest) and back, before any IP stack:
     // the guest, with the interface's MAC and address, is the pod on the network.
     const i = q(net.ifName);
+    const tap = tapName(n);
     const redirect = (from: string, to: string): string =>
       `tc qdisc add dev ${from} ingress && tc filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
     L.push(
-      `ip tuntap add dev ${TAP} mode tap && ip link set ${TAP} up && ${redirect(i, TAP)} && ${redirect(TAP, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
+      `ip tuntap add dev ${tap} mode tap && ip link set ${tap} up && ${redirect(i, tap)} && ${redirect(tap, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
     );
   }
   // QEMU makes its sockets (`ENTER_SOCKET`...) in the engine's dir, named relative to it: the pod
@@ -510,7 +514,7 @@ function run(req: RunConfig): ExecPlan {
     apps: apps.map((a) => a.name),
   };
   writeEngineState(P, state);
-  const nic = cni ? podNetwork(P) : undefined;
+  const nics = cni ? podNetworks(P) : [];
   writeFileSync(
     path.join(P, KVM_CONF, 'pod.env'),
     envFile({
@@ -518,8 +522,11 @@ function run(req: RunConfig): ExecPlan {
       T: stopTimeout,
       LOGMAX: logs.max,
       HOSTNAME: hostname,
-      NET_IP: nic?.address,
-      NET_GW: nic?.gateway,
+      NETS: nics.map((n) => `${n.mac}=${n.address}=${n.gateway}`).join(' '),
+      DEFAULT_ROUTE: nics
+        .filter((n) => n.defaultVia !== undefined)
+        .map((n) => `${n.mac}=${n.defaultVia}`)
+        .join(''),
     }),
   );
   const qemu = qemuArgs({
@@ -531,10 +538,10 @@ function run(req: RunConfig): ExecPlan {
     debug: process.env['RKT_DEBUG_KVM'] !== undefined,
     memoryMb: size.memoryMb,
     cpus: size.cpus,
-    ...(nic !== undefined ? { mac: nic.mac } : {}),
+    macs: nics.map((n) => n.mac),
     ports: [{ name: ENTER_PORT, socket: path.basename(ENTER_SOCKET) }],
   });
-  const inner = innerScript(R, apps, qemu, nic);
+  const inner = innerScript(R, apps, qemu, nics);
   const teardown = req.network.teardownScript;
   return {
     script: planScript({ P, R, uuid: req.uuid, inner, cni, ...(teardown !== undefined ? { teardown } : {}) }),
@@ -596,13 +603,16 @@ interface GuestNic {
   /** ADDRESS/PREFIX */
   address: string;
   gateway: string;
+  /** The namespace's default route goes through this interface, via this address. */
+  defaultVia?: string;
 }
 
 /**
- * The pod's CNI network (src/net, as the oci engine), made in `ns-net`; its interface's MAC and
- * address are the guest's. One network only for now: more are torn down again and refused.
+ * The pod's CNI networks (src/net, as the oci engine), made in `ns-net`: each interface's MAC and
+ * address are those of one of the guest's NICs. IPv4 only: an IPv6 address is refused (stage0's
+ * pipeline then tears the networks down again).
  */
-function podNetwork(P: string): GuestNic {
+function podNetworks(P: string): GuestNic[] {
   let infos: NetInfo[] = [];
   try {
     infos = JSON.parse(readFileSync(path.join(P, 'net-info.json'), 'utf8')) as NetInfo[];
@@ -611,27 +621,36 @@ function podNetwork(P: string): GuestNic {
   }
   // A failure here makes stage0's pipeline undo the networks.
   const undo = (message: string): never => fail(message);
-  const info = infos[0];
-  if (info === undefined || infos.length > 1 || info.ip.includes(':'))
-    undo(
-      `--net=${infos.map((i) => i.netName).join(',')}: the kvm engine connects a pod to one IPv4 network only (for now)`,
-    );
-  const nic = info as NetInfo;
-  const r = host().nsenter.run([`--net=${path.join(P, NETNS_FILE)}`, 'ip', '-j', 'link', 'show', nic.ifName]);
-  let mac: string | undefined;
+  if (infos.length === 0) undo('the CNI networks left no net-info.json for the kvm engine');
+  const v6 = infos.find((i) => i.ip.includes(':'));
+  if (v6 !== undefined)
+    undo(`--net=${v6.netName}: the kvm engine connects a pod to IPv4 networks only (for now)`);
+  const inNs = (...args: string[]) => host().nsenter.run([`--net=${path.join(P, NETNS_FILE)}`, ...args]);
+  // The default route the plugins gave the namespace (rkt's default network has one) is the guest's.
+  let route: { gateway?: string; dev?: string } | undefined;
   try {
-    mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+    route = (JSON.parse(inNs('ip', '-j', '-4', 'route', 'show', 'default').stdout) as (typeof route)[])[0];
   } catch {
-    mac = undefined;
+    route = undefined;
   }
-  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
-    undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
-  return {
-    ifName: nic.ifName,
-    mac: mac as string,
-    address: `${nic.ip}/${prefixLength(nic.mask)}`,
-    gateway: nic.hostIP,
-  };
+  return infos.map((nic) => {
+    const r = inNs('ip', '-j', 'link', 'show', nic.ifName);
+    let mac: string | undefined;
+    try {
+      mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+    } catch {
+      mac = undefined;
+    }
+    if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+      undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
+    return {
+      ifName: nic.ifName,
+      mac: mac as string,
+      address: `${nic.ip}/${prefixLength(nic.mask)}`,
+      gateway: nic.hostIP,
+      ...(route?.dev === nic.ifName && route.gateway !== undefined ? { defaultVia: route.gateway } : {}),
+    };
+  });
 }
 
 function readState(pod: EnginePod): KvmPodState | undefined {

@@ -32,7 +32,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'canno
 # the loggers' program and clock, the stop marker), status, logs, apps (the rootfs trees), out.
 K=/pod/conf
 S=/pod/status
-APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt
+APPS='' T=10 LOGMAX=4194304 NETS='' DEFAULT_ROUTE='' HOSTNAME=rkt
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
 # The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
@@ -42,11 +42,30 @@ export LOGMAX LOGEPOCH
 
 ip link set lo up
 hostname "$HOSTNAME"
-# The pod's CNI address (the NIC has the CNI interface's MAC); the gateway may be off its subnet (ptp).
-if [ -n "$NET_IP" ]; then
-  if ! { ip link set eth0 up && ip addr add "$NET_IP" dev eth0 && ip route add "$NET_GW" dev eth0 &&
-    ip route add default via "$NET_GW"; }; then
-    die "cannot configure eth0 with $NET_IP"
+# The pod's CNI addresses: NETS has MAC=ADDRESS/PREFIX=GATEWAY per network, and the NIC with that
+# MAC (the CNI interface's) takes the address; the gateway may be off its subnet (ptp).
+# DEFAULT_ROUTE (MAC=GATEWAY) is the default route of the pod's network namespace.
+nic() {
+  for d in /sys/class/net/*; do
+    if [ "$(cat "$d/address" 2>/dev/null)" = "$1" ]; then
+      echo "${d##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+for n in $NETS; do
+  mac=${n%%=*} rest=${n#*=}
+  addr=${rest%%=*} gw=${rest#*=}
+  if ! dev=$(nic "$mac") || ! { ip link set "$dev" up && ip addr add "$addr" dev "$dev"; }; then
+    die "cannot configure the NIC $mac with $addr"
+  fi
+  [ -z "$gw" ] || ip route add "$gw" dev "$dev" 2>/dev/null
+done
+if [ -n "$DEFAULT_ROUTE" ]; then
+  gw=${DEFAULT_ROUTE#*=}
+  if ! dev=$(nic "${DEFAULT_ROUTE%%=*}") || ! { ip route replace "$gw" dev "$dev" && ip route add default via "$gw" dev "$dev"; }; then
+    die "cannot route through $gw"
   fi
 fi
 

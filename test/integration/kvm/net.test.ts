@@ -71,19 +71,32 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     await w.close();
   });
 
-  it('answers HTTP from the VM at its CNI address and on --port; enter runs in the VM; stop and gc leave nothing', async () => {
+  it('answers HTTP from the VM at its addresses on two networks and on --port; enter runs in the VM; stop and gc leave nothing', async () => {
     const outside = w.client('k', '10.253.9.1', '10.253.9.2');
-    const { pod, uuid } = await w.startPod(KVM, `--port=http:${PORT}`, web);
-    const [info, ...more] = w.netInfo(uuid);
-    assert.equal(more.length, 0);
-    assert.ok(info !== undefined);
+    w.conf('20-kvmtwo.conf', {
+      cniVersion: '0.4.0',
+      name: 'kvmtwo',
+      type: 'ptp',
+      ipam: { type: 'host-local', subnet: '10.254.9.0/24' },
+    });
+    const { pod, uuid } = await w.startPod(KVM, '--net=default,kvmtwo', `--port=http:${PORT}`, web);
+    const infos = w.netInfo(uuid);
+    assert.equal(infos.length, 2);
+    const [info, two] = ['default', 'kvmtwo'].map((n) => infos.find((i) => i.netName === n));
+    assert.ok(info !== undefined && two !== undefined);
     assert.match(info.ip, /^172\.16\.28\.\d+$/);
+    assert.match(two.ip, /^10\.254\.9\.\d+$/);
     const url = `http://${info.ip}/`;
     let body: string | undefined;
     await waitFor(url, () => (body = w.get(url)) !== undefined, 180_000);
     assert.equal(body, 'hello from web\n');
+    // The second network's interface has a NIC of its own in the guest.
+    assert.equal(w.get(`http://${two.ip}/`), 'hello from web\n');
     const status = await w.status(uuid);
-    assert.equal(status['networks'], `default:ip4=${info.ip}`);
+    assert.deepEqual(status['networks']?.split(', ').sort(), [
+      `default:ip4=${info.ip}`,
+      `kvmtwo:ip4=${two.ip}`,
+    ]);
     assert.equal(status['engine'], 'kvm');
     const accel = readFileSync(join(w.data, 'kvm', `accel-${findKernel().version}`), 'utf8').trim();
     assert.equal(status['accelerator'], accel);
@@ -98,11 +111,14 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
       uuid,
       '/bin/sh',
       '-c',
-      'cat /proc/sys/kernel/osrelease; ip -o -4 addr show eth0; echo "app=$AC_APP_NAME" >&2; exit 5',
+      'cat /proc/sys/kernel/osrelease; ip -o -4 addr show; ip route show default; echo "app=$AC_APP_NAME" >&2; exit 5',
     ]);
     assert.equal(e.code, 5, e.stderr);
     assert.match(e.stdout.toString(), new RegExp(`^${findKernel().version.replace(/\./g, '\\.')}\n`));
-    assert.match(e.stdout.toString(), new RegExp(` inet ${info.ip.replace(/\./g, '\\.')}/`));
+    // The default route is the pod namespace's: rkt's default network's (kvmtwo has none).
+    assert.match(e.stdout.toString(), new RegExp(`^default via ${info.hostIP.replace(/\./g, '\\.')} `, 'm'));
+    for (const ip of [info.ip, two.ip])
+      assert.match(e.stdout.toString(), new RegExp(` inet ${ip.replace(/\./g, '\\.')}/`));
     assert.equal(e.stderr, 'app=web\n');
     const bytes = randomBytes(48 * 1024);
     const cat = await enter(w.data, ['--app=web', uuid, '/bin/cat'], bytes);
@@ -113,11 +129,10 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     assert.equal(none.code, 254);
     assert.match(none.stderr, /has no app "nosuch"/);
     assert.ok(existsSync(join(w.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'enter.sock')));
-    // The guest, not the pod's namespace, answers: the namespace has the tap that carries it.
-    assert.match(
-      w.sh(`nsenter --net=${join(w.data, 'pods', 'run', uuid, 'ns-net')} ip -o link show tap0`),
-      /tap0/,
-    );
+    // The guest, not the pod's namespace, answers: the namespace has the taps that carry it.
+    const links = w.sh(`nsenter --net=${join(w.data, 'pods', 'run', uuid, 'ns-net')} ip -o link show`);
+    assert.match(links, /: tap0: /);
+    assert.match(links, /: tap1: /);
     const qemu = Number(readFileSync(join(w.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'));
 
     const stop = await w.rkt('stop', uuid);

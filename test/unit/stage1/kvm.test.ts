@@ -109,7 +109,7 @@ describe('kvm engine', () => {
       kernel: '/k',
       initrd: '/i',
       name: 'rkt-u',
-      mac: '02:00:00:00:00:01',
+      macs: ['02:00:00:00:00:01', '02:00:00:00:00:02'],
       ports: [{ name: 'rkt.enter', socket: 'enter.sock' }],
     });
     assert.doesNotMatch(kvm[kvm.indexOf('-append') + 1] ?? '', /tsc_early_khz/);
@@ -118,6 +118,16 @@ describe('kvm engine', () => {
     assert.equal(
       kvm[kvm.indexOf('-device', kvm.indexOf('-netdev')) + 1],
       'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+    );
+    // One NIC per CNI interface, each on its own tap.
+    assert.deepEqual(
+      kvm.filter((a) => a.startsWith('tap,') || a.startsWith('virtio-net-device,')),
+      [
+        'tap,id=net0,ifname=tap0,script=no,downscript=no',
+        'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+        'tap,id=net1,ifname=tap1,script=no,downscript=no',
+        'virtio-net-device,netdev=net1,mac=02:00:00:00:00:02',
+      ],
     );
     // One virtio-serial bus; each port a unix socket QEMU listens on without waiting for a client.
     const at = kvm.indexOf('virtio-serial-device');
@@ -162,6 +172,18 @@ describe('kvm engine', () => {
 
   it('shares with the guest only conf (read-only), status, logs, apps and out; takes only a numeric code', () => {
     const inner = innerScript('/d/run/u', [], ['qemu-system-x86_64']);
+    assert.doesNotMatch(inner, /tuntap/);
+    const twoNets = innerScript(
+      '/d/run/u',
+      [],
+      ['qemu-system-x86_64'],
+      [{ ifName: 'eth0' }, { ifName: 'eth1' }],
+    );
+    assert.match(twoNets, /ip tuntap add dev tap0 .* redirect dev tap0 .* redirect dev eth0 /);
+    assert.match(
+      twoNets,
+      /ip tuntap add dev tap1 .*dev eth1 parent ffff: .* redirect dev tap1 .* redirect dev eth1 /,
+    );
     assert.match(inner, /mount --rbind \/d\/run\/u\/apps \/d\/run\/u\/stage1\/kvm\/share\/apps /);
     assert.match(inner, /mount --bind \/d\/run\/u\/logs \/d\/run\/u\/stage1\/kvm\/share\/logs /);
     assert.match(inner, /mount --bind \/d\/run\/u\/stage1\/kvm\/conf \/d\/run\/u\/stage1\/kvm\/share\/conf /);
