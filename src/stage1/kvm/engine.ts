@@ -7,7 +7,8 @@
  * QEMU lives in: the host's mount table never changes and the mounts end with QEMU. The apps'
  * output is the guest's serial console, which is `rkt run`'s stdout; their exit codes come back in
  * the status dir (written by the guest through 9p). QEMU's stdin is the FIFO `stage1/kvm/ctl`,
- * read by the guest from its console: a `stop` line stops the pod gracefully (docs/stage1.md).
+ * read by the guest from its console: a `stop` line stops the pod gracefully, an `enter` line wakes
+ * the guest's agent for a `rkt enter` session on the virtio-serial port `rkt.enter` (docs/stage1.md).
  *
  * Acceleration: `-accel kvm` only when /dev/kvm boots this kernel (a probe of a guest that powers
  * off at once, cached per kernel under `<dir>/kvm/`), else TCG; `RKT_KVM_ACCEL=kvm|tcg` forces one.

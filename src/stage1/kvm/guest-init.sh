@@ -8,7 +8,7 @@
 # --root --wd --setuid, the app: a quoted word list) with its output on the console, which is the
 # host's `rkt run` output. Every event is a line on the FIFO /run/ctl: `exit APP` from an app's
 # subshell once it recorded the app's code, `stop [S]` read from the console (the host's stop),
-# `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
+# `enter` read from the console (a `rkt enter` session: enter_session), `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
 # others; the pod's code is the first failing app's (143 during a stop counts as 0). The code goes
 # to /pod/out/exit, then the VM powers off.
 PATH=/bin
