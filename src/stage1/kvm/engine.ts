@@ -744,7 +744,8 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       `exec 4>>${q(path.basename(ENTER_LOCK))} && flock -x 4 || exit 254`,
       'D=$(mktemp -d) || exit 254',
       's= r=',
-      'end() { [ -n "$r" ] && kill "$r" 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D"; }',
+      // The stdin relay is a session of its own (it may still read a terminal): its group goes.
+      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D"; }',
       "trap 'end; exit 130' INT",
       "trap 'end; exit 143' TERM HUP",
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
@@ -754,7 +755,7 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       's=$!',
       // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
       'echo enter 1<>ctl',
-      `{ ${chunks('i')}; echo c; } <&5 >&7 &`,
+      `setsid sh -c ${q(`${chunks('i')}; echo c`)} <&5 >&7 &`,
       'r=$!',
       'rc=',
       'while read -r t d; do',

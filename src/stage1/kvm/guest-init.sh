@@ -153,17 +153,22 @@ enter_serve() {
   o=$!
   chunks e <"$d/err" >&8 &
   e=$!
+  # The host's stdin, to its end (`c`: the FIFO is closed); the port's end is the host gone (a
+  # `rkt enter` interrupted), which ends the command.
   (
     while read -r t data <&8; do
       case $t in
-      i) printf %s "$data" | base64 -d || break ;;
-      c) break ;;
+      i) printf %s "$data" | base64 -d ;;
+      c) exec >/dev/null ;;
       esac
     done
+    kill -TERM "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null
   ) >"$d/in" &
   i=$!
   cmd=$(printf %s "$b64" | base64 -d)
-  eval "$ENTER $cmd" <"$d/in" >"$d/out" 2>"$d/err"
+  (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  echo $! >"$d/pid"
+  wait $!
   rc=$?
   wait $o $e
   kill $i 2>/dev/null

@@ -125,6 +125,26 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     assert.equal(cat.code, 0, cat.stderr);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     assert.equal(sha(cat.stdout), sha(bytes));
+    // An interrupted enter (its stdin still open) ends the command in the guest with it.
+    const long = spawn(
+      rktBin,
+      [`--dir=${w.data}`, 'enter', uuid, '/bin/sh', '-c', 'echo started; exec sleep 1000'],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    let longOut = '';
+    long.stdout.setEncoding('utf8').on('data', (d: string) => (longOut += d));
+    const longCode = new Promise<number | null>((resolve) => long.on('close', resolve));
+    await waitFor('the long command to start in the guest', () => longOut === 'started\n', 60_000);
+    long.kill('SIGTERM');
+    assert.equal(await longCode, 143);
+    // `100[0]` matches the sleep's command line, not grep's own.
+    const sleeping = (): Promise<{ code: number | null }> =>
+      enter(w.data, [uuid, '/bin/sh', '-c', 'grep -l "100[0]" /proc/[0-9]*/cmdline']);
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) gone = (await sleeping()).code === 1;
+    assert.ok(gone, 'the command of an interrupted enter still runs in the guest');
     const none = await enter(w.data, ['--app=nosuch', uuid, '/bin/true']);
     assert.equal(none.code, 254);
     assert.match(none.stderr, /has no app "nosuch"/);
