@@ -82,12 +82,14 @@ export const KVM_CONF = path.join(KVM_DIR, 'conf');
 export const KVM_SHARE = path.join(KVM_DIR, 'share');
 export const KVM_EXIT = path.join(KVM_SHARE, 'out', 'exit');
 /**
- * `rkt enter`'s channel: the virtio-serial port `rkt.enter` in the guest, this unix socket (QEMU
- * listening) on the host; one session at a time (`enter.lock`). Other purposes get ports of their own.
+ * `rkt enter`'s channels: for each N, the virtio-serial port `rkt.enter.N` in the guest and the
+ * unix socket `enter-N.sock` (QEMU listening) in the engine's dir on the host, one session at a
+ * time each (`enter-N.lock`): so many `rkt enter`s at once, more wait. Other purposes get ports of
+ * their own.
  */
-export const ENTER_PORT = 'rkt.enter';
-export const ENTER_SOCKET = path.join(KVM_DIR, 'enter.sock');
-const ENTER_LOCK = path.join(KVM_DIR, 'enter.lock');
+export const ENTER_CHANNELS = 4;
+export const enterPort = (n: number): string => `rkt.enter.${n}`;
+export const enterSocket = (n: number): string => `enter-${n}.sock`;
 const SHARED_DIRS = ['conf', 'status', 'logs', 'apps', 'out'];
 
 /** Where the pod dir is mounted in the guest. */
@@ -385,7 +387,7 @@ export function innerScript(
       `ip tuntap add dev ${tap} mode tap && ip link set ${tap} up && ${redirect(i, tap)} && ${redirect(tap, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
     );
   }
-  // QEMU makes its sockets (`ENTER_SOCKET`...) in the engine's dir, named relative to it: the pod
+  // QEMU makes its sockets (`enter-N.sock`...) in the engine's dir, named relative to it: the pod
   // dir's path may be longer than a socket's address can be.
   L.push(`cd ${q(path.join(R, KVM_DIR))} || fail 'cannot enter the engine dir'`);
   L.push(`exec ${qemu.map(q).join(' ')}`);
@@ -540,7 +542,7 @@ function run(req: RunConfig): ExecPlan {
     memoryMb: size.memoryMb,
     cpus: size.cpus,
     macs: nics.map((n) => n.mac),
-    ports: [{ name: ENTER_PORT, socket: path.basename(ENTER_SOCKET) }],
+    ports: [...Array(ENTER_CHANNELS).keys()].map((n) => ({ name: enterPort(n), socket: enterSocket(n) })),
   });
   const inner = innerScript(R, apps, qemu, nics);
   const teardown = req.network.teardownScript;
@@ -725,7 +727,7 @@ function sendLine(podPath: string, line: string): boolean {
 }
 
 /**
- * `rkt enter`'s plan: one session on the pod's `enter.sock` (socat), lines both ways. Up: `run APP
+ * `rkt enter`'s plan: one session on the first free channel's `enter-N.sock` (socat), lines both ways. Up: `run APP
  * B64` (the command as quoted words, base64), then the plan's stdin as `i B64` chunks and `c` at its
  * end. Down: the command's stdout and stderr as `o B64` and `e B64` chunks, then `x CODE`, the exit
  * code enter exits with. An `enter` line on the guest's console (the FIFO `ctl`) wakes the guest's
@@ -740,8 +742,13 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
     [
       '# rkt enter plan (kvm engine); removes itself first',
       'rm -f "$0"',
-      `cd ${q(K)} 2>/dev/null && [ -S ${q(path.basename(ENTER_SOCKET))} ] && [ -p ctl ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
-      `exec 4>>${q(path.basename(ENTER_LOCK))} && flock -x 4 || exit 254`,
+      `cd ${q(K)} 2>/dev/null && [ -p ctl ] && [ -S ${enterSocket(0)} ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
+      // The first free channel, else wait for channel 0.
+      'n=',
+      `for i in ${[...Array(ENTER_CHANNELS).keys()].join(' ')}; do`,
+      '  [ -S "enter-$i.sock" ] && exec 4>>"enter-$i.lock" && flock -x -n 4 && n=$i && break',
+      'done',
+      '[ -n "$n" ] || { exec 4>>enter-0.lock && flock -x 4 && n=0; } || exit 254',
       'D=$(mktemp -d) || exit 254',
       's= r=',
       // The stdin relay is a session of its own (it may still read a terminal): its group goes.
@@ -751,10 +758,10 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
       'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
       `echo ${q(request)} >&7`,
-      `socat - UNIX-CONNECT:${q(path.basename(ENTER_SOCKET))} <"$D/up" >"$D/down" 2>/dev/null &`,
+      'socat - UNIX-CONNECT:"enter-$n.sock" <"$D/up" >"$D/down" 2>/dev/null &',
       's=$!',
       // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
-      'echo enter 1<>ctl',
+      'echo "enter $n" 1<>ctl',
       `setsid sh -c ${q(`${chunks('i')}; echo c`)} <&5 >&7 &`,
       'r=$!',
       'rc=',

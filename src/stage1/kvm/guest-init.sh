@@ -112,14 +112,14 @@ start_app() {
 }
 
 # `rkt enter` (src/stage1/kvm/engine.ts, enterScript): the host, connecting to the socket of the
-# virtio-serial port rkt.enter, sends `enter` on the console. Until its connection is there a read
+# virtio-serial port rkt.enter.N (a channel it locked), sends `enter N` on the console. Until its connection is there a read
 # of the port ends at once, so the agent tries again (for 10 s at most). The request `run APP B64`
 # (B64: the command as quoted words) is followed by the host's stdin (`i B64`..., `c` at its end);
 # the command runs as APP (its ENTER prefix: env, setpriv, unshare --root --wd --setuid) and its
 # stdout and stderr go back as `o B64` and `e B64` lines, then `x CODE`.
 enter_port() {
   for n in /sys/class/virtio-ports/*/name; do
-    if [ "$(cat "$n" 2>/dev/null)" = rkt.enter ]; then
+    if [ "$(cat "$n" 2>/dev/null)" = "rkt.enter.$1" ]; then
       p=${n%/name}
       echo "/dev/${p##*/}"
       return 0
@@ -146,7 +146,7 @@ enter_serve() {
     echo 'x 254' >&8
     return 0
   fi
-  d=/run/enter
+  d=/run/enter.$1
   rm -rf "$d"
   mkdir -p "$d" && mkfifo "$d/in" "$d/out" "$d/err" || return 3
   chunks o <"$d/out" >&8 &
@@ -179,10 +179,10 @@ enter_serve() {
 }
 
 enter_session() {
-  port=$(enter_port) || return
+  port=$(enter_port "$1") || return
   n=0
   while [ "$n" -lt 100 ]; do
-    if { enter_serve; } 8<>"$port" 2>/dev/null; then return; fi
+    if { enter_serve "$1"; } 8<>"$port" 2>/dev/null; then return; fi
     n=$((n + 1))
     sleep 0.1
   done
@@ -222,7 +222,12 @@ while [ "$left" -gt 0 ] && read -r cmd arg <&9; do
     fi
     ;;
   stop) stop_all "$arg" ;;
-  enter) enter_session </dev/null >/dev/null 2>&1 & ;;
+  enter)
+    case $arg in
+    '' | *[!0-9]*) ;;
+    *) enter_session "$arg" </dev/null >/dev/null 2>&1 & ;;
+    esac
+    ;;
   timeout)
     for a in $APPS; do
       [ -f "$S/$a" ] || kill -KILL "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null

@@ -137,18 +137,19 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     long.stdout.setEncoding('utf8').on('data', (d: string) => (longOut += d));
     const longCode = new Promise<number | null>((resolve) => long.on('close', resolve));
     await waitFor('the long command to start in the guest', () => longOut === 'started\n', 60_000);
-    long.kill('SIGTERM');
-    assert.equal(await longCode, 143);
-    // `100[0]` matches the sleep's command line, not grep's own.
+    // `100[0]` matches the sleep's command line, not grep's own. Another enter runs meanwhile.
     const sleeping = (): Promise<{ code: number | null }> =>
       enter(w.data, [uuid, '/bin/sh', '-c', 'grep -l "100[0]" /proc/[0-9]*/cmdline']);
+    assert.equal((await sleeping()).code, 0);
+    long.kill('SIGTERM');
+    assert.equal(await longCode, 143);
     let gone = false;
     for (let i = 0; i < 100 && !gone; i++) gone = (await sleeping()).code === 1;
     assert.ok(gone, 'the command of an interrupted enter still runs in the guest');
     const none = await enter(w.data, ['--app=nosuch', uuid, '/bin/true']);
     assert.equal(none.code, 254);
     assert.match(none.stderr, /has no app "nosuch"/);
-    assert.ok(existsSync(join(w.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'enter.sock')));
+    assert.ok(existsSync(join(w.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'enter-0.sock')));
     // The guest, not the pod's namespace, answers: the namespace has the taps that carry it.
     const links = w.sh(`nsenter --net=${join(w.data, 'pods', 'run', uuid, 'ns-net')} ip -o link show`);
     assert.match(links, /: tap0: /);

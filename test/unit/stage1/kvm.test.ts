@@ -200,7 +200,7 @@ describe('kvm engine', () => {
   });
 
   it(
-    "enter's plan: one session on enter.sock (a fake guest here), stdin up, output and exit code down",
+    "enter's plan: one session on the first free channel (a fake guest here), stdin up, output and exit code down",
     { skip: which('socat') === undefined ? 'needs socat' : false },
     async () => {
       const pod = path.join(tmp, 'enter-pod');
@@ -227,7 +227,15 @@ describe('kvm engine', () => {
           }
         });
       });
-      await new Promise<void>((r) => server.listen(path.join(K, 'enter.sock'), r));
+      // Channel 0 is busy (its lock held by another session, until our cat ends): the plan takes 1.
+      const idle = createServer((c) => seen.push(`channel 0 used: ${c.remoteAddress ?? ''}`));
+      await new Promise<void>((r) => idle.listen(path.join(K, 'enter-0.sock'), r));
+      const lock = path.join(K, 'enter-0.lock');
+      const busy = spawn('flock', ['-x', lock, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const busyDone = new Promise((r) => busy.on('close', r));
+      while (spawnSync('flock', ['-x', '-n', lock, 'true']).status === 0)
+        await new Promise((r) => setImmediate(r));
+      await new Promise<void>((r) => server.listen(path.join(K, 'enter-1.sock'), r));
       // The console FIFO, held open as QEMU and the run plan hold it.
       const fd = openSync(path.join(K, 'ctl'), constants.O_RDWR | constants.O_NONBLOCK);
       try {
@@ -250,11 +258,14 @@ describe('kvm engine', () => {
         // The guest was woken on its console, and the plan removed itself.
         const line = Buffer.alloc(64);
         const n = readSync(fd, line);
-        assert.equal(line.subarray(0, n).toString(), 'enter\n');
+        assert.equal(line.subarray(0, n).toString(), 'enter 1\n');
         assert.equal(spawnSync('test', ['-e', script]).status, 1);
       } finally {
+        busy.stdin.end();
+        await busyDone;
         closeSync(fd);
         server.close();
+        idle.close();
       }
     },
   );
