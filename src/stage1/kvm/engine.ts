@@ -752,7 +752,7 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       'D=$(mktemp -d) || exit 254',
       's= r=',
       // The stdin relay is a session of its own (it may still read a terminal): its group goes.
-      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D"; }',
+      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; }',
       "trap 'end; exit 130' INT",
       "trap 'end; exit 143' TERM HUP",
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
@@ -761,7 +761,8 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       'socat - UNIX-CONNECT:"enter-$n.sock" <"$D/up" >"$D/down" 2>/dev/null &',
       's=$!',
       // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
-      'echo "enter $n" 1<>ctl',
+      // A guest still booting may lose the line: its init looks for the marker once it reads lines.
+      ': >"conf/enter-$n" && echo "enter $n" 1<>ctl',
       `setsid sh -c ${q(`${chunks('i')}; echo c`)} <&5 >&7 &`,
       'r=$!',
       'rc=',

@@ -205,6 +205,10 @@ if [ -e "$K/stopping" ]; then
   sync
   poweroff -f
 fi
+# So is an enter sent then (its marker conf/enter-N lives as long as the host's session).
+for m in "$K"/enter-*; do
+  [ -e "$m" ] && echo "enter ${m##*/enter-}" >/run/ctl
+done
 for a in $APPS; do
   start_app "$a"
   left=$((left + 1))

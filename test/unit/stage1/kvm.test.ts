@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -205,7 +206,7 @@ describe('kvm engine', () => {
     async () => {
       const pod = path.join(tmp, 'enter-pod');
       const K = path.join(pod, 'stage1', 'kvm');
-      mkdirSync(K, { recursive: true });
+      mkdirSync(path.join(K, 'conf'), { recursive: true });
       assert.equal(spawnSync('mkfifo', [path.join(K, 'ctl')]).status, 0);
       const b64 = (t: string): string => Buffer.from(t).toString('base64');
       const seen: string[] = [];
@@ -223,6 +224,8 @@ describe('kvm engine', () => {
             if (line.startsWith('run '))
               seen.push(Buffer.from(line.split(' ')[2] ?? '', 'base64').toString());
             if (line.startsWith('i ')) stdin += Buffer.from(line.slice(2), 'base64').toString();
+            // The marker a booting guest would look for, there while the session lasts.
+            if (line === 'c') seen.push(String(existsSync(path.join(K, 'conf', 'enter-1'))));
             if (line === 'c') c.write(`o ${b64(`got ${stdin}`)}\ne ${b64('warn\n')}\nx 42\n`);
           }
         });
@@ -254,7 +257,8 @@ describe('kvm engine', () => {
           p.stdin.end('hello');
         });
         assert.deepEqual(r, { code: 42, out: 'got hello', err: 'warn\n' });
-        assert.deepEqual(seen, ['run', "/bin/echo 'it'\\''s'", 'i', 'c']);
+        assert.deepEqual(seen, ['run', "/bin/echo 'it'\\''s'", 'i', 'c', 'true']);
+        assert.equal(existsSync(path.join(K, 'conf', 'enter-1')), false);
         // The guest was woken on its console, and the plan removed itself.
         const line = Buffer.alloc(64);
         const n = readSync(fd, line);
