@@ -109,6 +109,12 @@ export interface EnterRequest {
   pod: EnginePod;
   app?: string;
   command: string[];
+  /**
+   * Run the command as the app's own process is run (user, groups, capabilities, environment,
+   * working directory), as a CRI exec does, rather than as root as `rkt enter` does. Engines
+   * without the notion ignore it.
+   */
+  asApp?: boolean;
 }
 
 /**

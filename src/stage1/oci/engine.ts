@@ -484,6 +484,8 @@ export interface AddAppRequest {
   dataDir: string;
   app: string;
   insecure: InsecureOptions;
+  /** Changes to the app's OCI config after the engine's (the CRI's security context). */
+  decorate?: (config: OciConfig) => OciConfig;
 }
 
 /**
@@ -519,8 +521,10 @@ export function addApp(req: AddAppRequest): AddedApp {
       // stage0 sets the URL into the added app's configs once it told the metadata service.
       metadataUrl: '',
       warnings,
-      decorate: (_i, config) =>
-        decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
+      decorate: (_i, config) => {
+        const c = decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) });
+        return req.decorate === undefined ? c : req.decorate(c);
+      },
     },
     i,
   );
@@ -668,10 +672,37 @@ function enter(req: EnterRequest): ExecPlan {
   const cmd = req.command.length > 0 ? req.command : ['/bin/sh'];
   const rt = runtimeFor(state);
   const base = runtimeArgv(rt, ['exec']).map(q).join(' ');
+  if (req.asApp === true) return { script: enterAsApp(base, req.pod.path, app, cmd) };
   const rest = [app.id, ...cmd].map(q).join(' ');
   return {
     script: `rm -f "$0"\nif [ -t 0 ]; then exec ${base} --tty ${rest}; else exec ${base} ${rest}; fi\n`,
   };
+}
+
+/**
+ * An enter plan running `cmd` with the process settings of the app's config.json (the runtime's
+ * `exec --process`): its user and groups, capabilities, no_new_privileges, environment and working
+ * directory. The process JSON reaches the runtime on fd 3 (a here-document), so nothing is left to
+ * clean up; the runtimes do not pass fds above 2 on to the process.
+ */
+function enterAsApp(base: string, R: string, app: { name: string; id: string }, cmd: string[]): string {
+  let proc: OciConfig['process'];
+  try {
+    proc = (JSON.parse(readFileSync(path.join(R, 'apps', app.name, 'config.json'), 'utf8')) as OciConfig)
+      .process;
+  } catch (err) {
+    throw new RocketError(
+      `app ${JSON.stringify(app.name)}: no OCI config: ${errorMessage(err)}`,
+      RKT_FAILURE,
+    );
+  }
+  const line = (terminal: boolean): string => {
+    const rest: Partial<OciConfig['process']> = { ...proc };
+    delete rest.consoleSize;
+    const json = JSON.stringify({ ...rest, terminal, args: cmd });
+    return `exec ${base} --process /dev/fd/3 ${q(app.id)} 3<<'RKT_PROCESS_JSON'\n${json}\nRKT_PROCESS_JSON\n`;
+  };
+  return `rm -f "$0"\nif [ -t 0 ]; then\n${line(true)}else\n${line(false)}fi\n`;
 }
 
 /** Cgroup dirs named `name` at the top of every hierarchy under /sys/fs/cgroup. */
