@@ -270,6 +270,13 @@ function asInvalid(err: unknown, where: string): unknown {
   return err;
 }
 
+let hostCaps: readonly string[] | undefined;
+/** The host's bounding set (the service's `CapBnd`), read once: what `ALL` and privileged mean. */
+function hostCapabilities(): readonly string[] {
+  hostCaps ??= hostBoundingSet();
+  return hostCaps;
+}
+
 /** What a container's process gets as the CRI asked, over the engine's appc defaults. */
 interface ProcessSecurity {
   /** The seccomp filter; undefined: none at all. */
@@ -767,7 +774,7 @@ export class CriRuntime {
       if (shares > 0) args.cpuShares = cpuShares(Math.max(2, Math.min(shares, 262144)));
       const caps = sc.capabilities ?? {};
       // ALL is every capability the host has: no process can be given more.
-      const host = hostBoundingSet();
+      const host = hostCapabilities();
       const granted =
         sc.privileged === true
           ? host
