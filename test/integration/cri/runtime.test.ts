@@ -665,6 +665,11 @@ for (const runtime of ['crun', 'runc'] as const) {
           '1500',
           '4000',
         ]);
+        // The exec'd process does not hold the fd its settings came on (3).
+        assert.equal(
+          (await exec(uid, ['/bin/sh', '-c', 'readlink /proc/$$/fd/3 || echo no-fd-3; true'])).out,
+          'no-fd-3\n',
+        );
         const name = await started('name', { run_as_username: 'alice' });
         assert.equal((await exec(name, ['/bin/id', '-nu'])).out, 'alice\n');
         // A uid the image does not know: group 0.
