@@ -17,6 +17,9 @@ import { MUTABLE_ANNOTATION, POD_FILES, appTreeStoreId } from '../../pod-layout.
 import {
   ENGINE_STATE,
   readEngineState,
+  type AddAppRequest,
+  type AddedApp,
+  type EngineApps,
   type EnginePod,
   type EnterRequest,
   type Engine,
@@ -44,6 +47,8 @@ import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
+
+export type { AddAppRequest, AddedApp };
 
 /** What the engine records in the pod dir (`stage1/engine.json`), for stop, enter and gc. */
 export interface OciPodState {
@@ -478,14 +483,6 @@ function writeAtomic(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
-/** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
-export interface AddAppRequest {
-  pod: EnginePod;
-  dataDir: string;
-  app: string;
-  insecure: InsecureOptions;
-}
-
 /**
  * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
  * records its containers in the engine state (temp files, then rename). The app is not started.
@@ -545,12 +542,6 @@ export function addApp(req: AddAppRequest): AddedApp {
     configFiles: [plan, ...plan.pre, ...plan.post].map((b) => path.join(b.bundle, 'config.json')),
     hostNetwork: state.hostNetwork === true,
   };
-}
-
-/** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */
-export interface AddedApp {
-  configFiles: string[];
-  hostNetwork: boolean;
 }
 
 /** Whether the oci engine's pod shares the host's network. */
@@ -709,11 +700,21 @@ function gc(pod: EnginePod): void {
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }
 
+/** `rkt app`'s operations on the oci engine's sandboxes. */
+const apps: EngineApps = {
+  supervisorRunning: (pod) => supervisorPid(pod.path) !== undefined,
+  send: (pod, line) => sendCommand(pod.path, line),
+  add: addApp,
+  removeFiles: removeAppFiles,
+  hostNetwork: podHostNetwork,
+};
+
 export const ociEngine: Engine = {
   name: 'oci',
   podNetwork: true,
   podLogs: true,
   podMetadata: true,
+  apps,
   run,
   enter,
   stop,
