@@ -748,7 +748,7 @@ function requireSandbox(pod: EnginePod): KvmPodState {
 
 /** Runs a script in the mount namespace of the pod's QEMU (where the apps' host mounts live). */
 function inQemuMounts(pod: EnginePod, lines: string[], what: string): void {
-  const qemu = qemuPid(pod) ?? fail(`pod ${pod.uuid}: its VM is not running`);
+  const qemu = awaitQemu(pod) ?? fail(`pod ${pod.uuid}: its VM is not running`);
   const r = host().nsenter.run([`--mount=/proc/${qemu}/ns/mnt`, '--', '/bin/sh', '-c', lines.join('\n')]);
   if (r.status !== 0) fail(`pod ${pod.uuid}: cannot ${what}: ${failureText(r, 'nsenter')}`);
 }
@@ -838,9 +838,26 @@ function awaitGuest(pod: EnginePod): boolean {
   const ready = path.join(pod.path, KVM_SHARE, 'out', 'ready');
   const end = Date.now() + GUEST_WAIT_MS;
   for (;;) {
-    if (qemuPid(pod) === undefined) return false;
+    if (awaitQemu(pod) === undefined) return false;
     if (existsSync(ready)) return true;
     if (Date.now() > end) return false;
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
+/**
+ * The pod's QEMU, waiting (bounded) while the plan is still making its mounts before exec'ing it
+ * (its pid is recorded first): undefined once neither runs.
+ */
+function awaitQemu(pod: EnginePod): number | undefined {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const q = qemuPid(pod);
+    if (q !== undefined) return q;
+    const starting = readPid(path.join(pod.path, KVM_QEMU_PID));
+    const argv = starting === undefined ? undefined : cmdline(starting);
+    // setsid, unshare, then the shell that mounts, each exec'ing the next, `rkt-kvm` their last word.
+    if (argv === undefined || !argv.includes('rkt-kvm') || Date.now() > end) return undefined;
     spawnSync('sleep', ['0.05']);
   }
 }
@@ -850,7 +867,7 @@ function awaitGuest(pod: EnginePod): boolean {
  * the FIFO `stage1/kvm/ctl`) and writes the status files into the pod dir over 9p.
  */
 const apps: EngineApps = {
-  supervisorRunning: (pod) => qemuPid(pod) !== undefined,
+  supervisorRunning: (pod) => awaitQemu(pod) !== undefined,
   send: (pod, line) => awaitGuest(pod) && sendLine(pod.path, line),
   add: addApp,
   removeFiles: removeAppFiles,
