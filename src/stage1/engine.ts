@@ -117,6 +117,8 @@ export interface AddAppRequest {
   dataDir: string;
   app: string;
   insecure: InsecureOptions;
+  /** The pod manifest with the app in it, as stage0 wrote it; read from the pod dir if not given. */
+  manifest?: PodManifest;
 }
 
 /** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */

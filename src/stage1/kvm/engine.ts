@@ -772,7 +772,7 @@ function addApp(req: AddAppRequest): AddedApp {
   const state = requireSandbox(req.pod);
   const R = req.pod.path;
   const file = path.join(R, POD_FILES.manifest);
-  const manifest = parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+  const manifest = req.manifest ?? parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
   const i = manifest.apps.findIndex((a) => a.name === req.app);
   if (i < 0) fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
   const ra = manifest.apps[i] as PodManifest['apps'][number];

@@ -701,7 +701,7 @@ function addApp(req: AddAppRequest): AddedApp {
   const state = requireState(req.pod);
   const R = req.pod.path;
   if (state.mutable !== true) fail(`pod ${req.pod.uuid} is not a sandbox (rkt app sandbox)`);
-  const manifest = readManifest(R);
+  const manifest = req.manifest ?? readManifest(R);
   const i = manifest.apps.findIndex((a) => a.name === req.app);
   if (i < 0) fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
   const ctx: AppsContext = {
