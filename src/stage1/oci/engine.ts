@@ -17,6 +17,9 @@ import { MUTABLE_ANNOTATION, POD_FILES, appTreeStoreId } from '../../pod-layout.
 import {
   ENGINE_STATE,
   readEngineState,
+  type AddAppRequest,
+  type AddedApp,
+  type EngineApps,
   type EnginePod,
   type EnterRequest,
   type Engine,
@@ -44,6 +47,8 @@ import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
+
+export type { AddAppRequest, AddedApp };
 
 /** What the engine records in the pod dir (`stage1/engine.json`), for stop, enter and gc. */
 export interface OciPodState {
@@ -478,12 +483,8 @@ function writeAtomic(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
-/** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
-export interface AddAppRequest {
-  pod: EnginePod;
-  dataDir: string;
-  app: string;
-  insecure: InsecureOptions;
+/** oci's `app add` request: the CRI may change the app's OCI config after the engine's. */
+export interface OciAddAppRequest extends AddAppRequest {
   /** Changes to the app's OCI config after the engine's (the CRI's security context). */
   decorate?: (config: OciConfig) => OciConfig;
 }
@@ -492,7 +493,7 @@ export interface AddAppRequest {
  * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
  * records its containers in the engine state (temp files, then rename). The app is not started.
  */
-export function addApp(req: AddAppRequest): AddedApp {
+export function addApp(req: OciAddAppRequest): AddedApp {
   const state = readState(req.pod);
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
@@ -549,12 +550,6 @@ export function addApp(req: AddAppRequest): AddedApp {
     configFiles: [plan, ...plan.pre, ...plan.post].map((b) => path.join(b.bundle, 'config.json')),
     hostNetwork: state.hostNetwork === true,
   };
-}
-
-/** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */
-export interface AddedApp {
-  configFiles: string[];
-  hostNetwork: boolean;
 }
 
 /** Whether the oci engine's pod shares the host's network. */
@@ -740,11 +735,21 @@ function gc(pod: EnginePod): void {
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }
 
+/** `rkt app`'s operations on the oci engine's sandboxes. */
+const apps: EngineApps = {
+  supervisorRunning: (pod) => supervisorPid(pod.path) !== undefined,
+  send: (pod, line) => sendCommand(pod.path, line),
+  add: addApp,
+  removeFiles: removeAppFiles,
+  hostNetwork: podHostNetwork,
+};
+
 export const ociEngine: Engine = {
   name: 'oci',
   podNetwork: true,
   podLogs: true,
   podMetadata: true,
+  apps,
   run,
   enter,
   stop,
