@@ -100,6 +100,8 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     assert.equal(status['engine'], 'kvm');
     const accel = readFileSync(join(w.data, 'kvm', `accel-${findKernel().version}`), 'utf8').trim();
     assert.equal(status['accelerator'], accel);
+    const json = JSON.parse((await w.rkt('status', '--format=json', uuid)).stdout) as Record<string, unknown>;
+    assert.deepEqual([json['engine'], json['accelerator']], ['kvm', accel]);
 
     // --port: the pipeline's portmap rules lead to the pod's address, which is the guest's.
     assert.equal(w.get(`http://127.0.0.1:${PORT}/`), 'hello from web\n');
