@@ -8,7 +8,7 @@
  * output is the guest's serial console, which is `rkt run`'s stdout; their exit codes come back in
  * the status dir (written by the guest through 9p). QEMU's stdin is the FIFO `stage1/kvm/ctl`,
  * read by the guest from its console: a `stop` line stops the pod gracefully, an `enter` line wakes
- * the guest's agent for a `rkt enter` session on the virtio-serial port `rkt.enter` (docs/stage1.md).
+ * the guest's agent for a `rkt enter` session on a virtio-serial port `rkt.enter.N` (docs/stage1.md).
  *
  * Acceleration: `-accel kvm` only when /dev/kvm boots this kernel (a probe of a guest that powers
  * off at once, cached per kernel under `<dir>/kvm/`), else TCG; `RKT_KVM_ACCEL=kvm|tcg` forces one.
@@ -113,6 +113,8 @@ const QEMU = 'qemu-system-x86_64';
 const MEMORY_MB = 128;
 /** TCG's translation cache (MB); QEMU's default (1 GB) fills up to hundreds of MB of RSS. */
 const TCG_TB_MB = 32;
+/** A microvm has 24 virtio-mmio slots: the 9p share and the serial ports take one each, NICs the rest. */
+const MAX_NICS = 22;
 /** The tap devices in the pod's network namespace that carry the guest's NICs: one per CNI interface. */
 const tapName = (i: number): string => `tap${i}`;
 
@@ -659,6 +661,8 @@ function podNetworks(P: string): GuestNic[] {
   // A failure here makes stage0's pipeline undo the networks.
   const undo = (message: string): never => fail(message);
   if (infos.length === 0) undo('the CNI networks left no net-info.json for the kvm engine');
+  if (infos.length > MAX_NICS)
+    undo(`--net: the kvm engine connects a pod to at most ${MAX_NICS} networks (QEMU's microvm slots)`);
   const v6 = infos.find((i) => i.ip.includes(':'));
   if (v6 !== undefined)
     undo(`--net=${v6.netName}: the kvm engine connects a pod to IPv4 networks only (for now)`);
