@@ -109,6 +109,8 @@ export interface EnterRequest {
   pod: EnginePod;
   app?: string;
   command: string[];
+  /** Where the runtime writes the pid of the command (oci engine: its exec's `--pid-file`). */
+  pidFile?: string;
 }
 
 /**

@@ -84,12 +84,20 @@ export function runPlan(script: string, opts: StreamOptions): StreamProcess {
   return childProcess(child, opts.tty);
 }
 
-/** Exec of `command` in app `app` (or the pod's only app) of a running rkt pod. */
-export function podExecTarget(pod: PodInfo, command: string[], app?: string): ExecTarget {
+/**
+ * Exec of `command` in app `app` (or the pod's only app) of a running rkt pod; with `pidFile`, the
+ * runtime writes the command's pid there (so that it can be killed by pid).
+ */
+export function podExecTarget(pod: PodInfo, command: string[], app?: string, pidFile?: string): ExecTarget {
   return {
     describe: `[${command.join(' ')}] in pod ${pod.uuid}${app !== undefined ? ` app ${app}` : ''}`,
     start(opts: StreamOptions): StreamProcess {
-      const plan = engineForPod(pod).enter({ pod, command, ...(app !== undefined ? { app } : {}) });
+      const plan = engineForPod(pod).enter({
+        pod,
+        command,
+        ...(app !== undefined ? { app } : {}),
+        ...(pidFile !== undefined ? { pidFile } : {}),
+      });
       return runPlan(plan.script, opts);
     },
   };
