@@ -25,6 +25,7 @@ import {
   nanos,
   parseContainerId,
   resolveCommand,
+  sandboxExposedPorts,
   sandboxIdOf,
   uuidOfSandboxId,
 } from '../../../src/cri/mapping.js';
@@ -223,5 +224,49 @@ describe('the pod logger in CRI mode', { skip: skipUnlessCI(which('mawk') ? fals
     assert.deepEqual(parsed(cri), ['stdout second out']);
     // The pod's own log (rkt logs) keeps every line too.
     assert.equal(records(join(dir, 'stdout.log')).length, 2);
+  });
+});
+
+describe('sandbox port mappings', () => {
+  it('become exposed ports with their pod port; no host port maps nothing; bad ones are refused', () => {
+    assert.deepEqual(
+      sandboxExposedPorts([
+        { protocol: 'TCP', container_port: 80, host_port: 12000 },
+        { protocol: 'UDP', container_port: 53, host_port: 5353, host_ip: '127.0.0.1' },
+        { protocol: 'TCP', container_port: 8080 },
+        { container_port: 81, host_port: 12001 },
+      ]),
+      [
+        {
+          name: 'tcp-12000-0',
+          hostPort: 12000,
+          podPort: { name: 'tcp-12000-0', protocol: 'tcp', port: 80, count: 1, socketActivated: false },
+        },
+        {
+          name: 'udp-5353-1',
+          hostPort: 5353,
+          hostIP: '127.0.0.1',
+          podPort: { name: 'udp-5353-1', protocol: 'udp', port: 53, count: 1, socketActivated: false },
+        },
+        {
+          name: 'tcp-12001-3',
+          hostPort: 12001,
+          podPort: { name: 'tcp-12001-3', protocol: 'tcp', port: 81, count: 1, socketActivated: false },
+        },
+      ],
+    );
+    assert.deepEqual(sandboxExposedPorts([]), []);
+    assert.throws(
+      () => sandboxExposedPorts([{ container_port: 0, host_port: 80 }]),
+      /port_mappings\[0\]: ports/,
+    );
+    assert.throws(
+      () => sandboxExposedPorts([{ container_port: 80, host_port: 70000 }]),
+      /port_mappings\[0\]/,
+    );
+    assert.throws(
+      () => sandboxExposedPorts([{ protocol: 'ICMP', container_port: 80, host_port: 80 }]),
+      /protocol "ICMP": not TCP, UDP or SCTP/,
+    );
   });
 });
