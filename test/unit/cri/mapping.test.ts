@@ -2,7 +2,8 @@
  * The CRI RuntimeService's pure mapping (src/cri/mapping.ts): ids, container names, the command
  * Kubernetes resolves from command/args and the image, list filters, capability sets; and the
  * pod logger's CRI mode (`CRILOG`): both streams' records in the CRI format in one file, reopened
- * for each record so that a file the kubelet rotated is replaced.
+ * for each record so that a file the kubelet rotated is replaced; its chunk mode (`LOGCHUNKS`):
+ * partial records; sandbox port mappings.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -224,6 +225,42 @@ describe('the pod logger in CRI mode', { skip: skipUnlessCI(which('mawk') ? fals
     assert.deepEqual(parsed(cri), ['stdout second out']);
     // The pod's own log (rkt logs) keeps every line too.
     assert.equal(records(join(dir, 'stdout.log')).length, 2);
+  });
+
+  it('with LOGCHUNKS, input lines tagged F or P (the chunker of an app with a stdin stream) are F and P records; the text passes on as it came', async () => {
+    prepareLogCapture(dir, ['b']);
+    const log = join(dir, 'chunks.log');
+    const child = spawn('mawk', ['-W', 'interactive', '-f', join(dir, LOGGER_PROGRAM)], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: {
+        ...process.env,
+        LOGF: log,
+        LOGSTREAM: 'stdout',
+        LOGMAX: String(1024 * 1024),
+        LOGEPOCH: String(bootEpochCentis()),
+        CRILOG: '',
+        LOGCHUNKS: '1',
+      },
+    });
+    let text = '';
+    child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // A partial line is a record at once, before its newline comes.
+    child.stdin?.write('Fone\nPname? \n');
+    await waitFor(
+      'the partial record',
+      () => existsSync(log) && readFileSync(log, 'utf8').includes(' P name? '),
+    );
+    child.stdin?.end('Fbob\nF\n');
+    assert.equal(await ended, 0);
+    assert.equal(text, 'one\nname? bob\n\n');
+    assert.deepEqual(
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split(' ').slice(1).join(' ')),
+      ['stdout F one', 'stdout P name? ', 'stdout F bob', 'stdout F '],
+    );
   });
 });
 
