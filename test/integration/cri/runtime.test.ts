@@ -937,6 +937,25 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(or.stdout, 'got hello\nstdin ended\n');
         assert.equal(or.stderr, '');
         assert.equal(or.exitCode, 3, JSON.stringify(or.status));
+        // Output without its newline yet (a prompt) reaches the attach at once: the client answers
+        // only once it has seen it (critest's attach spec waits so for `echo -n hello`). The
+        // attach follows the output from its start: the container prompts again until answered.
+        const prompt = await create(sb, {
+          metadata: { name: 'prompt', attempt: 0 },
+          command: ['/bin/sh', '-c', 'until read -t 1 l; do echo -n "name? "; done; echo "hi $l"'],
+          stdin: true,
+          stdin_once: true,
+        });
+        await unary(rt, 'StartContainer', { container_id: prompt });
+        const patt = await unary<{ url: string }>(rt, 'Attach', {
+          container_id: prompt,
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        const pr = await remoteCommand(patt.url, { stdin: 'bob\n', stdinAfter: 'name? ', stderr: true });
+        assert.match(pr.stdout, /^(name\? )+hi bob\n$/);
+        assert.equal(pr.exitCode, 0, JSON.stringify(pr.status));
         // With a tty: the container's terminal.
         const term = await create(sb, {
           metadata: { name: 'term', attempt: 0 },
