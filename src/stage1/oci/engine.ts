@@ -40,6 +40,7 @@ import {
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
 import { decorateMainConfig, supportsNotify } from './systemd.js';
+import { SECCOMP_BPF_ANNOTATION, seccompBpfData } from './seccomp-bpf.js';
 import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
@@ -167,6 +168,17 @@ interface AppContext {
   warnings: string[];
   /** The poststart hook and the systemd settings of app i's main container (pod-io.ts). */
   decorate(i: number, config: OciConfig): OciConfig;
+  /** crun: the seccomp filter given compiled (seccomp-bpf.ts). */
+  seccompBpf: boolean;
+}
+
+/** With `ctx.seccompBpf`, the config's seccomp filter compiled into crun's annotation. */
+function withSeccompBpf(ctx: AppContext, config: OciConfig): OciConfig {
+  const seccomp = config.linux?.seccomp;
+  if (!ctx.seccompBpf || seccomp === undefined) return config;
+  const data = seccompBpfData(seccomp, path.join(ctx.dataDir, 'cache', 'seccomp-bpf'));
+  if (data === undefined) return config;
+  return { ...config, annotations: { ...config.annotations, [SECCOMP_BPF_ANNOTATION]: data } };
 }
 
 /** Writes app i's rootfs mount point (or copy), overlay dirs and OCI bundles (main and handlers). */
@@ -246,7 +258,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
       ...(exec === undefined && io.tty ? { terminal: true, consoleSize: { height: 24, width: 80 } } : {}),
     });
     if (exec === undefined) ctx.warnings.push(...w);
-    return config;
+    return withSeccompBpf(ctx, config);
   };
   writeFileSync(
     path.join(P, appDir, 'config.json'),
@@ -312,6 +324,7 @@ function run(config: RunConfig): ExecPlan {
     ...(terminal !== undefined ? { terminal } : {}),
     warnings,
     decorate: (i, c) => podIo.decorate(i, c),
+    seccompBpf: rt.name === 'crun',
   };
   for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
@@ -521,6 +534,7 @@ export function addApp(req: AddAppRequest): AddedApp {
       warnings,
       decorate: (_i, config) =>
         decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
+      seccompBpf: state.runtime === 'crun',
     },
     i,
   );
