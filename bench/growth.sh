@@ -8,7 +8,7 @@
 #     containers (every process under each container's conmon but the container's). Goal: at most
 #     2 MB a pod. PSS divides shared pages among the processes that map them, so the sum over all
 #     of them is what the 100 pods cost together.
-# BENCH_RUNS (10), BENCH_PODS (100). Podman as bench/peers/04-podman-setup.sh sets it up (the
+# BENCH_RUNS (10), BENCH_PODS (100; 0 skips the memory part). Podman as bench/peers/04-podman-setup.sh sets it up (the
 # memory comparison is skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +77,7 @@ pss_kb() {
 # Names of the pids on stdin, counted.
 census() { while read -r p; do cat "/proc/$p/comm" 2>/dev/null; done | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}'; }
 
+[ "$npods" -gt 0 ] || exit 0
 echo
 echo "## host memory of $npods running pods (sleep)"
 for i in $(seq "$npods"); do
