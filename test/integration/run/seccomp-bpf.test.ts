@@ -59,6 +59,11 @@ describe('seccomp filter compiled for crun', { skip: skipUnlessCI(skip) }, () =>
       script: 'mkdir /tmp/x; echo mkdir=$?',
     },
     {
+      name: 'an allow-list with errno: the calls left out fail with it',
+      isolator: ['--seccomp=mode=retain,errno=EACCES,@rkt/default-whitelist'],
+      script: 'unshare -m true 2>&1; echo unshare=$?',
+    },
+    {
       name: "rkt's default allow-list: unshare is out, mkdir is in",
       isolator: [],
       script: 'mkdir /tmp/x && echo mkdir=$?; unshare -m true 2>/dev/null; echo unshare=$?',
@@ -80,8 +85,9 @@ describe('seccomp filter compiled for crun', { skip: skipUnlessCI(skip) }, () =>
 
   it('caches one program per filter', () => {
     const cache = join(r.data, 'cache', 'seccomp-bpf');
-    // Three distinct filters were asked for (EACCES block-list, SIGSYS block-list, default).
-    assert.equal(readdirSync(cache).filter((f) => f.endsWith('.bpf')).length, 3);
+    // Four distinct filters were asked for (EACCES and SIGSYS block-lists, the EACCES allow-list,
+    // the default).
+    assert.equal(readdirSync(cache).filter((f) => f.endsWith('.bpf')).length, 4);
   });
 
   it('what the filters do', { timeout: 60_000 }, async () => {
@@ -101,5 +107,11 @@ describe('seccomp filter compiled for crun', { skip: skipUnlessCI(skip) }, () =>
       'mkdir /tmp/x && echo mkdir=$?; unshare -m true 2>/dev/null; echo unshare=$?',
     );
     assert.equal(dflt.out, 'mkdir=0\nunshare=159');
+    const allow = await runOn(
+      'crun',
+      ['--seccomp=mode=retain,errno=EACCES,@rkt/default-whitelist'],
+      'unshare -m true 2>&1; echo unshare=$?',
+    );
+    assert.match(allow.out, /Permission denied\nunshare=1$/);
   });
 });
