@@ -65,8 +65,11 @@ function load(): Libseccomp | undefined {
 const EPERM = 1;
 const EEXIST = 17;
 
-/** libseccomp's action value (SCMP_ACT_*) for an OCI action. */
-function actionValue(action: OciSeccompAction, errnoRet: number | undefined): number {
+/**
+ * libseccomp's action value (SCMP_ACT_*) for an OCI action; undefined for the actions rkt's
+ * isolators never make (a CRI localhost profile's), which crun then compiles itself.
+ */
+function actionValue(action: OciSeccompAction, errnoRet: number | undefined): number | undefined {
   switch (action) {
     case 'SCMP_ACT_ALLOW':
       return 0x7fff0000;
@@ -74,6 +77,8 @@ function actionValue(action: OciSeccompAction, errnoRet: number | undefined): nu
       return 0x80000000;
     case 'SCMP_ACT_ERRNO':
       return 0x00050000 | ((errnoRet ?? EPERM) & 0xffff);
+    default:
+      return undefined;
   }
 }
 
@@ -89,6 +94,11 @@ const ARCH_NAMES: Record<string, string> = {
 /** Writes the BPF program for `s` to `out`; false if libseccomp cannot make it as crun would. */
 function compile(l: Libseccomp, s: OciSeccomp, out: string): boolean {
   const def = actionValue(s.defaultAction, s.defaultErrnoRet);
+  if (def === undefined) return false;
+  // Argument conditions (a CRI localhost profile's) are left to crun.
+  for (const rule of s.syscalls) {
+    if ((rule.args?.length ?? 0) > 0 || actionValue(rule.action, rule.errnoRet) === undefined) return false;
+  }
   const ctx = l.init(def);
   if (ctx === null) return false;
   try {
@@ -101,7 +111,7 @@ function compile(l: Libseccomp, s: OciSeccomp, out: string): boolean {
       if (r !== 0 && r !== -EEXIST) return false;
     }
     for (const rule of s.syscalls) {
-      const action = actionValue(rule.action, rule.errnoRet);
+      const action = actionValue(rule.action, rule.errnoRet) as number;
       if (action === def) continue;
       for (const name of rule.names) {
         const nr = l.resolve(name);
