@@ -432,6 +432,9 @@ export class CriRuntime {
         // With a CNI network: the service's config dir, whose net.d is --cni-conf-dir.
         configDirs: { system: globals.systemConfig, local: cni?.configDir ?? globals.localConfig },
         variant: runtime,
+        // One network, the CNI conf's (as kubelet expects, and as containerd does): not rkt's
+        // `default-restricted` as well.
+        namedNetsOnly: true,
       });
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);

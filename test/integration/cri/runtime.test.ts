@@ -534,6 +534,20 @@ for (const runtime of ['crun', 'runc'] as const) {
             cmd: ['/bin/ip', 'link', 'show', 'eth0'],
           });
           assert.match(link.stdout.toString(), /mtu 1400 /, 'tuning ran after ptp');
+          // One network, the conf's (as kubelet expects): no rkt default-restricted as eth1.
+          const links = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/ip', '-o', 'link', 'show'],
+          });
+          assert.equal(links.exit_code, 0);
+          assert.deepEqual(
+            links.stdout
+              .toString()
+              .split('\n')
+              .filter((l) => l !== '')
+              .map((l) => (l.split(': ')[1] ?? '').split('@')[0]),
+            ['lo', 'eth0'],
+          );
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
