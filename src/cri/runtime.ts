@@ -544,7 +544,12 @@ export class CriRuntime {
         this.opts.log(`stopping pod ${sb.pod.uuid}: ${errorMessage(err)}`);
       }
     }
-    await until(`pod sandbox ${sb.id} to stop`, () => this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running');
+    // While the supervisor lives the pod runs (it holds the pod's lock): the pod's state, which
+    // costs more to read, only once the supervisor is gone.
+    await until(
+      `pod sandbox ${sb.id} to stop`,
+      () => supervisorPid(sb.pod.path) === undefined && this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running',
+    );
     return {};
   }
 
@@ -553,9 +558,27 @@ export class CriRuntime {
     if (uuid === undefined) return {};
     await this.stopPodSandbox(req);
     if (this.sandboxAt(uuid) === undefined) return {};
-    await removePod(this.opts.dataDir, uuid);
+    // The networks, containers, mounts and cgroups go now; the pod dir's files after the answer.
+    await removePod(this.opts.dataDir, uuid, { background: (p) => this.removing(uuid, p) });
     this.opts.log(`sandbox ${sandboxIdOf(uuid)} removed`);
     return {};
+  }
+
+  /** The pod dirs being removed in the background (RemovePodSandbox). */
+  private readonly removals = new Set<Promise<void>>();
+
+  private removing(uuid: string, removal: Promise<void>): void {
+    const p = removal.then(
+      () => undefined,
+      (err: unknown) => this.opts.log(`removing the files of pod ${uuid}: ${errorMessage(err)}`),
+    );
+    this.removals.add(p);
+    void p.finally(() => this.removals.delete(p));
+  }
+
+  /** Waits for the pod dirs being removed (the service's shutdown). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.removals]);
   }
 
   private sandboxState(sb: Sandbox): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' {

@@ -447,8 +447,10 @@ for (const runtime of ['crun', 'runc'] as const) {
         await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
         assert.deepEqual(await listContainers({ pod_sandbox_id: sb }), []);
         const uuid = podDir(sb).slice(-36);
-        for (const state of ['run', 'exited-garbage', 'garbage'])
+        for (const state of ['run', 'exited-garbage'])
           assert.ok(!existsSync(join(data, 'pods', state, uuid)), `pod dir left in ${state}`);
+        // Its files go after the answer, from garbage/.
+        await waitFor('the pod dir to be removed', () => !existsSync(join(data, 'pods', 'garbage', uuid)));
         assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(uuid), 'mounts of the pod left');
         assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
         const known = spawnSync(runtime, ['list', '-q'], { encoding: 'utf8' });
@@ -657,6 +659,14 @@ for (const runtime of ['crun', 'runc'] as const) {
               return [];
             }
           });
+        // The pod dirs of earlier tests' sandboxes are removed after RemovePodSandbox answered.
+        await waitFor('earlier pod dirs to be removed', () => {
+          try {
+            return readdirSync(join(data, 'pods', 'garbage')).length === 0;
+          } catch {
+            return true;
+          }
+        });
         const before = pods();
         mkdirSync(join(work, 'net.d'), { recursive: true });
         writeFileSync(
