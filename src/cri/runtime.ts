@@ -97,6 +97,8 @@ const CRI_DIR = 'cri';
 const SANDBOX_FILE = path.join(CRI_DIR, 'sandbox.json');
 const CONTAINERS_DIR = path.join(CRI_DIR, 'containers');
 const READY_LINK = path.join('stage1', 'rootfs', 'rkt', 'supervisor-status');
+/** The first line of an exec plan that removes the plan's file (src/stage1/oci/engine.ts). */
+const PLAN_SELF_REMOVAL = 'rm -f "$0"\n';
 /** How long a sandbox or an app may take to start or stop before the call fails. */
 const WAIT_MS = 120_000;
 
@@ -437,13 +439,20 @@ export class CriRuntime {
         namedNetsOnly: true,
       });
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
-      const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
-      writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+      // A plan that starts by removing its own file (the oci engine's) runs from `sh -c`, no file.
+      let argv: string[];
+      if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
+        argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
+      } else {
+        const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
+        writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+        argv = [file];
+      }
       const env = { ...process.env };
       for (const k of ['RKT_EXEC_PLAN', 'NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'])
         delete env[k];
       let ended = false;
-      child = spawn('/bin/sh', [file], { detached: true, stdio: 'ignore', env });
+      child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
       child.on('exit', () => (ended = true));
       child.on('error', () => (ended = true));
       child.unref();
@@ -559,7 +568,12 @@ export class CriRuntime {
     await this.stopPodSandbox(req);
     if (this.sandboxAt(uuid) === undefined) return {};
     // The networks, containers, mounts and cgroups go now; the pod dir's files after the answer.
-    await removePod(this.opts.dataDir, uuid, { background: (p) => this.removing(uuid, p) });
+    // Only the network's and the oci engine's cleanups: a sandbox is never another engine's pod.
+    const { ENGINE_GC_HOOKS } = await import('../pod/engine-gc.js');
+    await removePod(this.opts.dataDir, uuid, {
+      hooks: ENGINE_GC_HOOKS.filter((h) => h.name === 'network' || h.name === 'oci'),
+      background: (p) => this.removing(uuid, p),
+    });
     this.opts.log(`sandbox ${sandboxIdOf(uuid)} removed`);
     return {};
   }
