@@ -29,11 +29,12 @@ import {
   readSync,
   statSync,
   symlinkSync,
+  watch,
   writeFileSync,
+  type FSWatcher,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
   capabilitiesRemoveSet,
@@ -252,12 +253,45 @@ function mtimeMs(file: string): number | undefined {
   }
 }
 
-/** Waits until `done()` holds; throws after `ms`, naming `what`. */
-async function until(what: string, done: () => boolean, ms = WAIT_MS): Promise<void> {
+/**
+ * Waits until `done()` holds; throws after `ms`, naming `what`. Checks every 10 ms, and at once
+ * whenever something changes in the first of `watchDirs` that exists (inotify: the supervisor's
+ * markers are files there).
+ */
+async function until(
+  what: string,
+  done: () => boolean,
+  ms = WAIT_MS,
+  watchDirs: readonly string[] = [],
+): Promise<void> {
+  if (done()) return;
   const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
-    await sleep(10);
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  for (const dir of watchDirs) {
+    try {
+      watcher = watch(dir, () => wake?.());
+      watcher.on('error', () => undefined);
+      break;
+    } catch {
+      // not there (yet, or any more): the next, else polls only
+    }
+  }
+  try {
+    while (!done()) {
+      if (Date.now() > end)
+        throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    watcher?.close();
   }
 }
 
@@ -456,7 +490,13 @@ export class CriRuntime {
       child.on('exit', () => (ended = true));
       child.on('error', () => (ended = true));
       child.unref();
-      await until(`pod sandbox ${uuid} to start`, () => ended || linkExists(path.join(R, READY_LINK)));
+      // The ready link's dir, watched by inode: it moves with the pod from prepared/ to run/.
+      await until(
+        `pod sandbox ${uuid} to start`,
+        () => ended || linkExists(path.join(R, READY_LINK)),
+        WAIT_MS,
+        [path.join(prepared.dir, path.dirname(READY_LINK)), path.join(R, path.dirname(READY_LINK))],
+      );
       if (ended)
         throw new ApiError(grpc.status.INTERNAL, `pod sandbox ${uuid}: its supervisor ended at start`);
     } catch (err) {
@@ -881,7 +921,9 @@ export class CriRuntime {
   private async command(c: ContainerRef, line: string, what: string, done: () => boolean): Promise<void> {
     if (supervisorPid(c.sandbox.pod.path) === undefined || !sendCommand(c.sandbox.pod.path, line))
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} is not running`);
-    await until(what, () => done() || supervisorPid(c.sandbox.pod.path) === undefined);
+    await until(what, () => done() || supervisorPid(c.sandbox.pod.path) === undefined, WAIT_MS, [
+      statusDir(c.sandbox.pod),
+    ]);
     if (!done())
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} ended before ${what}`);
   }
