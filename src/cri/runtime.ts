@@ -29,11 +29,12 @@ import {
   readSync,
   statSync,
   symlinkSync,
+  watch,
   writeFileSync,
+  type FSWatcher,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import {
   capabilitiesRemoveSet,
@@ -103,6 +104,8 @@ const CRI_DIR = 'cri';
 const SANDBOX_FILE = path.join(CRI_DIR, 'sandbox.json');
 const CONTAINERS_DIR = path.join(CRI_DIR, 'containers');
 const READY_LINK = path.join('stage1', 'rootfs', 'rkt', 'supervisor-status');
+/** The first line of an exec plan that removes the plan's file (src/stage1/oci/engine.ts). */
+const PLAN_SELF_REMOVAL = 'rm -f "$0"\n';
 /** How long a sandbox or an app may take to start or stop before the call fails. */
 const WAIT_MS = 120_000;
 
@@ -259,12 +262,45 @@ function mtimeMs(file: string): number | undefined {
   }
 }
 
-/** Waits until `done()` holds; throws after `ms`, naming `what`. */
-async function until(what: string, done: () => boolean, ms = WAIT_MS): Promise<void> {
+/**
+ * Waits until `done()` holds; throws after `ms`, naming `what`. Checks every 10 ms, and at once
+ * whenever something changes in the first of `watchDirs` that exists (inotify: the supervisor's
+ * markers are files there).
+ */
+async function until(
+  what: string,
+  done: () => boolean,
+  ms = WAIT_MS,
+  watchDirs: readonly string[] = [],
+): Promise<void> {
+  if (done()) return;
   const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
-    await sleep(10);
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  for (const dir of watchDirs) {
+    try {
+      watcher = watch(dir, () => wake?.());
+      watcher.on('error', () => undefined);
+      break;
+    } catch {
+      // not there (yet, or any more): the next, else polls only
+    }
+  }
+  try {
+    while (!done()) {
+      if (Date.now() > end)
+        throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 10);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    watcher?.close();
   }
 }
 
@@ -488,19 +524,35 @@ export class CriRuntime {
         // With a CNI network: the service's config dir, whose net.d is --cni-conf-dir.
         configDirs: { system: globals.systemConfig, local: cni?.configDir ?? globals.localConfig },
         variant: runtime,
+        // One network, the CNI conf's (as kubelet expects, and as containerd does): not rkt's
+        // `default-restricted` as well.
+        namedNetsOnly: true,
       });
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
-      const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
-      writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+      // A plan that starts by removing its own file (the oci engine's) runs from `sh -c`, no file.
+      let argv: string[];
+      if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
+        argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
+      } else {
+        const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
+        writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+        argv = [file];
+      }
       const env = { ...process.env };
       for (const k of ['RKT_EXEC_PLAN', 'NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'])
         delete env[k];
       let ended = false;
-      child = spawn('/bin/sh', [file], { detached: true, stdio: 'ignore', env });
+      child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
       child.on('exit', () => (ended = true));
       child.on('error', () => (ended = true));
       child.unref();
-      await until(`pod sandbox ${uuid} to start`, () => ended || linkExists(path.join(R, READY_LINK)));
+      // The ready link's dir, watched by inode: it moves with the pod from prepared/ to run/.
+      await until(
+        `pod sandbox ${uuid} to start`,
+        () => ended || linkExists(path.join(R, READY_LINK)),
+        WAIT_MS,
+        [path.join(prepared.dir, path.dirname(READY_LINK)), path.join(R, path.dirname(READY_LINK))],
+      );
       if (ended)
         throw new ApiError(grpc.status.INTERNAL, `pod sandbox ${uuid}: its supervisor ended at start`);
     } catch (err) {
@@ -597,7 +649,12 @@ export class CriRuntime {
         this.opts.log(`stopping pod ${sb.pod.uuid}: ${errorMessage(err)}`);
       }
     }
-    await until(`pod sandbox ${sb.id} to stop`, () => this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running');
+    // While the supervisor lives the pod runs (it holds the pod's lock): the pod's state, which
+    // costs more to read, only once the supervisor is gone.
+    await until(
+      `pod sandbox ${sb.id} to stop`,
+      () => supervisorPid(sb.pod.path) === undefined && this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running',
+    );
     return {};
   }
 
@@ -606,9 +663,32 @@ export class CriRuntime {
     if (uuid === undefined) return {};
     await this.stopPodSandbox(req);
     if (this.sandboxAt(uuid) === undefined) return {};
-    await removePod(this.opts.dataDir, uuid);
+    // The networks, containers, mounts and cgroups go now; the pod dir's files after the answer.
+    // Only the network's and the oci engine's cleanups: a sandbox is never another engine's pod.
+    const { ENGINE_GC_HOOKS } = await import('../pod/engine-gc.js');
+    await removePod(this.opts.dataDir, uuid, {
+      hooks: ENGINE_GC_HOOKS.filter((h) => h.name === 'network' || h.name === 'oci'),
+      background: (p) => this.removing(uuid, p),
+    });
     this.opts.log(`sandbox ${sandboxIdOf(uuid)} removed`);
     return {};
+  }
+
+  /** The pod dirs being removed in the background (RemovePodSandbox). */
+  private readonly removals = new Set<Promise<void>>();
+
+  private removing(uuid: string, removal: Promise<void>): void {
+    const p = removal.then(
+      () => undefined,
+      (err: unknown) => this.opts.log(`removing the files of pod ${uuid}: ${errorMessage(err)}`),
+    );
+    this.removals.add(p);
+    void p.finally(() => this.removals.delete(p));
+  }
+
+  /** Waits for the pod dirs being removed (the service's shutdown). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.removals]);
   }
 
   private sandboxState(sb: Sandbox): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' {
@@ -919,7 +999,9 @@ export class CriRuntime {
   private async command(c: ContainerRef, line: string, what: string, done: () => boolean): Promise<void> {
     if (supervisorPid(c.sandbox.pod.path) === undefined || !sendCommand(c.sandbox.pod.path, line))
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} is not running`);
-    await until(what, () => done() || supervisorPid(c.sandbox.pod.path) === undefined);
+    await until(what, () => done() || supervisorPid(c.sandbox.pod.path) === undefined, WAIT_MS, [
+      statusDir(c.sandbox.pod),
+    ]);
     if (!done())
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} ended before ${what}`);
   }

@@ -136,6 +136,8 @@ export class CriService {
         resolve();
       });
     });
+    // Pod dirs still being removed (RemovePodSandbox) are finished rather than left to gc.
+    await this.runtime.settle();
   }
 
   private unary<Req, Res>(name: string, fn: (req: Req) => Res | Promise<Res>): Unary<Req, Res> {

@@ -199,15 +199,17 @@ export function loadNetConfs(
 
 /**
  * The networks a pod joins, in file-name order: every one with `all`, else the named ones plus
- * `default-restricted` when `default` is not among them (so the pod can always reach the host).
+ * `default-restricted` when `default` is not among them (so the pod can always reach the host),
+ * unless `namedOnly` (the CRI service's sandboxes: one network, as kubelet expects).
  */
 export function selectNets(
   request: { all: boolean; nets: readonly NetRequest[] },
   available: ReadonlyMap<string, NetConf>,
+  namedOnly = false,
 ): SelectedNet[] {
   const args = new Map(request.nets.map((n) => [n.name, n.args]));
   const names = request.all ? [...available.keys()] : request.nets.map((n) => n.name);
-  if (!request.all && !names.includes(DEFAULT_NET) && !names.includes(DEFAULT_RESTRICTED_NET))
+  if (!request.all && !namedOnly && !names.includes(DEFAULT_NET) && !names.includes(DEFAULT_RESTRICTED_NET))
     names.push(DEFAULT_RESTRICTED_NET);
   const missing = names.filter((n) => !available.has(n));
   if (missing.length > 0) fail(`networks not found: ${missing.join(', ')}`);

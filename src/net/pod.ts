@@ -52,6 +52,8 @@ export const NET_DIR = 'net';
 export const NETNS_FILE = 'ns-net';
 export const TEARDOWN_SCRIPT = path.join(NET_DIR, 'teardown.sh');
 const INVOCATIONS = path.join(NET_DIR, 'invocations.json');
+/** The confs whose DEL the teardown script has done, one a line. */
+const DELETED = path.join(NET_DIR, 'deleted');
 
 /** One plugin run of the pod, as recorded for its DEL. */
 export interface Invocation {
@@ -82,6 +84,8 @@ export interface PodNetworkRequest {
     dnsDomain?: string;
   };
   hostname: string;
+  /** Only the networks `net` names: no `default-restricted` added (the CRI service's sandboxes). */
+  namedOnly?: boolean;
   warn?: (message: string) => void;
   runner?: ProcessRunner;
 }
@@ -128,10 +132,14 @@ export function teardownScript(invocations: readonly Invocation[]): string {
     'd=$1 ns=$1/' + NETNS_FILE,
     'mountpoint -q "$ns" 2>/dev/null || ns=',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
+    // A DEL that succeeded is recorded (DELETED, no process), so gc does not run it again.
     'del() {',
     `  [ -f "$d/${NET_DIR}/$2" ] || return 0`,
-    `  o=$(CNI_COMMAND=DEL CNI_CONTAINERID=$3 CNI_NETNS=$ns CNI_IFNAME=$4 CNI_ARGS=$5 CNI_PATH=$6 "$1" <"$d/${NET_DIR}/$2" 2>&1) ||`,
+    `  if o=$(CNI_COMMAND=DEL CNI_CONTAINERID=$3 CNI_NETNS=$ns CNI_IFNAME=$4 CNI_ARGS=$5 CNI_PATH=$6 "$1" <"$d/${NET_DIR}/$2" 2>&1); then`,
+    `    echo "$2" >>"$d/${DELETED}"`,
+    '  else',
     '    echo "rkt: network $7 ($4): CNI DEL with $1 failed: $o" >&2',
+    '  fi',
     '}',
   ];
   for (const inv of [...invocations].reverse())
@@ -158,16 +166,30 @@ function readInvocations(podDir: string): Invocation[] {
   }
 }
 
+/** The confs the teardown script has already deleted (its DELETED record). */
+function deletedConfs(podDir: string): Set<string> {
+  try {
+    return new Set(readFileSync(path.join(podDir, DELETED), 'utf8').split('\n'));
+  } catch {
+    return new Set();
+  }
+}
+
 /**
- * CNI DEL of every network recorded in `podDir`, last first, with the namespace if it still exists.
+ * CNI DEL of every network recorded in `podDir`, last first, with the namespace if it still exists,
+ * but those the teardown script has already deleted (the supervisor's cleanup).
  * Idempotent. Returns the failures (one line each); the namespace file is left to the caller.
  */
 export function teardownPodNetwork(podDir: string, runner?: ProcessRunner): string[] {
   const invocations = readInvocations(podDir);
+  if (invocations.length === 0) return [];
+  const done = deletedConfs(podDir);
+  const pending = invocations.filter((inv) => !done.has(inv.conf));
+  if (pending.length === 0) return [];
   const nsFile = path.join(podDir, NETNS_FILE);
   const netns = isMounted(nsFile) ? nsFile : '';
   const errors: string[] = [];
-  for (const inv of [...invocations].reverse()) {
+  for (const inv of [...pending].reverse()) {
     const confFile = path.join(podDir, NET_DIR, inv.conf);
     let conf: string;
     try {
@@ -306,7 +328,7 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
     releaseStaleNetwork(req.preparedDir, req.uuid, warn, req.runner);
     return [];
   }
-  const nets = selectNets(selection, loadNetConfs(netConfDirs(req.configDirs), warn));
+  const nets = selectNets(selection, loadNetConfs(netConfDirs(req.configDirs), warn), req.namedOnly === true);
   const ports = forwardedPorts(req.manifest);
   const searchPath = pluginSearchPath(req.configDirs.local);
   const notFound = (type: string, net: string): never =>

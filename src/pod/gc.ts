@@ -5,7 +5,8 @@
  * mounted under the pod dir (as root), and removes the dir.
  */
 import { launcherGone } from './launcher.js';
-import { rmSync, statSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { RocketError, errorMessage } from '../errors.js';
 import { mountsUnder, unescapeMountPath, unmountUnder } from '../host/mounts.js';
 
@@ -56,6 +57,18 @@ export interface GcOptions {
 }
 
 /**
+ * How a pod's files go once its hooks have run: with `background` (a long-lived caller, the CRI
+ * service), the pod dir is renamed into garbage/ and removed off the main thread, its lock held
+ * until then (gc skips it meanwhile, and deletes what a killed process left there); the removal's
+ * promise is handed to `background`. Otherwise removed before deletePod returns.
+ */
+export interface DeleteOptions {
+  hooks?: readonly PodGcHook[];
+  out?: GcOutput;
+  background?: (removal: Promise<void>) => void;
+}
+
+/**
  * Deletes a pod in exited-garbage or garbage. Returns false if it is locked (being deleted or still
  * in use) or already gone; throws if removal fails.
  */
@@ -63,7 +76,7 @@ export async function deletePod(
   layout: PodsLayout,
   uuid: string,
   from: 'exited-garbage' | 'garbage',
-  opts: { hooks?: readonly PodGcHook[]; out?: GcOutput } = {},
+  opts: DeleteOptions = {},
 ): Promise<boolean> {
   const path = layout.podDir(from, uuid);
   let lock: DirLock | undefined;
@@ -75,6 +88,7 @@ export async function deletePod(
   }
   if (lock === undefined) return false;
   const out = opts.out ?? SILENT;
+  let held = false;
   try {
     const pod = readPod(layout, { uuid, stateDir: from, path });
     if (pod !== undefined) {
@@ -87,10 +101,26 @@ export async function deletePod(
       }
     }
     unmountUnder(path);
+    if (opts.background !== undefined) {
+      let dir = path;
+      if (from !== 'garbage') {
+        const trash = layout.podDir('garbage', uuid);
+        try {
+          renameSync(path, trash);
+          dir = trash;
+        } catch {
+          // removed where it is
+        }
+      }
+      const kept = lock;
+      held = true;
+      opts.background(rm(dir, { recursive: true, force: true }).finally(() => kept.release()));
+      return true;
+    }
     rmSync(path, { recursive: true, force: true });
     return true;
   } finally {
-    lock.release();
+    if (!held) lock.release();
   }
 }
 
@@ -191,11 +221,7 @@ export async function gcPods(dataDir: string, opts: GcOptions): Promise<GcResult
  * `rkt rm` of one pod (by full UUID): refuses running, preparing and deleting pods; moves prepared
  * and aborted pods to garbage and exited ones to exited-garbage; then deletes at once.
  */
-export async function removePod(
-  dataDir: string,
-  uuid: string,
-  opts: { out?: GcOutput; hooks?: readonly PodGcHook[] } = {},
-): Promise<void> {
+export async function removePod(dataDir: string, uuid: string, opts: DeleteOptions = {}): Promise<void> {
   const layout = new PodsLayout(dataDir);
   layout.ensure();
   const out = opts.out ?? SILENT;

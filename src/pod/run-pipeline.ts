@@ -38,6 +38,8 @@ export interface PodRunRequest {
   insecure: InsecureOptions;
   /** `--system-config` and `--local-config` (network confs in their `net.d`). */
   configDirs: { system: string; local: string };
+  /** Only the networks `--net` names, without rkt's `default-restricted` (the CRI service). */
+  namedNetsOnly?: boolean;
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -117,6 +119,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     manifest,
     dns: args,
     hostname,
+    ...(req.namedNetsOnly === true ? { namedOnly: true } : {}),
     warn: (m) => process.stderr.write(`run: ${m}\n`),
   });
   let registration: Registration | undefined;

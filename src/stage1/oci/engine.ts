@@ -31,7 +31,7 @@ import {
 } from '../engine.js';
 import { rmdirTree, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
-import { createNamespacesArgv, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
+import { createNamespacesCommand, podNamespaceFiles, removePodNamespacesSync } from './namespaces.js';
 import {
   deleteContainer,
   detectRuntime,
@@ -435,7 +435,7 @@ export function podEnv(p: SupervisorPod): string {
     // The runtime's state dir tells whether a container still exists.
     ST: p.rt.stateRoot ?? `/run/${p.rt.name}`,
     NS_FILES: nsFiles.map((f) => path.relative(p.R, f)).join(' '),
-    NS_CREATE: create ? createNamespacesArgv(toCreate, p.hostname).map(q).join(' ') : '',
+    NS_CREATE: create ? createNamespacesCommand(toCreate, p.hostname) : '',
     CGP: p.cgroupParent,
     CNI: p.cniNetworks === true,
     CNI_TEARDOWN: p.cniTeardown ?? '',

@@ -26,18 +26,14 @@ function list(files: PodNamespaceFiles): string[] {
   return [files.network, files.ipc, files.uts].filter((f): f is string => f !== undefined);
 }
 
-/**
- * One argv that creates the files, makes the namespaces with `unshare --net=F --ipc=F --uts=F`,
- * and inside them brings loopback up (new network only) and sets the hostname.
- * Inside the sh: $1 is the hostname, the rest the files to create.
- */
-export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string): string[] {
+/** `unshare --net=F --ipc=F --uts=F sh -c INNER`: inside, loopback up (new network only) and the hostname ($0). */
+function unshareArgv(files: PodNamespaceFiles): string[] {
   const inner = [
     'set -e',
     ...(files.network !== undefined ? ['ip link set lo up'] : []),
     'printf %s "$0" > /proc/sys/kernel/hostname',
   ].join('; ');
-  const unshare = [
+  return [
     'unshare',
     ...(files.network !== undefined ? ['--net=' + files.network] : []),
     '--ipc=' + files.ipc,
@@ -46,10 +42,30 @@ export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string)
     '-c',
     inner,
   ];
+}
+
+/**
+ * One argv that creates the files, makes the namespaces with `unshare --net=F --ipc=F --uts=F`,
+ * and inside them brings loopback up (new network only) and sets the hostname.
+ * Inside the sh: $1 is the hostname, the rest the files to create.
+ */
+export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string): string[] {
   // The outer sh creates the mount-point files, then execs unshare with the hostname as $0 of the
   // inner sh.
-  const outer = `set -e; h=$1; shift; for f; do : > "$f"; done; exec ${unshare.map(quote).join(' ')} "$h"`;
+  const outer = `set -e; h=$1; shift; for f; do : > "$f"; done; exec ${unshareArgv(files).map(quote).join(' ')} "$h"`;
   return ['sh', '-c', outer, 'rocket-ns', hostname, ...list(files)];
+}
+
+/**
+ * The same as one sh command for the supervisor to eval, one exec less: the files are made by the
+ * supervisor's own shell (`true >F`: no process, and `true` is not a special builtin, so a failed
+ * redirection does not end the shell), then `unshare` runs the inner sh.
+ */
+export function createNamespacesCommand(files: PodNamespaceFiles, hostname: string): string {
+  return [
+    ...list(files).map((f) => `true >${quote(f)}`),
+    [...unshareArgv(files), hostname].map(quote).join(' '),
+  ].join(' && ');
 }
 
 /** One argv that unmounts and removes the files; missing or unmounted files are fine. */

@@ -83,10 +83,14 @@ export function cgroupLayoutFrom(mountinfo: string, readControllers: (dir: strin
   return { mode, unifiedPath, unifiedControllers: controllers };
 }
 
+let hostLayout: CgroupLayout | undefined;
+
+/** The host's cgroup layout, read once a process (the CRI service asks at every pod and gc). */
 export function hostCgroupLayout(): CgroupLayout {
-  return cgroupLayoutFrom(readFileSync('/proc/self/mountinfo', 'utf8'), (dir) =>
+  hostLayout ??= cgroupLayoutFrom(readFileSync('/proc/self/mountinfo', 'utf8'), (dir) =>
     readFileSync(path.join(dir, 'cgroup.controllers'), 'utf8'),
   );
+  return hostLayout;
 }
 
 /**

@@ -361,7 +361,7 @@ term() {
 # known, the check after `s=$!` covers a TERM before that, and the cancel file a TERM that came
 # before the trap was set (it met the handler this shell had at the fork, and was lost).
 timer() {
-	rm -f "$R/stage1/cancel.$1"
+	[ ! -e "$R/stage1/cancel.$1" ] || rm -f "$R/stage1/cancel.$1"
 	(
 		x='' s=''
 		trap 'x=1; [ -n "$s" ] && kill "$s"' TERM
@@ -397,6 +397,16 @@ stop() {
 		: >"$M"
 	fi
 	sdstop
+	if [ "$T" = 0 ] && [ -n "$MUTABLE" ]; then
+		# A sandbox stopped without grace (the CRI's StopPodSandbox, as containerd's): KILL at once,
+		# without a TERM first or a timer.
+		for n in $APPS; do
+			key "$n"
+			eval "tm_$k=1"
+		done
+		echo timeout >&9
+		return
+	fi
 	term
 	timer pod
 	timer=$!

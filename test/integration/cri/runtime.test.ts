@@ -466,8 +466,10 @@ for (const runtime of ['crun', 'runc'] as const) {
         await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
         assert.deepEqual(await listContainers({ pod_sandbox_id: sb }), []);
         const uuid = podDir(sb).slice(-36);
-        for (const state of ['run', 'exited-garbage', 'garbage'])
+        for (const state of ['run', 'exited-garbage'])
           assert.ok(!existsSync(join(data, 'pods', state, uuid)), `pod dir left in ${state}`);
+        // Its files go after the answer, from garbage/.
+        await waitFor('the pod dir to be removed', () => !existsSync(join(data, 'pods', 'garbage', uuid)));
         assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(uuid), 'mounts of the pod left');
         assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
         const known = spawnSync(runtime, ['list', '-q'], { encoding: 'utf8' });
@@ -553,6 +555,20 @@ for (const runtime of ['crun', 'runc'] as const) {
             cmd: ['/bin/ip', 'link', 'show', 'eth0'],
           });
           assert.match(link.stdout.toString(), /mtu 1400 /, 'tuning ran after ptp');
+          // One network, the conf's (as kubelet expects): no rkt default-restricted as eth1.
+          const links = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/ip', '-o', 'link', 'show'],
+          });
+          assert.equal(links.exit_code, 0);
+          assert.deepEqual(
+            links.stdout
+              .toString()
+              .split('\n')
+              .filter((l) => l !== '')
+              .map((l) => (l.split(': ')[1] ?? '').split('@')[0]),
+            ['lo', 'eth0'],
+          );
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
@@ -767,6 +783,14 @@ for (const runtime of ['crun', 'runc'] as const) {
               return [];
             }
           });
+        // The pod dirs of earlier tests' sandboxes are removed after RemovePodSandbox answered.
+        await waitFor('earlier pod dirs to be removed', () => {
+          try {
+            return readdirSync(join(data, 'pods', 'garbage')).length === 0;
+          } catch {
+            return true;
+          }
+        });
         const before = pods();
         mkdirSync(join(work, 'net.d'), { recursive: true });
         writeFileSync(

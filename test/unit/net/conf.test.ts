@@ -96,6 +96,8 @@ describe('network confs', () => {
     );
     assert.deepEqual(names(picked), ['aa', 'default-restricted', 'zz']);
     assert.equal(picked[0]?.args, 'IP=1.2.3.4');
+    // The CRI service's sandboxes: the named network only.
+    assert.deepEqual(names(selectNets({ all: false, nets: [{ name: 'aa', args: '' }] }, nets, true)), ['aa']);
     assert.deepEqual(names(selectNets({ all: true, nets: [] }, nets)), [
       'aa',
       'default-restricted',

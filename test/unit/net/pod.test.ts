@@ -80,6 +80,15 @@ describe('pod network records and teardown', () => {
       readFileSync(log, 'utf8'),
       `DEL uuid-1 eth1 [fail] [] /a:/b {"conf":"eth1.conf"}\nDEL uuid-1 eth0 [K=it's] [] /a:/b {"conf":"eth0.conf"}\n`,
     );
+    // The DEL that succeeded is recorded: gc then runs only the one that failed.
+    assert.equal(readFileSync(join(pod, 'net', 'deleted'), 'utf8'), 'eth0.conf\n');
+    const calls: string[] = [];
+    const runner: ProcessRunner = (file, env) => {
+      calls.push(`${env['CNI_COMMAND']} ${env['CNI_IFNAME']}`);
+      return { status: 0, stdout: '', stderr: '' };
+    };
+    assert.deepEqual(teardownPodNetwork(pod, runner), []);
+    assert.deepEqual(calls, ['DEL eth1']);
   });
 
   it('reads net-info.json and formats it as rkt list and status do', () => {

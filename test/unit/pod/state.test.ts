@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
@@ -192,6 +192,30 @@ describe('pod state machine', () => {
     h.flock.kill('SIGKILL');
     for (let i = 0; i < 100 && stateOf(layout, 'run', uuid) === 'running'; i++) await sleep(10);
     await removePod(tmp.path, uuid, { hooks: [] });
+    assert.deepEqual(listPods(tmp.path), []);
+  });
+
+  it('rm with background: hooks run first, then the pod dir goes from garbage/, locked until removed', async () => {
+    const uuid = '12345678-8888-4888-8888-888888888888';
+    const dir = makePod(layout, 'exited-garbage', uuid, ['a']);
+    const seen: string[] = [];
+    let removal: Promise<void> | undefined;
+    await removePod(tmp.path, uuid, {
+      hooks: [{ name: 'h', gc: (pod) => void seen.push(pod.path) }],
+      background: (p) => {
+        removal = p;
+      },
+    });
+    assert.deepEqual(seen, [dir]);
+    assert.ok(!existsSync(dir), 'no longer in exited-garbage');
+    const trash = layout.podDir('garbage', uuid);
+    assert.ok(removal !== undefined);
+    // The removal runs on the thread pool, after this continuation: the dir is there, locked (gc
+    // skips it).
+    assert.ok(existsSync(trash));
+    assert.ok(isLocked(trash));
+    await removal;
+    assert.ok(!existsSync(trash));
     assert.deepEqual(listPods(tmp.path), []);
   });
 

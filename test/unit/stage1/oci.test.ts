@@ -1,7 +1,17 @@
 // The oci engine's pure parts: appc app → OCI config, seccomp sets, user resolution, runtime
 // detection and namespace argv. Root-free.
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, statSync } from 'node:fs';
+import {
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  statSync,
+} from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -23,6 +33,7 @@ import { DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
 import { RocketError } from '../../../src/errors.js';
 import {
   createNamespacesArgv,
+  createNamespacesCommand,
   podNamespaceFiles,
   removeNamespacesArgv,
 } from '../../../src/stage1/oci/namespaces.js';
@@ -774,6 +785,39 @@ describe('pod namespace argv', () => {
       '/pods/p/ns-ipc',
       '/pods/p/ns-uts',
     ]);
+  });
+});
+
+describe('pod namespace command (the supervisor evals it)', () => {
+  it('makes the files in its own shell, then runs unshare once with the hostname quoted', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rocket-nscmd-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      mkdirSync(bin);
+      // A stand-in unshare: records its arguments, one a line.
+      writeFileSync(
+        path.join(bin, 'unshare'),
+        `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`,
+        { mode: 0o755 },
+      );
+      const files = { ipc: path.join(dir, 'ns-ipc'), uts: path.join(dir, 'ns-uts') };
+      const cmd = createNamespacesCommand(files, "it's");
+      const r = spawnSync('sh', ['-c', 'eval "$1"', 'sh', cmd], {
+        encoding: 'utf8',
+        env: { PATH: `${bin}:/usr/bin:/bin` },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(statSync(files.ipc).isFile() && statSync(files.uts).isFile());
+      const args = readFileSync(path.join(dir, 'args'), 'utf8').split('\n');
+      assert.deepEqual(args.slice(0, 4), [`--ipc=${files.ipc}`, `--uts=${files.uts}`, 'sh', '-c']);
+      assert.equal(args[5], "it's");
+      // A file that cannot be made fails the command before unshare, and the shell goes on.
+      const bad = createNamespacesCommand({ ipc: path.join(dir, 'no', 'ns-ipc'), uts: files.uts }, 'h');
+      const r2 = spawnSync('sh', ['-c', 'eval "$1" || echo failed', 'sh', bad], { encoding: 'utf8' });
+      assert.equal(r2.stdout, 'failed\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
