@@ -260,8 +260,11 @@ attach() {
 	return 0
 }
 
-# endpoints: ends the app's attach endpoints (each socat's process group).
+# endpoints: ends the app's attach endpoints (each socat's process group). A pty's socat holds
+# its slave side open, so it never sees the app's end: what the app wrote last may still be on its
+# way through the pty to an attached client, and gets a moment (0.2 s) to get there.
 endpoints() {
+	[ -n "$IO_TTY" ] && [ -n "$sp" ] && sleep 0.2
 	for p in $sp; do kill -s TERM -- "-$p" 2>/dev/null; done
 	return 0
 }
