@@ -90,6 +90,16 @@ import {
   uuidOfSandboxId,
 } from './mapping.js';
 import { podExecTarget, podPortTarget } from './streaming/rkt.js';
+import {
+  POD_PID_NS_FILE,
+  applyContainerOptions,
+  containerPidMode,
+  mountPropagationOf,
+  propagationRefusal,
+  sandboxNamespaceModes,
+  type Propagation,
+} from './container-config.js';
+import type { OciConfig } from '../stage1/oci/spec.js';
 import { attachTarget } from './attach.js';
 import type { ExecTarget, PortForwardTarget } from './streaming/types.js';
 
@@ -131,6 +141,7 @@ interface MountMsg {
   container_path?: string;
   host_path?: string;
   readonly?: boolean;
+  propagation?: Propagation;
 }
 
 export interface ContainerConfigMsg {
@@ -164,6 +175,9 @@ export interface ContainerConfigMsg {
       run_as_username?: string;
       readonly_rootfs?: boolean;
       no_new_privs?: boolean;
+      namespace_options?: { pid?: NamespaceMode } | null;
+      masked_paths?: string[];
+      readonly_paths?: string[];
     } | null;
   } | null;
 }
@@ -178,6 +192,9 @@ interface SandboxRecord {
   runtimeHandler: string;
   createdAt: number;
   network: NamespaceMode;
+  /** Absent in records of older services: CONTAINER and POD. */
+  pid?: 'POD' | 'CONTAINER' | 'NODE';
+  ipc?: 'POD' | 'NODE';
   cgroupParent: string;
 }
 
@@ -190,7 +207,7 @@ interface ContainerRecord {
   annotations: Labels;
   logPath: string;
   createdAt: number;
-  mounts: { container_path: string; host_path: string; readonly: boolean }[];
+  mounts: { container_path: string; host_path: string; readonly: boolean; propagation?: Propagation }[];
   tty?: boolean;
   stdin?: boolean;
   stdinOnce?: boolean;
@@ -307,6 +324,21 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
+/**
+ * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
+ * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
+ */
+function enablePodPidNamespace(preparedDir: string): void {
+  const env = path.join(preparedDir, SUP_DIR, 'pod.env');
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
+}
+
+/** Rewrites an app's OCI configs (main and handlers) with a change (temp file, then rename). */
+function rewriteOciConfigs(files: string[], change: (c: OciConfig) => OciConfig): void {
+  for (const f of files)
+    writeFileAtomic(f, JSON.stringify(change(JSON.parse(readFileSync(f, 'utf8')) as OciConfig), null, 2));
+}
+
 type AppState = 'created' | 'running' | 'exited';
 
 function statusDir(pod: PodInfo): string {
@@ -373,6 +405,7 @@ export class CriRuntime {
       throw invalid(`runtime_handler ${JSON.stringify(handler)}: this runtime has crun and runc`);
     const ns = c.linux?.security_context?.namespace_options ?? {};
     const network = ns.network === 'NODE' ? 'NODE' : 'POD';
+    const modes = sandboxNamespaceModes(c.linux?.security_context?.namespace_options);
     const cni = network === 'POD' ? this.cniNetwork() : undefined;
     const argv = [
       '--mds-register=false',
@@ -409,6 +442,8 @@ export class CriRuntime {
       runtimeHandler: handler,
       createdAt: Date.now(),
       network,
+      pid: modes.pid,
+      ipc: modes.ipc,
       cgroupParent: c.linux?.cgroup_parent ?? '',
     };
     const { preparePodFromArgs } = await import('../cli/rkt/pod/prepare.js');
@@ -433,6 +468,7 @@ export class CriRuntime {
         configDirs: { system: globals.systemConfig, local: cni?.configDir ?? globals.localConfig },
         variant: runtime,
       });
+      if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
       writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
@@ -570,7 +606,9 @@ export class CriRuntime {
         created_at: nanos(r.createdAt),
         network: { ip: readNetInfo(sb.pod.path).find((n) => n.ip !== '')?.ip ?? '', additional_ips: [] },
         linux: {
-          namespaces: { options: { network: r.network, pid: 'CONTAINER', ipc: 'POD', target_id: '' } },
+          namespaces: {
+            options: { network: r.network, pid: r.pid ?? 'CONTAINER', ipc: r.ipc ?? 'POD', target_id: '' },
+          },
         },
         labels: r.labels,
         annotations: r.annotations,
@@ -664,11 +702,17 @@ export class CriRuntime {
     config: ContainerConfigMsg,
     app: string,
     key: string,
-  ): { ra: RuntimeApp; mounts: ContainerRecord['mounts']; privileged: boolean } {
+  ): {
+    ra: RuntimeApp;
+    mounts: ContainerRecord['mounts'];
+    privileged: boolean;
+    propagated: { source: string; destination: string; propagation: Propagation }[];
+  } {
     const im = this.opts.store.manifest(key);
     const sc = config.linux?.security_context ?? {};
     const res = config.linux?.resources ?? {};
     const mounts: ContainerRecord['mounts'] = [];
+    const propagated: { source: string; destination: string; propagation: Propagation }[] = [];
     const appMounts: Mount[] = [];
     for (const [i, m] of (config.mounts ?? []).entries()) {
       const where = `mounts[${i}]`;
@@ -690,7 +734,17 @@ export class CriRuntime {
         path: target,
         appVolume: { name, kind: 'host', source: real, readOnly: m.readonly === true },
       });
-      mounts.push({ container_path: target, host_path: source, readonly: m.readonly === true });
+      const propagation = m.propagation ?? 'PROPAGATION_PRIVATE';
+      if (propagation !== 'PROPAGATION_PRIVATE') {
+        const why = propagationRefusal(
+          propagation,
+          mountPropagationOf(readFileSync('/proc/self/mountinfo', 'utf8'), real),
+        );
+        if (why !== undefined)
+          throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: host_path ${JSON.stringify(source)} ${why}`);
+        propagated.push({ source: real, destination: target, propagation });
+      }
+      mounts.push({ container_path: target, host_path: source, readonly: m.readonly === true, propagation });
     }
     const annotations: Record<string, string> = {};
     if (config.tty === true)
@@ -752,7 +806,7 @@ export class CriRuntime {
       ra.app.isolators = [...isolators, noNewPrivileges(true)];
     }
     if (appMounts.length > 0) ra.mounts = [...appMounts, ...(ra.mounts ?? [])];
-    return { ra, mounts, privileged: sc.privileged === true };
+    return { ra, mounts, privileged: sc.privileged === true, propagated };
   }
 
   async createContainer(req: {
@@ -776,7 +830,14 @@ export class CriRuntime {
     if (logRel !== '' && sb.record.logDirectory === '')
       throw invalid('config.log_path: the sandbox has no log_directory');
     const logPath = logRel === '' ? '' : path.resolve(sb.record.logDirectory, logRel);
-    const { ra, mounts, privileged } = this.buildApp(config, app, key);
+    const { ra, mounts, privileged, propagated } = this.buildApp(config, app, key);
+    const sc = config.linux?.security_context ?? {};
+    let pid: 'POD' | 'CONTAINER' | 'NODE';
+    try {
+      pid = containerPidMode(sc.namespace_options, sb.record.pid ?? 'CONTAINER');
+    } catch (err) {
+      throw invalid(`config.linux.security_context.${errorMessage(err)}`);
+    }
     const id = containerIdOf(sb.id, app);
     const pod = sb.pod;
     const recordFile = path.join(pod.path, CONTAINERS_DIR, `${app}.json`);
@@ -808,12 +869,24 @@ export class CriRuntime {
         throw asInvalid(err, `container ${id}`);
       }
       try {
-        addApp({
+        const added = addApp({
           pod,
           dataDir: this.opts.dataDir,
           app,
           insecure: { capabilities: privileged, paths: privileged, seccomp: privileged },
         });
+        // Namespaces, masked and read-only paths, mount propagation (container-config.ts).
+        rewriteOciConfigs(added.configFiles, (oci) =>
+          applyContainerOptions(oci, {
+            pid,
+            podPidNs: path.join(pod.path, POD_PID_NS_FILE),
+            ipc: sb.record.ipc ?? 'POD',
+            maskedPaths: sc.masked_paths ?? [],
+            readonlyPaths: sc.readonly_paths ?? [],
+            privileged,
+            mounts: propagated,
+          }),
+        );
         // The supervisor's loggers also write the CRI log at log_path (supervisor.sh, CRILOG); with
         // stdin_once, the end of the first attach's stdin is the end of the container's (IO_ONCE).
         const extra =
@@ -972,7 +1045,7 @@ export class CriRuntime {
         mounts: c.record.mounts.map((m) => ({
           ...m,
           selinux_relabel: false,
-          propagation: 'PROPAGATION_PRIVATE',
+          propagation: m.propagation ?? 'PROPAGATION_PRIVATE',
         })),
         log_path: c.record.logPath,
       },

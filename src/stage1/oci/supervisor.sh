@@ -118,6 +118,9 @@ release() {
 cleanup() {
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	for n in $APPS; do forget "$n"; done
+	# The pod-wide PID namespace's holder: its init dies with it (--kill-child), and the kernel
+	# kills what is left in the namespace.
+	[ -n "$pidns" ] && kill "$pidns" 2>/dev/null && wait "$pidns"
 	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
 	# shellcheck disable=SC2086 # app names, one word each
 	release -n $APPS
@@ -157,7 +160,26 @@ if [ -n "$LOGS" ]; then
 fi
 mkfifo "$@" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
+pidns=''
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
+# PIDNS (a CRI sandbox whose containers share one PID namespace): the namespace, bound at $R/$PIDNS
+# for the apps' configs to join, and its init, which lives as long as the pod and reaps the
+# namespace's orphans (the shell's wait reaps any child). Its start is known by the file it makes.
+if [ -n "${PIDNS-}" ]; then
+	NS_FILES="$NS_FILES $PIDNS"
+	: >"$R/$PIDNS" || fail 'cannot create the pod PID namespace'
+	# shellcheck disable=SC2016 # the inner shell's own $0
+	unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
+		'trap "exit 0" TERM; : >"$0"; while :; do sleep infinity & wait; done' "$R/stage1/pidns-up" \
+		</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+	pidns=$!
+	w=0
+	while [ ! -e "$R/stage1/pidns-up" ]; do
+		if ! kill -0 "$pidns" 2>/dev/null || [ "$w" -ge 1000 ]; then fail 'cannot create the pod PID namespace'; fi
+		sleep 0.01
+		w=$((w + 1))
+	done
+fi
 if [ -n "$LOGS" ]; then
 	export LOGMAX LOGEPOCH
 fi
@@ -490,6 +512,7 @@ for n in $APPS; do
 	key "$n"
 	eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\""
 done
+[ -n "$pidns" ] && kill "$pidns" 2>/dev/null
 wait
 cleanup
 exit "${failed:-0}"
