@@ -118,9 +118,9 @@ release() {
 cleanup() {
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	for n in $APPS; do forget "$n"; done
-	# The pod-wide PID namespace's holder: its init dies with it (--kill-child), and the kernel
-	# kills what is left in the namespace.
-	[ -n "$pidns" ] && kill "$pidns" 2>/dev/null && wait "$pidns"
+	# The pod-wide PID namespace's holder (unshare, which ignores TERM): its init dies with it
+	# (--kill-child), and the kernel kills what is left in the namespace.
+	[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null && wait "$pidns"
 	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
 	# shellcheck disable=SC2086 # app names, one word each
 	release -n $APPS
@@ -512,7 +512,7 @@ for n in $APPS; do
 	key "$n"
 	eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\""
 done
-[ -n "$pidns" ] && kill "$pidns" 2>/dev/null
+[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null
 wait
 cleanup
 exit "${failed:-0}"
