@@ -8,7 +8,8 @@
 import type { OciConfig, OciMount, OciNamespace } from '../stage1/oci/spec.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
-export type Propagation = 'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
+export type Propagation =
+  'PROPAGATION_PRIVATE' | 'PROPAGATION_HOST_TO_CONTAINER' | 'PROPAGATION_BIDIRECTIONAL';
 
 /** The file of a sandbox's pod-wide PID namespace, in its pod dir (pid `POD`). */
 export const POD_PID_NS_FILE = 'ns-pid';

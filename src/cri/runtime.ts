@@ -741,7 +741,10 @@ export class CriRuntime {
           mountPropagationOf(readFileSync('/proc/self/mountinfo', 'utf8'), real),
         );
         if (why !== undefined)
-          throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: host_path ${JSON.stringify(source)} ${why}`);
+          throw new ApiError(
+            grpc.status.FAILED_PRECONDITION,
+            `${where}: host_path ${JSON.stringify(source)} ${why}`,
+          );
         propagated.push({ source: real, destination: target, propagation });
       }
       mounts.push({ container_path: target, host_path: source, readonly: m.readonly === true, propagation });

@@ -164,13 +164,13 @@ pidns=''
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
 # PIDNS (a CRI sandbox whose containers share one PID namespace): the namespace, bound at $R/$PIDNS
 # for the apps' configs to join, and its init, which lives as long as the pod and reaps the
-# namespace's orphans (the shell's wait reaps any child). Its start is known by the file it makes.
+# namespace's orphans (the shell's wait reaps any child). Its start is known by the file it makes
+# (in its working dir: the containers see its command line, which names no host path).
 if [ -n "${PIDNS-}" ]; then
 	NS_FILES="$NS_FILES $PIDNS"
 	: >"$R/$PIDNS" || fail 'cannot create the pod PID namespace'
-	# shellcheck disable=SC2016 # the inner shell's own $0
-	unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
-		'trap "exit 0" TERM; : >"$0"; while :; do sleep infinity & wait; done' "$R/stage1/pidns-up" \
+	(cd "$R/stage1" && exec unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
+		'trap "exit 0" TERM; : >pidns-up; cd /; while :; do sleep infinity & wait; done' rkt-pod) \
 		</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 	pidns=$!
 	w=0

@@ -91,10 +91,20 @@ describe('cri container config: the OCI config', () => {
     });
     assert.deepEqual(c.linux.maskedPaths, ['/bin/ls']);
     assert.deepEqual(c.linux.readonlyPaths, ['/tmp']);
-    const d = applyContainerOptions(base, { pid: 'CONTAINER', ipc: 'POD', maskedPaths: [], readonlyPaths: [] });
+    const d = applyContainerOptions(base, {
+      pid: 'CONTAINER',
+      ipc: 'POD',
+      maskedPaths: [],
+      readonlyPaths: [],
+    });
     assert.deepEqual(d.linux.maskedPaths, base.linux.maskedPaths);
     assert.deepEqual(d.linux.readonlyPaths, base.linux.readonlyPaths);
-    const p = applyContainerOptions(base, { pid: 'CONTAINER', ipc: 'POD', maskedPaths: ['/x'], privileged: true });
+    const p = applyContainerOptions(base, {
+      pid: 'CONTAINER',
+      ipc: 'POD',
+      maskedPaths: ['/x'],
+      privileged: true,
+    });
     assert.equal(p.linux.maskedPaths, undefined);
     assert.equal(p.linux.readonlyPaths, undefined);
   });
@@ -117,7 +127,11 @@ describe('cri container config: the OCI config', () => {
       ],
     });
     assert.deepEqual(shared.mounts.find((m) => m.destination === '/data')?.options, ['rbind', 'rshared']);
-    assert.deepEqual(shared.mounts.find((m) => m.destination === '/other')?.options, ['rbind', 'ro', 'rslave']);
+    assert.deepEqual(shared.mounts.find((m) => m.destination === '/other')?.options, [
+      'rbind',
+      'ro',
+      'rslave',
+    ]);
     assert.equal(shared.linux.rootfsPropagation, 'rshared');
     const priv = applyContainerOptions(engineConfig(), {
       pid: 'CONTAINER',
