@@ -165,11 +165,12 @@ if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod na
 # PIDNS (a CRI sandbox whose containers share one PID namespace): the namespace, bound at $R/$PIDNS
 # for the apps' configs to join, and its init, which lives as long as the pod and reaps the
 # namespace's orphans (the shell's wait reaps any child). Its start is known by the file it makes
-# (in its working dir: the containers see its command line, which names no host path).
+# (in its working dir: the containers see its command line, which names no host path). It dies
+# with the supervisor, also a killed one (setpriv's parent-death signal).
 if [ -n "${PIDNS-}" ]; then
 	NS_FILES="$NS_FILES $PIDNS"
 	: >"$R/$PIDNS" || fail 'cannot create the pod PID namespace'
-	(cd "$R/stage1" && exec unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
+	(cd "$R/stage1" && exec setpriv --pdeathsig KILL unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
 		'trap "exit 0" TERM; : >pidns-up; cd /; while :; do sleep infinity & wait; done' rkt-pod) \
 		</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 	pidns=$!

@@ -256,6 +256,16 @@ for (const runtime of ['crun', 'runc'] as const) {
           grpc.status.INVALID_ARGUMENT,
           /no pod-wide PID namespace/,
         );
+        // The pod's PID namespace ends with its supervisor, also a killed one, and its containers with it.
+        const uuid = uuidOf(pod);
+        const holder = (): number[] => pidsOf((c) => c.includes(`${uuid}/ns-pid`));
+        assert.equal(holder().length, 1);
+        process.kill(Number(readFileSync(join(data, 'pods', 'run', uuid, 'pid'), 'utf8').trim()), 'SIGKILL');
+        await waitFor('the PID namespace holder to end', () => holder().length === 0);
+        await waitFor(
+          'the containers to end',
+          () => pidsOf((c) => c === '/bin/sleep\x001001\x00' || c === '/bin/sleep\x001002\x00').length === 0,
+        );
         for (const sb of [pod, own, node]) await remove(sb);
         for (const n of [1001, 1002, 1003, 1004])
           assert.deepEqual(
