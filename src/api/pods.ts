@@ -10,6 +10,7 @@ import { POD_FILES, appExitCode, gcMarkedAt, type PodInfo, type PodState } from 
 import { readNetInfo } from '../net/info.js';
 import { readEngineState } from '../stage1/engine.js';
 import type { OciPodState } from '../stage1/oci/engine.js';
+import { MUTABLE_ANNOTATION } from '../pod-layout.js';
 import {
   keyValues,
   nanosOf,
@@ -86,8 +87,10 @@ function appImage(p: PodInfo, app: string, imageId: string): Image {
 function podApps(p: PodInfo): App[] {
   const running = p.state === 'running';
   const afterRun = AFTER_RUN.includes(p.state);
-  // In a sandbox (`rkt app sandbox`), an app added but not started yet has no state to report.
-  const sandbox = running && readEngineState<OciPodState>(p.path, 'oci')?.mutable === true;
+  // In a sandbox (`rkt app sandbox`, any engine), an app added but not started yet has no state to report.
+  const sandbox =
+    running &&
+    (p.manifest?.annotations ?? []).some((a) => a.name === MUTABLE_ANNOTATION && a.value === 'true');
   const started = (app: string): boolean =>
     !sandbox || existsSync(join(p.path, POD_FILES.appStatusDir, `${app}-started`));
   return (p.manifest?.apps ?? []).map((ra) => {

@@ -72,7 +72,6 @@ import type { RktGlobals } from '../cli/rkt/globals.js';
 import { cpuIsolator, memoryIsolator, parseRunArgs } from '../cli/rkt/pod/run-flags.js';
 import type { CriImages } from './images.js';
 import {
-  ALL_CAPABILITIES,
   appNameOf,
   clampOomScoreAdj,
   capabilityIsolatorSet,
@@ -99,7 +98,10 @@ import {
   sandboxNamespaceModes,
   type Propagation,
 } from './container-config.js';
+import { criSeccomp, criUser, seccompChoice, type SecurityProfileMsg } from './security.js';
+import { hostBoundingSet } from '../stage1/oci/spec.js';
 import type { OciConfig } from '../stage1/oci/spec.js';
+import type { OciSeccomp } from '../stage1/oci/seccomp.js';
 import { attachTarget } from './attach.js';
 import type { ExecTarget, PortForwardTarget } from './streaming/types.js';
 
@@ -175,6 +177,8 @@ export interface ContainerConfigMsg {
       run_as_username?: string;
       readonly_rootfs?: boolean;
       no_new_privs?: boolean;
+      seccomp?: SecurityProfileMsg | null;
+      seccomp_profile_path?: string;
       namespace_options?: { pid?: NamespaceMode } | null;
       masked_paths?: string[];
       readonly_paths?: string[];
@@ -282,6 +286,52 @@ function asInvalid(err: unknown, where: string): unknown {
   return err;
 }
 
+let hostCaps: readonly string[] | undefined;
+/** The host's bounding set (the service's `CapBnd`), read once: what `ALL` and privileged mean. */
+function hostCapabilities(): readonly string[] {
+  hostCaps ??= hostBoundingSet();
+  return hostCaps;
+}
+
+/** What a container's process gets as the CRI asked, over the engine's appc defaults. */
+interface ProcessSecurity {
+  /** The seccomp filter; undefined: none at all. */
+  seccomp: OciSeccomp | undefined;
+  noNewPrivs: boolean;
+}
+
+/** The app's OCI config with the container's seccomp filter and no_new_privs, as containerd sets them. */
+function withProcessSecurity(config: OciConfig, security: ProcessSecurity): OciConfig {
+  const linux = { ...config.linux };
+  if (security.seccomp === undefined) delete linux.seccomp;
+  else linux.seccomp = security.seccomp;
+  return { ...config, linux, process: { ...config.process, noNewPrivileges: security.noNewPrivs } };
+}
+
+type SecurityContextMsg = NonNullable<NonNullable<ContainerConfigMsg['linux']>['security_context']>;
+
+/** The user fields of a security context, over the image's user (see security.ts). */
+function criUserRequest(
+  sc: SecurityContextMsg,
+  image: { user: string; group: string; supplementaryGIDs?: number[] } | undefined,
+): Parameters<typeof criUser>[1] {
+  const id = (v: { value?: string } | null | undefined): number | undefined =>
+    v === null || v === undefined ? undefined : Number(v.value ?? '0');
+  const runAsUser = id(sc.run_as_user);
+  const runAsGroup = id(sc.run_as_group);
+  return {
+    ...(runAsUser !== undefined ? { runAsUser } : {}),
+    ...(runAsGroup !== undefined ? { runAsGroup } : {}),
+    ...((sc.run_as_username ?? '') !== '' ? { runAsUsername: sc.run_as_username } : {}),
+    supplementalGroups: (sc.supplemental_groups ?? [])
+      .map(Number)
+      .filter((g) => Number.isSafeInteger(g) && g >= 0),
+    imageUser: image?.user ?? '0',
+    imageGroup: image?.group ?? '0',
+    imageGids: image?.supplementaryGIDs ?? [],
+  };
+}
+
 /**
  * Whether the kernel log (/dev/kmsg, read without waiting) has an OOM kill of a task in cgroup
  * `rel` (`oom-kill:...,task_memcg=/REL,...`). False when the log cannot be read.
@@ -331,12 +381,6 @@ function readOwnOomScoreAdj(): number {
 function enablePodPidNamespace(preparedDir: string): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
   writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
-}
-
-/** Rewrites an app's OCI configs (main and handlers) with a change (temp file, then rename). */
-function rewriteOciConfigs(files: string[], change: (c: OciConfig) => OciConfig): void {
-  for (const f of files)
-    writeFileAtomic(f, JSON.stringify(change(JSON.parse(readFileSync(f, 'utf8')) as OciConfig), null, 2));
 }
 
 type AppState = 'created' | 'running' | 'exited';
@@ -702,10 +746,12 @@ export class CriRuntime {
     config: ContainerConfigMsg,
     app: string,
     key: string,
+    rootfs: string,
   ): {
     ra: RuntimeApp;
     mounts: ContainerRecord['mounts'];
     privileged: boolean;
+    security: ProcessSecurity;
     propagated: { source: string; destination: string; propagation: Propagation }[];
   } {
     const im = this.opts.store.manifest(key);
@@ -754,16 +800,15 @@ export class CriRuntime {
       for (const s of ['stdin', 'stdout', 'stderr']) annotations[`coreos.com/rkt/stage2/${s}`] = 'tty';
     else if (config.stdin === true) annotations['coreos.com/rkt/stage2/stdin'] = 'stream';
     const args: AppArgs = { image: key, name: app, environment: [], mounts: [], annotations };
+    let security: ProcessSecurity;
     try {
       for (const e of config.envs ?? [])
         if ((e.key ?? '') !== '') args.environment.push([e.key ?? '', e.value ?? '']);
       if ((config.working_dir ?? '') !== '') args.workingDir = config.working_dir ?? '';
-      if (sc.run_as_user !== null && sc.run_as_user !== undefined)
-        args.user = String(sc.run_as_user.value ?? '0');
-      else if ((sc.run_as_username ?? '') !== '') args.user = sc.run_as_username ?? '';
-      if (sc.run_as_group !== null && sc.run_as_group !== undefined)
-        args.group = String(sc.run_as_group.value ?? '0');
-      else if (args.user !== undefined && /^\d+$/.test(args.user)) args.group = args.user;
+      const user = criUser(rootfs, criUserRequest(sc, im.app));
+      args.user = user.user;
+      args.group = user.group;
+      if (user.supplementaryGIDs.length > 0) args.supplementaryGIDs = user.supplementaryGIDs;
       if (sc.readonly_rootfs === true) args.readOnlyRootFS = true;
       const mem = Number(res.memory_limit_in_bytes ?? '0');
       if (mem > 0) args.memory = memoryIsolator(String(mem));
@@ -771,19 +816,29 @@ export class CriRuntime {
       if (millis !== undefined) args.cpu = cpuIsolator(`${millis}m`);
       const oom = Number(res.oom_score_adj ?? '0');
       if (oom !== 0) args.oomScoreAdj = oomScoreAdj(clampOomScoreAdj(oom, readOwnOomScoreAdj()));
-      const groups = (sc.supplemental_groups ?? []).map(Number).filter((g) => Number.isInteger(g) && g >= 0);
-      if (groups.length > 0) args.supplementaryGIDs = groups;
       const shares = Number(res.cpu_shares ?? '0');
       if (shares > 0) args.cpuShares = cpuShares(Math.max(2, Math.min(shares, 262144)));
       const caps = sc.capabilities ?? {};
+      // ALL is every capability the host has: no process can be given more.
+      const host = hostCapabilities();
+      const granted =
+        sc.privileged === true
+          ? host
+          : capabilitySet(caps.add_capabilities ?? [], caps.drop_capabilities ?? [], host);
       if (sc.privileged !== true) {
-        const set = capabilityIsolatorSet(
-          capabilitySet(caps.add_capabilities ?? [], caps.drop_capabilities ?? [], ALL_CAPABILITIES),
-        );
+        const set = capabilityIsolatorSet(granted);
         if (set !== undefined)
           if ('retain' in set) args.capsRetain = capabilitiesRetainSet(set.retain);
           else args.capsRemove = capabilitiesRemoveSet(set.remove);
       }
+      security = {
+        seccomp: criSeccomp(
+          seccompChoice(sc.seccomp, sc.seccomp_profile_path),
+          granted.filter((c) => host.includes(c)),
+          sc.privileged === true,
+        ),
+        noNewPrivs: sc.no_new_privs === true,
+      };
     } catch (err) {
       throw asInvalid(err, 'config');
     }
@@ -809,7 +864,7 @@ export class CriRuntime {
       ra.app.isolators = [...isolators, noNewPrivileges(true)];
     }
     if (appMounts.length > 0) ra.mounts = [...appMounts, ...(ra.mounts ?? [])];
-    return { ra, mounts, privileged: sc.privileged === true, propagated };
+    return { ra, mounts, privileged: sc.privileged === true, security, propagated };
   }
 
   async createContainer(req: {
@@ -833,7 +888,13 @@ export class CriRuntime {
     if (logRel !== '' && sb.record.logDirectory === '')
       throw invalid('config.log_path: the sandbox has no log_directory');
     const logPath = logRel === '' ? '' : path.resolve(sb.record.logDirectory, logRel);
-    const { ra, mounts, privileged, propagated } = this.buildApp(config, app, key);
+    let rootfs: string;
+    try {
+      rootfs = (await this.opts.store.renderTree(key)).rootfs;
+    } catch (err) {
+      throw asInvalid(err, `image ${JSON.stringify(imageName)}`);
+    }
+    const { ra, mounts, privileged, security, propagated } = this.buildApp(config, app, key, rootfs);
     const sc = config.linux?.security_context ?? {};
     let pid: 'POD' | 'CONTAINER' | 'NODE';
     try {
@@ -872,24 +933,24 @@ export class CriRuntime {
         throw asInvalid(err, `container ${id}`);
       }
       try {
-        const added = addApp({
+        addApp({
           pod,
           dataDir: this.opts.dataDir,
           app,
           insecure: { capabilities: privileged, paths: privileged, seccomp: privileged },
+          // Seccomp and no_new_privs (security.ts); namespaces, masked and read-only paths, mount
+          // propagation (container-config.ts).
+          decorate: (c) =>
+            applyContainerOptions(withProcessSecurity(c, security), {
+              pid,
+              podPidNs: path.join(pod.path, POD_PID_NS_FILE),
+              ipc: sb.record.ipc ?? 'POD',
+              maskedPaths: sc.masked_paths ?? [],
+              readonlyPaths: sc.readonly_paths ?? [],
+              privileged,
+              mounts: propagated,
+            }),
         });
-        // Namespaces, masked and read-only paths, mount propagation (container-config.ts).
-        rewriteOciConfigs(added.configFiles, (oci) =>
-          applyContainerOptions(oci, {
-            pid,
-            podPidNs: path.join(pod.path, POD_PID_NS_FILE),
-            ipc: sb.record.ipc ?? 'POD',
-            maskedPaths: sc.masked_paths ?? [],
-            readonlyPaths: sc.readonly_paths ?? [],
-            privileged,
-            mounts: propagated,
-          }),
-        );
         // The supervisor's loggers also write the CRI log at log_path (supervisor.sh, CRILOG); with
         // stdin_once, the end of the first attach's stdin is the end of the container's (IO_ONCE).
         const extra =
@@ -1107,7 +1168,7 @@ export class CriRuntime {
     if (this.state(c) !== 'running')
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} is not running`);
     if ((cmd ?? []).length === 0) throw invalid('cmd: empty');
-    return podExecTarget(c.sandbox.pod, [...(cmd ?? [])], c.app);
+    return podExecTarget(c.sandbox.pod, [...(cmd ?? [])], c.app, true);
   }
 
   /** An attach target: a running container's terminal, or its stdin stream and its log. */

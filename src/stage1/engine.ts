@@ -109,6 +109,47 @@ export interface EnterRequest {
   pod: EnginePod;
   app?: string;
   command: string[];
+  /**
+   * Run the command as the app's own process is run (user, groups, capabilities, environment,
+   * working directory), as a CRI exec does, rather than as root as `rkt enter` does. Engines
+   * without the notion ignore it.
+   */
+  asApp?: boolean;
+}
+
+/** What `rkt app add` hands an engine: a running sandbox whose manifest already has the app. */
+export interface AddAppRequest {
+  pod: EnginePod;
+  dataDir: string;
+  app: string;
+  insecure: InsecureOptions;
+  /** The pod manifest with the app in it, as stage0 wrote it; read from the pod dir if not given. */
+  manifest?: PodManifest;
+}
+
+/** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */
+export interface AddedApp {
+  configFiles: string[];
+  hostNetwork: boolean;
+}
+
+/**
+ * The app operations of an engine whose pods can be sandboxes (`rkt app sandbox|add|start|stop|
+ * rm`). A sandbox is started by the engine's `run` (its manifest has rkt's mutable annotation);
+ * its supervisor (supervisor.sh) takes the commands of docs/stage1.md ("The supervisor's
+ * protocol") and writes the apps' status files in the pod dir, which stage0 reads.
+ */
+export interface EngineApps {
+  /** Whether the pod's supervisor still runs (and so reads its commands). */
+  supervisorRunning(pod: EnginePod): boolean;
+  /** Writes one command line to the pod's supervisor; false if nobody reads it. */
+  send(pod: EnginePod, line: string): boolean;
+  /** Writes the app's files (rootfs, launch or bundle, supervisor settings) into the running pod; the app is not started. */
+  add(req: AddAppRequest): AddedApp;
+  /** Once the supervisor forgot the app (`rm`): its files and its place in the engine state. */
+  removeFiles(pod: EnginePod, app: string): void;
+  /** Whether the pod shares the host's network (for the metadata service). */
+  hostNetwork(pod: EnginePod): boolean;
 }
 
 /**
@@ -130,6 +171,8 @@ export interface Engine {
    * stage0 registers it with the metadata service (with `podNetwork` only).
    */
   readonly podMetadata?: boolean;
+  /** The app operations, for an engine that runs sandboxes (`rkt app`); none: `rkt app sandbox` is refused. */
+  readonly apps?: EngineApps;
   run(config: RunConfig): ExecPlan;
   enter(req: EnterRequest): ExecPlan;
   stop(req: StopRequest): void;

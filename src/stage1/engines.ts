@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
-import type { Engine, EnginePod } from './engine.js';
+import type { Engine, EngineApps, EnginePod } from './engine.js';
 import { flyEngine } from './fly/engine.js';
 import { kvmEngine } from './kvm/engine.js';
 import { nspawnEngine } from './nspawn/engine.js';
@@ -128,4 +128,17 @@ export function engineForPod(pod: EnginePod): Engine {
   }
   if (name === 'oci' || name === 'fly' || name === 'nspawn' || name === 'kvm') return engineByName(name);
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
+}
+
+/**
+ * The app operations of an engine (`rkt app sandbox|add|start|stop|rm`); an engine without them
+ * (fly, as rkt's stage1-fly) is refused in one line.
+ */
+export function engineApps(engine: Engine): EngineApps {
+  if (engine.apps === undefined)
+    throw new RocketError(
+      `the ${engine.name} engine cannot run an app sandbox (rkt app): choose another with --engine or --stage1-name`,
+      RKT_FAILURE,
+    );
+  return engine.apps;
 }

@@ -84,12 +84,20 @@ export function runPlan(script: string, opts: StreamOptions): StreamProcess {
   return childProcess(child, opts.tty);
 }
 
-/** Exec of `command` in app `app` (or the pod's only app) of a running rkt pod. */
-export function podExecTarget(pod: PodInfo, command: string[], app?: string): ExecTarget {
+/**
+ * Exec of `command` in app `app` (or the pod's only app) of a running rkt pod; with `asApp`, as
+ * the app's own process runs (its user, groups, capabilities...), as the CRI's exec does.
+ */
+export function podExecTarget(pod: PodInfo, command: string[], app?: string, asApp = false): ExecTarget {
   return {
     describe: `[${command.join(' ')}] in pod ${pod.uuid}${app !== undefined ? ` app ${app}` : ''}`,
     start(opts: StreamOptions): StreamProcess {
-      const plan = engineForPod(pod).enter({ pod, command, ...(app !== undefined ? { app } : {}) });
+      const plan = engineForPod(pod).enter({
+        pod,
+        command,
+        ...(app !== undefined ? { app } : {}),
+        ...(asApp ? { asApp } : {}),
+      });
       return runPlan(plan.script, opts);
     },
   };

@@ -14,10 +14,18 @@
  * The choice is in `stage1/engine.json` (`accel`).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import type { Isolator, PodManifest } from '../../appc/index.js';
+import { parsePodManifest, type Isolator, type PodManifest } from '../../appc/index.js';
 import { decodeIsolator } from '../../appc/isolators.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
@@ -25,6 +33,9 @@ import { unmountUnder } from '../../host/mounts.js';
 import { POD_FILES } from '../../pod-layout.js';
 import {
   readEngineState,
+  type AddAppRequest,
+  type AddedApp,
+  type EngineApps,
   type EnginePod,
   type EnterRequest,
   type Engine,
@@ -41,6 +52,7 @@ import {
   ENGINE_STATE,
   STOPPING_MARKER,
   envFile,
+  isMutable,
   stopTimeoutEnv,
 } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
@@ -48,6 +60,7 @@ import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { LOGGER_PROGRAM } from '../../logs/capture.js';
+import { LOGS_DIR } from '../../logs/format.js';
 
 /** The pod's network namespace file (stage0's pipeline made it, with the CNI networks). */
 const NETNS_FILE = 'ns-net';
@@ -70,6 +83,9 @@ export interface KvmPodState {
   kernel: string;
   initrd: string;
   apps: string[];
+  /** A sandbox (`rkt app sandbox`): apps are added later (`rkt app add`), with or without overlays. */
+  mutable?: boolean;
+  noOverlay?: boolean;
 }
 
 /** The engine's files in the pod dir: settings for the guest, the console FIFO, QEMU's pid, the code. */
@@ -251,18 +267,25 @@ function copyTree(from: string, to: string): void {
   if (r.status !== 0) fail(`cannot copy ${from}: ${failureText(r, 'cp')}`);
 }
 
+/**
+ * An app's rootfs dir (or copy) and overlay dirs in the pod, the host mounts it needs (its overlay,
+ * hosts, resolv.conf, volumes) and its settings for the guest. `root` is the dir whose `apps/`
+ * the guest sees as /pod/apps: the pod dir for the apps of `rkt run` (mounted before QEMU starts,
+ * then bound into the share), the share itself for an app added to a running sandbox.
+ */
 function prepareApp(
-  req: RunConfig,
+  req: { dataDir: string; noOverlay: boolean },
   manifest: PodManifest,
   index: number,
   P: string,
   R: string,
   resolv: boolean,
+  root: string = R,
 ): AppSetup {
   const ra = manifest.apps[index] as PodManifest['apps'][number];
   const { app, exec, workingDir, lower } = appExecBasics(ra, P, req.dataDir);
   const appDir = path.join('apps', ra.name);
-  const rootfs = path.join(R, appDir, 'rootfs');
+  const rootfs = path.join(root, appDir, 'rootfs');
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
   let overlay: AppSetup['overlay'];
   if (req.noOverlay) copyTree(lower, path.join(P, appDir, 'rootfs'));
@@ -292,7 +315,7 @@ function prepareApp(
     })),
   );
   // In the guest, R is /pod: the guest mounts its own /proc, /sys, /dev and a /tmp in the rootfs.
-  const guest = (hostPath: string): string => path.posix.join(GUEST_POD, path.relative(R, hostPath));
+  const guest = (hostPath: string): string => path.posix.join(GUEST_POD, path.relative(root, hostPath));
   const guestMounts = (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => `${k}:${guest(at('/' + k))}`);
   if (guestMounts.some((m) => /\s/.test(m)))
     fail(
@@ -323,26 +346,33 @@ function prepareApp(
   };
 }
 
+const MOUNT_HELPERS = [
+  'fail() { echo "rkt: $*" >&2; exit 254; }',
+  'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
+];
+
+/** The host mounts of an app (in QEMU's mount namespace): its overlay, then hosts, resolv.conf, volumes. */
+function appMountLines(a: AppSetup): string[] {
+  const L: string[] = [];
+  const o = a.overlay;
+  if (o !== undefined)
+    L.push(
+      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+    );
+  for (const m of a.mounts) {
+    L.push(
+      `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
+    );
+    if (m.readOnly)
+      L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
+  }
+  return L;
+}
+
 /** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
 export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
-  const L = [
-    'fail() { echo "rkt: $*" >&2; exit 254; }',
-    'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
-  ];
-  for (const a of apps) {
-    const o = a.overlay;
-    if (o !== undefined)
-      L.push(
-        `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
-      );
-    for (const m of a.mounts) {
-      L.push(
-        `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
-      );
-      if (m.readOnly)
-        L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
-    }
-  }
+  const L = [...MOUNT_HELPERS];
+  for (const a of apps) L.push(...appMountLines(a));
   // The guest's view: the shared dirs bound into the share (the rootfs trees with their mounts).
   const G = path.join(R, KVM_SHARE);
   const bind = (from: string, to: string, how = '--bind'): string =>
@@ -445,7 +475,8 @@ function run(req: RunConfig): ExecPlan {
   const cni = req.network.mode === 'cni';
   if (req.interactive) fail('--interactive: the kvm engine cannot attach a terminal to an app yet');
   const manifest = req.manifest;
-  if (manifest.apps.length === 0) fail('the kvm engine needs at least one app');
+  const mutable = isMutable(manifest);
+  if (manifest.apps.length === 0 && !mutable) fail('the kvm engine needs at least one app');
   if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
   const size = vmSize(manifest, availableParallelism());
   const ignored = [...(manifest.isolators ?? []), ...manifest.apps.flatMap((a) => a.app?.isolators ?? [])]
@@ -477,6 +508,8 @@ function run(req: RunConfig): ExecPlan {
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   mkdirSync(path.join(P, KVM_CONF, 'app'), { recursive: true });
   for (const d of SHARED_DIRS) mkdirSync(path.join(P, KVM_SHARE, d), { recursive: true });
+  // Shared with the guest even with no app yet (a sandbox's come later).
+  for (const d of ['apps', LOGS_DIR]) mkdirSync(path.join(P, d), { recursive: true });
   const hostname = podHostname(req.uuid, req.hostname);
   const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, req.resolvConf));
   for (const a of apps) writeFileSync(path.join(P, KVM_CONF, 'app', `${a.name}.env`), a.env);
@@ -490,6 +523,7 @@ function run(req: RunConfig): ExecPlan {
     kernel: kernel.vmlinuz,
     initrd,
     apps: apps.map((a) => a.name),
+    ...(mutable ? { mutable, noOverlay: req.noOverlay } : {}),
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
   const nic = cni ? podNetwork(P) : undefined;
@@ -502,6 +536,7 @@ function run(req: RunConfig): ExecPlan {
       HOSTNAME: hostname,
       NET_IP: nic?.address,
       NET_GW: nic?.gateway,
+      MUTABLE: mutable,
     }),
   );
   const qemu = qemuArgs({
@@ -705,4 +740,147 @@ function gc(pod: EnginePod): void {
   unmountUnder(pod.path);
 }
 
-export const kvmEngine: Engine = { name: 'kvm', podNetwork: true, podLogs: true, run, enter, stop, gc };
+function requireSandbox(pod: EnginePod): KvmPodState {
+  const state = readState(pod) ?? fail(`pod ${pod.uuid} was not started by the kvm engine`);
+  if (state.mutable !== true) fail(`pod ${pod.uuid} is not a sandbox (rkt app sandbox)`);
+  return state;
+}
+
+/** Runs a script in the mount namespace of the pod's QEMU (where the apps' host mounts live). */
+function inQemuMounts(pod: EnginePod, lines: string[], what: string): void {
+  const qemu = awaitQemu(pod) ?? fail(`pod ${pod.uuid}: its VM is not running`);
+  const r = host().nsenter.run([`--mount=/proc/${qemu}/ns/mnt`, '--', '/bin/sh', '-c', lines.join('\n')]);
+  if (r.status !== 0) fail(`pod ${pod.uuid}: cannot ${what}: ${failureText(r, 'nsenter')}`);
+}
+
+/** An app's files in the pod dir. */
+function appFiles(app: string): string[] {
+  return [path.join('apps', app), path.join('overlay', app), path.join(KVM_CONF, 'app', `${app}.env`)];
+}
+
+function writeAtomic(file: string, content: string): void {
+  writeFileSync(`${file}.tmp`, content);
+  renameSync(`${file}.tmp`, file);
+}
+
+/**
+ * `rkt app add`: the app's rootfs (overlay) and its hosts, resolv.conf and volume binds mounted in
+ * QEMU's mount namespace, under the share the guest sees as /pod (so the running VM sees them at
+ * once over 9p), and its settings for the guest (conf/app/APP.env, read when `start` comes).
+ */
+function addApp(req: AddAppRequest): AddedApp {
+  const state = requireSandbox(req.pod);
+  const R = req.pod.path;
+  const file = path.join(R, POD_FILES.manifest);
+  const manifest = req.manifest ?? parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+  const i = manifest.apps.findIndex((a) => a.name === req.app);
+  if (i < 0) fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
+  const ra = manifest.apps[i] as PodManifest['apps'][number];
+  const ignored = (ra.app?.isolators ?? []).map((n) => n.name);
+  if (ignored.length > 0)
+    process.stderr.write(
+      `add: the kvm engine sizes the VM when the sandbox starts; ignored: ${[...new Set(ignored)].join(', ')}\n`,
+    );
+  if ((ra.app?.eventHandlers?.length ?? 0) > 0)
+    process.stderr.write(`add: the kvm engine does not run event handlers yet; ignored for: ${ra.name}\n`);
+  try {
+    const a = prepareApp(
+      { dataDir: req.dataDir, noOverlay: state.noOverlay === true },
+      manifest,
+      i,
+      R,
+      R,
+      existsSync(path.join(R, 'etc', 'resolv.conf')),
+      path.join(R, KVM_SHARE),
+    );
+    mkdirSync(path.join(R, LOGS_DIR, ra.name), { recursive: true });
+    inQemuMounts(req.pod, [...MOUNT_HELPERS, ...appMountLines(a)], `mount the rootfs of app ${ra.name}`);
+    writeAtomic(path.join(R, KVM_CONF, 'app', `${ra.name}.env`), a.env);
+  } catch (err) {
+    removeAppFiles(req.pod, req.app);
+    throw err;
+  }
+  const next: KvmPodState = { ...state, apps: [...state.apps.filter((n) => n !== ra.name), ra.name] };
+  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+  return { configFiles: [], hostNetwork: false };
+}
+
+/**
+ * `rkt app rm`, once the guest forgot the app (its guest mounts gone): its host mounts (lazily: the
+ * 9p server may still hold a file of it), files and place in the engine state.
+ */
+function removeAppFiles(pod: EnginePod, app: string): void {
+  const R = pod.path;
+  const rootfs = path.join(R, KVM_SHARE, 'apps', app, 'rootfs');
+  if (qemuPid(pod) !== undefined)
+    inQemuMounts(
+      pod,
+      [`if mountpoint -q ${q(rootfs)}; then umount -R -l ${q(rootfs)} || exit 1; fi`],
+      `unmount the rootfs of app ${app}`,
+    );
+  for (const f of appFiles(app)) rmSync(path.join(R, f), { recursive: true, force: true });
+  const state = readState(pod);
+  if (state !== undefined)
+    writeAtomic(
+      path.join(R, ENGINE_STATE),
+      JSON.stringify({ ...state, apps: state.apps.filter((n) => n !== app) }, null, 2) + '\n',
+    );
+}
+
+/** How long a command waits for a booting guest to read its console (TCG boots in seconds). */
+const GUEST_WAIT_MS = 180_000;
+
+/**
+ * Whether the guest reads its console, waiting for it while QEMU runs (bounded): its init marks
+ * `out/ready` in the share once its console reader runs; a line sent before may be lost.
+ */
+function awaitGuest(pod: EnginePod): boolean {
+  const ready = path.join(pod.path, KVM_SHARE, 'out', 'ready');
+  const end = Date.now() + GUEST_WAIT_MS;
+  for (;;) {
+    if (awaitQemu(pod) === undefined) return false;
+    if (existsSync(ready)) return true;
+    if (Date.now() > end) return false;
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
+/**
+ * The pod's QEMU, waiting (bounded) while the plan is still making its mounts before exec'ing it
+ * (its pid is recorded first): undefined once neither runs.
+ */
+function awaitQemu(pod: EnginePod): number | undefined {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const q = qemuPid(pod);
+    if (q !== undefined) return q;
+    const starting = readPid(path.join(pod.path, KVM_QEMU_PID));
+    const argv = starting === undefined ? undefined : cmdline(starting);
+    // setsid, unshare, then the shell that mounts, each exec'ing the next, `rkt-kvm` their last word.
+    if (argv === undefined || !argv.includes('rkt-kvm') || Date.now() > end) return undefined;
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
+/**
+ * `rkt app` on the kvm engine: the guest's init takes the commands from its console (QEMU's stdin,
+ * the FIFO `stage1/kvm/ctl`) and writes the status files into the pod dir over 9p.
+ */
+const apps: EngineApps = {
+  supervisorRunning: (pod) => awaitQemu(pod) !== undefined,
+  send: (pod, line) => awaitGuest(pod) && sendLine(pod.path, line),
+  add: addApp,
+  removeFiles: removeAppFiles,
+  hostNetwork: () => false,
+};
+
+export const kvmEngine: Engine = {
+  name: 'kvm',
+  podNetwork: true,
+  podLogs: true,
+  apps,
+  run,
+  enter,
+  stop,
+  gc,
+};

@@ -11,6 +11,11 @@
 # `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
 # others; the pod's code is the first failing app's (143 during a stop counts as 0). The code goes
 # to /pod/out/exit, then the VM powers off.
+# A sandbox (`rkt app sandbox`, MUTABLE=1) starts with no app and lives until `stop`; its apps are
+# independent, and come and go by console lines from the host (src/cli/rkt/pod/app.ts, through the
+# engine): `start APP` (its settings conf/app/APP.env and rootfs were put in place by the host),
+# `stop-app APP [S]` (TERM, KILL after S seconds), `rm APP` (a stopped app: its guest mounts go).
+# The status dir gets APP-started, APP-stopping, APP (the code) and APP-removed as supervisor.sh's.
 PATH=/bin
 export PATH
 /bin/busybox --install -s /bin
@@ -32,7 +37,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'canno
 # the loggers' program and clock, the stop marker), status, logs, apps (the rootfs trees), out.
 K=/pod/conf
 S=/pod/status
-APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt
+APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt MUTABLE=''
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
 # The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
@@ -55,6 +60,8 @@ exec 9<>/run/ctl
 # Console lines are commands from the host.
 (while read -r line; do echo "$line" >/run/ctl; done </dev/console) &
 reader=$!
+# The host sends a sandbox's app commands once this is there (a line sent earlier may be lost).
+: >/pod/out/ready
 
 start_app() {
   MOUNTS='' CMD=''
@@ -84,6 +91,7 @@ start_app() {
     e=$!
     eval "exec $CMD" </dev/null >"/run/$1.out" 2>"/run/$1.err" &
     echo $! >"/run/$1.pid"
+    : >"$S/$1-started"
     wait $!
     rc=$?
     wait $o $e
@@ -103,6 +111,30 @@ stop_all() {
   timer=$!
 }
 
+# stop_app APP [S]: a sandbox's app, once: TERM now, KILL after S seconds (its own timer).
+stop_app() {
+  [ -f "/run/$1.pid" ] && [ ! -f "$S/$1" ] && [ ! -e "$S/$1-stopping" ] || return 0
+  : >"$S/$1-stopping"
+  kill -TERM "$(cat "/run/$1.pid")" 2>/dev/null
+  (sleep "${2:-$T}" && echo "timeout $1" >/run/ctl) &
+  echo $! >"/run/$1.timer"
+}
+
+# rm_app APP: forgets a sandbox's app that has ended: its mounts in the rootfs (the host then
+# unmounts the rootfs and removes its files).
+rm_app() {
+  [ -f "$S/$1" ] || return 0
+  MOUNTS=''
+  # shellcheck disable=SC1090
+  . "$K/app/$1.env"
+  for m in $MOUNTS; do umount "${m#*:}" 2>/dev/null; done
+  rm -f "/run/$1.pid" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
+  rest=''
+  for a in $APPS; do [ "$a" = "$1" ] || rest="$rest $a"; done
+  APPS=$rest
+  : >"$S/$1-removed"
+}
+
 # A stop sent before the console reader ran is seen by its marker (written before the line).
 if [ -e "$K/stopping" ]; then
   echo 0 >/pod/out/exit
@@ -113,24 +145,39 @@ for a in $APPS; do
   start_app "$a"
   left=$((left + 1))
 done
-while [ "$left" -gt 0 ] && read -r cmd arg <&9; do
+# A pod of `rkt run` ends when its apps have; a sandbox when it is stopped and its apps have.
+while if [ -n "$MUTABLE" ]; then [ -z "$stopping" ] || [ "$left" -gt 0 ]; else [ "$left" -gt 0 ]; fi &&
+  read -r cmd arg arg2 <&9; do
   case $cmd in
   exit)
     left=$((left - 1))
     rc=254
     read -r rc <"$S/$arg"
     if [ -n "$stopping" ] && [ "$rc" = 143 ]; then rc=0; fi
-    if [ "$rc" != 0 ] && [ -z "$code" ]; then
+    if [ -n "$MUTABLE" ]; then
+      [ -f "/run/$arg.timer" ] && kill "$(cat "/run/$arg.timer")" 2>/dev/null
+    elif [ "$rc" != 0 ] && [ -z "$code" ]; then
       code=$rc
       stop_all
     fi
     ;;
   stop) stop_all "$arg" ;;
   timeout)
-    for a in $APPS; do
+    for a in ${arg:-$APPS}; do
       [ -f "$S/$a" ] || kill -KILL "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
     done
     ;;
+  start)
+    # A sandbox's app, once: not while stopping, not twice, only with its settings in place.
+    case " $APPS " in *" $arg "*) continue ;; esac
+    if [ -n "$MUTABLE" ] && [ -z "$stopping" ] && [ -f "$K/app/$arg.env" ]; then
+      APPS="$APPS $arg"
+      start_app "$arg"
+      left=$((left + 1))
+    fi
+    ;;
+  stop-app) [ -n "$MUTABLE" ] && stop_app "$arg" "$arg2" ;;
+  rm) [ -n "$MUTABLE" ] && rm_app "$arg" ;;
   esac
 done
 [ -n "$timer" ] && kill "$timer" 2>/dev/null

@@ -17,17 +17,22 @@ import {
   readdirSync,
   readlinkSync,
   realpathSync,
+  renameSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { PodManifest, RuntimeApp } from '../../appc/index.js';
+import { parsePodManifest, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
 import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
 import {
   readEngineState,
+  type AddAppRequest,
+  type AddedApp,
+  type EngineApps,
   type EnginePod,
   type EnterRequest,
   type Engine,
@@ -44,6 +49,7 @@ import {
   SUP_DIR,
   appEnv,
   envFile,
+  isMutable,
   podCgroupDirs,
   sendCommand,
   stopTimeoutEnv,
@@ -55,6 +61,7 @@ import { APPC_DEFAULT_PATH, ociConfigForApp } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { targetIn } from '../fly/mounts.js';
 import type { FlyCredentials } from '../fly/plan.js';
+import { LOGS_DIR } from '../../logs/format.js';
 import { stdinTerminal } from '../tty.js';
 import { appVolumes } from '../volumes.js';
 import { NSPAWN_PID, launchScript, nspawnEnterScript, nspawnPlanScript, type LaunchMount } from './plan.js';
@@ -67,6 +74,14 @@ export interface NspawnPodState {
   cgroup: string;
   apps: { name: string; id: string; rootfs: string; user: FlyCredentials; env: string[] }[];
   hostNetwork: boolean;
+  /** A sandbox (`rkt app sandbox`), and what `rkt app add` needs of it: */
+  mutable?: boolean;
+  noOverlay?: boolean;
+  /** the tree store, bound into the container (the image trees of apps added later are in it), */
+  treeRoot?: string;
+  /** the volumes bound at /rkt/volumes/<name>, and the v1 hierarchies bound at /rkt/cgroup/<name>. */
+  volumes?: string[];
+  limits?: ('memory' | 'cpu')[];
 }
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
@@ -178,6 +193,163 @@ function layStage1(P: string): string[] {
   return binds;
 }
 
+/** What preparing a pod's apps reads, and gathers for nspawn's command line. */
+interface AppsContext {
+  /** Where the files are written now (the prepared dir, or the running pod's for `app add`). */
+  P: string;
+  /** Where the pod runs (`run/<uuid>`), as the container sees it too (bound at the same path). */
+  R: string;
+  uuid: string;
+  dataDir: string;
+  manifest: PodManifest;
+  noOverlay: boolean;
+  resolv: boolean;
+  insecure: RunConfig['insecure'];
+  /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
+  hierarchies: { memory?: string | undefined; cpu?: string | undefined };
+  /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
+  ignored: Set<string>;
+  limited: Set<'memory' | 'cpu'>;
+  lowers: Set<string>;
+  volumes: Map<string, { source: string; recursive: boolean }>;
+}
+
+/**
+ * An app's files in the pod: its rootfs dir (or copy), the launch.sh of its main process and of its
+ * event handlers; returns its engine state and its supervisor settings (`stage1/sup/app/<name>.env`).
+ */
+function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'][number]; env: string } {
+  const { P, R } = ctx;
+  const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
+  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
+  const exec = app.exec ?? [];
+  if (exec.length === 0 || exec[0] === '')
+    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
+  const workingDir = app.workingDirectory ?? '/';
+  if (!workingDir.startsWith('/'))
+    fail(
+      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
+    );
+  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
+  const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
+  mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
+  let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
+  if (ctx.noOverlay) {
+    const r = host().cp.copyTree(lower, path.join(P, STAGE1_ROOTFS, rootfs));
+    if (r.status !== 0) fail(`cannot copy ${lower}: ${failureText(r, 'cp')}`);
+  } else {
+    ctx.lowers.add(bindable(lower, 'the image tree'));
+    for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
+    overlay = {
+      lower,
+      upper: path.join(R, 'overlay', ra.name, 'upper'),
+      work: path.join(R, 'overlay', ra.name, 'work'),
+      target: rootfs,
+    };
+  }
+  const u = resolveAppUser(lower, app, ra.name);
+  const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
+  const lim = appLimits(ctx.manifest, ra, u, ctx.insecure);
+  const limits: { dir: string; values: [string, string][] }[] = [];
+  if (lim.memory !== undefined && ctx.hierarchies.memory !== undefined) {
+    ctx.limited.add('memory');
+    limits.push({
+      dir: `/rkt/cgroup/memory/${ra.name}`,
+      values: [['memory.limit_in_bytes', String(lim.memory)]],
+    });
+  }
+  if (lim.cpu !== undefined && ctx.hierarchies.cpu !== undefined) {
+    ctx.limited.add('cpu');
+    const values: [string, string][] = [];
+    if (lim.cpu.period !== undefined) values.push(['cpu.cfs_period_us', String(lim.cpu.period)]);
+    if (lim.cpu.quota !== undefined) values.push(['cpu.cfs_quota_us', String(lim.cpu.quota)]);
+    if (lim.cpu.shares !== undefined) values.push(['cpu.shares', String(lim.cpu.shares)]);
+    limits.push({ dir: `/rkt/cgroup/cpu/${ra.name}`, values });
+  }
+  const at = (inner: string): string => targetIn(lower, rootfs, inner);
+  const mounts: LaunchMount[] = ['/dev', '/proc', '/sys'].map((d) => ({
+    kind: 'rbind',
+    source: d,
+    target: at(d),
+  }));
+  mounts.push({
+    kind: 'bind',
+    source: path.join(R, 'etc', 'hosts'),
+    target: at('/etc/hosts'),
+    recursive: false,
+    readOnly: false,
+  });
+  if (ctx.resolv)
+    mounts.push({
+      kind: 'bind',
+      source: path.join(R, 'etc', 'resolv.conf'),
+      target: at('/etc/resolv.conf'),
+      recursive: false,
+      readOnly: false,
+    });
+  for (const v of appVolumes(ctx.manifest, i, R, app)) {
+    if (!v.source.startsWith('/'))
+      fail(
+        `volume ${JSON.stringify(v.name)}: source must be an absolute path, got ${JSON.stringify(v.source)}`,
+      );
+    ctx.volumes.set(v.name, {
+      source: bindable(v.source, `volume ${JSON.stringify(v.name)}`),
+      recursive: v.recursive,
+    });
+    mounts.push({
+      kind: 'bind',
+      source: path.posix.join('/rkt/volumes', v.name),
+      target: at(v.inner),
+      recursive: v.recursive,
+      readOnly: v.readOnly,
+    });
+  }
+  const env = appEnvironment(app, ra.name);
+  const id = `rkt-${ctx.uuid}-${ra.name}`;
+  const launch = (exec: string[], started: boolean) =>
+    launchScript({
+      app: ra.name,
+      rootfs,
+      copy: ctx.noOverlay,
+      readOnlyRootfs: ra.readOnlyRootFS === true,
+      mounts,
+      env,
+      user,
+      workingDir,
+      workingDirOutside: at(workingDir),
+      exec,
+      limits,
+      ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
+    });
+  const appDir = path.join('apps', ra.name);
+  mkdirSync(path.join(P, appDir), { recursive: true });
+  writeFileSync(path.join(P, appDir, 'launch.sh'), launch(exec, true));
+  const pre: { id: string; bundle: string }[] = [];
+  const post: { id: string; bundle: string }[] = [];
+  for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
+    const sub = `${eh.name}-${k}`;
+    mkdirSync(path.join(P, appDir, sub), { recursive: true });
+    writeFileSync(path.join(P, appDir, sub, 'launch.sh'), launch(eh.exec, false));
+    (eh.name === 'pre-start' ? pre : post).push({ id: `${id}-${sub}`, bundle: path.join(R, appDir, sub) });
+  }
+  return {
+    state: { name: ra.name, id, rootfs, user, env },
+    env: appEnv(
+      {
+        name: ra.name,
+        id,
+        bundle: path.join(R, appDir),
+        pre,
+        post,
+        ...(overlay !== undefined ? { overlay } : {}),
+      },
+      { notify: false, listen: { args: '', redirects: '' } },
+    ),
+  };
+}
+
 /**
  * Stage0's run pipeline has written etc/hosts and etc/resolv.conf, made the log dirs and set up
  * the networks (`ns-net` with CNI); this lays out the stage1 tree and returns the plan.
@@ -194,147 +366,49 @@ function run(req: RunConfig): ExecPlan {
   const hostname = podHostname(req.uuid, req.hostname);
   const machine = `rkt-${req.uuid}`;
   const cgroup = `rkt-${req.uuid}`;
-  const resolv = req.resolvConf ? true : undefined;
+  const mutable = isMutable(manifest);
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
   const binds = layStage1(P);
   const logs = req.logs;
 
-  const ignored = new Set<string>((manifest.isolators ?? []).map((i) => i.name));
-  const hierarchies = { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') };
-  const limited = new Set<'memory' | 'cpu'>();
-  const lowers = new Set<string>();
-  const volumes = new Map<string, { source: string; recursive: boolean }>();
-  const states: NspawnPodState['apps'] = [];
-  const appFiles: { name: string; env: string }[] = [];
-  for (const [i, ra] of manifest.apps.entries()) {
-    const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
-    for (const iso of app.isolators ?? []) ignored.add(iso.name);
-    const exec = app.exec ?? [];
-    if (exec.length === 0 || exec[0] === '')
-      fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
-    const workingDir = app.workingDirectory ?? '/';
-    if (!workingDir.startsWith('/'))
-      fail(
-        `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
-      );
-    const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
-    const lower = path.join(req.dataDir, 'cas', 'tree', treeId, 'rootfs');
-    const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
-    mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
-    let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
-    if (req.noOverlay) {
-      const r = host().cp.copyTree(lower, path.join(P, STAGE1_ROOTFS, rootfs));
-      if (r.status !== 0) fail(`cannot copy ${lower}: ${failureText(r, 'cp')}`);
-    } else {
-      lowers.add(bindable(lower, 'the image tree'));
-      for (const d of ['upper', 'work']) mkdirSync(path.join(P, 'overlay', ra.name, d), { recursive: true });
-      overlay = {
-        lower,
-        upper: path.join(R, 'overlay', ra.name, 'upper'),
-        work: path.join(R, 'overlay', ra.name, 'work'),
-        target: rootfs,
-      };
-    }
-    const u = resolveAppUser(lower, app, ra.name);
-    const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
-    const lim = appLimits(manifest, ra, u, req.insecure);
-    const limits: { dir: string; values: [string, string][] }[] = [];
-    if (lim.memory !== undefined && hierarchies.memory !== undefined) {
-      limited.add('memory');
-      limits.push({
-        dir: `/rkt/cgroup/memory/${ra.name}`,
-        values: [['memory.limit_in_bytes', String(lim.memory)]],
-      });
-    }
-    if (lim.cpu !== undefined && hierarchies.cpu !== undefined) {
-      limited.add('cpu');
-      const values: [string, string][] = [];
-      if (lim.cpu.period !== undefined) values.push(['cpu.cfs_period_us', String(lim.cpu.period)]);
-      if (lim.cpu.quota !== undefined) values.push(['cpu.cfs_quota_us', String(lim.cpu.quota)]);
-      if (lim.cpu.shares !== undefined) values.push(['cpu.shares', String(lim.cpu.shares)]);
-      limits.push({ dir: `/rkt/cgroup/cpu/${ra.name}`, values });
-    }
-    const at = (inner: string): string => targetIn(lower, rootfs, inner);
-    const mounts: LaunchMount[] = ['/dev', '/proc', '/sys'].map((d) => ({
-      kind: 'rbind',
-      source: d,
-      target: at(d),
-    }));
-    mounts.push({
-      kind: 'bind',
-      source: path.join(R, 'etc', 'hosts'),
-      target: at('/etc/hosts'),
-      recursive: false,
-      readOnly: false,
-    });
-    if (resolv !== undefined)
-      mounts.push({
-        kind: 'bind',
-        source: path.join(R, 'etc', 'resolv.conf'),
-        target: at('/etc/resolv.conf'),
-        recursive: false,
-        readOnly: false,
-      });
-    for (const v of appVolumes(manifest, i, R, app)) {
-      if (!v.source.startsWith('/'))
+  const ctx: AppsContext = {
+    P,
+    R,
+    uuid: req.uuid,
+    dataDir: req.dataDir,
+    manifest,
+    noOverlay: req.noOverlay,
+    resolv: req.resolvConf,
+    insecure: req.insecure,
+    hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
+    ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
+    limited: new Set(),
+    lowers: new Set(),
+    volumes: new Map(),
+  };
+  const { hierarchies, ignored, limited, volumes } = ctx;
+  const prepared = manifest.apps.map((_, i) => prepareApp(ctx, i));
+  const states = prepared.map((a) => a.state);
+  let lowers = [...ctx.lowers];
+  let treeRoot: string | undefined;
+  if (mutable) {
+    // A sandbox: the apps added later need their image trees, the pod's volumes and the limits'
+    // hierarchies, all bound now (nothing is bound into a running container): the whole tree
+    // store (trees rendered later appear in it), every volume of the pod, every v1 hierarchy.
+    treeRoot = bindable(path.join(req.dataDir, 'cas', 'tree'), 'the tree store');
+    mkdirSync(treeRoot, { recursive: true });
+    lowers = [treeRoot];
+    for (const v of manifest.volumes ?? []) {
+      const source = v.kind === 'host' ? (v.source ?? '') : path.join(R, POD_FILES.sharedVolumes, v.name);
+      if (!source.startsWith('/'))
         fail(
-          `volume ${JSON.stringify(v.name)}: source must be an absolute path, got ${JSON.stringify(v.source)}`,
+          `volume ${JSON.stringify(v.name)}: source must be an absolute path, got ${JSON.stringify(source)}`,
         );
       volumes.set(v.name, {
-        source: bindable(v.source, `volume ${JSON.stringify(v.name)}`),
-        recursive: v.recursive,
-      });
-      mounts.push({
-        kind: 'bind',
-        source: path.posix.join('/rkt/volumes', v.name),
-        target: at(v.inner),
-        recursive: v.recursive,
-        readOnly: v.readOnly,
+        source: bindable(source, `volume ${JSON.stringify(v.name)}`),
+        recursive: v.recursive === true,
       });
     }
-    const env = appEnvironment(app, ra.name);
-    const id = `rkt-${req.uuid}-${ra.name}`;
-    const launch = (exec: string[], started: boolean) =>
-      launchScript({
-        app: ra.name,
-        rootfs,
-        copy: req.noOverlay,
-        readOnlyRootfs: ra.readOnlyRootFS === true,
-        mounts,
-        env,
-        user,
-        workingDir,
-        workingDirOutside: at(workingDir),
-        exec,
-        limits,
-        ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
-      });
-    const appDir = path.join('apps', ra.name);
-    mkdirSync(path.join(P, appDir), { recursive: true });
-    writeFileSync(path.join(P, appDir, 'launch.sh'), launch(exec, true));
-    const pre: { id: string; bundle: string }[] = [];
-    const post: { id: string; bundle: string }[] = [];
-    for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
-      const sub = `${eh.name}-${k}`;
-      mkdirSync(path.join(P, appDir, sub), { recursive: true });
-      writeFileSync(path.join(P, appDir, sub, 'launch.sh'), launch(eh.exec, false));
-      (eh.name === 'pre-start' ? pre : post).push({ id: `${id}-${sub}`, bundle: path.join(R, appDir, sub) });
-    }
-    states.push({ name: ra.name, id, rootfs, user, env });
-    appFiles.push({
-      name: ra.name,
-      env: appEnv(
-        {
-          name: ra.name,
-          id,
-          bundle: path.join(R, appDir),
-          pre,
-          post,
-          ...(overlay !== undefined ? { overlay } : {}),
-        },
-        { notify: false, listen: { args: '', redirects: '' } },
-      ),
-    });
   }
   if (limited.has('memory')) ignored.delete('resource/memory');
   if (limited.has('cpu')) {
@@ -345,6 +419,7 @@ function run(req: RunConfig): ExecPlan {
     process.stderr.write(
       `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
     );
+  if (mutable) for (const h of ['memory', 'cpu'] as const) if (hierarchies[h] !== undefined) limited.add(h);
 
   const interactive = req.interactive && stdinTerminal() !== undefined;
   // As rkt: register with machined where systemd runs (then it places the container's cgroup:
@@ -367,7 +442,7 @@ function run(req: RunConfig): ExecPlan {
     `--directory=${path.join(R, STAGE1_ROOTFS)}`,
     ...binds,
     `--bind=${R}`,
-    ...[...lowers].map((l) => `--bind-ro=${l}:${l}:norbind`),
+    ...lowers.map((l) => `--bind-ro=${l}:${l}:norbind`),
     ...[...volumes].map(
       ([name, v]) => `--bind=${v.source}:/rkt/volumes/${name}:${v.recursive ? 'rbind' : 'norbind'}`,
     ),
@@ -387,10 +462,19 @@ function run(req: RunConfig): ExecPlan {
     cgroup,
     apps: states,
     hostNetwork: net === 'host',
+    ...(mutable
+      ? {
+          mutable,
+          noOverlay: req.noOverlay,
+          ...(treeRoot !== undefined ? { treeRoot } : {}),
+          volumes: [...volumes.keys()],
+          limits: [...limited],
+        }
+      : {}),
   };
   writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
   mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
-  for (const a of appFiles) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.name}.env`), a.env);
+  for (const a of prepared) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.state.name}.env`), a.env);
   writeFileSync(
     path.join(P, SUP_DIR, 'pod.env'),
     envFile({
@@ -408,7 +492,7 @@ function run(req: RunConfig): ExecPlan {
       RELAY_APPS: '',
       LISTEN_COUNT: 0,
       STOP_TIMEOUT: DEFAULT_STOP_TIMEOUT,
-      MUTABLE: false,
+      MUTABLE: mutable,
       INITIAL_APPS: manifest.apps.map((a: RuntimeApp) => a.name).join(' '),
       LOCKED: true,
     }),
@@ -567,4 +651,140 @@ function gc(pod: EnginePod): void {
   for (const d of podCgroupDirs(state.cgroup)) rmdirTree(d);
 }
 
-export const nspawnEngine: Engine = { name: 'nspawn', podNetwork: true, podLogs: true, run, enter, stop, gc };
+/** The supervisor (the container's init) found for a pod dir: checked again, not searched, each time. */
+const initSeen = new Map<string, number>();
+
+/** Whether the pod's supervisor runs: its init, found once by scanning /proc, still holding the pod dir. */
+function supervisorRunning(pod: EnginePod): boolean {
+  const dir = path.resolve(pod.path);
+  const seen = initSeen.get(dir);
+  if (seen !== undefined) {
+    try {
+      if (readlinkSync(`/proc/${seen}/fd/3`) === dir) return true;
+    } catch {
+      // gone
+    }
+    initSeen.delete(dir);
+  }
+  const init = podInitPid(pod);
+  if (init === undefined) return false;
+  initSeen.set(dir, init);
+  return true;
+}
+
+function readManifest(dir: string): PodManifest {
+  const file = path.join(dir, POD_FILES.manifest);
+  return parsePodManifest(readFileSync(file, 'utf8'), file).manifest;
+}
+
+function writeAtomic(file: string, content: string): void {
+  writeFileSync(`${file}.tmp`, content);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** An app's files in the pod dir (its rootfs under the stage1 tree, launch scripts, overlay dirs, settings). */
+function appFiles(app: string): string[] {
+  return [
+    path.join('apps', app),
+    path.join('overlay', app),
+    path.join(STAGE1_ROOTFS, 'opt', 'stage2', app),
+    path.join(SUP_DIR, 'app', `${app}.env`),
+  ];
+}
+
+/**
+ * `rkt app add`: the app's rootfs dir (or copy), launch scripts and supervisor settings in the
+ * running sandbox, and its place in the engine state. What the container was started with must
+ * hold it: its image tree is in the bound tree store, its volumes are the pod's.
+ */
+function addApp(req: AddAppRequest): AddedApp {
+  const state = requireState(req.pod);
+  const R = req.pod.path;
+  if (state.mutable !== true) fail(`pod ${req.pod.uuid} is not a sandbox (rkt app sandbox)`);
+  const manifest = req.manifest ?? readManifest(R);
+  const i = manifest.apps.findIndex((a) => a.name === req.app);
+  if (i < 0) fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
+  const ctx: AppsContext = {
+    P: R,
+    R,
+    uuid: req.pod.uuid,
+    dataDir: req.dataDir,
+    manifest,
+    noOverlay: state.noOverlay === true,
+    resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
+    insecure: req.insecure,
+    hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
+    ignored: new Set(),
+    limited: new Set(),
+    lowers: new Set(),
+    volumes: new Map(),
+  };
+  let prepared;
+  try {
+    prepared = prepareApp(ctx, i);
+    const root = state.treeRoot;
+    for (const l of ctx.lowers)
+      if (root === undefined || !l.startsWith(`${root}/`))
+        fail(`app ${JSON.stringify(req.app)}: its image tree ${l} is not in the pod's tree store`);
+    for (const v of ctx.volumes.keys())
+      if (!(state.volumes ?? []).includes(v))
+        fail(
+          `app ${JSON.stringify(req.app)}: volume ${JSON.stringify(v)} is not the pod's: the nspawn engine binds volumes when the sandbox starts (rkt app sandbox --volume)`,
+        );
+  } catch (err) {
+    for (const f of appFiles(req.app)) rmSync(path.join(R, f), { recursive: true, force: true });
+    throw err;
+  }
+  const ignored = [...ctx.ignored].filter(
+    (n) =>
+      !(n === 'resource/memory' && ctx.limited.has('memory')) &&
+      !((n === 'resource/cpu' || n === 'os/linux/cpu-shares') && ctx.limited.has('cpu')),
+  );
+  if (ignored.length > 0)
+    process.stderr.write(
+      `add: the nspawn engine does not apply isolators yet; ignored: ${ignored.join(', ')}\n`,
+    );
+  mkdirSync(path.join(R, LOGS_DIR, req.app), { recursive: true });
+  mkdirSync(path.join(R, SUP_DIR, 'app'), { recursive: true });
+  writeAtomic(path.join(R, SUP_DIR, 'app', `${req.app}.env`), prepared.env);
+  const next: NspawnPodState = {
+    ...state,
+    apps: [...state.apps.filter((a) => a.name !== req.app), prepared.state],
+  };
+  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+  return { configFiles: [], hostNetwork: state.hostNetwork };
+}
+
+/** `rkt app rm`, once the supervisor forgot the app (and unmounted its rootfs): its files and state. */
+function removeAppFiles(pod: EnginePod, app: string): void {
+  const state = readState(pod);
+  for (const f of appFiles(app)) rmSync(path.join(pod.path, f), { recursive: true, force: true });
+  if (state !== undefined)
+    writeAtomic(
+      path.join(pod.path, ENGINE_STATE),
+      JSON.stringify({ ...state, apps: state.apps.filter((a) => a.name !== app) }, null, 2) + '\n',
+    );
+}
+
+/**
+ * `rkt app` on the nspawn engine: the supervisor is the container's init, its FIFO and status dir
+ * are in the pod dir, which the container binds at the same path, so commands go as with oci.
+ */
+const apps: EngineApps = {
+  supervisorRunning,
+  send: (pod, line) => sendCommand(pod.path, line),
+  add: addApp,
+  removeFiles: removeAppFiles,
+  hostNetwork: (pod) => readState(pod)?.hostNetwork === true,
+};
+
+export const nspawnEngine: Engine = {
+  name: 'nspawn',
+  podNetwork: true,
+  podLogs: true,
+  apps,
+  run,
+  enter,
+  stop,
+  gc,
+};

@@ -17,6 +17,9 @@ import { MUTABLE_ANNOTATION, POD_FILES, appTreeStoreId } from '../../pod-layout.
 import {
   ENGINE_STATE,
   readEngineState,
+  type AddAppRequest,
+  type AddedApp,
+  type EngineApps,
   type EnginePod,
   type EnterRequest,
   type Engine,
@@ -44,6 +47,8 @@ import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
 import { stdinTerminal } from '../tty.js';
+
+export type { AddAppRequest, AddedApp };
 
 /** What the engine records in the pod dir (`stage1/engine.json`), for stop, enter and gc. */
 export interface OciPodState {
@@ -478,19 +483,17 @@ function writeAtomic(file: string, content: string): void {
   renameSync(tmp, file);
 }
 
-/** What `rkt app add` hands the engine: a running sandbox whose manifest already has the app. */
-export interface AddAppRequest {
-  pod: EnginePod;
-  dataDir: string;
-  app: string;
-  insecure: InsecureOptions;
+/** oci's `app add` request: the CRI may change the app's OCI config after the engine's. */
+export interface OciAddAppRequest extends AddAppRequest {
+  /** Changes to the app's OCI config after the engine's (the CRI's security context). */
+  decorate?: (config: OciConfig) => OciConfig;
 }
 
 /**
  * `rkt app add`: writes the app's bundles and its supervisor settings into the running pod and
  * records its containers in the engine state (temp files, then rename). The app is not started.
  */
-export function addApp(req: AddAppRequest): AddedApp {
+export function addApp(req: OciAddAppRequest): AddedApp {
   const state = readState(req.pod);
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
@@ -519,8 +522,10 @@ export function addApp(req: AddAppRequest): AddedApp {
       // stage0 sets the URL into the added app's configs once it told the metadata service.
       metadataUrl: '',
       warnings,
-      decorate: (_i, config) =>
-        decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) }),
+      decorate: (_i, config) => {
+        const c = decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) });
+        return req.decorate === undefined ? c : req.decorate(c);
+      },
     },
     i,
   );
@@ -545,12 +550,6 @@ export function addApp(req: AddAppRequest): AddedApp {
     configFiles: [plan, ...plan.pre, ...plan.post].map((b) => path.join(b.bundle, 'config.json')),
     hostNetwork: state.hostNetwork === true,
   };
-}
-
-/** What stage0 needs of an added app: its OCI configs (for AC_METADATA_URL), the pod's network. */
-export interface AddedApp {
-  configFiles: string[];
-  hostNetwork: boolean;
 }
 
 /** Whether the oci engine's pod shares the host's network. */
@@ -668,10 +667,37 @@ function enter(req: EnterRequest): ExecPlan {
   const cmd = req.command.length > 0 ? req.command : ['/bin/sh'];
   const rt = runtimeFor(state);
   const base = runtimeArgv(rt, ['exec']).map(q).join(' ');
+  if (req.asApp === true) return { script: enterAsApp(base, req.pod.path, app, cmd) };
   const rest = [app.id, ...cmd].map(q).join(' ');
   return {
     script: `rm -f "$0"\nif [ -t 0 ]; then exec ${base} --tty ${rest}; else exec ${base} ${rest}; fi\n`,
   };
+}
+
+/**
+ * An enter plan running `cmd` with the process settings of the app's config.json (the runtime's
+ * `exec --process`): its user and groups, capabilities, no_new_privileges, environment and working
+ * directory. The process JSON reaches the runtime on fd 3 (a here-document), so nothing is left to
+ * clean up; the runtimes do not pass fds above 2 on to the process.
+ */
+function enterAsApp(base: string, R: string, app: { name: string; id: string }, cmd: string[]): string {
+  let proc: OciConfig['process'];
+  try {
+    proc = (JSON.parse(readFileSync(path.join(R, 'apps', app.name, 'config.json'), 'utf8')) as OciConfig)
+      .process;
+  } catch (err) {
+    throw new RocketError(
+      `app ${JSON.stringify(app.name)}: no OCI config: ${errorMessage(err)}`,
+      RKT_FAILURE,
+    );
+  }
+  const line = (terminal: boolean): string => {
+    const rest: Partial<OciConfig['process']> = { ...proc };
+    delete rest.consoleSize;
+    const json = JSON.stringify({ ...rest, terminal, args: cmd });
+    return `exec ${base} --process /dev/fd/3 ${q(app.id)} 3<<'RKT_PROCESS_JSON'\n${json}\nRKT_PROCESS_JSON\n`;
+  };
+  return `rm -f "$0"\nif [ -t 0 ]; then\n${line(true)}else\n${line(false)}fi\n`;
 }
 
 /** Cgroup dirs named `name` at the top of every hierarchy under /sys/fs/cgroup. */
@@ -710,11 +736,21 @@ function gc(pod: EnginePod): void {
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }
 
+/** `rkt app`'s operations on the oci engine's sandboxes. */
+const apps: EngineApps = {
+  supervisorRunning: (pod) => supervisorPid(pod.path) !== undefined,
+  send: (pod, line) => sendCommand(pod.path, line),
+  add: addApp,
+  removeFiles: removeAppFiles,
+  hostNetwork: podHostNetwork,
+};
+
 export const ociEngine: Engine = {
   name: 'oci',
   podNetwork: true,
   podLogs: true,
   podMetadata: true,
+  apps,
   run,
   enter,
   stop,

@@ -24,9 +24,27 @@ export interface OciSeccompSyscall {
   names: string[];
   action: OciSeccompAction;
   errnoRet?: number;
+  /** Argument conditions (a CRI localhost profile's; rkt's isolators have none). */
+  args?: OciSeccompArg[];
 }
 
-export type OciSeccompAction = 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO' | 'SCMP_ACT_KILL_PROCESS';
+export interface OciSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
+/** The actions rkt's isolators use; a CRI localhost profile may name the others. */
+export type OciSeccompAction =
+  | 'SCMP_ACT_ALLOW'
+  | 'SCMP_ACT_ERRNO'
+  | 'SCMP_ACT_KILL_PROCESS'
+  | 'SCMP_ACT_KILL'
+  | 'SCMP_ACT_KILL_THREAD'
+  | 'SCMP_ACT_TRAP'
+  | 'SCMP_ACT_TRACE'
+  | 'SCMP_ACT_LOG';
 
 export interface OciSeccomp {
   defaultAction: OciSeccompAction;

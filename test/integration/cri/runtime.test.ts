@@ -158,9 +158,28 @@ for (const runtime of ['crun', 'runc'] as const) {
         writeFileSync(join(work, 'host', 'file'), 'from-the-host\n');
         // A converted docker image's command: entrypoint and cmd in the ACI's annotations.
         const aci = buildBusyboxAci(work, 'cri-busybox', {
-          applets: ['sh', 'echo', 'cat', 'sleep', 'ls', 'readlink', 'id', 'touch', 'httpd', 'true', 'ip'],
+          applets: [
+            'sh',
+            'echo',
+            'cat',
+            'sleep',
+            'ls',
+            'readlink',
+            'id',
+            'touch',
+            'httpd',
+            'true',
+            'ip',
+            'hostname',
+            'chmod',
+          ],
           dirs: ['tmp', 'proc', 'sys', 'dev', 'data'],
-          files: { 'www/index.html': 'hello from the pod\n' },
+          files: {
+            'www/index.html': 'hello from the pod\n',
+            // Users and groups for the security context: alice is in group team.
+            'etc/passwd': 'root:x:0:0:root:/:/bin/sh\nalice:x:1500:1500::/:/bin/sh\n',
+            'etc/group': 'root:x:0:\nalice:x:1500:\nteam:x:4000:bob,alice\n',
+          },
           app: { exec: ['/bin/sh', '-c', 'echo from-image-cmd'] },
           annotations: [
             { name: 'appc.io/docker/entrypoint', value: '["/bin/sh","-c"]' },
@@ -609,6 +628,111 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(hs.state, 'CONTAINER_EXITED');
         assert.equal(hs.exit_code, 137);
         assert.equal(hs.reason, 'OOMKilled');
+        await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        sandboxes.delete(sb);
+      });
+
+      it('reads the security context as containerd does: users and groups from the image (exec too), ALL capabilities, seccomp none, RuntimeDefault and Localhost, no_new_privs as asked', async () => {
+        const sb = await runSandbox('users');
+        const started = async (name: string, sc: object): Promise<string> => {
+          const id = await create(sb, {
+            metadata: { name, attempt: 0 },
+            command: ['/bin/sleep', '1000'],
+            linux: { security_context: sc },
+          });
+          await unary(rt, 'StartContainer', { container_id: id });
+          return id;
+        };
+        const exec = async (
+          id: string,
+          cmd: string[],
+        ): Promise<{ out: string; err: string; code: number }> => {
+          const r = await unary<{ stdout: Buffer; stderr: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd,
+          });
+          return { out: r.stdout.toString(), err: r.stderr.toString(), code: r.exit_code };
+        };
+        const status = async (id: string): Promise<string> =>
+          (await exec(id, ['/bin/cat', '/proc/self/status'])).out;
+        // run_as_user: its group from the image's /etc/passwd, its groups from /etc/group, then the
+        // requested ones; an exec runs as the container's process does.
+        const uid = await started('uid', { run_as_user: { value: 1500 }, supplemental_groups: [1234] });
+        assert.equal((await exec(uid, ['/bin/id', '-u'])).out, '1500\n');
+        assert.equal((await exec(uid, ['/bin/id', '-g'])).out, '1500\n');
+        assert.deepEqual((await exec(uid, ['/bin/id', '-G'])).out.trim().split(' ').sort(), [
+          '1234',
+          '1500',
+          '4000',
+        ]);
+        // The exec'd process does not hold the fd its settings came on (3).
+        assert.equal(
+          (await exec(uid, ['/bin/sh', '-c', 'readlink /proc/$$/fd/3 || echo no-fd-3; true'])).out,
+          'no-fd-3\n',
+        );
+        const name = await started('name', { run_as_username: 'alice' });
+        assert.equal((await exec(name, ['/bin/id', '-nu'])).out, 'alice\n');
+        // A uid the image does not know: group 0.
+        const other = await started('other', { run_as_user: { value: 1001 }, run_as_group: { value: 1002 } });
+        assert.equal((await exec(other, ['/bin/id', '-u'])).out, '1001\n');
+        assert.equal((await exec(other, ['/bin/id', '-g'])).out, '1002\n');
+        await rejects(
+          create(sb, {
+            metadata: { name: 'nouser' },
+            command: ['/bin/true'],
+            linux: { security_context: { run_as_group: { value: 5 } } },
+          }),
+          grpc.status.INVALID_ARGUMENT,
+          /run_as_group/,
+        );
+        await rejects(
+          create(sb, {
+            metadata: { name: 'nobody' },
+            command: ['/bin/true'],
+            linux: { security_context: { run_as_username: 'mallory' } },
+          }),
+          grpc.status.INVALID_ARGUMENT,
+          /run_as_username "mallory": no such user/,
+        );
+        // ALL: every capability the host has, whatever the host lacks.
+        const all = await started('all', { capabilities: { add_capabilities: ['ALL'] } });
+        const hostBnd = /^CapBnd:\s+(\S+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+        assert.match(await status(all), new RegExp(`^CapBnd:\\s+${hostBnd ?? '-'}$`, 'm'));
+        // No profile: no filter at all (the default container's chmod works).
+        const plain = await started('plain', {});
+        assert.match(await status(plain), /^Seccomp:\s+0$/m);
+        assert.equal((await exec(plain, ['/bin/chmod', '700', '/tmp'])).code, 0);
+        // RuntimeDefault: a filter; with CAP_SYS_ADMIN it lets sethostname through.
+        const def = await started('def', {
+          seccomp: { profile_type: 'RuntimeDefault' },
+          capabilities: { add_capabilities: ['SYS_ADMIN'] },
+        });
+        assert.match(await status(def), /^Seccomp:\s+2$/m);
+        const hn = await exec(def, ['/bin/hostname', 'renamed']);
+        assert.equal(hn.code, 0, hn.err);
+        // Localhost: a docker-format profile file blocking chmod.
+        const profile = join(work, 'block-chmod.json');
+        writeFileSync(
+          profile,
+          JSON.stringify({
+            defaultAction: 'SCMP_ACT_ALLOW',
+            syscalls: [{ names: ['chmod', 'fchmodat'], action: 'SCMP_ACT_ERRNO' }],
+          }),
+        );
+        const local = await started('local', {
+          seccomp: { profile_type: 'Localhost', localhost_ref: profile },
+        });
+        const ch = await exec(local, ['/bin/chmod', '700', '/tmp']);
+        assert.notEqual(ch.code, 0);
+        assert.match(ch.err, /Operation not permitted/);
+        // A non-root process under a filter keeps no_new_privs off unless asked.
+        const nnp = await started('nnp', {
+          run_as_user: { value: 1500 },
+          seccomp: { profile_type: 'RuntimeDefault' },
+        });
+        const st = await status(nnp);
+        assert.match(st, /^Seccomp:\s+2$/m);
+        assert.match(st, /^NoNewPrivs:\s+0$/m);
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
         sandboxes.delete(sb);
       });

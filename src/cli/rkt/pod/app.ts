@@ -1,15 +1,17 @@
 /**
  * `rkt app sandbox|add|start|stop|rm|list|status|exec` (rkt 1.30's app commands; `RKT_EXPERIMENT_APP`
- * is accepted and not needed): a sandbox is an empty pod on the oci engine's supervisor
+ * is accepted and not needed): a sandbox is an empty pod on the pod supervisor
  * (src/stage1/oci/supervisor.sh) that apps are added to, started, stopped and removed from one by
- * one. Each step rewrites the pod manifest atomically; the supervisor gets its commands over its
- * FIFO, and the result is read from the status dir.
+ * one, on any engine with app operations (the Engine's `apps`: oci, nspawn, kvm; not fly). Each
+ * step rewrites the pod manifest atomically; the supervisor gets its commands through the engine,
+ * and the result is read from the status dir.
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import type { PodInfo } from '../../../pod/index.js';
+import type { EngineApps } from '../../../stage1/engine.js';
 import { action } from '../../run.js';
 import { rktGlobals } from '../globals.js';
 import { dataDir, openStore, rawArgsAfterVerb } from './common.js';
@@ -60,7 +62,7 @@ export function appStatusObject(pod: PodInfo, app: string): Record<string, unkno
   return obj;
 }
 
-/** A running sandbox on the oci engine, with `app` (if given) in its manifest. */
+/** A running sandbox, with `app` (if given) in its manifest. */
 async function sandboxPod(dir: string, uuid: string | undefined, app?: string): Promise<PodInfo> {
   if (uuid === undefined || uuid === '') throw new RocketError('must provide the pod UUID', RKT_FAILURE);
   const { getPod } = await import('../../../pod/index.js');
@@ -88,14 +90,20 @@ function pauseAt(step: string): void {
   readFileSync(v.slice(step.length + 1));
 }
 
+/** The app operations of the engine that runs the pod. */
+async function podApps(pod: PodInfo): Promise<EngineApps> {
+  const { engineApps, engineForPod } = await import('../../../stage1/engines.js');
+  return engineApps(engineForPod(pod));
+}
+
 /** Sends a command to the pod's supervisor and waits until `done` holds (or the supervisor is gone). */
 async function command(pod: PodInfo, line: string, what: string, done: () => boolean): Promise<void> {
-  const { sendCommand, supervisorPid } = await import('../../../stage1/oci/engine.js');
-  if (supervisorPid(pod.path) === undefined || !sendCommand(pod.path, line))
+  const apps = await podApps(pod);
+  if (!apps.supervisorRunning(pod) || !apps.send(pod, line))
     throw new RocketError(`pod ${pod.uuid}: its supervisor is not running`, RKT_FAILURE);
   const { setTimeout: sleep } = await import('node:timers/promises');
   while (!done()) {
-    if (supervisorPid(pod.path) === undefined)
+    if (!apps.supervisorRunning(pod))
       throw new RocketError(`pod ${pod.uuid}: the supervisor ended before ${what}`, RKT_FAILURE);
     await sleep(10);
   }
@@ -125,9 +133,8 @@ function sandboxCommand(): Command {
         const { parseExposedPort, requirePortsNetwork } = await import('../../../net/ports.js');
         args.ports.forEach(parseExposedPort);
         requirePortsNetwork(netMode(args.net), args.ports.length);
-        const { engineChoice } = await import('../../../stage1/engines.js');
-        if (engineChoice(args).name !== 'oci')
-          throw new RocketError('a sandbox needs the oci engine', RKT_FAILURE);
+        const { engineApps, engineByName, engineChoice } = await import('../../../stage1/engines.js');
+        engineApps(engineByName(engineChoice(args).name));
         const globals = rktGlobals(cmd);
         const { preparePodFromArgs } = await import('./prepare.js');
         const { runPreparedPod } = await import('./run.js');
@@ -167,7 +174,7 @@ function addCommand(): Command {
         const dir = globals.dir;
         const { imageSource } = await import('./prepare.js');
         const { runInsecure } = await import('./run.js');
-        const { addApp } = await import('../../../stage1/oci/engine.js');
+        const engineOps = await podApps(pod);
         const insecure = await runInsecure(args, globals);
         const store = await openStore(dir);
         const images = await imageSource(args, globals, store);
@@ -180,7 +187,7 @@ function addCommand(): Command {
             pauseAt('app-add:manifest');
             let added;
             try {
-              added = addApp({ pod, dataDir: dir, app: ra.name, insecure });
+              added = engineOps.add({ pod, dataDir: dir, app: ra.name, insecure });
             } catch (err) {
               removeAppFromManifest(pod.path, ra.name);
               throw err;
@@ -271,11 +278,11 @@ function rmCommand(): Command {
             existsSync(path.join(s, `${app}-removed`)),
           );
         const { withPodMutationLock, removeAppFromManifest } = await import('../../../pod/index.js');
-        const { removeAppFiles, podHostNetwork } = await import('../../../stage1/oci/engine.js');
+        const engineOps = await podApps(pod);
         const { updateRegisteredApps } = await import('../../../metadata/client.js');
         await withPodMutationLock(pod.path, () => {
-          const hostNetwork = podHostNetwork(pod);
-          removeAppFiles(pod, app);
+          const hostNetwork = engineOps.hostNetwork(pod);
+          engineOps.removeFiles(pod, app);
           removeAppFromManifest(pod.path, app);
           for (const f of [app, `${app}-removed`, `${app}-started`, `${app}-stopping`, `${app}-ready`])
             rmSync(path.join(s, f), { force: true });

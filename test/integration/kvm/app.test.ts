@@ -1,0 +1,150 @@
+/**
+ * `rkt app` on the kvm engine, as root through bin/rkt: one test, each boot under TCG takes
+ * seconds. A sandbox boots its VM with no app; two apps are added (their rootfs mounted in QEMU's
+ * mount namespace under the 9p share while the VM runs) and started by console lines to the guest's
+ * init, sharing an empty volume, on the guest's kernel; the second (it ignores SIGTERM) is stopped
+ * and removed while the first runs on; the pod stops, and gc leaves no QEMU process and no mount.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
+import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
+import { skipUnlessCI } from '../../helpers.js';
+
+function kvmSkip(): string | false {
+  const base = podTestSkip('qemu-system-x86_64');
+  if (base !== false) return base;
+  try {
+    findKernel();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return false;
+}
+
+const skip = kvmSkip();
+const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
+
+function qemuAlive(pid: number, uuid: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
+  } catch {
+    return false;
+  }
+}
+
+describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine integration tests') }, () => {
+  let rkt: Rkt;
+  let image: string;
+
+  before(() => {
+    rkt = new Rkt('rocket-kvm-app-');
+    image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
+  });
+
+  after(() => rkt.cleanup());
+
+  it('adds and starts two apps in a running VM, stops and removes one; rkt stop and gc leave nothing', async () => {
+    const env = { RKT_STOP_TIMEOUT: '1' };
+    const ok = async (...args: string[]): Promise<string> => {
+      const r = await rkt.start(['--insecure-options=image', ...args], env).done;
+      assert.equal(r.code, 0, `rkt ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const uuidFile = join(rkt.work, 'uuid');
+    const pod = rkt.start(
+      [
+        'app',
+        'sandbox',
+        '--engine=kvm',
+        '--net=none',
+        '--volume=data,kind=empty',
+        `--uuid-file-save=${uuidFile}`,
+      ],
+      env,
+    );
+    await waitFor('the uuid file', () => existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== '');
+    const uuid = readFileSync(uuidFile, 'utf8').trim();
+    rkt.remember(uuid);
+    const R = join(rkt.data, 'pods', 'run', uuid);
+    await waitFor('QEMU', () => existsSync(join(R, 'stage1', 'kvm', 'qemu.pid')));
+    const qemu = Number(readFileSync(join(R, 'stage1', 'kvm', 'qemu.pid'), 'utf8'));
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), '');
+
+    const mount = ['--mount', 'volume=data,target=/data'];
+    await ok(
+      'app',
+      'add',
+      uuid,
+      image,
+      '--name=first',
+      ...mount,
+      ...sh(
+        'trap "exit 0" TERM; echo "kernel-$(uname -r)"; echo from-first >/data/f.tmp; mv /data/f.tmp /data/f; while :; do sleep 0.1; done',
+      ),
+    );
+    await ok('app', 'start', uuid, '--app=first');
+    await ok(
+      'app',
+      'add',
+      uuid,
+      image,
+      '--name=second',
+      ...mount,
+      ...sh(
+        'trap "" TERM; while [ ! -e /data/f ]; do sleep 0.1; done; echo "second-read-$(cat /data/f)"; while :; do sleep 0.1; done',
+      ),
+    );
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\nsecond\tcreated\n');
+    await ok('app', 'start', uuid, '--app=second');
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\nsecond\trunning\n');
+    const log = (app: string): string => {
+      try {
+        return readFileSync(join(R, 'logs', app, 'stdout.log'), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    await waitFor('the second app', () => log('second').includes('second-read-from-first'), 60_000);
+    const guest = findKernel().version;
+    assert.notEqual(guest, release());
+    assert.match(await ok('logs', '--app=first', uuid), new RegExp(`kernel-${guest.replace(/\./g, '\\.')}`));
+
+    // The second ignores SIGTERM: KILLed after the stop timeout; the first runs on.
+    await ok('app', 'stop', uuid, '--app=second');
+    const st = JSON.parse(await ok('app', 'status', uuid, '--app=second', '--format=json')) as {
+      state: string;
+      exit_code: number;
+    };
+    assert.equal(st.state, 'exited');
+    assert.equal(st.exit_code, 137);
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\nsecond\texited\n');
+
+    await ok('app', 'rm', uuid, '--app=second');
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
+    const manifest = JSON.parse(await ok('cat-manifest', uuid)) as { apps: { name: string }[] };
+    assert.deepEqual(
+      manifest.apps.map((a) => a.name),
+      ['first'],
+    );
+    for (const f of [
+      join(R, 'apps', 'second'),
+      join(R, 'overlay', 'second'),
+      join(R, 'stage1', 'kvm', 'conf', 'app', 'second.env'),
+    ])
+      assert.ok(!existsSync(f), `${f} left`);
+    assert.ok(qemuAlive(qemu, uuid));
+
+    assert.equal(await ok('stop', uuid), `${uuid}\n`);
+    const r = await pod.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(qemuAlive(qemu, uuid), false);
+    assert.equal((await rkt.status(uuid))['state'], 'exited');
+    await ok('gc', '--grace-period=0s');
+    assert.ok(!existsSync(R));
+    assert.deepEqual(rkt.hostMounts(), []);
+  });
+});
