@@ -31,14 +31,16 @@ export function sandboxNamespaceModes(
 
 /**
  * A container's PID mode: its own namespace options' when it has them (as the kubelet sends),
- * else its sandbox's. Throws a one-line message for what cannot be honoured.
+ * else its sandbox's; `TARGET` (another container's, `target_id`) only from its own. Throws a
+ * one-line message for what cannot be honoured.
  */
 export function containerPidMode(
-  own: { pid?: NamespaceMode } | null | undefined,
+  own: { pid?: NamespaceMode; target_id?: string } | null | undefined,
   sandbox: 'POD' | 'CONTAINER' | 'NODE',
-): 'POD' | 'CONTAINER' | 'NODE' {
+): 'POD' | 'CONTAINER' | 'NODE' | 'TARGET' {
   const mode = own === null || own === undefined ? sandbox : (own.pid ?? 'POD');
-  if (mode === 'TARGET') throw new Error('namespace_options.pid TARGET is not supported');
+  if (mode === 'TARGET' && (own?.target_id ?? '') === '')
+    throw new Error('namespace_options.pid TARGET: no target_id');
   if (mode === 'POD' && sandbox !== 'POD')
     throw new Error(
       `namespace_options.pid POD: the pod sandbox has no pod-wide PID namespace (its pid is ${sandbox})`,
@@ -47,10 +49,15 @@ export function containerPidMode(
 }
 
 export interface ContainerOciOptions {
-  /** `CONTAINER`: a PID namespace of its own; `POD`: the sandbox's (`podPidNs`); `NODE`: the host's. */
-  pid: 'POD' | 'CONTAINER' | 'NODE';
+  /**
+   * `CONTAINER`: a PID namespace of its own; `POD`: the sandbox's (`podPidNs`); `NODE`: the host's;
+   * `TARGET`: another container's (`targetPidNs`).
+   */
+  pid: 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
   /** The sandbox's pod-wide PID namespace file (with pid `POD`). */
   podPidNs?: string;
+  /** The target container's PID namespace (`/proc/PID/ns/pid`, with pid `TARGET`). */
+  targetPidNs?: string;
   /** `NODE`: the host's IPC namespace and /dev/shm. */
   ipc: 'POD' | 'NODE';
   /** Replace the runtime's defaults when non-empty (an empty list is the default, as on the wire). */
@@ -74,6 +81,9 @@ export function applyContainerOptions(config: OciConfig, o: ContainerOciOptions)
   else if (o.pid === 'POD') {
     if (o.podPidNs === undefined) throw new Error('a pod PID namespace needs its file');
     namespaces = withNamespace(namespaces, 'pid', { type: 'pid', path: o.podPidNs });
+  } else if (o.pid === 'TARGET') {
+    if (o.targetPidNs === undefined) throw new Error("a target's PID namespace needs its file");
+    namespaces = withNamespace(namespaces, 'pid', { type: 'pid', path: o.targetPidNs });
   }
   let mounts: OciMount[] = config.mounts;
   if (o.ipc === 'NODE') {

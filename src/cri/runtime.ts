@@ -179,7 +179,7 @@ export interface ContainerConfigMsg {
       no_new_privs?: boolean;
       seccomp?: SecurityProfileMsg | null;
       seccomp_profile_path?: string;
-      namespace_options?: { pid?: NamespaceMode } | null;
+      namespace_options?: { pid?: NamespaceMode; target_id?: string } | null;
       masked_paths?: string[];
       readonly_paths?: string[];
     } | null;
@@ -896,12 +896,14 @@ export class CriRuntime {
     }
     const { ra, mounts, privileged, security, propagated } = this.buildApp(config, app, key, rootfs);
     const sc = config.linux?.security_context ?? {};
-    let pid: 'POD' | 'CONTAINER' | 'NODE';
+    let pid: 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
     try {
       pid = containerPidMode(sc.namespace_options, sb.record.pid ?? 'CONTAINER');
     } catch (err) {
       throw invalid(`config.linux.security_context.${errorMessage(err)}`);
     }
+    const targetPidNs =
+      pid === 'TARGET' ? this.targetPidNamespace(sb, sc.namespace_options?.target_id) : undefined;
     const id = containerIdOf(sb.id, app);
     const pod = sb.pod;
     const recordFile = path.join(pod.path, CONTAINERS_DIR, `${app}.json`);
@@ -944,6 +946,7 @@ export class CriRuntime {
             applyContainerOptions(withProcessSecurity(c, security), {
               pid,
               podPidNs: path.join(pod.path, POD_PID_NS_FILE),
+              ...(targetPidNs !== undefined ? { targetPidNs } : {}),
               ipc: sb.record.ipc ?? 'POD',
               maskedPaths: sc.masked_paths ?? [],
               readonlyPaths: sc.readonly_paths ?? [],
@@ -972,6 +975,32 @@ export class CriRuntime {
       }
     });
     return { container_id: id };
+  }
+
+  /**
+   * The PID namespace of a running container of the sandbox (pid `TARGET`): its process's
+   * (`/proc/PID/ns/pid`, PID from the runtime's state), as containerd joins it.
+   */
+  private targetPidNamespace(sb: Sandbox, targetId: string | undefined): string {
+    const where = 'config.linux.security_context.namespace_options.target_id';
+    const t = this.findContainer(targetId);
+    if (t === undefined || t.sandbox.id !== sb.id)
+      throw notFound(`${where}: container ${JSON.stringify(targetId ?? '')} in pod sandbox ${sb.id}`);
+    if (this.state(t) !== 'running')
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: container ${t.id} is not running`);
+    const state = readJson<{ runtime?: RuntimeName }>(path.join(sb.pod.path, ENGINE_STATE));
+    const rt = detectRuntime(state?.runtime !== undefined ? { runtime: state.runtime } : {});
+    const [cmd, ...argv] = runtimeArgv(rt, ['state', `rkt-${sb.pod.uuid}-${t.app}`]);
+    const r = spawnSync(cmd as string, argv, { encoding: 'utf8' });
+    let pid: unknown;
+    try {
+      pid = (JSON.parse(r.stdout) as { pid?: unknown }).pid;
+    } catch {
+      pid = undefined;
+    }
+    if (r.status !== 0 || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: container ${t.id} has no process`);
+    return `/proc/${pid}/ns/pid`;
   }
 
   /** Sends a command to the sandbox's supervisor and waits until `done` holds. */

@@ -241,6 +241,20 @@ for (const runtime of ['crun', 'runc'] as const) {
         const c = await started(own, 'c', 1003);
         assert.equal(await cmdline(c, '/proc/1/cmdline'), '/bin/sleep 1003 ');
         assert.doesNotMatch(await seen(c), /sleep 100[12]/);
+        // TARGET: another container's PID namespace (as kubectl debug's ephemeral containers).
+        const t = await started(own, 't', 1010, {
+          linux: { security_context: { namespace_options: { pid: 'TARGET', target_id: c } } },
+        });
+        assert.equal(await cmdline(t, '/proc/1/cmdline'), '/bin/sleep 1003 ');
+        assert.match(await seen(t), /sleep 1010/);
+        await rejects(
+          create(own, {
+            metadata: { name: 'u', attempt: 0 },
+            linux: { security_context: { namespace_options: { pid: 'TARGET', target_id: `${own}-none-0` } } },
+          }),
+          grpc.status.NOT_FOUND,
+          /target_id: container/,
+        );
         const d = await started(node, 'd', 1004);
         assert.equal(
           (await exec(d, ['/bin/readlink', '/proc/self/ns/pid'])).stdout.trim(),
@@ -267,7 +281,7 @@ for (const runtime of ['crun', 'runc'] as const) {
           () => pidsOf((c) => c === '/bin/sleep\x001001\x00' || c === '/bin/sleep\x001002\x00').length === 0,
         );
         for (const sb of [pod, own, node]) await remove(sb);
-        for (const n of [1001, 1002, 1003, 1004])
+        for (const n of [1001, 1002, 1003, 1004, 1010])
           assert.deepEqual(
             pidsOf((c) => c === `/bin/sleep\0${n}\0`),
             [],

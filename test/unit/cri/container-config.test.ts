@@ -42,14 +42,15 @@ describe('cri container config: namespace modes', () => {
     assert.deepEqual(sandboxNamespaceModes(undefined), { pid: 'CONTAINER', ipc: 'POD' });
   });
 
-  it("a container: its own options' pid, else its sandbox's; POD needs the sandbox's; TARGET is refused", () => {
+  it("a container: its own options' pid, else its sandbox's; POD needs the sandbox's; TARGET a target_id", () => {
     assert.equal(containerPidMode(null, 'POD'), 'POD');
     assert.equal(containerPidMode(undefined, 'CONTAINER'), 'CONTAINER');
     assert.equal(containerPidMode({ pid: 'NODE' }, 'POD'), 'NODE');
     assert.equal(containerPidMode({ pid: 'CONTAINER' }, 'POD'), 'CONTAINER');
     assert.equal(containerPidMode({}, 'POD'), 'POD');
     assert.throws(() => containerPidMode({ pid: 'POD' }, 'CONTAINER'), /no pod-wide PID namespace/);
-    assert.throws(() => containerPidMode({ pid: 'TARGET' }, 'POD'), /TARGET is not supported/);
+    assert.throws(() => containerPidMode({ pid: 'TARGET' }, 'POD'), /TARGET: no target_id/);
+    assert.equal(containerPidMode({ pid: 'TARGET', target_id: 'x' }, 'CONTAINER'), 'TARGET');
   });
 });
 
@@ -62,10 +63,16 @@ describe('cri container config: the OCI config', () => {
     assert.deepEqual(ns(c, 'ipc'), { type: 'ipc', path: '/pod/ns-ipc' });
   });
 
-  it("pid POD joins the sandbox's PID namespace file; NODE has none (the host's)", () => {
+  it("pid POD joins the sandbox's PID namespace file, TARGET the target's; NODE has none (the host's)", () => {
     const pod = applyContainerOptions(engineConfig(), { pid: 'POD', podPidNs: '/pod/ns-pid', ipc: 'POD' });
     assert.deepEqual(ns(pod, 'pid'), { type: 'pid', path: '/pod/ns-pid' });
     assert.equal(pod.linux.namespaces.filter((n) => n.type === 'pid').length, 1);
+    const target = applyContainerOptions(engineConfig(), {
+      pid: 'TARGET',
+      targetPidNs: '/proc/7/ns/pid',
+      ipc: 'POD',
+    });
+    assert.deepEqual(ns(target, 'pid'), { type: 'pid', path: '/proc/7/ns/pid' });
     const node = applyContainerOptions(engineConfig(), { pid: 'NODE', ipc: 'POD' });
     assert.equal(ns(node, 'pid'), undefined);
     assert.deepEqual(ns(node, 'network'), { type: 'network', path: '/pod/ns-net' });
