@@ -5,6 +5,7 @@
  * path mounts. Pure functions over the config, and a reader of mountinfo (unit-tested in
  * test/unit/cri/container-config.test.ts).
  */
+import { RocketError } from '../errors.js';
 import type { OciConfig, OciMount, OciNamespace } from '../stage1/oci/spec.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
@@ -87,6 +88,10 @@ export function applyContainerOptions(config: OciConfig, o: ContainerOciOptions)
   }
   let mounts: OciMount[] = config.mounts;
   if (o.ipc === 'NODE') {
+    // The pod's IPC sysctls would be the host's: refused, as runc refuses them.
+    for (const key of Object.keys(config.linux.sysctl ?? {}))
+      if (/^(kernel\.(msg|shm|sem)|fs\.mqueue\.)/.test(key))
+        throw new RocketError(`sysctl ${key} needs the pod's own IPC namespace (its ipc is NODE)`);
     namespaces = withNamespace(namespaces, 'ipc');
     // The host's POSIX shared memory too, as the host's SysV segments.
     mounts = mounts.map((m) =>

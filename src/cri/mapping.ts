@@ -4,6 +4,7 @@
  * security context stands for. No I/O here (unit-tested in test/unit/cri/mapping.test.ts).
  */
 import { createHash } from 'node:crypto';
+import type { ExposedPort } from '../appc/index.js';
 import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../appc/values.js';
 
 /** A sandbox id is its pod's UUID without the dashes: 32 lowercase hex digits. */
@@ -187,4 +188,40 @@ export function capabilityIsolatorSet(
  */
 export function clampOomScoreAdj(requested: number, own: number): number {
   return Math.max(Math.min(requested, 1000), own, -1000);
+}
+
+/** A CRI PortMapping (field names as in the .proto; the protocol enum as its name). */
+export interface PortMappingMsg {
+  protocol?: string;
+  container_port?: number;
+  host_port?: number;
+  host_ip?: string;
+}
+
+/**
+ * A sandbox's port mappings as the pod's exposed ports, each with its pod port (no app declares
+ * them): `PROTOCOL-HOSTPORT-INDEX` names them. As kubelet's runtimes do, a mapping without a host
+ * port maps nothing (the container port is reached at the pod's address).
+ */
+export function sandboxExposedPorts(mappings: readonly PortMappingMsg[]): ExposedPort[] {
+  const out: ExposedPort[] = [];
+  mappings.forEach((m, i) => {
+    const hostPort = m.host_port ?? 0;
+    const podPort = m.container_port ?? 0;
+    if (hostPort <= 0) return;
+    if (!(hostPort <= 65535 && podPort >= 1 && podPort <= 65535))
+      throw new Error(`port_mappings[${i}]: ports must be from 1 to 65535`);
+    const protocol = (m.protocol ?? 'TCP').toLowerCase();
+    if (!['tcp', 'udp', 'sctp'].includes(protocol))
+      throw new Error(`port_mappings[${i}].protocol ${JSON.stringify(m.protocol)}: not TCP, UDP or SCTP`);
+    const name = `${protocol}-${hostPort}-${i}`;
+    const hostIP = m.host_ip ?? '';
+    out.push({
+      name,
+      hostPort,
+      ...(hostIP !== '' ? { hostIP } : {}),
+      podPort: { name, protocol, port: podPort, count: 1, socketActivated: false },
+    });
+  });
+  return out;
 }

@@ -41,6 +41,7 @@ import {
   cpuShares,
   noNewPrivileges,
   oomScoreAdj,
+  sysctl as sysctlIsolator,
   type Isolator,
   type Mount,
   type RuntimeApp,
@@ -85,8 +86,10 @@ import {
   nanos,
   parseContainerId,
   resolveCommand,
+  sandboxExposedPorts,
   sandboxIdOf,
   uuidOfSandboxId,
+  type PortMappingMsg,
 } from './mapping.js';
 import { podExecTarget, podPortTarget } from './streaming/rkt.js';
 import {
@@ -103,7 +106,7 @@ import { hostBoundingSet } from '../stage1/oci/spec.js';
 import type { OciConfig } from '../stage1/oci/spec.js';
 import type { OciSeccomp } from '../stage1/oci/seccomp.js';
 import { attachTarget } from './attach.js';
-import type { ExecTarget, PortForwardTarget } from './streaming/types.js';
+import type { ExecTarget, PortForwardTarget, StreamProcess } from './streaming/types.js';
 
 const CRI_DIR = 'cri';
 const SANDBOX_FILE = path.join(CRI_DIR, 'sandbox.json');
@@ -128,11 +131,12 @@ export interface PodSandboxConfigMsg {
   hostname?: string;
   log_directory?: string;
   dns_config?: { servers?: string[]; searches?: string[]; options?: string[] } | null;
-  port_mappings?: { protocol?: string; container_port?: number; host_port?: number; host_ip?: string }[];
+  port_mappings?: PortMappingMsg[];
   labels?: Labels;
   annotations?: Labels;
   linux?: {
     cgroup_parent?: string;
+    sysctls?: Record<string, string>;
     security_context?: {
       namespace_options?: { network?: NamespaceMode; pid?: NamespaceMode; ipc?: NamespaceMode } | null;
     } | null;
@@ -469,6 +473,7 @@ export class CriRuntime {
     }
     const runtime = handler === '' ? this.opts.runtime : handler;
     args.engine = runtime;
+    sandboxPortsAndSysctls(args, c, network);
     const logDirectory = c.log_directory ?? '';
     if (logDirectory !== '' && !path.isAbsolute(logDirectory))
       throw invalid(`config.log_directory ${JSON.stringify(logDirectory)}: not an absolute path`);
@@ -1192,12 +1197,12 @@ export class CriRuntime {
   // ---- exec ----
 
   /** An exec target in a running container. */
-  execTarget(id: string | undefined, cmd: readonly string[] | undefined): ExecTarget {
+  execTarget(id: string | undefined, cmd: readonly string[] | undefined, pidFile?: string): ExecTarget {
     const c = this.container(id);
     if (this.state(c) !== 'running')
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} is not running`);
     if ((cmd ?? []).length === 0) throw invalid('cmd: empty');
-    return podExecTarget(c.sandbox.pod, [...(cmd ?? [])], c.app, true);
+    return podExecTarget(c.sandbox.pod, [...(cmd ?? [])], c.app, true, pidFile);
   }
 
   /** An attach target: a running container's terminal, or its stdin stream and its log. */
@@ -1241,7 +1246,9 @@ export class CriRuntime {
     stderr: Buffer;
     exit_code: number;
   }> {
-    const target = this.execTarget(req.container_id, req.cmd);
+    // The runtime writes the command's pid here: a command past its timeout is killed by pid.
+    const pidFile = path.join(tmpdir(), `rkt-cri-exec.${process.pid}.${randomBytes(6).toString('hex')}.pid`);
+    const target = this.execTarget(req.container_id, req.cmd, pidFile);
     const p = target.start({ stdin: false, stdout: true, stderr: true, tty: false });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -1255,6 +1262,8 @@ export class CriRuntime {
     try {
       const code = await Promise.race([p.exit, timeout]);
       if (code === 'timeout') {
+        // As containerd: the command is killed (in the container, by its pid), then the call fails.
+        await killTimedOut(pidFile, p);
         // The exec'd process may hold its output open: stop reading and answer now.
         p.kill();
         p.stdout?.destroy();
@@ -1268,6 +1277,7 @@ export class CriRuntime {
       return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), exit_code: code };
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      rmSync(pidFile, { force: true });
     }
   }
 
@@ -1395,4 +1405,53 @@ export class CriRuntime {
       );
     return {};
   }
+}
+
+/**
+ * Kills an ExecSync command past its timeout: SIGKILL to the pid the runtime wrote to `pidFile`
+ * (written once the command runs: waited for while the runtime's exec still runs), then waits for
+ * the runtime's exec to end, which it does once it has reaped the command (bounded: 10 s).
+ */
+async function killTimedOut(pidFile: string, p: StreamProcess): Promise<void> {
+  let ended = false;
+  const exited = p.exit.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  for (let i = 0; i < 500 && !ended; i++) {
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(pidFile, 'utf8').trim());
+    } catch {
+      // not written yet
+    }
+    if (Number.isSafeInteger(pid) && pid > 1) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      break;
+    }
+    await sleep(20);
+  }
+  await Promise.race([exited, sleep(10_000)]);
+}
+
+/**
+ * The sandbox's port mappings (hostPort, through the CNI chain's portmap plugin: the pod's exposed
+ * ports) and sysctls (the pod's os/unix/sysctl isolator: every container's OCI `linux.sysctl`, in
+ * the pod's namespaces) on the pod's arguments. A host-network sandbox maps no ports.
+ */
+function sandboxPortsAndSysctls(args: PodArgs, c: PodSandboxConfigMsg, network: 'NODE' | 'POD'): void {
+  try {
+    if (network === 'POD') {
+      const ports = sandboxExposedPorts(c.port_mappings ?? []);
+      if (ports.length > 0) args.sandboxPorts = ports;
+    }
+  } catch (err) {
+    throw invalid(`config.${errorMessage(err)}`);
+  }
+  const sysctls = c.linux?.sysctls ?? {};
+  if (Object.keys(sysctls).length > 0) args.sandboxIsolators = [sysctlIsolator(sysctls)];
 }

@@ -25,20 +25,24 @@ export const LOGGER_PROGRAM = path.join('stage1', 'logger.awk');
  * whole buffer before the first record). Environment: LOGF (the log file), LOGSTREAM, LOGMAX
  * (bytes), LOGEPOCH (the boot time, in centiseconds since the Unix epoch), CRILOG (a CRI log_path
  * the record is also appended to, opened for each record so that a file rotated by the kubelet is
- * replaced at the next line; both streams share it). Each line goes out in
+ * replaced at the next line; both streams share it), LOGCHUNKS (set: each input line is a record's
+ * tag, `F` or `P`, then its text, as supervisor.sh's chunker writes them for an app with a stdin
+ * stream: a `P` record is what the app wrote so far of a line, without its newline). Each line goes out in
  * one write: the apps of a pod share the supervisor's stdout, and mawk's `print` writes the record
  * and the newline separately, so two apps' lines could run into each other.
  */
 const AWK = `# rkt pod logger: copy each line to stdout and append it, time-stamped, to $LOGF (src/logs/capture.ts)
 BEGIN { u = "/proc/uptime"; f = ENVIRON["LOGF"]; s = ENVIRON["LOGSTREAM"]; m = ENVIRON["LOGMAX"] + 0
-  e = ENVIRON["LOGEPOCH"] + 0; cl = ENVIRON["CRILOG"]; last = -1; n = 0 }
+  e = ENVIRON["LOGEPOCH"] + 0; cl = ENVIRON["CRILOG"]; k = ENVIRON["LOGCHUNKS"] != ""; last = -1; n = 0 }
 {
-  printf "%s", $0 "\\n"; fflush()
+  l = $0; tag = "F"; nl = "\\n"
+  if (k) { tag = substr(l, 1, 1); l = substr(l, 2); if (tag == "P") nl = "" }
+  printf "%s", l nl; fflush()
   t = ""; getline t < u; close(u)
   split(t, a, " "); c = a[1]; sub(/\\./, "", c); c = c + e
   sec = int(c / 100); cs = c - sec * 100
   if (sec != last) { last = sec; ts = strftime("%Y-%m-%dT%H:%M:%S", sec, 1) }
-  r = sprintf("%s.%02dZ %s F %s\\n", ts, cs, s, $0)
+  r = sprintf("%s.%02dZ %s %s %s\\n", ts, cs, s, tag, l)
   printf "%s", r >> f; fflush(f)
   if (cl != "") { printf "%s", r >> cl; close(cl) }
   n += length(r)

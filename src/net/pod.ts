@@ -320,8 +320,11 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
       return findPlugin(type, searchPath) ?? notFound(type, net.conf.name);
     }),
   }));
+  // The network that forwards: the first whose chain takes portMappings itself (a Kubernetes-style
+  // .conflist with portmap), else the first that masquerades, else the last.
+  const own = nets.findIndex((n) => n.conf.plugins.some(wantsPortMappings));
   const masq = nets.findIndex((n) => isMasquerading(n.conf));
-  const forwarder = ports.length === 0 ? -1 : masq >= 0 ? masq : nets.length - 1;
+  const forwarder = ports.length === 0 ? -1 : own >= 0 ? own : masq >= 0 ? masq : nets.length - 1;
   // A chain with a plugin taking portMappings forwards the ports itself; otherwise rkt chains portmap.
   const ownPortmap = forwarder >= 0 && (nets[forwarder]?.conf.plugins.some(wantsPortMappings) ?? false);
   const portmap =

@@ -1,7 +1,8 @@
 /**
  * Port forwarding: `--port=NAME:[HOSTIP:]HOSTPORT` becomes the pod manifest's exposed port NAME,
  * matched to the app port of that name; at run time the CNI `portmap` plugin, chained after the
- * network that forwards (the first one that masquerades, else the last one), maps it.
+ * network that forwards (the first whose chain takes `portMappings` itself, else the first one
+ * that masquerades, else the last one), maps it.
  */
 import { isIP } from 'node:net';
 import { isACName, type ExposedPort, type PodManifest, type Port } from '../appc/index.js';

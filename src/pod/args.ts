@@ -2,7 +2,7 @@
  * What a `run`, `prepare` or `app add` command line asks of a pod, parsed and typed by the command
  * line's grammar (src/cli/rkt/pod/run-flags.ts): stage0's pod code works from these values only.
  */
-import type { Isolator, Mount, Volume } from '../appc/index.js';
+import type { ExposedPort, Isolator, Mount, Volume } from '../appc/index.js';
 import { sanitizeACName } from '../appc/index.js';
 import { RocketError } from '../errors.js';
 
@@ -62,6 +62,10 @@ export interface PodArgs {
   /** `--net` values, comma lists split; empty when not given (rkt's default is `default`). */
   net: string[];
   ports: string[];
+  /** A sandbox's exposed ports given with their pod port (the CRI's port mappings). */
+  sandboxPorts?: ExposedPort[];
+  /** A sandbox's pod-level isolators (the CRI's sysctls). */
+  sandboxIsolators?: Isolator[];
   noOverlay: boolean;
   privateUsers: boolean;
   /** `--mds-register`; undefined: register when a metadata service is running (src/metadata). */

@@ -209,6 +209,9 @@ export function buildSandboxManifest(args: PodArgs): BuiltManifest {
   const manifest: PodManifest = { acVersion: APPC_SPEC_VERSION, acKind: 'PodManifest', apps: [] };
   if (args.volumes.length > 0) manifest.volumes = args.volumes.map((v) => ({ ...v }));
   if (args.ports.length > 0) manifest.ports = args.ports.map(parseExposedPort);
+  if ((args.sandboxPorts ?? []).length > 0)
+    manifest.ports = [...(manifest.ports ?? []), ...(args.sandboxPorts ?? [])];
+  if ((args.sandboxIsolators ?? []).length > 0) manifest.isolators = [...(args.sandboxIsolators ?? [])];
   manifest.annotations = [{ name: MUTABLE_ANNOTATION, value: 'true' }];
   return { manifest: validated(manifest), imageKeys: [], warnings: [] };
 }

@@ -109,6 +109,8 @@ export interface EnterRequest {
   pod: EnginePod;
   app?: string;
   command: string[];
+  /** Where the runtime writes the pid of the command (oci engine: its exec's `--pid-file`). */
+  pidFile?: string;
   /**
    * Run the command as the app's own process is run (user, groups, capabilities, environment,
    * working directory), as a CRI exec does, rather than as root as `rkt enter` does. Engines

@@ -119,6 +119,8 @@ export async function remoteCommand(
   url: string,
   opts: {
     stdin?: string;
+    /** Send stdin only once stdout has shown this (as critest's attach spec waits for output). */
+    stdinAfter?: string;
     stdout?: boolean;
     stderr?: boolean;
     tty?: boolean;
@@ -142,6 +144,28 @@ export async function remoteCommand(
     // The client writes nothing there: half-close them, so that the server's side can close.
     for (const s of [stdout, stderr]) s?.end();
     const out = stdout ? collect(stdout) : Promise.resolve('');
+    let shown = '';
+    const seen =
+      opts.stdinAfter === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            const t = setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `stdout never showed ${JSON.stringify(opts.stdinAfter)}: ${JSON.stringify(shown)}`,
+                  ),
+                ),
+              30_000,
+            );
+            stdout?.on('data', (b: Buffer) => {
+              shown += b.toString();
+              if (shown.includes(opts.stdinAfter as string)) {
+                clearTimeout(t);
+                resolve();
+              }
+            });
+          });
     const err = stderr ? collect(stderr) : Promise.resolve('');
     for (const r of opts.resize ?? []) resize?.write(`${JSON.stringify(r)}\n`);
     if (stdin !== undefined) {
@@ -156,6 +180,7 @@ export async function remoteCommand(
       ]);
       await new Promise((resolve) => setImmediate(resolve));
       if (serverEndedStdin) stdinEndedEarly = true;
+      await seen;
       stdin.end(opts.stdin);
     }
     const statusText = await errText;

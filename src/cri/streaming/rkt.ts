@@ -86,9 +86,16 @@ export function runPlan(script: string, opts: StreamOptions): StreamProcess {
 
 /**
  * Exec of `command` in app `app` (or the pod's only app) of a running rkt pod; with `asApp`, as
- * the app's own process runs (its user, groups, capabilities...), as the CRI's exec does.
+ * the app's own process runs (its user, groups, capabilities...), as the CRI's exec does; with
+ * `pidFile`, the runtime writes the command's pid there (so that it can be killed by pid).
  */
-export function podExecTarget(pod: PodInfo, command: string[], app?: string, asApp = false): ExecTarget {
+export function podExecTarget(
+  pod: PodInfo,
+  command: string[],
+  app?: string,
+  asApp = false,
+  pidFile?: string,
+): ExecTarget {
   return {
     describe: `[${command.join(' ')}] in pod ${pod.uuid}${app !== undefined ? ` app ${app}` : ''}`,
     start(opts: StreamOptions): StreamProcess {
@@ -97,6 +104,7 @@ export function podExecTarget(pod: PodInfo, command: string[], app?: string, asA
         command,
         ...(app !== undefined ? { app } : {}),
         ...(asApp ? { asApp } : {}),
+        ...(pidFile !== undefined ? { pidFile } : {}),
       });
       return runPlan(plan.script, opts);
     },

@@ -666,7 +666,9 @@ function enter(req: EnterRequest): ExecPlan {
     throw new RocketError(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`, RKT_FAILURE);
   const cmd = req.command.length > 0 ? req.command : ['/bin/sh'];
   const rt = runtimeFor(state);
-  const base = runtimeArgv(rt, ['exec']).map(q).join(' ');
+  const base = runtimeArgv(rt, ['exec', ...(req.pidFile !== undefined ? ['--pid-file', req.pidFile] : [])])
+    .map(q)
+    .join(' ');
   if (req.asApp === true) return { script: enterAsApp(base, req.pod.path, app, cmd) };
   const rest = [app.id, ...cmd].map(q).join(' ');
   return {

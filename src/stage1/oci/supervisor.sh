@@ -192,12 +192,27 @@ fi
 
 # lg APP STREAM: starts the logger of one of the app's streams (it ends at the FIFO's EOF; it ignores
 # HUP and TERM); lp=its pid. With CRILOG (an app of the CRI service), it also appends each record to
-# that file, the CRI's log_path, both streams into one.
+# that file, the CRI's log_path, both streams into one. An app with a stdin stream (IO_IN: attached
+# to, maybe interactively) has a chunker in front (perl, sysread): each read's lines as `F` records,
+# and what follows the last newline (a prompt, say) as a `P` record at once (LOGCHUNKS), so that
+# an attach, which follows the log, sees it before the newline comes.
 lg() {
 	(
 		trap '' HUP TERM
 		# shellcheck disable=SC2030,SC2031 # each logger's own environment
 		export LOGF="$R/logs/$1/$2.log" LOGSTREAM="$2" CRILOG
+		if [ -n "$IO_IN" ]; then
+			export LOGCHUNKS=1
+			# shellcheck disable=SC2016 # perl's variables
+			set -- "$R/logs/$1/$2.fifo" "$2" \
+				'while(sysread(STDIN,$b,65536)){$o="";while($b=~/\G([^\n]*)\n/gc){$o.="F$1\n"}$r=substr($b,pos($b)//0);$o.="P$r\n" if length $r;syswrite(STDOUT,$o)}'
+			if [ "$2" = stdout ]; then
+				perl -e "$3" <"$1" | mawk -W interactive -f "$R/stage1/logger.awk"
+			else
+				perl -e "$3" <"$1" | mawk -W interactive -f "$R/stage1/logger.awk" >&2
+			fi
+			exit
+		fi
 		if [ "$2" = stdout ]; then
 			exec mawk -W interactive -f "$R/stage1/logger.awk" <"$R/logs/$1/stdout.fifo"
 		else

@@ -853,6 +853,137 @@ for (const runtime of ['crun', 'runc'] as const) {
         sandboxes.delete(sb);
       });
 
+      it('a sandbox with port mappings and sysctls: its hostPort reaches the container on the loopback (CNI portmap), a mapping without a host port maps nothing, its sysctls are set in its namespaces', async () => {
+        const ipam = join(work, 'ipam-ports');
+        mkdirSync(join(work, 'net.d'), { recursive: true });
+        writeFileSync(
+          join(work, 'net.d', '10-ports.conflist'),
+          JSON.stringify({
+            cniVersion: '1.0.0',
+            name: 'ports',
+            plugins: [
+              // As Kubernetes sets it up (the bridge is in the service's network namespace).
+              {
+                type: 'bridge',
+                bridge: 'cri0',
+                isGateway: true,
+                ipam: { type: 'host-local', subnet: '10.254.79.0/24', dataDir: ipam },
+              },
+              { type: 'portmap', capabilities: { portMappings: true } },
+            ],
+          }),
+        );
+        try {
+          const sb = await runSandbox('ports', {
+            port_mappings: [
+              { protocol: 'TCP', container_port: 8080, host_port: 12080 },
+              { protocol: 'TCP', container_port: 8081 },
+            ],
+            linux: {
+              sysctls: {
+                'kernel.shm_rmid_forced': '1',
+                'fs.mqueue.msg_max': '100',
+                'net.ipv4.ip_local_port_range': '40000 41000',
+              },
+            },
+          });
+          // The portmap plugin got the one mapping with a host port.
+          const portmap = readdirSync(join(podDir(sb), 'net'))
+            .filter((f) => f.endsWith('.conf'))
+            .map(
+              (f) => JSON.parse(readFileSync(join(podDir(sb), 'net', f), 'utf8')) as Record<string, unknown>,
+            )
+            .filter((c) => c['type'] === 'portmap');
+          assert.deepEqual(
+            portmap.map((c) => c['runtimeConfig']),
+            [{ portMappings: [{ hostPort: 12080, containerPort: 8080, protocol: 'tcp' }] }],
+          );
+          const web = await create(sb, {
+            metadata: { name: 'web', attempt: 0 },
+            command: ['/bin/httpd', '-f', '-p', '8080', '-h', '/www'],
+          });
+          await unary(rt, 'StartContainer', { container_id: web });
+          for (const [file, want] of [
+            ['/proc/sys/kernel/shm_rmid_forced', '1'],
+            ['/proc/sys/fs/mqueue/msg_max', '100'],
+            ['/proc/sys/net/ipv4/ip_local_port_range', '40000\t41000'],
+          ] as const) {
+            const r = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+              container_id: web,
+              cmd: ['/bin/cat', file],
+            });
+            assert.equal(r.stdout.toString().trim(), want, file);
+          }
+          // The host port, on the service's loopback (its network namespace): httpd answers once
+          // it listens; a connection made before that is refused, and retried.
+          const ns = `--net=/proc/${service?.child.pid ?? 0}/ns/net`;
+          assert.equal(spawnSync('nsenter', [ns, 'ip', 'link', 'set', 'lo', 'up']).status, 0);
+          let got = '';
+          await waitFor('the host port to answer', () => {
+            const r = spawnSync(
+              'nsenter',
+              [ns, 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:12080/index.html'],
+              {
+                encoding: 'utf8',
+              },
+            );
+            got = r.stdout;
+            return r.status === 0;
+          });
+          assert.equal(got, 'hello from the pod\n');
+          await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
+          const after = spawnSync('nsenter', [
+            ns,
+            'curl',
+            '-s',
+            '--max-time',
+            '5',
+            'http://127.0.0.1:12080/index.html',
+          ]);
+          assert.notEqual(after.status, 0, 'the mapping is gone with the sandbox');
+          await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+          sandboxes.delete(sb);
+        } finally {
+          rmSync(join(work, 'net.d'), { recursive: true, force: true });
+        }
+      });
+
+      it('an ExecSync past its timeout fails DEADLINE_EXCEEDED and its command is killed', async () => {
+        const sb = await runSandbox('exectimeout');
+        const id = await create(sb, {
+          metadata: { name: 'sleeper', attempt: 0 },
+          command: ['/bin/sleep', '1000'],
+        });
+        await unary(rt, 'StartContainer', { container_id: id });
+        const execd = (): number[] =>
+          readdirSync('/proc')
+            .filter((d) => /^\d+$/.test(d))
+            .map(Number)
+            .filter((pid) => {
+              try {
+                return (
+                  readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/bin/sleep\x004321\x00' && pidAlive(pid)
+                );
+              } catch {
+                return false;
+              }
+            });
+        await rejects(
+          unary(rt, 'ExecSync', { container_id: id, cmd: ['/bin/sleep', '4321'], timeout: '1' }),
+          grpc.status.DEADLINE_EXCEEDED,
+          /timed out after 1s/,
+        );
+        assert.deepEqual(execd(), [], 'the timed-out command is gone');
+        const r = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+          container_id: id,
+          cmd: ['/bin/echo', 'still-running'],
+          timeout: '10',
+        });
+        assert.equal(r.stdout.toString(), 'still-running\n');
+        await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        sandboxes.delete(sb);
+      });
+
       it('Exec, Attach and PortForward answer with URLs of the streaming server that reach the container and the pod', async () => {
         // The test reaches the streaming server on the loopback: this service is on the host's
         // network; the sandbox has a network namespace of its own.
@@ -930,6 +1061,25 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(or.stdout, 'got hello\nstdin ended\n');
         assert.equal(or.stderr, '');
         assert.equal(or.exitCode, 3, JSON.stringify(or.status));
+        // Output without its newline yet (a prompt) reaches the attach at once: the client answers
+        // only once it has seen it (critest's attach spec waits so for `echo -n hello`). The
+        // attach follows the output from its start: the container prompts again until answered.
+        const prompt = await create(sb, {
+          metadata: { name: 'prompt', attempt: 0 },
+          command: ['/bin/sh', '-c', 'until read -t 1 l; do echo -n "name? "; done; echo "hi $l"'],
+          stdin: true,
+          stdin_once: true,
+        });
+        await unary(rt, 'StartContainer', { container_id: prompt });
+        const patt = await unary<{ url: string }>(rt, 'Attach', {
+          container_id: prompt,
+          stdin: true,
+          stdout: true,
+          stderr: true,
+        });
+        const pr = await remoteCommand(patt.url, { stdin: 'bob\n', stdinAfter: 'name? ', stderr: true });
+        assert.match(pr.stdout, /^(name\? )+hi bob\n$/);
+        assert.equal(pr.exitCode, 0, JSON.stringify(pr.status));
         // With a tty: the container's terminal.
         const term = await create(sb, {
           metadata: { name: 'term', attempt: 0 },

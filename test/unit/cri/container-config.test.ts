@@ -85,6 +85,20 @@ describe('cri container config: the OCI config', () => {
     assert.deepEqual(shm, [
       { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'nodev'] },
     ]);
+    // The pod's IPC sysctls would be the host's.
+    const base = engineConfig();
+    const withSysctl = {
+      ...base,
+      linux: { ...base.linux, sysctl: { 'kernel.shmmax': '1', 'net.ipv4.ip_forward': '1' } },
+    };
+    assert.throws(
+      () => applyContainerOptions(withSysctl, { pid: 'CONTAINER', ipc: 'NODE' }),
+      /kernel.shmmax needs the pod's own IPC/,
+    );
+    const net = { ...base, linux: { ...base.linux, sysctl: { 'net.ipv4.ip_forward': '1' } } };
+    assert.deepEqual(applyContainerOptions(net, { pid: 'CONTAINER', ipc: 'NODE' }).linux.sysctl, {
+      'net.ipv4.ip_forward': '1',
+    });
   });
 
   it('masked and read-only paths: a list replaces the defaults, an empty one keeps them, privileged has none', () => {

@@ -2,7 +2,8 @@
  * The CRI RuntimeService's pure mapping (src/cri/mapping.ts): ids, container names, the command
  * Kubernetes resolves from command/args and the image, list filters, capability sets; and the
  * pod logger's CRI mode (`CRILOG`): both streams' records in the CRI format in one file, reopened
- * for each record so that a file the kubelet rotated is replaced.
+ * for each record so that a file the kubelet rotated is replaced; its chunk mode (`LOGCHUNKS`):
+ * partial records; sandbox port mappings.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,6 +26,7 @@ import {
   nanos,
   parseContainerId,
   resolveCommand,
+  sandboxExposedPorts,
   sandboxIdOf,
   uuidOfSandboxId,
 } from '../../../src/cri/mapping.js';
@@ -223,5 +225,85 @@ describe('the pod logger in CRI mode', { skip: skipUnlessCI(which('mawk') ? fals
     assert.deepEqual(parsed(cri), ['stdout second out']);
     // The pod's own log (rkt logs) keeps every line too.
     assert.equal(records(join(dir, 'stdout.log')).length, 2);
+  });
+
+  it('with LOGCHUNKS, input lines tagged F or P (the chunker of an app with a stdin stream) are F and P records; the text passes on as it came', async () => {
+    prepareLogCapture(dir, ['b']);
+    const log = join(dir, 'chunks.log');
+    const child = spawn('mawk', ['-W', 'interactive', '-f', join(dir, LOGGER_PROGRAM)], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: {
+        ...process.env,
+        LOGF: log,
+        LOGSTREAM: 'stdout',
+        LOGMAX: String(1024 * 1024),
+        LOGEPOCH: String(bootEpochCentis()),
+        CRILOG: '',
+        LOGCHUNKS: '1',
+      },
+    });
+    let text = '';
+    child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+    const ended = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // A partial line is a record at once, before its newline comes.
+    child.stdin?.write('Fone\nPname? \n');
+    await waitFor(
+      'the partial record',
+      () => existsSync(log) && readFileSync(log, 'utf8').includes(' P name? '),
+    );
+    child.stdin?.end('Fbob\nF\n');
+    assert.equal(await ended, 0);
+    assert.equal(text, 'one\nname? bob\n\n');
+    assert.deepEqual(
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => l.split(' ').slice(1).join(' ')),
+      ['stdout F one', 'stdout P name? ', 'stdout F bob', 'stdout F '],
+    );
+  });
+});
+
+describe('sandbox port mappings', () => {
+  it('become exposed ports with their pod port; no host port maps nothing; bad ones are refused', () => {
+    assert.deepEqual(
+      sandboxExposedPorts([
+        { protocol: 'TCP', container_port: 80, host_port: 12000 },
+        { protocol: 'UDP', container_port: 53, host_port: 5353, host_ip: '127.0.0.1' },
+        { protocol: 'TCP', container_port: 8080 },
+        { container_port: 81, host_port: 12001 },
+      ]),
+      [
+        {
+          name: 'tcp-12000-0',
+          hostPort: 12000,
+          podPort: { name: 'tcp-12000-0', protocol: 'tcp', port: 80, count: 1, socketActivated: false },
+        },
+        {
+          name: 'udp-5353-1',
+          hostPort: 5353,
+          hostIP: '127.0.0.1',
+          podPort: { name: 'udp-5353-1', protocol: 'udp', port: 53, count: 1, socketActivated: false },
+        },
+        {
+          name: 'tcp-12001-3',
+          hostPort: 12001,
+          podPort: { name: 'tcp-12001-3', protocol: 'tcp', port: 81, count: 1, socketActivated: false },
+        },
+      ],
+    );
+    assert.deepEqual(sandboxExposedPorts([]), []);
+    assert.throws(
+      () => sandboxExposedPorts([{ container_port: 0, host_port: 80 }]),
+      /port_mappings\[0\]: ports/,
+    );
+    assert.throws(
+      () => sandboxExposedPorts([{ container_port: 80, host_port: 70000 }]),
+      /port_mappings\[0\]/,
+    );
+    assert.throws(
+      () => sandboxExposedPorts([{ protocol: 'ICMP', container_port: 80, host_port: 80 }]),
+      /protocol "ICMP": not TCP, UDP or SCTP/,
+    );
   });
 });
