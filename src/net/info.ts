@@ -4,7 +4,7 @@
  * host's address on that network (the gateway: the host end of a ptp pair, or the bridge). `rkt
  * list`, `rkt status` and the metadata service read it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const NET_INFO_FILE = 'net-info.json';
@@ -27,9 +27,12 @@ export interface NetInfo {
 
 /** The networks recorded in a pod dir; empty when there are none or the file is unreadable. */
 export function readNetInfo(podDir: string): NetInfo[] {
+  const file = path.join(podDir, NET_INFO_FILE);
+  // A listing asks this of every pod, most without networks: no thrown ENOENT for them.
+  if (!existsSync(file)) return [];
   let text: string;
   try {
-    text = readFileSync(path.join(podDir, NET_INFO_FILE), 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch {
     return [];
   }

@@ -8,3 +8,4 @@ export * from './gc.js';
 export * from './prepare-options.js';
 export * from './launcher.js';
 export * from './mutate.js';
+export * from './summary.js';

@@ -9,7 +9,7 @@ import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { Store } from '../store/index.js';
 import { matchMountPoints } from './manifest.js';
-import { createSharedVolumes, writeFileAtomic } from './pod.js';
+import { createSharedVolumes, writeFileAtomic, writePodSummary } from './pod.js';
 import { POD_FILES } from './state.js';
 
 export const POD_MUTATION_LOCK = 'pod.lck';
@@ -66,6 +66,7 @@ export async function addAppToManifest(
     throw err;
   }
   writeFileAtomic(join(podDir, POD_FILES.manifest), json);
+  writePodSummary(podDir);
   return { manifest, warnings };
 }
 
@@ -75,4 +76,5 @@ export function removeAppFromManifest(podDir: string, name: string): void {
   manifest.apps = manifest.apps.filter((a) => a.name !== name);
   writeFileAtomic(join(podDir, POD_FILES.manifest), podManifestToJSON(manifest));
   rmSync(join(podDir, POD_FILES.appsInfo, name), { recursive: true, force: true });
+  writePodSummary(podDir);
 }

@@ -11,6 +11,7 @@ import {
   chmodSync,
   chownSync,
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -25,6 +26,13 @@ import { FileLock } from '../store/flock.js';
 import type { RenderedTree, Store } from '../store/index.js';
 import { DirLock } from './lock.js';
 import { appTreeStoreId } from '../pod-layout.js';
+import {
+  imageNameOf,
+  podSummaryText,
+  readPodSummary,
+  POD_SUMMARY_FILE,
+  type ListedManifest,
+} from './summary.js';
 
 export { appTreeStoreId };
 import type { BuiltManifest } from './manifest.js';
@@ -82,6 +90,18 @@ export interface PreparedPod {
   /** Only with keepLockedInRun. */
   lock?: DirLock;
   warnings: string[];
+}
+
+/**
+ * Writes the pod's list summary (summary.ts) for the manifest just written to `dir`/pod. Best
+ * effort: without it (or with a stale one) listings read the manifest.
+ */
+export function writePodSummary(dir: string): void {
+  try {
+    writeFileAtomic(join(dir, POD_SUMMARY_FILE), podSummaryText(dir));
+  } catch {
+    // listings fall back to the manifest
+  }
 }
 
 /** Takes the store's prepareLock shared, so `rkt image gc` cannot remove trees meanwhile. */
@@ -167,6 +187,7 @@ async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Pr
       writeFileAtomic(join(info, 'treeStoreID'), (trees[i] as RenderedTree).treeStoreId);
     }
     createSharedVolumes(dir, manifest);
+    writePodSummary(dir);
     const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
     if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     keepLock = opts.keepLockedInRun === true;
@@ -186,6 +207,12 @@ export interface PodInfo extends PodLocation {
   state: PodState;
   manifest?: PodManifest;
   manifestError?: string;
+  /**
+   * Only from `listPods(dir, { summaries: true })`: the listing's view of the manifest, from the
+   * pod's list summary, instead of `manifest`; and the apps' image names it recorded.
+   */
+  listed?: ListedManifest;
+  imageNames?: Record<string, string>;
   /** mtime of `pod-created`. */
   created?: Date;
   /** ctime of `pid` (or `ppid`), written by the engine. */
@@ -194,22 +221,22 @@ export interface PodInfo extends PodLocation {
 }
 
 function statTime(path: string, which: 'mtime' | 'ctime'): Date | undefined {
-  try {
-    const st = statSync(path);
-    return which === 'mtime' ? st.mtime : st.ctime;
-  } catch {
-    return undefined;
-  }
+  // No exception for an absent file: a listing asks this of every pod.
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st === undefined ? undefined : which === 'mtime' ? st.mtime : st.ctime;
 }
 
 function readPid(dir: string): { pid?: number; started?: Date } {
   for (const f of [POD_FILES.pid, POD_FILES.ppid]) {
     const path = join(dir, f);
     try {
+      // stat first: most pods in a listing have no pid (prepared) or no ppid, and a thrown ENOENT
+      // costs more than the stat.
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st === undefined) continue;
       const text = readFileSync(path, 'utf8').trim();
-      const started = statTime(path, 'ctime');
       const pid = /^\d+$/.test(text) ? Number(text) : undefined;
-      return { ...(pid !== undefined ? { pid } : {}), ...(started !== undefined ? { started } : {}) };
+      return { ...(pid !== undefined ? { pid } : {}), started: st.ctime };
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
     }
@@ -217,16 +244,29 @@ function readPid(dir: string): { pid?: number; started?: Date } {
   return {};
 }
 
-/** Reads a pod found at `loc`; undefined if it vanished meanwhile. */
-export function readPod(layout: PodsLayout, loc: PodLocation): PodInfo | undefined {
+/**
+ * Reads a pod found at `loc`; undefined if it vanished meanwhile. With `summaries`, the manifest
+ * is read only when the pod has no up-to-date list summary (`listed` is set instead).
+ */
+export function readPod(
+  layout: PodsLayout,
+  loc: PodLocation,
+  opts: { summaries?: boolean } = {},
+): PodInfo | undefined {
   const state = stateOf(layout, loc.stateDir, loc.uuid);
   if (state === undefined) return undefined;
   const info: PodInfo = { ...loc, state };
-  try {
-    const text = readFileSync(join(loc.path, POD_FILES.manifest), 'utf8');
-    info.manifest = parsePodManifest(text, join(loc.path, POD_FILES.manifest)).manifest;
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') info.manifestError = errorMessage(err);
+  const summary = opts.summaries === true ? readPodSummary(loc.path) : undefined;
+  if (summary !== undefined) {
+    info.listed = summary.pod;
+    info.imageNames = summary.images;
+  } else {
+    try {
+      const text = readFileSync(join(loc.path, POD_FILES.manifest), 'utf8');
+      info.manifest = parsePodManifest(text, join(loc.path, POD_FILES.manifest)).manifest;
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') info.manifestError = errorMessage(err);
+    }
   }
   const created = statTime(join(loc.path, POD_FILES.created), 'mtime');
   if (created !== undefined) info.created = created;
@@ -234,12 +274,15 @@ export function readPod(layout: PodsLayout, loc: PodLocation): PodInfo | undefin
   return info;
 }
 
-/** Every pod (rkt's `WalkPods` with IncludeMostDirs: all state dirs but embryo). */
-export function listPods(dataDir: string): PodInfo[] {
+/**
+ * Every pod (rkt's `WalkPods` with IncludeMostDirs: all state dirs but embryo). `summaries`: read
+ * each pod's list summary where it is up to date instead of its manifest (`rkt list`).
+ */
+export function listPods(dataDir: string, opts: { summaries?: boolean } = {}): PodInfo[] {
   const layout = new PodsLayout(dataDir);
   const out: PodInfo[] = [];
   for (const loc of walkPods(layout, ['prepare', 'prepared', 'run', 'exited-garbage', 'garbage'])) {
-    const p = readPod(layout, loc);
+    const p = readPod(layout, loc, opts);
     if (p !== undefined) out.push(p);
   }
   return out;
@@ -258,8 +301,10 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
 
 /** The exit code an engine recorded for an app, if any. */
 export function appExitCode(podDir: string, app: string): number | undefined {
+  const file = join(podDir, POD_FILES.appStatusDir, app);
+  if (!existsSync(file)) return undefined;
   try {
-    const text = readFileSync(join(podDir, POD_FILES.appStatusDir, app), 'utf8').trim();
+    const text = readFileSync(file, 'utf8').trim();
     return /^-?\d+$/.test(text) ? Number(text) : undefined;
   } catch {
     return undefined;
@@ -269,13 +314,7 @@ export function appExitCode(podDir: string, app: string): number | undefined {
 /** The image name the pod recorded for an app (`name:version`), from appsinfo. */
 export function appImageName(podDir: string, app: string): string | undefined {
   try {
-    const m = JSON.parse(readFileSync(join(podDir, POD_FILES.appsInfo, app, 'manifest'), 'utf8')) as {
-      name?: string;
-      labels?: { name: string; value: string }[];
-    };
-    if (typeof m.name !== 'string') return undefined;
-    const version = m.labels?.find((l) => l.name === 'version')?.value;
-    return version === undefined ? m.name : `${m.name}:${version}`;
+    return imageNameOf(readFileSync(join(podDir, POD_FILES.appsInfo, app, 'manifest'), 'utf8'));
   } catch {
     return undefined;
   }

@@ -7,7 +7,7 @@
  * itself first, then takes the pod lock, and becomes (or starts) the pod's supervisor.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PodManifest } from '../appc/index.js';
@@ -28,6 +28,38 @@ export function readEngineState<T extends { engine: string }>(
   } catch {
     return undefined;
   }
+}
+
+/** Writes the engine state of a pod (temp file, then rename: a reader never sees half of it). */
+export function writeEngineState<T extends { engine: string }>(podPath: string, state: T): void {
+  const file = path.join(podPath, ENGINE_STATE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+/**
+ * What `rkt status` and `rkt list --format` show of the engine that ran a pod: its name, the oci
+ * engine's runtime (crun|runc), the kvm engine's accelerator (kvm|tcg). Undefined before the pod ran.
+ */
+export interface EngineSummary {
+  engine: string;
+  runtime?: string;
+  accelerator?: string;
+}
+
+export function engineSummary(podPath: string): EngineSummary | undefined {
+  let s: { engine?: unknown; runtime?: unknown; accel?: unknown };
+  try {
+    s = JSON.parse(readFileSync(path.join(podPath, ENGINE_STATE), 'utf8')) as typeof s;
+  } catch {
+    return undefined;
+  }
+  if (typeof s.engine !== 'string') return undefined;
+  const out: EngineSummary = { engine: s.engine };
+  if (s.engine === 'oci' && typeof s.runtime === 'string') out.runtime = s.runtime;
+  if (s.engine === 'kvm' && typeof s.accel === 'string') out.accelerator = s.accel;
+  return out;
 }
 
 /** A POSIX sh script that the launcher execs in place of stage0. */

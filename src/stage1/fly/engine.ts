@@ -21,10 +21,11 @@ import {
   type ExecPlan,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { appExecBasics } from '../files.js';
 import { dnsFlagsResolvConf, hostsEntryLines } from '../hosts.js';
-import { ENGINE_STATE, STOPPING_MARKER } from '../oci/engine.js';
+import { STOPPING_MARKER } from '../oci/engine.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
 import { resolveAppUser } from '../oci/user.js';
 import { flyMounts, targetIn } from './mounts.js';
@@ -125,7 +126,7 @@ function run(req: RunConfig): ExecPlan {
 
   const env = appEnv(app, ra.name);
   const state: FlyPodState = { engine: 'fly', app: ra.name, rootfs, user, env };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   return {
     script: flyPlanScript({
       P,

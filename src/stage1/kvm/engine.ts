@@ -7,7 +7,8 @@
  * QEMU lives in: the host's mount table never changes and the mounts end with QEMU. The apps'
  * output is the guest's serial console, which is `rkt run`'s stdout; their exit codes come back in
  * the status dir (written by the guest through 9p). QEMU's stdin is the FIFO `stage1/kvm/ctl`,
- * read by the guest from its console: a `stop` line stops the pod gracefully (docs/stage1.md).
+ * read by the guest from its console: a `stop` line stops the pod gracefully, an `enter` line wakes
+ * the guest's agent for a `rkt enter` session on a virtio-serial port `rkt.enter.N` (docs/stage1.md).
  *
  * Acceleration: `-accel kvm` only when /dev/kvm boots this kernel (a probe of a guest that powers
  * off at once, cached per kernel under `<dir>/kvm/`), else TCG; `RKT_KVM_ACCEL=kvm|tcg` forces one.
@@ -42,19 +43,13 @@ import {
   type ExecPlan,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
-import {
-  DEFAULT_STOP_TIMEOUT,
-  ENGINE_STATE,
-  STOPPING_MARKER,
-  envFile,
-  isMutable,
-  stopTimeoutEnv,
-} from '../oci/engine.js';
+import { DEFAULT_STOP_TIMEOUT, STOPPING_MARKER, envFile, isMutable, stopTimeoutEnv } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
@@ -101,6 +96,15 @@ export const KVM_CONF = path.join(KVM_DIR, 'conf');
  */
 export const KVM_SHARE = path.join(KVM_DIR, 'share');
 export const KVM_EXIT = path.join(KVM_SHARE, 'out', 'exit');
+/**
+ * `rkt enter`'s channels: for each N, the virtio-serial port `rkt.enter.N` in the guest and the
+ * unix socket `enter-N.sock` (QEMU listening) in the engine's dir on the host, one session at a
+ * time each (`enter-N.lock`): so many `rkt enter`s at once, more wait. Other purposes get ports of
+ * their own.
+ */
+export const ENTER_CHANNELS = 4;
+export const enterPort = (n: number): string => `rkt.enter.${n}`;
+export const enterSocket = (n: number): string => `enter-${n}.sock`;
 const SHARED_DIRS = ['conf', 'status', 'logs', 'apps', 'out'];
 
 /** Where the pod dir is mounted in the guest. */
@@ -109,8 +113,10 @@ const QEMU = 'qemu-system-x86_64';
 const MEMORY_MB = 128;
 /** TCG's translation cache (MB); QEMU's default (1 GB) fills up to hundreds of MB of RSS. */
 const TCG_TB_MB = 32;
-/** The tap device in the pod's network namespace that carries the guest's NIC. */
-const TAP = 'tap0';
+/** A microvm has 24 virtio-mmio slots: the 9p share and the serial ports take one each, NICs the rest. */
+const MAX_NICS = 22;
+/** The tap devices in the pod's network namespace that carry the guest's NICs: one per CNI interface. */
+const tapName = (i: number): string => `tap${i}`;
 
 const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
@@ -149,8 +155,10 @@ export function qemuArgs(o: {
   memoryMb?: number;
   cpus?: number;
   debug?: boolean;
-  /** The guest's NIC: on the tap `TAP` of the pod's network namespace, with this MAC. */
-  mac?: string;
+  /** The guest's NICs, by MAC: the n-th on the tap `tap<n>` of the pod's network namespace. */
+  macs?: string[];
+  /** Virtio-serial ports, each named NAME in the guest and a unix socket (QEMU listening) on the host. */
+  ports?: { name: string; socket: string }[];
 }): string[] {
   const append = ['console=ttyS0', 'panic=-1', 'reboot=t', 'pci=off'];
   // Under TCG the guest's TSC runs at the host's rate, and on a loaded host the kernel's
@@ -196,13 +204,23 @@ export function qemuArgs(o: {
           '-device',
           'virtio-9p-device,fsdev=pod,mount_tag=rkt',
         ]),
-    ...(o.mac === undefined
+    ...(o.macs ?? []).flatMap((mac, i) => [
+      '-netdev',
+      `tap,id=net${i},ifname=${tapName(i)},script=no,downscript=no`,
+      '-device',
+      `virtio-net-device,netdev=net${i},mac=${mac}`,
+    ]),
+    ...((o.ports ?? []).length === 0
       ? []
       : [
-          '-netdev',
-          `tap,id=net0,ifname=${TAP},script=no,downscript=no`,
           '-device',
-          `virtio-net-device,netdev=net0,mac=${o.mac}`,
+          'virtio-serial-device',
+          ...(o.ports ?? []).flatMap((p, i) => [
+            '-chardev',
+            `socket,id=port${i},path=${p.socket},server=on,wait=off`,
+            '-device',
+            `virtserialport,chardev=port${i},name=${p.name}`,
+          ]),
         ]),
   ];
 }
@@ -321,7 +339,7 @@ function prepareApp(
     fail(
       `app ${JSON.stringify(ra.name)}: a path of its rootfs has white space, which the kvm engine cannot mount`,
     );
-  const cmd = [
+  const prefix = [
     'env',
     '-i',
     ...appEnv(app, ra.name),
@@ -333,16 +351,16 @@ function prepareApp(
     `--wd=${workingDir}`,
     `--setuid=${u.uid}`,
     '--',
-    ...exec,
-  ]
-    .map(q)
-    .join(' ');
+  ];
+  const cmd = [...prefix, ...exec].map(q).join(' ');
+  // `rkt enter`'s command runs as the app does (its user, environment, root and working directory).
+  const enter = prefix.map(q).join(' ');
   return {
     name: ra.name,
     ...(overlay !== undefined ? { overlay } : {}),
     rootfs,
     mounts,
-    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd }),
+    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd, ENTER: enter }),
   };
 }
 
@@ -370,7 +388,12 @@ function appMountLines(a: AppSetup): string[] {
 }
 
 /** The script run in QEMU's own mount namespace: the apps' rootfs and volumes, then exec QEMU. */
-export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: { ifName: string }): string {
+export function innerScript(
+  R: string,
+  apps: AppSetup[],
+  qemu: string[],
+  nets: { ifName: string }[] = [],
+): string {
   const L = [...MOUNT_HELPERS];
   for (const a of apps) L.push(...appMountLines(a));
   // The guest's view: the shared dirs bound into the share (the rootfs trees with their mounts).
@@ -384,16 +407,20 @@ export function innerScript(R: string, apps: AppSetup[], qemu: string[], net?: {
     bind(KVM_CONF, 'conf'),
     `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
   );
-  if (net !== undefined) {
-    // Frames that reach the CNI interface go to the tap (the guest) and back, before any IP stack:
+  for (const [n, net] of nets.entries()) {
+    // Frames that reach a CNI interface go to its tap (the guest) and back, before any IP stack:
     // the guest, with the interface's MAC and address, is the pod on the network.
     const i = q(net.ifName);
+    const tap = tapName(n);
     const redirect = (from: string, to: string): string =>
       `tc qdisc add dev ${from} ingress && tc filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
     L.push(
-      `ip tuntap add dev ${TAP} mode tap && ip link set ${TAP} up && ${redirect(i, TAP)} && ${redirect(TAP, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
+      `ip tuntap add dev ${tap} mode tap && ip link set ${tap} up && ${redirect(i, tap)} && ${redirect(tap, i)} || fail ${q(`cannot connect ${net.ifName} to the VM`)}`,
     );
   }
+  // QEMU makes its sockets (`enter-N.sock`...) in the engine's dir, named relative to it: the pod
+  // dir's path may be longer than a socket's address can be.
+  L.push(`cd ${q(path.join(R, KVM_DIR))} || fail 'cannot enter the engine dir'`);
   L.push(`exec ${qemu.map(q).join(' ')}`);
   return L.join('\n') + '\n';
 }
@@ -477,7 +504,6 @@ function run(req: RunConfig): ExecPlan {
   const manifest = req.manifest;
   const mutable = isMutable(manifest);
   if (manifest.apps.length === 0 && !mutable) fail('the kvm engine needs at least one app');
-  if ((manifest.ports?.length ?? 0) > 0) fail('--port: the kvm engine does not forward ports yet');
   const size = vmSize(manifest, availableParallelism());
   const ignored = [...(manifest.isolators ?? []), ...manifest.apps.flatMap((a) => a.app?.isolators ?? [])]
     .map((i) => i.name)
@@ -525,8 +551,8 @@ function run(req: RunConfig): ExecPlan {
     apps: apps.map((a) => a.name),
     ...(mutable ? { mutable, noOverlay: req.noOverlay } : {}),
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
-  const nic = cni ? podNetwork(P) : undefined;
+  writeEngineState(P, state);
+  const nics = cni ? podNetworks(P) : [];
   writeFileSync(
     path.join(P, KVM_CONF, 'pod.env'),
     envFile({
@@ -534,8 +560,11 @@ function run(req: RunConfig): ExecPlan {
       T: stopTimeout,
       LOGMAX: logs.max,
       HOSTNAME: hostname,
-      NET_IP: nic?.address,
-      NET_GW: nic?.gateway,
+      NETS: nics.map((n) => `${n.mac}=${n.address}=${n.gateway}`).join(' '),
+      DEFAULT_ROUTE: nics
+        .filter((n) => n.defaultVia !== undefined)
+        .map((n) => `${n.mac}=${n.defaultVia}`)
+        .join(''),
       MUTABLE: mutable,
     }),
   );
@@ -548,9 +577,10 @@ function run(req: RunConfig): ExecPlan {
     debug: process.env['RKT_DEBUG_KVM'] !== undefined,
     memoryMb: size.memoryMb,
     cpus: size.cpus,
-    ...(nic !== undefined ? { mac: nic.mac } : {}),
+    macs: nics.map((n) => n.mac),
+    ports: [...Array(ENTER_CHANNELS).keys()].map((n) => ({ name: enterPort(n), socket: enterSocket(n) })),
   });
-  const inner = innerScript(R, apps, qemu, nic);
+  const inner = innerScript(R, apps, qemu, nics);
   const teardown = req.network.teardownScript;
   return {
     script: planScript({ P, R, uuid: req.uuid, inner, cni, ...(teardown !== undefined ? { teardown } : {}) }),
@@ -612,13 +642,16 @@ interface GuestNic {
   /** ADDRESS/PREFIX */
   address: string;
   gateway: string;
+  /** The namespace's default route goes through this interface, via this address. */
+  defaultVia?: string;
 }
 
 /**
- * The pod's CNI network (src/net, as the oci engine), made in `ns-net`; its interface's MAC and
- * address are the guest's. One network only for now: more are torn down again and refused.
+ * The pod's CNI networks (src/net, as the oci engine), made in `ns-net`: each interface's MAC and
+ * address are those of one of the guest's NICs. IPv4 only: an IPv6 address is refused (stage0's
+ * pipeline then tears the networks down again).
  */
-function podNetwork(P: string): GuestNic {
+function podNetworks(P: string): GuestNic[] {
   let infos: NetInfo[] = [];
   try {
     infos = JSON.parse(readFileSync(path.join(P, 'net-info.json'), 'utf8')) as NetInfo[];
@@ -627,27 +660,38 @@ function podNetwork(P: string): GuestNic {
   }
   // A failure here makes stage0's pipeline undo the networks.
   const undo = (message: string): never => fail(message);
-  const info = infos[0];
-  if (info === undefined || infos.length > 1 || info.ip.includes(':'))
-    undo(
-      `--net=${infos.map((i) => i.netName).join(',')}: the kvm engine connects a pod to one IPv4 network only (for now)`,
-    );
-  const nic = info as NetInfo;
-  const r = host().nsenter.run([`--net=${path.join(P, NETNS_FILE)}`, 'ip', '-j', 'link', 'show', nic.ifName]);
-  let mac: string | undefined;
+  if (infos.length === 0) undo('the CNI networks left no net-info.json for the kvm engine');
+  if (infos.length > MAX_NICS)
+    undo(`--net: the kvm engine connects a pod to at most ${MAX_NICS} networks (QEMU's microvm slots)`);
+  const v6 = infos.find((i) => i.ip.includes(':'));
+  if (v6 !== undefined)
+    undo(`--net=${v6.netName}: the kvm engine connects a pod to IPv4 networks only (for now)`);
+  const inNs = (...args: string[]) => host().nsenter.run([`--net=${path.join(P, NETNS_FILE)}`, ...args]);
+  // The default route the plugins gave the namespace (rkt's default network has one) is the guest's.
+  let route: { gateway?: string; dev?: string } | undefined;
   try {
-    mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+    route = (JSON.parse(inNs('ip', '-j', '-4', 'route', 'show', 'default').stdout) as (typeof route)[])[0];
   } catch {
-    mac = undefined;
+    route = undefined;
   }
-  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
-    undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
-  return {
-    ifName: nic.ifName,
-    mac: mac as string,
-    address: `${nic.ip}/${prefixLength(nic.mask)}`,
-    gateway: nic.hostIP,
-  };
+  return infos.map((nic) => {
+    const r = inNs('ip', '-j', 'link', 'show', nic.ifName);
+    let mac: string | undefined;
+    try {
+      mac = (JSON.parse(r.stdout) as { address?: string }[])[0]?.address;
+    } catch {
+      mac = undefined;
+    }
+    if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+      undo(`cannot read the MAC address of ${nic.ifName} in the pod's network namespace: ${r.stderr.trim()}`);
+    return {
+      ifName: nic.ifName,
+      mac: mac as string,
+      address: `${nic.ip}/${prefixLength(nic.mask)}`,
+      gateway: nic.hostIP,
+      ...(route?.dev === nic.ifName && route.gateway !== undefined ? { defaultVia: route.gateway } : {}),
+    };
+  });
 }
 
 function readState(pod: EnginePod): KvmPodState | undefined {
@@ -720,8 +764,77 @@ function sendLine(podPath: string, line: string): boolean {
   return writeFifoLine(path.join(podPath, KVM_CTL), line);
 }
 
+/**
+ * `rkt enter`'s plan: one session on the first free channel's `enter-N.sock` (socat), lines both ways. Up: `run APP
+ * B64` (the command as quoted words, base64), then the plan's stdin as `i B64` chunks and `c` at its
+ * end. Down: the command's stdout and stderr as `o B64` and `e B64` chunks, then `x CODE`, the exit
+ * code enter exits with. An `enter` line on the guest's console (the FIFO `ctl`) wakes the guest's
+ * agent, which reads the request once the connection is there (guest-init.sh, enter_session).
+ */
+export function enterScript(o: { podPath: string; uuid: string; app: string; command: string[] }): string {
+  const request = `run ${o.app} ${Buffer.from(o.command.map(q).join(' ')).toString('base64')}`;
+  const K = path.join(o.podPath, KVM_DIR);
+  const chunks = (tag: string): string =>
+    `while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do echo "${tag} $c"; done`;
+  return (
+    [
+      '# rkt enter plan (kvm engine); removes itself first',
+      'rm -f "$0"',
+      `cd ${q(K)} 2>/dev/null && [ -p ctl ] && [ -S ${enterSocket(0)} ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
+      // The first free channel, else wait for channel 0.
+      'n=',
+      `for i in ${[...Array(ENTER_CHANNELS).keys()].join(' ')}; do`,
+      '  [ -S "enter-$i.sock" ] && exec 4>>"enter-$i.lock" && flock -x -n 4 && n=$i && break',
+      'done',
+      '[ -n "$n" ] || { exec 4>>enter-0.lock && flock -x 4 && n=0; } || exit 254',
+      'D=$(mktemp -d) || exit 254',
+      's= r=',
+      // The stdin relay is a session of its own (it may still read a terminal): its group goes.
+      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; }',
+      "trap 'end; exit 130' INT",
+      "trap 'end; exit 143' TERM HUP",
+      // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
+      'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
+      `echo ${q(request)} >&7`,
+      'socat - UNIX-CONNECT:"enter-$n.sock" <"$D/up" >"$D/down" 2>/dev/null &',
+      's=$!',
+      // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
+      // A guest still booting may lose the line: its init looks for the marker once it reads lines.
+      ': >"conf/enter-$n" && echo "enter $n" 1<>ctl',
+      `setsid sh -c ${q(`${chunks('i')}; echo c`)} <&5 >&7 &`,
+      'r=$!',
+      'rc=',
+      'while read -r t d; do',
+      '  case $t in',
+      '  o) printf %s "$d" | base64 -d ;;',
+      '  e) printf %s "$d" | base64 -d >&2 ;;',
+      '  x) rc=$d && break ;;',
+      '  esac',
+      'done <"$D/down"',
+      'end',
+      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the enter session without an exit code`)} >&2; exit 254; }`,
+      'case $rc in *[!0-9]* | ????*) exit 254 ;; esac',
+      '[ "$rc" -le 255 ] || exit 254',
+      'exit "$rc"',
+    ].join('\n') + '\n'
+  );
+}
+
 function enter(req: EnterRequest): ExecPlan {
-  return fail(`pod ${req.pod.uuid}: the kvm engine cannot enter a pod's VM yet`);
+  const state = readState(req.pod) ?? fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  let app = state.apps[0];
+  if (req.app !== undefined) app = state.apps.find((a) => a === req.app);
+  else if (state.apps.length > 1)
+    fail(`pod ${req.pod.uuid} has several apps (${state.apps.join(', ')}): choose one with --app`);
+  if (app === undefined)
+    return fail(
+      req.app === undefined
+        ? `pod ${req.pod.uuid} has no app to enter`
+        : `pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`,
+    );
+  if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
+  const command = req.command.length > 0 ? req.command : ['/bin/sh'];
+  return { script: enterScript({ podPath: req.pod.path, uuid: req.pod.uuid, app, command }) };
 }
 
 /**
@@ -801,7 +914,7 @@ function addApp(req: AddAppRequest): AddedApp {
     throw err;
   }
   const next: KvmPodState = { ...state, apps: [...state.apps.filter((n) => n !== ra.name), ra.name] };
-  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+  writeEngineState(R, next);
   return { configFiles: [], hostNetwork: false };
 }
 
@@ -820,11 +933,7 @@ function removeAppFiles(pod: EnginePod, app: string): void {
     );
   for (const f of appFiles(app)) rmSync(path.join(R, f), { recursive: true, force: true });
   const state = readState(pod);
-  if (state !== undefined)
-    writeAtomic(
-      path.join(R, ENGINE_STATE),
-      JSON.stringify({ ...state, apps: state.apps.filter((n) => n !== app) }, null, 2) + '\n',
-    );
+  if (state !== undefined) writeEngineState(R, { ...state, apps: state.apps.filter((n) => n !== app) });
 }
 
 /** How long a command waits for a booting guest to read its console (TCG boots in seconds). */

@@ -8,9 +8,10 @@
 # --root --wd --setuid, the app: a quoted word list) with its output on the console, which is the
 # host's `rkt run` output. Every event is a line on the FIFO /run/ctl: `exit APP` from an app's
 # subshell once it recorded the app's code, `stop [S]` read from the console (the host's stop),
-# `timeout` from the stop timer. As `rkt run` under the oci engine: one app failing stops the
-# others; the pod's code is the first failing app's (143 during a stop counts as 0). The code goes
-# to /pod/out/exit, then the VM powers off.
+# `enter N` read from the console (a `rkt enter` session: enter_session), `timeout` from the stop
+# timer. As `rkt run` under the oci engine: one app failing stops the others; the pod's code is
+# the first failing app's (143 during a stop counts as 0). The code goes to /pod/out/exit, then
+# the VM powers off.
 # A sandbox (`rkt app sandbox`, MUTABLE=1) starts with no app and lives until `stop`; its apps are
 # independent, and come and go by console lines from the host (src/cli/rkt/pod/app.ts, through the
 # engine): `start APP` (its settings conf/app/APP.env and rootfs were put in place by the host),
@@ -37,7 +38,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 rkt /pod || die 'canno
 # the loggers' program and clock, the stop marker), status, logs, apps (the rootfs trees), out.
 K=/pod/conf
 S=/pod/status
-APPS='' T=10 LOGMAX=4194304 NET_IP='' NET_GW='' HOSTNAME=rkt MUTABLE=''
+APPS='' T=10 LOGMAX=4194304 NETS='' DEFAULT_ROUTE='' HOSTNAME=rkt MUTABLE=''
 # shellcheck disable=SC1091
 . "$K/pod.env" || die 'no pod settings'
 # The loggers' clock: the host's time (centiseconds) when QEMU started, plus the guest's uptime.
@@ -47,11 +48,30 @@ export LOGMAX LOGEPOCH
 
 ip link set lo up
 hostname "$HOSTNAME"
-# The pod's CNI address (the NIC has the CNI interface's MAC); the gateway may be off its subnet (ptp).
-if [ -n "$NET_IP" ]; then
-  if ! { ip link set eth0 up && ip addr add "$NET_IP" dev eth0 && ip route add "$NET_GW" dev eth0 &&
-    ip route add default via "$NET_GW"; }; then
-    die "cannot configure eth0 with $NET_IP"
+# The pod's CNI addresses: NETS has MAC=ADDRESS/PREFIX=GATEWAY per network, and the NIC with that
+# MAC (the CNI interface's) takes the address; the gateway may be off its subnet (ptp).
+# DEFAULT_ROUTE (MAC=GATEWAY) is the default route of the pod's network namespace.
+nic() {
+  for d in /sys/class/net/*; do
+    if [ "$(cat "$d/address" 2>/dev/null)" = "$1" ]; then
+      echo "${d##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+for n in $NETS; do
+  mac=${n%%=*} rest=${n#*=}
+  addr=${rest%%=*} gw=${rest#*=}
+  if ! dev=$(nic "$mac") || ! { ip link set "$dev" up && ip addr add "$addr" dev "$dev"; }; then
+    die "cannot configure the NIC $mac with $addr"
+  fi
+  [ -z "$gw" ] || ip route add "$gw" dev "$dev" 2>/dev/null
+done
+if [ -n "$DEFAULT_ROUTE" ]; then
+  gw=${DEFAULT_ROUTE#*=}
+  if ! dev=$(nic "${DEFAULT_ROUTE%%=*}") || ! { ip route replace "$gw" dev "$dev" && ip route add default via "$gw" dev "$dev"; }; then
+    die "cannot route through $gw"
   fi
 fi
 
@@ -100,6 +120,83 @@ start_app() {
   ) 2>/dev/null &
 }
 
+# `rkt enter` (src/stage1/kvm/engine.ts, enterScript): the host, connecting to the socket of the
+# virtio-serial port rkt.enter.N (a channel it locked), sends `enter N` on the console. Until its
+# connection is there a read of the port ends at once, so the agent tries again (for 10 s at most). The request `run APP B64`
+# (B64: the command as quoted words) is followed by the host's stdin (`i B64`..., `c` at its end);
+# the command runs as APP (its ENTER prefix: env, setpriv, unshare --root --wd --setuid) and its
+# stdout and stderr go back as `o B64` and `e B64` lines, then `x CODE`.
+enter_port() {
+  for n in /sys/class/virtio-ports/*/name; do
+    if [ "$(cat "$n" 2>/dev/null)" = "rkt.enter.$1" ]; then
+      p=${n%/name}
+      echo "/dev/${p##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Base64 lines of at most 2 KB (one write each) tagged $1, from stdin until its end.
+chunks() {
+  while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do
+    echo "$1 $c"
+  done
+}
+
+enter_serve() {
+  read -r verb app b64 <&8 || return 3
+  [ "$verb" = run ] || return 3
+  ENTER=''
+  # shellcheck disable=SC1090
+  . "$K/app/$app.env" 2>/dev/null
+  if [ -z "$ENTER" ]; then
+    echo "e $(echo "rkt: guest: no app $app" | base64 -w 0)" >&8
+    echo 'x 254' >&8
+    return 0
+  fi
+  d=/run/enter.$1
+  rm -rf "$d"
+  mkdir -p "$d" && mkfifo "$d/in" "$d/out" "$d/err" || return 3
+  chunks o <"$d/out" >&8 &
+  o=$!
+  chunks e <"$d/err" >&8 &
+  e=$!
+  # The host's stdin, to its end (`c`: the FIFO is closed); the port's end is the host gone (a
+  # `rkt enter` interrupted), which ends the command.
+  (
+    while read -r t data <&8; do
+      case $t in
+      i) printf %s "$data" | base64 -d ;;
+      c) exec >/dev/null ;;
+      esac
+    done
+    kill -TERM "$(cat "$d/pid" 2>/dev/null)" 2>/dev/null
+  ) >"$d/in" &
+  i=$!
+  cmd=$(printf %s "$b64" | base64 -d)
+  (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  echo $! >"$d/pid"
+  wait $!
+  rc=$?
+  wait $o $e
+  kill $i 2>/dev/null
+  wait $i
+  echo "x $rc" >&8
+  rm -rf "$d"
+  return 0
+}
+
+enter_session() {
+  port=$(enter_port "$1") || return
+  n=0
+  while [ "$n" -lt 100 ]; do
+    if { enter_serve "$1"; } 8<>"$port" 2>/dev/null; then return; fi
+    n=$((n + 1))
+    sleep 0.1
+  done
+}
+
 left=0 stopping='' timer='' code=''
 stop_all() {
   [ -n "$stopping" ] && return
@@ -141,6 +238,10 @@ if [ -e "$K/stopping" ]; then
   sync
   poweroff -f
 fi
+# So is an enter sent then (its marker conf/enter-N lives as long as the host's session).
+for m in "$K"/enter-*; do
+  [ -e "$m" ] && echo "enter ${m##*/enter-}" >/run/ctl
+done
 for a in $APPS; do
   start_app "$a"
   left=$((left + 1))
@@ -162,6 +263,12 @@ while if [ -n "$MUTABLE" ]; then [ -z "$stopping" ] || [ "$left" -gt 0 ]; else [
     fi
     ;;
   stop) stop_all "$arg" ;;
+  enter)
+    case $arg in
+    '' | *[!0-9]*) ;;
+    *) enter_session "$arg" </dev/null >/dev/null 2>&1 & ;;
+    esac
+    ;;
   timeout)
     for a in ${arg:-$APPS}; do
       [ -f "$S/$a" ] || kill -KILL "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null

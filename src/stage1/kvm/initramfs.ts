@@ -27,7 +27,7 @@ const fail = (message: string): never => {
 };
 
 /** The modules the guest loads, by name; their dependencies (from each .ko's modinfo) come first. */
-export const GUEST_MODULES = ['virtio_mmio', '9pnet_virtio', '9p', 'virtio_net'];
+export const GUEST_MODULES = ['virtio_mmio', '9pnet_virtio', '9p', 'virtio_net', 'virtio_console'];
 
 export interface GuestKernel {
   version: string;

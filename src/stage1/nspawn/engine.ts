@@ -39,12 +39,12 @@ import {
   type ExecPlan,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { rmdirTree, signalPid } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
-  ENGINE_STATE,
   STOPPING_MARKER,
   SUP_DIR,
   appEnv,
@@ -472,7 +472,7 @@ function run(req: RunConfig): ExecPlan {
         }
       : {}),
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
   for (const a of prepared) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.state.name}.env`), a.env);
   writeFileSync(
@@ -751,7 +751,7 @@ function addApp(req: AddAppRequest): AddedApp {
     ...state,
     apps: [...state.apps.filter((a) => a.name !== req.app), prepared.state],
   };
-  writeAtomic(path.join(R, ENGINE_STATE), JSON.stringify(next, null, 2) + '\n');
+  writeEngineState(R, next);
   return { configFiles: [], hostNetwork: state.hostNetwork };
 }
 
@@ -760,10 +760,7 @@ function removeAppFiles(pod: EnginePod, app: string): void {
   const state = readState(pod);
   for (const f of appFiles(app)) rmSync(path.join(pod.path, f), { recursive: true, force: true });
   if (state !== undefined)
-    writeAtomic(
-      path.join(pod.path, ENGINE_STATE),
-      JSON.stringify({ ...state, apps: state.apps.filter((a) => a.name !== app) }, null, 2) + '\n',
-    );
+    writeEngineState(pod.path, { ...state, apps: state.apps.filter((a) => a.name !== app) });
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   type InsecureOptions,
   type RunConfig,
   type StopRequest,
+  writeEngineState,
 } from '../engine.js';
 import { rmdirTree, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
@@ -43,6 +44,7 @@ import {
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
 import { decorateMainConfig, supportsNotify } from './systemd.js';
+import { SECCOMP_BPF_ANNOTATION, seccompBpfData } from './seccomp-bpf.js';
 import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
 import { resolveAppUser } from './user.js';
@@ -172,6 +174,17 @@ interface AppContext {
   warnings: string[];
   /** The poststart hook and the systemd settings of app i's main container (pod-io.ts). */
   decorate(i: number, config: OciConfig): OciConfig;
+  /** crun: the seccomp filter given compiled (seccomp-bpf.ts). */
+  seccompBpf: boolean;
+}
+
+/** With `ctx.seccompBpf`, the config's seccomp filter compiled into crun's annotation. */
+function withSeccompBpf(ctx: AppContext, config: OciConfig): OciConfig {
+  const seccomp = config.linux?.seccomp;
+  if (!ctx.seccompBpf || seccomp === undefined) return config;
+  const data = seccompBpfData(seccomp, path.join(ctx.dataDir, 'cache', 'seccomp-bpf'));
+  if (data === undefined) return config;
+  return { ...config, annotations: { ...config.annotations, [SECCOMP_BPF_ANNOTATION]: data } };
 }
 
 /** Writes app i's rootfs mount point (or copy), overlay dirs and OCI bundles (main and handlers). */
@@ -255,14 +268,15 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   };
   writeFileSync(
     path.join(P, appDir, 'config.json'),
-    JSON.stringify(ctx.decorate(i, configFor(undefined, '')), null, 2),
+    // Compiled last: the decorations (the CRI's security context) may change the filter.
+    JSON.stringify(withSeccompBpf(ctx, ctx.decorate(i, configFor(undefined, ''))), null, 2),
   );
   for (const [k, eh] of (app.eventHandlers ?? []).entries()) {
     const sub = `${eh.name}-${k}`;
     mkdirSync(path.join(P, appDir, sub), { recursive: true });
     writeFileSync(
       path.join(P, appDir, sub, 'config.json'),
-      JSON.stringify(configFor(eh.exec, `-${sub}`), null, 2),
+      JSON.stringify(withSeccompBpf(ctx, configFor(eh.exec, `-${sub}`)), null, 2),
     );
     (eh.name === 'pre-start' ? plan.pre : plan.post).push({
       id: `${plan.id}-${sub}`,
@@ -317,6 +331,7 @@ function run(config: RunConfig): ExecPlan {
     ...(terminal !== undefined ? { terminal } : {}),
     warnings,
     decorate: (i, c) => podIo.decorate(i, c),
+    seccompBpf: rt.name === 'crun',
   };
   for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
@@ -332,7 +347,7 @@ function run(config: RunConfig): ExecPlan {
     noOverlay: config.noOverlay,
     mutable,
   };
-  writeFileSync(path.join(P, ENGINE_STATE), JSON.stringify(state, null, 2) + '\n');
+  writeEngineState(P, state);
   writeSupervisorFiles(P, {
     R,
     rt,
@@ -526,6 +541,7 @@ export function addApp(req: OciAddAppRequest): AddedApp {
         const c = decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) });
         return req.decorate === undefined ? c : req.decorate(c);
       },
+      seccompBpf: state.runtime === 'crun',
     },
     i,
   );

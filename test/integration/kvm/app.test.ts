@@ -3,7 +3,8 @@
  * seconds. A sandbox boots its VM with no app; two apps are added (their rootfs mounted in QEMU's
  * mount namespace under the 9p share while the VM runs) and started by console lines to the guest's
  * init, sharing an empty volume, on the guest's kernel; the second (it ignores SIGTERM) is stopped
- * and removed while the first runs on; the pod stops, and gc leaves no QEMU process and no mount.
+ * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); the pod
+ * stops, and gc leaves no QEMU process and no mount.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -109,6 +110,12 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       }
     };
     await waitFor('the second app', () => log('second').includes('second-read-from-first'), 60_000);
+    // rkt app exec: a command in an added app's context (its environment, its volume) in the guest.
+    const exec = await rkt.start(
+      ['app', 'exec', '--app=second', uuid, '/bin/sh', '-c', 'echo "$AC_APP_NAME:$(cat /data/f)"; exit 4'],
+      env,
+    ).done;
+    assert.deepEqual([exec.code, exec.stdout], [4, 'second:from-first\n'], exec.stderr);
     const guest = findKernel().version;
     assert.notEqual(guest, release());
     assert.match(await ok('logs', '--app=first', uuid), new RegExp(`kernel-${guest.replace(/\./g, '\\.')}`));

@@ -6,7 +6,7 @@
  * QEMU process and no mount.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -62,11 +62,19 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     const outputs: string[] = [];
     const engines = [['--engine=oci', '--net=none'], ['--engine=fly'], [KVM, '--net=none']];
     if (which('systemd-nspawn') !== undefined) engines.push(['--engine=nspawn', '--net=none']);
+    const recorded: string[] = [];
     for (const engine of engines) {
       const r = await rkt.runPod([...engine, alice]);
       assert.equal(r.code, 0, `${engine[0]}: ${r.stderr}`);
       outputs.push(r.stdout);
+      // `rkt status` ends with the engine that ran the pod (and oci's runtime, kvm's accelerator).
+      const s = await rkt.status(r.uuid);
+      recorded.push([s['engine'], s['runtime'] ?? s['accelerator'] ?? ''].join(' ').trim());
     }
+    assert.match(recorded[0] ?? '', /^oci (crun|runc)$/);
+    assert.equal(recorded[1], 'fly');
+    assert.match(recorded[2] ?? '', /^kvm (kvm|tcg)$/);
+    if (recorded.length > 3) assert.equal(recorded[3], 'nspawn');
     assert.match(
       outputs[0] ?? '',
       /^uid=1234\(alice\) gid=4321\(staff\) groups=27,4321\(staff\)\n\/home\/alice\n/,
@@ -132,6 +140,11 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       image,
       ...sh('trap "echo got-term; exit 0" TERM; echo vm-ready; while :; do sleep 0.1; done'),
     ]);
+    // An enter as soon as QEMU listens, while the guest boots: it waits for the guest.
+    const sock = join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'enter-0.sock');
+    await waitFor('QEMU to listen for enter', () => existsSync(sock), 60_000);
+    const early = await rkt.run('enter', uuid, '/bin/sh', '-c', 'echo early-enter');
+    assert.deepEqual([early.code, early.stdout], [0, 'early-enter\n'], early.stderr);
     await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const qemu = Number(
       readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),

@@ -96,6 +96,7 @@ describe(
       for (const f of [
         'pod',
         'pod-created',
+        'list-summary.json',
         'appsinfo/first/manifest',
         'appsinfo/first/treeStoreID',
         'appsinfo/second/treeStoreID',

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStatusArgs, parseWait, renderStatus } from '../../../src/cli/rkt/pod/status.js';
+import { podJsonObject } from '../../../src/cli/rkt/pod/json.js';
+import { writeEngineState } from '../../../src/stage1/engine.js';
 import type { PodInfo } from '../../../src/pod/index.js';
 import { tempDir } from '../../helpers.js';
 
@@ -48,6 +50,30 @@ describe('rkt status', () => {
           .slice(3),
         ['networks=', 'pid=42', 'exited=false'],
       );
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+
+  it("adds the engine that ran the pod after rkt's lines and keys: oci's runtime, kvm's accelerator", async () => {
+    const tmp = await tempDir('rocket-pod-status-');
+    try {
+      mkdirSync(join(tmp.path, 'stage1'), { recursive: true });
+      const pod: PodInfo = { uuid: 'u', stateDir: 'run', path: tmp.path, state: 'running', pid: 42 };
+      const tail = (): string[] => renderStatus(pod).trimEnd().split('\n').slice(1);
+      assert.deepEqual(tail(), ['networks=', 'pid=42', 'exited=false']);
+      assert.equal(podJsonObject(pod)['engine'], undefined);
+      writeEngineState(tmp.path, { engine: 'kvm', accel: 'tcg', apps: ['a'] });
+      assert.deepEqual(tail(), ['networks=', 'pid=42', 'exited=false', 'engine=kvm', 'accelerator=tcg']);
+      const kvm = podJsonObject(pod);
+      assert.deepEqual(Object.keys(kvm).slice(-2), ['engine', 'accelerator']);
+      assert.equal(kvm['accelerator'], 'tcg');
+      writeEngineState(tmp.path, { engine: 'oci', runtime: 'runc' });
+      assert.deepEqual(tail().slice(-2), ['engine=oci', 'runtime=runc']);
+      assert.equal(podJsonObject(pod)['runtime'], 'runc');
+      writeEngineState(tmp.path, { engine: 'fly' });
+      assert.deepEqual(tail().slice(-1), ['engine=fly']);
+      assert.deepEqual(readdirSync(join(tmp.path, 'stage1')), ['engine.json']);
     } finally {
       await tmp.cleanup();
     }

@@ -3,13 +3,26 @@
  * QEMU command line. The VM itself is exercised by test/integration/kvm.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
 import {
+  enterScript,
   hostTscKhz,
   innerScript,
   planScript,
@@ -18,6 +31,7 @@ import {
   vmSize,
 } from '../../../src/stage1/kvm/engine.js';
 import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -90,12 +104,14 @@ describe('kvm engine', () => {
     assert.match(tcg[tcg.indexOf('-append') + 1] ?? '', /^console=ttyS0 .*quiet/);
     assert.match(tcg[tcg.indexOf('-fsdev') + 1] ?? '', /^local,id=pod,path=\/pod,security_model=passthrough/);
     assert.ok(!tcg.includes('-netdev'));
+    assert.ok(!tcg.includes('virtio-serial-device'));
     const kvm = qemuArgs({
       accel: 'kvm',
       kernel: '/k',
       initrd: '/i',
       name: 'rkt-u',
-      mac: '02:00:00:00:00:01',
+      macs: ['02:00:00:00:00:01', '02:00:00:00:00:02'],
+      ports: [{ name: 'rkt.enter', socket: 'enter.sock' }],
     });
     assert.doesNotMatch(kvm[kvm.indexOf('-append') + 1] ?? '', /tsc_early_khz/);
     assert.equal(kvm[kvm.indexOf('-cpu') + 1], 'host');
@@ -104,6 +120,26 @@ describe('kvm engine', () => {
       kvm[kvm.indexOf('-device', kvm.indexOf('-netdev')) + 1],
       'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
     );
+    // One NIC per CNI interface, each on its own tap.
+    assert.deepEqual(
+      kvm.filter((a) => a.startsWith('tap,') || a.startsWith('virtio-net-device,')),
+      [
+        'tap,id=net0,ifname=tap0,script=no,downscript=no',
+        'virtio-net-device,netdev=net0,mac=02:00:00:00:00:01',
+        'tap,id=net1,ifname=tap1,script=no,downscript=no',
+        'virtio-net-device,netdev=net1,mac=02:00:00:00:00:02',
+      ],
+    );
+    // One virtio-serial bus; each port a unix socket QEMU listens on without waiting for a client.
+    const at = kvm.indexOf('virtio-serial-device');
+    assert.deepEqual(kvm.slice(at - 1, at + 5), [
+      '-device',
+      'virtio-serial-device',
+      '-chardev',
+      'socket,id=port0,path=enter.sock,server=on,wait=off',
+      '-device',
+      'virtserialport,chardev=port0,name=rkt.enter',
+    ]);
   });
 
   it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
@@ -137,11 +173,23 @@ describe('kvm engine', () => {
 
   it('shares with the guest only conf (read-only), status, logs, apps and out; takes only a numeric code', () => {
     const inner = innerScript('/d/run/u', [], ['qemu-system-x86_64']);
+    assert.doesNotMatch(inner, /tuntap/);
+    const twoNets = innerScript(
+      '/d/run/u',
+      [],
+      ['qemu-system-x86_64'],
+      [{ ifName: 'eth0' }, { ifName: 'eth1' }],
+    );
+    assert.match(twoNets, /ip tuntap add dev tap0 .* redirect dev tap0 .* redirect dev eth0 /);
+    assert.match(
+      twoNets,
+      /ip tuntap add dev tap1 .*dev eth1 parent ffff: .* redirect dev tap1 .* redirect dev eth1 /,
+    );
     assert.match(inner, /mount --rbind \/d\/run\/u\/apps \/d\/run\/u\/stage1\/kvm\/share\/apps /);
     assert.match(inner, /mount --bind \/d\/run\/u\/logs \/d\/run\/u\/stage1\/kvm\/share\/logs /);
     assert.match(inner, /mount --bind \/d\/run\/u\/stage1\/kvm\/conf \/d\/run\/u\/stage1\/kvm\/share\/conf /);
     assert.match(inner, /mount -o remount,bind,ro \/d\/run\/u\/stage1\/kvm\/share\/conf /);
-    assert.match(inner, /\nexec qemu-system-x86_64\n$/);
+    assert.match(inner, /\ncd \/d\/run\/u\/stage1\/kvm \|\| fail .*\nexec qemu-system-x86_64\n$/);
     const plan = planScript({ P: '/d/prepared/u', R: '/d/run/u', uuid: 'u', inner, cni: false });
     assert.match(plan, /read -r rc <"\$R"\/stage1\/kvm\/share\/out\/exit/);
     assert.match(plan, /case \$rc in "" \| \*\[!0-9\]\* \| \?\?\?\?\*\) rc=254 ;; esac/);
@@ -151,4 +199,78 @@ describe('kvm engine', () => {
       /nsenter --net="\$R"\/ns-net -- setsid /,
     );
   });
+
+  it(
+    "enter's plan: one session on the first free channel (a fake guest here), stdin up, output and exit code down",
+    { skip: which('socat') === undefined ? 'needs socat' : false },
+    async () => {
+      const pod = path.join(tmp, 'enter-pod');
+      const K = path.join(pod, 'stage1', 'kvm');
+      mkdirSync(path.join(K, 'conf'), { recursive: true });
+      assert.equal(spawnSync('mkfifo', [path.join(K, 'ctl')]).status, 0);
+      const b64 = (t: string): string => Buffer.from(t).toString('base64');
+      const seen: string[] = [];
+      // The guest's agent: takes the request and the stdin chunks, answers with output lines.
+      const server = createServer((c) => {
+        let buf = '';
+        let stdin = '';
+        c.setEncoding('utf8').on('data', (d: string) => {
+          buf += d;
+          let nl;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl);
+            buf = buf.slice(nl + 1);
+            seen.push(line.split(' ')[0] ?? '');
+            if (line.startsWith('run '))
+              seen.push(Buffer.from(line.split(' ')[2] ?? '', 'base64').toString());
+            if (line.startsWith('i ')) stdin += Buffer.from(line.slice(2), 'base64').toString();
+            // The marker a booting guest would look for, there while the session lasts.
+            if (line === 'c') seen.push(String(existsSync(path.join(K, 'conf', 'enter-1'))));
+            if (line === 'c') c.write(`o ${b64(`got ${stdin}`)}\ne ${b64('warn\n')}\nx 42\n`);
+          }
+        });
+      });
+      // Channel 0 is busy (its lock held by another session, until our cat ends): the plan takes 1.
+      const idle = createServer((c) => seen.push(`channel 0 used: ${c.remoteAddress ?? ''}`));
+      await new Promise<void>((r) => idle.listen(path.join(K, 'enter-0.sock'), r));
+      const lock = path.join(K, 'enter-0.lock');
+      const busy = spawn('flock', ['-x', lock, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const busyDone = new Promise((r) => busy.on('close', r));
+      while (spawnSync('flock', ['-x', '-n', lock, 'true']).status === 0)
+        await new Promise((r) => setImmediate(r));
+      await new Promise<void>((r) => server.listen(path.join(K, 'enter-1.sock'), r));
+      // The console FIFO, held open as QEMU and the run plan hold it.
+      const fd = openSync(path.join(K, 'ctl'), constants.O_RDWR | constants.O_NONBLOCK);
+      try {
+        const script = path.join(tmp, 'enter-plan');
+        writeFileSync(
+          script,
+          enterScript({ podPath: pod, uuid: 'u', app: 'web', command: ['/bin/echo', "it's"] }),
+        );
+        const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const p = spawn('/bin/sh', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+          p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+          p.on('close', (code) => resolve({ code, out, err }));
+          p.stdin.end('hello');
+        });
+        assert.deepEqual(r, { code: 42, out: 'got hello', err: 'warn\n' });
+        assert.deepEqual(seen, ['run', "/bin/echo 'it'\\''s'", 'i', 'c', 'true']);
+        assert.equal(existsSync(path.join(K, 'conf', 'enter-1')), false);
+        // The guest was woken on its console, and the plan removed itself.
+        const line = Buffer.alloc(64);
+        const n = readSync(fd, line);
+        assert.equal(line.subarray(0, n).toString(), 'enter 1\n');
+        assert.equal(spawnSync('test', ['-e', script]).status, 1);
+      } finally {
+        busy.stdin.end();
+        await busyDone;
+        closeSync(fd);
+        server.close();
+        idle.close();
+      }
+    },
+  );
 });

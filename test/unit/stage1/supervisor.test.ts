@@ -42,13 +42,14 @@ run)
   mkdir -p "$ST/$ID"
   echo $$ >"$ST/$ID/pid"
   read -r app <"$B/app"; read -r R <"$B/pod"
+  read -r what <"$B/behaviour"
+  # TERM ignored before the started marker, after which the supervisor may send it.
+  [ "$what" = ignore-term ] && trap '' TERM
   : >"$R/stage1/rootfs/rkt/status/$app-started"
   read -r p <"$R/pid" && kill -USR1 "$p"
-  read -r what <"$B/behaviour"
   case $what in
   exit*) exit "\${what#exit }" ;;
-  wait) exec sleep 1000 ;;
-  ignore-term) trap '' TERM; exec sleep 1000 ;;
+  wait|ignore-term) exec sleep 1000 ;;
   esac ;;
 kill) read -r p <"$ST/$1/pid" && kill -s "$2" "$p" ;;
 delete) rm -rf "$ST/$2" ;;

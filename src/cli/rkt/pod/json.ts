@@ -1,6 +1,7 @@
-import { appExitCode, gcMarkedAt, type PodInfo } from '../../../pod/index.js';
+import { appExitCode, gcMarkedAt, type ListedManifest, type PodInfo } from '../../../pod/index.js';
 import { netInfoJson, readNetInfo } from '../../../net/info.js';
 import { goEscape } from '../../format/json.js';
+import { engineSummary } from '../../../stage1/engine.js';
 
 /** rkt's api/v1 JSON for pods (`rkt list --format`, `rkt status --format`). */
 
@@ -34,10 +35,11 @@ export function podJsonObject(p: PodInfo): Record<string, unknown> {
   const o: Record<string, unknown> = { name: p.uuid, state: p.state };
   const nets = p.state === 'running' || p.state === 'exited' ? readNetInfo(p.path) : [];
   if (nets.length > 0) o['networks'] = netInfoJson(nets);
-  const apps = p.manifest?.apps ?? [];
+  const m: ListedManifest | undefined = p.listed ?? p.manifest;
+  const apps = m?.apps ?? [];
   if (apps.length > 0) o['app_names'] = apps.map((a) => a.name);
   if (apps.length > 0) {
-    const volumes = new Map((p.manifest?.volumes ?? []).map((v) => [v.name, v]));
+    const volumes = new Map((m?.volumes ?? []).map((v) => [v.name, v]));
     const finished = gcMarkedAt(p);
     o['apps'] = apps.map((ra) => {
       const app: Record<string, unknown> = { name: ra.name, state: appState(p) };
@@ -69,10 +71,17 @@ export function podJsonObject(p: PodInfo): Record<string, unknown> {
   }
   if (p.created !== undefined) o['created_at'] = seconds(p.created);
   if (p.started !== undefined) o['started_at'] = seconds(p.started);
-  const ua = sortedMap(p.manifest?.userAnnotations);
+  const ua = sortedMap(m?.userAnnotations);
   if (ua !== undefined) o['user_annotations'] = ua;
-  const ul = sortedMap(p.manifest?.userLabels);
+  const ul = sortedMap(m?.userLabels);
   if (ul !== undefined) o['user_labels'] = ul;
+  // Ours, after rkt's keys: the engine that ran the pod (and its runtime or accelerator).
+  const e = engineSummary(p.path);
+  if (e !== undefined) {
+    o['engine'] = e.engine;
+    if (e.runtime !== undefined) o['runtime'] = e.runtime;
+    if (e.accelerator !== undefined) o['accelerator'] = e.accelerator;
+  }
   return o;
 }
 

@@ -35,13 +35,13 @@ export function renderPodList(
   for (const p of pods) {
     const nets = p.state === 'running' || p.state === 'exited' ? formatNets(readNetInfo(p.path)) : '';
     let pod = [opts.full ? p.uuid : p.uuid.slice(0, 8), p.state, time(p.created), time(p.started), nets];
-    const apps = p.manifest?.apps ?? [];
+    const apps = (p.listed ?? p.manifest)?.apps ?? [];
     const lines =
       apps.length === 0
         ? [{ app: '-', image: '-', id: '-' }]
         : apps.map((ra) => ({
             app: ra.name,
-            image: appImageName(p.path, ra.name) ?? '--',
+            image: p.imageNames?.[ra.name] ?? appImageName(p.path, ra.name) ?? '--',
             id: (ra.image.id ?? '').slice(0, 19),
           }));
     for (const l of lines) {
@@ -71,7 +71,7 @@ export function listCommand(): Command {
       action(
         'list',
         (flags: { full: boolean; legend: boolean; format: PodListOptions['format'] }, cmd: Command) => {
-          const pods = listPods(dataDir(cmd));
+          const pods = listPods(dataDir(cmd), { summaries: true });
           process.stdout.write(renderPodList(pods, flags));
           const errors = pods.filter((p) => p.manifestError !== undefined);
           if (errors.length > 0) {

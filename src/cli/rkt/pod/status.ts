@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import { POD_FILES, getPod, type PodInfo } from '../../../pod/index.js';
 import { formatNets, readNetInfo } from '../../../net/info.js';
+import { engineSummary } from '../../../stage1/engine.js';
 import { parseGoDuration } from '../../format/duration.js';
 import { formatGoTime } from '../../format/humanize.js';
 import { action } from '../../run.js';
@@ -112,6 +113,13 @@ export function renderStatus(p: PodInfo): string {
     if (p.pid !== undefined) lines.push(`pid=${p.pid}`);
     lines.push(`exited=${p.state === 'exited' || p.state === 'exited garbage'}`);
     if (p.state !== 'running') for (const [app, code] of exitStatuses(p)) lines.push(`app-${app}=${code}`);
+  }
+  // Ours, after rkt's lines: the engine that ran the pod (and its runtime or accelerator).
+  const e = engineSummary(p.path);
+  if (e !== undefined) {
+    lines.push(`engine=${e.engine}`);
+    if (e.runtime !== undefined) lines.push(`runtime=${e.runtime}`);
+    if (e.accelerator !== undefined) lines.push(`accelerator=${e.accelerator}`);
   }
   return lines.join('\n') + '\n';
 }
