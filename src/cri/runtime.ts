@@ -94,6 +94,15 @@ import {
   type PortMappingMsg,
 } from './mapping.js';
 import { podExecTarget, podPortTarget } from './streaming/rkt.js';
+import {
+  POD_PID_NS_FILE,
+  applyContainerOptions,
+  containerPidMode,
+  mountPropagationOf,
+  propagationRefusal,
+  sandboxNamespaceModes,
+  type Propagation,
+} from './container-config.js';
 import { criSeccomp, criUser, seccompChoice, type SecurityProfileMsg } from './security.js';
 import { hostBoundingSet } from '../stage1/oci/spec.js';
 import type { OciConfig } from '../stage1/oci/spec.js';
@@ -142,6 +151,7 @@ interface MountMsg {
   container_path?: string;
   host_path?: string;
   readonly?: boolean;
+  propagation?: Propagation;
 }
 
 export interface ContainerConfigMsg {
@@ -177,6 +187,9 @@ export interface ContainerConfigMsg {
       no_new_privs?: boolean;
       seccomp?: SecurityProfileMsg | null;
       seccomp_profile_path?: string;
+      namespace_options?: { pid?: NamespaceMode; target_id?: string } | null;
+      masked_paths?: string[];
+      readonly_paths?: string[];
     } | null;
   } | null;
 }
@@ -191,6 +204,9 @@ interface SandboxRecord {
   runtimeHandler: string;
   createdAt: number;
   network: NamespaceMode;
+  /** Absent in records of older services: CONTAINER and POD. */
+  pid?: 'POD' | 'CONTAINER' | 'NODE';
+  ipc?: 'POD' | 'NODE';
   cgroupParent: string;
 }
 
@@ -203,7 +219,7 @@ interface ContainerRecord {
   annotations: Labels;
   logPath: string;
   createdAt: number;
-  mounts: { container_path: string; host_path: string; readonly: boolean }[];
+  mounts: { container_path: string; host_path: string; readonly: boolean; propagation?: Propagation }[];
   tty?: boolean;
   stdin?: boolean;
   stdinOnce?: boolean;
@@ -399,6 +415,15 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
+/**
+ * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
+ * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
+ */
+function enablePodPidNamespace(preparedDir: string): void {
+  const env = path.join(preparedDir, SUP_DIR, 'pod.env');
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
+}
+
 type AppState = 'created' | 'running' | 'exited';
 
 function statusDir(pod: PodInfo): string {
@@ -465,6 +490,7 @@ export class CriRuntime {
       throw invalid(`runtime_handler ${JSON.stringify(handler)}: this runtime has crun and runc`);
     const ns = c.linux?.security_context?.namespace_options ?? {};
     const network = ns.network === 'NODE' ? 'NODE' : 'POD';
+    const modes = sandboxNamespaceModes(c.linux?.security_context?.namespace_options);
     const cni = network === 'POD' ? this.cniNetwork() : undefined;
     const argv = [
       '--mds-register=false',
@@ -502,6 +528,8 @@ export class CriRuntime {
       runtimeHandler: handler,
       createdAt: Date.now(),
       network,
+      pid: modes.pid,
+      ipc: modes.ipc,
       cgroupParent: c.linux?.cgroup_parent ?? '',
     };
     const { preparePodFromArgs } = await import('../cli/rkt/pod/prepare.js');
@@ -529,6 +557,7 @@ export class CriRuntime {
         // `default-restricted` as well.
         namedNetsOnly: true,
       });
+      if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       // A plan that starts by removing its own file (the oci engine's) runs from `sh -c`, no file.
       let argv: string[];
@@ -707,7 +736,9 @@ export class CriRuntime {
         created_at: nanos(r.createdAt),
         network: { ip: readNetInfo(sb.pod.path).find((n) => n.ip !== '')?.ip ?? '', additional_ips: [] },
         linux: {
-          namespaces: { options: { network: r.network, pid: 'CONTAINER', ipc: 'POD', target_id: '' } },
+          namespaces: {
+            options: { network: r.network, pid: r.pid ?? 'CONTAINER', ipc: r.ipc ?? 'POD', target_id: '' },
+          },
         },
         labels: r.labels,
         annotations: r.annotations,
@@ -807,11 +838,13 @@ export class CriRuntime {
     mounts: ContainerRecord['mounts'];
     privileged: boolean;
     security: ProcessSecurity;
+    propagated: { source: string; destination: string; propagation: Propagation }[];
   } {
     const im = this.opts.store.manifest(key);
     const sc = config.linux?.security_context ?? {};
     const res = config.linux?.resources ?? {};
     const mounts: ContainerRecord['mounts'] = [];
+    const propagated: { source: string; destination: string; propagation: Propagation }[] = [];
     const appMounts: Mount[] = [];
     for (const [i, m] of (config.mounts ?? []).entries()) {
       const where = `mounts[${i}]`;
@@ -833,7 +866,20 @@ export class CriRuntime {
         path: target,
         appVolume: { name, kind: 'host', source: real, readOnly: m.readonly === true },
       });
-      mounts.push({ container_path: target, host_path: source, readonly: m.readonly === true });
+      const propagation = m.propagation ?? 'PROPAGATION_PRIVATE';
+      if (propagation !== 'PROPAGATION_PRIVATE') {
+        const why = propagationRefusal(
+          propagation,
+          mountPropagationOf(readFileSync('/proc/self/mountinfo', 'utf8'), real),
+        );
+        if (why !== undefined)
+          throw new ApiError(
+            grpc.status.FAILED_PRECONDITION,
+            `${where}: host_path ${JSON.stringify(source)} ${why}`,
+          );
+        propagated.push({ source: real, destination: target, propagation });
+      }
+      mounts.push({ container_path: target, host_path: source, readonly: m.readonly === true, propagation });
     }
     const annotations: Record<string, string> = {};
     if (config.tty === true)
@@ -904,7 +950,7 @@ export class CriRuntime {
       ra.app.isolators = [...isolators, noNewPrivileges(true)];
     }
     if (appMounts.length > 0) ra.mounts = [...appMounts, ...(ra.mounts ?? [])];
-    return { ra, mounts, privileged: sc.privileged === true, security };
+    return { ra, mounts, privileged: sc.privileged === true, security, propagated };
   }
 
   async createContainer(req: {
@@ -934,7 +980,16 @@ export class CriRuntime {
     } catch (err) {
       throw asInvalid(err, `image ${JSON.stringify(imageName)}`);
     }
-    const { ra, mounts, privileged, security } = this.buildApp(config, app, key, rootfs);
+    const { ra, mounts, privileged, security, propagated } = this.buildApp(config, app, key, rootfs);
+    const sc = config.linux?.security_context ?? {};
+    let pid: 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+    try {
+      pid = containerPidMode(sc.namespace_options, sb.record.pid ?? 'CONTAINER');
+    } catch (err) {
+      throw invalid(`config.linux.security_context.${errorMessage(err)}`);
+    }
+    const targetPidNs =
+      pid === 'TARGET' ? this.targetPidNamespace(sb, sc.namespace_options?.target_id) : undefined;
     const id = containerIdOf(sb.id, app);
     const pod = sb.pod;
     const recordFile = path.join(pod.path, CONTAINERS_DIR, `${app}.json`);
@@ -971,7 +1026,19 @@ export class CriRuntime {
           dataDir: this.opts.dataDir,
           app,
           insecure: { capabilities: privileged, paths: privileged, seccomp: privileged },
-          decorate: (c) => withProcessSecurity(c, security),
+          // Seccomp and no_new_privs (security.ts); namespaces, masked and read-only paths, mount
+          // propagation (container-config.ts).
+          decorate: (c) =>
+            applyContainerOptions(withProcessSecurity(c, security), {
+              pid,
+              podPidNs: path.join(pod.path, POD_PID_NS_FILE),
+              ...(targetPidNs !== undefined ? { targetPidNs } : {}),
+              ipc: sb.record.ipc ?? 'POD',
+              maskedPaths: sc.masked_paths ?? [],
+              readonlyPaths: sc.readonly_paths ?? [],
+              privileged,
+              mounts: propagated,
+            }),
         });
         // The supervisor's loggers also write the CRI log at log_path (supervisor.sh, CRILOG); with
         // stdin_once, the end of the first attach's stdin is the end of the container's (IO_ONCE).
@@ -994,6 +1061,32 @@ export class CriRuntime {
       }
     });
     return { container_id: id };
+  }
+
+  /**
+   * The PID namespace of a running container of the sandbox (pid `TARGET`): its process's
+   * (`/proc/PID/ns/pid`, PID from the runtime's state), as containerd joins it.
+   */
+  private targetPidNamespace(sb: Sandbox, targetId: string | undefined): string {
+    const where = 'config.linux.security_context.namespace_options.target_id';
+    const t = this.findContainer(targetId);
+    if (t === undefined || t.sandbox.id !== sb.id)
+      throw notFound(`${where}: container ${JSON.stringify(targetId ?? '')} in pod sandbox ${sb.id}`);
+    if (this.state(t) !== 'running')
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: container ${t.id} is not running`);
+    const state = readJson<{ runtime?: RuntimeName }>(path.join(sb.pod.path, ENGINE_STATE));
+    const rt = detectRuntime(state?.runtime !== undefined ? { runtime: state.runtime } : {});
+    const [cmd, ...argv] = runtimeArgv(rt, ['state', `rkt-${sb.pod.uuid}-${t.app}`]);
+    const r = spawnSync(cmd as string, argv, { encoding: 'utf8' });
+    let pid: unknown;
+    try {
+      pid = (JSON.parse(r.stdout) as { pid?: unknown }).pid;
+    } catch {
+      pid = undefined;
+    }
+    if (r.status !== 0 || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0)
+      throw new ApiError(grpc.status.FAILED_PRECONDITION, `${where}: container ${t.id} has no process`);
+    return `/proc/${pid}/ns/pid`;
   }
 
   /** Sends a command to the sandbox's supervisor and waits until `done` holds. */
@@ -1133,7 +1226,7 @@ export class CriRuntime {
         mounts: c.record.mounts.map((m) => ({
           ...m,
           selinux_relabel: false,
-          propagation: 'PROPAGATION_PRIVATE',
+          propagation: m.propagation ?? 'PROPAGATION_PRIVATE',
         })),
         log_path: c.record.logPath,
       },

@@ -748,7 +748,8 @@ function gc(pod: EnginePod): void {
     }
   }
   // Stage0's gc has already run the CNI DELs (they need the network namespace still there).
-  removePodNamespacesSync(['ns-net', 'ns-ipc', 'ns-uts'].map((f) => path.join(pod.path, f)));
+  // ns-pid: a CRI sandbox's pod-wide PID namespace (supervisor.sh, PIDNS).
+  removePodNamespacesSync(['ns-net', 'ns-ipc', 'ns-uts', 'ns-pid'].map((f) => path.join(pod.path, f)));
   unmountUnder(pod.path);
   for (const d of podCgroupDirs(state?.cgroupParent ?? `rkt-${pod.uuid}`)) rmdirTree(d);
 }

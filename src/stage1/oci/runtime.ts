@@ -5,7 +5,7 @@
  *
  * crun 1.8.1 refuses every container on a cgroup "hybrid" host whose cgroup2 mount
  * (/sys/fs/cgroup/unified) has controllers enabled. Without touching the host, crun is then run in
- * a private mount namespace where that mount is detached, so it sees pure cgroup v1.
+ * a mount namespace of its own where that mount is detached, so it sees pure cgroup v1.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -94,19 +94,23 @@ export function hostCgroupLayout(): CgroupLayout {
 }
 
 /**
- * The sh script of the hybrid wrapper: detach the cgroup2 mount in a private mount namespace,
- * then exec crun with the remaining arguments ($0 is crun's path).
+ * The sh script of the hybrid wrapper: detach the cgroup2 mount in a mount namespace of its own,
+ * then exec crun with the remaining arguments ($0 is crun's path). The namespace keeps the host's
+ * propagation, so that a container's shared or slave mounts (CRI mount propagation) stay peers
+ * or slaves of the host's; only the cgroup2 mount's parent is made private first, so that the
+ * unmount does not propagate to the host (if that fails, the whole namespace becomes a slave).
  */
 function hybridWrapperPrefix(crunPath: string, unifiedPath: string): string[] {
   const unshare = which('unshare') ?? 'unshare';
+  const parent = shQuote(path.dirname(unifiedPath));
   return [
     unshare,
     '-m',
     '--propagation',
-    'private',
+    'unchanged',
     'sh',
     '-c',
-    `umount ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
+    `{ mount --make-private ${parent} || mount --make-rslave /; } 2>/dev/null; umount ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
     crunPath,
   ];
 }
@@ -131,7 +135,7 @@ export function makeRuntime(
     prefix,
     describe: () =>
       hybrid
-        ? `${name} (${binary}) in a private mount namespace without ${layout.unifiedPath}: the host has hybrid cgroups with cgroup2 controllers (${layout.unifiedControllers.join(' ')}) that ${name} refuses`
+        ? `${name} (${binary}) in a mount namespace of its own without ${layout.unifiedPath}: the host has hybrid cgroups with cgroup2 controllers (${layout.unifiedControllers.join(' ')}) that ${name} refuses`
         : `${name} (${binary})`,
   };
   if (stateRoot !== undefined) rt.stateRoot = stateRoot;

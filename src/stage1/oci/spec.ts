@@ -129,6 +129,8 @@ export interface OciLinux {
   maskedPaths?: string[];
   readonlyPaths?: string[];
   mountLabel?: string;
+  /** The propagation of the container's root mount (`rshared`, `rslave`...; the runtime's default when absent). */
+  rootfsPropagation?: string;
 }
 
 export interface OciConfig {

@@ -118,6 +118,9 @@ release() {
 cleanup() {
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	for n in $APPS; do forget "$n"; done
+	# The pod-wide PID namespace's holder (unshare, which ignores TERM): its init dies with it
+	# (--kill-child), and the kernel kills what is left in the namespace.
+	[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null && wait "$pidns"
 	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
 	# shellcheck disable=SC2086 # app names, one word each
 	release -n $APPS
@@ -157,7 +160,27 @@ if [ -n "$LOGS" ]; then
 fi
 mkfifo "$@" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
+pidns=''
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
+# PIDNS (a CRI sandbox whose containers share one PID namespace): the namespace, bound at $R/$PIDNS
+# for the apps' configs to join, and its init, which lives as long as the pod and reaps the
+# namespace's orphans (the shell's wait reaps any child). Its start is known by the file it makes
+# (in its working dir: the containers see its command line, which names no host path). It dies
+# with the supervisor, also a killed one (setpriv's parent-death signal).
+if [ -n "${PIDNS-}" ]; then
+	NS_FILES="$NS_FILES $PIDNS"
+	: >"$R/$PIDNS" || fail 'cannot create the pod PID namespace'
+	(cd "$R/stage1" && exec setpriv --pdeathsig KILL unshare --pid="$R/$PIDNS" --fork --kill-child sh -c \
+		'trap "exit 0" TERM; : >pidns-up; cd /; while :; do sleep infinity & wait; done' rkt-pod) \
+		</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
+	pidns=$!
+	w=0
+	while [ ! -e "$R/stage1/pidns-up" ]; do
+		if ! kill -0 "$pidns" 2>/dev/null || [ "$w" -ge 1000 ]; then fail 'cannot create the pod PID namespace'; fi
+		sleep 0.01
+		w=$((w + 1))
+	done
+fi
 if [ -n "$LOGS" ]; then
 	export LOGMAX LOGEPOCH
 fi
@@ -518,6 +541,7 @@ for n in $APPS; do
 	key "$n"
 	eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\""
 done
+[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null
 wait
 cleanup
 exit "${failed:-0}"
