@@ -27,7 +27,7 @@ import { parsePodManifest, type PodManifest, type RuntimeApp } from '../../appc/
 import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
-import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
+import { POD_FILES } from '../../pod-layout.js';
 import {
   readEngineState,
   type AddAppRequest,
@@ -41,7 +41,7 @@ import {
   type StopRequest,
   writeEngineState,
 } from '../engine.js';
-import { rmdirTree, signalPid } from '../files.js';
+import { appExecBasics, rmdirTree, signalPid } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
@@ -221,18 +221,8 @@ interface AppsContext {
 function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'][number]; env: string } {
   const { P, R } = ctx;
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
-  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const { app, exec, workingDir, lower } = appExecBasics(ra, P, ctx.dataDir);
   for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
-  const exec = app.exec ?? [];
-  if (exec.length === 0 || exec[0] === '')
-    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
-  const workingDir = app.workingDirectory ?? '/';
-  if (!workingDir.startsWith('/'))
-    fail(
-      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
-    );
-  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
-  const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
   const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
   mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
   let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
