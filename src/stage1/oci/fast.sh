@@ -133,7 +133,8 @@ fast_app_start() {
 
 # fast_watch (in the background): every 0.1 s, whether the app has started or ended or the
 # supervisor is gone; if so, a line on the wake FIFO (fd 7) wakes the launcher's wait, which looks
-# again. Killed (TERM) once the wait is over; its sleep goes with it.
+# again. Killed (TERM) once the wait is over; its sleep goes with it. It also ends if the launcher
+# ($$, also in this subshell) is gone (killed while it waited).
 fast_watch() {
 	ws=''
 	trap 'kill "$ws" 2>/dev/null; exit 0' TERM
@@ -141,6 +142,7 @@ fast_watch() {
 		sleep 0.1 7>&- &
 		ws=$!
 		wait "$ws"
+		kill -0 "$$" 2>/dev/null || exit 0
 		if [ -e "$s/$fa-started" ] || [ -e "$s/$fa" ] || ! fast_sup "$r"; then
 			echo watchdog >&7
 			exit 0
