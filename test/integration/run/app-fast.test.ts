@@ -7,7 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -190,6 +200,30 @@ describe(
         'slow running',
         'spaced running',
       ]);
+
+      // The poststart hook writes to the wake FIFO once the app runs (Node's start here: no
+      // watchdog; the app does not end, so the supervisor writes nothing).
+      await ok('app', 'add', uuid, image, '--name=hooked', '--exec=/bin/sleep', '--', '1000');
+      const fd = openSync(
+        join(data, 'pods', 'run', uuid, 'stage1', 'sup', 'app', 'hooked.wait'),
+        constants.O_RDWR | constants.O_NONBLOCK,
+      );
+      try {
+        assert.deepEqual(await nodeStart(uuid, 'hooked'), { code: 0, stdout: '', stderr: '' });
+        const buf = Buffer.alloc(64);
+        let got = '';
+        await waitFor('the hook to write to the wake FIFO', () => {
+          try {
+            got += buf.toString('utf8', 0, readSync(fd, buf));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          }
+          return got.endsWith('\n');
+        });
+        assert.equal(got, 'started\n');
+      } finally {
+        closeSync(fd);
+      }
 
       // The pod stopped (exited): not running, from both.
       await ok('stop', uuid);
