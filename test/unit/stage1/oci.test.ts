@@ -700,11 +700,11 @@ describe('runtime detection', () => {
     assert.ok(rt.hybridWrapper);
     assert.match(rt.describe(), /crun .*mount namespace of its own.*hugetlb/);
     const argv = runArgv(rt, { bundle: '/b', id: 'x' });
-    // The host's propagation kept (CRI mount propagation), the unmount kept from the host.
+    // The host's propagation kept (CRI mount propagation), the tmpfs kept from the host.
     assert.deepEqual(argv.slice(1, 6), ['-m', '--propagation', 'unchanged', 'sh', '-c']);
     assert.match(
       argv[6] as string,
-      /^\{ mount --make-private \/sys\/fs\/cgroup \|\| mount --make-rslave \/; \} 2>\/dev\/null; umount \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
+      /^\{ mount --make-private \/sys\/fs\/cgroup \|\| mount --make-rslave \/; \} 2>\/dev\/null; mount -t tmpfs tmpfs \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
     );
     assert.deepEqual(argv.slice(7), [
       '/usr/bin/crun',
