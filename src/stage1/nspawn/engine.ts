@@ -48,6 +48,7 @@ import {
   STOPPING_MARKER,
   SUP_DIR,
   appEnv,
+  appIo,
   envFile,
   isMutable,
   podCgroupDirs,
@@ -205,6 +206,8 @@ interface AppsContext {
   noOverlay: boolean;
   resolv: boolean;
   insecure: RunConfig['insecure'];
+  /** Whether the container gets the terminal (`--interactive` on one): no app may have a tty then. */
+  interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
   /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
@@ -223,6 +226,11 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
   const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
   for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
+  // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
+  // the pod dir, which the host sees at the same path.
+  const io = appIo(ra);
+  if (io.tty && ctx.interactive)
+    fail(`app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`);
   const exec = app.exec ?? [];
   if (exec.length === 0 || exec[0] === '')
     fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
@@ -344,6 +352,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
         pre,
         post,
         ...(overlay !== undefined ? { overlay } : {}),
+        io,
       },
       { notify: false, listen: { args: '', redirects: '' } },
     ),
@@ -380,6 +389,7 @@ function run(req: RunConfig): ExecPlan {
     noOverlay: req.noOverlay,
     resolv: req.resolvConf,
     insecure: req.insecure,
+    interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
     ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
     limited: new Set(),
@@ -713,6 +723,7 @@ function addApp(req: AddAppRequest): AddedApp {
     noOverlay: state.noOverlay === true,
     resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
     insecure: req.insecure,
+    interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
     ignored: new Set(),
     limited: new Set(),
