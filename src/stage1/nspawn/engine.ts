@@ -158,11 +158,15 @@ function runsInUnit(): boolean {
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */
-function appEnvironment(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+function appEnvironment(
+  app: { environment?: { name: string; value: string }[] },
+  name: string,
+  metadataUrl: string,
+): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
-  env.set('AC_METADATA_URL', '');
+  env.set('AC_METADATA_URL', metadataUrl);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -206,6 +210,8 @@ interface AppsContext {
   noOverlay: boolean;
   resolv: boolean;
   insecure: RunConfig['insecure'];
+  /** The apps' AC_METADATA_URL ('' when the pod is not registered with the metadata service). */
+  metadataUrl: string;
   /** Whether the container gets the terminal (`--interactive` on one): no app may have a tty then. */
   interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
@@ -314,7 +320,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       readOnly: v.readOnly,
     });
   }
-  const env = appEnvironment(app, ra.name);
+  const env = appEnvironment(app, ra.name, ctx.metadataUrl);
   const id = `rkt-${ctx.uuid}-${ra.name}`;
   const launch = (exec: string[], started: boolean) =>
     launchScript({
@@ -389,6 +395,7 @@ function run(req: RunConfig): ExecPlan {
     noOverlay: req.noOverlay,
     resolv: req.resolvConf,
     insecure: req.insecure,
+    metadataUrl: req.metadata.url,
     interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
     ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
@@ -516,6 +523,7 @@ function run(req: RunConfig): ExecPlan {
       moveToCgroup: !systemdHost,
       nspawn,
       cni: net === 'cni',
+      mdsUnregister: req.metadata.unregister,
       ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
     }),
@@ -723,6 +731,9 @@ function addApp(req: AddAppRequest): AddedApp {
     noOverlay: state.noOverlay === true,
     resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
     insecure: req.insecure,
+    // An added app's launch.sh holds its environment: stage0 tells the service about it only
+    // after this, so its AC_METADATA_URL stays empty (docs/stage1.md).
+    metadataUrl: '',
     interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
     ignored: new Set(),
@@ -790,6 +801,7 @@ export const nspawnEngine: Engine = {
   name: 'nspawn',
   podNetwork: true,
   podLogs: true,
+  podMetadata: true,
   apps,
   run,
   enter,
