@@ -83,6 +83,8 @@ export interface NspawnPodState {
   /** the volumes bound at /rkt/volumes/<name>, and the v1 hierarchies bound at /rkt/cgroup/<name>. */
   volumes?: string[];
   limits?: ('memory' | 'cpu')[];
+  /** The pod's AC_METADATA_URL if it registered (the apps added later share its token). */
+  metadataUrl?: string;
 }
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
@@ -486,6 +488,7 @@ function run(req: RunConfig): ExecPlan {
           ...(treeRoot !== undefined ? { treeRoot } : {}),
           volumes: [...volumes.keys()],
           limits: [...limited],
+          ...(req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
         }
       : {}),
   };
@@ -731,9 +734,8 @@ function addApp(req: AddAppRequest): AddedApp {
     noOverlay: state.noOverlay === true,
     resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
     insecure: req.insecure,
-    // An added app's launch.sh holds its environment: stage0 tells the service about it only
-    // after this, so its AC_METADATA_URL stays empty (docs/stage1.md).
-    metadataUrl: '',
+    // The pod's URL (its token): stage0 tells the service about the app right after this.
+    metadataUrl: state.metadataUrl ?? '',
     interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
     ignored: new Set(),

@@ -148,5 +148,63 @@ describe(
       await w.gc();
       assert.deepEqual(w.leftovers(uuid), []);
     });
+
+    it('gives an app added to a sandbox the pod identity', async () => {
+      const uuidFile = join(w.work, 'sandbox-uuid');
+      const sb = w.start([
+        'app',
+        'sandbox',
+        '--engine=nspawn',
+        `--net=${NET}`,
+        '--mds-register=true',
+        `--uuid-file-save=${uuidFile}`,
+      ]);
+      let ended = false;
+      void sb.done.then(() => (ended = true));
+      await waitFor(
+        'the uuid file',
+        () => ended || (existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== ''),
+      );
+      assert.ok(!ended, sb.stderr());
+      const uuid = readFileSync(uuidFile, 'utf8').trim();
+      w.track(uuid);
+      const R = join(w.data, 'pods', 'run', uuid);
+      await waitFor('the supervisor', () => ended || existsSync(join(R, 'stage1', 'ctl')));
+      assert.ok(!ended, sb.stderr());
+      assert.deepEqual(registered(), [uuid]);
+      const ok = async (...args: string[]): Promise<string> => {
+        const r = await w.rkt('--insecure-options=image', ...args);
+        assert.equal(r.code, 0, `rkt ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      await ok('app', 'add', uuid, aci, '--name=one', '--exec=/bin/sleep', '--', '1000');
+      await ok('app', 'start', uuid, '--app=one');
+      const url = (
+        await ok('app', 'exec', '--app=one', uuid, '/bin/sh', '-c', 'echo "$AC_METADATA_URL"')
+      ).trim();
+      assert.match(url, new RegExp(`^http://${HOST_IP.replace(/\./g, '\\.')}:\\d+/[0-9a-f]{48}$`));
+      const id = (JSON.parse(readFileSync(join(R, 'pod'), 'utf8')) as { apps: { image: { id: string } }[] })
+        .apps[0]?.image.id;
+      assert.equal(
+        await ok(
+          'app',
+          'exec',
+          '--app=one',
+          uuid,
+          '/bin/wget',
+          '-q',
+          '-O',
+          '-',
+          `${url}/acMetadata/v1/apps/one/image/id`,
+        ),
+        id,
+      );
+      assert.equal((await w.rkt('stop', uuid)).code, 0);
+      const r = await sb.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(registered(), []);
+      await w.gc();
+      assert.deepEqual(w.leftovers(uuid), []);
+    });
   },
 );
