@@ -40,9 +40,11 @@ run)
 	# outside the app's root) stays with the supervisor. An asynchronous list's stdin is /dev/null
 	# unless redirected: the app's comes through fd 5.
 	# An app with a terminal (`--stdin=tty`: the supervisor's redirections give it the pty of its
-	# attach endpoint) gets it as its controlling terminal (setsid -c), as a runtime gives one.
+	# attach endpoint, stage1/attach/APP/tty) gets it as its controlling terminal (setsid -c), as a
+	# runtime gives one; any other stdin (the console under --interactive) is left as it is.
 	set -- setsid
-	[ -t 0 ] && set -- setsid -c
+	# shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
+	[ -t 0 ] && [ /dev/stdin -ef "${B%/apps/*}/stage1/attach/${B##*/apps/}/tty" ] && set -- setsid -c
 	exec 5<&0
 	"$@" unshare --mount --propagation private -- /bin/sh "$B/launch.sh" <&5 3<&- 5<&- &
 	p=$!

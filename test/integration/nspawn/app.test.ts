@@ -343,6 +343,8 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
     assert.match(t.out(), /echo hel""lo/);
     assert.match(t.out(), /^hello\r?$/m, t.err());
+    // The pty is the shell's controlling terminal: it has job control.
+    assert.doesNotMatch(t.out(), /job control turned off/);
     t.child.stdin.write('exit 3\n');
     assert.equal(await t.done, 0, t.err());
     await waitFor('term to exit', () =>
