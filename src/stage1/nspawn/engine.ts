@@ -48,6 +48,7 @@ import {
   STOPPING_MARKER,
   SUP_DIR,
   appEnv,
+  appIo,
   envFile,
   isMutable,
   podCgroupDirs,
@@ -82,6 +83,8 @@ export interface NspawnPodState {
   /** the volumes bound at /rkt/volumes/<name>, and the v1 hierarchies bound at /rkt/cgroup/<name>. */
   volumes?: string[];
   limits?: ('memory' | 'cpu')[];
+  /** The pod's AC_METADATA_URL if it registered (the apps added later share its token). */
+  metadataUrl?: string;
 }
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
@@ -157,11 +160,15 @@ function runsInUnit(): boolean {
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */
-function appEnvironment(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+function appEnvironment(
+  app: { environment?: { name: string; value: string }[] },
+  name: string,
+  metadataUrl: string,
+): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
-  env.set('AC_METADATA_URL', '');
+  env.set('AC_METADATA_URL', metadataUrl);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -205,6 +212,10 @@ interface AppsContext {
   noOverlay: boolean;
   resolv: boolean;
   insecure: RunConfig['insecure'];
+  /** The apps' AC_METADATA_URL ('' when the pod is not registered with the metadata service). */
+  metadataUrl: string;
+  /** Whether the container gets the terminal (`--interactive` on one): no app may have a tty then. */
+  interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
   /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
@@ -223,6 +234,11 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
   const { app, exec, workingDir, lower } = appExecBasics(ra, P, ctx.dataDir);
   for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
+  // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
+  // the pod dir, which the host sees at the same path.
+  const io = appIo(ra);
+  if (io.tty && ctx.interactive)
+    fail(`app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`);
   const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
   mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
   let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
@@ -296,7 +312,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       readOnly: v.readOnly,
     });
   }
-  const env = appEnvironment(app, ra.name);
+  const env = appEnvironment(app, ra.name, ctx.metadataUrl);
   const id = `rkt-${ctx.uuid}-${ra.name}`;
   const launch = (exec: string[], started: boolean) =>
     launchScript({
@@ -334,6 +350,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
         pre,
         post,
         ...(overlay !== undefined ? { overlay } : {}),
+        io,
       },
       { notify: false, listen: { args: '', redirects: '' } },
     ),
@@ -370,6 +387,8 @@ function run(req: RunConfig): ExecPlan {
     noOverlay: req.noOverlay,
     resolv: req.resolvConf,
     insecure: req.insecure,
+    metadataUrl: req.metadata.url,
+    interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
     ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
     limited: new Set(),
@@ -459,6 +478,7 @@ function run(req: RunConfig): ExecPlan {
           ...(treeRoot !== undefined ? { treeRoot } : {}),
           volumes: [...volumes.keys()],
           limits: [...limited],
+          ...(req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
         }
       : {}),
   };
@@ -496,6 +516,7 @@ function run(req: RunConfig): ExecPlan {
       moveToCgroup: !systemdHost,
       nspawn,
       cni: net === 'cni',
+      mdsUnregister: req.metadata.unregister,
       ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
     }),
@@ -703,6 +724,9 @@ function addApp(req: AddAppRequest): AddedApp {
     noOverlay: state.noOverlay === true,
     resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
     insecure: req.insecure,
+    // The pod's URL (its token): stage0 tells the service about the app right after this.
+    metadataUrl: state.metadataUrl ?? '',
+    interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
     ignored: new Set(),
     limited: new Set(),
@@ -769,6 +793,7 @@ export const nspawnEngine: Engine = {
   name: 'nspawn',
   podNetwork: true,
   podLogs: true,
+  podMetadata: true,
   apps,
   run,
   enter,
