@@ -49,6 +49,7 @@ import {
   SUP_DIR,
   appEnv,
   appIo,
+  checkAttachPaths,
   envFile,
   isMutable,
   podCgroupDirs,
@@ -237,6 +238,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
   // the pod dir, which the host sees at the same path.
   const io = appIo(ra);
+  checkAttachPaths(R, ra.name, io);
   if (io.tty && ctx.interactive)
     fail(`app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`);
   const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');

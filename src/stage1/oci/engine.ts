@@ -155,6 +155,29 @@ export function appIo(ra: RuntimeApp): AppIo {
   return { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
 }
 
+/** The longest path a unix socket can have (sun_path's 108 bytes, less the terminating NUL). */
+const SOCKET_PATH_MAX = 107;
+
+/**
+ * Refuses an app whose attach endpoints (`stage1/attach/APP/<stream>.sock` under the run dir R)
+ * would not fit in a unix socket's path: the supervisor could not listen there, and `rkt attach`
+ * would wait for a socket that never comes.
+ */
+export function checkAttachPaths(R: string, name: string, io: AppIo): void {
+  const socks = [
+    ...(io.tty ? ['tty'] : []),
+    ...(io.stdin ? ['stdin'] : []),
+    ...(io.stdout ? ['stdout'] : []),
+    ...(io.stderr ? ['stderr'] : []),
+  ].map((s) => path.join(R, 'stage1', 'attach', name, `${s}.sock`));
+  const long = socks.find((f) => Buffer.byteLength(f) > SOCKET_PATH_MAX);
+  if (long !== undefined)
+    throw new RocketError(
+      `app ${JSON.stringify(name)}: its attach socket ${long} is ${Buffer.byteLength(long)} bytes long, over the ${SOCKET_PATH_MAX} a unix socket takes (use a shorter --dir or app name)`,
+      RKT_FAILURE,
+    );
+}
+
 /** What writing one app's bundles needs (at `rkt run`, or `rkt app add` into a running pod). */
 interface AppContext {
   /** Where to write now, and where the pod runs (the same dir for an app added to a running pod). */
@@ -202,6 +225,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   const appDir = path.join('apps', ra.name);
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
   const io = appIo(ra);
+  checkAttachPaths(R, ra.name, io);
   if (io.tty && ctx.terminal !== undefined)
     throw new RocketError(
       `app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`,

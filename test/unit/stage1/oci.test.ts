@@ -848,3 +848,22 @@ describe('stop helpers', () => {
     }
   });
 });
+
+describe('attach endpoints must fit in a unix socket path', () => {
+  const io = { tty: false, stdin: true, stdout: true, stderr: false };
+  it('accepts a pod dir of usual length', async () => {
+    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
+    checkAttachPaths(`/var/lib/rkt/pods/run/${'0'.repeat(36)}`, 'app', io);
+  });
+  it('refuses, naming the socket, a path over 107 bytes; an app without endpoints passes', async () => {
+    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
+    const R = `/tmp/${'d'.repeat(40)}/pods/run/${'0'.repeat(36)}`;
+    assert.throws(
+      () => checkAttachPaths(R, 'app', io),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        /attach\/app\/std(in|out)\.sock is 1\d\d bytes long, over the 107/.test(e.message),
+    );
+    checkAttachPaths(R, 'app', { tty: false, stdin: false, stdout: false, stderr: false });
+  });
+});
