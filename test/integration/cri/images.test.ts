@@ -202,6 +202,15 @@ describe(
       const rc = await unary<{ linux: { cgroup_driver: string } }>(s.runtime, 'RuntimeConfig', {});
       assert.equal(rc.linux.cgroup_driver, 'CGROUPFS');
       await rejects(unary(s.runtime, 'RunPodSandbox', {}), grpc.status.INVALID_ARGUMENT, /metadata\.name/);
+      await rejects(
+        unary(s.runtime, 'RunPodSandbox', {
+          config: { metadata: { name: 'x', uid: 'u', namespace: 'n' } },
+          runtime_handler: 'kata',
+        }),
+        grpc.status.INVALID_ARGUMENT,
+        /runtime_handler "kata"/,
+      );
+      await rejects(unary(s.runtime, 'ReopenContainerLog', { container_id: 'nope' }), grpc.status.NOT_FOUND);
       await rejects(unary(s.runtime, 'CheckpointContainer', {}), grpc.status.UNIMPLEMENTED);
 
       type FsInfo = {
@@ -378,6 +387,34 @@ describe(
       await s.stop();
     });
 
+    it('makes the socket directory; a live socket is an error (254, one line), a stale one is replaced', async () => {
+      const dir = join(work, 'sockets', 'not', 'there');
+      const first = new Service(dir, pkg, [`--cni-conf-dir=${join(work, 'sockets', 'net.d')}`]);
+      services.push(first);
+      await first.start();
+      assert.equal(statSync(first.sock).mode & 0o777, 0o600);
+      const r = spawnSync(
+        rktBin,
+        [`--dir=${join(work, 'sockets', 'data2')}`, 'cri-service', `--listen=unix://${first.sock}`],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 254, r.stderr);
+      assert.match(r.stderr, /another process is listening/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      // Killed: the socket stays behind, and the next service replaces it.
+      first.kill();
+      await first.proc?.done;
+      first.proc = undefined;
+      assert.ok(statSync(first.sock).isSocket());
+      const second = new Service(dir, pkg, [`--cni-conf-dir=${join(work, 'sockets', 'net.d')}`]);
+      services.push(second);
+      await second.start();
+      assert.equal(statSync(second.sock).mode & 0o777, 0o600);
+      const v = await unary<Record<string, string>>(second.runtime, 'Version', { version: '0.1.0' });
+      assert.equal(v.runtime_name, 'rocket');
+      await second.stop();
+    });
+
     it('bad flags fail with one line and exit 254 before anything listens', () => {
       const dir = join(work, 'flags');
       mkdirSync(dir);
@@ -388,6 +425,7 @@ describe(
         ['--stream-address=nohost', '--stream-address'],
         ['--stream-port=70000', '--stream-port'],
         ['--runtime=kata', '--runtime'],
+        ['--cni-bin-dir=/usr/lib/cni::/opt/cni/bin', '--cni-bin-dir'],
       ] as const) {
         const r = spawnSync(
           rktBin,

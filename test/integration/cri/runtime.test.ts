@@ -19,6 +19,7 @@ import {
   readFileSync,
   readlinkSync,
   readdirSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -351,6 +352,12 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(running.state, 'CONTAINER_RUNNING');
         assert.ok(BigInt(running.started_at) >= BigInt(running.created_at));
         assert.equal(running.log_path, serverLog);
+        // ReopenContainerLog after the kubelet's rename: a new, empty file at log_path.
+        renameSync(serverLog, `${serverLog}.1`);
+        await unary(rt, 'ReopenContainerLog', { container_id: server });
+        assert.equal(readFileSync(serverLog, 'utf8'), '');
+        assert.equal(readFileSync(`${serverLog}.1`, 'utf8').trimEnd().split('\n').length, 3);
+        await rejects(unary(rt, 'ReopenContainerLog', { container_id: `${sb}-nope` }), grpc.status.NOT_FOUND);
 
         // The second container runs the image's command and exits 0.
         await waitFor('the second container to exit', () => {
@@ -365,6 +372,11 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(done.state, 'CONTAINER_EXITED');
         assert.equal(done.exit_code, 0);
         assert.equal(done.reason, 'Completed');
+        await rejects(
+          unary(rt, 'ReopenContainerLog', { container_id: second }),
+          grpc.status.FAILED_PRECONDITION,
+          /not running/,
+        );
         assert.ok(BigInt(done.finished_at) >= BigInt(done.started_at));
         assert.match(
           readFileSync(join(work, 'logs', 'web', 'second', '0.log'), 'utf8'),
