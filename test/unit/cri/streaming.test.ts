@@ -204,6 +204,16 @@ describe('streaming server with fake targets (loopback)', () => {
     );
   });
 
+  it('answers a plain (not upgrading) request with 400 on a stream URL, 404 elsewhere', async () => {
+    const url = server.exec(fakeTarget(0), { stdin: false, stdout: true, stderr: false, tty: false });
+    const plain = await fetch(url);
+    assert.equal(plain.status, 400);
+    assert.match(await plain.text(), /upgrade/);
+    const other = await fetch(new URL('/nothing', url));
+    assert.equal(other.status, 404);
+    await other.text();
+  });
+
   it('refuses requests it cannot serve', () => {
     assert.throws(() =>
       server.exec(fakeTarget(0), { stdin: false, stdout: false, stderr: false, tty: false }),
