@@ -199,6 +199,11 @@ describe(
         JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'bridge' }] }),
       );
       assert.deepEqual(await ready(), { RuntimeReady: true, NetworkReady: true });
+      const verbose = await unary<{ info: Record<string, string> }>(s.runtime, 'Status', { verbose: true });
+      assert.deepEqual(JSON.parse(verbose.info['config'] ?? ''), {
+        cniConfDir: join(s.dir, 'net.d'),
+        cniConfFiles: ['10-test.conflist'],
+      });
       const rc = await unary<{ linux: { cgroup_driver: string } }>(s.runtime, 'RuntimeConfig', {});
       assert.equal(rc.linux.cgroup_driver, 'CGROUPFS');
       await rejects(unary(s.runtime, 'RunPodSandbox', {}), grpc.status.INVALID_ARGUMENT, /metadata\.name/);
