@@ -344,6 +344,8 @@ describe(
       await rejects(s.remove(''), grpc.status.INVALID_ARGUMENT);
       await rejects(s.pull(`${plain}/test/busybox:nosuchtag`), grpc.status.NOT_FOUND, /nosuchtag/);
       await rejects(s.pull(`${plain}/test/nosuchrepo:latest`), grpc.status.NOT_FOUND, /nosuchrepo/);
+      // Nothing listens on the loopback's port 1: the registry cannot be reached.
+      await rejects(s.pull('127.0.0.1:1/test/busybox:latest'), grpc.status.UNAVAILABLE, /127\.0\.0\.1:1/);
       assert.equal((await s.status(`${plain}/test/busybox:latest`)).image, null);
       assert.equal((await s.status('sha512-0123456789')).image, null);
       assert.deepEqual(await s.list(`${plain}/test/busybox:latest`), []);
