@@ -263,7 +263,9 @@ for (const runtime of ['crun', 'runc'] as const) {
         ).container_id;
 
       it("runs the kubelet's sequence for a sandbox of two containers: statuses, CRI logs, exec, stop past SIGTERM, restart, remove", async () => {
-        const sb = await runSandbox('web');
+        const sb = await runSandbox('web', {
+          dns_config: { servers: ['10.9.8.7'], searches: ['svc.test'], options: ['ndots:5'] },
+        });
         const st = await sandboxStatus(sb);
         assert.equal(st.state, 'SANDBOX_READY');
         assert.deepEqual(st.metadata, { name: 'web', uid: 'uid-web', namespace: 'default', attempt: 0 });
@@ -288,6 +290,10 @@ for (const runtime of ['crun', 'runc'] as const) {
           ).items,
           [],
         );
+        const sandboxIds = async (filter: object): Promise<string[]> =>
+          (await unary<{ items: { id: string }[] }>(rt, 'ListPodSandbox', { filter })).items.map((i) => i.id);
+        assert.deepEqual(await sandboxIds({ id: sb.slice(0, 10), state: { state: 'SANDBOX_READY' } }), [sb]);
+        assert.deepEqual(await sandboxIds({ id: sb, state: { state: 'SANDBOX_NOTREADY' } }), []);
         // rkt sees the sandbox as a running pod.
         const rktList = spawnSync(rktBin, [`--dir=${data}`, 'list', '--no-legend', '--full'], {
           encoding: 'utf8',
@@ -395,6 +401,15 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(ex.stdout.toString(), 'exec bar\n');
         assert.equal(ex.stderr.toString(), 'oops\n');
         assert.equal(ex.exit_code, 3);
+        // dns_config is the pod's resolv.conf.
+        const resolv = await unary<{ stdout: Buffer }>(rt, 'ExecSync', {
+          container_id: server,
+          cmd: ['/bin/cat', '/etc/resolv.conf'],
+        });
+        const resolvLines = resolv.stdout.toString().split('\n');
+        assert.ok(resolvLines.includes('nameserver 10.9.8.7'), resolv.stdout.toString());
+        assert.ok(resolvLines.includes('search svc.test'), resolv.stdout.toString());
+        assert.ok(resolvLines.includes('options ndots:5'), resolv.stdout.toString());
         await rejects(
           unary(rt, 'ExecSync', { container_id: server, cmd: ['/bin/sleep', '100'], timeout: 1 }),
           grpc.status.DEADLINE_EXCEEDED,
@@ -441,6 +456,15 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(ps.attributes.id, sb);
         assert.equal(ps.linux.containers.length, 2);
         assert.ok(BigInt(ps.linux.memory?.working_set_bytes.value ?? '0') > 0n);
+        const psList = (
+          await unary<{ stats: { attributes: { id: string } }[] }>(rt, 'ListPodSandboxStats', {
+            filter: { id: sb },
+          })
+        ).stats;
+        assert.deepEqual(
+          psList.map((x) => x.attributes.id),
+          [sb],
+        );
         const limit = (): string =>
           readFileSync(
             `/sys/fs/cgroup/memory/rkt-${uuidOf(sb)}/server-0/memory.limit_in_bytes`,
@@ -475,6 +499,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
         await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
         assert.deepEqual(await listContainers({ pod_sandbox_id: sb }), []);
         const uuid = podDir(sb).slice(-36);
