@@ -326,6 +326,9 @@ describe(
       assert.deepEqual(await s.list(), []);
       const auth = Buffer.from(`${user}:${password}`).toString('base64');
       assert.equal((await s.pull(name, { auth })).image_ref, id);
+      // Removed by a prefix of its id.
+      await s.remove(id.slice(0, 20));
+      assert.deepEqual(await s.list(), []);
       await s.stop();
     });
 
