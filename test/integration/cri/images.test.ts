@@ -295,6 +295,23 @@ describe(
       await s.stop();
     });
 
+    it('a tag pulled again after it moved to another manifest moves to the new image', async () => {
+      const s = await service('move');
+      const name = `${plain}/test/move:v`;
+      skopeoCopy('latest', name);
+      const { image_ref: first } = await s.pull(name);
+      skopeoCopy('uid', name);
+      const { image_ref: second } = await s.pull(name);
+      assert.notEqual(second, first);
+      assert.equal((await s.status(name)).image?.id, second);
+      assert.deepEqual((await s.status(second)).image?.repo_tags, [name]);
+      assert.deepEqual((await s.status(first)).image?.repo_tags, []);
+      await s.remove(first);
+      await s.remove(second);
+      assert.deepEqual(await s.list(), []);
+      await s.stop();
+    });
+
     it('pulls through --registry-mirror: registry.k8s.io names from a plain-http mirror, with the uid of the image', async () => {
       const s = await service('mirror', [`--registry-mirror=registry.k8s.io=http://${plain}`]);
       const { image_ref: id } = await s.pull('registry.k8s.io/x/busybox:1.0');
