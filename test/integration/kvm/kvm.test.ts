@@ -92,16 +92,22 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       image,
       '--name=writer',
       '--memory=512M',
+      '--cpu=250m',
       ...mount,
       ...sh(
         'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; ' +
-          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f',
+          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f; ' +
+          'cg=$(sed -n "s/^0:://p" /proc/self/cgroup); echo "cgroup-$cg"; ' +
+          'echo "memory.max-$(cat /sys/fs/cgroup$cg/memory.max)"; echo "cpu.max-$(cat /sys/fs/cgroup$cg/cpu.max)"',
       ),
       '---',
       image,
       '--name=reader',
       ...mount,
-      ...sh('while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; exit 3'),
+      ...sh(
+        'while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; ' +
+          'echo "reader-cgroup-$(cat /proc/self/cgroup)"; exit 3',
+      ),
     ]);
     assert.equal(r.code, 3, r.stderr);
     const guest = findKernel().version;
@@ -115,6 +121,13 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     // The app's memory limit is added to the VM's 128 MB (the kernel keeps some for itself).
     const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(r.stdout)?.[1]);
     assert.ok(memTotal > 500_000 && memTotal <= 640 * 1024, r.stdout);
+    // Inside, the limits are the app's own cgroup (seen read-only at its /sys/fs/cgroup); an app
+    // without limits stays in the root cgroup.
+    assert.match(r.stdout, /^cgroup-\/writer$/m);
+    // --memory=512M is 512 * 10^6 bytes.
+    assert.match(r.stdout, /^memory\.max-512000000$/m);
+    assert.match(r.stdout, /^cpu\.max-25000 100000$/m);
+    assert.match(r.stdout, /^reader-cgroup-0::\/$/m);
     const s = await rkt.status(r.uuid);
     assert.equal(s['state'], 'exited');
     assert.equal(s['app-writer'], '0');
