@@ -96,9 +96,11 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       ...mount,
       ...sh(
         'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; ' +
-          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f; ' +
+          'grep -E "example|127.0.1.1" /etc/hosts; ' +
           'cg=$(sed -n "s/^0:://p" /proc/self/cgroup); echo "cgroup-$cg"; ' +
-          'echo "memory.max-$(cat /sys/fs/cgroup$cg/memory.max)"; echo "cpu.max-$(cat /sys/fs/cgroup$cg/cpu.max)"',
+          'echo "memory.max-$(cat /sys/fs/cgroup$cg/memory.max)"; echo "cpu.max-$(cat /sys/fs/cgroup$cg/cpu.max)"; ' +
+          // Last: the reader's exit 3 then stops the pod.
+          'echo shared-hello >/data/f',
       ),
       '---',
       image,
