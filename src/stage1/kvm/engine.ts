@@ -360,7 +360,32 @@ function prepareApp(
     ...(overlay !== undefined ? { overlay } : {}),
     rootfs,
     mounts,
-    env: envFile({ MOUNTS: guestMounts.join(' '), CMD: cmd, ENTER: enter }),
+    env: envFile({
+      MOUNTS: guestMounts.join(' '),
+      CMD: cmd,
+      ENTER: enter,
+      ...appCgroupLimits(manifest, index),
+    }),
+  };
+}
+
+/** cgroup v2's cpu.max period, in microseconds: a quota of 100000 is one CPU. */
+const CPU_PERIOD_US = 100_000n;
+
+/**
+ * An app's limits for its cgroup in the guest (the smaller of the app's and the pod's, as `vmSize`
+ * counts them): MEM, memory.max in bytes; CPU, cpu.max's quota for a 100 ms period (1000
+ * millicores = one CPU; at least the kernel's 1 ms). Empty when the app has no limit.
+ */
+export function appCgroupLimits(manifest: PodManifest, index: number): { MEM?: string; CPU?: string } {
+  const ra = manifest.apps[index] as PodManifest['apps'][number];
+  const both = [...(ra.app?.isolators ?? []), ...(manifest.isolators ?? [])];
+  const memory = limitOf(both, 'resource/memory');
+  const milli = limitOf(both, 'resource/cpu');
+  const quota = milli === undefined ? undefined : (milli * CPU_PERIOD_US) / 1000n;
+  return {
+    ...(memory !== undefined ? { MEM: String(memory) } : {}),
+    ...(quota !== undefined ? { CPU: String(quota < 1000n ? 1000n : quota) } : {}),
   };
 }
 
@@ -510,7 +535,7 @@ function run(req: RunConfig): ExecPlan {
     .filter((n) => n !== 'resource/memory' && n !== 'resource/cpu');
   if (ignored.length > 0)
     process.stderr.write(
-      `run: the kvm engine applies only memory and cpu limits (as the VM's size); ignored: ${[...new Set(ignored)].join(', ')}\n`,
+      `run: the kvm engine applies only memory and cpu limits (as the VM's size and a cgroup per app in it); ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
   const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
   if (handlers.length > 0)
@@ -889,10 +914,12 @@ function addApp(req: AddAppRequest): AddedApp {
   const i = manifest.apps.findIndex((a) => a.name === req.app);
   if (i < 0) fail(`pod ${req.pod.uuid} has no app ${JSON.stringify(req.app)}`);
   const ra = manifest.apps[i] as PodManifest['apps'][number];
-  const ignored = (ra.app?.isolators ?? []).map((n) => n.name);
+  const ignored = (ra.app?.isolators ?? [])
+    .map((n) => n.name)
+    .filter((n) => n !== 'resource/memory' && n !== 'resource/cpu');
   if (ignored.length > 0)
     process.stderr.write(
-      `add: the kvm engine sizes the VM when the sandbox starts; ignored: ${[...new Set(ignored)].join(', ')}\n`,
+      `add: the kvm engine applies only memory and cpu limits (as the app's cgroup in the VM); ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
   if ((ra.app?.eventHandlers?.length ?? 0) > 0)
     process.stderr.write(`add: the kvm engine does not run event handlers yet; ignored for: ${ra.name}\n`);

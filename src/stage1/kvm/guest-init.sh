@@ -23,6 +23,12 @@ export PATH
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# The apps' memory and cpu limits (MEM, CPU in conf/app/APP.env) are cgroups: /sys/fs/cgroup/APP.
+CGROUPS=''
+if mount -t cgroup2 cgroup2 /sys/fs/cgroup; then
+  CGROUPS=1
+  echo '+memory +cpu' >/sys/fs/cgroup/cgroup.subtree_control
+fi
 stty -F /dev/console -echo -onlcr 2>/dev/null
 
 die() {
@@ -83,16 +89,35 @@ reader=$!
 # The host sends a sandbox's app commands once this is there (a line sent earlier may be lost).
 : >/pod/out/ready
 
+# app_cgroup APP: the app's cgroup with its limits (MEM: memory.max; CPU: cpu.max's quota), if it
+# has any; its path on stdout.
+app_cgroup() {
+  [ -n "$MEM$CPU" ] || return 0
+  cg=/sys/fs/cgroup/$1
+  mkdir -p "$cg" &&
+    { [ -z "$MEM" ] || echo "$MEM" >"$cg/memory.max"; } &&
+    { [ -z "$CPU" ] || echo "$CPU 100000" >"$cg/cpu.max"; } &&
+    echo "$cg"
+}
+
 start_app() {
-  MOUNTS='' CMD=''
+  MOUNTS='' CMD='' MEM='' CPU=''
   # shellcheck disable=SC1090
   . "$K/app/$1.env"
+  if ! cg=$(app_cgroup "$1" 2>/dev/null); then
+    echo "rkt: guest: cannot make the cgroup of app $1" >/dev/console
+    echo 254 >"$S/$1"
+    echo "exit $1" >/run/ctl
+    return
+  fi
   for m in $MOUNTS; do
     kind=${m%%:*} target=${m#*:}
     mkdir -p "$target"
     case $kind in
     proc) mount -t proc proc "$target" ;;
-    sys) mount -t sysfs sysfs "$target" ;;
+    # The app sees the guest's cgroups (read-only) in its /sys/fs/cgroup.
+    sys) mount -t sysfs sysfs "$target" && { [ -z "$CGROUPS" ] ||
+      mount -t cgroup2 -o ro,nosuid,nodev,noexec cgroup2 "$target/fs/cgroup"; } ;;
     dev) mount -o bind /dev "$target" ;;
     tmp) mount -t tmpfs -o mode=1777 tmpfs "$target" ;;
     esac || {
@@ -109,12 +134,17 @@ start_app() {
     o=$!
     LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/conf/logger.awk <"/run/$1.err" >/dev/console &
     e=$!
-    eval "exec $CMD" </dev/null >"/run/$1.out" 2>"/run/$1.err" &
+    # Into its cgroup (0: the writer itself) before the exec, so all it starts is there too.
+    {
+      [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
+      eval "exec $CMD"
+    } </dev/null >"/run/$1.out" 2>"/run/$1.err" &
     echo $! >"/run/$1.pid"
     : >"$S/$1-started"
     wait $!
     rc=$?
     wait $o $e
+    [ -z "$cg" ] || rmdir "$cg" 2>/dev/null
     echo $rc >"$S/$1"
     echo "exit $1" >/run/ctl
   ) 2>/dev/null &
@@ -224,7 +254,10 @@ rm_app() {
   MOUNTS=''
   # shellcheck disable=SC1090
   . "$K/app/$1.env"
-  for m in $MOUNTS; do umount "${m#*:}" 2>/dev/null; done
+  for m in $MOUNTS; do
+    case $m in sys:*) umount "${m#*:}/fs/cgroup" 2>/dev/null ;; esac
+    umount "${m#*:}" 2>/dev/null
+  done
   rm -f "/run/$1.pid" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
   rest=''
   for a in $APPS; do [ "$a" = "$1" ] || rest="$rest $a"; done

@@ -82,7 +82,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     for (const [i, out] of outputs.entries()) assert.equal(out, outputs[0], engines[i]?.[0]);
   });
 
-  it("runs two apps on the guest's kernel, sharing an empty volume; an app's code comes back", async () => {
+  it("runs three apps on the guest's kernel, sharing an empty volume, in their cgroups; an app's code comes back", async () => {
     const mount = ['--mount', 'volume=data,target=/data'];
     const r = await rkt.runPod([
       KVM,
@@ -92,16 +92,30 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       image,
       '--name=writer',
       '--memory=512M',
+      '--cpu=250m',
       ...mount,
       ...sh(
         'echo "kernel-$(uname -r)"; echo "host-$(cat /proc/sys/kernel/hostname)"; grep MemTotal /proc/meminfo; ' +
-          'grep -E "example|127.0.1.1" /etc/hosts; echo shared-hello >/data/f',
+          'grep -E "example|127.0.1.1" /etc/hosts; ' +
+          'cg=$(sed -n "s/^0:://p" /proc/self/cgroup); echo "cgroup-$cg"; ' +
+          'echo "memory.max-$(cat /sys/fs/cgroup$cg/memory.max)"; echo "cpu.max-$(cat /sys/fs/cgroup$cg/cpu.max)"; ' +
+          // Last: the reader's exit 3 then stops the pod.
+          'echo shared-hello >/data/f',
       ),
       '---',
       image,
       '--name=reader',
+      '--memory=16M',
       ...mount,
-      ...sh('while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; exit 3'),
+      ...sh(
+        // dd's 64 MB buffer is beyond the app's 16 MB, not the VM's: the cgroup's OOM kills it.
+        'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd-$?"; ' +
+          'while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; exit 3',
+      ),
+      '---',
+      image,
+      '--name=plain',
+      ...sh('echo "plain-cgroup-$(cat /proc/self/cgroup)"'),
     ]);
     assert.equal(r.code, 3, r.stderr);
     const guest = findKernel().version;
@@ -112,13 +126,22 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     // The pod's hosts file, bound over the image's.
     assert.match(r.stdout, new RegExp(`^127\\.0\\.1\\.1\\trkt-${r.uuid}$`, 'm'));
     assert.match(r.stdout, /^10\.1\.2\.3\texample\.test$/m);
-    // The app's memory limit is added to the VM's 128 MB (the kernel keeps some for itself).
+    // The apps' memory limits (512 MB and 16 MB) are added to the VM's 128 MB (the kernel keeps some).
     const memTotal = Number(/^MemTotal:\s+(\d+) kB$/m.exec(r.stdout)?.[1]);
-    assert.ok(memTotal > 500_000 && memTotal <= 640 * 1024, r.stdout);
+    assert.ok(memTotal > 500_000 && memTotal <= 656 * 1024, r.stdout);
+    // Inside, the limits are the app's own cgroup (seen read-only at its /sys/fs/cgroup); an app
+    // without limits stays in the root cgroup.
+    assert.match(r.stdout, /^cgroup-\/writer$/m);
+    // --memory=512M is 512 * 10^6 bytes.
+    assert.match(r.stdout, /^memory\.max-512000000$/m);
+    assert.match(r.stdout, /^cpu\.max-25000 100000$/m);
+    assert.match(r.stdout, /^dd-137$/m);
+    assert.match(r.stdout, /^plain-cgroup-0::\/$/m);
     const s = await rkt.status(r.uuid);
     assert.equal(s['state'], 'exited');
     assert.equal(s['app-writer'], '0');
     assert.equal(s['app-reader'], '3');
+    assert.equal(s['app-plain'], '0');
     // The accelerator is recorded: the probe's result for this kernel.
     const state = JSON.parse(
       readFileSync(join(rkt.data, 'pods', 'run', r.uuid, 'stage1', 'engine.json'), 'utf8'),

@@ -22,6 +22,7 @@ import { after, describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
 import {
+  appCgroupLimits,
   enterScript,
   hostTscKhz,
   innerScript,
@@ -169,6 +170,40 @@ describe('kvm engine', () => {
       isolators: [],
     } as unknown as PodManifest;
     assert.deepEqual(vmSize(bare, 8), { memoryMb: 128, cpus: 1 });
+  });
+
+  it("gives each app's cgroup in the guest the smaller of its and the pod's limits: bytes and a cpu.max quota", () => {
+    const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
+    const manifest = {
+      acKind: 'PodManifest',
+      acVersion: '0.8.11',
+      apps: [
+        {
+          name: 'a',
+          app: app([
+            { name: 'resource/memory', value: { limit: '64Mi' } },
+            { name: 'resource/cpu', value: { limit: '500m' } },
+          ]),
+        },
+        { name: 'b', app: app([{ name: 'resource/cpu', value: { limit: '2' } }]) },
+        { name: 'c', app: app([{ name: 'resource/cpu', value: { limit: '1m' } }]) },
+      ],
+      isolators: [{ name: 'resource/memory', value: { limit: '32Mi' } }],
+    } as unknown as PodManifest;
+    assert.deepEqual(appCgroupLimits(manifest, 0), { MEM: String(32 * 1024 * 1024), CPU: '50000' });
+    assert.deepEqual(appCgroupLimits(manifest, 1), { MEM: String(32 * 1024 * 1024), CPU: '200000' });
+    // The kernel's smallest quota is 1 ms.
+    assert.deepEqual(appCgroupLimits(manifest, 2), { MEM: String(32 * 1024 * 1024), CPU: '1000' });
+    assert.deepEqual(appCgroupLimits({ ...manifest, isolators: [] }, 1), {
+      CPU: '200000',
+    });
+    assert.deepEqual(
+      appCgroupLimits(
+        { ...manifest, apps: [{ name: 'd', app: app([]) }], isolators: [] } as unknown as PodManifest,
+        0,
+      ),
+      {},
+    );
   });
 
   it('shares with the guest only conf (read-only), status, logs, apps and out; takes only a numeric code', () => {
