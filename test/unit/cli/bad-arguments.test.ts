@@ -233,6 +233,20 @@ describe('bad arguments never end in a stack trace', () => {
         /^cat-manifest: unable to resolve UUID from file: .*\/nonexistent\/uuid/,
       ],
       [['run', '--volume=v1,kind=foo', IMG], /^run: .*kind/],
+      // A flag before the pod's UUID is named as a flag (rkt's cobra text), not looked up as a pod.
+      [['app', 'add', '--bogus-flag', UUID, IMG], /^app add: unknown flag: --bogus-flag\n$/],
+      [['app', 'add', '--bogus-flag=1', UUID, IMG], /^app add: unknown flag: --bogus-flag\n$/],
+      [['app', 'add', '-z', UUID, IMG], /^app add: unknown shorthand flag: 'z' in -z\n$/],
+      [['app', 'add', '--name=x', UUID, IMG], /^app add: --name must follow an image\n$/],
+      [['app', 'add', '--net=host', UUID, IMG], /^app add: unknown flag: --net\n$/],
+      // Commander's own `unknown option` becomes rkt's text too, at every depth.
+      [['app', 'status', '--bogus-flag', UUID], /^app status: unknown flag: --bogus-flag\n$/],
+      [['app', 'start', '--bogus-flag=1', UUID], /^app start: unknown flag: --bogus-flag\n$/],
+      [['app', 'stop', '-z', UUID], /^app stop: unknown shorthand flag: 'z' in -z\n$/],
+      [['app', 'rm', '--bogus-flag', UUID], /^app rm: unknown flag: --bogus-flag\n$/],
+      [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
+      [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
+      [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
       [['--insecure-options=bogus', 'list'], /invalid --insecure-options value "bogus"/],
       [['run', '--private-users', IMG], /^run: --private-users is not supported/],
       [
@@ -247,6 +261,7 @@ describe('bad arguments never end in a stack trace', () => {
     for (const [args, re] of expect) {
       const r = await rkt(args);
       assert.match(r.stderr, re, `rkt ${args.join(' ')}`);
+      assert.equal(r.code, 254, `rkt ${args.join(' ')}`);
     }
     // Nothing was made for any of them.
     let pods: string[];
