@@ -17,6 +17,7 @@ const ACTOOL = join(projectRoot, 'bin', 'actool');
 const DOCKER2ACI = join(projectRoot, 'bin', 'docker2aci');
 const IMG = '/nonexistent/image.aci';
 const UUID = 'deadbeef';
+const WHOLE = '0b9e7c2e-1111-4222-8333-444455556666';
 
 /** What a failure must look like: no stack trace, no Node error dump. */
 function assertNoTrace(what: string, r: RunResult): void {
@@ -247,6 +248,23 @@ describe('bad arguments never end in a stack trace', () => {
       [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
       [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
       [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
+      // An unknown pod, whole UUID (`app start` answered by the launcher, fast.sh) or prefix:
+      // one line naming it, for every verb that takes a pod (docs/stage1.md, "App commands").
+      ...[WHOLE, UUID].flatMap((u): [string[], RegExp][] =>
+        [
+          ['app', 'add', u, IMG],
+          ['app', 'start', u, '--app=a'],
+          ['app', 'stop', u, '--app=a'],
+          ['app', 'rm', u, '--app=a'],
+          ['app', 'status', u, '--app=a'],
+          ['app', 'list', u],
+          ['app', 'exec', u, '/bin/true'],
+          ['attach', u],
+        ].map((a): [string[], RegExp] => [
+          a,
+          new RegExp(`^${a.slice(0, a[0] === 'app' ? 2 : 1).join(' ')}: no matches found for "${u}"\n$`),
+        ]),
+      ),
       [['--insecure-options=bogus', 'list'], /invalid --insecure-options value "bogus"/],
       [['run', '--private-users', IMG], /^run: --private-users is not supported/],
       [
