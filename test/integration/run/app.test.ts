@@ -180,6 +180,27 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assert.equal(await appList(uuid), 'writer\trunning\n');
           const again = await rkt('app', 'start', uuid, '--app=writer');
           assert.equal(again.code, 254);
+          assert.equal(again.stderr, 'app start: app "writer" has already been started\n');
+          // An app the pod does not have: one line, 254, for every app verb; nothing changes.
+          for (const verb of ['start', 'stop', 'rm', 'status']) {
+            const r = await rkt('app', verb, uuid, '--app=nope');
+            assert.equal(r.code, 254, `app ${verb}: ${r.stderr}`);
+            assert.match(r.stderr, new RegExp(`^app ${verb}: [^\\n]*"nope"[^\\n]*\\n$`));
+          }
+          assert.equal(await appList(uuid), 'writer\trunning\n');
+          assert.deepEqual(await manifestApps(uuid), ['writer']);
+          // --format=json: rkt's fields; a running app has no finish time and no exit code.
+          const listed = JSON.parse(await ok('app', 'list', uuid, '--format=json')) as Record<
+            string,
+            unknown
+          >[];
+          assert.deepEqual(
+            listed.map((a) => [a['name'], a['state'], typeof a['created_at'], typeof a['started_at']]),
+            [['writer', 'running', 'number', 'number']],
+          );
+          assert.equal(listed[0]?.['finished_at'], undefined);
+          assert.equal(listed[0]?.['exit_code'], undefined);
+          assert.match(String(listed[0]?.['image_id']), /^sha512-[0-9a-f]+$/);
           await waitFor(
             'the writer',
             () =>
@@ -229,6 +250,17 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assert.equal(await appList(uuid), 'writer\texited\nreader\trunning\n');
           const ws = await appState(uuid, 'writer');
           assert.equal(ws['exit_code'], 137);
+          // Its times, in nanoseconds since the epoch, in order: added, started, ended.
+          const [created, started, finished] = ['created_at', 'started_at', 'finished_at'].map((k) =>
+            Number(ws[k]),
+          ) as [number, number, number];
+          assert.ok(created > 1e18 && created <= started && started <= finished, JSON.stringify(ws));
+          assert.ok(finished <= Date.now() * 1e6 + 1e9, JSON.stringify(ws));
+          // The table form names the same times as RFC 3339.
+          const table = await ok('app', 'status', uuid, '--app=writer');
+          assert.match(table, /^name=writer\nstate=exited\nimage_id=sha512-[0-9a-f]+\n/);
+          assert.match(table, new RegExp(`^started_at=${new Date(started / 1e6).toISOString()}$`, 'm'));
+          assert.match(table, /^exit_code=137$/m);
           assert.equal((await podState(uuid))['state'], 'running');
 
           // Remove it: rootfs, overlay, container and manifest entry gone.
