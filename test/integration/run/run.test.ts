@@ -153,6 +153,17 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         const s = await status(uuid);
         assert.equal(s['state'], 'exited');
         assert.equal(s['app-busybox'], '3');
+        // After rkt's lines, the engine and runtime (docs/commands.md), in the text and the JSON of
+        // `status` and `list`.
+        assert.deepEqual([s['engine'], s['runtime']], ['oci', label]);
+        const sj = await rkt('status', '--format=json', uuid);
+        assert.equal(sj.code, 0, sj.stderr);
+        const sjo = JSON.parse(sj.stdout) as Record<string, unknown>;
+        assert.deepEqual([sjo['engine'], sjo['runtime']], ['oci', label]);
+        const lj = await rkt('list', '--format=json');
+        assert.equal(lj.code, 0, lj.stderr);
+        const mine = (JSON.parse(lj.stdout) as Record<string, unknown>[]).find((p) => p['name'] === uuid);
+        assert.deepEqual([mine?.['engine'], mine?.['runtime'], mine?.['state']], ['oci', label, 'exited']);
       });
 
       it("passes the app's stdout and stderr through to rkt run's", async () => {
