@@ -155,6 +155,7 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
             // An empty sandbox runs.
             assert.equal((await podState(uuid))['state'], 'running');
             assert.equal(await appList(uuid), '');
+            assert.equal(await ok('app', 'list', uuid), 'NAME\tSTATE\n', 'the legend, without --no-legend');
             assert.deepEqual(await manifestApps(uuid), []);
 
             // Two apps from two images, sharing the namespaces and the volume.
@@ -304,6 +305,12 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
             await waitFor('the third app', () =>
               readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
             );
+
+            // Removing a running app stops it first (it ends on TERM); the other runs on.
+            await ok('app', 'rm', uuid, '--app=reader');
+            assert.equal(await appList(uuid), 'writer\trunning\n');
+            assert.deepEqual(await manifestApps(uuid), ['writer']);
+            assert.ok(!existsSync(join(R, 'apps', 'reader')));
 
             // Stop the pod.
             assert.equal(await ok('stop', uuid), `${uuid}\n`);
