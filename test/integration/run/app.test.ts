@@ -152,6 +152,11 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
             // must use its own RKT_STOP_TIMEOUT (1 s) for the writer, which ignores TERM, to end.
             const { pod, uuid } = await sandboxStopTimeout('3600', engine, '--volume=shared,kind=empty');
             const R = join(data, 'pods', 'run', uuid);
+            // `status --wait` from now on: it answers only when the pod has exited (below).
+            const waiting = startCollected(rktBin, [`--dir=${data}`, 'status', '--wait', uuid], {
+              env,
+              children,
+            });
             // An empty sandbox runs.
             assert.equal((await podState(uuid))['state'], 'running');
             assert.equal(await appList(uuid), '');
@@ -312,12 +317,16 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
             assert.deepEqual(await manifestApps(uuid), ['writer']);
             assert.ok(!existsSync(join(R, 'apps', 'reader')));
 
-            // Stop the pod.
+            // Stop the pod; the `status --wait` started with it answers once it has exited.
             assert.equal(await ok('stop', uuid), `${uuid}\n`);
             const res = await pod.done;
             assert.equal(res.code, 0, res.stderr);
             const st = await podState(uuid);
             assert.equal(st['state'], 'exited');
+            const waited = await waiting.done;
+            assert.equal(waited.code, 0, waited.stderr);
+            assert.match(waited.stdout, /^state=exited$/m);
+            assert.match(waited.stdout, /^exited=true$/m);
             await ok('gc', '--grace-period=0s');
             assertNothingLeft(uuid, label);
           },
