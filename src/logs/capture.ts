@@ -82,7 +82,8 @@ export interface LogCaptureSettings {
 
 /**
  * Stage0's part: writes the logger program and each app's log dir into the pod dir `P`. The
- * supervisor makes each app's two FIFOs (`logs/<app>/{stdout,stderr}.fifo`) when it starts the app.
+ * supervisor makes each app's two FIFOs (`logs/<app>/{stdout,stderr}.fifo`) when it starts the app
+ * (an app added with `rkt app add` has them from the add).
  */
 export function prepareLogCapture(P: string, apps: readonly string[]): LogCaptureSettings {
   const max = logMaxSize();

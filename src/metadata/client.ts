@@ -220,7 +220,8 @@ export interface AppsUpdateRequest {
  * they are now (the token stays), so that an added app gets the pod's identity and a removed one
  * loses it, and sets AC_METADATA_URL in the given OCI configs (those of an added app). A pod that
  * is not registered (no service, `--mds-register=false`, `--net=none`) leaves the URL empty, as its
- * other apps have it. Never throws: a failure is a warning, and the URL stays empty.
+ * other apps have it. Never throws: a failure is a warning, and the URL stays empty. The configs
+ * come with the URL empty (the engine writes them so), so an empty URL rewrites none of them.
  */
 export function updateRegisteredApps(req: AppsUpdateRequest, configFiles: readonly string[]): void {
   const socket = registrationSocket(req.socket);
@@ -247,7 +248,7 @@ export function updateRegisteredApps(req: AppsUpdateRequest, configFiles: readon
       );
     }
   }
-  for (const file of configFiles) setMetadataUrl(file, url);
+  if (url !== '') for (const file of configFiles) setMetadataUrl(file, url);
 }
 
 /** Sets AC_METADATA_URL in an OCI config's process environment (rewritten through a temp file). */

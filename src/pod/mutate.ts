@@ -9,7 +9,7 @@ import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { Store } from '../store/index.js';
 import { matchMountPoints } from './manifest.js';
-import { createSharedVolumes, writeFileAtomic, writePodSummary } from './pod.js';
+import { createSharedVolumes, manifestFileId, writeFileAtomic, writePodSummary } from './pod.js';
 import { POD_FILES } from './state.js';
 
 export const POD_MUTATION_LOCK = 'pod.lck';
@@ -33,14 +33,22 @@ export function readPodManifest(podDir: string): PodManifest {
  * Adds app `ra` (image `key`) to the pod's manifest: renders its tree, records it in
  * `appsinfo/<app>/`, makes the `empty` volumes its mount points need, then rewrites the manifest.
  * A duplicate name fails with nothing changed; so does a failure before the manifest is written.
+ * `known` is the manifest as the caller read it (PodInfo's `manifest` and `manifestId`): used (and
+ * changed) instead of reading the file again if the file is still the one it was read from.
  */
 export async function addAppToManifest(
   podDir: string,
   store: Store,
   key: string,
   ra: RuntimeApp,
+  known?: { manifest?: PodManifest; manifestId?: string },
 ): Promise<{ manifest: PodManifest; warnings: string[] }> {
-  const manifest = readPodManifest(podDir);
+  const manifest =
+    known?.manifest !== undefined &&
+    known.manifestId !== undefined &&
+    manifestFileId(podDir) === known.manifestId
+      ? known.manifest
+      : readPodManifest(podDir);
   if (manifest.apps.some((a) => a.name === ra.name))
     throw new RocketError(
       `error: an app named ${JSON.stringify(ra.name)} already exists in the pod`,

@@ -12,12 +12,14 @@ import {
   chownSync,
   closeSync,
   existsSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   statSync,
   writeFileSync,
+  type BigIntStats,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parsePodManifest, podManifestToJSON, type PodManifest } from '../appc/index.js';
@@ -206,6 +208,11 @@ async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Pr
 export interface PodInfo extends PodLocation {
   state: PodState;
   manifest?: PodManifest;
+  /**
+   * The manifest file's identity when it was read (`manifestFileId`): the same identity later
+   * means the same manifest, as a pod manifest is only ever replaced by a rename.
+   */
+  manifestId?: string;
   manifestError?: string;
   /**
    * Only from `listPods(dir, { summaries: true })`: the listing's view of the manifest, from the
@@ -244,6 +251,16 @@ function readPid(dir: string): { pid?: number; started?: Date } {
   return {};
 }
 
+function statIdentity(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}`;
+}
+
+/** The identity of a pod's manifest file now (see `PodInfo.manifestId`); undefined if it is gone. */
+export function manifestFileId(podDir: string): string | undefined {
+  const st = statSync(join(podDir, POD_FILES.manifest), { bigint: true, throwIfNoEntry: false });
+  return st === undefined ? undefined : statIdentity(st);
+}
+
 /**
  * Reads a pod found at `loc`; undefined if it vanished meanwhile. With `summaries`, the manifest
  * is read only when the pod has no up-to-date list summary (`listed` is set instead).
@@ -262,8 +279,15 @@ export function readPod(
     info.imageNames = summary.images;
   } else {
     try {
-      const text = readFileSync(join(loc.path, POD_FILES.manifest), 'utf8');
-      info.manifest = parsePodManifest(text, join(loc.path, POD_FILES.manifest)).manifest;
+      const file = join(loc.path, POD_FILES.manifest);
+      const fd = openSync(file, 'r');
+      try {
+        const id = statIdentity(fstatSync(fd, { bigint: true }));
+        info.manifest = parsePodManifest(readFileSync(fd, 'utf8'), file).manifest;
+        info.manifestId = id;
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') info.manifestError = errorMessage(err);
     }

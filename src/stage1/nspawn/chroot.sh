@@ -39,8 +39,14 @@ run)
 	# under the oci engine, so that nothing holds its log FIFOs. fd 3 (the pod lock, a directory
 	# outside the app's root) stays with the supervisor. An asynchronous list's stdin is /dev/null
 	# unless redirected: the app's comes through fd 5.
+	# An app with a terminal (`--stdin=tty`: the supervisor's redirections give it the pty of its
+	# attach endpoint, stage1/attach/APP/tty) gets it as its controlling terminal (setsid -c), as a
+	# runtime gives one; any other stdin (the console under --interactive) is left as it is.
+	set -- setsid
+	# shellcheck disable=SC3013 # -ef: dash's, bash's and busybox's test have it
+	[ -t 0 ] && [ /dev/stdin -ef "${B%/apps/*}/stage1/attach/${B##*/apps/}/tty" ] && set -- setsid -c
 	exec 5<&0
-	setsid unshare --mount --propagation private -- /bin/sh "$B/launch.sh" <&5 3<&- 5<&- &
+	"$@" unshare --mount --propagation private -- /bin/sh "$B/launch.sh" <&5 3<&- 5<&- &
 	p=$!
 	exec 5<&-
 	echo "$p" >"$ST/$ID/pid"

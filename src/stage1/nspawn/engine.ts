@@ -27,7 +27,7 @@ import { parsePodManifest, type PodManifest, type RuntimeApp } from '../../appc/
 import { RKT_FAILURE, RocketError } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
-import { POD_FILES, appTreeStoreId } from '../../pod-layout.js';
+import { POD_FILES } from '../../pod-layout.js';
 import {
   readEngineState,
   type AddAppRequest,
@@ -41,13 +41,15 @@ import {
   type StopRequest,
   writeEngineState,
 } from '../engine.js';
-import { rmdirTree, signalPid } from '../files.js';
+import { appExecBasics, rmdirTree, signalPid } from '../files.js';
 import { podHostname } from '../hosts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
   STOPPING_MARKER,
   SUP_DIR,
   appEnv,
+  appIo,
+  checkAttachPaths,
   envFile,
   isMutable,
   podCgroupDirs,
@@ -82,6 +84,8 @@ export interface NspawnPodState {
   /** the volumes bound at /rkt/volumes/<name>, and the v1 hierarchies bound at /rkt/cgroup/<name>. */
   volumes?: string[];
   limits?: ('memory' | 'cpu')[];
+  /** The pod's AC_METADATA_URL if it registered (the apps added later share its token). */
+  metadataUrl?: string;
 }
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
@@ -157,11 +161,15 @@ function runsInUnit(): boolean {
 }
 
 /** PATH (appc's default), the app's environment, then the executor's variables. */
-function appEnvironment(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+function appEnvironment(
+  app: { environment?: { name: string; value: string }[] },
+  name: string,
+  metadataUrl: string,
+): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
-  env.set('AC_METADATA_URL', '');
+  env.set('AC_METADATA_URL', metadataUrl);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -205,6 +213,10 @@ interface AppsContext {
   noOverlay: boolean;
   resolv: boolean;
   insecure: RunConfig['insecure'];
+  /** The apps' AC_METADATA_URL ('' when the pod is not registered with the metadata service). */
+  metadataUrl: string;
+  /** Whether the container gets the terminal (`--interactive` on one): no app may have a tty then. */
+  interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
   /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
@@ -221,18 +233,14 @@ interface AppsContext {
 function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'][number]; env: string } {
   const { P, R } = ctx;
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
-  const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
+  const { app, exec, workingDir, lower } = appExecBasics(ra, P, ctx.dataDir);
   for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
-  const exec = app.exec ?? [];
-  if (exec.length === 0 || exec[0] === '')
-    fail(`app ${JSON.stringify(ra.name)}: the image has an empty "exec" (try --exec=BINARY)`);
-  const workingDir = app.workingDirectory ?? '/';
-  if (!workingDir.startsWith('/'))
-    fail(
-      `app ${JSON.stringify(ra.name)}: workingDirectory must be absolute, got ${JSON.stringify(workingDir)}`,
-    );
-  const treeId = appTreeStoreId(P, ra.name) ?? fail(`app ${JSON.stringify(ra.name)}: no rendered tree`);
-  const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
+  // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
+  // the pod dir, which the host sees at the same path.
+  const io = appIo(ra);
+  checkAttachPaths(R, ra.name, io);
+  if (io.tty && ctx.interactive)
+    fail(`app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`);
   const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');
   mkdirSync(path.join(P, STAGE1_ROOTFS, rootfs), { recursive: true });
   let overlay: { lower: string; upper: string; work: string; target: string } | undefined;
@@ -306,7 +314,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       readOnly: v.readOnly,
     });
   }
-  const env = appEnvironment(app, ra.name);
+  const env = appEnvironment(app, ra.name, ctx.metadataUrl);
   const id = `rkt-${ctx.uuid}-${ra.name}`;
   const launch = (exec: string[], started: boolean) =>
     launchScript({
@@ -344,6 +352,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
         pre,
         post,
         ...(overlay !== undefined ? { overlay } : {}),
+        io,
       },
       { notify: false, listen: { args: '', redirects: '' } },
     ),
@@ -380,6 +389,8 @@ function run(req: RunConfig): ExecPlan {
     noOverlay: req.noOverlay,
     resolv: req.resolvConf,
     insecure: req.insecure,
+    metadataUrl: req.metadata.url,
+    interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
     ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
     limited: new Set(),
@@ -469,6 +480,7 @@ function run(req: RunConfig): ExecPlan {
           ...(treeRoot !== undefined ? { treeRoot } : {}),
           volumes: [...volumes.keys()],
           limits: [...limited],
+          ...(req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
         }
       : {}),
   };
@@ -506,6 +518,7 @@ function run(req: RunConfig): ExecPlan {
       moveToCgroup: !systemdHost,
       nspawn,
       cni: net === 'cni',
+      mdsUnregister: req.metadata.unregister,
       ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
     }),
@@ -713,6 +726,9 @@ function addApp(req: AddAppRequest): AddedApp {
     noOverlay: state.noOverlay === true,
     resolv: existsSync(path.join(R, 'etc', 'resolv.conf')),
     insecure: req.insecure,
+    // The pod's URL (its token): stage0 tells the service about the app right after this.
+    metadataUrl: state.metadataUrl ?? '',
+    interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
     ignored: new Set(),
     limited: new Set(),
@@ -779,6 +795,7 @@ export const nspawnEngine: Engine = {
   name: 'nspawn',
   podNetwork: true,
   podLogs: true,
+  podMetadata: true,
   apps,
   run,
   enter,

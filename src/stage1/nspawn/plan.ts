@@ -6,7 +6,7 @@
  *   cgroup `rkt-<uuid>` of its own and a private mount namespace (where a tmpfs on
  *   /run/systemd/nspawn takes nspawn's lock and propagation files), with the pod's supervisor as
  *   the container's init; it forwards TERM/INT/HUP to nspawn (which sends SIGTERM to the init),
- *   and when nspawn ends tears down the CNI networks, removes the cgroups and exits with the
+ *   and when nspawn ends unregisters the pod from the metadata service, tears down the CNI networks, removes the cgroups and exits with the
  *   pod's code. fd 3 (the lock) stays with the plan and with nspawn;
  * - each app's `launch.sh` (inside the pod, run by chroot.sh in a private mount namespace): its
  *   mounts, then `env -i` → `setpriv` → `unshare --root --wd --setuid` → the app;
@@ -34,6 +34,8 @@ export interface NspawnPlanInput {
   cni: boolean;
   /** With `cni`: the script that tears them down (relative to the pod dir), from the RunConfig. */
   cniTeardown?: string;
+  /** The sh command that unregisters the pod from the metadata service (host side: its socket is the host's), or ''. */
+  mdsUnregister?: string;
   /** Cgroup dirs to make before nspawn starts (bound into the pod for the apps' limits). */
   limitDirs?: string[];
 }
@@ -76,6 +78,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       'rc=',
       'while [ -z "$rc" ]; do wait $n; r=$?; kill -0 $n 2>/dev/null || rc=$r; done',
       "trap '' TERM INT HUP",
+      ...(p.mdsUnregister !== undefined && p.mdsUnregister !== '' ? [p.mdsUnregister] : []),
       ...teardown,
       'for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done',
       'exit $rc',

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
+import { mknod, S_IFIFO } from '../../aci/syscalls.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
@@ -43,7 +44,7 @@ import {
 } from './runtime.js';
 import { ociConfigForApp, type AppMount, type OciConfig } from './spec.js';
 import { preparePodIo, type PodIo } from './pod-io.js';
-import { decorateMainConfig, supportsNotify } from './systemd.js';
+import { appWakeFifo, decorateMainConfig, supportsNotify } from './systemd.js';
 import { SECCOMP_BPF_ANNOTATION, seccompBpfData } from './seccomp-bpf.js';
 import { LOGS_DIR } from '../../logs/format.js';
 import { appVolumes } from '../volumes.js';
@@ -154,6 +155,29 @@ export function appIo(ra: RuntimeApp): AppIo {
   return { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
 }
 
+/** The longest path a unix socket can have (sun_path's 108 bytes, less the terminating NUL). */
+const SOCKET_PATH_MAX = 107;
+
+/**
+ * Refuses an app whose attach endpoints (`stage1/attach/APP/<stream>.sock` under the run dir R)
+ * would not fit in a unix socket's path: the supervisor could not listen there, and `rkt attach`
+ * would wait for a socket that never comes.
+ */
+export function checkAttachPaths(R: string, name: string, io: AppIo): void {
+  const socks = [
+    ...(io.tty ? ['tty'] : []),
+    ...(io.stdin ? ['stdin'] : []),
+    ...(io.stdout ? ['stdout'] : []),
+    ...(io.stderr ? ['stderr'] : []),
+  ].map((s) => path.join(R, 'stage1', 'attach', name, `${s}.sock`));
+  const long = socks.find((f) => Buffer.byteLength(f) > SOCKET_PATH_MAX);
+  if (long !== undefined)
+    throw new RocketError(
+      `app ${JSON.stringify(name)}: its attach socket ${long} is ${Buffer.byteLength(long)} bytes long, over the ${SOCKET_PATH_MAX} a unix socket takes (use a shorter --dir or app name)`,
+      RKT_FAILURE,
+    );
+}
+
 /** What writing one app's bundles needs (at `rkt run`, or `rkt app add` into a running pod). */
 interface AppContext {
   /** Where to write now, and where the pod runs (the same dir for an app added to a running pod). */
@@ -201,6 +225,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   const appDir = path.join('apps', ra.name);
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
   const io = appIo(ra);
+  checkAttachPaths(R, ra.name, io);
   if (io.tty && ctx.terminal !== undefined)
     throw new RocketError(
       `app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`,
@@ -513,7 +538,7 @@ export function addApp(req: OciAddAppRequest): AddedApp {
   if (state === undefined)
     throw new RocketError(`pod ${req.pod.uuid} was not started by the oci engine`, RKT_FAILURE);
   const R = req.pod.path;
-  const manifest = readManifest(R);
+  const manifest = req.manifest ?? readManifest(R);
   const i = manifest.apps.findIndex((a) => a.name === req.app);
   const ra = manifest.apps[i];
   if (ra === undefined)
@@ -547,6 +572,11 @@ export function addApp(req: OciAddAppRequest): AddedApp {
   );
   for (const w of warnings) process.stderr.write(`add: ${w}\n`);
   mkdirSync(path.join(R, LOGS_DIR, ra.name), { recursive: true });
+  makeFifo(appWakeFifo(R, ra.name));
+  // The app's log FIFOs too, if the pod captures logs: then the supervisor's start makes none (a
+  // process less between `rkt app start` and the app).
+  if (/^LOGS=1$/m.test(readFileSync(path.join(R, SUP_DIR, 'pod.env'), 'utf8')))
+    for (const f of LOG_FIFOS) makeFifo(path.join(R, LOGS_DIR, ra.name, f));
   writeAtomic(
     path.join(R, SUP_DIR, 'app', `${ra.name}.env`),
     appEnv(plan, { notify: supportsNotify(ra, manifestFile), listen: { args: '', redirects: '' } }),
@@ -568,6 +598,18 @@ export function addApp(req: OciAddAppRequest): AddedApp {
   };
 }
 
+/** An app's log FIFOs, in logs/APP/ (the supervisor's loggers read them). */
+const LOG_FIFOS = ['stdout.fifo', 'stderr.fifo'];
+
+/** A FIFO of an added app (mknod: no process); one left by an earlier app of that name is reused. */
+function makeFifo(file: string): void {
+  try {
+    mknod(file, S_IFIFO | 0o600, 0n);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+}
+
 /** Whether the oci engine's pod shares the host's network. */
 export function podHostNetwork(pod: EnginePod): boolean {
   return readState(pod)?.hostNetwork === true;
@@ -581,6 +623,9 @@ export function removeAppFiles(pod: EnginePod, app: string): void {
     path.join('apps', app),
     path.join('overlay', app),
     path.join(SUP_DIR, 'app', `${app}.env`),
+    path.join(SUP_DIR, 'app', `${app}.wait`),
+    // A never-started app's log FIFOs (the supervisor removes a started app's).
+    ...LOG_FIFOS.map((f) => path.join(LOGS_DIR, app, f)),
   ])
     rmSync(path.join(R, d), { recursive: true, force: true });
   if (state !== undefined)

@@ -5,7 +5,8 @@
 # for any other form and for every case it does not decide itself, so unusual input gets Node's
 # behaviour and messages; what it decides, it answers as Node does (one line, rkt's 254).
 # It runs in the launcher's own shell, with no command substitution: the only processes it starts
-# are the `sleep`s of its wait (and a `flock` to tell an exited pod).
+# are its watchdog (a subshell and its `sleep`, off the path that answers; and a `flock` to tell an
+# exited pod).
 
 # fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid), fa (app), or
 # returns 1.
@@ -105,15 +106,48 @@ fast_app_start() {
 	if [ -e "$s/$fa" ] || [ -e "$s/$fa-started" ]; then
 		fast_fail "app \"$fa\" has already been started"
 	fi
+	# The app's wake FIFO (`rkt app add` made it), held read-write from before the command: the open
+	# never waits, and an answer written before the wait below is kept for it. No FIFO: Node's.
+	w=$r/stage1/sup/app/$fa.wait
+	[ -p "$w" ] || return 1
+	{ command exec 7<>"$w"; } 2>/dev/null || return 1
 	# Read-write: the open never waits, whoever reads the FIFO.
 	echo "start $fa" 1<>"$r/stage1/ctl"
-	# The supervisor's answer: the app's process started (status/APP-started, its poststart hook)
-	# or the app ended (status/APP, its exit code).
+	# The answer: the app's process started (status/APP-started, written by its poststart hook,
+	# which then writes to the wake FIFO) or the app ended (status/APP, its exit code; the
+	# supervisor then writes to the wake FIFO). A supervisor that dies before it takes the command
+	# answers nothing: the watchdog tells (and so does it when another start of the app took the
+	# answer).
+	fast_watch </dev/null >/dev/null 2>&1 &
+	wd=$!
 	while [ ! -e "$s/$fa-started" ] && [ ! -e "$s/$fa" ]; do
-		fast_sup "$r" || fast_fail "pod $fu: the supervisor ended before app $fa started"
-		sleep 0.01
+		if ! fast_sup "$r"; then
+			kill "$wd" 2>/dev/null
+			fast_fail "pod $fu: the supervisor ended before app $fa started"
+		fi
+		read -r _ <&7
 	done
+	kill "$wd" 2>/dev/null
 	exit 0
+}
+
+# fast_watch (in the background): every 0.1 s, whether the app has started or ended or the
+# supervisor is gone; if so, a line on the wake FIFO (fd 7) wakes the launcher's wait, which looks
+# again. Killed (TERM) once the wait is over; its sleep goes with it. It also ends if the launcher
+# ($$, also in this subshell) is gone (killed while it waited).
+fast_watch() {
+	ws=''
+	trap 'kill "$ws" 2>/dev/null; exit 0' TERM
+	while :; do
+		sleep 0.1 7>&- &
+		ws=$!
+		wait "$ws"
+		kill -0 "$$" 2>/dev/null || exit 0
+		if [ -e "$s/$fa-started" ] || [ -e "$s/$fa" ] || ! fast_sup "$r"; then
+			echo watchdog >&7
+			exit 0
+		fi
+	done
 }
 
 fast_main() {

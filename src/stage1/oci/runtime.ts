@@ -5,7 +5,10 @@
  *
  * crun 1.8.1 refuses every container on a cgroup "hybrid" host whose cgroup2 mount
  * (/sys/fs/cgroup/unified) has controllers enabled. Without touching the host, crun is then run in
- * a mount namespace of its own where that mount is detached, so it sees pure cgroup v1.
+ * a mount namespace of its own where a tmpfs covers that mount, so it sees pure cgroup v1.
+ * (Covered, not unmounted: an unmount waits for an RCU grace period, 2-45 ms here depending on the
+ * load, which a mount does not; and the cgroup dir crun makes for the cgroup2 line of
+ * /proc/self/cgroup lands on that tmpfs, which goes with the namespace.)
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -94,11 +97,12 @@ export function hostCgroupLayout(): CgroupLayout {
 }
 
 /**
- * The sh script of the hybrid wrapper: detach the cgroup2 mount in a mount namespace of its own,
- * then exec crun with the remaining arguments ($0 is crun's path). The namespace keeps the host's
- * propagation, so that a container's shared or slave mounts (CRI mount propagation) stay peers
- * or slaves of the host's; only the cgroup2 mount's parent is made private first, so that the
- * unmount does not propagate to the host (if that fails, the whole namespace becomes a slave).
+ * The sh script of the hybrid wrapper: cover the cgroup2 mount with a tmpfs in a mount namespace
+ * of its own, then exec crun with the remaining arguments ($0 is crun's path). The namespace keeps
+ * the host's propagation, so that a container's shared or slave mounts (CRI mount propagation)
+ * stay peers or slaves of the host's; only the cgroup2 mount's parent is made private first, so
+ * that the tmpfs does not propagate to the host (if that fails, the whole namespace becomes a
+ * slave).
  */
 function hybridWrapperPrefix(crunPath: string, unifiedPath: string): string[] {
   const unshare = which('unshare') ?? 'unshare';
@@ -110,7 +114,7 @@ function hybridWrapperPrefix(crunPath: string, unifiedPath: string): string[] {
     'unchanged',
     'sh',
     '-c',
-    `{ mount --make-private ${parent} || mount --make-rslave /; } 2>/dev/null; umount ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
+    `{ mount --make-private ${parent} || mount --make-rslave /; } 2>/dev/null; mount -t tmpfs tmpfs ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
     crunPath,
   ];
 }
@@ -135,7 +139,7 @@ export function makeRuntime(
     prefix,
     describe: () =>
       hybrid
-        ? `${name} (${binary}) in a mount namespace of its own without ${layout.unifiedPath}: the host has hybrid cgroups with cgroup2 controllers (${layout.unifiedControllers.join(' ')}) that ${name} refuses`
+        ? `${name} (${binary}) in a mount namespace of its own with a tmpfs over ${layout.unifiedPath}: the host has hybrid cgroups with cgroup2 controllers (${layout.unifiedControllers.join(' ')}) that ${name} refuses`
         : `${name} (${binary})`,
   };
   if (stateRoot !== undefined) rt.stateRoot = stateRoot;

@@ -74,6 +74,13 @@ load() {
 	. "$R/$D/app/$1.env"
 }
 
+# wake APP WORD: WORD on the app's wake FIFO, if it has one (an added app's, see fast.sh), for a
+# waiting `rkt app start`; read-write, so the open never blocks, whoever reads.
+wake() {
+	[ -p "$R/$D/app/$1.wait" ] && echo "$2" 1<>"$R/$D/app/$1.wait"
+	return 0
+}
+
 # forget APP: its containers (handlers and the main one) deleted. (No command substitution here or
 # in other frequent paths: each is a fork.)
 forget() {
@@ -336,6 +343,7 @@ app() {
 	i=0
 	while [ "$i" -lt "$POST_N" ]; do handler POST "$i"; i=$((i + 1)); done
 	echo "$rc" >"$S/$1"
+	wake "$1" exited
 	echo "exit $1" >&9
 }
 
@@ -351,11 +359,13 @@ start() {
 	if [ -n "$OVL" ] && ! mount -t overlay overlay -o "$OVL" "$TARGET"; then
 		echo "rkt: cannot mount the rootfs of app $1" >&2
 		echo 254 >"$S/$1"
+		wake "$1" exited
 		return 1
 	fi
 	if [ -n "$LOGS" ] && [ ! -p "$R/logs/$1/stdout.fifo" ]; then
 		mkfifo "$R/logs/$1/stdout.fifo" "$R/logs/$1/stderr.fifo" || {
 			echo 254 >"$S/$1"
+			wake "$1" exited
 			return 1
 		}
 	fi

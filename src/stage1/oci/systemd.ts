@@ -130,6 +130,15 @@ export interface AppSystemd {
 }
 
 /**
+ * The wake FIFO of an app added to a sandbox (`rkt app add` makes it): the poststart hook and the
+ * supervisor write a line to it when the app has started or ended, so that a waiting `rkt app start`
+ * (src/stage1/oci/fast.sh) wakes at once instead of polling the status dir.
+ */
+export function appWakeFifo(R: string, app: string): string {
+  return path.join(R, 'stage1', 'sup', 'app', `${app}.wait`);
+}
+
+/**
  * Adds to a main container's config: the poststart hook that marks the app started, the socket
  * activation environment, and the notify socket dir of an app that supports sd_notify.
  */
@@ -139,13 +148,16 @@ export function decorateMainConfig(config: OciConfig, R: string, a: AppSystemd):
   const hook = {
     path: '/bin/sh',
     // It reads all of its stdin (the container's state): a hook that exits before the runtime has
-    // written it makes the runtime fail on EPIPE.
+    // written it makes the runtime fail on EPIPE. Then it marks the app started, wakes whoever
+    // waits on the app's wake FIFO (an added app's; opened read-write, so it never blocks), and
+    // wakes the supervisor.
     args: [
       'sh',
       '-c',
-      'while read -r _; do :; done; : >"$0"; read p <"$1" && kill -USR1 "$p"',
+      'while read -r _; do :; done; : >"$0"; [ ! -p "$2" ] || echo started 1<>"$2"; read p <"$1" && kill -USR1 "$p"',
       started,
       path.join(R, POD_FILES.pid),
+      appWakeFifo(R, a.name),
     ],
   };
   c.hooks = { ...c.hooks, poststart: [...(c.hooks?.poststart ?? []), hook] };

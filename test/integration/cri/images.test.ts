@@ -199,9 +199,23 @@ describe(
         JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'bridge' }] }),
       );
       assert.deepEqual(await ready(), { RuntimeReady: true, NetworkReady: true });
+      const verbose = await unary<{ info: Record<string, string> }>(s.runtime, 'Status', { verbose: true });
+      assert.deepEqual(JSON.parse(verbose.info['config'] ?? ''), {
+        cniConfDir: join(s.dir, 'net.d'),
+        cniConfFiles: ['10-test.conflist'],
+      });
       const rc = await unary<{ linux: { cgroup_driver: string } }>(s.runtime, 'RuntimeConfig', {});
       assert.equal(rc.linux.cgroup_driver, 'CGROUPFS');
       await rejects(unary(s.runtime, 'RunPodSandbox', {}), grpc.status.INVALID_ARGUMENT, /metadata\.name/);
+      await rejects(
+        unary(s.runtime, 'RunPodSandbox', {
+          config: { metadata: { name: 'x', uid: 'u', namespace: 'n' } },
+          runtime_handler: 'kata',
+        }),
+        grpc.status.INVALID_ARGUMENT,
+        /runtime_handler "kata"/,
+      );
+      await rejects(unary(s.runtime, 'ReopenContainerLog', { container_id: 'nope' }), grpc.status.NOT_FOUND);
       await rejects(unary(s.runtime, 'CheckpointContainer', {}), grpc.status.UNIMPLEMENTED);
 
       type FsInfo = {
@@ -281,6 +295,23 @@ describe(
       await s.stop();
     });
 
+    it('a tag pulled again after it moved to another manifest moves to the new image', async () => {
+      const s = await service('move');
+      const name = `${plain}/test/move:v`;
+      skopeoCopy('latest', name);
+      const { image_ref: first } = await s.pull(name);
+      skopeoCopy('uid', name);
+      const { image_ref: second } = await s.pull(name);
+      assert.notEqual(second, first);
+      assert.equal((await s.status(name)).image?.id, second);
+      assert.deepEqual((await s.status(second)).image?.repo_tags, [name]);
+      assert.deepEqual((await s.status(first)).image?.repo_tags, []);
+      await s.remove(first);
+      await s.remove(second);
+      assert.deepEqual(await s.list(), []);
+      await s.stop();
+    });
+
     it('pulls through --registry-mirror: registry.k8s.io names from a plain-http mirror, with the uid of the image', async () => {
       const s = await service('mirror', [`--registry-mirror=registry.k8s.io=http://${plain}`]);
       const { image_ref: id } = await s.pull('registry.k8s.io/x/busybox:1.0');
@@ -312,6 +343,9 @@ describe(
       assert.deepEqual(await s.list(), []);
       const auth = Buffer.from(`${user}:${password}`).toString('base64');
       assert.equal((await s.pull(name, { auth })).image_ref, id);
+      // Removed by a prefix of its id.
+      await s.remove(id.slice(0, 20));
+      assert.deepEqual(await s.list(), []);
       await s.stop();
     });
 
@@ -330,6 +364,8 @@ describe(
       await rejects(s.remove(''), grpc.status.INVALID_ARGUMENT);
       await rejects(s.pull(`${plain}/test/busybox:nosuchtag`), grpc.status.NOT_FOUND, /nosuchtag/);
       await rejects(s.pull(`${plain}/test/nosuchrepo:latest`), grpc.status.NOT_FOUND, /nosuchrepo/);
+      // Nothing listens on the loopback's port 1: the registry cannot be reached.
+      await rejects(s.pull('127.0.0.1:1/test/busybox:latest'), grpc.status.UNAVAILABLE, /127\.0\.0\.1:1/);
       assert.equal((await s.status(`${plain}/test/busybox:latest`)).image, null);
       assert.equal((await s.status('sha512-0123456789')).image, null);
       assert.deepEqual(await s.list(`${plain}/test/busybox:latest`), []);
@@ -378,6 +414,34 @@ describe(
       await s.stop();
     });
 
+    it('makes the socket directory; a live socket is an error (254, one line), a stale one is replaced', async () => {
+      const dir = join(work, 'sockets', 'not', 'there');
+      const first = new Service(dir, pkg, [`--cni-conf-dir=${join(work, 'sockets', 'net.d')}`]);
+      services.push(first);
+      await first.start();
+      assert.equal(statSync(first.sock).mode & 0o777, 0o600);
+      const r = spawnSync(
+        rktBin,
+        [`--dir=${join(work, 'sockets', 'data2')}`, 'cri-service', `--listen=unix://${first.sock}`],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 254, r.stderr);
+      assert.match(r.stderr, /another process is listening/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      // Killed: the socket stays behind, and the next service replaces it.
+      first.kill();
+      await first.proc?.done;
+      first.proc = undefined;
+      assert.ok(statSync(first.sock).isSocket());
+      const second = new Service(dir, pkg, [`--cni-conf-dir=${join(work, 'sockets', 'net.d')}`]);
+      services.push(second);
+      await second.start();
+      assert.equal(statSync(second.sock).mode & 0o777, 0o600);
+      const v = await unary<Record<string, string>>(second.runtime, 'Version', { version: '0.1.0' });
+      assert.equal(v.runtime_name, 'rocket');
+      await second.stop();
+    });
+
     it('bad flags fail with one line and exit 254 before anything listens', () => {
       const dir = join(work, 'flags');
       mkdirSync(dir);
@@ -388,6 +452,7 @@ describe(
         ['--stream-address=nohost', '--stream-address'],
         ['--stream-port=70000', '--stream-port'],
         ['--runtime=kata', '--runtime'],
+        ['--cni-bin-dir=/usr/lib/cni::/opt/cni/bin', '--cni-bin-dir'],
       ] as const) {
         const r = spawnSync(
           rktBin,

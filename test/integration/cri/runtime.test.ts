@@ -19,6 +19,7 @@ import {
   readFileSync,
   readlinkSync,
   readdirSync,
+  renameSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -262,7 +263,9 @@ for (const runtime of ['crun', 'runc'] as const) {
         ).container_id;
 
       it("runs the kubelet's sequence for a sandbox of two containers: statuses, CRI logs, exec, stop past SIGTERM, restart, remove", async () => {
-        const sb = await runSandbox('web');
+        const sb = await runSandbox('web', {
+          dns_config: { servers: ['10.9.8.7'], searches: ['svc.test'], options: ['ndots:5'] },
+        });
         const st = await sandboxStatus(sb);
         assert.equal(st.state, 'SANDBOX_READY');
         assert.deepEqual(st.metadata, { name: 'web', uid: 'uid-web', namespace: 'default', attempt: 0 });
@@ -287,6 +290,10 @@ for (const runtime of ['crun', 'runc'] as const) {
           ).items,
           [],
         );
+        const sandboxIds = async (filter: object): Promise<string[]> =>
+          (await unary<{ items: { id: string }[] }>(rt, 'ListPodSandbox', { filter })).items.map((i) => i.id);
+        assert.deepEqual(await sandboxIds({ id: sb.slice(0, 10), state: { state: 'SANDBOX_READY' } }), [sb]);
+        assert.deepEqual(await sandboxIds({ id: sb, state: { state: 'SANDBOX_NOTREADY' } }), []);
         // rkt sees the sandbox as a running pod.
         const rktList = spawnSync(rktBin, [`--dir=${data}`, 'list', '--no-legend', '--full'], {
           encoding: 'utf8',
@@ -351,6 +358,12 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(running.state, 'CONTAINER_RUNNING');
         assert.ok(BigInt(running.started_at) >= BigInt(running.created_at));
         assert.equal(running.log_path, serverLog);
+        // ReopenContainerLog after the kubelet's rename: a new, empty file at log_path.
+        renameSync(serverLog, `${serverLog}.1`);
+        await unary(rt, 'ReopenContainerLog', { container_id: server });
+        assert.equal(readFileSync(serverLog, 'utf8'), '');
+        assert.equal(readFileSync(`${serverLog}.1`, 'utf8').trimEnd().split('\n').length, 3);
+        await rejects(unary(rt, 'ReopenContainerLog', { container_id: `${sb}-nope` }), grpc.status.NOT_FOUND);
 
         // The second container runs the image's command and exits 0.
         await waitFor('the second container to exit', () => {
@@ -365,6 +378,11 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(done.state, 'CONTAINER_EXITED');
         assert.equal(done.exit_code, 0);
         assert.equal(done.reason, 'Completed');
+        await rejects(
+          unary(rt, 'ReopenContainerLog', { container_id: second }),
+          grpc.status.FAILED_PRECONDITION,
+          /not running/,
+        );
         assert.ok(BigInt(done.finished_at) >= BigInt(done.started_at));
         assert.match(
           readFileSync(join(work, 'logs', 'web', 'second', '0.log'), 'utf8'),
@@ -383,6 +401,15 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(ex.stdout.toString(), 'exec bar\n');
         assert.equal(ex.stderr.toString(), 'oops\n');
         assert.equal(ex.exit_code, 3);
+        // dns_config is the pod's resolv.conf.
+        const resolv = await unary<{ stdout: Buffer }>(rt, 'ExecSync', {
+          container_id: server,
+          cmd: ['/bin/cat', '/etc/resolv.conf'],
+        });
+        const resolvLines = resolv.stdout.toString().split('\n');
+        assert.ok(resolvLines.includes('nameserver 10.9.8.7'), resolv.stdout.toString());
+        assert.ok(resolvLines.includes('search svc.test'), resolv.stdout.toString());
+        assert.ok(resolvLines.includes('options ndots:5'), resolv.stdout.toString());
         await rejects(
           unary(rt, 'ExecSync', { container_id: server, cmd: ['/bin/sleep', '100'], timeout: 1 }),
           grpc.status.DEADLINE_EXCEEDED,
@@ -429,6 +456,15 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.equal(ps.attributes.id, sb);
         assert.equal(ps.linux.containers.length, 2);
         assert.ok(BigInt(ps.linux.memory?.working_set_bytes.value ?? '0') > 0n);
+        const psList = (
+          await unary<{ stats: { attributes: { id: string } }[] }>(rt, 'ListPodSandboxStats', {
+            filter: { id: sb },
+          })
+        ).stats;
+        assert.deepEqual(
+          psList.map((x) => x.attributes.id),
+          [sb],
+        );
         const limit = (): string =>
           readFileSync(
             `/sys/fs/cgroup/memory/rkt-${uuidOf(sb)}/server-0/memory.limit_in_bytes`,
@@ -463,6 +499,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
         await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
+        await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
         await rejects(sandboxStatus(sb), grpc.status.NOT_FOUND);
         assert.deepEqual(await listContainers({ pod_sandbox_id: sb }), []);
         const uuid = podDir(sb).slice(-36);

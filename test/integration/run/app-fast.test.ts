@@ -7,7 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -191,12 +201,79 @@ describe(
         'spaced running',
       ]);
 
+      // The poststart hook writes to the wake FIFO once the app runs (Node's start here: no
+      // watchdog; the app does not end, so the supervisor writes nothing).
+      await ok('app', 'add', uuid, image, '--name=hooked', '--exec=/bin/sleep', '--', '1000');
+      const fd = openSync(
+        join(data, 'pods', 'run', uuid, 'stage1', 'sup', 'app', 'hooked.wait'),
+        constants.O_RDWR | constants.O_NONBLOCK,
+      );
+      try {
+        assert.deepEqual(await nodeStart(uuid, 'hooked'), { code: 0, stdout: '', stderr: '' });
+        const buf = Buffer.alloc(64);
+        let got = '';
+        await waitFor('the hook to write to the wake FIFO', () => {
+          try {
+            got += buf.toString('utf8', 0, readSync(fd, buf));
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          }
+          return got.endsWith('\n');
+        });
+        assert.equal(got, 'started\n');
+      } finally {
+        closeSync(fd);
+      }
+
       // The pod stopped (exited): not running, from both.
       await ok('stop', uuid);
       await pod.done;
       const exited = await fastStart(uuid, 'once');
       assert.deepEqual(exited, await nodeStart(uuid, 'once'));
       assert.deepEqual(exited, { code: 254, stdout: '', stderr: `app start: pod ${uuid} is not running\n` });
+    });
+
+    it('wakes on the wake FIFO of the app, and ends in one line when the supervisor dies before answering', async () => {
+      const { pod, uuid } = await startPod(['app', 'sandbox']);
+      const R = join(data, 'pods', 'run', uuid);
+      await ok('app', 'add', uuid, image, '--name=quick', '--exec=/bin/true');
+      await ok('app', 'add', uuid, image, '--name=late', '--exec=/bin/sleep', '--', '1000');
+      const wake = join(R, 'stage1', 'sup', 'app', 'late.wait');
+      assert.ok(existsSync(wake), 'app add makes the wake FIFO');
+
+      // An app that ends at once: the answer is its end (or its start, whichever comes first).
+      assert.deepEqual(await fastStart(uuid, 'quick'), { code: 0, stdout: '', stderr: '' });
+      await waitFor('app quick to end', () =>
+        existsSync(join(R, 'stage1', 'rootfs', 'rkt', 'status', 'quick')),
+      );
+
+      // The supervisor stopped (SIGSTOP): it takes no command. The launcher sends its `start` and
+      // waits on the wake FIFO (fd 7); then the supervisor dies (SIGKILL) without answering.
+      const sup = Number(readFileSync(join(R, 'pid'), 'utf8').trim());
+      process.kill(sup, 'SIGSTOP');
+      const waiting = startCollected(rktBin, [`--dir=${data}`, 'app', 'start', uuid, '--app=late'], {
+        env: noNode,
+        children,
+      });
+      const launcher = waiting.child.pid as number;
+      await waitFor('the launcher to wait on the wake FIFO', () => {
+        try {
+          return readlinkSync(`/proc/${launcher}/fd/7`) === wake;
+        } catch {
+          return false;
+        }
+      });
+      process.kill(sup, 'SIGKILL');
+      assert.deepEqual(await waiting.done, {
+        code: 254,
+        stdout: '',
+        stderr: `app start: pod ${uuid}: the supervisor ended before app late started\n`,
+      });
+      await pod.done;
+      assert.ok(
+        !existsSync(join(R, 'stage1', 'rootfs', 'rkt', 'status', 'late-started')),
+        'late never started',
+      );
     });
   },
 );

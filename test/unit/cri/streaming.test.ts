@@ -22,6 +22,7 @@ import type {
 } from '../../../src/cri/streaming/types.js';
 import { UpgradeRefused, forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
 import type { SpdyConnection } from 'spdy-transport';
+import { waitFor } from '../../helpers.js';
 
 /** A fake process: stdout gets stdin upper-cased, stderr `err:` and the line count; exits with `code`. */
 function fakeTarget(code: number, sizes: TerminalSize[] = [], seen: StreamOptions[] = []): ExecTarget {
@@ -204,6 +205,16 @@ describe('streaming server with fake targets (loopback)', () => {
     );
   });
 
+  it('answers a plain (not upgrading) request with 400 on a stream URL, 404 elsewhere', async () => {
+    const url = server.exec(fakeTarget(0), { stdin: false, stdout: true, stderr: false, tty: false });
+    const plain = await fetch(url);
+    assert.equal(plain.status, 400);
+    assert.match(await plain.text(), /upgrade/);
+    const other = await fetch(new URL('/nothing', url));
+    assert.equal(other.status, 404);
+    await other.text();
+  });
+
   it('refuses requests it cannot serve', () => {
     assert.throws(() =>
       server.exec(fakeTarget(0), { stdin: false, stdout: false, stderr: false, tty: false }),
@@ -263,6 +274,52 @@ describe('streaming server with fake targets (loopback)', () => {
       assert.equal(c.data, '');
       assert.match(c.error, /^error forwarding port 81 to fake pod: connection refused$/);
       assert.deepEqual(dials.sort(), [80, 8080, 81].sort());
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
+describe('port forwarding: connections at once per session', () => {
+  const server = new StreamingServer({ maxPortForwards: 1 });
+  before(async () => {
+    await server.listen('127.0.0.1', 0);
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('refuses a connection past the bound on its error stream, and takes one again when one ends', async () => {
+    const held: Duplex[] = [];
+    const target: PortForwardTarget = {
+      describe: 'fake pod',
+      dial(): Duplex {
+        const d: Duplex = new Duplex({
+          read() {},
+          write(_c: Buffer, _e, cb) {
+            cb();
+          },
+        });
+        held.push(d);
+        return d;
+      },
+    };
+    const { conn, socket } = await upgrade(server.portForward(target), ['portforward.k8s.io']);
+    try {
+      const first = forwardOnce(conn, 80, '0', 'a');
+      await waitFor('the first connection', () => held.length === 1);
+      const second = await forwardOnce(conn, 80, '1', 'b');
+      assert.deepEqual(second, {
+        data: '',
+        error: 'error forwarding port 80 to fake pod: too many forwarded connections (1)',
+      });
+      held[0]?.push('done');
+      held[0]?.push(null);
+      assert.deepEqual(await first, { data: 'done', error: '' });
+      const third = forwardOnce(conn, 80, '2', 'c');
+      await waitFor('the third connection', () => held.length === 2);
+      held[1]?.push(null);
+      assert.deepEqual(await third, { data: '', error: '' });
     } finally {
       socket.destroy();
     }

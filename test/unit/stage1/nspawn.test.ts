@@ -120,7 +120,7 @@ describe('nspawn scripts', () => {
     assert.doesNotMatch(s, /USR1/);
     assert.match(s, /--clear-groups/);
   });
-  it('the plan locks, runs nspawn with the lock as fd 3, and tears down CNI only when asked', () => {
+  it('the plan locks, runs nspawn with the lock as fd 3, unregisters and tears down CNI only when asked', () => {
     const base = {
       P: '/d/pods/prepared/u',
       R: '/d/pods/run/u',
@@ -154,6 +154,19 @@ describe('nspawn scripts', () => {
     const none = nspawnPlanScript({ ...base, cni: false, moveToCgroup: false });
     parses(none);
     assert.doesNotMatch(none, /teardown\.sh/);
+    // The metadata service's unregister runs on the host once nspawn ended, before the teardown.
+    const mds = nspawnPlanScript({
+      ...base,
+      cni: true,
+      cniTeardown: 'net/teardown.sh',
+      mdsUnregister: 'curl -X DELETE x >/dev/null 2>&1',
+    });
+    parses(mds);
+    const lines = mds.split('\n');
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    assert.ok(at(/^while \[ -z "\$rc" \]/) < at(/^curl -X DELETE x/), mds);
+    assert.ok(at(/^curl -X DELETE x/) < at(/teardown\.sh/), mds);
+    assert.doesNotMatch(none, /curl/);
     // On a systemd host machined places nspawn: it stays where it is.
     assert.deepEqual(
       words(

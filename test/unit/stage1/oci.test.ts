@@ -700,11 +700,11 @@ describe('runtime detection', () => {
     assert.ok(rt.hybridWrapper);
     assert.match(rt.describe(), /crun .*mount namespace of its own.*hugetlb/);
     const argv = runArgv(rt, { bundle: '/b', id: 'x' });
-    // The host's propagation kept (CRI mount propagation), the unmount kept from the host.
+    // The host's propagation kept (CRI mount propagation), the tmpfs kept from the host.
     assert.deepEqual(argv.slice(1, 6), ['-m', '--propagation', 'unchanged', 'sh', '-c']);
     assert.match(
       argv[6] as string,
-      /^\{ mount --make-private \/sys\/fs\/cgroup \|\| mount --make-rslave \/; \} 2>\/dev\/null; umount \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
+      /^\{ mount --make-private \/sys\/fs\/cgroup \|\| mount --make-rslave \/; \} 2>\/dev\/null; mount -t tmpfs tmpfs \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
     );
     assert.deepEqual(argv.slice(7), [
       '/usr/bin/crun',
@@ -846,5 +846,24 @@ describe('stop helpers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('attach endpoints must fit in a unix socket path', () => {
+  const io = { tty: false, stdin: true, stdout: true, stderr: false };
+  it('accepts a pod dir of usual length', async () => {
+    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
+    checkAttachPaths(`/var/lib/rkt/pods/run/${'0'.repeat(36)}`, 'app', io);
+  });
+  it('refuses, naming the socket, a path over 107 bytes; an app without endpoints passes', async () => {
+    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
+    const R = `/tmp/${'d'.repeat(40)}/pods/run/${'0'.repeat(36)}`;
+    assert.throws(
+      () => checkAttachPaths(R, 'app', io),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        /attach\/app\/std(in|out)\.sock is 1\d\d bytes long, over the 107/.test(e.message),
+    );
+    checkAttachPaths(R, 'app', { tty: false, stdin: false, stdout: false, stderr: false });
   });
 });

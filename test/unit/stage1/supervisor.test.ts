@@ -3,14 +3,18 @@
 // pid in its state dir for `kill`, and marks the app started as the poststart hook does. No root,
 // no namespaces, no overlay, no loggers: the settings files say so.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   readlinkSync,
   rmSync,
   writeFileSync,
@@ -247,6 +251,35 @@ describe('pod supervisor (fake runtime)', () => {
     assert.equal(await pod.done, 0, pod.out());
     assert.equal(code(pod, 'z'), '143');
     assert.deepEqual(groupMembers(pod.child.pid as number), []);
+  });
+
+  it("writes an added app's end to its wake FIFO (what `rkt app start` waits on)", async () => {
+    const pod = startPod([], true, { RKT_STOP_TIMEOUT: '600' });
+    await running(pod);
+    writeApp(pod.R, pod.R, { name: 'w', behaviour: 'exit 4' });
+    const wake = path.join(pod.R, 'stage1', 'sup', 'app', 'w.wait');
+    assert.equal(spawnSync('mkfifo', [wake]).status, 0);
+    // Held read-write and non-blocking, as the launcher holds it (there with blocking reads).
+    const fd = openSync(wake, constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      assert.ok(sendCommand(pod.R, 'start w'));
+      const buf = Buffer.alloc(64);
+      let got = '';
+      await waitFor('a line on the wake FIFO', () => {
+        try {
+          got += buf.toString('utf8', 0, readSync(fd, buf));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        }
+        return got.endsWith('\n');
+      });
+      assert.equal(got, 'exited\n');
+      assert.equal(code(pod, 'w'), '4', 'the exit code is there before the line');
+    } finally {
+      closeSync(fd);
+    }
+    assert.ok(sendCommand(pod.R, 'stop'));
+    assert.equal(await pod.done, 0, pod.out());
   });
 
   it('refuses a second start of a pod (the lock and the rename)', async () => {

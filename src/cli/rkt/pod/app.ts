@@ -189,12 +189,12 @@ function addCommand(): Command {
           const key = await images.resolve(one);
           const ra = runtimeApp(one, key, images.manifest(key), args);
           await withPodMutationLock(pod.path, async () => {
-            const { warnings } = await addAppToManifest(pod.path, store, key, ra);
+            const { manifest, warnings } = await addAppToManifest(pod.path, store, key, ra, pod);
             for (const w of warnings) process.stderr.write(`app add: ${w}\n`);
             pauseAt('app-add:manifest');
             let added;
             try {
-              added = engineOps.add({ pod, dataDir: dir, app: ra.name, insecure });
+              added = engineOps.add({ pod, dataDir: dir, app: ra.name, insecure, manifest });
             } catch (err) {
               removeAppFromManifest(pod.path, ra.name);
               throw err;
