@@ -93,6 +93,10 @@ export async function runProgram(
   // Usage errors of commands at every depth (rkt image list, rkt app start) reach the catch below.
   const override = (cmd: Command): void => {
     cmd.exitOverride();
+    if (usageExit === RKT_FAILURE) {
+      const verb = commandPath(cmd);
+      cmd.configureOutput({ outputError: (text, write) => write(rktUsageError(verb, text)) });
+    }
     for (const sub of cmd.commands) override(sub);
   };
   override(program);
@@ -106,6 +110,26 @@ export async function runProgram(
     }
     reportFailure(name, err);
   }
+}
+
+/** A command's words below the program (`app status`), or the program's name for the program. */
+function commandPath(cmd: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) words.unshift(c.name());
+  return words.length > 0 ? words.join(' ') : cmd.name();
+}
+
+/**
+ * rkt (cobra) names an unknown flag `unknown flag: --x` (`unknown shorthand flag: 'x' in -xy`);
+ * commander's `error: unknown option '--x'` becomes that, prefixed with the verb as rkt's other
+ * failures are. Other usage errors of commander pass unchanged.
+ */
+export function rktUsageError(verb: string, text: string): string {
+  const m = /^error: unknown option '([^'\n]*)'/.exec(text);
+  if (m === null) return text;
+  const flag = m[1] as string;
+  if (flag.startsWith('--')) return `${verb}: unknown flag: ${flag.replace(/=.*$/s, '')}\n`;
+  return `${verb}: unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}\n`;
 }
 
 export function stderrLine(line: string): void {

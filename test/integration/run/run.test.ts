@@ -36,8 +36,9 @@ const APPLETS = ['sh', 'cat', 'id', 'hostname', 'head', 'tail', 'sleep', 'true',
 
 const children = new Set<ChildProcess>();
 
-function start(args: string[]): Running {
-  return startCollected(rktBin, args, { env: { ...process.env, RKT_STOP_TIMEOUT: '5' }, children });
+/** `rkt run ARGS` with the pod's stop timeout (`RKT_STOP_TIMEOUT` of the run), 5 s unless given. */
+function start(args: string[], stopTimeout = '5'): Running {
+  return startCollected(rktBin, args, { env: { ...process.env, RKT_STOP_TIMEOUT: stopTimeout }, children });
 }
 
 function buildAci(work: string, name: string, app: object): string {
@@ -121,9 +122,15 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
     );
   }
   /** Starts a pod in the background and waits until it is running; returns its UUID. */
-  async function startPod(engine: string, ...args: string[]): Promise<{ pod: Running; uuid: string }> {
+  const startPod = (engine: string, ...args: string[]): Promise<{ pod: Running; uuid: string }> =>
+    startPodStopTimeout('5', engine, ...args);
+  async function startPodStopTimeout(
+    stopTimeout: string,
+    engine: string,
+    ...args: string[]
+  ): Promise<{ pod: Running; uuid: string }> {
     const uuidFile = join(work, `uuid-${Date.now()}-${Math.random()}`);
-    const pod = start(runArgs(engine, `--uuid-file-save=${uuidFile}`, ...args));
+    const pod = start(runArgs(engine, `--uuid-file-save=${uuidFile}`, ...args), stopTimeout);
     await waitFor('the uuid file', () => existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== '');
     const uuid = readFileSync(uuidFile, 'utf8').trim();
     podsSeen.add(uuid);
@@ -146,6 +153,17 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         const s = await status(uuid);
         assert.equal(s['state'], 'exited');
         assert.equal(s['app-busybox'], '3');
+        // After rkt's lines, the engine and runtime (docs/commands.md), in the text and the JSON of
+        // `status` and `list`.
+        assert.deepEqual([s['engine'], s['runtime']], ['oci', label]);
+        const sj = await rkt('status', '--format=json', uuid);
+        assert.equal(sj.code, 0, sj.stderr);
+        const sjo = JSON.parse(sj.stdout) as Record<string, unknown>;
+        assert.deepEqual([sjo['engine'], sjo['runtime']], ['oci', label]);
+        const lj = await rkt('list', '--format=json');
+        assert.equal(lj.code, 0, lj.stderr);
+        const mine = (JSON.parse(lj.stdout) as Record<string, unknown>[]).find((p) => p['name'] === uuid);
+        assert.deepEqual([mine?.['engine'], mine?.['runtime'], mine?.['state']], ['oci', label, 'exited']);
       });
 
       it("passes the app's stdout and stderr through to rkt run's", async () => {
@@ -320,7 +338,16 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         { timeout: 60_000 },
         async () => {
           // `sleep` is pid 1 of its container: the default action of SIGTERM does nothing there.
-          const { pod, uuid } = await startPod(engine, bb, '--exec', '/bin/sleep', '--', '1000');
+          // The pod's stop timeout is 600 s, beyond this test's 60 s: only the stop's own 1 s ends it.
+          const { pod, uuid } = await startPodStopTimeout(
+            '600',
+            engine,
+            bb,
+            '--exec',
+            '/bin/sleep',
+            '--',
+            '1000',
+          );
           const started = join(
             data,
             'pods',
@@ -333,7 +360,7 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
             'busybox-started',
           );
           await waitFor('the app to start', () => existsSync(started));
-          // This stop's own timeout (the pod's is 5 s).
+          // This stop's own timeout.
           const s = await startCollected(rktBin, [`--dir=${data}`, 'stop', uuid], {
             env: { ...process.env, RKT_STOP_TIMEOUT: '1' },
           }).done;

@@ -17,6 +17,7 @@ const ACTOOL = join(projectRoot, 'bin', 'actool');
 const DOCKER2ACI = join(projectRoot, 'bin', 'docker2aci');
 const IMG = '/nonexistent/image.aci';
 const UUID = 'deadbeef';
+const WHOLE = '0b9e7c2e-1111-4222-8333-444455556666';
 
 /** What a failure must look like: no stack trace, no Node error dump. */
 function assertNoTrace(what: string, r: RunResult): void {
@@ -233,6 +234,37 @@ describe('bad arguments never end in a stack trace', () => {
         /^cat-manifest: unable to resolve UUID from file: .*\/nonexistent\/uuid/,
       ],
       [['run', '--volume=v1,kind=foo', IMG], /^run: .*kind/],
+      // A flag before the pod's UUID is named as a flag (rkt's cobra text), not looked up as a pod.
+      [['app', 'add', '--bogus-flag', UUID, IMG], /^app add: unknown flag: --bogus-flag\n$/],
+      [['app', 'add', '--bogus-flag=1', UUID, IMG], /^app add: unknown flag: --bogus-flag\n$/],
+      [['app', 'add', '-z', UUID, IMG], /^app add: unknown shorthand flag: 'z' in -z\n$/],
+      [['app', 'add', '--name=x', UUID, IMG], /^app add: --name must follow an image\n$/],
+      [['app', 'add', '--net=host', UUID, IMG], /^app add: unknown flag: --net\n$/],
+      // Commander's own `unknown option` becomes rkt's text too, at every depth.
+      [['app', 'status', '--bogus-flag', UUID], /^app status: unknown flag: --bogus-flag\n$/],
+      [['app', 'start', '--bogus-flag=1', UUID], /^app start: unknown flag: --bogus-flag\n$/],
+      [['app', 'stop', '-z', UUID], /^app stop: unknown shorthand flag: 'z' in -z\n$/],
+      [['app', 'rm', '--bogus-flag', UUID], /^app rm: unknown flag: --bogus-flag\n$/],
+      [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
+      [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
+      [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
+      // An unknown pod, whole UUID (`app start` answered by the launcher, fast.sh) or prefix:
+      // one line naming it, for every verb that takes a pod (docs/stage1.md, "App commands").
+      ...[WHOLE, UUID].flatMap((u): [string[], RegExp][] =>
+        [
+          ['app', 'add', u, IMG],
+          ['app', 'start', u, '--app=a'],
+          ['app', 'stop', u, '--app=a'],
+          ['app', 'rm', u, '--app=a'],
+          ['app', 'status', u, '--app=a'],
+          ['app', 'list', u],
+          ['app', 'exec', u, '/bin/true'],
+          ['attach', u],
+        ].map((a): [string[], RegExp] => [
+          a,
+          new RegExp(`^${a.slice(0, a[0] === 'app' ? 2 : 1).join(' ')}: no matches found for "${u}"\n$`),
+        ]),
+      ),
       [['--insecure-options=bogus', 'list'], /invalid --insecure-options value "bogus"/],
       [['run', '--private-users', IMG], /^run: --private-users is not supported/],
       [
@@ -247,6 +279,7 @@ describe('bad arguments never end in a stack trace', () => {
     for (const [args, re] of expect) {
       const r = await rkt(args);
       assert.match(r.stderr, re, `rkt ${args.join(' ')}`);
+      assert.equal(r.code, 254, `rkt ${args.join(' ')}`);
     }
     // Nothing was made for any of them.
     let pods: string[];

@@ -160,6 +160,13 @@ function addCommand(): Command {
         const { runtimeApp, withPodMutationLock, addAppToManifest, removeAppFromManifest } =
           await import('../../../pod/index.js');
         const { parseRunArgs } = await import('./run-flags.js');
+        // A flag before the pod's UUID is no UUID: rkt (cobra) rejects it as a flag; an app flag
+        // there gets run's own message (it must follow an image), any other is unknown to app add.
+        const first = raw[0];
+        if (first !== undefined && first.startsWith('-') && first !== '-') {
+          parseRunArgs([first], 'run');
+          throw new RocketError(`unknown flag: ${first.replace(/=.*$/s, '')}`, RKT_FAILURE);
+        }
         const globals = rktGlobals(cmd);
         const pod = await sandboxPod(globals.dir, raw[0]);
         // The app's mounts may name the pod's volumes.

@@ -474,7 +474,7 @@ export function parseRunArgs(
       p.apps.push(newApp(a));
       continue;
     }
-    if (!a.startsWith('--')) fail(`unknown shorthand flag: ${JSON.stringify(a.slice(1, 2))} in ${a}`);
+    if (!a.startsWith('--')) fail(`unknown shorthand flag: '${a.slice(1, 2)}' in ${a}`);
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     const spec = FLAGS[name];
