@@ -244,6 +244,8 @@ export interface CriRuntimeOptions {
   dataDir: string;
   /** `--cni-conf-dir`: its first `.conf` or `.conflist` is the network of sandboxes not on the node's network. */
   cniConfDir: string;
+  /** `--cni-bin-dir`: where the CNI plugins are (rkt's search path when not given). */
+  cniBinDirs?: readonly string[];
   globals: RktGlobals;
   runtime: 'crun' | 'runc';
   store: Store;
@@ -556,6 +558,7 @@ export class CriRuntime {
         // One network, the CNI conf's (as kubelet expects, and as containerd does): not rkt's
         // `default-restricted` as well.
         namedNetsOnly: true,
+        ...(this.opts.cniBinDirs !== undefined ? { cniPluginDirs: this.opts.cniBinDirs } : {}),
       });
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.

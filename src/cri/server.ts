@@ -31,6 +31,8 @@ export interface CriServiceOptions {
   listen: string;
   runtimeVersion: string;
   cniConfDir: string;
+  /** `--cni-bin-dir`, split. */
+  cniBinDirs?: readonly string[];
   mirrors: ReadonlyMap<string, Mirror>;
   /** The data dir and config dirs the pods are made with. */
   globals: RktGlobals;
@@ -76,6 +78,7 @@ export class CriService {
     this.runtime = new CriRuntime({
       dataDir: opts.globals.dir,
       cniConfDir: opts.cniConfDir,
+      ...(opts.cniBinDirs !== undefined ? { cniBinDirs: opts.cniBinDirs } : {}),
       globals: opts.globals,
       runtime: opts.runtime,
       store: opts.store,

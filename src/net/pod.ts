@@ -86,6 +86,8 @@ export interface PodNetworkRequest {
   hostname: string;
   /** Only the networks `net` names: no `default-restricted` added (the CRI service's sandboxes). */
   namedOnly?: boolean;
+  /** Where the plugins are, instead of rkt's search path (the CRI service's `--cni-bin-dir`). */
+  pluginDirs?: readonly string[];
   warn?: (message: string) => void;
   runner?: ProcessRunner;
 }
@@ -330,7 +332,8 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
   }
   const nets = selectNets(selection, loadNetConfs(netConfDirs(req.configDirs), warn), req.namedOnly === true);
   const ports = forwardedPorts(req.manifest);
-  const searchPath = pluginSearchPath(req.configDirs.local);
+  const searchPath =
+    req.pluginDirs !== undefined ? [...req.pluginDirs] : pluginSearchPath(req.configDirs.local);
   const notFound = (type: string, net: string): never =>
     fail(
       `network ${JSON.stringify(net)}: CNI plugin ${JSON.stringify(type)} not found in ${searchPath.join(':')}`,

@@ -40,6 +40,8 @@ export interface PodRunRequest {
   configDirs: { system: string; local: string };
   /** Only the networks `--net` names, without rkt's `default-restricted` (the CRI service). */
   namedNetsOnly?: boolean;
+  /** The CNI plugins' dirs, instead of rkt's search path (the CRI service's `--cni-bin-dir`). */
+  cniPluginDirs?: readonly string[];
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -120,6 +122,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     dns: args,
     hostname,
     ...(req.namedNetsOnly === true ? { namedOnly: true } : {}),
+    ...(req.cniPluginDirs !== undefined ? { pluginDirs: req.cniPluginDirs } : {}),
     warn: (m) => process.stderr.write(`run: ${m}\n`),
   });
   let registration: Registration | undefined;

@@ -61,6 +61,7 @@ async function runCriService(flags: CriServiceFlags, g: RktGlobals): Promise<voi
       listen: flags.listen,
       runtimeVersion: pkg.version,
       cniConfDir: flags.cniConfDir,
+      cniBinDirs: flags.cniBinDir.split(':'),
       mirrors,
       globals: g,
       runtime: flags.runtime,

@@ -119,6 +119,17 @@ for (const runtime of ['crun', 'runc'] as const) {
 
       /** Starts the service, in a network namespace of its own unless `hostNet`. */
       const start = async (hostNet = false): Promise<void> => {
+        // --cni-bin-dir: the plugins the sandboxes run are these wrappers, which log their calls.
+        const bin = join(work, 'cni-bin');
+        if (!existsSync(bin)) {
+          mkdirSync(bin);
+          for (const p of readdirSync('/usr/lib/cni'))
+            writeFileSync(
+              join(bin, p),
+              `#!/bin/sh\necho "$CNI_COMMAND ${p}" >>${join(work, 'cni-calls')}\nexec /usr/lib/cni/${p} "$@"\n`,
+              { mode: 0o755 },
+            );
+        }
         const proc = startCollected(
           hostNet ? rktBin : 'unshare',
           [
@@ -127,6 +138,7 @@ for (const runtime of ['crun', 'runc'] as const) {
             'cri-service',
             `--listen=unix://${sock}`,
             `--cni-conf-dir=${join(work, 'net.d')}`,
+            `--cni-bin-dir=${bin}`,
             `--runtime=${runtime}`,
           ],
           { children },
@@ -576,6 +588,10 @@ for (const runtime of ['crun', 'runc'] as const) {
           ).status.network.ip;
           assert.match(ip, /^10\.254\.77\.\d+$/);
           assert.ok(existsSync(join(ipam, 'crit', ip)), 'host-local recorded the address');
+          // The plugins came from --cni-bin-dir, the IPAM one too (through CNI_PATH).
+          const calls = readFileSync(join(work, 'cni-calls'), 'utf8');
+          for (const c of ['ADD ptp', 'ADD host-local', 'ADD tuning'])
+            assert.ok(calls.includes(c), `${c} in ${calls}`);
           const id = await create(sb, {
             metadata: { name: 'ip', attempt: 0 },
             command: ['/bin/sleep', '1000'],
