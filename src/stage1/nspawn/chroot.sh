@@ -56,7 +56,9 @@ run)
 	exit "$rc"
 	;;
 kill)
-	# TERM to the app's process (as a runtime signals a container's pid 1), KILL to its group.
+	# TERM to the app's process (as a runtime signals a container's pid 1), KILL to its group
+	# (with or without --all).
+	[ "$1" = --all ] && shift
 	p=''
 	[ -f "$ST/$1/pid" ] && read -r p <"$ST/$1/pid"
 	[ -z "$p" ] && exit 0

@@ -535,7 +535,9 @@ while :; do
 		for n in ${a1:-$APPS}; do
 			[ -f "$S/$n" ] && continue
 			load "$n"
-			rt kill "$ID" KILL >/dev/null 2>&1
+			# Every process of the container, not only its pid 1: one in the host's or the pod's
+			# PID namespace may have ended and left children that keep the runtime waiting.
+			rt kill --all "$ID" KILL >/dev/null 2>&1
 		done
 		;;
 	start) [ -z "$stopping" ] && start "$a1" ;;

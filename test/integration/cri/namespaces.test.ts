@@ -261,6 +261,18 @@ for (const runtime of ['crun', 'runc'] as const) {
           readlinkSync('/proc/self/ns/pid'),
         );
         assert.match(await seen(d), /sleep 1001/, "the host's processes are seen");
+        // A host-PID container whose main process ends on TERM and leaves a child: the stop's KILL
+        // reaches every process of the container (the runtime's kill --all), not only its gone pid 1,
+        // so the stop ends and leaves nothing.
+        const orphan = await create(node, {
+          metadata: { name: 'orphan', attempt: 0 },
+          command: ['/bin/sh', '-c', 'trap "exit 0" TERM; /bin/sleep 1005 & wait'],
+        });
+        await unary(rt, 'StartContainer', { container_id: orphan });
+        const child = (): number[] => pidsOf((c) => c === '/bin/sleep\x001005\x00');
+        await waitFor("the container's child", () => child().length === 1);
+        await unary(rt, 'StopContainer', { container_id: orphan, timeout: 1 });
+        assert.deepEqual(child(), [], 'the child of the stopped container left');
         // A container asking for the pod's PID namespace in a sandbox without one.
         await rejects(
           create(own, {

@@ -55,7 +55,7 @@ run)
   exit*) exit "\${what#exit }" ;;
   wait|ignore-term) exec sleep 1000 ;;
   esac ;;
-kill) read -r p <"$ST/$1/pid" && kill -s "$2" "$p" ;;
+kill) [ "$1" = --all ] && shift; read -r p <"$ST/$1/pid" && kill -s "$2" "$p" ;;
 delete) rm -rf "$ST/$2" ;;
 esac
 `;
