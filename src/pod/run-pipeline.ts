@@ -81,6 +81,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     dns: { dns: args.dns, dnsSearch: args.dnsSearch, dnsOpt: args.dnsOpt, ...dnsDomain(args) },
     hostsEntries: args.hostsEntries,
     metadata: { url: '', unregister: '' },
+    configDirs: req.configDirs,
   };
   if (engine.podNetwork !== true) return engine.run(base);
 

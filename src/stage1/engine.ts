@@ -130,6 +130,8 @@ export interface RunConfig {
   metadata: { url: string; unregister: string };
   /** The loggers' settings; undefined when nothing is captured (`--interactive`, or the engine keeps no log). */
   logs?: LogCaptureSettings;
+  /** `--local-config` and `--system-config`: the engines' own settings are in their `stage1.d/`. */
+  configDirs?: { local: string; system: string };
 }
 
 export interface StopRequest {

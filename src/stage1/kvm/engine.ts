@@ -67,7 +67,7 @@ interface NetInfo {
   mask: string;
   hostIP: string;
 }
-import { ensureInitramfs, findKernel, type GuestKernel } from './initramfs.js';
+import { ensureInitramfs, findKernel, kernelRoots, type GuestKernel } from './initramfs.js';
 
 export type Accel = 'kvm' | 'tcg';
 
@@ -546,7 +546,7 @@ function run(req: RunConfig): ExecPlan {
     process.stderr.write(
       'run: the kvm engine does not make rootfs read-only yet; --readonly-rootfs ignored\n',
     );
-  const kernel = findKernel();
+  const kernel = findKernel(kernelRoots(process.env, req.configDirs));
   const initrd = ensureInitramfs(req.dataDir, kernel);
   const accel = chooseAccel(req.dataDir, kernel, initrd);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined)

@@ -36,10 +36,37 @@ export interface GuestKernel {
   modulesDir: string;
 }
 
-/** Where the engine looks for a kernel root (holding `boot/vmlinuz-*` and `lib/modules/*`). */
-export function kernelRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * Where the engine looks for a kernel root (holding `boot/vmlinuz-*` and `lib/modules/*`):
+ * `RKT_KVM_KERNEL_ROOT`, else the `kernelRoot` of `stage1.d/kvm.json` in the local config dir
+ * (`/etc/rkt`), else in the system config dir (`/usr/lib/rkt`), else Rocket's unpacked Debian
+ * kernel and the host's own.
+ */
+export function kernelRoots(
+  env: NodeJS.ProcessEnv = process.env,
+  configDirs?: { local: string; system: string },
+): string[] {
   const named = env['RKT_KVM_KERNEL_ROOT'];
   if (named !== undefined && named !== '') return [named];
+  for (const dir of configDirs === undefined ? [] : [configDirs.local, configDirs.system]) {
+    const file = path.join(dir, 'stage1.d', 'kvm.json');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    let conf: unknown;
+    try {
+      conf = JSON.parse(text);
+    } catch {
+      throw new RocketError(`${file}: not valid JSON`, RKT_FAILURE);
+    }
+    const root = (conf as { kernelRoot?: unknown } | null)?.kernelRoot;
+    if (typeof root !== 'string' || !path.isAbsolute(root))
+      throw new RocketError(`${file}: kernelRoot: must be an absolute path`, RKT_FAILURE);
+    return [root];
+  }
   return ['/var/lib/rkt/kvm/kernel', '/'];
 }
 

@@ -31,8 +31,14 @@ import {
   qemuArgs,
   vmSize,
 } from '../../../src/stage1/kvm/engine.js';
-import { moduleDepends, moduleLoadOrder, newcArchive } from '../../../src/stage1/kvm/initramfs.js';
+import {
+  kernelRoots,
+  moduleDepends,
+  moduleLoadOrder,
+  newcArchive,
+} from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
+import { RocketError } from '../../../src/errors.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'rocket-kvm-unit-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -308,4 +314,38 @@ describe('kvm engine', () => {
       }
     },
   );
+});
+
+describe('kvm: the guest kernel named in stage1.d/kvm.json', () => {
+  const dirs = mkdtempSync(path.join(tmpdir(), 'rocket-kvmconf-'));
+  after(() => rmSync(dirs, { recursive: true, force: true }));
+  const local = path.join(dirs, 'etc');
+  const system = path.join(dirs, 'usr');
+  const conf = (dir: string, text: string): void => {
+    mkdirSync(path.join(dir, 'stage1.d'), { recursive: true });
+    writeFileSync(path.join(dir, 'stage1.d', 'kvm.json'), text);
+  };
+
+  it('RKT_KVM_KERNEL_ROOT, then the local config, then the system config, then the defaults', () => {
+    const defaults = ['/var/lib/rkt/kvm/kernel', '/'];
+    assert.deepEqual(kernelRoots({}, { local, system }), defaults);
+    conf(system, '{"kernelRoot": "/srv/sys-kernel"}');
+    assert.deepEqual(kernelRoots({}, { local, system }), ['/srv/sys-kernel']);
+    conf(local, '{"kernelRoot": "/srv/kernel"}');
+    assert.deepEqual(kernelRoots({}, { local, system }), ['/srv/kernel']);
+    assert.deepEqual(kernelRoots({ RKT_KVM_KERNEL_ROOT: '/env' }, { local, system }), ['/env']);
+    assert.deepEqual(kernelRoots({}), defaults);
+  });
+
+  it('a bad file is one line naming it and the field', () => {
+    conf(local, '{"kernelRoot": "relative/dir"}');
+    assert.throws(
+      () => kernelRoots({}, { local, system }),
+      (e: unknown) =>
+        e instanceof RocketError &&
+        e.message === `${path.join(local, 'stage1.d', 'kvm.json')}: kernelRoot: must be an absolute path`,
+    );
+    conf(local, '{"kernelRoot": ');
+    assert.throws(() => kernelRoots({}, { local, system }), /kvm\.json: not valid JSON$/);
+  });
 });
