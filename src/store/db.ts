@@ -74,6 +74,12 @@ interface LabelRow {
   value: string;
 }
 
+/** SQLite's "database is locked" (SQLITE_BUSY and its extended codes). */
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
 /** The SQLite index of the store. Every method is one statement or one transaction. */
 export class StoreDb {
   private readonly db: Database.Database;
@@ -87,10 +93,21 @@ export class StoreDb {
         nativeBinding: resolveNative('better-sqlite3/build/Release/better_sqlite3.node'),
       });
       // WAL: readers never block the one writer, and a killed writer leaves no torn state.
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('foreign_keys = ON');
-      this.db.pragma('synchronous = FULL');
-      this.migrate();
+      // Several processes opening a new store at once may find it locked in ways SQLite's busy
+      // timeout does not wait for (the switch to WAL, the schema's first write): they try again.
+      const deadline = Date.now() + 30_000;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.db.pragma('journal_mode = WAL');
+          this.db.pragma('foreign_keys = ON');
+          this.db.pragma('synchronous = FULL');
+          this.migrate();
+          break;
+        } catch (err) {
+          if (!isBusy(err) || Date.now() > deadline) throw err;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(100, 5 * 2 ** attempt));
+        }
+      }
     } catch (err) {
       throw storeError(`${file}: cannot open the store database: ${String(err)}`, 'unavailable', err);
     }
