@@ -15,7 +15,7 @@ import { dataDir, podUuidArgs } from './pod/common.js';
  * (`2026-01-02T15:04:05Z`, fractions and offsets allowed) or a date (`2026-01-02`, UTC midnight).
  */
 export function parseSince(value: string, now = Date.now()): Date {
-  if (/^[+-]?(\d+(\.\d*)?|\.\d+)[a-zµμ]/i.test(value) || value === '0') {
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)[a-z\u00b5\u03bc]/i.test(value) || value === '0') {
     let ns: bigint;
     try {
       ns = parseGoDuration(value);

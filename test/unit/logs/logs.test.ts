@@ -129,6 +129,9 @@ describe('pod logs', () => {
     const now = Date.UTC(2026, 0, 2, 12, 0, 0);
     assert.equal(parseSince('10m', now).getTime(), now - 600_000);
     assert.equal(parseSince('1h30m', now).getTime(), now - 5_400_000);
+    // Go's micro sign and Greek mu (the source writes them as escapes: the snapshot's bundle is ASCII).
+    assert.equal(parseSince('2000000\u00b5s', now).getTime(), now - 2000);
+    assert.equal(parseSince('2000000\u03bcs', now).getTime(), now - 2000);
     assert.equal(parseSince('2026-01-02T03:04:05.5Z').getTime(), Date.UTC(2026, 0, 2, 3, 4, 5, 500));
     assert.equal(parseSince('2026-01-02T03:04:05+02:00').getTime(), Date.UTC(2026, 0, 2, 1, 4, 5));
     assert.equal(parseSince('2026-01-02').getTime(), Date.UTC(2026, 0, 2));
