@@ -17,7 +17,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  // koffi (native), and the big libraries only some commands use (HTTP, OpenPGP, gRPC, HTML,
+  // koffi (native), and the big libraries only some commands use (HTTP, OpenPGP, gRPC, SPDY, HTML,
   // decompressors), stay out of the snapshot: a smaller heap starts faster, and `rkt run` of an image
   // in the store never loads them. They are required from node_modules when first used.
   external: [
@@ -26,6 +26,7 @@ await build({
     'openpgp',
     '@grpc/grpc-js',
     '@grpc/proto-loader',
+    'spdy-transport',
     'htmlparser2',
     'xz-decompress',
     'unbzip2-stream',
