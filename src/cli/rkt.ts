@@ -54,8 +54,19 @@ export function describeForSnapshot(): void {
   snapshotDoc = describe(makeProgram());
 }
 
+/**
+ * bin/rkt starts Node with glibc's malloc on huge pages (`GLIBC_TUNABLES`, with `ROCKET_TUNABLES=1`
+ * when the value is the launcher's, not the user's): it is for Node's start alone, so it is removed
+ * before stage0 starts anything (a child, `--inherit-env`, the plan).
+ */
+export function dropLauncherTunables(env: NodeJS.ProcessEnv): void {
+  if (env['ROCKET_TUNABLES'] === '1') delete env['GLIBC_TUNABLES'];
+  delete env['ROCKET_TUNABLES'];
+}
+
 /** Runs one rkt command line (without node and script); sets process.exitCode. */
 export async function main(argv: readonly string[]): Promise<void> {
+  dropLauncherTunables(process.env);
   // Help as rkt's cobra gave it, for every command (src/cli/help.ts).
   let help = argv.length === 0 ? undefined : helpRequest(argv, snapshotDoc ?? describe(makeProgram()));
   if (help !== undefined && snapshotDoc !== undefined) help = helpRequest(argv, describe(makeProgram()));

@@ -173,6 +173,25 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.match(r.stderr, /^to-err$/m);
       });
 
+      it("keeps the launcher's GLIBC_TUNABLES to Node: --inherit-env passes the user's, never the launcher's", async () => {
+        const env: NodeJS.ProcessEnv = { ...process.env, RKT_STOP_TIMEOUT: '5' };
+        delete env['GLIBC_TUNABLES'];
+        const own = await startCollected(rktBin, runArgs(engine, '--inherit-env', bb, ...sh('export -p')), {
+          env,
+          children,
+        }).done;
+        assert.equal(own.code, 0, own.stderr);
+        assert.match(own.stdout, /RKT_STOP_TIMEOUT/);
+        assert.doesNotMatch(own.stdout, /GLIBC_TUNABLES|ROCKET_TUNABLES/);
+        const user = await startCollected(rktBin, runArgs(engine, '--inherit-env', bb, ...sh('export -p')), {
+          env: { ...env, GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' },
+          children,
+        }).done;
+        assert.equal(user.code, 0, user.stderr);
+        assert.match(user.stdout, /GLIBC_TUNABLES=.?glibc\.malloc\.hugetlb=0/);
+        assert.doesNotMatch(user.stdout, /ROCKET_TUNABLES/);
+      });
+
       it('runs a prepared pod (run-prepared)', async () => {
         const p = await rkt('--insecure-options=image', 'prepare', bb, ...sh('exit 5'));
         assert.equal(p.code, 0, p.stderr);
