@@ -7,7 +7,7 @@ bash peers/01-install.sh
 BENCH_TABLE=$(mktemp /tmp/rocket-bench-table.XXXXXX)
 export BENCH_TABLE
 trap 'rm -f "$BENCH_TABLE"' EXIT
-for b in actool.sh fetch.sh docker2aci.sh pods.sh app.sh net.sh scale.sh growth.sh cri.sh nspawn.sh kvm.sh; do bash "$b"; done
+for b in actool.sh fetch.sh docker2aci.sh pods.sh app.sh start.sh net.sh scale.sh growth.sh cri.sh nspawn.sh kvm.sh; do bash "$b"; done
 echo
 echo "# All ratios (ours / peer, medians)"
 node -e '
