@@ -561,6 +561,9 @@ wait
 # (its pipes close now), its messages in stage1/teardown.log. Not for a sandbox, a container's init
 # (LOCKED) or a systemd service (which would kill the subshell with the unit).
 if [ -n "$CNI" ] && [ -z "$MUTABLE" ] && [ -z "${LOCKED-}" ] && [ -z "${INVOCATION_ID-}" ]; then
+	# The metadata service forgets the pod before its status is out, as before.
+	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
+	MDS_UNREGISTER=''
 	# (`exec`: a function's own redirections would keep the caller's fds saved above 9.)
 	(
 		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-

@@ -312,6 +312,11 @@ export class NetWorld {
       if (Number.isInteger(pid) && alive()) process.kill(pid, 'SIGKILL');
     }
     for (const c of this.children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
+    // Pods whose teardown (the CNI DELs after the status) still runs: gc after it.
+    const run = join(this.data, 'pods', 'run');
+    for (const uuid of existsSync(run) ? readdirSync(run) : [])
+      if (existsSync(join(run, uuid, 'stage1', 'teardown.log')))
+        await this.teardown(uuid).catch(() => undefined);
     for (let i = 0; i < 2; i++) inNs('gc', '--grace-period=0s', '--expire-prepared=0s');
     unmountUnder(this.work);
     for (const uuid of this.pods) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
