@@ -4,7 +4,8 @@
 # same run, `rkt run --net=none` of /bin/true against `podman run --rm --net=none`. Medians and
 # ratios (bench/ratios.mjs). Goals (issue 11): app add + start at most 0.5x podman; rkt run no
 # slower than before the supervisor (0.89x podman measured then). Also `rkt app start` alone
-# (answered by bin/rkt without Node) against `podman start`.
+# (answered by bin/rkt without Node) against `podman start`. First, without podman: `rkt
+# run-prepared --net=none` (started by bin/rkt without Node) against `crun run` of the bundle.
 # Needs podman set up as bench/peers/04-podman-setup.sh does (skipped otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,24 @@ unset NODE_EXTRA_CA_CERTS
 
 . bench/lib.sh
 bench_busybox_image
+
+# `rkt run-prepared --net=none` of a pod prepared just before (hyperfine --prepare; bin/rkt execs the
+# supervisor on the run `rkt prepare` wrote, without Node) against `crun run` of the bundle alone,
+# each through the same `sh -c` that reads the name from a file; and the same run-prepared through
+# Node (a global flag the launcher leaves to Node) for the difference. Goal (issue 13): <= 1.5x crun.
+hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/rkt-rp.json" \
+  --prepare "sh -c 'bin/rkt --dir $data prepare --quiet $image >$work/next-rp'" \
+  "sh -c 'bin/rkt --dir $data run-prepared --net=none \$(cat $work/next-rp)'" >/dev/null
+hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/rkt-rp-node.json" \
+  --prepare "sh -c 'bin/rkt --dir $data prepare --quiet $image >$work/next-rp'" \
+  "sh -c 'bin/rkt --dir $data --insecure-options=none run-prepared --net=none \$(cat $work/next-rp)'" >/dev/null
+hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/crun-rp.json" \
+  --prepare "sh -c 'echo rocket-bench-rp-$$ >$work/next-crun'" \
+  "sh -c '$peers/crun-hybrid.sh run --bundle $BUNDLE \$(cat $work/next-crun)'" >/dev/null
+node bench/ratios.mjs "rkt run-prepared --net=none (no Node) vs crun run of the bundle (goal <= 1.5x)" \
+  ours="$work/rkt-rp.json" crun="$work/crun-rp.json"
+node bench/ratios.mjs "rkt run-prepared --net=none through Node vs crun run of the bundle" \
+  ours="$work/rkt-rp-node.json" crun="$work/crun-rp.json"
 
 if ! command -v podman >/dev/null 2>&1 || ! bash "$peers/04-podman-setup.sh" >/dev/null 2>&1 ||
   ! podman run --rm --net=none localhost/busybox true >/dev/null 2>&1; then

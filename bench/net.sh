@@ -3,6 +3,7 @@
 #   rkt run --net=default IMAGE  vs  podman run --rm --net=bridge localhost/busybox true
 #     (podman's default network; 04-podman-setup.sh; skipped if podman is missing)
 #   rkt run --net=default  vs  rkt run --net=none     (what the network costs a pod)
+#   rkt run --net=default  vs  the same with the CNI DELs before the exit status (as before)
 #   CNI ptp ADD, DEL and ADD+DEL of rkt's default netconf, by hand (netns made outside the timing)
 # Everything runs inside a network namespace made here, standing in for the host: the machine's
 # own routes, iptables and ip_forward are not touched. NODE_EXTRA_CA_CERTS is unset for rkt.
@@ -47,8 +48,12 @@ ns="nsenter --net=$hostns"
 hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
 hf "$work/rkt-default.json" "$ns bin/rkt --dir $data run --net=default $image"
 hf "$work/rkt-none.json" "$ns bin/rkt --dir $data run --net=none $image"
+# The CNI DELs on the path that reports the exit status, as before issue 13 (the supervisor keeps
+# its teardown in the foreground under a systemd unit, which INVOCATION_ID stands for here).
+hf "$work/rkt-default-fg.json" "$ns env INVOCATION_ID=bench bin/rkt --dir $data run --net=default $image"
 inns bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
 node bench/ratios.mjs "rkt run /bin/true: --net=default vs --net=none" ours="$work/rkt-default.json" none="$work/rkt-none.json"
+node bench/ratios.mjs "rkt run --net=default: DELs after the status vs before it" ours="$work/rkt-default.json" before="$work/rkt-default-fg.json"
 if [ -n "$podman_ok" ]; then
   hf "$work/podman.json" "$ns podman run --rm --net=bridge localhost/busybox true"
   node bench/ratios.mjs "rkt run --net=default vs podman run --net=bridge (its default network)" ours="$work/rkt-default.json" podman="$work/podman.json"

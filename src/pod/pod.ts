@@ -83,6 +83,12 @@ export interface PrepareOptions {
   afterManifest?: (dir: string) => void | Promise<void>;
   /** More files for the pod dir (name → content), written with the manifest (prepare-options.ts). */
   extraFiles?: Record<string, string>;
+  /**
+   * Called with the pod dir (still in `prepare/`, locked) once everything above is written, before
+   * the pod becomes prepared: `rkt prepare` writes the files of its Node-free run there
+   * (run-pipeline.ts, prepareFastRun).
+   */
+  beforePrepared?: (dir: string, uuid: string) => void | Promise<void>;
 }
 
 export interface PreparedPod {
@@ -190,6 +196,7 @@ async function makePod(opts: PrepareOptions, trees: readonly RenderedTree[]): Pr
     }
     createSharedVolumes(dir, manifest);
     writePodSummary(dir);
+    await opts.beforePrepared?.(dir, uuid);
     const to: StateDir = opts.keepLockedInRun === true ? 'run' : 'prepared';
     if (!transition(layout, uuid, 'prepare', to)) throw new RocketError(`pod ${uuid} vanished`, 'not-found');
     keepLock = opts.keepLockedInRun === true;

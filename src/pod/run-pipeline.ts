@@ -7,7 +7,7 @@
  * If the engine fails, the networks and the registration are undone. Engines import nothing of
  * src/pod, src/net or src/metadata: the arrow runs from here to them (docs/stage1.md).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parsePodManifest } from '../appc/index.js';
 import { RocketError } from '../errors.js';
@@ -20,7 +20,7 @@ import {
   requirePortsNetwork,
   setupPodNetwork,
 } from '../net/index.js';
-import { POD_FILES } from '../pod-layout.js';
+import { POD_FILES, appTreeStoreId } from '../pod-layout.js';
 import type { Engine, ExecPlan, InsecureOptions, NetMode, RunConfig } from '../stage1/engine.js';
 import { podHostname, podHostsFile, podResolvConf } from '../stage1/hosts.js';
 import { which } from '../stage1/oci/runtime.js';
@@ -42,6 +42,11 @@ export interface PodRunRequest {
   namedNetsOnly?: boolean;
   /** The CNI plugins' dirs, instead of rkt's search path (the CRI service's `--cni-bin-dir`). */
   cniPluginDirs?: readonly string[];
+  /**
+   * Where to write instead of `prepared/UUID` (prepareFastRun: the pod still in `prepare/`); the
+   * paths written into the files are those of `prepared/` and `run/` all the same.
+   */
+  writeDir?: string;
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -58,9 +63,12 @@ export function podNetMode(engine: Engine, net: readonly string[]): NetMode {
 /** Runs the pipeline and returns the engine's plan (for the launcher to exec). */
 export function runPod(req: PodRunRequest): ExecPlan {
   const layout = new PodsLayout(req.dataDir);
-  const P = layout.podDir('prepared', req.uuid);
+  const P = req.writeDir ?? layout.podDir('prepared', req.uuid);
   const R = layout.podDir('run', req.uuid);
   if (!existsSync(P)) throw new RocketError(`pod ${JSON.stringify(req.uuid)} is not prepared`, 'not-found');
+  // Node runs the pod: a run `rkt prepare` wrote for bin/rkt is void from here, and its files go,
+  // so that this run's flags alone say what the pod dir holds.
+  if (req.writeDir === undefined) discardFastRun(P);
   const manifestFile = path.join(P, POD_FILES.manifest);
   const manifest = parsePodManifest(readFileSync(manifestFile, 'utf8'), manifestFile).manifest;
   const { args, engine } = req;
@@ -158,4 +166,103 @@ function podLogs(P: string, apps: readonly { name: string }[]): LogCaptureSettin
     P,
     apps.map((a) => a.name),
   );
+}
+
+/**
+ * The Node-free `rkt run-prepared` (docs/stage1.md, "Running a prepared pod without Node"):
+ * `rkt prepare` runs the pipeline above for `run-prepared --net=none UUID` into the pod dir (still
+ * in `prepare/`), and stamps it with what that run depends on outside the pod dir. bin/rkt
+ * (src/stage1/oci/fast.sh) then execs the supervisor on it directly when the stamp still holds, and
+ * leaves everything else to Node, whose runPod first discards these files.
+ */
+export const FAST_RUN_STAMP = path.join('stage1', 'fast-run');
+/** The stamp's format: fast.sh takes only this version. */
+export const FAST_RUN_VERSION = '1';
+/** What the prepared run writes into the pod dir (prepare writes none of these itself). */
+const FAST_RUN_FILES = [FAST_RUN_STAMP, 'stage1', 'apps', 'overlay', 'logs', 'etc'];
+/**
+ * Environment that changes what Node would write at run time (systemd's readiness and socket
+ * activation, the engine's debug line): with any set at prepare or at run, Node runs the pod.
+ */
+export const FAST_RUN_UNSAFE_ENV = [
+  'NOTIFY_SOCKET',
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+  'RKT_DEBUG_ENGINE',
+];
+/** Environment whose value at run time must be the one at prepare time (runtime choice, log size). */
+export const FAST_RUN_SAME_ENV = ['PATH', 'RKT_OCI_RUNTIME', 'RKT_LOG_MAX_SIZE'];
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+
+/** Removes a prepared run's files, if the pod has one (its stamp first: bin/rkt never takes half). */
+export function discardFastRun(P: string): void {
+  if (!existsSync(path.join(P, FAST_RUN_STAMP))) return;
+  for (const f of FAST_RUN_FILES) rmSync(path.join(P, f), { recursive: true, force: true });
+}
+
+/**
+ * Writes the run of `rkt run-prepared --net=none UUID` into `req.writeDir` and its stamp (oci
+ * engine only). Anything unusual — another engine, `--no-overlay` (a copy of the tree), a relative
+ * data dir, the environment above, a warning or an error of the pipeline — writes nothing and
+ * returns false: Node then runs the pod and says what it has to say.
+ */
+export function prepareFastRun(req: PodRunRequest & { writeDir: string }): boolean {
+  const env = process.env;
+  const home = env['ROCKET_HOME'] ?? '';
+  const plainPath = (p: string): boolean => p.startsWith('/') && path.normalize(p) === p && !p.endsWith('/');
+  if (
+    req.engine.name !== 'oci' ||
+    req.args.noOverlay ||
+    req.args.net.join(',') !== 'none' ||
+    !plainPath(home) ||
+    !plainPath(req.dataDir) ||
+    FAST_RUN_UNSAFE_ENV.some((k) => env[k] !== undefined)
+  )
+    return false;
+  let boot: string;
+  try {
+    boot = readFileSync(BOOT_ID, 'utf8').trim();
+  } catch {
+    return false;
+  }
+  const P = req.writeDir;
+  // The engine writes its warnings to stderr: caught here, as they belong to the run (Node's).
+  const said: string[] = [];
+  const stderrWrite = process.stderr.write.bind(process.stderr);
+  const catcher = (chunk: string | Uint8Array): boolean => {
+    said.push(String(chunk));
+    return true;
+  };
+  process.stderr.write = catcher;
+  let ok: boolean;
+  try {
+    runPod(req);
+    ok = true;
+  } catch {
+    ok = false;
+  } finally {
+    process.stderr.write = stderrWrite;
+  }
+  const manifest = ok
+    ? parsePodManifest(readFileSync(path.join(P, POD_FILES.manifest), 'utf8')).manifest
+    : undefined;
+  const trees = manifest?.apps.map((a) => appTreeStoreId(P, a.name)) ?? [];
+  const lines = [
+    `RKT_FAST_RUN=${FAST_RUN_VERSION}`,
+    `HOME=${home}`,
+    `DIR=${req.dataDir}`,
+    `BOOT=${boot}`,
+    ...FAST_RUN_SAME_ENV.map((k) => `${k}=${env[k] ?? ''}`),
+    ...trees.map((t) => `NEED=${path.join(req.dataDir, 'cas', 'tree', t ?? '', 'rootfs')}`),
+  ];
+  if (!ok || said.length > 0 || trees.includes(undefined) || lines.some((l) => l.includes('\n'))) {
+    // The stamp is not there yet: removing the files leaves the pod as prepare made it.
+    for (const f of FAST_RUN_FILES) rmSync(path.join(P, f), { recursive: true, force: true });
+    return false;
+  }
+  const stamp = path.join(P, FAST_RUN_STAMP);
+  writeFileSync(`${stamp}.tmp`, lines.join('\n') + '\n');
+  renameSync(`${stamp}.tmp`, stamp);
+  return true;
 }

@@ -1,17 +1,20 @@
 # shellcheck shell=sh
-# The launcher's Node-free path (docs/stage1.md, "Starting an app without Node"), sourced by bin/rkt:
+# The launcher's Node-free paths (docs/stage1.md, "Starting an app without Node" and "Running a
+# prepared pod without Node"), sourced by bin/rkt:
 #   rkt [--dir=DIR] app start UUID --app=NAME   (also `--dir DIR`, `--app NAME`, --app first)
-# with DIR absolute and UUID a whole lowercase UUID. fast_main returns (and the launcher runs Node)
+#   rkt [--dir=DIR] run-prepared --net=none UUID (--net=none before or after the UUID)
+# with DIR absolute and UUID a whole lowercase UUID (run-prepared: or a prefix of up to 8 hex
+# digits). fast_main returns (and the launcher runs Node)
 # for any other form and for every case it does not decide itself, so unusual input gets Node's
 # behaviour and messages; what it decides, it answers as Node does (one line, rkt's 254).
 # It runs in the launcher's own shell, with no command substitution: the only processes it starts
 # are its watchdog (a subshell and its `sleep`, off the path that answers; and a `flock` to tell an
-# exited pod).
+# exited pod); run-prepared execs the pod's supervisor and starts nothing else.
 
-# fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid), fa (app), or
-# returns 1.
+# fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid) or fp (a prefix
+# of it), fa (app), or returns 1.
 fast_parse() {
-	fd=/var/lib/rkt fv='' fu='' fa=''
+	fd=/var/lib/rkt fv='' fu='' fa='' fp=''
 	case $1 in
 	--dir=/*)
 		fd=${1#--dir=}
@@ -23,6 +26,7 @@ fast_parse() {
 		shift 2
 		;;
 	esac
+	case $fd in */ | *//* | */./* | */../* | */. | */..) return 1 ;; esac
 	case $1 in
 	app)
 		[ "$2" = start ] || return 1
@@ -47,13 +51,43 @@ fast_parse() {
 		# App names are [a-z0-9-] (appc's AC name, as rkt's app names); anything else: Node.
 		case $fa in '' | -* | *[!a-z0-9-]*) return 1 ;; esac
 		;;
+	run-prepared)
+		fv=run-prepared
+		shift
+		fn=''
+		while [ $# -gt 0 ]; do
+			case $1 in
+			--net=none)
+				[ -z "$fn" ] || return 1
+				fn=1
+				;;
+			-*) return 1 ;;
+			*)
+				[ -z "$fu" ] || return 1
+				fu=$1
+				;;
+			esac
+			shift
+		done
+		# Without --net=none the pod's default network (CNI) needs Node.
+		[ -n "$fn" ] || return 1
+		# A prefix of up to 8 hex digits: what the pods' dir names give by a glob.
+		case $fu in
+		[0-9a-f] | [0-9a-f][0-9a-f] | [0-9a-f][0-9a-f][0-9a-f] | [0-9a-f][0-9a-f][0-9a-f][0-9a-f] | \
+			[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] | [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] | \
+			[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] | \
+			[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f])
+			fp=$fu
+			return 0
+			;;
+		esac
+		;;
 	*) return 1 ;;
 	esac
 	case $fu in
 	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
 	*) return 1 ;;
 	esac
-	case $fd in */ | *//* | */./* | */../* | */. | */..) return 1 ;; esac
 	return 0
 }
 
@@ -150,8 +184,58 @@ fast_watch() {
 	done
 }
 
+# fast_run_prepared: `rkt run-prepared --net=none UUID` of a pod whose run `rkt prepare` wrote
+# (src/pod/run-pipeline.ts, prepareFastRun): execs its supervisor, as Node's plan would, if the
+# stamp stage1/fast-run still holds; returns (Node runs the pod) on any doubt.
+fast_run_prepared() {
+	# The one pod the UUID or prefix names, and it in prepared/.
+	if [ -n "$fp" ]; then
+		set -- "$fd"/pods/*/"$fp"*
+	else
+		set -- "$fd"/pods/*/"$fu"
+	fi
+	[ $# -eq 1 ] || return 1
+	p=$1
+	u=${p##*/}
+	[ "$p" = "$fd/pods/prepared/$u" ] || return 1
+	case $u in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+	*) return 1 ;;
+	esac
+	st=$p/stage1/fast-run
+	[ -f "$st" ] || return 1
+	# What changes Node's run: systemd's readiness and socket activation, the engine's debug line.
+	[ -z "${NOTIFY_SOCKET+1}${LISTEN_FDS+1}${LISTEN_PID+1}${LISTEN_FDNAMES+1}${RKT_DEBUG_ENGINE+1}" ] || return 1
+	# Rocket rebuilt or the supervisor changed since, or the host's resolv.conf (copied in): stale.
+	sv=$ROCKET_HOME/src/stage1/oci/supervisor.sh
+	for f in "$sv" "$ROCKET_HOME/dist/src/cli/rkt.js" "$ROCKET_HOME/dist/bundle/rkt.blob" /etc/resolv.conf; do
+		# shellcheck disable=SC3013 # dash (/bin/sh) has -nt
+		[ "$f" -nt "$st" ] && return 1
+	done
+	b=''
+	read -r b </proc/sys/kernel/random/boot_id || return 1
+	# Every line must hold: the format, this Rocket, this data dir, this boot (the loggers' clock),
+	# the same PATH and runtime and log settings, and each app's tree still in the store.
+	k=''
+	while IFS= read -r l; do
+		case $l in
+		RKT_FAST_RUN=1 | "HOME=$ROCKET_HOME" | "DIR=$fd" | "BOOT=$b" | "PATH=$PATH" | \
+			"RKT_OCI_RUNTIME=${RKT_OCI_RUNTIME-}" | "RKT_LOG_MAX_SIZE=${RKT_LOG_MAX_SIZE-}")
+			k=$k.
+			;;
+		NEED=/*) [ -d "${l#NEED=}" ] || return 1 ;;
+		*) return 1 ;;
+		esac
+	done <"$st"
+	[ "$k" = ....... ] || return 1
+	exec /bin/sh "$sv" "$p" "$fd/pods/run/$u"
+}
+
 fast_main() {
 	fast_parse "$@" || return 0
-	fast_app_start
+	case $fv in
+	run-prepared) fast_run_prepared ;;
+	*) fast_app_start ;;
+	esac
 	return 0
 }

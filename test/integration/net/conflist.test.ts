@@ -70,6 +70,7 @@ describe('rkt run with a .conflist network', { skip: skipUnlessCI(skip, 'network
       assert.equal(w.get(`http://${nets[0]?.ip}/`), 'hello from web\n');
       await w.rkt('stop', '--force', uuid);
       await pod.done;
+      await w.teardown(uuid);
       assert.equal(w.get('http://127.0.0.1:18090/'), undefined);
       assert.doesNotMatch(w.sh('iptables-save -t nat'), new RegExp(uuid));
       await w.gc();

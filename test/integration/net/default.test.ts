@@ -67,7 +67,10 @@ describe('rkt run --net=default', { skip: skipUnlessCI(skip, 'networking tests')
       assert.equal(stop.code, 0, stop.stderr);
       const r = await pod.done;
       assert.doesNotMatch(r.stderr, /CNI DEL/, r.stderr);
-      // The plan tore the network down when the pod ended; gc does it again harmlessly.
+      // The supervisor tears the network down once the pod ended (after reporting its status);
+      // gc does it again harmlessly.
+      const log = await w.teardown(uuid);
+      assert.doesNotMatch(log, /CNI DEL/, log);
       assert.deepEqual(
         w.leftovers(uuid).filter((l) => !l.startsWith('pod dir in run') && !l.startsWith('mount')),
         [],
@@ -111,6 +114,7 @@ describe('rkt run --net=default', { skip: skipUnlessCI(skip, 'networking tests')
       assert.equal(outside('curl -sf --max-time 3 http://10.253.7.1:18080/').stdout, 'hello from web\n');
       await w.rkt('stop', '--force', uuid);
       await pod.done;
+      await w.teardown(uuid);
       assert.equal(w.get('http://127.0.0.1:18080/'), undefined);
       assert.doesNotMatch(w.sh('iptables-save -t nat'), new RegExp(uuid));
 

@@ -249,7 +249,26 @@ export class NetWorld {
     return out;
   }
 
+  /**
+   * Waits for the end of a pod's teardown: once `rkt run` has returned its status, supervisor.sh's
+   * subshell runs the CNI DELs holding the pod lock (docs/stage1.md, "Networking"). Returns what
+   * the teardown wrote (stage1/teardown.log; '' when none).
+   */
+  async teardown(uuid: string): Promise<string> {
+    const dir = join(this.data, 'pods', 'run', uuid);
+    await waitFor(
+      `pod ${uuid}'s teardown`,
+      () => !existsSync(dir) || spawnSync('flock', ['-n', '-s', dir, 'true']).status === 0,
+    );
+    const log = join(dir, 'stage1', 'teardown.log');
+    return existsSync(log) ? readFileSync(log, 'utf8') : '';
+  }
+
+  /** gc, once every pod whose teardown has begun has finished it (a running pod is left be). */
   async gc(): Promise<void> {
+    const run = join(this.data, 'pods', 'run');
+    for (const uuid of existsSync(run) ? readdirSync(run) : [])
+      if (existsSync(join(run, uuid, 'stage1', 'teardown.log'))) await this.teardown(uuid);
     const r = await this.rkt('gc', '--grace-period=0s', '--expire-prepared=0s');
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /CNI DEL|problem performing/, r.stderr);
@@ -293,6 +312,11 @@ export class NetWorld {
       if (Number.isInteger(pid) && alive()) process.kill(pid, 'SIGKILL');
     }
     for (const c of this.children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
+    // Pods whose teardown (the CNI DELs after the status) still runs: gc after it.
+    const run = join(this.data, 'pods', 'run');
+    for (const uuid of existsSync(run) ? readdirSync(run) : [])
+      if (existsSync(join(run, uuid, 'stage1', 'teardown.log')))
+        await this.teardown(uuid).catch(() => undefined);
     for (let i = 0; i < 2; i++) inNs('gc', '--grace-period=0s', '--expire-prepared=0s');
     unmountUnder(this.work);
     for (const uuid of this.pods) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);

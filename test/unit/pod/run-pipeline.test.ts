@@ -1,12 +1,12 @@
 // Stage0's run pipeline (src/pod/run-pipeline.ts) against fake engines, root-free: what it writes
 // in the pod dir, the RunConfig the engine gets, and what it refuses before calling the engine.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
 import { emptyPodArgs, type PodArgs } from '../../../src/pod/args.js';
-import { podNetMode, runPod } from '../../../src/pod/run-pipeline.js';
+import { FAST_RUN_STAMP, podNetMode, prepareFastRun, runPod } from '../../../src/pod/run-pipeline.js';
 import type { Engine, RunConfig } from '../../../src/stage1/engine.js';
 import { tempDir } from '../../helpers.js';
 import { UUID_A, podManifestText } from '../metadata/fixtures.js';
@@ -132,5 +132,140 @@ describe('run pipeline', () => {
       (e: unknown) => e instanceof RocketError && e.kind === 'not-found',
     );
     assert.equal(engine.got.length, 0);
+  });
+});
+
+describe('the run rkt prepare writes for bin/rkt (prepareFastRun)', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let W: string;
+  const saved: Record<string, string | undefined> = {};
+  const ENV = ['ROCKET_HOME', 'NOTIFY_SOCKET', 'RKT_OCI_RUNTIME', 'RKT_LOG_MAX_SIZE'];
+  before(async () => {
+    dir = await tempDir('rocket-fast-run-');
+    for (const k of ENV) saved[k] = process.env[k];
+    for (const k of ENV) delete process.env[k];
+    process.env['ROCKET_HOME'] = '/opt/rocket';
+  });
+  after(async () => {
+    for (const k of ENV) {
+      const v = saved[k];
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await dir.cleanup();
+  });
+
+  /** A fresh pod in prepare/ (its manifest and its app's tree ID). */
+  const freshPod = (): string => {
+    W = join(dir.path, 'pods', 'prepare', UUID_A);
+    rmSync(W, { recursive: true, force: true });
+    mkdirSync(join(W, 'appsinfo', 'web'), { recursive: true });
+    writeFileSync(join(W, 'pod'), podManifestText());
+    writeFileSync(join(W, 'appsinfo', 'web', 'treeStoreID'), 'deps-sha512-00ff\n');
+    return W;
+  };
+  /** An "oci" engine that writes a settings file where it is told to (and may warn or fail). */
+  const ociLike = (opts: { warn?: string; fail?: string } = {}): Engine & { got: RunConfig[] } => {
+    const got: RunConfig[] = [];
+    return {
+      name: 'oci',
+      podNetwork: true,
+      podLogs: false,
+      got,
+      run(config) {
+        got.push(config);
+        mkdirSync(join(config.preparedDir, 'stage1', 'sup'), { recursive: true });
+        writeFileSync(join(config.preparedDir, 'stage1', 'sup', 'pod.env'), 'CNI=\n');
+        if (opts.warn !== undefined) process.stderr.write(`run: ${opts.warn}\n`);
+        if (opts.fail !== undefined) throw new RocketError(opts.fail, 'internal');
+        return { script: 'exit 0\n' };
+      },
+      enter: () => ({ script: '' }),
+      stop: () => undefined,
+      gc: () => undefined,
+    };
+  };
+  const request = (engine: Engine, args: Partial<PodArgs> = {}): Parameters<typeof prepareFastRun>[0] => ({
+    dataDir: dir.path,
+    uuid: UUID_A,
+    engine,
+    args: { ...emptyPodArgs(), net: ['none'], ...args },
+    insecure: { capabilities: false, paths: false, seccomp: false },
+    configDirs: { system: join(dir.path, 'sys'), local: join(dir.path, 'local') },
+    writeDir: freshPod(),
+  });
+
+  it('writes the --net=none run into the pod in prepare/ and stamps what it depends on', () => {
+    const engine = ociLike();
+    assert.equal(prepareFastRun(request(engine)), true);
+    const c = engine.got[0];
+    assert.ok(c !== undefined);
+    // Written in prepare/, with the paths of run/.
+    assert.equal(c.preparedDir, W);
+    assert.equal(c.runDir, join(dir.path, 'pods', 'run', UUID_A));
+    assert.deepEqual(c.network, { mode: 'none' });
+    assert.ok(existsSync(join(W, 'etc', 'hosts')));
+    const stamp = readFileSync(join(W, FAST_RUN_STAMP), 'utf8').split('\n');
+    assert.deepEqual(stamp.slice(0, 3), ['RKT_FAST_RUN=1', 'HOME=/opt/rocket', `DIR=${dir.path}`]);
+    assert.match(stamp[3] ?? '', /^BOOT=[0-9a-f-]{36}$/);
+    assert.deepEqual(stamp.slice(4), [
+      `PATH=${process.env['PATH'] ?? ''}`,
+      'RKT_OCI_RUNTIME=',
+      'RKT_LOG_MAX_SIZE=',
+      `NEED=${join(dir.path, 'cas', 'tree', 'deps-sha512-00ff', 'rootfs')}`,
+      '',
+    ]);
+  });
+
+  it('writes nothing when the run would warn or fail: Node runs the pod and says it', () => {
+    for (const engine of [ociLike({ warn: 'a warning' }), ociLike({ fail: 'no runtime' })]) {
+      assert.equal(prepareFastRun(request(engine)), false);
+      assert.equal(engine.got.length, 1);
+      for (const f of ['stage1', 'etc']) assert.equal(existsSync(join(W, f)), false, f);
+      assert.ok(existsSync(join(W, 'pod')));
+    }
+  });
+
+  it('leaves to Node another engine, --no-overlay, another network and systemd activation', () => {
+    const cases: [Engine & { got: RunConfig[] }, Partial<PodArgs>][] = [
+      [{ ...ociLike(), name: 'fly' }, {}],
+      [ociLike(), { noOverlay: true }],
+      [ociLike(), { net: ['host'] }],
+    ];
+    for (const [engine, args] of cases) {
+      assert.equal(prepareFastRun(request(engine, args)), false);
+      assert.equal(engine.got.length, 0);
+    }
+    process.env['NOTIFY_SOCKET'] = '/run/systemd/notify';
+    try {
+      const engine = ociLike();
+      assert.equal(prepareFastRun(request(engine)), false);
+      assert.equal(engine.got.length, 0);
+    } finally {
+      delete process.env['NOTIFY_SOCKET'];
+    }
+  });
+
+  it("is discarded when Node runs the pod: this run's flags alone say what the pod dir holds", () => {
+    assert.equal(prepareFastRun(request(ociLike())), true);
+    // The pod becomes prepared.
+    const P = join(dir.path, 'pods', 'prepared', UUID_A);
+    rmSync(P, { recursive: true, force: true });
+    mkdirSync(join(dir.path, 'pods', 'prepared'), { recursive: true });
+    renameSync(W, P);
+    writeFileSync(join(P, 'etc', 'resolv.conf'), 'nameserver 192.0.2.1\n');
+    const seen: boolean[] = [];
+    const engine: Engine = {
+      ...ociLike(),
+      run(config) {
+        seen.push(existsSync(join(config.preparedDir, FAST_RUN_STAMP)), existsSync(join(P, 'stage1', 'sup')));
+        return { script: 'exit 0\n' };
+      },
+    };
+    const { dataDir, uuid, args, insecure, configDirs } = request(engine, { dns: ['none'] });
+    runPod({ dataDir, uuid, engine, args, insecure, configDirs });
+    assert.deepEqual(seen, [false, false]);
+    assert.equal(existsSync(join(P, 'etc', 'resolv.conf')), false);
+    assert.ok(existsSync(join(P, 'pod')));
   });
 });

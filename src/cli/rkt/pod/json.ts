@@ -75,8 +75,9 @@ export function podJsonObject(p: PodInfo): Record<string, unknown> {
   if (ua !== undefined) o['user_annotations'] = ua;
   const ul = sortedMap(m?.userLabels);
   if (ul !== undefined) o['user_labels'] = ul;
-  // Ours, after rkt's keys: the engine that ran the pod (and its runtime or accelerator).
-  const e = engineSummary(p.path);
+  // Ours, after rkt's keys: the engine that ran the pod (and its runtime or accelerator); a
+  // prepared pod has run on none (its engine files may be `rkt prepare`'s, for run-prepared).
+  const e = p.state === 'prepared' ? undefined : engineSummary(p.path);
   if (e !== undefined) {
     o['engine'] = e.engine;
     if (e.runtime !== undefined) o['runtime'] = e.runtime;

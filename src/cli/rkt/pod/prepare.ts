@@ -12,7 +12,14 @@ import { openStore, rawArgsAfterVerb } from './common.js';
 export async function preparePodFromArgs(
   args: PodArgs,
   globals: RktGlobals,
-  opts: { keepLockedInRun?: boolean; quiet?: boolean; sandbox?: boolean; forRun?: boolean } = {},
+  opts: {
+    keepLockedInRun?: boolean;
+    quiet?: boolean;
+    sandbox?: boolean;
+    forRun?: boolean;
+    /** `rkt prepare`: also write the Node-free run of `run-prepared --net=none` (run-pipeline.ts). */
+    fastRun?: boolean;
+  } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
   const pod = await import('../../../pod/index.js');
   const dir = args.globals['dir'] ?? globals.dir;
@@ -33,6 +40,15 @@ export async function preparePodFromArgs(
         // rkt run: who will run it, so that gc can collect it if that process dies first.
         ...(opts.forRun === true ? { [pod.RUN_LAUNCHER_FILE]: pod.launcherIdentity() } : {}),
       },
+      ...(opts.fastRun === true
+        ? {
+            beforePrepared: async (podDir: string, uuid: string) => {
+              // Best effort: without it, run-prepared runs Node as before.
+              const { prepareFastRunOf } = await import('./run.js');
+              await prepareFastRunOf(podDir, uuid, dir, globals).catch(() => false);
+            },
+          }
+        : {}),
     });
   } finally {
     await images.close();
@@ -124,7 +140,10 @@ export function prepareCommand(): Command {
         (await import('../../../stage1/engines.js')).engineChoice(args);
         if (args.apps.length === 0 && args.podManifest === undefined)
           throw new RocketError('must provide at least one image or specify the pod manifest', RKT_FAILURE);
-        const prepared = await preparePodFromArgs(args, rktGlobals(cmd), { quiet: args.quiet });
+        const prepared = await preparePodFromArgs(args, rktGlobals(cmd), {
+          quiet: args.quiet,
+          fastRun: true,
+        });
         process.stdout.write(prepared.uuid + '\n');
       }),
     );

@@ -55,6 +55,37 @@ export async function runPreparedPod(
   }
 }
 
+/**
+ * `rkt prepare`: the run of `rkt run-prepared --net=none UUID` written into the pod dir `podDir`
+ * (still in `prepare/`), for bin/rkt to start without Node (src/stage1/oci/fast.sh). The flags are
+ * the ones that form takes: prepare's recorded options and no insecure option (its own globals, as
+ * `--insecure-options=image`, are prepare's). Best effort: false when Node must run the pod.
+ */
+export async function prepareFastRunOf(
+  podDir: string,
+  uuid: string,
+  dataDir: string,
+  globals: RktGlobals,
+): Promise<boolean> {
+  const { applyPrepareOptions } = await import('../../../pod/index.js');
+  const { parseRunArgs } = await import('./run-flags.js');
+  const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
+  const { prepareFastRun } = await import('../../../pod/run-pipeline.js');
+  const args = parseRunArgs(['--net=none', uuid], 'run');
+  applyPrepareOptions(podDir, args);
+  const { name, variant } = engineChoice(args);
+  return prepareFastRun({
+    dataDir,
+    uuid,
+    engine: engineByName(name),
+    args,
+    insecure: { capabilities: false, paths: false, seccomp: false },
+    configDirs: { system: globals.systemConfig, local: globals.localConfig },
+    ...(variant !== undefined ? { variant } : {}),
+    writeDir: podDir,
+  });
+}
+
 export function runCommand(): Command {
   return new Command('run')
     .description('Run image(s) in a pod in rkt')

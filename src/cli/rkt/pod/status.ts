@@ -114,8 +114,9 @@ export function renderStatus(p: PodInfo): string {
     lines.push(`exited=${p.state === 'exited' || p.state === 'exited garbage'}`);
     if (p.state !== 'running') for (const [app, code] of exitStatuses(p)) lines.push(`app-${app}=${code}`);
   }
-  // Ours, after rkt's lines: the engine that ran the pod (and its runtime or accelerator).
-  const e = engineSummary(p.path);
+  // Ours, after rkt's lines: the engine that ran the pod (and its runtime or accelerator); a
+  // prepared pod has run on none (its engine files may be `rkt prepare`'s, for run-prepared).
+  const e = p.state === 'prepared' ? undefined : engineSummary(p.path);
   if (e !== undefined) {
     lines.push(`engine=${e.engine}`);
     if (e.runtime !== undefined) lines.push(`runtime=${e.runtime}`);
