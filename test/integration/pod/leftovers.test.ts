@@ -132,6 +132,29 @@ describe('leftovers of killed commands', { skip }, () => {
     assert.deepEqual(prepared, []);
   });
 
+  it('a stale plan file named for the launcher pid is never run by a verb that writes no plan', async () => {
+    const planDir = mkdtempSync(join(work, 'plans-'));
+    // `app sandbox -h` goes the plan's way in the launcher (its words name `sandbox`), but stage0
+    // only prints help: the stale file (a killed launcher's, whose pid we now have) must not run.
+    const r = await run(
+      'sh',
+      [
+        '-c',
+        'echo "echo stale plan; exit 99" >"$TMPDIR/rkt-plan.$$"; exec "$@"',
+        'sh',
+        rktBin,
+        `--dir=${data}`,
+        'app',
+        'sandbox',
+        '-h',
+      ],
+      { env: { ...process.env, TMPDIR: planDir } },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /stale plan/);
+    assert.match(r.stdout, /Usage:/);
+  });
+
   it('rkt gc collects a prepared pod whose rkt run died before running it, and keeps the others', async () => {
     const prepare = async (): Promise<string> => {
       const r = await rkt('prepare', 'example.com/busybox');
