@@ -13,7 +13,16 @@ import { mountsUnder, unescapeMountPath, unmountUnder } from '../host/mounts.js'
 export { mountsUnder, unescapeMountPath, unmountUnder };
 import { DirLock } from './lock.js';
 import { readPod, type PodInfo } from './pod.js';
-import { PodsLayout, errnoCode, locatePod, stateOf, transition, walkPods, type StateDir } from './state.js';
+import {
+  PodsLayout,
+  errnoCode,
+  locatePod,
+  settledStateOf,
+  stateOf,
+  transition,
+  walkPods,
+  type StateDir,
+} from './state.js';
 
 /**
  * A cleanup for a pod about to be deleted; called with the pod's exclusive lock held. The
@@ -168,7 +177,7 @@ export async function gcPods(dataDir: string, opts: GcOptions): Promise<GcResult
   };
   // 1. exited pods → exited-garbage
   for (const p of walkPods(layout, ['run'])) {
-    if (stateOf(layout, 'run', p.uuid) !== 'exited') continue;
+    if ((await settledStateOf(layout, 'run', p.uuid)) !== 'exited') continue;
     out.stderr(`moving pod ${JSON.stringify(p.uuid)} to garbage`);
     move(p.uuid, 'run', 'exited-garbage');
   }
@@ -226,7 +235,7 @@ export async function removePod(dataDir: string, uuid: string, opts: DeleteOptio
   layout.ensure();
   const out = opts.out ?? SILENT;
   const loc = locatePod(layout, uuid);
-  const state = loc === undefined ? undefined : stateOf(layout, loc.stateDir, uuid);
+  const state = loc === undefined ? undefined : await settledStateOf(layout, loc.stateDir, uuid);
   const q = JSON.stringify(uuid);
   const refuse = (why: string): never => {
     throw new RocketError(`pod ${q} is currently ${why}`, 'failed-precondition');

@@ -79,6 +79,35 @@ export function stateOf(layout: PodsLayout, d: StateDir, uuid: string): PodState
   }
 }
 
+/**
+ * The marker the supervisor of a `rkt run` pod with CNI networks writes when its apps have all
+ * ended and the rest of its teardown (the CNI DELs) goes on in the background, the pod lock held
+ * (src/stage1/oci/supervisor.sh).
+ */
+export const TEARDOWN_MARKER = 'stage1/tearing-down';
+
+/**
+ * Waits (up to `timeoutMs`) for a running pod whose apps have ended to finish its teardown, so that
+ * `rkt rm` and `rkt gc` right after `rkt run` find it exited as rkt's would be; returns its state
+ * then. A pod without the marker is returned as it is.
+ */
+export async function settledStateOf(
+  layout: PodsLayout,
+  d: StateDir,
+  uuid: string,
+  timeoutMs = 30_000,
+): Promise<PodState | undefined> {
+  let state = stateOf(layout, d, uuid);
+  if (d !== 'run' || state !== 'running' || !existsSync(join(layout.podDir(d, uuid), TEARDOWN_MARKER)))
+    return state;
+  const until = Date.now() + timeoutMs;
+  while (state === 'running' && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+    state = stateOf(layout, d, uuid);
+  }
+  return state;
+}
+
 /** Where a pod is: its state dir and path. */
 export interface PodLocation {
   uuid: string;

@@ -564,6 +564,8 @@ if [ -n "$CNI" ] && [ -z "$MUTABLE" ] && [ -z "${LOCKED-}" ] && [ -z "${INVOCATI
 	# The metadata service forgets the pod before its status is out, as before.
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	MDS_UNREGISTER=''
+	# The apps have ended: `rkt rm` and `rkt gc` wait for the lock of a pod so marked.
+	: >"$R/stage1/tearing-down"
 	# (`exec`: a function's own redirections would keep the caller's fds saved above 9.)
 	(
 		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-

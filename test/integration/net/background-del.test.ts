@@ -2,13 +2,13 @@
  * The CNI DELs off the path that reports a pod's exit status (src/stage1/oci/supervisor.sh), as
  * root, inside a namespace this file made that stands in for the host (fixture.ts): `rkt run`
  * returns the pod's status while the DELs still run in the supervisor's subshell, which keeps the
- * pod lock until they end, so gc leaves the pod be until then, and collects everything after. The
+ * pod lock until they end, so `rkt rm` and `rkt gc` wait for them, and collect everything after. The
  * network is a `.conflist` of ptp and a gate plugin of this file whose DEL waits for a file the
  * test writes (so "still running" is observed, not raced). Subnets here (10.251.x) are this
  * file's own.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetWorld, buildAci, skip, waitFor } from './fixture.js';
@@ -79,27 +79,39 @@ describe('the CNI DELs after rkt run returns', { skip: skipUnlessCI(skip, 'netwo
     return { ...r, uuid };
   }
 
-  it('reports the exit status first; the pod stays locked until its DELs end, then gc leaves nothing', async () => {
+  it('reports the exit status first; the pod stays locked until its DELs end; rkt rm waits for them', async () => {
+    rmSync(release, { force: true });
     const r = await runPod('exit 3');
     // The status came back while the gate's DEL is held: the DELs had not ended.
     assert.equal(r.code, 3, r.stderr);
     await waitFor('the DEL to begin', () => lines(begun).includes(r.uuid));
     assert.equal(lines(done).includes(r.uuid), false);
-    // The teardown holds the pod lock: running, and gc leaves it (and its network) be.
+    // The teardown holds the pod lock: running, and its network is still there.
     assert.equal((await w.status(r.uuid))['state'], 'running');
-    const gc = await w.rkt('gc', '--grace-period=0s');
-    assert.equal(gc.code, 0, gc.stderr);
     assert.ok(existsSync(join(w.data, 'pods', 'run', r.uuid, 'ns-net')));
-    assert.notDeepEqual(w.leftovers(r.uuid), []);
-
+    // `rkt rm` right after `rkt run` (as a script would do with rkt's pods) waits for the teardown
+    // instead of refusing a running pod: it cannot end before the DEL is released.
+    const rm = w.rkt('rm', r.uuid);
+    assert.ok(existsSync(join(w.data, 'pods', 'run', r.uuid, 'stage1', 'tearing-down')));
     writeFileSync(release, '');
-    const log = await w.teardown(r.uuid);
-    assert.doesNotMatch(log, /CNI DEL/, log);
+    const removed = await rm;
+    assert.equal(removed.code, 0, removed.stderr);
     assert.ok(lines(done).includes(r.uuid));
-    const st = await w.status(r.uuid);
-    assert.equal(st['state'], 'exited');
-    assert.equal(st['app-client'], '3');
-    await w.gc();
+    assert.equal(existsSync(join(w.data, 'pods', 'run', r.uuid)), false);
+    assert.deepEqual(w.leftovers(r.uuid), []);
+  });
+
+  it('rkt gc right after rkt run collects the pod once its DELs end', async () => {
+    rmSync(release, { force: true });
+    const r = await runPod('exit 0');
+    assert.equal(r.code, 0, r.stderr);
+    await waitFor('the DEL to begin', () => lines(begun).includes(r.uuid));
+    const gc = w.rkt('gc', '--grace-period=0s');
+    assert.equal(lines(done).includes(r.uuid), false);
+    writeFileSync(release, '');
+    const res = await gc;
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, new RegExp(`Garbage collecting pod "${r.uuid}"`));
     assert.deepEqual(w.leftovers(r.uuid), []);
   });
 
