@@ -59,14 +59,23 @@ import {
 } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q, which } from '../oci/runtime.js';
-import { APPC_DEFAULT_PATH, ociConfigForApp } from '../oci/spec.js';
+import { ALL_CAPABILITIES, APPC_DEFAULT_PATH, hostBoundingSet, ociConfigForApp } from '../oci/spec.js';
+import type { OciSeccomp } from '../oci/seccomp.js';
+import { seccompBpfData } from '../oci/seccomp-bpf.js';
 import { resolveAppUser } from '../oci/user.js';
 import { targetIn } from '../fly/mounts.js';
 import type { FlyCredentials } from '../fly/plan.js';
 import { LOGS_DIR } from '../../logs/format.js';
 import { stdinTerminal } from '../tty.js';
 import { appVolumes } from '../volumes.js';
-import { NSPAWN_PID, launchScript, nspawnEnterScript, nspawnPlanScript, type LaunchMount } from './plan.js';
+import {
+  NSPAWN_PID,
+  launchScript,
+  nspawnEnterScript,
+  nspawnPlanScript,
+  type LaunchIsolation,
+  type LaunchMount,
+} from './plan.js';
 
 /** What the engine records in the pod dir (`stage1/engine.json`) for stop, enter and gc. */
 export interface NspawnPodState {
@@ -102,9 +111,9 @@ function bindable(p: string, what: string): string {
   return p;
 }
 
-/** The chroot launcher shipped next to the supervisor (src/stage1/nspawn/chroot.sh). */
-function chrootProgram(): string {
-  const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', 'chroot.sh');
+/** The app launchers shipped next to the supervisor (src/stage1/nspawn/chroot.sh, launch.pl). */
+function launcherProgram(name: 'chroot.sh' | 'launch.pl'): string {
+  const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', name);
   if (!existsSync(p)) fail(`cannot find the nspawn app launcher ${p}`);
   return p;
 }
@@ -123,13 +132,37 @@ function v1Hierarchy(name: 'memory' | 'cpu'): string | undefined {
   }
 }
 
-/** The memory and cpu limits of an app (its isolators and the pod's), computed as the oci engine does. */
-function appLimits(
+/** The isolators the launch applies (as the oci engine computes them), besides memory and cpu. */
+const APPLIED_ISOLATORS = new Set([
+  'os/linux/capabilities-retain-set',
+  'os/linux/capabilities-remove-set',
+  'os/linux/no-new-privileges',
+  'os/linux/oom-score-adj',
+  'os/linux/seccomp-retain-set',
+  'os/linux/seccomp-remove-set',
+]);
+/** Of those, what the oci engine takes from the pod's isolators too. */
+const APPLIED_POD_ISOLATORS = new Set(['os/linux/no-new-privileges', 'os/linux/oom-score-adj']);
+
+/**
+ * An app's isolation, computed as the oci engine does (its `ociConfigForApp`, the app's and the
+ * pod's isolators): memory and cpu limits, the capability bounding set (a root app's effective
+ * and permitted sets), no_new_privs, the oom score and the seccomp filter.
+ */
+function appIsolation(
   manifest: PodManifest,
   ra: RuntimeApp,
   user: { uid: number; gid: number },
   insecure: RunConfig['insecure'],
-): { memory?: number; cpu?: { quota?: number; period?: number; shares?: number } } {
+  hostCapabilities: readonly string[] | undefined,
+): {
+  memory?: number;
+  cpu?: { quota?: number; period?: number; shares?: number };
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  seccomp?: OciSeccomp;
+} {
   const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
   const { config } = ociConfigForApp({
     app,
@@ -141,12 +174,29 @@ function appLimits(
     insecure,
     ignoreUnsupported: true,
     arch: process.arch,
+    ...(hostCapabilities !== undefined ? { hostCapabilities } : {}),
   });
   const r = config.linux.resources;
+  const proc = config.process;
   return {
     ...(r.memory !== undefined ? { memory: r.memory.limit } : {}),
     ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+    capabilities: proc.capabilities.bounding,
+    noNewPrivileges: proc.noNewPrivileges,
+    ...(proc.oomScoreAdj !== undefined ? { oomScoreAdj: proc.oomScoreAdj } : {}),
+    ...(config.linux.seccomp !== undefined ? { seccomp: config.linux.seccomp } : {}),
   };
+}
+
+/** The capabilities in a running pod's container (its init's bounding set), for the apps added later. */
+function containerCapabilities(pod: EnginePod): string[] | undefined {
+  const init = podInitPid(pod);
+  if (init === undefined) return undefined;
+  try {
+    return hostBoundingSet(readFileSync(`/proc/${init}/status`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether this process runs in a systemd unit's cgroup (`….service` or `….scope`). */
@@ -197,7 +247,8 @@ function layStage1(P: string): string[] {
     }
   }
   copyFileSync(supervisorProgram(), path.join(root, 'rkt', 'supervisor.sh'));
-  copyFileSync(chrootProgram(), path.join(root, 'rkt', 'chroot.sh'));
+  for (const f of ['chroot.sh', 'launch.pl'] as const)
+    copyFileSync(launcherProgram(f), path.join(root, 'rkt', f));
   return binds;
 }
 
@@ -219,8 +270,12 @@ interface AppsContext {
   interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
-  /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
+  /** The capabilities apps may be given (the container's bounding set), for apps added later. */
+  hostCapabilities?: readonly string[] | undefined;
+  /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes, */
   ignored: Set<string>;
+  /** and the capabilities the apps are given (the container must have them). */
+  capabilities: Set<string>;
   limited: Set<'memory' | 'cpu'>;
   lowers: Set<string>;
   volumes: Map<string, { source: string; recursive: boolean }>;
@@ -234,7 +289,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   const { P, R } = ctx;
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
   const { app, exec, workingDir, lower } = appExecBasics(ra, P, ctx.dataDir);
-  for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
+  for (const iso of app.isolators ?? []) if (!APPLIED_ISOLATORS.has(iso.name)) ctx.ignored.add(iso.name);
   // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
   // the pod dir, which the host sees at the same path.
   const io = appIo(ra);
@@ -259,7 +314,23 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   }
   const u = resolveAppUser(lower, app, ra.name);
   const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
-  const lim = appLimits(ctx.manifest, ra, u, ctx.insecure);
+  const lim = appIsolation(ctx.manifest, ra, u, ctx.insecure, ctx.hostCapabilities);
+  for (const c of lim.capabilities) ctx.capabilities.add(c);
+  let seccompFile: string | undefined;
+  if (lim.seccomp !== undefined) {
+    const data =
+      seccompBpfData(lim.seccomp, path.join(ctx.dataDir, 'cache', 'seccomp-bpf')) ??
+      fail(`app ${JSON.stringify(ra.name)}: cannot compile its seccomp filter (libseccomp)`);
+    mkdirSync(path.join(P, 'apps', ra.name), { recursive: true });
+    writeFileSync(path.join(P, 'apps', ra.name, 'seccomp.bpf'), Buffer.from(data, 'base64'));
+    seccompFile = path.join(R, 'apps', ra.name, 'seccomp.bpf');
+  }
+  const isolation: LaunchIsolation = {
+    capabilities: lim.capabilities.map((c) => ALL_CAPABILITIES.indexOf(c)),
+    noNewPrivileges: lim.noNewPrivileges,
+    ...(lim.oomScoreAdj !== undefined ? { oomScoreAdj: lim.oomScoreAdj } : {}),
+    ...(seccompFile !== undefined ? { seccomp: seccompFile } : {}),
+  };
   const limits: { dir: string; values: [string, string][] }[] = [];
   if (lim.memory !== undefined && ctx.hierarchies.memory !== undefined) {
     ctx.limited.add('memory');
@@ -329,6 +400,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       workingDirOutside: at(workingDir),
       exec,
       limits,
+      isolation,
       ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
     });
   const appDir = path.join('apps', ra.name);
@@ -392,7 +464,10 @@ function run(req: RunConfig): ExecPlan {
     metadataUrl: req.metadata.url,
     interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
-    ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
+    ignored: new Set<string>(
+      (manifest.isolators ?? []).map((i) => i.name).filter((n) => !APPLIED_POD_ISOLATORS.has(n)),
+    ),
+    capabilities: new Set(),
     limited: new Set(),
     lowers: new Set(),
     volumes: new Map(),
@@ -428,7 +503,7 @@ function run(req: RunConfig): ExecPlan {
   }
   if (ignored.size > 0)
     process.stderr.write(
-      `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
+      `run: the nspawn engine does not apply these isolators; ignored: ${[...ignored].join(', ')}\n`,
     );
   if (mutable) for (const h of ['memory', 'cpu'] as const) if (hierarchies[h] !== undefined) limited.add(h);
 
@@ -445,6 +520,8 @@ function run(req: RunConfig): ExecPlan {
     ...(systemdHost && !inUnit ? [] : ['--keep-unit']),
     `--console=${interactive ? 'interactive' : 'pipe'}`,
     '--kill-signal=SIGTERM',
+    // The apps' capabilities beyond nspawn's default set (each app's launch drops to its own).
+    ...(ctx.capabilities.size > 0 ? [`--capability=${[...ctx.capabilities].join(',')}`] : []),
     '--link-journal=no',
     '--resolv-conf=off',
     '--timezone=off',
@@ -730,7 +807,9 @@ function addApp(req: AddAppRequest): AddedApp {
     metadataUrl: state.metadataUrl ?? '',
     interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
+    hostCapabilities: containerCapabilities(req.pod),
     ignored: new Set(),
+    capabilities: new Set(),
     limited: new Set(),
     lowers: new Set(),
     volumes: new Map(),
@@ -758,7 +837,7 @@ function addApp(req: AddAppRequest): AddedApp {
   );
   if (ignored.length > 0)
     process.stderr.write(
-      `add: the nspawn engine does not apply isolators yet; ignored: ${ignored.join(', ')}\n`,
+      `add: the nspawn engine does not apply these isolators; ignored: ${ignored.join(', ')}\n`,
     );
   mkdirSync(path.join(R, LOGS_DIR, req.app), { recursive: true });
   mkdirSync(path.join(R, SUP_DIR, 'app'), { recursive: true });

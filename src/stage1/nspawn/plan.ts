@@ -9,13 +9,15 @@
  *   and when nspawn ends unregisters the pod from the metadata service, tears down the CNI networks, removes the cgroups and exits with the
  *   pod's code. fd 3 (the lock) stays with the plan and with nspawn;
  * - each app's `launch.sh` (inside the pod, run by chroot.sh in a private mount namespace): its
- *   mounts, then `env -i` → `setpriv` → `unshare --root --wd --setuid` → the app;
+ *   mounts, then `env -i` → `perl launch.pl` (chroot, working dir, credentials, capabilities,
+ *   no_new_privs, seccomp) → the app;
  * - `rkt enter`: nsenter into the app's namespaces, root and working directory, as its user.
  */
 import path from 'node:path';
 import { POD_FILES } from '../../pod-layout.js';
 import { shQuote as q } from '../oci/runtime.js';
-import { appExecLine, flyEnterScript, type FlyCredentials } from '../fly/plan.js';
+import { RKT_FAILURE, RocketError } from '../../errors.js';
+import { flyEnterScript, type FlyCredentials } from '../fly/plan.js';
 
 /** Where the plan records nspawn's pid (relative to the pod dir). */
 export const NSPAWN_PID = path.join('stage1', 'nspawn-pid');
@@ -106,8 +108,52 @@ export interface LaunchInput {
   exec: string[];
   /** Cgroups (v1 dirs bound into the pod) the process joins first, with the values to write. */
   limits?: { dir: string; values: [string, string][] }[];
+  /** The capabilities, no_new_privs, oom score and seccomp filter (launch.pl applies them). */
+  isolation?: LaunchIsolation;
   /** For the main process: the marker of its start (`status/<app>-started`), then USR1 to the supervisor. */
   started?: string;
+}
+
+/** What an app's launch applies after its chroot (as the oci engine computes it). */
+export interface LaunchIsolation {
+  /** The bounding set (capability numbers); a root app's effective and permitted sets too. */
+  capabilities: number[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  /** The compiled filter's file (classic BPF), as the container sees it. */
+  seccomp?: string;
+}
+
+/** launch.pl's system call numbers (prctl, capset, setresuid, setresgid, setgroups) by Node arch. */
+const LAUNCH_SYSCALLS: Record<string, string> = {
+  x64: '157,126,117,119,116',
+  arm64: '167,91,147,149,159',
+};
+
+/** The launch's last command: launch.pl chroots, sets the credentials and isolation, execs the app. */
+export function launchExecLine(
+  p: Pick<LaunchInput, 'env' | 'user' | 'rootfs' | 'workingDir' | 'exec' | 'isolation'>,
+  arch: string = process.arch,
+): string {
+  const nr = LAUNCH_SYSCALLS[arch];
+  if (nr === undefined)
+    throw new RocketError(`the nspawn engine does not know the system calls of ${arch}`, RKT_FAILURE);
+  const iso = p.isolation ?? { capabilities: [], noNewPrivileges: false };
+  return [
+    'exec env -i --default-signal perl /rkt/launch.pl',
+    nr,
+    q(p.rootfs),
+    q(p.workingDir),
+    String(p.user.uid),
+    String(p.user.gid),
+    q(p.user.groups.join(',')),
+    q(iso.capabilities.join(',')),
+    iso.noNewPrivileges ? '1' : '0',
+    q(iso.seccomp ?? ''),
+    ...p.env.map(q),
+    '--',
+    ...p.exec.map(q),
+  ].join(' ');
 }
 
 function mountLines(m: LaunchMount): string[] {
@@ -158,8 +204,12 @@ export function launchScript(p: LaunchInput): string {
     `[ -d ${q(p.workingDirOutside)} ] || fail ${q(`app ${p.app}: working directory ${p.workingDir} does not exist`)}`,
   );
   // The supervisor is the pod's init (pid 1 here); its USR1 trap reads the markers.
+  if (p.isolation?.oomScoreAdj !== undefined)
+    L.push(
+      `echo ${p.isolation.oomScoreAdj} >/proc/self/oom_score_adj || fail ${q(`cannot set the oom score of app ${p.app}`)}`,
+    );
   if (p.started !== undefined) L.push(`: >${q(p.started)}`, 'kill -s USR1 1 2>/dev/null');
-  L.push(appExecLine('--default-signal', p));
+  L.push(launchExecLine(p));
   return L.join('\n') + '\n';
 }
 
