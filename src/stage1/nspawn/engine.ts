@@ -19,6 +19,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -95,7 +96,16 @@ export interface NspawnPodState {
   limits?: ('memory' | 'cpu')[];
   /** The pod's AC_METADATA_URL if it registered (the apps added later share its token). */
   metadataUrl?: string;
+  /**
+   * A sandbox's propagation dir (`stage1/incoming`, a shared mount on the host that the container
+   * receives), and the host volumes of apps added later bound into it on the host, by name.
+   */
+  incoming?: boolean;
+  bound?: Record<string, string>;
 }
+
+/** A sandbox's propagation dir in the pod dir (see NspawnPodState.incoming). */
+export const INCOMING = path.join('stage1', 'incoming');
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
 export const STAGE1_ROOTFS = path.join('stage1', 'rootfs');
@@ -270,6 +280,8 @@ interface AppsContext {
   interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
+  /** Where the container has a volume (default: `/rkt/volumes/<name>`, bound by nspawn). */
+  volumeSource?: (name: string, source: string, recursive: boolean) => string;
   /** The capabilities apps may be given (the container's bounding set), for apps added later. */
   hostCapabilities?: readonly string[] | undefined;
   /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes, */
@@ -379,7 +391,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
     });
     mounts.push({
       kind: 'bind',
-      source: path.posix.join('/rkt/volumes', v.name),
+      source: ctx.volumeSource?.(v.name, v.source, v.recursive) ?? path.posix.join('/rkt/volumes', v.name),
       target: at(v.inner),
       recursive: v.recursive,
       readOnly: v.readOnly,
@@ -557,6 +569,7 @@ function run(req: RunConfig): ExecPlan {
           ...(treeRoot !== undefined ? { treeRoot } : {}),
           volumes: [...volumes.keys()],
           limits: [...limited],
+          incoming: true,
           ...(req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
         }
       : {}),
@@ -598,6 +611,7 @@ function run(req: RunConfig): ExecPlan {
       mdsUnregister: req.metadata.unregister,
       ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
+      ...(mutable ? { incoming: INCOMING } : {}),
     }),
   };
 }
@@ -814,6 +828,43 @@ function addApp(req: AddAppRequest): AddedApp {
     lowers: new Set(),
     volumes: new Map(),
   };
+  // A volume the container was not started with: an empty one is in the pod dir, which it has; a
+  // host one is bound on the host into the propagation dir, whose mounts the container receives.
+  const bound: Record<string, string> = { ...state.bound };
+  const made: string[] = [];
+  ctx.volumeSource = (name, source, recursive) => {
+    if ((state.volumes ?? []).includes(name)) return path.posix.join('/rkt/volumes', name);
+    if (source.startsWith(`${R}/`)) return source;
+    if (state.incoming !== true)
+      fail(
+        `app ${JSON.stringify(req.app)}: volume ${JSON.stringify(name)} is not the pod's, and this sandbox cannot receive volumes (started by an older version)`,
+      );
+    const target = path.join(R, INCOMING, name);
+    const known = bound[name];
+    if (known !== undefined) {
+      if (known !== source)
+        fail(`volume ${JSON.stringify(name)} of pod ${req.pod.uuid} is already ${known}, not ${source}`);
+      return target;
+    }
+    let dir: boolean;
+    try {
+      dir = statSync(source).isDirectory();
+    } catch {
+      return fail(`volume ${JSON.stringify(name)}: source ${source} does not exist`);
+    }
+    if (dir) mkdirSync(target, { recursive: true });
+    else writeFileSync(target, '');
+    const r = host().mount.mount([recursive ? '--rbind' : '--bind', source, target]);
+    if (r.status !== 0) {
+      rmSync(target, { recursive: true, force: true });
+      fail(
+        `cannot bind volume ${JSON.stringify(name)} (${source}) into pod ${req.pod.uuid}: ${failureText(r, 'mount')}`,
+      );
+    }
+    made.push(target);
+    bound[name] = source;
+    return target;
+  };
   let prepared;
   try {
     prepared = prepareApp(ctx, i);
@@ -821,12 +872,11 @@ function addApp(req: AddAppRequest): AddedApp {
     for (const l of ctx.lowers)
       if (root === undefined || !l.startsWith(`${root}/`))
         fail(`app ${JSON.stringify(req.app)}: its image tree ${l} is not in the pod's tree store`);
-    for (const v of ctx.volumes.keys())
-      if (!(state.volumes ?? []).includes(v))
-        fail(
-          `app ${JSON.stringify(req.app)}: volume ${JSON.stringify(v)} is not the pod's: the nspawn engine binds volumes when the sandbox starts (rkt app sandbox --volume)`,
-        );
   } catch (err) {
+    for (const t of made) {
+      host().mount.umount(t, { lazy: true });
+      rmSync(t, { recursive: true, force: true });
+    }
     for (const f of appFiles(req.app)) rmSync(path.join(R, f), { recursive: true, force: true });
     throw err;
   }
@@ -845,6 +895,7 @@ function addApp(req: AddAppRequest): AddedApp {
   const next: NspawnPodState = {
     ...state,
     apps: [...state.apps.filter((a) => a.name !== req.app), prepared.state],
+    ...(Object.keys(bound).length > 0 ? { bound } : {}),
   };
   writeEngineState(R, next);
   return { configFiles: [], hostNetwork: state.hostNetwork };

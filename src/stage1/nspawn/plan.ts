@@ -40,6 +40,12 @@ export interface NspawnPlanInput {
   mdsUnregister?: string;
   /** Cgroup dirs to make before nspawn starts (bound into the pod for the apps' limits). */
   limitDirs?: string[];
+  /**
+   * A sandbox's propagation dir (relative to the pod dir): made a shared mount of its own on the
+   * host, received by nspawn's namespace (a slave of the host's) and so by the container, where
+   * `rkt app add` binds the host volumes of apps added later; unmounted at the end.
+   */
+  incoming?: string;
 }
 
 /** The script that runs nspawn, inside `unshare --mount`: cgroup, private /run/systemd/nspawn. */
@@ -71,7 +77,13 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
       `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
       `echo $$ >"$R"/${q(POD_FILES.pid)}`,
-      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.moveToCgroup ? '1' : "''"} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
+      ...(p.incoming !== undefined
+        ? [
+            `I="$R"/${q(p.incoming)}`,
+            'mkdir -p "$I" && mount --bind "$I" "$I" && mount --make-private "$I" && mount --make-shared "$I" || { echo "rkt: cannot make the propagation dir $I" >&2; exit 254; }',
+          ]
+        : []),
+      `unshare --mount --propagation ${p.incoming !== undefined ? 'slave' : 'private'} -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.moveToCgroup ? '1' : "''"} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
       'n=$!',
       `echo $n >"$R"/${q(NSPAWN_PID)}`,
       // nspawn passes SIGTERM on to the pod's init (--kill-signal), the supervisor's graceful stop.
@@ -82,6 +94,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       "trap '' TERM INT HUP",
       ...(p.mdsUnregister !== undefined && p.mdsUnregister !== '' ? [p.mdsUnregister] : []),
       ...teardown,
+      ...(p.incoming !== undefined ? ['umount --recursive --lazy "$I" 2>/dev/null'] : []),
       'for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done',
       'exit $rc',
     ].join('\n') + '\n'

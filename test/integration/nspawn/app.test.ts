@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -266,6 +266,37 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     assert.equal(res.code, 0, res.stderr);
     assert.equal((await podState(uuid))['state'], 'exited');
     await assertNothingLeft(uuid);
+  });
+
+  it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', async () => {
+    const vol = mkdtempSync(join(work, 'vol-'));
+    writeFileSync(join(vol, 'from-host'), 'written on the host\n');
+    const { pod, uuid } = await sandbox('--engine=nspawn');
+    await ok(
+      'app',
+      'add',
+      uuid,
+      first,
+      '--name=late',
+      `--mnt-volume=name=data,kind=host,source=${vol},target=/data`,
+      `--mnt-volume=name=ro,kind=host,source=${vol},target=/ro,readOnly=true`,
+      '--exec',
+      '/bin/sh',
+      '--',
+      '-c',
+      'cat /data/from-host >/data/seen; echo x >/ro/no 2>/dev/null || echo read-only >/data/ro; echo from the app >/data/from-app.tmp; mv /data/from-app.tmp /data/from-app; trap "exit 0" TERM; while :; do sleep 0.05; done',
+    );
+    await ok('app', 'start', uuid, '--app=late');
+    await waitFor('the app to write', () => existsSync(join(vol, 'from-app')));
+    assert.equal(readFileSync(join(vol, 'from-app'), 'utf8'), 'from the app\n');
+    assert.equal(readFileSync(join(vol, 'seen'), 'utf8'), 'written on the host\n');
+    assert.equal(readFileSync(join(vol, 'ro'), 'utf8'), 'read-only\n');
+    assert.ok(!existsSync(join(vol, 'no')));
+    assert.equal(await ok('stop', uuid), `${uuid}\n`);
+    const res = await pod.done;
+    assert.equal(res.code, 0, res.stderr);
+    await assertNothingLeft(uuid);
+    assert.equal(readFileSync(join(vol, 'from-host'), 'utf8'), 'written on the host\n');
   });
 
   it('stage1-coreos by name; the supervisor SIGKILLed with an app running: the pod has exited, app start is refused, gc leaves nothing', async () => {
