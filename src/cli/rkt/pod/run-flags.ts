@@ -652,6 +652,11 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   },
   'user-label': { value: 'string', description: 'set the app\'s labels (example: "--user-label=foo=bar")' },
   mount: { value: 'string', description: 'mount point binding a volume to a path within an app' },
+  'mnt-volume': {
+    value: 'string',
+    description:
+      "rkt app add: a volume of the app's own mounted in it (name=NAME,kind=host,source=PATH,target=PATH[,readOnly=true])",
+  },
   volume: {
     value: 'string',
     description: 'volumes to mount into the pod (example: "--volume=data,kind=host,source=/srv/data")',
