@@ -59,6 +59,7 @@ import {
   supervisorProgram,
 } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
+import { APP_NOTIFY_DIR, prepareSystemd, supportsNotify, type AppSystemd } from '../oci/systemd.js';
 import { shQuote as q, which } from '../oci/runtime.js';
 import { ALL_CAPABILITIES, APPC_DEFAULT_PATH, hostBoundingSet, ociConfigForApp } from '../oci/spec.js';
 import type { OciSeccomp } from '../oci/seccomp.js';
@@ -225,11 +226,13 @@ function appEnvironment(
   app: { environment?: { name: string; value: string }[] },
   name: string,
   metadataUrl: string,
+  notify: boolean,
 ): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
   env.set('AC_METADATA_URL', metadataUrl);
+  if (notify) env.set('NOTIFY_SOCKET', `${APP_NOTIFY_DIR}/notify`);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -280,6 +283,8 @@ interface AppsContext {
   interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
+  /** `rkt run`'s apps (not those added to a sandbox): gathered, those that support sd_notify. */
+  notifyApps?: AppSystemd[];
   /** Where the container has a volume (default: `/rkt/volumes/<name>`, bound by nspawn). */
   volumeSource?: (name: string, source: string, recursive: boolean) => string;
   /** The capabilities apps may be given (the container's bounding set), for apps added later. */
@@ -397,7 +402,22 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       readOnly: v.readOnly,
     });
   }
-  const env = appEnvironment(app, ra.name, ctx.metadataUrl);
+  // An app that supports sd_notify (rkt run's apps): its socket dir from the relay, which the
+  // supervisor starts (the oci engine's, src/stage1/oci/systemd.ts), and NOTIFY_SOCKET.
+  const notify =
+    ctx.notifyApps !== undefined && supportsNotify(ra, path.join(path.dirname(lower), 'manifest'));
+  if (notify) {
+    ctx.notifyApps?.push({ name: ra.name, notify: true });
+    mkdirSync(path.join(P, 'stage1', 'notify', ra.name), { recursive: true });
+    mounts.push({
+      kind: 'bind',
+      source: path.join(R, 'stage1', 'notify', ra.name),
+      target: at(APP_NOTIFY_DIR),
+      recursive: false,
+      readOnly: false,
+    });
+  }
+  const env = appEnvironment(app, ra.name, ctx.metadataUrl, notify);
   const id = `rkt-${ctx.uuid}-${ra.name}`;
   const launch = (exec: string[], started: boolean) =>
     launchScript({
@@ -438,7 +458,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
         ...(overlay !== undefined ? { overlay } : {}),
         io,
       },
-      { notify: false, listen: { args: '', redirects: '' } },
+      { notify, listen: { args: '', redirects: '' } },
     ),
   };
 }
@@ -480,6 +500,7 @@ function run(req: RunConfig): ExecPlan {
       (manifest.isolators ?? []).map((i) => i.name).filter((n) => !APPLIED_POD_ISOLATORS.has(n)),
     ),
     capabilities: new Set(),
+    notifyApps: [],
     limited: new Set(),
     lowers: new Set(),
     volumes: new Map(),
@@ -575,6 +596,7 @@ function run(req: RunConfig): ExecPlan {
       : {}),
   };
   writeEngineState(P, state);
+  const { relayApps } = prepareSystemd(P, ctx.notifyApps ?? []);
   mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
   for (const a of prepared) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.state.name}.env`), a.env);
   writeFileSync(
@@ -591,7 +613,7 @@ function run(req: RunConfig): ExecPlan {
       LOGS: logs !== undefined,
       LOGMAX: logs?.max,
       LOGEPOCH: logs?.epoch,
-      RELAY_APPS: '',
+      RELAY_APPS: relayApps.join(' '),
       LISTEN_COUNT: 0,
       STOP_TIMEOUT: DEFAULT_STOP_TIMEOUT,
       MUTABLE: mutable,

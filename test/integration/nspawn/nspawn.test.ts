@@ -14,6 +14,7 @@ import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../../src/appc/values
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { hostBoundingSet } from '../../../src/stage1/oci/spec.js';
 import { Rkt, buildAci, podTestSkip, rktBin, waitFor } from '../fly/fixture.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 const skip = podTestSkip('systemd-nspawn');
@@ -489,6 +490,53 @@ describe(
         Number(field(open.stdout, 'Seccomp_filters')) + 1,
         `${guarded.stdout}\n${open.stdout}`,
       );
+    });
+
+    it('is ready (rkt status --wait-ready) only once an app that supports sd_notify sent READY=1', async () => {
+      const flag = join(rkt.work, 'notify-flag');
+      mkdirSync(flag);
+      const notifier = buildBusyboxAci(rkt.work, 'notifier', {
+        applets: ['sh', 'sleep', 'ln', 'logger', 'printf', 'test'],
+        dirs: ['tmp', 'flag'],
+        app: {
+          exec: [
+            '/bin/sh',
+            '-c',
+            // busybox logger writes a syslog datagram to /dev/log: its second line is READY=1.
+            'test -S "$NOTIFY_SOCKET" || exit 7; : >/flag/waiting; while [ ! -e /flag/go ]; do sleep 0.05; done; ' +
+              'ln -s "$NOTIFY_SOCKET" /tmp/log && ln -sf /tmp/log /dev/log && logger "$(printf \'not yet\\nREADY=1\')"; ' +
+              'trap "exit 0" TERM; while :; do sleep 0.05; done',
+          ],
+          mountPoints: [{ name: 'flag', path: '/flag' }],
+        },
+        annotations: [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
+      });
+      const { pod, uuid } = await rkt.startPod([
+        NSPAWN,
+        '--net=none',
+        `--volume=flag,kind=host,source=${flag}`,
+        notifier,
+        '---',
+        root,
+        ...sh('test -z "$NOTIFY_SOCKET" || exit 8; trap "exit 0" TERM; while :; do sleep 0.05; done'),
+      ]);
+      const R = join(rkt.data, 'pods', 'run', uuid);
+      const status = join(R, 'stage1', 'rootfs', 'rkt', 'status');
+      await waitFor(
+        'both apps to start and the notifier to wait',
+        () =>
+          existsSync(join(status, 'notifier-started')) &&
+          existsSync(join(status, 'root-started')) &&
+          existsSync(join(flag, 'waiting')),
+      );
+      assert.ok(!existsSync(join(R, 'stage1', 'rootfs', 'rkt', 'supervisor-status')), 'ready too early');
+      writeFileSync(join(flag, 'go'), '');
+      const ready = await rkt.run('status', '--wait-ready=60s', uuid);
+      assert.equal(ready.code, 0, ready.stderr);
+      assert.ok(existsSync(join(status, 'notifier-ready')));
+      assert.equal((await rkt.run('stop', uuid)).code, 0);
+      const r = await pod.done;
+      assert.equal(r.code, 0, r.stderr);
     });
 
     it('gives the same output as the oci and fly engines for the same image', async () => {
