@@ -198,6 +198,17 @@ describe('nspawn scripts', () => {
       ).slice(0, 3),
       ['/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u', '', 'systemd-nspawn'],
     );
+    // A sandbox: its propagation dir, a shared mount of its own on the host, made before nspawn
+    // starts in a slave namespace, unmounted after nspawn ended; a pod of rkt run has none.
+    const sb = nspawnPlanScript({ ...base, cni: false, incoming: 'stage1/incoming' });
+    parses(sb);
+    const sl = sb.split('\n');
+    const idx = (re: RegExp): number => sl.findIndex((l) => re.test(l));
+    assert.ok(idx(/mount --make-private "\$I" && mount --make-shared "\$I"/) >= 0, sb);
+    assert.ok(idx(/make-shared/) < idx(/^unshare --mount --propagation slave /), sb);
+    assert.ok(idx(/^while \[ -z "\$rc" \]/) < idx(/^umount --recursive --lazy "\$I"/), sb);
+    assert.match(none, /^unshare --mount --propagation private /m);
+    assert.doesNotMatch(none, /make-shared|umount/);
     const enter = nspawnEnterScript(42, user, ['A=b c'], ['/bin/sh', '-c', 'echo $x']);
     parses(enter);
     assert.deepEqual(words(lineOf(enter, 'exec ')).slice(7), [
