@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,7 +25,7 @@ import {
   type RunResult,
   type Running,
 } from '../../helpers.js';
-import { attachTestBody } from '../app-attach.js';
+import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -130,6 +130,22 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await waitFor('the supervisor', () => existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'ctl')));
     return { pod, uuid };
   }
+
+  /** What the shared test bodies (app-bodies.ts) need, for a sandbox of this engine. */
+  const world = (): AppWorld => ({
+    rktBin,
+    work,
+    data,
+    env,
+    children,
+    first,
+    second,
+    rkt,
+    ok,
+    appState,
+    sandbox: () => sandbox('--engine=nspawn'),
+    nothingLeft: assertNothingLeft,
+  });
 
   async function assertNothingLeft(uuid: string): Promise<void> {
     await ok('gc', '--grace-period=0s');
@@ -269,36 +285,8 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await assertNothingLeft(uuid);
   });
 
-  it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', async () => {
-    const vol = mkdtempSync(join(work, 'vol-'));
-    writeFileSync(join(vol, 'from-host'), 'written on the host\n');
-    const { pod, uuid } = await sandbox('--engine=nspawn');
-    await ok(
-      'app',
-      'add',
-      uuid,
-      first,
-      '--name=late',
-      `--mnt-volume=name=data,kind=host,source=${vol},target=/data`,
-      `--mnt-volume=name=ro,kind=host,source=${vol},target=/ro,readOnly=true`,
-      '--exec',
-      '/bin/sh',
-      '--',
-      '-c',
-      'cat /data/from-host >/data/seen; echo x >/ro/no 2>/dev/null || echo read-only >/data/ro; echo from the app >/data/from-app.tmp; mv /data/from-app.tmp /data/from-app; trap "exit 0" TERM; while :; do sleep 0.05; done',
-    );
-    await ok('app', 'start', uuid, '--app=late');
-    await waitFor('the app to write', () => existsSync(join(vol, 'from-app')));
-    assert.equal(readFileSync(join(vol, 'from-app'), 'utf8'), 'from the app\n');
-    assert.equal(readFileSync(join(vol, 'seen'), 'utf8'), 'written on the host\n');
-    assert.equal(readFileSync(join(vol, 'ro'), 'utf8'), 'read-only\n');
-    assert.ok(!existsSync(join(vol, 'no')));
-    assert.equal(await ok('stop', uuid), `${uuid}\n`);
-    const res = await pod.done;
-    assert.equal(res.code, 0, res.stderr);
-    await assertNothingLeft(uuid);
-    assert.equal(readFileSync(join(vol, 'from-host'), 'utf8'), 'written on the host\n');
-  });
+  it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', () =>
+    mntVolumeTestBody(world()));
 
   it('stage1-coreos by name; the supervisor SIGKILLed with an app running: the pod has exited, app start is refused, gc leaves nothing', async () => {
     const { pod, uuid } = await sandbox('--stage1-name=coreos.com/rkt/stage1-coreos:1.30.0');
@@ -328,17 +316,5 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
   });
 
   it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', () =>
-    attachTestBody({
-      rktBin,
-      data,
-      env,
-      children,
-      first,
-      second,
-      rkt,
-      ok,
-      appState,
-      sandbox: () => sandbox('--engine=nspawn'),
-      nothingLeft: assertNothingLeft,
-    }));
+    attachTestBody(world()));
 });

@@ -22,7 +22,7 @@ import {
   type RunResult,
   skipUnlessCI,
 } from '../../helpers.js';
-import { attachTestBody } from '../app-attach.js';
+import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -361,20 +361,27 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assertNothingLeft(uuid, label);
         });
 
+        /** What the shared test bodies (app-bodies.ts) need, for a sandbox of this runtime. */
+        const world = (): AppWorld => ({
+          rktBin,
+          work,
+          data,
+          env,
+          children,
+          first,
+          second,
+          rkt,
+          ok,
+          appState,
+          sandbox: () => sandbox(engine),
+          nothingLeft: (uuid) => Promise.resolve(assertNothingLeft(uuid, label)),
+        });
+
         it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', () =>
-          attachTestBody({
-            rktBin,
-            data,
-            env,
-            children,
-            first,
-            second,
-            rkt,
-            ok,
-            appState,
-            sandbox: () => sandbox(engine),
-            nothingLeft: (uuid) => Promise.resolve(assertNothingLeft(uuid, label)),
-          }));
+          attachTestBody(world()));
+
+        it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', () =>
+          mntVolumeTestBody(world()));
 
         it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
           const empty = await sandbox(engine);

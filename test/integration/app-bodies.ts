@@ -1,15 +1,17 @@
 /**
- * The `rkt attach` test body shared by the engines' `rkt app` tests (run/app.test.ts for oci on
- * crun and runc, nspawn/app.test.ts): the same steps, given each file's sandbox and helpers.
+ * Test bodies shared by the engines' `rkt app` tests (run/app.test.ts for oci on crun and runc,
+ * nspawn/app.test.ts): the same steps, given each file's sandbox and helpers.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor, type Running, type RunResult } from '../helpers.js';
 
-export interface AttachWorld {
+export interface AppWorld {
   rktBin: string;
+  /** A temp dir of the test's. */
+  work: string;
   data: string;
   env: NodeJS.ProcessEnv;
   children: Set<ChildProcess>;
@@ -30,7 +32,7 @@ export interface AttachWorld {
  * and `exit 3` ending the attach, a line into the streams answered on stdout and stderr, an
  * input-only attach, the attach ending when its app is stopped; the pod stopped, gc leaving nothing.
  */
-export async function attachTestBody(w: AttachWorld): Promise<void> {
+export async function attachTestBody(w: AppWorld): Promise<void> {
   const { ok, rkt } = w;
   const { pod, uuid } = await w.sandbox();
   const io = (mode: string): string[] => ['--stdin', '--stdout', '--stderr'].map((f) => `${f}=${mode}`);
@@ -118,4 +120,41 @@ export async function attachTestBody(w: AttachWorld): Promise<void> {
   assert.equal(res.code, 0, res.stderr);
   await ok('gc', '--grace-period=0s');
   await w.nothingLeft(uuid);
+}
+
+/**
+ * An app added to a running sandbox with `--mnt-volume` host volumes (one read-only) reads a file
+ * the test wrote on the host and writes one the host sees; the pod stopped, gc leaves nothing.
+ */
+export async function mntVolumeTestBody(w: AppWorld): Promise<void> {
+  const { ok } = w;
+  const vol = mkdtempSync(join(w.work, 'vol-'));
+  writeFileSync(join(vol, 'from-host'), 'written on the host\n');
+  const { pod, uuid } = await w.sandbox();
+  await ok(
+    'app',
+    'add',
+    uuid,
+    w.first,
+    '--name=late',
+    `--mnt-volume=name=data,kind=host,source=${vol},target=/data`,
+    `--mnt-volume=name=ro,kind=host,source=${vol},target=/ro,readOnly=true`,
+    '--exec',
+    '/bin/sh',
+    '--',
+    '-c',
+    'cat /data/from-host >/data/seen; echo x >/ro/no 2>/dev/null || echo read-only >/data/ro; echo from the app >/data/from-app.tmp; mv /data/from-app.tmp /data/from-app; trap "exit 0" TERM; while :; do sleep 0.05; done',
+  );
+  await ok('app', 'start', uuid, '--app=late');
+  await waitFor('the app to write', () => existsSync(join(vol, 'from-app')));
+  assert.equal(readFileSync(join(vol, 'from-app'), 'utf8'), 'from the app\n');
+  assert.equal(readFileSync(join(vol, 'seen'), 'utf8'), 'written on the host\n');
+  assert.equal(readFileSync(join(vol, 'ro'), 'utf8'), 'read-only\n');
+  assert.ok(!existsSync(join(vol, 'no')));
+  assert.equal(await ok('stop', uuid), `${uuid}\n`);
+  const res = await pod.done;
+  assert.equal(res.code, 0, res.stderr);
+  await ok('gc', '--grace-period=0s');
+  await w.nothingLeft(uuid);
+  assert.equal(readFileSync(join(vol, 'from-host'), 'utf8'), 'written on the host\n');
 }
