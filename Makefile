@@ -12,6 +12,7 @@ lint:
 	shellcheck -s sh src/stage1/oci/supervisor.sh
 	shellcheck -s sh -x bin/rkt src/stage1/oci/fast.sh
 	shellcheck -s sh src/stage1/nspawn/chroot.sh
+	perl -cw src/stage1/nspawn/launch.pl
 	shellcheck -s sh src/stage1/kvm/guest-init.sh
 
 demo: setup

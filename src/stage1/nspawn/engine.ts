@@ -19,6 +19,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -58,15 +59,25 @@ import {
   supervisorProgram,
 } from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
+import { APP_NOTIFY_DIR, prepareSystemd, supportsNotify, type AppSystemd } from '../oci/systemd.js';
 import { shQuote as q, which } from '../oci/runtime.js';
-import { APPC_DEFAULT_PATH, ociConfigForApp } from '../oci/spec.js';
+import { ALL_CAPABILITIES, APPC_DEFAULT_PATH, hostBoundingSet, ociConfigForApp } from '../oci/spec.js';
+import type { OciSeccomp } from '../oci/seccomp.js';
+import { seccompBpfData } from '../oci/seccomp-bpf.js';
 import { resolveAppUser } from '../oci/user.js';
 import { targetIn } from '../fly/mounts.js';
 import type { FlyCredentials } from '../fly/plan.js';
 import { LOGS_DIR } from '../../logs/format.js';
 import { stdinTerminal } from '../tty.js';
 import { appVolumes } from '../volumes.js';
-import { NSPAWN_PID, launchScript, nspawnEnterScript, nspawnPlanScript, type LaunchMount } from './plan.js';
+import {
+  NSPAWN_PID,
+  launchScript,
+  nspawnEnterScript,
+  nspawnPlanScript,
+  type LaunchIsolation,
+  type LaunchMount,
+} from './plan.js';
 
 /** What the engine records in the pod dir (`stage1/engine.json`) for stop, enter and gc. */
 export interface NspawnPodState {
@@ -86,7 +97,16 @@ export interface NspawnPodState {
   limits?: ('memory' | 'cpu')[];
   /** The pod's AC_METADATA_URL if it registered (the apps added later share its token). */
   metadataUrl?: string;
+  /**
+   * A sandbox's propagation dir (`stage1/incoming`, a shared mount on the host that the container
+   * receives), and the host volumes of apps added later bound into it on the host, by name.
+   */
+  incoming?: boolean;
+  bound?: Record<string, string>;
 }
+
+/** A sandbox's propagation dir in the pod dir (see NspawnPodState.incoming). */
+export const INCOMING = path.join('stage1', 'incoming');
 
 /** Where the stage1 tree, the container's root, is in the pod dir. */
 export const STAGE1_ROOTFS = path.join('stage1', 'rootfs');
@@ -102,9 +122,9 @@ function bindable(p: string, what: string): string {
   return p;
 }
 
-/** The chroot launcher shipped next to the supervisor (src/stage1/nspawn/chroot.sh). */
-function chrootProgram(): string {
-  const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', 'chroot.sh');
+/** The app launchers shipped next to the supervisor (src/stage1/nspawn/chroot.sh, launch.pl). */
+function launcherProgram(name: 'chroot.sh' | 'launch.pl'): string {
+  const p = path.join(path.dirname(supervisorProgram()), '..', 'nspawn', name);
   if (!existsSync(p)) fail(`cannot find the nspawn app launcher ${p}`);
   return p;
 }
@@ -123,13 +143,37 @@ function v1Hierarchy(name: 'memory' | 'cpu'): string | undefined {
   }
 }
 
-/** The memory and cpu limits of an app (its isolators and the pod's), computed as the oci engine does. */
-function appLimits(
+/** The isolators the launch applies (as the oci engine computes them), besides memory and cpu. */
+const APPLIED_ISOLATORS = new Set([
+  'os/linux/capabilities-retain-set',
+  'os/linux/capabilities-remove-set',
+  'os/linux/no-new-privileges',
+  'os/linux/oom-score-adj',
+  'os/linux/seccomp-retain-set',
+  'os/linux/seccomp-remove-set',
+]);
+/** Of those, what the oci engine takes from the pod's isolators too. */
+const APPLIED_POD_ISOLATORS = new Set(['os/linux/no-new-privileges', 'os/linux/oom-score-adj']);
+
+/**
+ * An app's isolation, computed as the oci engine does (its `ociConfigForApp`, the app's and the
+ * pod's isolators): memory and cpu limits, the capability bounding set (a root app's effective
+ * and permitted sets), no_new_privs, the oom score and the seccomp filter.
+ */
+function appIsolation(
   manifest: PodManifest,
   ra: RuntimeApp,
   user: { uid: number; gid: number },
   insecure: RunConfig['insecure'],
-): { memory?: number; cpu?: { quota?: number; period?: number; shares?: number } } {
+  hostCapabilities: readonly string[] | undefined,
+): {
+  memory?: number;
+  cpu?: { quota?: number; period?: number; shares?: number };
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  seccomp?: OciSeccomp;
+} {
   const app = ra.app ?? fail(`app ${JSON.stringify(ra.name)} has no app section`);
   const { config } = ociConfigForApp({
     app,
@@ -141,12 +185,29 @@ function appLimits(
     insecure,
     ignoreUnsupported: true,
     arch: process.arch,
+    ...(hostCapabilities !== undefined ? { hostCapabilities } : {}),
   });
   const r = config.linux.resources;
+  const proc = config.process;
   return {
     ...(r.memory !== undefined ? { memory: r.memory.limit } : {}),
     ...(r.cpu !== undefined ? { cpu: r.cpu } : {}),
+    capabilities: proc.capabilities.bounding,
+    noNewPrivileges: proc.noNewPrivileges,
+    ...(proc.oomScoreAdj !== undefined ? { oomScoreAdj: proc.oomScoreAdj } : {}),
+    ...(config.linux.seccomp !== undefined ? { seccomp: config.linux.seccomp } : {}),
   };
+}
+
+/** The capabilities in a running pod's container (its init's bounding set), for the apps added later. */
+function containerCapabilities(pod: EnginePod): string[] | undefined {
+  const init = podInitPid(pod);
+  if (init === undefined) return undefined;
+  try {
+    return hostBoundingSet(readFileSync(`/proc/${init}/status`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether this process runs in a systemd unit's cgroup (`….service` or `….scope`). */
@@ -165,11 +226,13 @@ function appEnvironment(
   app: { environment?: { name: string; value: string }[] },
   name: string,
   metadataUrl: string,
+  notify: boolean,
 ): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
   env.set('AC_METADATA_URL', metadataUrl);
+  if (notify) env.set('NOTIFY_SOCKET', `${APP_NOTIFY_DIR}/notify`);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -197,7 +260,8 @@ function layStage1(P: string): string[] {
     }
   }
   copyFileSync(supervisorProgram(), path.join(root, 'rkt', 'supervisor.sh'));
-  copyFileSync(chrootProgram(), path.join(root, 'rkt', 'chroot.sh'));
+  for (const f of ['chroot.sh', 'launch.pl'] as const)
+    copyFileSync(launcherProgram(f), path.join(root, 'rkt', f));
   return binds;
 }
 
@@ -219,8 +283,16 @@ interface AppsContext {
   interactive: boolean;
   /** The cgroup v1 hierarchies the apps' limits may go to (bound into the pod). */
   hierarchies: { memory?: string | undefined; cpu?: string | undefined };
-  /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes. */
+  /** `rkt run`'s apps (not those added to a sandbox): gathered, those that support sd_notify. */
+  notifyApps?: AppSystemd[];
+  /** Where the container has a volume (default: `/rkt/volumes/<name>`, bound by nspawn). */
+  volumeSource?: (name: string, source: string, recursive: boolean) => string;
+  /** The capabilities apps may be given (the container's bounding set), for apps added later. */
+  hostCapabilities?: readonly string[] | undefined;
+  /** Gathered: the isolators not applied, the hierarchies used, the image trees, the volumes, */
   ignored: Set<string>;
+  /** and the capabilities the apps are given (the container must have them). */
+  capabilities: Set<string>;
   limited: Set<'memory' | 'cpu'>;
   lowers: Set<string>;
   volumes: Map<string, { source: string; recursive: boolean }>;
@@ -234,7 +306,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   const { P, R } = ctx;
   const ra = ctx.manifest.apps[i] ?? fail(`no app ${i} in the pod manifest`);
   const { app, exec, workingDir, lower } = appExecBasics(ra, P, ctx.dataDir);
-  for (const iso of app.isolators ?? []) ctx.ignored.add(iso.name);
+  for (const iso of app.isolators ?? []) if (!APPLIED_ISOLATORS.has(iso.name)) ctx.ignored.add(iso.name);
   // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
   // the pod dir, which the host sees at the same path.
   const io = appIo(ra);
@@ -259,7 +331,23 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   }
   const u = resolveAppUser(lower, app, ra.name);
   const user: FlyCredentials = { uid: u.uid, gid: u.gid, groups: u.additionalGids };
-  const lim = appLimits(ctx.manifest, ra, u, ctx.insecure);
+  const lim = appIsolation(ctx.manifest, ra, u, ctx.insecure, ctx.hostCapabilities);
+  for (const c of lim.capabilities) ctx.capabilities.add(c);
+  let seccompFile: string | undefined;
+  if (lim.seccomp !== undefined) {
+    const data =
+      seccompBpfData(lim.seccomp, path.join(ctx.dataDir, 'cache', 'seccomp-bpf')) ??
+      fail(`app ${JSON.stringify(ra.name)}: cannot compile its seccomp filter (libseccomp)`);
+    mkdirSync(path.join(P, 'apps', ra.name), { recursive: true });
+    writeFileSync(path.join(P, 'apps', ra.name, 'seccomp.bpf'), Buffer.from(data, 'base64'));
+    seccompFile = path.join(R, 'apps', ra.name, 'seccomp.bpf');
+  }
+  const isolation: LaunchIsolation = {
+    capabilities: lim.capabilities.map((c) => ALL_CAPABILITIES.indexOf(c)),
+    noNewPrivileges: lim.noNewPrivileges,
+    ...(lim.oomScoreAdj !== undefined ? { oomScoreAdj: lim.oomScoreAdj } : {}),
+    ...(seccompFile !== undefined ? { seccomp: seccompFile } : {}),
+  };
   const limits: { dir: string; values: [string, string][] }[] = [];
   if (lim.memory !== undefined && ctx.hierarchies.memory !== undefined) {
     ctx.limited.add('memory');
@@ -308,13 +396,28 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
     });
     mounts.push({
       kind: 'bind',
-      source: path.posix.join('/rkt/volumes', v.name),
+      source: ctx.volumeSource?.(v.name, v.source, v.recursive) ?? path.posix.join('/rkt/volumes', v.name),
       target: at(v.inner),
       recursive: v.recursive,
       readOnly: v.readOnly,
     });
   }
-  const env = appEnvironment(app, ra.name, ctx.metadataUrl);
+  // An app that supports sd_notify (rkt run's apps): its socket dir from the relay, which the
+  // supervisor starts (the oci engine's, src/stage1/oci/systemd.ts), and NOTIFY_SOCKET.
+  const notify =
+    ctx.notifyApps !== undefined && supportsNotify(ra, path.join(path.dirname(lower), 'manifest'));
+  if (notify) {
+    ctx.notifyApps?.push({ name: ra.name, notify: true });
+    mkdirSync(path.join(P, 'stage1', 'notify', ra.name), { recursive: true });
+    mounts.push({
+      kind: 'bind',
+      source: path.join(R, 'stage1', 'notify', ra.name),
+      target: at(APP_NOTIFY_DIR),
+      recursive: false,
+      readOnly: false,
+    });
+  }
+  const env = appEnvironment(app, ra.name, ctx.metadataUrl, notify);
   const id = `rkt-${ctx.uuid}-${ra.name}`;
   const launch = (exec: string[], started: boolean) =>
     launchScript({
@@ -329,6 +432,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
       workingDirOutside: at(workingDir),
       exec,
       limits,
+      isolation,
       ...(started ? { started: path.join(R, POD_FILES.appStatusDir, `${ra.name}-started`) } : {}),
     });
   const appDir = path.join('apps', ra.name);
@@ -354,7 +458,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
         ...(overlay !== undefined ? { overlay } : {}),
         io,
       },
-      { notify: false, listen: { args: '', redirects: '' } },
+      { notify, listen: { args: '', redirects: '' } },
     ),
   };
 }
@@ -392,7 +496,11 @@ function run(req: RunConfig): ExecPlan {
     metadataUrl: req.metadata.url,
     interactive: req.interactive && stdinTerminal() !== undefined,
     hierarchies: { memory: v1Hierarchy('memory'), cpu: v1Hierarchy('cpu') },
-    ignored: new Set<string>((manifest.isolators ?? []).map((i) => i.name)),
+    ignored: new Set<string>(
+      (manifest.isolators ?? []).map((i) => i.name).filter((n) => !APPLIED_POD_ISOLATORS.has(n)),
+    ),
+    capabilities: new Set(),
+    notifyApps: [],
     limited: new Set(),
     lowers: new Set(),
     volumes: new Map(),
@@ -428,7 +536,7 @@ function run(req: RunConfig): ExecPlan {
   }
   if (ignored.size > 0)
     process.stderr.write(
-      `run: the nspawn engine does not apply isolators yet; ignored: ${[...ignored].join(', ')}\n`,
+      `run: the nspawn engine does not apply these isolators; ignored: ${[...ignored].join(', ')}\n`,
     );
   if (mutable) for (const h of ['memory', 'cpu'] as const) if (hierarchies[h] !== undefined) limited.add(h);
 
@@ -445,6 +553,8 @@ function run(req: RunConfig): ExecPlan {
     ...(systemdHost && !inUnit ? [] : ['--keep-unit']),
     `--console=${interactive ? 'interactive' : 'pipe'}`,
     '--kill-signal=SIGTERM',
+    // The apps' capabilities beyond nspawn's default set (each app's launch drops to its own).
+    ...(ctx.capabilities.size > 0 ? [`--capability=${[...ctx.capabilities].join(',')}`] : []),
     '--link-journal=no',
     '--resolv-conf=off',
     '--timezone=off',
@@ -480,11 +590,13 @@ function run(req: RunConfig): ExecPlan {
           ...(treeRoot !== undefined ? { treeRoot } : {}),
           volumes: [...volumes.keys()],
           limits: [...limited],
+          incoming: true,
           ...(req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
         }
       : {}),
   };
   writeEngineState(P, state);
+  const { relayApps } = prepareSystemd(P, ctx.notifyApps ?? []);
   mkdirSync(path.join(P, SUP_DIR, 'app'), { recursive: true });
   for (const a of prepared) writeFileSync(path.join(P, SUP_DIR, 'app', `${a.state.name}.env`), a.env);
   writeFileSync(
@@ -501,7 +613,7 @@ function run(req: RunConfig): ExecPlan {
       LOGS: logs !== undefined,
       LOGMAX: logs?.max,
       LOGEPOCH: logs?.epoch,
-      RELAY_APPS: '',
+      RELAY_APPS: relayApps.join(' '),
       LISTEN_COUNT: 0,
       STOP_TIMEOUT: DEFAULT_STOP_TIMEOUT,
       MUTABLE: mutable,
@@ -521,6 +633,7 @@ function run(req: RunConfig): ExecPlan {
       mdsUnregister: req.metadata.unregister,
       ...(req.network.teardownScript !== undefined ? { cniTeardown: req.network.teardownScript } : {}),
       limitDirs: [...limited].map((h) => `${hierarchies[h]}/${cgroup}`),
+      ...(mutable ? { incoming: INCOMING } : {}),
     }),
   };
 }
@@ -730,10 +843,49 @@ function addApp(req: AddAppRequest): AddedApp {
     metadataUrl: state.metadataUrl ?? '',
     interactive: false,
     hierarchies: Object.fromEntries((state.limits ?? []).map((h) => [h, v1Hierarchy(h)])),
+    hostCapabilities: containerCapabilities(req.pod),
     ignored: new Set(),
+    capabilities: new Set(),
     limited: new Set(),
     lowers: new Set(),
     volumes: new Map(),
+  };
+  // A volume the container was not started with: an empty one is in the pod dir, which it has; a
+  // host one is bound on the host into the propagation dir, whose mounts the container receives.
+  const bound: Record<string, string> = { ...state.bound };
+  const made: string[] = [];
+  ctx.volumeSource = (name, source, recursive) => {
+    if ((state.volumes ?? []).includes(name)) return path.posix.join('/rkt/volumes', name);
+    if (source.startsWith(`${R}/`)) return source;
+    if (state.incoming !== true)
+      fail(
+        `app ${JSON.stringify(req.app)}: volume ${JSON.stringify(name)} is not the pod's, and this sandbox cannot receive volumes (started by an older version)`,
+      );
+    const target = path.join(R, INCOMING, name);
+    const known = bound[name];
+    if (known !== undefined) {
+      if (known !== source)
+        fail(`volume ${JSON.stringify(name)} of pod ${req.pod.uuid} is already ${known}, not ${source}`);
+      return target;
+    }
+    let dir: boolean;
+    try {
+      dir = statSync(source).isDirectory();
+    } catch {
+      return fail(`volume ${JSON.stringify(name)}: source ${source} does not exist`);
+    }
+    if (dir) mkdirSync(target, { recursive: true });
+    else writeFileSync(target, '');
+    const r = host().mount.mount([recursive ? '--rbind' : '--bind', source, target]);
+    if (r.status !== 0) {
+      rmSync(target, { recursive: true, force: true });
+      fail(
+        `cannot bind volume ${JSON.stringify(name)} (${source}) into pod ${req.pod.uuid}: ${failureText(r, 'mount')}`,
+      );
+    }
+    made.push(target);
+    bound[name] = source;
+    return target;
   };
   let prepared;
   try {
@@ -742,12 +894,11 @@ function addApp(req: AddAppRequest): AddedApp {
     for (const l of ctx.lowers)
       if (root === undefined || !l.startsWith(`${root}/`))
         fail(`app ${JSON.stringify(req.app)}: its image tree ${l} is not in the pod's tree store`);
-    for (const v of ctx.volumes.keys())
-      if (!(state.volumes ?? []).includes(v))
-        fail(
-          `app ${JSON.stringify(req.app)}: volume ${JSON.stringify(v)} is not the pod's: the nspawn engine binds volumes when the sandbox starts (rkt app sandbox --volume)`,
-        );
   } catch (err) {
+    for (const t of made) {
+      host().mount.umount(t, { lazy: true });
+      rmSync(t, { recursive: true, force: true });
+    }
     for (const f of appFiles(req.app)) rmSync(path.join(R, f), { recursive: true, force: true });
     throw err;
   }
@@ -758,7 +909,7 @@ function addApp(req: AddAppRequest): AddedApp {
   );
   if (ignored.length > 0)
     process.stderr.write(
-      `add: the nspawn engine does not apply isolators yet; ignored: ${ignored.join(', ')}\n`,
+      `add: the nspawn engine does not apply these isolators; ignored: ${ignored.join(', ')}\n`,
     );
   mkdirSync(path.join(R, LOGS_DIR, req.app), { recursive: true });
   mkdirSync(path.join(R, SUP_DIR, 'app'), { recursive: true });
@@ -766,6 +917,7 @@ function addApp(req: AddAppRequest): AddedApp {
   const next: NspawnPodState = {
     ...state,
     apps: [...state.apps.filter((a) => a.name !== req.app), prepared.state],
+    ...(Object.keys(bound).length > 0 ? { bound } : {}),
   };
   writeEngineState(R, next);
   return { configFiles: [], hostNetwork: state.hostNetwork };

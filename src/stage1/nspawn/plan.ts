@@ -9,13 +9,15 @@
  *   and when nspawn ends unregisters the pod from the metadata service, tears down the CNI networks, removes the cgroups and exits with the
  *   pod's code. fd 3 (the lock) stays with the plan and with nspawn;
  * - each app's `launch.sh` (inside the pod, run by chroot.sh in a private mount namespace): its
- *   mounts, then `env -i` → `setpriv` → `unshare --root --wd --setuid` → the app;
+ *   mounts, then `env -i` → `perl launch.pl` (chroot, working dir, credentials, capabilities,
+ *   no_new_privs, seccomp) → the app;
  * - `rkt enter`: nsenter into the app's namespaces, root and working directory, as its user.
  */
 import path from 'node:path';
 import { POD_FILES } from '../../pod-layout.js';
 import { shQuote as q } from '../oci/runtime.js';
-import { appExecLine, flyEnterScript, type FlyCredentials } from '../fly/plan.js';
+import { RKT_FAILURE, RocketError } from '../../errors.js';
+import { flyEnterScript, type FlyCredentials } from '../fly/plan.js';
 
 /** Where the plan records nspawn's pid (relative to the pod dir). */
 export const NSPAWN_PID = path.join('stage1', 'nspawn-pid');
@@ -38,6 +40,12 @@ export interface NspawnPlanInput {
   mdsUnregister?: string;
   /** Cgroup dirs to make before nspawn starts (bound into the pod for the apps' limits). */
   limitDirs?: string[];
+  /**
+   * A sandbox's propagation dir (relative to the pod dir): made a shared mount of its own on the
+   * host, received by nspawn's namespace (a slave of the host's) and so by the container, where
+   * `rkt app add` binds the host volumes of apps added later; unmounted at the end.
+   */
+  incoming?: string;
 }
 
 /** The script that runs nspawn, inside `unshare --mount`: cgroup, private /run/systemd/nspawn. */
@@ -69,7 +77,13 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       '{ command exec 4<&0; } 2>/dev/null || exec 4</dev/null',
       `if ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then echo "rkt: pod ${p.uuid} is not prepared (already running?)" >&2; exit 254; fi`,
       `echo $$ >"$R"/${q(POD_FILES.pid)}`,
-      `unshare --mount --propagation private -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.moveToCgroup ? '1' : "''"} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
+      ...(p.incoming !== undefined
+        ? [
+            `I="$R"/${q(p.incoming)}`,
+            'mkdir -p "$I" && mount --bind "$I" "$I" && mount --make-private "$I" && mount --make-shared "$I" || { echo "rkt: cannot make the propagation dir $I" >&2; exit 254; }',
+          ]
+        : []),
+      `unshare --mount --propagation ${p.incoming !== undefined ? 'slave' : 'private'} -- /bin/sh -c ${q(INNER)} rkt-nspawn "$CG" ${q((p.limitDirs ?? []).join(' '))} ${p.moveToCgroup ? '1' : "''"} ${p.nspawn.map(q).join(' ')} <&4 4<&- &`,
       'n=$!',
       `echo $n >"$R"/${q(NSPAWN_PID)}`,
       // nspawn passes SIGTERM on to the pod's init (--kill-signal), the supervisor's graceful stop.
@@ -80,6 +94,7 @@ export function nspawnPlanScript(p: NspawnPlanInput): string {
       "trap '' TERM INT HUP",
       ...(p.mdsUnregister !== undefined && p.mdsUnregister !== '' ? [p.mdsUnregister] : []),
       ...teardown,
+      ...(p.incoming !== undefined ? ['umount --recursive --lazy "$I" 2>/dev/null'] : []),
       'for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/"$CG"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done',
       'exit $rc',
     ].join('\n') + '\n'
@@ -106,8 +121,52 @@ export interface LaunchInput {
   exec: string[];
   /** Cgroups (v1 dirs bound into the pod) the process joins first, with the values to write. */
   limits?: { dir: string; values: [string, string][] }[];
+  /** The capabilities, no_new_privs, oom score and seccomp filter (launch.pl applies them). */
+  isolation?: LaunchIsolation;
   /** For the main process: the marker of its start (`status/<app>-started`), then USR1 to the supervisor. */
   started?: string;
+}
+
+/** What an app's launch applies after its chroot (as the oci engine computes it). */
+export interface LaunchIsolation {
+  /** The bounding set (capability numbers); a root app's effective and permitted sets too. */
+  capabilities: number[];
+  noNewPrivileges: boolean;
+  oomScoreAdj?: number;
+  /** The compiled filter's file (classic BPF), as the container sees it. */
+  seccomp?: string;
+}
+
+/** launch.pl's system call numbers (prctl, capset, setresuid, setresgid, setgroups) by Node arch. */
+const LAUNCH_SYSCALLS: Record<string, string> = {
+  x64: '157,126,117,119,116',
+  arm64: '167,91,147,149,159',
+};
+
+/** The launch's last command: launch.pl chroots, sets the credentials and isolation, execs the app. */
+export function launchExecLine(
+  p: Pick<LaunchInput, 'env' | 'user' | 'rootfs' | 'workingDir' | 'exec' | 'isolation'>,
+  arch: string = process.arch,
+): string {
+  const nr = LAUNCH_SYSCALLS[arch];
+  if (nr === undefined)
+    throw new RocketError(`the nspawn engine does not know the system calls of ${arch}`, RKT_FAILURE);
+  const iso = p.isolation ?? { capabilities: [], noNewPrivileges: false };
+  return [
+    'exec env -i --default-signal perl /rkt/launch.pl',
+    nr,
+    q(p.rootfs),
+    q(p.workingDir),
+    String(p.user.uid),
+    String(p.user.gid),
+    q(p.user.groups.join(',')),
+    q(iso.capabilities.join(',')),
+    iso.noNewPrivileges ? '1' : '0',
+    q(iso.seccomp ?? ''),
+    ...p.env.map(q),
+    '--',
+    ...p.exec.map(q),
+  ].join(' ');
 }
 
 function mountLines(m: LaunchMount): string[] {
@@ -158,8 +217,12 @@ export function launchScript(p: LaunchInput): string {
     `[ -d ${q(p.workingDirOutside)} ] || fail ${q(`app ${p.app}: working directory ${p.workingDir} does not exist`)}`,
   );
   // The supervisor is the pod's init (pid 1 here); its USR1 trap reads the markers.
+  if (p.isolation?.oomScoreAdj !== undefined)
+    L.push(
+      `echo ${p.isolation.oomScoreAdj} >/proc/self/oom_score_adj || fail ${q(`cannot set the oom score of app ${p.app}`)}`,
+    );
   if (p.started !== undefined) L.push(`: >${q(p.started)}`, 'kill -s USR1 1 2>/dev/null');
-  L.push(appExecLine('--default-signal', p));
+  L.push(launchExecLine(p));
   return L.join('\n') + '\n';
 }
 

@@ -3,20 +3,20 @@
  * a pod (busybox wget), the isolation between two pods, unregistration when a pod ends, and the
  * `--mds-register` choices. rkt, the service and the pods' networks live inside a network
  * namespace standing in for the host (test/integration/net/fixture.ts); the pods join a network
- * of this file (ptp, 10.177.82.0/24) defined in its own local config.
+ * of this file (ptp, 10.177.82.0/24) defined in its own local config. The sandbox test's body is
+ * shared with the nspawn engine's (world.ts).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REGISTRATION_SOCKET_ENV } from '../../../src/metadata/defaults.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { NetWorld, rktBin, skip as netSkip, waitFor, type Result, type Running } from '../net/fixture.js';
-import { PROBE_APPLETS, PROBE_SCRIPT, parseProbe, type ProbeAnswer } from './probe.js';
+import { NetWorld, skip as netSkip, waitFor, type Running } from '../net/fixture.js';
+import { parseProbe, type ProbeAnswer } from './probe.js';
+import { buildProbeAci, busybox, sandboxIdentity, startMds, type Mds } from './world.js';
 import { forEachOciRuntime, skipUnlessCI } from '../../helpers.js';
 
-const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = netSkip !== false ? netSkip : which('curl') === undefined ? 'needs curl' : false;
 
 const TEXT = 'text/plain; charset=us-ascii';
@@ -24,60 +24,12 @@ const JSON_TYPE = 'application/json';
 const NET = 'mdnet';
 const HOST_IP = '10.177.82.1';
 
-/** A busybox ACI whose app runs the probe, then waits for /flag/go when WAIT is set. */
-function buildProbeAci(work: string): string {
-  const layout = join(work, 'layout-probe');
-  const rootfs = join(layout, 'rootfs');
-  for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'flag'])
-    mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(busybox as string, join(rootfs, 'bin/busybox'));
-  for (const a of PROBE_APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
-  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
-  writeFileSync(
-    join(rootfs, 'probe.sh'),
-    [
-      'echo "URL=$AC_METADATA_URL"',
-      'if [ -n "$AC_METADATA_URL" ]; then BASE=$AC_METADATA_URL APP=$AC_APP_NAME; export BASE APP',
-      PROBE_SCRIPT,
-      'fi',
-      'echo probe-done',
-      'if [ -n "$WAIT" ]; then while [ ! -e /flag/go ]; do sleep 0.05; done; fi',
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(layout, 'manifest'),
-    JSON.stringify({
-      acKind: 'ImageManifest',
-      acVersion: '0.8.11',
-      name: 'example.com/probe',
-      labels: [
-        { name: 'version', value: '1.0' },
-        { name: 'os', value: 'linux' },
-        { name: 'arch', value: process.arch === 'x64' ? 'amd64' : process.arch },
-      ],
-      app: { exec: ['/bin/sh', '/probe.sh'], user: '0', group: '0' },
-      annotations: [
-        { name: 'example.com/from-image', value: 'image' },
-        { name: 'example.com/overridden', value: 'image' },
-      ],
-    }),
-  );
-  const aci = join(work, 'probe.aci');
-  const r = spawnSync(join(rktBin, '..', 'actool'), ['build', layout, aci], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return aci;
-}
-
 describe('the metadata service from inside pods', { skip: skipUnlessCI(skip, 'metadata pod tests') }, () => {
   forEachOciRuntime(() => {
     let w: NetWorld;
     let aci: string;
-    let socket: string;
-    let service: ChildProcess;
-    let serviceLog = '';
-    const savedSocketEnv = process.env[REGISTRATION_SOCKET_ENV];
+    let mds: Mds;
+    const registered = (): string[] => mds.registered();
 
     before(async () => {
       w = NetWorld.create('rocket-mds-pods-');
@@ -88,42 +40,18 @@ describe('the metadata service from inside pods', { skip: skipUnlessCI(skip, 'me
         ipMasq: false,
         ipam: { type: 'host-local', subnet: '10.177.82.0/24' },
       });
-      aci = buildProbeAci(w.work);
+      aci = buildProbeAci(w.work, 'probe', [
+        { name: 'example.com/from-image', value: 'image' },
+        { name: 'example.com/overridden', value: 'image' },
+      ]);
       mkdirSync(join(w.work, 'flag'));
-      socket = join(w.work, 'mds', 'md.sock');
-      service = spawn(
-        'nsenter',
-        [`--net=${w.hostNs}`, rktBin, 'metadata-service', '--listen-port=0', `--socket=${socket}`],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      service.stderr?.setEncoding('utf8').on('data', (d: string) => (serviceLog += d));
-      await waitFor(
-        'the metadata service',
-        () => /running on port/.test(serviceLog) || service.exitCode !== null,
-      );
-      assert.match(serviceLog, /running on port/);
-      // rkt run (started by the world with this process's environment) registers there.
-      process.env[REGISTRATION_SOCKET_ENV] = socket;
+      mds = await startMds(w);
     });
 
     after(async () => {
-      if (savedSocketEnv === undefined) delete process.env[REGISTRATION_SOCKET_ENV];
-      else process.env[REGISTRATION_SOCKET_ENV] = savedSocketEnv;
-      if (service.exitCode === null) {
-        const exited = new Promise((resolve) => service.once('exit', resolve));
-        service.kill('SIGTERM');
-        await exited;
-      }
+      await mds.close();
       await w.close();
     });
-
-    function registered(): string[] {
-      const r = spawnSync('curl', ['-sS', '--unix-socket', socket, 'http://localhost/pods'], {
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, r.stderr);
-      return (JSON.parse(r.stdout) as { uuid: string }[]).map((p) => p.uuid);
-    }
 
     /** The probe's answers and the URL the app saw, once it printed them. */
     async function probed(pod: Running): Promise<{ url: string; answers: Map<string, ProbeAnswer> }> {
@@ -207,7 +135,7 @@ describe('the metadata service from inside pods', { skip: skipUnlessCI(skip, 'me
       const rA = await podA.done;
       assert.equal(rA.code, 0, rA.stderr);
       assert.deepEqual(registered(), []);
-      await waitFor('the unregistration in the log', () => serviceLog.includes(`unregistered pod ${a}`));
+      await waitFor('the unregistration in the log', () => mds.log().includes(`unregistered pod ${a}`));
       // The token is dead: the service no longer knows it (asked on loopback: A's network is gone).
       const local = urlA.replace(HOST_IP, '127.0.0.1');
       const r = w.trySh(`${busybox} wget -q -S -O - ${local}/acMetadata/v1/pod/uuid`);
@@ -254,94 +182,12 @@ describe('the metadata service from inside pods', { skip: skipUnlessCI(skip, 'me
         assert.equal(required.code, 254);
         assert.match(required.stderr, /failed to register the pod with the metadata service/);
       } finally {
-        process.env[REGISTRATION_SOCKET_ENV] = socket;
+        process.env[REGISTRATION_SOCKET_ENV] = mds.socket;
       }
       assert.deepEqual(registered(), []);
     });
 
-    it('gives an app added to a sandbox the pod identity, and takes it from an app removed', async () => {
-      const uuidFile = join(w.work, 'sandbox-uuid');
-      const sb = w.start([
-        'app',
-        'sandbox',
-        `--net=${NET}`,
-        '--mds-register=true',
-        `--uuid-file-save=${uuidFile}`,
-      ]);
-      let ended = false;
-      void sb.done.then(() => (ended = true));
-      await waitFor(
-        'the uuid file',
-        () => ended || (existsSync(uuidFile) && readFileSync(uuidFile, 'utf8') !== ''),
-      );
-      assert.ok(!ended, sb.stderr());
-      const uuid = readFileSync(uuidFile, 'utf8').trim();
-      w.track(uuid);
-      const R = join(w.data, 'pods', 'run', uuid);
-      await waitFor('the supervisor', () => ended || existsSync(join(R, 'stage1', 'ctl')));
-      assert.ok(!ended, sb.stderr());
-      assert.deepEqual(registered(), [uuid]);
-      const ok = async (...args: string[]): Promise<string> => {
-        const r = await w.rkt('--insecure-options=image', ...args);
-        assert.equal(r.code, 0, `rkt ${args.join(' ')}: ${r.stderr}`);
-        return r.stdout;
-      };
-      const urlOf = (app: string): string => {
-        const config = JSON.parse(readFileSync(join(R, 'apps', app, 'config.json'), 'utf8')) as {
-          process: { env: string[] };
-        };
-        const e = config.process.env.find((v) => v.startsWith('AC_METADATA_URL='));
-        return e?.slice('AC_METADATA_URL='.length) ?? '';
-      };
-      /** The image id of APP as the service answers it to a request from inside app FROM. */
-      const imageId = (from: string, url: string, app: string): Promise<Result> =>
-        w.rkt(
-          'app',
-          'exec',
-          `--app=${from}`,
-          uuid,
-          '/bin/wget',
-          '-q',
-          '-O',
-          '-',
-          `${url}/acMetadata/v1/apps/${app}/image/id`,
-        );
-      const manifestIds = (): Record<string, string> =>
-        Object.fromEntries(
-          (
-            JSON.parse(readFileSync(join(R, 'pod'), 'utf8')) as {
-              apps: { name: string; image: { id: string } }[];
-            }
-          ).apps.map((a) => [a.name, a.image.id]),
-        );
-
-      for (const app of ['one', 'two']) {
-        await ok('app', 'add', uuid, aci, `--name=${app}`, '--exec=/bin/sleep', '--', '1000');
-        await ok('app', 'start', uuid, `--app=${app}`);
-      }
-      const url = urlOf('one');
-      assert.match(url, new RegExp(`^http://${HOST_IP.replace(/\./g, '\\.')}:\\d+/[0-9a-f]{48}$`));
-      assert.equal(urlOf('two'), url, 'apps of a pod share its token');
-      const ids = manifestIds();
-      for (const app of ['one', 'two']) {
-        const r = await imageId('one', url, app);
-        assert.equal(r.code, 0, r.stderr);
-        assert.equal(r.stdout, ids[app]);
-      }
-      await waitFor('the service log', () => serviceLog.includes(`pod ${uuid} now has 2 app(s): one, two`));
-
-      await ok('app', 'rm', uuid, '--app=two');
-      const gone = await imageId('one', url, 'two');
-      assert.notEqual(gone.code, 0, 'the removed app has no identity any more');
-      assert.match(gone.stderr, /404/);
-      const still = await imageId('one', url, 'one');
-      assert.equal(still.code, 0, still.stderr);
-      assert.deepEqual(registered(), [uuid]);
-
-      assert.equal((await w.rkt('stop', uuid)).code, 0);
-      const r = await sb.done;
-      assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(registered(), []);
-    });
+    it('gives an app added to a sandbox the pod identity, and takes it from an app removed', () =>
+      sandboxIdentity(w, mds, aci, NET, HOST_IP, []));
   });
 });

@@ -8,7 +8,7 @@
  * a tty app and to a stream app.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ import {
   type RunResult,
   type Running,
 } from '../../helpers.js';
+import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -129,6 +130,22 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await waitFor('the supervisor', () => existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'ctl')));
     return { pod, uuid };
   }
+
+  /** What the shared test bodies (app-bodies.ts) need, for a sandbox of this engine. */
+  const world = (): AppWorld => ({
+    rktBin,
+    work,
+    data,
+    env,
+    children,
+    first,
+    second,
+    rkt,
+    ok,
+    appState,
+    sandbox: () => sandbox('--engine=nspawn'),
+    nothingLeft: assertNothingLeft,
+  });
 
   async function assertNothingLeft(uuid: string): Promise<void> {
     await ok('gc', '--grace-period=0s');
@@ -268,6 +285,9 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await assertNothingLeft(uuid);
   });
 
+  it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', () =>
+    mntVolumeTestBody(world()));
+
   it('stage1-coreos by name; the supervisor SIGKILLed with an app running: the pod has exited, app start is refused, gc leaves nothing', async () => {
     const { pod, uuid } = await sandbox('--stage1-name=coreos.com/rkt/stage1-coreos:1.30.0');
     await ok(
@@ -295,85 +315,6 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
     await assertNothingLeft(uuid);
   });
 
-  it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', async () => {
-    const { pod, uuid } = await sandbox('--engine=nspawn');
-    const io = (mode: string): string[] => ['--stdin', '--stdout', '--stderr'].map((f) => `${f}=${mode}`);
-    await ok('app', 'add', uuid, first, '--name=term', ...io('tty'), '--exec', '/bin/sh', '--', '-i');
-    await ok(
-      'app',
-      'add',
-      uuid,
-      second,
-      '--name=pipe',
-      ...io('stream'),
-      '--exec',
-      '/bin/sh',
-      '--',
-      '-c',
-      'while read l; do echo "out:$l"; echo "err:$l" >&2; done',
-    );
-    assert.equal(await ok('attach', uuid, '--app=term', '--mode=list'), 'tty-in\ntty-out\n');
-    assert.equal(await ok('attach', uuid, '--app=pipe', '--mode=list'), 'stdin\nstdout\nstderr\n');
-    const notRunning = await rkt('attach', uuid, '--app=term');
-    assert.equal(notRunning.code, 254, notRunning.stderr);
-    assert.match(notRunning.stderr, /app "term" is not running/);
-    await ok('app', 'start', uuid, '--app=term');
-    await ok('app', 'start', uuid, '--app=pipe');
-
-    /** `rkt attach` with its stdin a pipe the test writes to. */
-    const attach = (...args: string[]) => {
-      const child = spawn(rktBin, [`--dir=${data}`, 'attach', uuid, ...args], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env,
-      });
-      children.add(child);
-      let out = '';
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-      return { child, done, out: () => out, err: () => err };
-    };
-
-    // The tty (a pty of the container's, served from inside it on a socket in the bound pod dir):
-    // the shell answers a line typed in (its echo shows the quotes, the answer not); `exit 3`
-    // ends the app and with it the attach.
-    const t = attach('--app=term');
-    t.child.stdin.write('echo hel""lo\n');
-    await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
-    assert.match(t.out(), /echo hel""lo/);
-    assert.match(t.out(), /^hello\r?$/m, t.err());
-    // The pty is the shell's controlling terminal: it has job control.
-    assert.doesNotMatch(t.out(), /job control turned off/);
-    t.child.stdin.write('exit 3\n');
-    assert.equal(await t.done, 0, t.err());
-    await waitFor('term to exit', () =>
-      existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
-    );
-    assert.equal((await appState(uuid, 'term'))['exit_code'], 3);
-
-    // The streams (auto: all three): a line in, its two answers out, each on its own stream.
-    const s = attach('--app=pipe');
-    s.child.stdin.write('abc\n');
-    await waitFor(
-      'the answers',
-      () => (s.out().includes('out:abc') && s.err().includes('err:abc')) || s.child.exitCode !== null,
-    );
-    assert.equal(s.out(), 'out:abc\n');
-    assert.equal(s.err(), 'err:abc\n');
-    // Input only: ends at the end of its stdin; what it wrote reaches the app.
-    const i = attach('--app=pipe', '--mode=stdin');
-    i.child.stdin.end('def\n');
-    assert.equal(await i.done, 0, i.err());
-    await waitFor('the second answer', () => s.out().includes('out:def') || s.child.exitCode !== null);
-    assert.equal(s.out(), 'out:abc\nout:def\n');
-    // The app stopped (KILL after the timeout: its shell waits in read): the attach ends.
-    await ok('app', 'stop', uuid, '--app=pipe');
-    assert.equal(await s.done, 0, s.err());
-
-    assert.equal(await ok('stop', uuid), `${uuid}\n`);
-    const res = await pod.done;
-    assert.equal(res.code, 0, res.stderr);
-    await assertNothingLeft(uuid);
-  });
+  it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', () =>
+    attachTestBody(world()));
 });

@@ -10,8 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ALL_CAPABILITIES, DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
+import { hostBoundingSet } from '../../../src/stage1/oci/spec.js';
 import { Rkt, buildAci, podTestSkip, rktBin, waitFor } from '../fly/fixture.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 const skip = podTestSkip('systemd-nspawn');
@@ -41,6 +44,7 @@ describe(
     let rkt: Rkt;
     let alice: string;
     let root: string;
+    let guard: string;
 
     before(() => {
       rkt = new Rkt('rocket-nspawn-');
@@ -53,6 +57,13 @@ describe(
         exec: ['/bin/sh', '-c', 'exit 0'],
       });
       root = buildAci(rkt.work, 'root', { exec: ['/bin/sh', '-c', 'exit 0'] });
+      guard = buildAci(rkt.work, 'guard', {
+        exec: ['/bin/sh', '-c', 'exit 0'],
+        isolators: [
+          { name: 'os/linux/no-new-privileges', value: true },
+          { name: 'os/linux/oom-score-adj', value: 500 },
+        ],
+      });
     });
 
     after(() => {
@@ -403,6 +414,129 @@ describe(
       assert.ok(!existsSync(join(rkt.data, 'pods', 'run', uuid)));
       assert.ok(!existsSync(join(rkt.data, 'pods', 'exited-garbage', uuid)));
       assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), []);
+    });
+
+    it('gives each app the capabilities, no_new_privs, oom score and seccomp filter of its isolators', async () => {
+      const status = 'grep -E "^(Cap|NoNewPrivs|Seccomp)" /proc/self/status; cat /proc/self/oom_score_adj';
+      const field = (out: string, name: string): string =>
+        new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(out)?.[1] ?? `no ${name} in ${out}`;
+      const mask = (caps: readonly string[]): string =>
+        ALL_CAPABILITIES.reduce((m, c, i) => (caps.includes(c) ? m | (1n << BigInt(i)) : m), 0n)
+          .toString(16)
+          .padStart(16, '0');
+      // A retain set, beyond nspawn's own bounding set (CAP_SYS_TIME): a root app holds exactly it.
+      const retain = await rkt.runPod([
+        NSPAWN,
+        '--net=none',
+        root,
+        '--caps-retain=CAP_NET_BIND_SERVICE,CAP_SYS_TIME',
+        ...sh(status),
+      ]);
+      assert.equal(retain.code, 0, retain.stderr);
+      assert.equal(field(retain.stdout, 'CapBnd'), '0000000002000400', retain.stdout);
+      assert.equal(field(retain.stdout, 'CapEff'), '0000000002000400', retain.stdout);
+      assert.equal(field(retain.stdout, 'CapPrm'), '0000000002000400', retain.stdout);
+      assert.equal(field(retain.stdout, 'CapInh'), '0000000000000000', retain.stdout);
+      assert.equal(field(retain.stdout, 'NoNewPrivs'), '0', retain.stdout);
+      assert.equal(field(retain.stdout, 'Seccomp'), '2', retain.stdout);
+      // A remove set on a non-root app: rkt's default set less those, none effective, and
+      // no_new_privs (a non-root app under a seccomp filter); a syscall removed with an errno
+      // fails with it, the others work.
+      const remove = await rkt.runPod([
+        NSPAWN,
+        '--net=none',
+        alice,
+        '--caps-remove=CAP_CHOWN,CAP_NET_RAW',
+        '--seccomp=mode=remove,errno=EPERM,mkdir,mkdirat',
+        // (Without the filter alice's mkdir in root's /tmp would fail with EACCES.)
+        ...sh(`${status}; mkdir /tmp/d; echo mkdir=$?; ls /home >/dev/null; echo ls=$?`),
+      ]);
+      assert.equal(remove.code, 0, remove.stderr);
+      const expected = DEFAULT_CAPABILITIES.filter(
+        (c) => c !== 'CAP_CHOWN' && c !== 'CAP_NET_RAW' && hostBoundingSet().includes(c),
+      );
+      assert.equal(field(remove.stdout, 'CapBnd'), mask(expected), remove.stdout);
+      assert.equal(field(remove.stdout, 'CapEff'), '0000000000000000', remove.stdout);
+      assert.equal(field(remove.stdout, 'NoNewPrivs'), '1', remove.stdout);
+      assert.match(remove.stdout, /^mkdir=1$/m);
+      assert.match(remove.stderr, /Operation not permitted/);
+      assert.match(remove.stdout, /^ls=0$/m);
+      // Without an errno a removed syscall kills the process (SIGSYS), as under the oci engine.
+      const kill = await rkt.runPod([
+        NSPAWN,
+        '--net=none',
+        root,
+        '--seccomp=mode=remove,mkdir,mkdirat',
+        ...sh('mkdir /tmp/d; echo mkdir=$?'),
+      ]);
+      assert.equal(kill.code, 0, kill.stderr);
+      assert.match(kill.stdout, /^mkdir=159$/m);
+      // The image's isolators: no_new_privs and the oom score; rkt's default filter is one more
+      // filter than with --insecure-options=seccomp.
+      const guarded = await rkt.runPod([NSPAWN, '--net=none', guard, ...sh(status)]);
+      assert.equal(guarded.code, 0, guarded.stderr);
+      assert.equal(field(guarded.stdout, 'NoNewPrivs'), '1', guarded.stdout);
+      assert.match(guarded.stdout, /^500$/m);
+      const open = await rkt.runPod([
+        '--insecure-options=image,seccomp',
+        NSPAWN,
+        '--net=none',
+        guard,
+        ...sh(status),
+      ]);
+      assert.equal(open.code, 0, open.stderr);
+      assert.equal(
+        Number(field(guarded.stdout, 'Seccomp_filters')),
+        Number(field(open.stdout, 'Seccomp_filters')) + 1,
+        `${guarded.stdout}\n${open.stdout}`,
+      );
+    });
+
+    it('is ready (rkt status --wait-ready) only once an app that supports sd_notify sent READY=1', async () => {
+      const flag = join(rkt.work, 'notify-flag');
+      mkdirSync(flag);
+      const notifier = buildBusyboxAci(rkt.work, 'notifier', {
+        applets: ['sh', 'sleep', 'ln', 'logger', 'printf', 'test'],
+        dirs: ['tmp', 'flag'],
+        app: {
+          exec: [
+            '/bin/sh',
+            '-c',
+            // busybox logger writes a syslog datagram to /dev/log: its second line is READY=1.
+            'test -S "$NOTIFY_SOCKET" || exit 7; : >/flag/waiting; while [ ! -e /flag/go ]; do sleep 0.05; done; ' +
+              'ln -s "$NOTIFY_SOCKET" /tmp/log && ln -sf /tmp/log /dev/log && logger "$(printf \'not yet\\nREADY=1\')"; ' +
+              'trap "exit 0" TERM; while :; do sleep 0.05; done',
+          ],
+          mountPoints: [{ name: 'flag', path: '/flag' }],
+        },
+        annotations: [{ name: 'appc.io/executor/supports-systemd-notify', value: 'true' }],
+      });
+      const { pod, uuid } = await rkt.startPod([
+        NSPAWN,
+        '--net=none',
+        `--volume=flag,kind=host,source=${flag}`,
+        notifier,
+        '---',
+        root,
+        ...sh('test -z "$NOTIFY_SOCKET" || exit 8; trap "exit 0" TERM; while :; do sleep 0.05; done'),
+      ]);
+      const R = join(rkt.data, 'pods', 'run', uuid);
+      const status = join(R, 'stage1', 'rootfs', 'rkt', 'status');
+      await waitFor(
+        'both apps to start and the notifier to wait',
+        () =>
+          existsSync(join(status, 'notifier-started')) &&
+          existsSync(join(status, 'root-started')) &&
+          existsSync(join(flag, 'waiting')),
+      );
+      assert.ok(!existsSync(join(R, 'stage1', 'rootfs', 'rkt', 'supervisor-status')), 'ready too early');
+      writeFileSync(join(flag, 'go'), '');
+      const ready = await rkt.run('status', '--wait-ready=60s', uuid);
+      assert.equal(ready.code, 0, ready.stderr);
+      assert.ok(existsSync(join(status, 'notifier-ready')));
+      assert.equal((await rkt.run('stop', uuid)).code, 0);
+      const r = await pod.done;
+      assert.equal(r.code, 0, r.stderr);
     });
 
     it('gives the same output as the oci and fly engines for the same image', async () => {

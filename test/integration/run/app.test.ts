@@ -6,7 +6,7 @@
  * listings are checked after every step; the pod stops; SIGKILLed supervisors; gc leaves nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import {
   type RunResult,
   skipUnlessCI,
 } from '../../helpers.js';
+import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -360,94 +361,27 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assertNothingLeft(uuid, label);
         });
 
-        it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', async () => {
-          const { pod, uuid } = await sandbox(engine);
-          const io = (mode: string): string[] =>
-            ['--stdin', '--stdout', '--stderr'].map((f) => `${f}=${mode}`);
-          await ok('app', 'add', uuid, first, '--name=term', ...io('tty'), '--exec', '/bin/sh', '--', '-i');
-          await ok(
-            'app',
-            'add',
-            uuid,
-            second,
-            '--name=pipe',
-            ...io('stream'),
-            '--exec',
-            '/bin/sh',
-            '--',
-            '-c',
-            'while read l; do echo "out:$l"; echo "err:$l" >&2; done',
-          );
-          assert.equal(await ok('attach', uuid, '--app=term', '--mode=list'), 'tty-in\ntty-out\n');
-          assert.equal(await ok('attach', uuid, '--app=pipe', '--mode=list'), 'stdin\nstdout\nstderr\n');
-          const refused = async (why: RegExp, ...args: string[]): Promise<void> => {
-            const r = await rkt('attach', uuid, ...args);
-            assert.equal(r.code, 254, r.stderr);
-            assert.match(r.stderr, why);
-            assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-          };
-          await refused(/app "term" is not running/, '--app=term');
-          await ok('app', 'start', uuid, '--app=term');
-          await ok('app', 'start', uuid, '--app=pipe');
-          await refused(/several apps to attach to \(term, pipe\)/);
-          await refused(/has a tty/, '--app=term', '--mode=stdout');
-          await refused(/has no tty-in endpoint/, '--app=pipe', '--mode=tty');
-          await refused(/unknown mode "bogus"/, '--app=pipe', '--mode=bogus');
-
-          /** `rkt attach` with its stdin a pipe the test writes to. */
-          const attach = (...args: string[]) => {
-            const child = spawn(rktBin, [`--dir=${data}`, 'attach', uuid, ...args], {
-              stdio: ['pipe', 'pipe', 'pipe'],
-              env,
-            });
-            children.add(child);
-            let out = '';
-            let err = '';
-            child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-            child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-            const done = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-            return { child, done, out: () => out, err: () => err };
-          };
-
-          // The tty: the shell answers a line typed in (its echo shows the quotes, the answer not);
-          // `exit 3` ends the app and with it the attach.
-          const t = attach('--app=term');
-          t.child.stdin.write('echo hel""lo\n');
-          await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
-          assert.match(t.out(), /echo hel""lo/);
-          assert.match(t.out(), /^hello\r?$/m, t.err());
-          t.child.stdin.write('exit 3\n');
-          assert.equal(await t.done, 0, t.err());
-          await waitFor('term to exit', () =>
-            existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
-          );
-          assert.equal((await appState(uuid, 'term'))['exit_code'], 3);
-
-          // The streams (auto: all three): a line in, its two answers out, each on its own stream.
-          const s = attach('--app=pipe');
-          s.child.stdin.write('abc\n');
-          await waitFor(
-            'the answers',
-            () => (s.out().includes('out:abc') && s.err().includes('err:abc')) || s.child.exitCode !== null,
-          );
-          assert.equal(s.out(), 'out:abc\n');
-          assert.equal(s.err(), 'err:abc\n');
-          // Input only: ends at the end of its stdin; what it wrote reaches the app.
-          const i = attach('--app=pipe', '--mode=stdin');
-          i.child.stdin.end('def\n');
-          assert.equal(await i.done, 0, i.err());
-          await waitFor('the second answer', () => s.out().includes('out:def') || s.child.exitCode !== null);
-          assert.equal(s.out(), 'out:abc\nout:def\n');
-          // The app stopped (its shell ignores TERM: KILL after the timeout): the attach ends.
-          await ok('app', 'stop', uuid, '--app=pipe');
-          assert.equal(await s.done, 0, s.err());
-
-          assert.equal(await ok('stop', uuid), `${uuid}\n`);
-          const res = await pod.done;
-          assert.equal(res.code, 0, res.stderr);
-          await ok('gc', '--grace-period=0s');
-          assertNothingLeft(uuid, label);
+        /** What the shared test bodies (app-bodies.ts) need, for a sandbox of this runtime. */
+        const world = (): AppWorld => ({
+          rktBin,
+          work,
+          data,
+          env,
+          children,
+          first,
+          second,
+          rkt,
+          ok,
+          appState,
+          sandbox: () => sandbox(engine),
+          nothingLeft: (uuid) => Promise.resolve(assertNothingLeft(uuid, label)),
         });
+
+        it('attach: a line typed into a tty app is answered; a stream app reads stdin, writes stdout and stderr', () =>
+          attachTestBody(world()));
+
+        it('an app added to a running sandbox gets a host volume (--mnt-volume): reads the host file, writes one the host sees; nothing left', () =>
+          mntVolumeTestBody(world()));
 
         it('a SIGKILLed supervisor: with no app the pod has exited; with apps it runs until they end', async () => {
           const empty = await sandbox(engine);

@@ -242,3 +242,35 @@ describe('parseRunArgs: refusals exit 254', () => {
     assert.equal(parseRunArgs(['--private-users=false', 'img']).privateUsers, false);
   });
 });
+
+describe('rkt app add --mnt-volume', () => {
+  it('gives the app a volume of its own at the target, only in rkt app add; bad values fail in one line', () => {
+    const p = parseRunArgs(
+      ['img', '--mnt-volume=name=data,kind=host,source=/srv/d,target=/data,readOnly=true'],
+      'run',
+      [],
+      true,
+    );
+    assert.deepEqual(p.apps[0]?.mounts, [
+      {
+        volume: 'data',
+        path: '/data',
+        appVolume: { name: 'data', kind: 'host', source: '/srv/d', readOnly: true },
+      },
+    ]);
+    const refused = (args: string[], re: RegExp, appAdd = true) =>
+      assert.throws(
+        () => parseRunArgs(args, 'run', [], appAdd),
+        (err: unknown) => err instanceof RocketError && isRktFailure(err) && re.test(err.message),
+      );
+    refused(
+      ['img', '--mnt-volume=name=d,kind=host,source=/s,target=/t'],
+      /unknown flag: --mnt-volume/,
+      false,
+    );
+    refused(['img', '--mnt-volume=name=d,kind=host,source=/s'], /missing target/);
+    refused(['img', '--mnt-volume=kind=host,source=/s,target=/t'], /missing name/);
+    refused(['img', '--mnt-volume=name=d,kind=host,target=/t'], /source is required/);
+    refused(['--mnt-volume=name=d,kind=host,source=/s,target=/t', 'img'], /must follow an image/);
+  });
+});

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { engineChoice } from '../../../src/stage1/engines.js';
-import { launchScript, nspawnEnterScript, nspawnPlanScript } from '../../../src/stage1/nspawn/plan.js';
+import {
+  launchExecLine,
+  launchScript,
+  nspawnEnterScript,
+  nspawnPlanScript,
+} from '../../../src/stage1/nspawn/plan.js';
 
 const args = (over: { engine?: string; stage1?: Record<string, string> }) => ({
   engine: over.engine,
@@ -71,6 +76,12 @@ describe('nspawn scripts', () => {
       exec: ['/bin/echo', 'a b', '$(x)'],
       started: '/pods/run/u/stage1/rootfs/rkt/status/web-started',
       limits: [{ dir: '/rkt/cgroup/memory/web', values: [['memory.limit_in_bytes', '16000000']] }],
+      isolation: {
+        capabilities: [10, 25],
+        noNewPrivileges: true,
+        oomScoreAdj: -200,
+        seccomp: '/pods/run/u/apps/web/seccomp.bpf',
+      },
     });
     parses(s);
     assert.ok(s.includes('&& mount --rbind /proc /opt/stage2/web/rootfs/proc ||'));
@@ -87,21 +98,31 @@ describe('nspawn scripts', () => {
       'env',
       '-i',
       '--default-signal',
+      'perl',
+      '/rkt/launch.pl',
+      process.arch === 'arm64' ? '167,91,147,149,159' : '157,126,117,119,116',
+      '/opt/stage2/web/rootfs',
+      '/home/web',
+      '1234',
+      '4321',
+      '27,4321',
+      '10,25',
+      '1',
+      '/pods/run/u/apps/web/seccomp.bpf',
       'PATH=/bin',
       "QUOTE=it's",
-      'setpriv',
-      '--regid=4321',
-      '--groups=27,4321',
-      '--',
-      'unshare',
-      '--root=/opt/stage2/web/rootfs',
-      '--wd=/home/web',
-      '--setuid=1234',
       '--',
       '/bin/echo',
       'a b',
       '$(x)',
     ]);
+    assert.match(s, /\necho -200 >\/proc\/self\/oom_score_adj \|\| fail /);
+  });
+  it('launch.pl is given the system call numbers of x86_64 and arm64, and refuses another arch', () => {
+    const p = { env: [], user, rootfs: '/r', workingDir: '/', exec: ['/bin/true'] };
+    assert.match(launchExecLine(p, 'x64'), / \/rkt\/launch\.pl 157,126,117,119,116 /);
+    assert.match(launchExecLine(p, 'arm64'), / \/rkt\/launch\.pl 167,91,147,149,159 /);
+    assert.throws(() => launchExecLine(p, 'riscv64'), /does not know the system calls of riscv64/);
   });
   it('an event handler does not mark the app started', () => {
     const s = launchScript({
@@ -117,8 +138,9 @@ describe('nspawn scripts', () => {
       exec: ['/bin/true'],
     });
     parses(s);
-    assert.doesNotMatch(s, /USR1/);
-    assert.match(s, /--clear-groups/);
+    assert.doesNotMatch(s, /USR1|oom_score_adj/);
+    // No groups, no capability, no filter: empty words.
+    assert.deepEqual(words(lineOf(s, 'exec ')).slice(10, 15), ['', '', '0', '', '--']);
   });
   it('the plan locks, runs nspawn with the lock as fd 3, unregisters and tears down CNI only when asked', () => {
     const base = {
@@ -176,6 +198,17 @@ describe('nspawn scripts', () => {
       ).slice(0, 3),
       ['/sys/fs/cgroup/memory/rkt-u /sys/fs/cgroup/cpu/rkt-u', '', 'systemd-nspawn'],
     );
+    // A sandbox: its propagation dir, a shared mount of its own on the host, made before nspawn
+    // starts in a slave namespace, unmounted after nspawn ended; a pod of rkt run has none.
+    const sb = nspawnPlanScript({ ...base, cni: false, incoming: 'stage1/incoming' });
+    parses(sb);
+    const sl = sb.split('\n');
+    const idx = (re: RegExp): number => sl.findIndex((l) => re.test(l));
+    assert.ok(idx(/mount --make-private "\$I" && mount --make-shared "\$I"/) >= 0, sb);
+    assert.ok(idx(/make-shared/) < idx(/^unshare --mount --propagation slave /), sb);
+    assert.ok(idx(/^while \[ -z "\$rc" \]/) < idx(/^umount --recursive --lazy "\$I"/), sb);
+    assert.match(none, /^unshare --mount --propagation private /m);
+    assert.doesNotMatch(none, /make-shared|umount/);
     const enter = nspawnEnterScript(42, user, ['A=b c'], ['/bin/sh', '-c', 'echo $x']);
     parses(enter);
     assert.deepEqual(words(lineOf(enter, 'exec ')).slice(7), [

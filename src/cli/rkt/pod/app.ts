@@ -149,7 +149,9 @@ function sandboxCommand(): Command {
 function addCommand(): Command {
   return new Command('add')
     .description('Add an app to a pod (the app is created, not started)')
-    .usage('UUID IMAGE [--name=NAME] [--exec=PATH] [app flags of run] [-- args]')
+    .usage(
+      'UUID IMAGE [--name=NAME] [--exec=PATH] [--mnt-volume=name=N,kind=host,source=S,target=T] [app flags of run] [-- args]',
+    )
     .argument('[args...]')
     .helpOption(false)
     .allowUnknownOption()
@@ -174,6 +176,7 @@ function addCommand(): Command {
           raw.slice(1),
           'run',
           (pod.manifest?.volumes ?? []).map((v) => v.name),
+          true,
         );
         const one = args.apps[0];
         if (args.apps.length !== 1 || one === undefined)

@@ -43,8 +43,8 @@ interface FlagSpec {
   kind: Kind;
   /** Value a bare `--flag` takes (pflag's NoOptDefVal), for `optional` flags. */
   noOptDefault?: string;
-  /** Not accepted by this verb. */
-  only?: Verb;
+  /** Accepted only by this verb (`app-add`: only by `rkt app add`). */
+  only?: Verb | 'app-add';
   set(p: PodArgs, value: string, flag: string): void;
 }
 
@@ -130,6 +130,33 @@ export function parseMountFlag(value: string): Mount {
     }
   }
   return mount;
+}
+
+/**
+ * `rkt app add --mnt-volume=name=NAME,kind=host|empty,source=PATH,target=PATH[,readOnly=B]...`: a
+ * volume of the app's own (the pod manifest's `appVolume`) mounted at `target`.
+ */
+export function parseMntVolume(value: string): Mount {
+  let target: string | undefined;
+  let name: string | undefined;
+  const rest: string[] = [];
+  for (const part of value.split(',')) {
+    if (part === '') continue;
+    const key = part.slice(0, part.indexOf('=') + 1);
+    if (key === 'target=' || key === 'name=') {
+      if ((key === 'name=' ? name : target) !== undefined)
+        fail(`--mnt-volume ${JSON.stringify(value)}: ${key.slice(0, -1)} given twice`);
+      if (key === 'name=') name = part.slice(key.length);
+      else target = part.slice(key.length);
+    } else rest.push(part);
+  }
+  if (name === undefined || name === '') fail(`--mnt-volume ${JSON.stringify(value)}: missing name`);
+  if (target === undefined || target === '') fail(`--mnt-volume ${JSON.stringify(value)}: missing target`);
+  const volume = withAppc(
+    () => parseVolumeString([name, ...rest].join(',')),
+    `invalid value in --mnt-volume flag ${JSON.stringify(value)}`,
+  );
+  return { volume: volume.name, path: target as string, appVolume: volume };
 }
 
 /**
@@ -318,6 +345,11 @@ const FLAGS: Record<string, FlagSpec> = {
       (app === undefined ? p.mounts : app.mounts).push(m);
     },
   },
+  'mnt-volume': {
+    kind: 'string',
+    only: 'app-add',
+    set: (p, v, flag) => lastApp(p, flag).mounts.push(parseMntVolume(v)),
+  },
   // pod-level
   volume: stringFlag((p, v) => {
     p.volumes.push(
@@ -444,10 +476,12 @@ function newApp(image: string): AppArgs {
  * rkt's messages on a malformed command line.
  */
 /** `knownVolumes`: volumes the pod has already (`rkt app add`), which mounts may name too. */
+/** `appAdd`: the arguments of `rkt app add` (its own flags accepted). */
 export function parseRunArgs(
   args: readonly string[],
   verb: Verb = 'run',
   knownVolumes: readonly string[] = [],
+  appAdd = false,
 ): PodArgs {
   const p = emptyPodArgs();
   let inAppArgs = false;
@@ -478,7 +512,10 @@ export function parseRunArgs(
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     const spec = FLAGS[name];
-    if (spec === undefined || (spec.only !== undefined && spec.only !== verb))
+    if (
+      spec === undefined ||
+      (spec.only === 'app-add' ? !appAdd : spec.only !== undefined && spec.only !== verb)
+    )
       fail(`unknown flag: --${name}`);
     const s = spec as FlagSpec;
     let value: string;
@@ -615,6 +652,11 @@ export const RUN_FLAG_HELP: Readonly<Record<string, RunFlagHelp>> = {
   },
   'user-label': { value: 'string', description: 'set the app\'s labels (example: "--user-label=foo=bar")' },
   mount: { value: 'string', description: 'mount point binding a volume to a path within an app' },
+  'mnt-volume': {
+    value: 'string',
+    description:
+      "rkt app add: a volume of the app's own mounted in it (name=NAME,kind=host,source=PATH,target=PATH[,readOnly=true])",
+  },
   volume: {
     value: 'string',
     description: 'volumes to mount into the pod (example: "--volume=data,kind=host,source=/srv/data")',
