@@ -276,6 +276,11 @@ interface AppSetup {
   overlay?: { lower: string; upper: string; work: string };
   rootfs: string;
   mounts: HostMount[];
+  /**
+   * `--readonly-rootfs`: the rootfs mount is made read-only (after its mounts, which stay as they
+   * are), the mount points of the guest's /proc, /sys, /dev and /tmp made first.
+   */
+  readOnly?: { guestDirs: string[] };
   /** The guest's settings for the app (stage1/kvm/app/APP.env). */
   env: string;
 }
@@ -355,15 +360,27 @@ function prepareApp(
   const cmd = [...prefix, ...exec].map(q).join(' ');
   // `rkt enter`'s command runs as the app does (its user, environment, root and working directory).
   const enter = prefix.map(q).join(' ');
+  // The image's event handlers run so too (guest-init.sh, start_app): PRE_0..., POST_0...
+  const handlers: Record<string, string> = {};
+  for (const kind of ['pre-start', 'post-stop'] as const) {
+    const key = kind === 'pre-start' ? 'PRE' : 'POST';
+    const list = (app.eventHandlers ?? []).filter((eh) => eh.name === kind);
+    handlers[`${key}_N`] = String(list.length);
+    for (const [k, eh] of list.entries()) handlers[`${key}_${k}`] = [...prefix, ...eh.exec].map(q).join(' ');
+  }
   return {
     name: ra.name,
     ...(overlay !== undefined ? { overlay } : {}),
     rootfs,
     mounts,
+    ...(ra.readOnlyRootFS === true
+      ? { readOnly: { guestDirs: (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => at('/' + k)) } }
+      : {}),
     env: envFile({
       MOUNTS: guestMounts.join(' '),
       CMD: cmd,
       ENTER: enter,
+      ...handlers,
       ...appCgroupLimits(manifest, index),
     }),
   };
@@ -394,14 +411,21 @@ const MOUNT_HELPERS = [
   'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
 ];
 
-/** The host mounts of an app (in QEMU's mount namespace): its overlay, then hosts, resolv.conf, volumes. */
+/**
+ * The host mounts of an app (in QEMU's mount namespace): its overlay, then hosts, resolv.conf,
+ * volumes; with `--readonly-rootfs` the rootfs mount (a copy bound onto itself) is then remounted
+ * read-only, its submounts (volumes, hosts) as they were: QEMU's 9p server, in this namespace,
+ * then refuses the guest's writes there (EROFS), as the oci engine's read-only root does.
+ */
 function appMountLines(a: AppSetup): string[] {
   const L: string[] = [];
   const o = a.overlay;
+  const cannot = `|| fail ${q(`cannot mount the rootfs of app ${a.name}`)}`;
   if (o !== undefined)
     L.push(
-      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} ${cannot}`,
     );
+  else if (a.readOnly !== undefined) L.push(`mount --bind ${q(a.rootfs)} ${q(a.rootfs)} ${cannot}`);
   for (const m of a.mounts) {
     L.push(
       `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
@@ -409,6 +433,11 @@ function appMountLines(a: AppSetup): string[] {
     if (m.readOnly)
       L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
   }
+  if (a.readOnly !== undefined)
+    L.push(
+      // The guest mounts its /proc, /sys, /dev and /tmp there: their mount points must exist first.
+      `mkdir -p ${a.readOnly.guestDirs.map(q).join(' ')} && mount -o remount,bind,ro ${q(a.rootfs)} || fail ${q(`cannot make the rootfs of app ${a.name} read-only`)}`,
+    );
   return L;
 }
 
@@ -536,15 +565,6 @@ function run(req: RunConfig): ExecPlan {
   if (ignored.length > 0)
     process.stderr.write(
       `run: the kvm engine applies only memory and cpu limits (as the VM's size and a cgroup per app in it); ignored: ${[...new Set(ignored)].join(', ')}\n`,
-    );
-  const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
-  if (handlers.length > 0)
-    process.stderr.write(
-      `run: the kvm engine does not run event handlers yet; ignored for: ${handlers.join(', ')}\n`,
-    );
-  if (manifest.apps.some((a) => a.readOnlyRootFS === true))
-    process.stderr.write(
-      'run: the kvm engine does not make rootfs read-only yet; --readonly-rootfs ignored\n',
     );
   const kernel = findKernel(kernelRoots(process.env, req.configDirs));
   const initrd = ensureInitramfs(req.dataDir, kernel);
@@ -921,8 +941,6 @@ function addApp(req: AddAppRequest): AddedApp {
     process.stderr.write(
       `add: the kvm engine applies only memory and cpu limits (as the app's cgroup in the VM); ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
-  if ((ra.app?.eventHandlers?.length ?? 0) > 0)
-    process.stderr.write(`add: the kvm engine does not run event handlers yet; ignored for: ${ra.name}\n`);
   try {
     const a = prepareApp(
       { dataDir: req.dataDir, noOverlay: state.noOverlay === true },

@@ -100,8 +100,23 @@ app_cgroup() {
     echo "$cg"
 }
 
+# run_in_app COMMAND PIDFILE [MARK]: a command (quoted words: env, setpriv, unshare --root... then
+# the app's or a handler's exec) in the app's cgroup, stdin /dev/null, its output to the app's
+# loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop signals), MARK made once
+# it runs; its code.
+run_in_app() {
+  {
+    # Into the cgroup (0: the writer itself) before the exec, so all it starts is there too.
+    [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
+    eval "exec $1"
+  } </dev/null >&5 2>&6 &
+  echo $! >"$2"
+  [ -z "$3" ] || : >"$3"
+  wait $!
+}
+
 start_app() {
-  MOUNTS='' CMD='' MEM='' CPU=''
+  MOUNTS='' CMD='' MEM='' CPU='' PRE_N=0 POST_N=0
   # shellcheck disable=SC1090
   . "$K/app/$1.env"
   if ! cg=$(app_cgroup "$1" 2>/dev/null); then
@@ -127,22 +142,33 @@ start_app() {
     }
   done
   # Two loggers (src/logs/capture.ts's program, busybox awk): each line to the console and,
-  # time-stamped, to the app's log in the pod dir.
+  # time-stamped, to the app's log in the pod dir. They read to the end of the app's last handler.
   mkfifo "/run/$1.out" "/run/$1.err"
   (
     LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
     o=$!
     LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/conf/logger.awk <"/run/$1.err" >/dev/console &
     e=$!
-    # Into its cgroup (0: the writer itself) before the exec, so all it starts is there too.
-    {
-      [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
-      eval "exec $CMD"
-    } </dev/null >"/run/$1.out" 2>"/run/$1.err" &
-    echo $! >"/run/$1.pid"
-    : >"$S/$1-started"
-    wait $!
-    rc=$?
+    exec 5>"/run/$1.out" 6>"/run/$1.err"
+    # The image's pre-start handlers, in the app's context, one after the other until one fails
+    # (its code is the app's, which then does not run); post-stop ones after the app, whatever
+    # its end. As the oci engine's supervisor.sh runs them.
+    rc=0 i=0
+    while [ "$rc" = 0 ] && [ "$i" -lt "$PRE_N" ]; do
+      eval "run_in_app \"\$PRE_$i\" /run/\$1.handler"
+      rc=$?
+      i=$((i + 1))
+    done
+    if [ "$rc" = 0 ] && [ ! -e /run/stopping ] && [ ! -e "$S/$1-stopping" ]; then
+      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started"
+      rc=$?
+    fi
+    i=0
+    while [ "$i" -lt "$POST_N" ]; do
+      eval "run_in_app \"\$POST_$i\" /run/\$1.handler"
+      i=$((i + 1))
+    done
+    exec 5>&- 6>&-
     wait $o $e
     [ -z "$cg" ] || rmdir "$cg" 2>/dev/null
     echo $rc >"$S/$1"
@@ -231,6 +257,8 @@ left=0 stopping='' timer='' code=''
 stop_all() {
   [ -n "$stopping" ] && return
   stopping=1
+  # An app still in its pre-start handlers does not start.
+  : >/run/stopping
   for a in $APPS; do
     [ -f "$S/$a" ] || kill -TERM "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
   done
@@ -258,7 +286,7 @@ rm_app() {
     case $m in sys:*) umount "${m#*:}/fs/cgroup" 2>/dev/null ;; esac
     umount "${m#*:}" 2>/dev/null
   done
-  rm -f "/run/$1.pid" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
+  rm -f "/run/$1.pid" "/run/$1.handler" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
   rest=''
   for a in $APPS; do [ "$a" = "$1" ] || rest="$rest $a"; done
   APPS=$rest

@@ -12,30 +12,11 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
-import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
+import { Rkt, buildAci, waitFor } from '../fly/fixture.js';
+import { kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
-function kvmSkip(): string | false {
-  const base = podTestSkip('qemu-system-x86_64');
-  if (base !== false) return base;
-  try {
-    findKernel();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return false;
-}
-
 const skip = kvmSkip();
-const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
-
-function qemuAlive(pid: number, uuid: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
-  } catch {
-    return false;
-  }
-}
 
 describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine integration tests') }, () => {
   let rkt: Rkt;

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { NetWorld, buildAci, httpd, rktBin, skip as netSkip, waitFor } from '../net/fixture.js';
+import { qemuAlive } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 function kvmNetSkip(): string | false {
@@ -48,15 +49,6 @@ function enter(
     c.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
     c.stdin.end(input);
   });
-}
-
-/** Whether a process with this pid runs QEMU for the pod. */
-function qemuAlive(pid: number, uuid: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
-  } catch {
-    return false;
-  }
 }
 
 describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm networking tests') }, () => {
