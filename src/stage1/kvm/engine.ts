@@ -81,6 +81,8 @@ export interface KvmPodState {
   /** A sandbox (`rkt app sandbox`): apps are added later (`rkt app add`), with or without overlays. */
   mutable?: boolean;
   noOverlay?: boolean;
+  /** The pod's AC_METADATA_URL (registered with the metadata service), for the apps added later. */
+  metadataUrl?: string;
 }
 
 /** The engine's files in the pod dir: settings for the guest, the console FIFO, QEMU's pid, the code. */
@@ -122,12 +124,19 @@ const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
 
-/** PATH (appc's default), the app's environment, then the executor's variables. */
-function appEnv(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+/**
+ * PATH (appc's default), the app's environment, then the executor's variables (AC_METADATA_URL:
+ * the pod's URL at the metadata service, '' when not registered).
+ */
+function appEnv(
+  app: { environment?: { name: string; value: string }[] },
+  name: string,
+  metadataUrl: string,
+): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
-  env.set('AC_METADATA_URL', '');
+  env.set('AC_METADATA_URL', metadataUrl);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -297,7 +306,7 @@ function copyTree(from: string, to: string): void {
  * then bound into the share), the share itself for an app added to a running sandbox.
  */
 function prepareApp(
-  req: { dataDir: string; noOverlay: boolean },
+  req: { dataDir: string; noOverlay: boolean; metadataUrl: string },
   manifest: PodManifest,
   index: number,
   P: string,
@@ -347,7 +356,7 @@ function prepareApp(
   const prefix = [
     'env',
     '-i',
-    ...appEnv(app, ra.name),
+    ...appEnv(app, ra.name, req.metadataUrl),
     ...setprivArgs({ uid: u.uid, gid: u.gid, groups: u.additionalGids }).map((a, i) =>
       i === 0 ? '/usr/bin/setpriv' : a,
     ),
@@ -492,6 +501,8 @@ export function planScript(o: {
   cni: boolean;
   /** With `cni`: the script that tears the networks down (relative to the pod dir), from the RunConfig. */
   teardown?: string;
+  /** The sh command that unregisters the pod from the metadata service, run once QEMU has ended. */
+  mdsUnregister?: string;
 }): string {
   const nsenter = o.cni ? `nsenter --net="$R"/${q(NETNS_FILE)} -- ` : '';
   return (
@@ -529,6 +540,7 @@ export function planScript(o: {
       'case $rc in "" | *[!0-9]* | ????*) rc=254 ;; esac',
       '[ "$rc" -le 255 ] || rc=254',
       'rm -f "$K/ctl"',
+      ...(o.mdsUnregister !== undefined ? [o.mdsUnregister] : []),
       ...(o.cni
         ? [
             // CNI DEL while the namespace is there (net/teardown.sh, as the oci supervisor), then it goes.
@@ -582,7 +594,9 @@ function run(req: RunConfig): ExecPlan {
   // Shared with the guest even with no app yet (a sandbox's come later).
   for (const d of ['apps', LOGS_DIR]) mkdirSync(path.join(P, d), { recursive: true });
   const hostname = podHostname(req.uuid, req.hostname);
-  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, req.resolvConf));
+  const apps = manifest.apps.map((_, i) =>
+    prepareApp({ ...req, metadataUrl: req.metadata.url }, manifest, i, P, R, req.resolvConf),
+  );
   for (const a of apps) writeFileSync(path.join(P, KVM_CONF, 'app', `${a.name}.env`), a.env);
   const logs = req.logs ?? fail('the kvm engine keeps a pod log: stage0 set none up');
   copyFileSync(path.join(P, LOGGER_PROGRAM), path.join(P, KVM_CONF, 'logger.awk'));
@@ -595,6 +609,7 @@ function run(req: RunConfig): ExecPlan {
     initrd,
     apps: apps.map((a) => a.name),
     ...(mutable ? { mutable, noOverlay: req.noOverlay } : {}),
+    ...(mutable && req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
   };
   writeEngineState(P, state);
   const nics = cni ? podNetworks(P) : [];
@@ -628,7 +643,15 @@ function run(req: RunConfig): ExecPlan {
   const inner = innerScript(R, apps, qemu, nics);
   const teardown = req.network.teardownScript;
   return {
-    script: planScript({ P, R, uuid: req.uuid, inner, cni, ...(teardown !== undefined ? { teardown } : {}) }),
+    script: planScript({
+      P,
+      R,
+      uuid: req.uuid,
+      inner,
+      cni,
+      ...(teardown !== undefined ? { teardown } : {}),
+      ...(req.metadata.unregister !== '' ? { mdsUnregister: req.metadata.unregister } : {}),
+    }),
   };
 }
 
@@ -943,7 +966,7 @@ function addApp(req: AddAppRequest): AddedApp {
     );
   try {
     const a = prepareApp(
-      { dataDir: req.dataDir, noOverlay: state.noOverlay === true },
+      { dataDir: req.dataDir, noOverlay: state.noOverlay === true, metadataUrl: state.metadataUrl ?? '' },
       manifest,
       i,
       R,
@@ -1032,6 +1055,7 @@ export const kvmEngine: Engine = {
   name: 'kvm',
   podNetwork: true,
   podLogs: true,
+  podMetadata: true,
   apps,
   run,
   enter,
