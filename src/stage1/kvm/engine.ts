@@ -36,6 +36,7 @@ import {
   readEngineState,
   type AddAppRequest,
   type AddedApp,
+  type AttachRequest,
   type EngineApps,
   type EnginePod,
   type EnterRequest,
@@ -49,7 +50,14 @@ import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
 import { setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
-import { DEFAULT_STOP_TIMEOUT, STOPPING_MARKER, envFile, isMutable, stopTimeoutEnv } from '../oci/engine.js';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  STOPPING_MARKER,
+  appIo,
+  envFile,
+  isMutable,
+  stopTimeoutEnv,
+} from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
@@ -390,9 +398,24 @@ function prepareApp(
       CMD: cmd,
       ENTER: enter,
       ...handlers,
+      ...guestIo(ra),
       ...appCgroupLimits(manifest, index),
     }),
   };
+}
+
+/**
+ * The app's `--stdin`, `--stdout` and `--stderr` modes for the guest (IO_IN, IO_OUT, IO_ERR):
+ * `stream` is a FIFO in the guest that `rkt attach` reaches (attachScript), `null` /dev/null, the
+ * rest the log. A terminal (`tty`) the kvm engine cannot give yet: refused in one line.
+ */
+function guestIo(ra: PodManifest['apps'][number]): Record<string, string> {
+  const io = appIo(ra);
+  if (io.tty)
+    fail(`app ${JSON.stringify(ra.name)}: the kvm engine cannot give an app a terminal yet (--stdin=tty)`);
+  const mode = (s: string): string =>
+    ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? '';
+  return { IO_IN: mode('stdin'), IO_OUT: mode('stdout'), IO_ERR: mode('stderr') };
 }
 
 /** cgroup v2's cpu.max period, in microseconds: a quota of 100000 is one CPU. */
@@ -841,12 +864,33 @@ function sendLine(podPath: string, line: string): boolean {
  */
 export function enterScript(o: { podPath: string; uuid: string; app: string; command: string[] }): string {
   const request = `run ${o.app} ${Buffer.from(o.command.map(q).join(' ')).toString('base64')}`;
+  return sessionScript({ ...o, what: 'enter', request });
+}
+
+/**
+ * `rkt attach`'s plan: a session as enter's on the same channels, whose request is `attach APP
+ * STREAMS` (STREAMS: some of stdin,stdout,stderr). The guest's agent (guest-init.sh, attach_serve)
+ * relays the plan's stdin to the app's stdin FIFO and its stdout and stderr FIFOs back, and ends
+ * the session with `x 0` once the app's output ends (the app ended), or, attached to stdin only,
+ * at the end of the plan's stdin.
+ */
+export function attachScript(o: {
+  podPath: string;
+  uuid: string;
+  app: string;
+  streams: readonly string[];
+}): string {
+  return sessionScript({ ...o, what: 'attach', request: `attach ${o.app} ${o.streams.join(',')}` });
+}
+
+function sessionScript(o: { podPath: string; uuid: string; what: string; request: string }): string {
+  const request = o.request;
   const K = path.join(o.podPath, KVM_DIR);
   const chunks = (tag: string): string =>
     `while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do echo "${tag} $c"; done`;
   return (
     [
-      '# rkt enter plan (kvm engine); removes itself first',
+      `# rkt ${o.what} plan (kvm engine); removes itself first`,
       'rm -f "$0"',
       `cd ${q(K)} 2>/dev/null && [ -p ctl ] && [ -S ${enterSocket(0)} ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
       // The first free channel, else wait for channel 0.
@@ -880,7 +924,7 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       '  esac',
       'done <"$D/down"',
       'end',
-      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the enter session without an exit code`)} >&2; exit 254; }`,
+      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the ${o.what} session without an exit code`)} >&2; exit 254; }`,
       'case $rc in *[!0-9]* | ????*) exit 254 ;; esac',
       '[ "$rc" -le 255 ] || exit 254',
       'exit "$rc"',
@@ -903,6 +947,14 @@ function enter(req: EnterRequest): ExecPlan {
   if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
   const command = req.command.length > 0 ? req.command : ['/bin/sh'];
   return { script: enterScript({ podPath: req.pod.path, uuid: req.pod.uuid, app, command }) };
+}
+
+function attach(req: AttachRequest): ExecPlan {
+  if (readState(req.pod) === undefined) fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
+  return {
+    script: attachScript({ podPath: req.pod.path, uuid: req.pod.uuid, app: req.app, streams: req.streams }),
+  };
 }
 
 /**
@@ -1059,6 +1111,7 @@ export const kvmEngine: Engine = {
   apps,
   run,
   enter,
+  attach,
   stop,
   gc,
 };

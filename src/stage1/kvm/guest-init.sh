@@ -100,23 +100,27 @@ app_cgroup() {
     echo "$cg"
 }
 
-# run_in_app COMMAND PIDFILE [MARK]: a command (quoted words: env, setpriv, unshare --root... then
-# the app's or a handler's exec) in the app's cgroup, stdin /dev/null, its output to the app's
-# loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop signals), MARK made once
-# it runs; its code.
+# run_in_app COMMAND PIDFILE [MARK [IN [OUT [ERR]]]]: a command (quoted words: env, setpriv,
+# unshare --root... then the app's or a handler's exec) in the app's cgroup, stdin IN (default
+# /dev/null), its output to OUT and ERR (opened read-write: attach FIFOs, or /dev/null) or else
+# to the app's loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop signals),
+# MARK made once it runs; its code.
 run_in_app() {
   {
+    exec 0<>"${4:-/dev/null}"
+    [ -z "$5" ] || exec 1<>"$5"
+    [ -z "$6" ] || exec 2<>"$6"
     # Into the cgroup (0: the writer itself) before the exec, so all it starts is there too.
     [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
     eval "exec $1"
-  } </dev/null >&5 2>&6 &
+  } >&5 2>&6 &
   echo $! >"$2"
   [ -z "$3" ] || : >"$3"
   wait $!
 }
 
 start_app() {
-  MOUNTS='' CMD='' MEM='' CPU='' PRE_N=0 POST_N=0
+  MOUNTS='' CMD='' MEM='' CPU='' PRE_N=0 POST_N=0 IO_IN='' IO_OUT='' IO_ERR=
   # shellcheck disable=SC1090
   . "$K/app/$1.env"
   if ! cg=$(app_cgroup "$1" 2>/dev/null); then
@@ -144,6 +148,17 @@ start_app() {
   # Two loggers (src/logs/capture.ts's program, busybox awk): each line to the console and,
   # time-stamped, to the app's log in the pod dir. They read to the end of the app's last handler.
   mkfifo "/run/$1.out" "/run/$1.err"
+  # --stdin/--stdout/--stderr=stream: a FIFO each in /run/attach/APP, which `rkt attach` reaches
+  # (attach_serve); null: /dev/null; else the log.
+  ad=/run/attach/$1 io_in='' io_out='' io_err=''
+  rm -rf "$ad"
+  case " $IO_IN $IO_OUT $IO_ERR " in *" stream "*)
+    mkdir -p "$ad" && mkfifo "$ad/stdin" "$ad/stdout" "$ad/stderr"
+    ;;
+  esac
+  [ "$IO_IN" = stream ] && io_in=$ad/stdin
+  case $IO_OUT in stream) io_out=$ad/stdout ;; null) io_out=/dev/null ;; esac
+  case $IO_ERR in stream) io_err=$ad/stderr ;; null) io_err=/dev/null ;; esac
   (
     LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
     o=$!
@@ -160,7 +175,7 @@ start_app() {
       i=$((i + 1))
     done
     if [ "$rc" = 0 ] && [ ! -e /run/stopping ] && [ ! -e "$S/$1-stopping" ]; then
-      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started"
+      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started" "$io_in" "$io_out" "$io_err"
       rc=$?
     fi
     i=0
@@ -172,6 +187,10 @@ start_app() {
     wait $o $e
     [ -z "$cg" ] || rmdir "$cg" 2>/dev/null
     echo $rc >"$S/$1"
+    # Attach readers still waiting for an app that never opened its FIFOs (after the code: an
+    # attach registered later sees it and ends itself). Each session's file lives as long as it.
+    # shellcheck disable=SC2046 # pids, one word each
+    [ ! -d "$ad" ] || kill $(cat "$ad"/readers.* 2>/dev/null) 2>/dev/null
     echo "exit $1" >/run/ctl
   ) 2>/dev/null &
 }
@@ -200,8 +219,60 @@ chunks() {
   done
 }
 
+# attach_serve APP STREAMS N: `rkt attach` (engine.ts, attachScript) to the FIFOs of an app started
+# with --stdin/--stdout/--stderr=stream (STREAMS: some of stdin,stdout,stderr). Up: the host's stdin
+# as `i B64` into the app's stdin (`c`, its end, leaves the app's stdin open, as the oci engine's);
+# down: the app's stdout and stderr as `o B64` and `e B64`, then `x 0` once they end (the app
+# ended), or, attached to stdin only, once the host's stdin has.
+attach_serve() {
+  a=/run/attach/$1
+  if [ ! -p "$a/stdin" ] || [ -f "$S/$1" ]; then
+    echo "e $(echo "rkt: guest: app $1 is not running with attach endpoints" | base64 -w 0)" >&8
+    echo 'x 254' >&8
+    return 0
+  fi
+  outs=''
+  case ,$2, in *,stdout,*)
+    chunks o <"$a/stdout" >&8 &
+    outs="$outs $!"
+    ;;
+  esac
+  case ,$2, in *,stderr,*)
+    chunks e <"$a/stderr" >&8 &
+    outs="$outs $!"
+    ;;
+  esac
+  echo "$outs" >"$a/readers.$3"
+  # shellcheck disable=SC2086 # pids, one word each
+  [ ! -f "$S/$1" ] || kill $outs 2>/dev/null
+  (
+    while read -r t data <&8; do
+      case $t in
+      # Opened read-write: never waits, even for an app that has ended.
+      i) case ,$2, in *,stdin,*) printf %s "$data" | base64 -d 1<>"$a/stdin" ;; esac ;;
+      c) [ -n "$outs" ] || break ;;
+      esac
+    done
+  ) &
+  i=$!
+  if [ -n "$outs" ]; then
+    # shellcheck disable=SC2086 # pids, one word each
+    wait $outs
+    kill $i 2>/dev/null
+  else
+    wait $i
+  fi
+  rm -f "$a/readers.$3"
+  echo 'x 0' >&8
+  return 0
+}
+
 enter_serve() {
   read -r verb app b64 <&8 || return 3
+  if [ "$verb" = attach ]; then
+    attach_serve "$app" "$b64" "$1"
+    return 0
+  fi
   [ "$verb" = run ] || return 3
   ENTER=''
   # shellcheck disable=SC1090
@@ -286,6 +357,7 @@ rm_app() {
     case $m in sys:*) umount "${m#*:}/fs/cgroup" 2>/dev/null ;; esac
     umount "${m#*:}" 2>/dev/null
   done
+  rm -rf "/run/attach/$1"
   rm -f "/run/$1.pid" "/run/$1.handler" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
   rest=''
   for a in $APPS; do [ "$a" = "$1" ] || rest="$rest $a"; done

@@ -3,16 +3,18 @@
  * seconds. A sandbox boots its VM with no app; two apps are added (their rootfs mounted in QEMU's
  * mount namespace under the 9p share while the VM runs) and started by console lines to the guest's
  * init, sharing an empty volume, on the guest's kernel; the second (it ignores SIGTERM) is stopped
- * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); the pod
- * stops, and gc leaves no QEMU process and no mount.
+ * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); `rkt
+ * attach` talks to a third, added with stream endpoints; the pod stops, and gc leaves no QEMU
+ * process and no mount.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
-import { Rkt, buildAci, waitFor } from '../fly/fixture.js';
+import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
 import { kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
@@ -124,6 +126,62 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       join(R, 'stage1', 'kvm', 'conf', 'app', 'second.env'),
     ])
       assert.ok(!existsSync(f), `${f} left`);
+
+    // rkt attach to an app added with --stdin/--stdout=stream: its FIFOs are in the guest, reached
+    // through an enter channel; the attach ends when the app's output does (the app ended).
+    const tty = await rkt.start(
+      [
+        '--insecure-options=image',
+        'app',
+        'add',
+        uuid,
+        image,
+        '--name=tty',
+        '--stdin=tty',
+        '--stdout=tty',
+        '--stderr=tty',
+      ],
+      env,
+    ).done;
+    assert.equal(tty.code, 254);
+    assert.match(tty.stderr, /the kvm engine cannot give an app a terminal yet/);
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
+    await ok(
+      'app',
+      'add',
+      uuid,
+      image,
+      '--name=talk',
+      '--stdin=stream',
+      '--stdout=stream',
+      ...sh(
+        'while read -r l; do echo "got-$l"; if [ "$l" = bye ]; then echo talk-done >&2; exit 0; fi; done',
+      ),
+    );
+    await ok('app', 'start', uuid, '--app=talk');
+    assert.equal(await ok('attach', '--app=talk', '--mode=list', uuid), 'stdin\nstdout\n');
+    const attached = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const c = spawn(rktBin, [`--dir=${rkt.data}`, 'attach', '--app=talk', uuid], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        c.on('error', reject);
+        c.on('close', (code) => resolve({ code, stdout, stderr }));
+        c.stdin.end('hello\nbye\n');
+      },
+    );
+    assert.deepEqual([attached.code, attached.stdout], [0, 'got-hello\ngot-bye\n'], attached.stderr);
+    // stderr was not a stream: it went to the log.
+    const talkCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'talk');
+    await waitFor('the talk app to end', () => existsSync(talkCode));
+    assert.equal(readFileSync(talkCode, 'utf8').trim(), '0');
+    const talk = await rkt.run('logs', '--app=talk', uuid);
+    assert.match(talk.stdout + talk.stderr, /talk-done/);
+    await ok('app', 'rm', uuid, '--app=talk');
     assert.ok(qemuAlive(qemu, uuid));
 
     assert.equal(await ok('stop', uuid), `${uuid}\n`);

@@ -23,6 +23,7 @@ import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
 import {
   appCgroupLimits,
+  attachScript,
   enterScript,
   hostTscKhz,
   innerScript,
@@ -252,6 +253,18 @@ describe('kvm engine', () => {
     const rw = innerScript('/d/run/u', [{ ...app, readOnly: undefined }], ['qemu-system-x86_64']);
     assert.doesNotMatch(rw, /remount,bind,ro \/d\/run\/u\/apps\/ro\/rootfs /);
     assert.doesNotMatch(rw, /mount --bind \/d\/run\/u\/apps\/ro\/rootfs /);
+  });
+
+  it("attach's plan is enter's session with an attach request naming the streams", () => {
+    const script = attachScript({
+      podPath: '/d/run/u',
+      uuid: 'u',
+      app: 'talk',
+      streams: ['stdin', 'stdout'],
+    });
+    assert.match(script, /^# rkt attach plan \(kvm engine\)/);
+    assert.match(script, /\necho 'attach talk stdin,stdout' >&7\n/);
+    assert.match(script, /the VM ended the attach session without an exit code/);
   });
 
   it(

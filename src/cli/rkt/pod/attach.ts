@@ -162,6 +162,14 @@ export function attachCommand(): Command {
         const endpoints = modeEndpoints(opts.mode, available);
         if (appState(pod.path, app) !== 'running')
           throw new RocketError(`app ${JSON.stringify(app)} is not running`, RKT_FAILURE);
+        // An engine that relays the endpoints itself (kvm: they are in the VM) gets a plan.
+        const { engineForPod } = await import('../../../stage1/engines.js');
+        const engine = engineForPod(pod);
+        if (engine.attach !== undefined) {
+          const { handOff } = await import('../../../stage1/engine.js');
+          const streams = endpoints.filter((e) => e !== 'tty-in' && e !== 'tty-out');
+          return handOff(engine.attach({ pod, app, streams }));
+        }
         await relay(pod, app, endpoints);
       }),
     );
