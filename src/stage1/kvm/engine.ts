@@ -48,7 +48,7 @@ import {
 } from '../engine.js';
 import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
-import { setprivArgs } from '../fly/plan.js';
+import { SUPERVISOR_STATUS, setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
 import {
   DEFAULT_STOP_TIMEOUT,
@@ -492,6 +492,9 @@ export function innerScript(
     bind(POD_FILES.appStatusDir, 'status'),
     bind(KVM_CONF, 'conf'),
     `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
+    // The readiness marker (rkt's supervisor-status, for `rkt status --wait-ready`): the host's
+    // file, empty until the guest writes `ready` into it once every app has started.
+    `: >${q(path.join(R, SUPERVISOR_STATUS))} && : >${q(path.join(G, 'supervisor-status'))} && mount --bind ${q(path.join(R, SUPERVISOR_STATUS))} ${q(path.join(G, 'supervisor-status'))} || fail 'cannot share the readiness marker with the VM'`,
   );
   for (const [n, net] of nets.entries()) {
     // Frames that reach a CNI interface go to its tap (the guest) and back, before any IP stack:

@@ -115,7 +115,7 @@ run_in_app() {
     eval "exec $1"
   } >&5 2>&6 &
   echo $! >"$2"
-  [ -z "$3" ] || : >"$3"
+  [ -z "$3" ] || { : >"$3" && echo up >/run/ctl; }
   wait $!
 }
 
@@ -126,6 +126,7 @@ start_app() {
   if ! cg=$(app_cgroup "$1" 2>/dev/null); then
     echo "rkt: guest: cannot make the cgroup of app $1" >/dev/console
     echo 254 >"$S/$1"
+    echo up >/run/ctl
     echo "exit $1" >/run/ctl
     return
   fi
@@ -141,6 +142,7 @@ start_app() {
     tmp) mount -t tmpfs -o mode=1777 tmpfs "$target" ;;
     esac || {
       echo 254 >"$S/$1"
+      echo up >/run/ctl
       echo "exit $1" >/run/ctl
       return
     }
@@ -187,6 +189,8 @@ start_app() {
     wait $o $e
     [ -z "$cg" ] || rmdir "$cg" 2>/dev/null
     echo $rc >"$S/$1"
+    # An app that never started (a failing pre-start handler, a stop first) counts for readiness.
+    [ -e "$S/$1-started" ] || echo up >/run/ctl
     # Attach readers still waiting for an app that never opened its FIFOs (after the code: an
     # attach registered later sees it and ends itself). Each session's file lives as long as it.
     # shellcheck disable=SC2046 # pids, one word each
@@ -375,14 +379,25 @@ fi
 for m in "$K"/enter-*; do
   [ -e "$m" ] && echo "enter ${m##*/enter-}" >/run/ctl
 done
+# Ready (`rkt status --wait-ready`) once every app has started (an `up` each; a sandbox at once):
+# the host's stage1/rootfs/rkt/supervisor-status, bound at /pod/supervisor-status, says `ready`.
+unready=0
 for a in $APPS; do
   start_app "$a"
   left=$((left + 1))
+  unready=$((unready + 1))
 done
+ready() { [ "$unready" -gt 0 ] || [ -n "$readied" ] || { echo ready >/pod/supervisor-status && readied=1; }; }
+readied=''
+ready
 # A pod of `rkt run` ends when its apps have; a sandbox when it is stopped and its apps have.
 while if [ -n "$MUTABLE" ]; then [ -z "$stopping" ] || [ "$left" -gt 0 ]; else [ "$left" -gt 0 ]; fi &&
   read -r cmd arg arg2 <&9; do
   case $cmd in
+  up)
+    unready=$((unready - 1))
+    ready
+    ;;
   exit)
     left=$((left - 1))
     rc=254

@@ -184,7 +184,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.match(logs.stdout, new RegExp(`^writer: kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
   });
 
-  it('rkt stop powers a running VM off; gc leaves no QEMU process and no mount', async () => {
+  it('rkt status --wait-ready waits for the app in the VM; rkt stop powers it off; gc leaves no QEMU process and no mount', async () => {
     const { pod, uuid } = await rkt.startPod([
       KVM,
       '--net=none',
@@ -196,6 +196,17 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     await waitFor('QEMU to listen for enter', () => existsSync(sock), 60_000);
     const early = await rkt.run('enter', uuid, '/bin/sh', '-c', 'echo early-enter');
     assert.deepEqual([early.code, early.stdout], [0, 'early-enter\n'], early.stderr);
+    // --wait-ready: the guest marks the pod ready once its app has started.
+    const ready = await rkt.run('status', '--wait-ready=180s', uuid);
+    assert.equal(ready.code, 0, ready.stderr);
+    assert.match(ready.stdout, /^state=running$/m);
+    assert.equal(
+      readFileSync(
+        join(rkt.data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'supervisor-status'),
+        'utf8',
+      ),
+      'ready\n',
+    );
     await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const qemu = Number(
       readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),
