@@ -867,7 +867,7 @@ function sendLine(podPath: string, line: string): boolean {
  */
 export function enterScript(o: { podPath: string; uuid: string; app: string; command: string[] }): string {
   const request = `run ${o.app} ${Buffer.from(o.command.map(q).join(' ')).toString('base64')}`;
-  return sessionScript({ ...o, what: 'enter', request });
+  return sessionScript({ ...o, what: 'enter', request, tty: true });
 }
 
 /**
@@ -886,8 +886,21 @@ export function attachScript(o: {
   return sessionScript({ ...o, what: 'attach', request: `attach ${o.app} ${o.streams.join(',')}` });
 }
 
-function sessionScript(o: { podPath: string; uuid: string; what: string; request: string }): string {
+/**
+ * A session on the first free enter channel. With `tty` and a terminal as the plan's stdin, as the
+ * oci engine's enter gives one: the request's verb is `tty` and its last words the terminal's
+ * rows and columns, the terminal is raw (restored at the end), and the guest runs the command on a
+ * pseudo-terminal of its own (its stdout and stderr both come back as `o`).
+ */
+function sessionScript(o: {
+  podPath: string;
+  uuid: string;
+  what: string;
+  request: string;
+  tty?: boolean;
+}): string {
   const request = o.request;
+  const ttyRequest = o.tty === true ? `tty${request.slice(request.indexOf(' '))}` : undefined;
   const K = path.join(o.podPath, KVM_DIR);
   const chunks = (tag: string): string =>
     `while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do echo "${tag} $c"; done`;
@@ -903,14 +916,19 @@ function sessionScript(o: { podPath: string; uuid: string; what: string; request
       'done',
       '[ -n "$n" ] || { exec 4>>enter-0.lock && flock -x 4 && n=0; } || exit 254',
       'D=$(mktemp -d) || exit 254',
-      's= r=',
+      's= r= tm=',
       // The stdin relay is a session of its own (it may still read a terminal): its group goes.
-      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; }',
+      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; [ -z "$tm" ] || stty "$tm"; }',
       "trap 'end; exit 130' INT",
       "trap 'end; exit 143' TERM HUP",
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
       'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
-      `echo ${q(request)} >&7`,
+      ...(ttyRequest === undefined
+        ? [`echo ${q(request)} >&7`]
+        : [
+            // rows and columns (`stty size`) go with the request; the terminal is raw while it runs.
+            `if [ -t 0 ] && z=$(stty size 2>/dev/null) && tm=$(stty -g); then echo ${q(ttyRequest)} "$z" >&7 && stty raw -echo; else echo ${q(request)} >&7; fi`,
+          ]),
       'socat - UNIX-CONNECT:"enter-$n.sock" <"$D/up" >"$D/down" 2>/dev/null &',
       's=$!',
       // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.

@@ -23,6 +23,8 @@ export PATH
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Pseudo-terminals, for `rkt enter` from a terminal (util-linux's script opens /dev/ptmx).
+mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 # The apps' memory and cpu limits (MEM, CPU in conf/app/APP.env) are cgroups: /sys/fs/cgroup/APP.
 CGROUPS=''
 if mount -t cgroup2 cgroup2 /sys/fs/cgroup; then
@@ -277,7 +279,15 @@ enter_serve() {
     attach_serve "$app" "$b64" "$1"
     return 0
   fi
-  [ "$verb" = run ] || return 3
+  # `tty APP B64 ROWS COLS`: the command on a pseudo-terminal of that size (the host's was one).
+  rows=''
+  if [ "$verb" = tty ]; then
+    rows=${b64#* } b64=${b64%% *}
+    cols=${rows#* } rows=${rows%% *}
+    case $rows$cols in '' | *[!0-9]*) return 3 ;; esac
+  elif [ "$verb" != run ]; then
+    return 3
+  fi
   ENTER=''
   # shellcheck disable=SC1090
   . "$K/app/$app.env" 2>/dev/null
@@ -306,7 +316,12 @@ enter_serve() {
   ) >"$d/in" &
   i=$!
   cmd=$(printf %s "$b64" | base64 -d)
-  (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  if [ -n "$rows" ]; then
+    # util-linux's script: a new session on a pty, the command its controlling terminal's; its code.
+    /usr/bin/script -q -e -c "stty rows $rows cols $cols 2>/dev/null; exec $ENTER $cmd" /dev/null <"$d/in" >"$d/out" 2>"$d/err" &
+  else
+    (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  fi
   echo $! >"$d/pid"
   wait $!
   rc=$?

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { Rkt, buildAci, waitFor } from '../fly/fixture.js';
+import { spawn } from 'node:child_process';
+import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
 import { kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
@@ -184,7 +185,7 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.match(logs.stdout, new RegExp(`^writer: kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
   });
 
-  it('rkt status --wait-ready waits for the app in the VM; rkt stop powers it off; gc leaves no QEMU process and no mount', async () => {
+  it('rkt status --wait-ready waits for the app in the VM; enter from a terminal; rkt stop powers it off; gc leaves no QEMU process and no mount', async () => {
     const { pod, uuid } = await rkt.startPod([
       KVM,
       '--net=none',
@@ -207,6 +208,28 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       ),
       'ready\n',
     );
+    // rkt enter from a terminal (the host's util-linux script gives it one of 30x100): the command
+    // runs on a pseudo-terminal of that size in the guest; its code comes back.
+    const t = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const c = spawn(
+        'script',
+        [
+          '-q',
+          '-e',
+          '-c',
+          `stty rows 30 cols 100; ${rktBin} --dir=${rkt.data} enter ${uuid} /bin/sh -c '[ -t 0 ] && [ -t 1 ] && echo in-a-tty; stty size; exit 3'`,
+          '/dev/null',
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.on('error', reject);
+      // Its stdin stays open until it ends (an end of input would be a ^D on the terminal).
+      c.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(t.code, 3, t.out);
+    assert.match(t.out, /in-a-tty\r?\n30 100\r?\n/);
     await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const qemu = Number(
       readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),
