@@ -4,8 +4,8 @@
  * mount namespace under the 9p share while the VM runs) and started by console lines to the guest's
  * init, sharing an empty volume, on the guest's kernel; the second (it ignores SIGTERM) is stopped
  * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); `rkt
- * attach` talks to a third, added with stream endpoints; the pod stops, and gc leaves no QEMU
- * process and no mount.
+ * attach` talks to a third, added with stream endpoints (its image's event handlers run); the pod
+ * stops, and gc leaves no QEMU process and no mount.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
-import { kvmSkip, qemuAlive, sh } from './fixture.js';
+import { killVms, kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 const skip = kvmSkip();
@@ -29,7 +29,10 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
   });
 
-  after(() => rkt.cleanup());
+  after(() => {
+    killVms(rkt.data);
+    rkt.cleanup();
+  });
 
   it('adds and starts two apps in a running VM, stops and removes one; rkt stop and gc leave nothing', async () => {
     const env = { RKT_STOP_TIMEOUT: '1' };
@@ -146,11 +149,19 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.equal(tty.code, 254);
     assert.match(tty.stderr, /the kvm engine cannot give an app a terminal yet/);
     assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
+    // Its image has event handlers: they run in the added app's context too, their output in its log.
+    const hooks = buildAci(rkt.work, 'hooks', {
+      exec: ['/bin/sh', '-c', 'exit 0'],
+      eventHandlers: [
+        { name: 'pre-start', exec: ['/bin/sh', '-c', 'echo "pre-$AC_APP_NAME"'] },
+        { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo "post-$AC_APP_NAME"'] },
+      ],
+    });
     await ok(
       'app',
       'add',
       uuid,
-      image,
+      hooks,
       '--name=talk',
       '--stdin=stream',
       '--stdout=stream',
@@ -181,6 +192,8 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.equal(readFileSync(talkCode, 'utf8').trim(), '0');
     const talk = await rkt.run('logs', '--app=talk', uuid);
     assert.match(talk.stdout + talk.stderr, /talk-done/);
+    assert.match(talk.stdout, /^pre-talk$/m);
+    assert.match(talk.stdout, /^post-talk$/m);
     await ok('app', 'rm', uuid, '--app=talk');
     assert.ok(qemuAlive(qemu, uuid));
 

@@ -15,7 +15,7 @@ import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { spawn } from 'node:child_process';
 import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
-import { kvmSkip, qemuAlive, sh } from './fixture.js';
+import { killVms, kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 const skip = kvmSkip();
@@ -30,7 +30,10 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
   });
 
-  after(() => rkt.cleanup());
+  after(() => {
+    killVms(rkt.data);
+    rkt.cleanup();
+  });
 
   it('runs an image as the oci, fly and nspawn engines do: its user, groups, working directory and environment', async () => {
     const alice = buildAci(rkt.work, 'alice', {
