@@ -157,7 +157,9 @@ export interface EnterRequest {
 export interface AttachRequest {
   pod: EnginePod;
   app: string;
+  /** A tty app's endpoints are its terminal's input (`stdin`) and output (`stdout`). */
   streams: ('stdin' | 'stdout' | 'stderr')[];
+  tty?: boolean;
 }
 
 /** What `rkt app add` hands an engine: a running sandbox whose manifest already has the app. */

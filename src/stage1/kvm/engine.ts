@@ -407,12 +407,11 @@ function prepareApp(
 /**
  * The app's `--stdin`, `--stdout` and `--stderr` modes for the guest (IO_IN, IO_OUT, IO_ERR):
  * `stream` is a FIFO in the guest that `rkt attach` reaches (attachScript), `null` /dev/null, the
- * rest the log. A terminal (`tty`) the kvm engine cannot give yet: refused in one line.
+ * rest the log; `tty` (all three or none, appIo) the app on a pty of its own in the guest, whose
+ * input and output are the stdin and stdout FIFOs.
  */
 function guestIo(ra: PodManifest['apps'][number]): Record<string, string> {
-  const io = appIo(ra);
-  if (io.tty)
-    fail(`app ${JSON.stringify(ra.name)}: the kvm engine cannot give an app a terminal yet (--stdin=tty)`);
+  appIo(ra);
   const mode = (s: string): string =>
     ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? '';
   return { IO_IN: mode('stdin'), IO_OUT: mode('stdout'), IO_ERR: mode('stderr') };
@@ -882,8 +881,15 @@ export function attachScript(o: {
   uuid: string;
   app: string;
   streams: readonly string[];
+  /** The app's terminal: this one, if the plan's stdin is a terminal, is raw meanwhile. */
+  tty?: boolean;
 }): string {
-  return sessionScript({ ...o, what: 'attach', request: `attach ${o.app} ${o.streams.join(',')}` });
+  return sessionScript({
+    ...o,
+    what: 'attach',
+    request: `attach ${o.app} ${o.streams.join(',')}`,
+    ...(o.tty === true ? { raw: true } : {}),
+  });
 }
 
 /**
@@ -898,6 +904,8 @@ function sessionScript(o: {
   what: string;
   request: string;
   tty?: boolean;
+  /** The plan's terminal, if its stdin is one, raw while the session lasts (an app's tty). */
+  raw?: boolean;
 }): string {
   const request = o.request;
   const ttyRequest = o.tty === true ? `tty${request.slice(request.indexOf(' '))}` : undefined;
@@ -924,7 +932,10 @@ function sessionScript(o: {
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
       'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
       ...(ttyRequest === undefined
-        ? [`echo ${q(request)} >&7`]
+        ? [
+            `echo ${q(request)} >&7`,
+            ...(o.raw === true ? ['if [ -t 0 ] && tm=$(stty -g); then stty raw -echo; fi'] : []),
+          ]
         : [
             // rows and columns (`stty size`) go with the request; the terminal is raw while it runs.
             `if [ -t 0 ] && z=$(stty size 2>/dev/null) && tm=$(stty -g); then echo ${q(ttyRequest)} "$z" >&7 && stty raw -echo; else echo ${q(request)} >&7; fi`,
@@ -974,7 +985,13 @@ function attach(req: AttachRequest): ExecPlan {
   if (readState(req.pod) === undefined) fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
   if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
   return {
-    script: attachScript({ podPath: req.pod.path, uuid: req.pod.uuid, app: req.app, streams: req.streams }),
+    script: attachScript({
+      podPath: req.pod.path,
+      uuid: req.pod.uuid,
+      app: req.app,
+      streams: req.streams,
+      ...(req.tty === true ? { tty: true } : {}),
+    }),
   };
 }
 

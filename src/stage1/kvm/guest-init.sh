@@ -102,11 +102,12 @@ app_cgroup() {
     echo "$cg"
 }
 
-# run_in_app COMMAND PIDFILE [MARK [IN [OUT [ERR]]]]: a command (quoted words: env, setpriv,
-# unshare --root... then the app's or a handler's exec) in the app's cgroup, stdin IN (default
-# /dev/null), its output to OUT and ERR (opened read-write: attach FIFOs, or /dev/null) or else
-# to the app's loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop signals),
-# MARK made once it runs; its code.
+# run_in_app COMMAND PIDFILE [MARK [IN [OUT [ERR [TTY]]]]]: a command (quoted words: env,
+# setpriv, unshare --root... then the app's or a handler's exec) in the app's cgroup, stdin IN
+# (default /dev/null), its output to OUT and ERR (opened read-write: attach FIFOs, or /dev/null)
+# or else to the app's loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop
+# signals), MARK made once it runs; its code. With TTY, on a 24x80 pty of its own (util-linux's
+# script between it and IN and OUT; script passes a TERM on and gives the command's code).
 run_in_app() {
   {
     exec 0<>"${4:-/dev/null}"
@@ -114,6 +115,7 @@ run_in_app() {
     [ -z "$6" ] || exec 2<>"$6"
     # Into the cgroup (0: the writer itself) before the exec, so all it starts is there too.
     [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
+    [ -z "$7" ] || exec /usr/bin/script -q -e -c "stty rows 24 cols 80 2>/dev/null; exec $1" /dev/null
     eval "exec $1"
   } >&5 2>&6 &
   echo $! >"$2"
@@ -156,13 +158,15 @@ start_app() {
   # (attach_serve); null: /dev/null; else the log.
   ad=/run/attach/$1 io_in='' io_out='' io_err=''
   rm -rf "$ad"
-  case " $IO_IN $IO_OUT $IO_ERR " in *" stream "*)
+  case " $IO_IN $IO_OUT $IO_ERR " in *" stream "* | *" tty "*)
     mkdir -p "$ad" && mkfifo "$ad/stdin" "$ad/stdout" "$ad/stderr"
     ;;
   esac
-  [ "$IO_IN" = stream ] && io_in=$ad/stdin
-  case $IO_OUT in stream) io_out=$ad/stdout ;; null) io_out=/dev/null ;; esac
+  case $IO_IN in stream | tty) io_in=$ad/stdin ;; esac
+  case $IO_OUT in stream | tty) io_out=$ad/stdout ;; null) io_out=/dev/null ;; esac
   case $IO_ERR in stream) io_err=$ad/stderr ;; null) io_err=/dev/null ;; esac
+  io_tty=''
+  [ "$IO_IN" != tty ] || io_tty=1
   (
     LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
     o=$!
@@ -179,7 +183,7 @@ start_app() {
       i=$((i + 1))
     done
     if [ "$rc" = 0 ] && [ ! -e /run/stopping ] && [ ! -e "$S/$1-stopping" ]; then
-      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started" "$io_in" "$io_out" "$io_err"
+      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started" "$io_in" "$io_out" "$io_err" "$io_tty"
       rc=$?
     fi
     i=0

@@ -130,26 +130,46 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     ])
       assert.ok(!existsSync(f), `${f} left`);
 
-    // rkt attach to an app added with --stdin/--stdout=stream: its FIFOs are in the guest, reached
-    // through an enter channel; the attach ends when the app's output does (the app ended).
-    const tty = await rkt.start(
-      [
-        '--insecure-options=image',
-        'app',
-        'add',
-        uuid,
-        image,
-        '--name=tty',
-        '--stdin=tty',
-        '--stdout=tty',
-        '--stderr=tty',
-      ],
-      env,
-    ).done;
-    assert.equal(tty.code, 254);
-    assert.match(tty.stderr, /the kvm engine cannot give an app a terminal yet/);
+    // rkt attach: the app's endpoints are FIFOs in the guest, reached through an enter channel; the
+    // attach ends when the app's output does (the app ended).
+    /** `rkt attach ARGS` with `input` on its stdin (a pipe), to its end. */
+    const attach = (args: string[], input: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const c = spawn(rktBin, [`--dir=${rkt.data}`, 'attach', ...args], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        c.on('error', reject);
+        c.on('close', (code) => resolve({ code, stdout, stderr }));
+        c.stdin.end(input);
+      });
+    // A tty app: a 24x80 pty of its own in the guest, its input and output reached by attach.
+    await ok(
+      'app',
+      'add',
+      uuid,
+      image,
+      '--name=term',
+      '--stdin=tty',
+      '--stdout=tty',
+      '--stderr=tty',
+      ...sh('read -r l; echo "got-$l"; [ -t 0 ] && [ -t 2 ] && echo "tty-$(stty size)"; exit 0'),
+    );
+    await ok('app', 'start', uuid, '--app=term');
+    assert.equal(await ok('attach', '--app=term', '--mode=list', uuid), 'tty-in\ntty-out\n');
+    const term = await attach(['--app=term', uuid], 'hello\n');
+    assert.equal(term.code, 0, term.stderr);
+    // The pty echoes the line typed, then the app's answers (a terminal's CR LF).
+    assert.match(term.stdout, /got-hello\r\ntty-24 80\r\n/);
+    const termCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'term');
+    await waitFor('the term app to end', () => existsSync(termCode));
+    assert.equal(readFileSync(termCode, 'utf8').trim(), '0');
+    await ok('app', 'rm', uuid, '--app=term');
     assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
-    // Its image has event handlers: they run in the added app's context too, their output in its log.
+    // A stream app (stdin and stdout; stderr in the log). Its image has event handlers: they run in the added app's context too, their output in its log.
     const hooks = buildAci(rkt.work, 'hooks', {
       exec: ['/bin/sh', '-c', 'exit 0'],
       eventHandlers: [
@@ -171,20 +191,7 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     );
     await ok('app', 'start', uuid, '--app=talk');
     assert.equal(await ok('attach', '--app=talk', '--mode=list', uuid), 'stdin\nstdout\n');
-    const attached = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-      (resolve, reject) => {
-        const c = spawn(rktBin, [`--dir=${rkt.data}`, 'attach', '--app=talk', uuid], {
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-        c.on('error', reject);
-        c.on('close', (code) => resolve({ code, stdout, stderr }));
-        c.stdin.end('hello\nbye\n');
-      },
-    );
+    const attached = await attach(['--app=talk', uuid], 'hello\nbye\n');
     assert.deepEqual([attached.code, attached.stdout], [0, 'got-hello\ngot-bye\n'], attached.stderr);
     // stderr was not a stream: it went to the log.
     const talkCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'talk');

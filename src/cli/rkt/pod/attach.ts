@@ -167,8 +167,9 @@ export function attachCommand(): Command {
         const engine = engineForPod(pod);
         if (engine.attach !== undefined) {
           const { handOff } = await import('../../../stage1/engine.js');
-          const streams = endpoints.filter((e) => e !== 'tty-in' && e !== 'tty-out');
-          return handOff(engine.attach({ pod, app, streams }));
+          const tty = endpoints.some((e) => e === 'tty-in' || e === 'tty-out');
+          const streams = endpoints.map((e) => (e === 'tty-in' ? 'stdin' : e === 'tty-out' ? 'stdout' : e));
+          return handOff(engine.attach({ pod, app, streams, ...(tty ? { tty } : {}) }));
         }
         await relay(pod, app, endpoints);
       }),
