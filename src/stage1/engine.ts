@@ -153,6 +153,15 @@ export interface EnterRequest {
   asApp?: boolean;
 }
 
+/** `rkt attach` to an app's `stream` endpoints, for an engine that relays them itself. */
+export interface AttachRequest {
+  pod: EnginePod;
+  app: string;
+  /** A tty app's endpoints are its terminal's input (`stdin`) and output (`stdout`). */
+  streams: ('stdin' | 'stdout' | 'stderr')[];
+  tty?: boolean;
+}
+
 /** What `rkt app add` hands an engine: a running sandbox whose manifest already has the app. */
 export interface AddAppRequest {
   pod: EnginePod;
@@ -211,6 +220,12 @@ export interface Engine {
   readonly apps?: EngineApps;
   run(config: RunConfig): ExecPlan;
   enter(req: EnterRequest): ExecPlan;
+  /**
+   * `rkt attach`, for an engine whose apps' endpoints are not the host's sockets in
+   * `stage1/attach/<app>/` (kvm: they are in the VM): a plan that relays this process's stdin,
+   * stdout and stderr to them. Without it `rkt attach` connects to those sockets itself.
+   */
+  attach?(req: AttachRequest): ExecPlan;
   stop(req: StopRequest): void;
   gc(pod: EnginePod): void;
 }

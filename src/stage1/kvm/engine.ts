@@ -36,6 +36,7 @@ import {
   readEngineState,
   type AddAppRequest,
   type AddedApp,
+  type AttachRequest,
   type EngineApps,
   type EnginePod,
   type EnterRequest,
@@ -47,9 +48,16 @@ import {
 } from '../engine.js';
 import { appExecBasics, signalPid, writeFifoLine } from '../files.js';
 import { podHostname } from '../hosts.js';
-import { setprivArgs } from '../fly/plan.js';
+import { SUPERVISOR_STATUS, setprivArgs } from '../fly/plan.js';
 import { flyVolumes, targetIn } from '../fly/mounts.js';
-import { DEFAULT_STOP_TIMEOUT, STOPPING_MARKER, envFile, isMutable, stopTimeoutEnv } from '../oci/engine.js';
+import {
+  DEFAULT_STOP_TIMEOUT,
+  STOPPING_MARKER,
+  appIo,
+  envFile,
+  isMutable,
+  stopTimeoutEnv,
+} from '../oci/engine.js';
 import { removePodNamespacesSync } from '../oci/namespaces.js';
 import { shQuote as q } from '../oci/runtime.js';
 import { APPC_DEFAULT_PATH } from '../oci/spec.js';
@@ -81,6 +89,8 @@ export interface KvmPodState {
   /** A sandbox (`rkt app sandbox`): apps are added later (`rkt app add`), with or without overlays. */
   mutable?: boolean;
   noOverlay?: boolean;
+  /** The pod's AC_METADATA_URL (registered with the metadata service), for the apps added later. */
+  metadataUrl?: string;
 }
 
 /** The engine's files in the pod dir: settings for the guest, the console FIFO, QEMU's pid, the code. */
@@ -122,12 +132,19 @@ const fail = (message: string): never => {
   throw new RocketError(message, RKT_FAILURE);
 };
 
-/** PATH (appc's default), the app's environment, then the executor's variables. */
-function appEnv(app: { environment?: { name: string; value: string }[] }, name: string): string[] {
+/**
+ * PATH (appc's default), the app's environment, then the executor's variables (AC_METADATA_URL:
+ * the pod's URL at the metadata service, '' when not registered).
+ */
+function appEnv(
+  app: { environment?: { name: string; value: string }[] },
+  name: string,
+  metadataUrl: string,
+): string[] {
   const env = new Map<string, string>([['PATH', APPC_DEFAULT_PATH]]);
   for (const { name: k, value } of app.environment ?? []) env.set(k, value);
   env.set('AC_APP_NAME', name);
-  env.set('AC_METADATA_URL', '');
+  env.set('AC_METADATA_URL', metadataUrl);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
 
@@ -276,6 +293,11 @@ interface AppSetup {
   overlay?: { lower: string; upper: string; work: string };
   rootfs: string;
   mounts: HostMount[];
+  /**
+   * `--readonly-rootfs`: the rootfs mount is made read-only (after its mounts, which stay as they
+   * are), the mount points of the guest's /proc, /sys, /dev and /tmp made first.
+   */
+  readOnly?: { guestDirs: string[] };
   /** The guest's settings for the app (stage1/kvm/app/APP.env). */
   env: string;
 }
@@ -292,7 +314,7 @@ function copyTree(from: string, to: string): void {
  * then bound into the share), the share itself for an app added to a running sandbox.
  */
 function prepareApp(
-  req: { dataDir: string; noOverlay: boolean },
+  req: { dataDir: string; noOverlay: boolean; metadataUrl: string },
   manifest: PodManifest,
   index: number,
   P: string,
@@ -342,7 +364,7 @@ function prepareApp(
   const prefix = [
     'env',
     '-i',
-    ...appEnv(app, ra.name),
+    ...appEnv(app, ra.name, req.metadataUrl),
     ...setprivArgs({ uid: u.uid, gid: u.gid, groups: u.additionalGids }).map((a, i) =>
       i === 0 ? '/usr/bin/setpriv' : a,
     ),
@@ -355,18 +377,44 @@ function prepareApp(
   const cmd = [...prefix, ...exec].map(q).join(' ');
   // `rkt enter`'s command runs as the app does (its user, environment, root and working directory).
   const enter = prefix.map(q).join(' ');
+  // The image's event handlers run so too (guest-init.sh, start_app): PRE_0..., POST_0...
+  const handlers: Record<string, string> = {};
+  for (const kind of ['pre-start', 'post-stop'] as const) {
+    const key = kind === 'pre-start' ? 'PRE' : 'POST';
+    const list = (app.eventHandlers ?? []).filter((eh) => eh.name === kind);
+    handlers[`${key}_N`] = String(list.length);
+    for (const [k, eh] of list.entries()) handlers[`${key}_${k}`] = [...prefix, ...eh.exec].map(q).join(' ');
+  }
   return {
     name: ra.name,
     ...(overlay !== undefined ? { overlay } : {}),
     rootfs,
     mounts,
+    ...(ra.readOnlyRootFS === true
+      ? { readOnly: { guestDirs: (['proc', 'sys', 'dev', 'tmp'] as const).map((k) => at('/' + k)) } }
+      : {}),
     env: envFile({
       MOUNTS: guestMounts.join(' '),
       CMD: cmd,
       ENTER: enter,
+      ...handlers,
+      ...guestIo(ra),
       ...appCgroupLimits(manifest, index),
     }),
   };
+}
+
+/**
+ * The app's `--stdin`, `--stdout` and `--stderr` modes for the guest (IO_IN, IO_OUT, IO_ERR):
+ * `stream` is a FIFO in the guest that `rkt attach` reaches (attachScript), `null` /dev/null, the
+ * rest the log; `tty` (all three or none, appIo) the app on a pty of its own in the guest, whose
+ * input and output are the stdin and stdout FIFOs.
+ */
+function guestIo(ra: PodManifest['apps'][number]): Record<string, string> {
+  appIo(ra);
+  const mode = (s: string): string =>
+    ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? '';
+  return { IO_IN: mode('stdin'), IO_OUT: mode('stdout'), IO_ERR: mode('stderr') };
 }
 
 /** cgroup v2's cpu.max period, in microseconds: a quota of 100000 is one CPU. */
@@ -394,14 +442,21 @@ const MOUNT_HELPERS = [
   'target() { if [ -d "$1" ]; then mkdir -p "$2"; else mkdir -p "${2%/*}" && { [ -e "$2" ] || : >"$2"; }; fi; }',
 ];
 
-/** The host mounts of an app (in QEMU's mount namespace): its overlay, then hosts, resolv.conf, volumes. */
+/**
+ * The host mounts of an app (in QEMU's mount namespace): its overlay, then hosts, resolv.conf,
+ * volumes; with `--readonly-rootfs` the rootfs mount (a copy bound onto itself) is then remounted
+ * read-only, its submounts (volumes, hosts) as they were: QEMU's 9p server, in this namespace,
+ * then refuses the guest's writes there (EROFS), as the oci engine's read-only root does.
+ */
 function appMountLines(a: AppSetup): string[] {
   const L: string[] = [];
   const o = a.overlay;
+  const cannot = `|| fail ${q(`cannot mount the rootfs of app ${a.name}`)}`;
   if (o !== undefined)
     L.push(
-      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} || fail ${q(`cannot mount the rootfs of app ${a.name}`)}`,
+      `mount -t overlay overlay -o ${q(`lowerdir=${o.lower},upperdir=${o.upper},workdir=${o.work}`)} ${q(a.rootfs)} ${cannot}`,
     );
+  else if (a.readOnly !== undefined) L.push(`mount --bind ${q(a.rootfs)} ${q(a.rootfs)} ${cannot}`);
   for (const m of a.mounts) {
     L.push(
       `target ${q(m.source)} ${q(m.target)} && mount ${m.recursive ? '--rbind' : '--bind'} ${q(m.source)} ${q(m.target)} || fail ${q(`cannot mount ${m.source}`)}`,
@@ -409,6 +464,11 @@ function appMountLines(a: AppSetup): string[] {
     if (m.readOnly)
       L.push(`mount -o remount,bind,ro ${q(m.target)} || fail ${q(`cannot make ${m.target} read-only`)}`);
   }
+  if (a.readOnly !== undefined)
+    L.push(
+      // The guest mounts its /proc, /sys, /dev and /tmp there: their mount points must exist first.
+      `mkdir -p ${a.readOnly.guestDirs.map(q).join(' ')} && mount -o remount,bind,ro ${q(a.rootfs)} || fail ${q(`cannot make the rootfs of app ${a.name} read-only`)}`,
+    );
   return L;
 }
 
@@ -431,6 +491,9 @@ export function innerScript(
     bind(POD_FILES.appStatusDir, 'status'),
     bind(KVM_CONF, 'conf'),
     `mount -o remount,bind,ro ${q(path.join(G, 'conf'))} || fail 'cannot share the settings with the VM'`,
+    // The readiness marker (rkt's supervisor-status, for `rkt status --wait-ready`): the host's
+    // file, empty until the guest writes `ready` into it once every app has started.
+    `: >${q(path.join(R, SUPERVISOR_STATUS))} && : >${q(path.join(G, 'supervisor-status'))} && mount --bind ${q(path.join(R, SUPERVISOR_STATUS))} ${q(path.join(G, 'supervisor-status'))} || fail 'cannot share the readiness marker with the VM'`,
   );
   for (const [n, net] of nets.entries()) {
     // Frames that reach a CNI interface go to its tap (the guest) and back, before any IP stack:
@@ -463,6 +526,8 @@ export function planScript(o: {
   cni: boolean;
   /** With `cni`: the script that tears the networks down (relative to the pod dir), from the RunConfig. */
   teardown?: string;
+  /** The sh command that unregisters the pod from the metadata service, run once QEMU has ended. */
+  mdsUnregister?: string;
 }): string {
   const nsenter = o.cni ? `nsenter --net="$R"/${q(NETNS_FILE)} -- ` : '';
   return (
@@ -500,6 +565,7 @@ export function planScript(o: {
       'case $rc in "" | *[!0-9]* | ????*) rc=254 ;; esac',
       '[ "$rc" -le 255 ] || rc=254',
       'rm -f "$K/ctl"',
+      ...(o.mdsUnregister !== undefined ? [o.mdsUnregister] : []),
       ...(o.cni
         ? [
             // CNI DEL while the namespace is there (net/teardown.sh, as the oci supervisor), then it goes.
@@ -537,15 +603,6 @@ function run(req: RunConfig): ExecPlan {
     process.stderr.write(
       `run: the kvm engine applies only memory and cpu limits (as the VM's size and a cgroup per app in it); ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
-  const handlers = manifest.apps.filter((a) => (a.app?.eventHandlers?.length ?? 0) > 0).map((a) => a.name);
-  if (handlers.length > 0)
-    process.stderr.write(
-      `run: the kvm engine does not run event handlers yet; ignored for: ${handlers.join(', ')}\n`,
-    );
-  if (manifest.apps.some((a) => a.readOnlyRootFS === true))
-    process.stderr.write(
-      'run: the kvm engine does not make rootfs read-only yet; --readonly-rootfs ignored\n',
-    );
   const kernel = findKernel(kernelRoots(process.env, req.configDirs));
   const initrd = ensureInitramfs(req.dataDir, kernel);
   const accel = chooseAccel(req.dataDir, kernel, initrd);
@@ -562,7 +619,9 @@ function run(req: RunConfig): ExecPlan {
   // Shared with the guest even with no app yet (a sandbox's come later).
   for (const d of ['apps', LOGS_DIR]) mkdirSync(path.join(P, d), { recursive: true });
   const hostname = podHostname(req.uuid, req.hostname);
-  const apps = manifest.apps.map((_, i) => prepareApp(req, manifest, i, P, R, req.resolvConf));
+  const apps = manifest.apps.map((_, i) =>
+    prepareApp({ ...req, metadataUrl: req.metadata.url }, manifest, i, P, R, req.resolvConf),
+  );
   for (const a of apps) writeFileSync(path.join(P, KVM_CONF, 'app', `${a.name}.env`), a.env);
   const logs = req.logs ?? fail('the kvm engine keeps a pod log: stage0 set none up');
   copyFileSync(path.join(P, LOGGER_PROGRAM), path.join(P, KVM_CONF, 'logger.awk'));
@@ -575,6 +634,7 @@ function run(req: RunConfig): ExecPlan {
     initrd,
     apps: apps.map((a) => a.name),
     ...(mutable ? { mutable, noOverlay: req.noOverlay } : {}),
+    ...(mutable && req.metadata.url !== '' ? { metadataUrl: req.metadata.url } : {}),
   };
   writeEngineState(P, state);
   const nics = cni ? podNetworks(P) : [];
@@ -608,7 +668,15 @@ function run(req: RunConfig): ExecPlan {
   const inner = innerScript(R, apps, qemu, nics);
   const teardown = req.network.teardownScript;
   return {
-    script: planScript({ P, R, uuid: req.uuid, inner, cni, ...(teardown !== undefined ? { teardown } : {}) }),
+    script: planScript({
+      P,
+      R,
+      uuid: req.uuid,
+      inner,
+      cni,
+      ...(teardown !== undefined ? { teardown } : {}),
+      ...(req.metadata.unregister !== '' ? { mdsUnregister: req.metadata.unregister } : {}),
+    }),
   };
 }
 
@@ -798,12 +866,55 @@ function sendLine(podPath: string, line: string): boolean {
  */
 export function enterScript(o: { podPath: string; uuid: string; app: string; command: string[] }): string {
   const request = `run ${o.app} ${Buffer.from(o.command.map(q).join(' ')).toString('base64')}`;
+  return sessionScript({ ...o, what: 'enter', request, tty: true });
+}
+
+/**
+ * `rkt attach`'s plan: a session as enter's on the same channels, whose request is `attach APP
+ * STREAMS` (STREAMS: some of stdin,stdout,stderr). The guest's agent (guest-init.sh, attach_serve)
+ * relays the plan's stdin to the app's stdin FIFO and its stdout and stderr FIFOs back, and ends
+ * the session with `x 0` once the app's output ends (the app ended), or, attached to stdin only,
+ * at the end of the plan's stdin.
+ */
+export function attachScript(o: {
+  podPath: string;
+  uuid: string;
+  app: string;
+  streams: readonly string[];
+  /** The app's terminal: this one, if the plan's stdin is a terminal, is raw meanwhile. */
+  tty?: boolean;
+}): string {
+  return sessionScript({
+    ...o,
+    what: 'attach',
+    request: `attach ${o.app} ${o.streams.join(',')}`,
+    ...(o.tty === true ? { raw: true } : {}),
+  });
+}
+
+/**
+ * A session on the first free enter channel. With `tty` and a terminal as the plan's stdin, as the
+ * oci engine's enter gives one: the request's verb is `tty` and its last words the terminal's
+ * rows and columns, the terminal is raw (restored at the end), and the guest runs the command on a
+ * pseudo-terminal of its own (its stdout and stderr both come back as `o`).
+ */
+function sessionScript(o: {
+  podPath: string;
+  uuid: string;
+  what: string;
+  request: string;
+  tty?: boolean;
+  /** The plan's terminal, if its stdin is one, raw while the session lasts (an app's tty). */
+  raw?: boolean;
+}): string {
+  const request = o.request;
+  const ttyRequest = o.tty === true ? `tty${request.slice(request.indexOf(' '))}` : undefined;
   const K = path.join(o.podPath, KVM_DIR);
   const chunks = (tag: string): string =>
     `while c=$(dd bs=1536 count=1 2>/dev/null | base64 -w 0) && [ -n "$c" ]; do echo "${tag} $c"; done`;
   return (
     [
-      '# rkt enter plan (kvm engine); removes itself first',
+      `# rkt ${o.what} plan (kvm engine); removes itself first`,
       'rm -f "$0"',
       `cd ${q(K)} 2>/dev/null && [ -p ctl ] && [ -S ${enterSocket(0)} ] || { echo ${q(`rkt: pod ${o.uuid}: its VM has no enter channel`)} >&2; exit 254; }`,
       // The first free channel, else wait for channel 0.
@@ -813,14 +924,22 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       'done',
       '[ -n "$n" ] || { exec 4>>enter-0.lock && flock -x 4 && n=0; } || exit 254',
       'D=$(mktemp -d) || exit 254',
-      's= r=',
+      's= r= tm=',
       // The stdin relay is a session of its own (it may still read a terminal): its group goes.
-      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; }',
+      'end() { [ -n "$r" ] && { kill -- -"$r" || kill "$r"; } 2>/dev/null; [ -n "$s" ] && kill "$s" 2>/dev/null; rm -rf "$D" "conf/enter-$n"; [ -z "$tm" ] || stty "$tm"; }',
       "trap 'end; exit 130' INT",
       "trap 'end; exit 143' TERM HUP",
       // An asynchronous list's stdin would be /dev/null: the relay reads the plan's through fd 5.
       'mkfifo "$D/up" "$D/down" && exec 7<>"$D/up" 5<&0 || { end; exit 254; }',
-      `echo ${q(request)} >&7`,
+      ...(ttyRequest === undefined
+        ? [
+            `echo ${q(request)} >&7`,
+            ...(o.raw === true ? ['if [ -t 0 ] && tm=$(stty -g); then stty raw -echo; fi'] : []),
+          ]
+        : [
+            // rows and columns (`stty size`) go with the request; the terminal is raw while it runs.
+            `if [ -t 0 ] && z=$(stty size 2>/dev/null) && tm=$(stty -g); then echo ${q(ttyRequest)} "$z" >&7 && stty raw -echo; else echo ${q(request)} >&7; fi`,
+          ]),
       'socat - UNIX-CONNECT:"enter-$n.sock" <"$D/up" >"$D/down" 2>/dev/null &',
       's=$!',
       // Opening the FIFO read-write never blocks; QEMU passes the line to the guest's console.
@@ -837,7 +956,7 @@ export function enterScript(o: { podPath: string; uuid: string; app: string; com
       '  esac',
       'done <"$D/down"',
       'end',
-      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the enter session without an exit code`)} >&2; exit 254; }`,
+      `[ -n "$rc" ] || { echo ${q(`rkt: pod ${o.uuid}: the VM ended the ${o.what} session without an exit code`)} >&2; exit 254; }`,
       'case $rc in *[!0-9]* | ????*) exit 254 ;; esac',
       '[ "$rc" -le 255 ] || exit 254',
       'exit "$rc"',
@@ -860,6 +979,20 @@ function enter(req: EnterRequest): ExecPlan {
   if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
   const command = req.command.length > 0 ? req.command : ['/bin/sh'];
   return { script: enterScript({ podPath: req.pod.path, uuid: req.pod.uuid, app, command }) };
+}
+
+function attach(req: AttachRequest): ExecPlan {
+  if (readState(req.pod) === undefined) fail(`pod ${req.pod.uuid} was not started by the kvm engine`);
+  if (qemuPid(req.pod) === undefined) fail(`pod ${req.pod.uuid} is not running`);
+  return {
+    script: attachScript({
+      podPath: req.pod.path,
+      uuid: req.pod.uuid,
+      app: req.app,
+      streams: req.streams,
+      ...(req.tty === true ? { tty: true } : {}),
+    }),
+  };
 }
 
 /**
@@ -921,11 +1054,9 @@ function addApp(req: AddAppRequest): AddedApp {
     process.stderr.write(
       `add: the kvm engine applies only memory and cpu limits (as the app's cgroup in the VM); ignored: ${[...new Set(ignored)].join(', ')}\n`,
     );
-  if ((ra.app?.eventHandlers?.length ?? 0) > 0)
-    process.stderr.write(`add: the kvm engine does not run event handlers yet; ignored for: ${ra.name}\n`);
   try {
     const a = prepareApp(
-      { dataDir: req.dataDir, noOverlay: state.noOverlay === true },
+      { dataDir: req.dataDir, noOverlay: state.noOverlay === true, metadataUrl: state.metadataUrl ?? '' },
       manifest,
       i,
       R,
@@ -1014,9 +1145,11 @@ export const kvmEngine: Engine = {
   name: 'kvm',
   podNetwork: true,
   podLogs: true,
+  podMetadata: true,
   apps,
   run,
   enter,
+  attach,
   stop,
   gc,
 };

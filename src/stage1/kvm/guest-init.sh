@@ -23,6 +23,8 @@ export PATH
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Pseudo-terminals, for `rkt enter` from a terminal (util-linux's script opens /dev/ptmx).
+mkdir -p /dev/pts && mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 # The apps' memory and cpu limits (MEM, CPU in conf/app/APP.env) are cgroups: /sys/fs/cgroup/APP.
 CGROUPS=''
 if mount -t cgroup2 cgroup2 /sys/fs/cgroup; then
@@ -100,13 +102,35 @@ app_cgroup() {
     echo "$cg"
 }
 
+# run_in_app COMMAND PIDFILE [MARK [IN [OUT [ERR [TTY]]]]]: a command (quoted words: env,
+# setpriv, unshare --root... then the app's or a handler's exec) in the app's cgroup, stdin IN
+# (default /dev/null), its output to OUT and ERR (opened read-write: attach FIFOs, or /dev/null)
+# or else to the app's loggers (fds 5 and 6), its pid in PIDFILE (the app's is the one a stop
+# signals), MARK made once it runs; its code. With TTY, on a 24x80 pty of its own (util-linux's
+# script between it and IN and OUT; script passes a TERM on and gives the command's code).
+run_in_app() {
+  {
+    exec 0<>"${4:-/dev/null}"
+    [ -z "$5" ] || exec 1<>"$5"
+    [ -z "$6" ] || exec 2<>"$6"
+    # Into the cgroup (0: the writer itself) before the exec, so all it starts is there too.
+    [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
+    [ -z "$7" ] || exec /usr/bin/script -q -e -c "stty rows 24 cols 80 2>/dev/null; exec $1" /dev/null
+    eval "exec $1"
+  } >&5 2>&6 &
+  echo $! >"$2"
+  [ -z "$3" ] || { : >"$3" && echo up >/run/ctl; }
+  wait $!
+}
+
 start_app() {
-  MOUNTS='' CMD='' MEM='' CPU=''
+  MOUNTS='' CMD='' MEM='' CPU='' PRE_N=0 POST_N=0 IO_IN='' IO_OUT='' IO_ERR=
   # shellcheck disable=SC1090
   . "$K/app/$1.env"
   if ! cg=$(app_cgroup "$1" 2>/dev/null); then
     echo "rkt: guest: cannot make the cgroup of app $1" >/dev/console
     echo 254 >"$S/$1"
+    echo up >/run/ctl
     echo "exit $1" >/run/ctl
     return
   fi
@@ -122,30 +146,61 @@ start_app() {
     tmp) mount -t tmpfs -o mode=1777 tmpfs "$target" ;;
     esac || {
       echo 254 >"$S/$1"
+      echo up >/run/ctl
       echo "exit $1" >/run/ctl
       return
     }
   done
   # Two loggers (src/logs/capture.ts's program, busybox awk): each line to the console and,
-  # time-stamped, to the app's log in the pod dir.
+  # time-stamped, to the app's log in the pod dir. They read to the end of the app's last handler.
   mkfifo "/run/$1.out" "/run/$1.err"
+  # --stdin/--stdout/--stderr=stream: a FIFO each in /run/attach/APP, which `rkt attach` reaches
+  # (attach_serve); null: /dev/null; else the log.
+  ad=/run/attach/$1 io_in='' io_out='' io_err=''
+  rm -rf "$ad"
+  case " $IO_IN $IO_OUT $IO_ERR " in *" stream "* | *" tty "*)
+    mkdir -p "$ad" && mkfifo "$ad/stdin" "$ad/stdout" "$ad/stderr"
+    ;;
+  esac
+  case $IO_IN in stream | tty) io_in=$ad/stdin ;; esac
+  case $IO_OUT in stream | tty) io_out=$ad/stdout ;; null) io_out=/dev/null ;; esac
+  case $IO_ERR in stream) io_err=$ad/stderr ;; null) io_err=/dev/null ;; esac
+  io_tty=''
+  [ "$IO_IN" != tty ] || io_tty=1
   (
     LOGF="/pod/logs/$1/stdout.log" LOGSTREAM=stdout awk -f /pod/conf/logger.awk <"/run/$1.out" >/dev/console &
     o=$!
     LOGF="/pod/logs/$1/stderr.log" LOGSTREAM=stderr awk -f /pod/conf/logger.awk <"/run/$1.err" >/dev/console &
     e=$!
-    # Into its cgroup (0: the writer itself) before the exec, so all it starts is there too.
-    {
-      [ -z "$cg" ] || echo 0 >"$cg/cgroup.procs" || exit 254
-      eval "exec $CMD"
-    } </dev/null >"/run/$1.out" 2>"/run/$1.err" &
-    echo $! >"/run/$1.pid"
-    : >"$S/$1-started"
-    wait $!
-    rc=$?
+    exec 5>"/run/$1.out" 6>"/run/$1.err"
+    # The image's pre-start handlers, in the app's context, one after the other until one fails
+    # (its code is the app's, which then does not run); post-stop ones after the app, whatever
+    # its end. As the oci engine's supervisor.sh runs them.
+    rc=0 i=0
+    while [ "$rc" = 0 ] && [ "$i" -lt "$PRE_N" ]; do
+      eval "run_in_app \"\$PRE_$i\" /run/\$1.handler"
+      rc=$?
+      i=$((i + 1))
+    done
+    if [ "$rc" = 0 ] && [ ! -e /run/stopping ] && [ ! -e "$S/$1-stopping" ]; then
+      run_in_app "$CMD" "/run/$1.pid" "$S/$1-started" "$io_in" "$io_out" "$io_err" "$io_tty"
+      rc=$?
+    fi
+    i=0
+    while [ "$i" -lt "$POST_N" ]; do
+      eval "run_in_app \"\$POST_$i\" /run/\$1.handler"
+      i=$((i + 1))
+    done
+    exec 5>&- 6>&-
     wait $o $e
     [ -z "$cg" ] || rmdir "$cg" 2>/dev/null
     echo $rc >"$S/$1"
+    # An app that never started (a failing pre-start handler, a stop first) counts for readiness.
+    [ -e "$S/$1-started" ] || echo up >/run/ctl
+    # Attach readers still waiting for an app that never opened its FIFOs (after the code: an
+    # attach registered later sees it and ends itself). Each session's file lives as long as it.
+    # shellcheck disable=SC2046 # pids, one word each
+    [ ! -d "$ad" ] || kill $(cat "$ad"/readers.* 2>/dev/null) 2>/dev/null
     echo "exit $1" >/run/ctl
   ) 2>/dev/null &
 }
@@ -174,9 +229,69 @@ chunks() {
   done
 }
 
+# attach_serve APP STREAMS N: `rkt attach` (engine.ts, attachScript) to the FIFOs of an app started
+# with --stdin/--stdout/--stderr=stream (STREAMS: some of stdin,stdout,stderr). Up: the host's stdin
+# as `i B64` into the app's stdin (`c`, its end, leaves the app's stdin open, as the oci engine's);
+# down: the app's stdout and stderr as `o B64` and `e B64`, then `x 0` once they end (the app
+# ended), or, attached to stdin only, once the host's stdin has.
+attach_serve() {
+  a=/run/attach/$1
+  if [ ! -p "$a/stdin" ] || [ -f "$S/$1" ]; then
+    echo "e $(echo "rkt: guest: app $1 is not running with attach endpoints" | base64 -w 0)" >&8
+    echo 'x 254' >&8
+    return 0
+  fi
+  outs=''
+  case ,$2, in *,stdout,*)
+    chunks o <"$a/stdout" >&8 &
+    outs="$outs $!"
+    ;;
+  esac
+  case ,$2, in *,stderr,*)
+    chunks e <"$a/stderr" >&8 &
+    outs="$outs $!"
+    ;;
+  esac
+  echo "$outs" >"$a/readers.$3"
+  # shellcheck disable=SC2086 # pids, one word each
+  [ ! -f "$S/$1" ] || kill $outs 2>/dev/null
+  (
+    while read -r t data <&8; do
+      case $t in
+      # Opened read-write: never waits, even for an app that has ended.
+      i) case ,$2, in *,stdin,*) printf %s "$data" | base64 -d 1<>"$a/stdin" ;; esac ;;
+      c) [ -n "$outs" ] || break ;;
+      esac
+    done
+  ) &
+  i=$!
+  if [ -n "$outs" ]; then
+    # shellcheck disable=SC2086 # pids, one word each
+    wait $outs
+    kill $i 2>/dev/null
+  else
+    wait $i
+  fi
+  rm -f "$a/readers.$3"
+  echo 'x 0' >&8
+  return 0
+}
+
 enter_serve() {
   read -r verb app b64 <&8 || return 3
-  [ "$verb" = run ] || return 3
+  if [ "$verb" = attach ]; then
+    attach_serve "$app" "$b64" "$1"
+    return 0
+  fi
+  # `tty APP B64 ROWS COLS`: the command on a pseudo-terminal of that size (the host's was one).
+  rows=''
+  if [ "$verb" = tty ]; then
+    rows=${b64#* } b64=${b64%% *}
+    cols=${rows#* } rows=${rows%% *}
+    case $rows$cols in '' | *[!0-9]*) return 3 ;; esac
+  elif [ "$verb" != run ]; then
+    return 3
+  fi
   ENTER=''
   # shellcheck disable=SC1090
   . "$K/app/$app.env" 2>/dev/null
@@ -205,7 +320,12 @@ enter_serve() {
   ) >"$d/in" &
   i=$!
   cmd=$(printf %s "$b64" | base64 -d)
-  (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  if [ -n "$rows" ]; then
+    # util-linux's script: a new session on a pty, the command its controlling terminal's; its code.
+    /usr/bin/script -q -e -c "stty rows $rows cols $cols 2>/dev/null; exec $ENTER $cmd" /dev/null <"$d/in" >"$d/out" 2>"$d/err" &
+  else
+    (eval "exec $ENTER $cmd") <"$d/in" >"$d/out" 2>"$d/err" &
+  fi
   echo $! >"$d/pid"
   wait $!
   rc=$?
@@ -231,6 +351,8 @@ left=0 stopping='' timer='' code=''
 stop_all() {
   [ -n "$stopping" ] && return
   stopping=1
+  # An app still in its pre-start handlers does not start.
+  : >/run/stopping
   for a in $APPS; do
     [ -f "$S/$a" ] || kill -TERM "$(cat "/run/$a.pid" 2>/dev/null)" 2>/dev/null
   done
@@ -258,7 +380,8 @@ rm_app() {
     case $m in sys:*) umount "${m#*:}/fs/cgroup" 2>/dev/null ;; esac
     umount "${m#*:}" 2>/dev/null
   done
-  rm -f "/run/$1.pid" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
+  rm -rf "/run/attach/$1"
+  rm -f "/run/$1.pid" "/run/$1.handler" "/run/$1.timer" "/run/$1.out" "/run/$1.err" "$S/$1-started" "$S/$1-stopping"
   rest=''
   for a in $APPS; do [ "$a" = "$1" ] || rest="$rest $a"; done
   APPS=$rest
@@ -275,14 +398,25 @@ fi
 for m in "$K"/enter-*; do
   [ -e "$m" ] && echo "enter ${m##*/enter-}" >/run/ctl
 done
+# Ready (`rkt status --wait-ready`) once every app has started (an `up` each; a sandbox at once):
+# the host's stage1/rootfs/rkt/supervisor-status, bound at /pod/supervisor-status, says `ready`.
+unready=0
 for a in $APPS; do
   start_app "$a"
   left=$((left + 1))
+  unready=$((unready + 1))
 done
+ready() { [ "$unready" -gt 0 ] || [ -n "$readied" ] || { echo ready >/pod/supervisor-status && readied=1; }; }
+readied=''
+ready
 # A pod of `rkt run` ends when its apps have; a sandbox when it is stopped and its apps have.
 while if [ -n "$MUTABLE" ]; then [ -z "$stopping" ] || [ "$left" -gt 0 ]; else [ "$left" -gt 0 ]; fi &&
   read -r cmd arg arg2 <&9; do
   case $cmd in
+  up)
+    unready=$((unready - 1))
+    ready
+    ;;
   exit)
     left=$((left - 1))
     rc=254

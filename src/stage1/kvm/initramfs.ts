@@ -1,10 +1,11 @@
 /**
  * The kvm engine's guest: the kernel (Debian's linux-image-amd64, unpacked or installed) and the
  * initramfs the engine builds from it at first use: busybox (static) as the shell and tools, the
- * kernel's modules for virtio-mmio and 9p (Debian builds them as modules) in load order, util-linux's
- * `setpriv` and `unshare` with their shared libraries (the same credential and chroot chain as the
- * fly engine), and the guest's init (guest-init.sh). The archive is a newc cpio written here (no
- * `cpio` program needed), cached under the data dir by kernel version and content hash.
+ * kernel's modules for virtio-mmio and 9p (Debian builds them as modules) in load order,
+ * util-linux's `setpriv` and `unshare` (the same credential and chroot chain as the fly engine)
+ * and `script` (a pty for `rkt enter` from a terminal) with their shared libraries, and the
+ * guest's init (guest-init.sh). The archive is a newc cpio written here (no `cpio` program
+ * needed), cached under the data dir by kernel version and content hash.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -203,7 +204,7 @@ export function guestInitProgram(): string {
 
 const BUSYBOX = '/bin/busybox';
 
-/** The initramfs's entries: dirs, /dev/console, busybox, modules, setpriv/unshare and libs, /init. */
+/** The initramfs's entries: dirs, /dev/console, busybox, modules, setpriv/unshare/script and libs, /init. */
 export function initramfsEntries(kernel: GuestKernel): Entry[] {
   const entries: Entry[] = [];
   const dirs = new Set<string>();
@@ -224,7 +225,7 @@ export function initramfsEntries(kernel: GuestKernel): Entry[] {
   const order = moduleLoadOrder(kernel.modulesDir);
   for (const ko of order) file(`lib/modules/${path.basename(ko)}`, readFileSync(ko), 0o100644);
   file('lib/modules/order', Buffer.from(order.map((ko) => path.basename(ko) + '\n').join('')), 0o100644);
-  for (const prog of ['/usr/bin/setpriv', '/usr/bin/unshare']) {
+  for (const prog of ['/usr/bin/setpriv', '/usr/bin/unshare', '/usr/bin/script']) {
     if (!existsSync(prog)) fail(`kvm engine: ${prog} (util-linux) is missing`);
     for (const f of programWithLibs(prog)) {
       const name = f.slice(1);

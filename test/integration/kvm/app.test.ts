@@ -3,39 +3,22 @@
  * seconds. A sandbox boots its VM with no app; two apps are added (their rootfs mounted in QEMU's
  * mount namespace under the 9p share while the VM runs) and started by console lines to the guest's
  * init, sharing an empty volume, on the guest's kernel; the second (it ignores SIGTERM) is stopped
- * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); the pod
+ * and removed while the first runs on (`rkt app exec` reaches an added app in the guest); `rkt
+ * attach` talks to a third, added with stream endpoints (its image's event handlers run); the pod
  * stops, and gc leaves no QEMU process and no mount.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
-import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
+import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
+import { killVms, kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
-function kvmSkip(): string | false {
-  const base = podTestSkip('qemu-system-x86_64');
-  if (base !== false) return base;
-  try {
-    findKernel();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return false;
-}
-
 const skip = kvmSkip();
-const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
-
-function qemuAlive(pid: number, uuid: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
-  } catch {
-    return false;
-  }
-}
 
 describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine integration tests') }, () => {
   let rkt: Rkt;
@@ -46,7 +29,10 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
   });
 
-  after(() => rkt.cleanup());
+  after(() => {
+    killVms(rkt.data);
+    rkt.cleanup();
+  });
 
   it('adds and starts two apps in a running VM, stops and removes one; rkt stop and gc leave nothing', async () => {
     const env = { RKT_STOP_TIMEOUT: '1' };
@@ -143,6 +129,79 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       join(R, 'stage1', 'kvm', 'conf', 'app', 'second.env'),
     ])
       assert.ok(!existsSync(f), `${f} left`);
+
+    // rkt attach: the app's endpoints are FIFOs in the guest, reached through an enter channel; the
+    // attach ends when the app's output does (the app ended).
+    /** `rkt attach ARGS` with `input` on its stdin (a pipe), to its end. */
+    const attach = (args: string[], input: string) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const c = spawn(rktBin, [`--dir=${rkt.data}`, 'attach', ...args], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        c.on('error', reject);
+        c.on('close', (code) => resolve({ code, stdout, stderr }));
+        c.stdin.end(input);
+      });
+    // A tty app: a 24x80 pty of its own in the guest, its input and output reached by attach.
+    await ok(
+      'app',
+      'add',
+      uuid,
+      image,
+      '--name=term',
+      '--stdin=tty',
+      '--stdout=tty',
+      '--stderr=tty',
+      ...sh('read -r l; echo "got-$l"; [ -t 0 ] && [ -t 2 ] && echo "tty-$(stty size)"; exit 0'),
+    );
+    await ok('app', 'start', uuid, '--app=term');
+    assert.equal(await ok('attach', '--app=term', '--mode=list', uuid), 'tty-in\ntty-out\n');
+    const term = await attach(['--app=term', uuid], 'hello\n');
+    assert.equal(term.code, 0, term.stderr);
+    // The pty echoes the line typed, then the app's answers (a terminal's CR LF).
+    assert.match(term.stdout, /got-hello\r\ntty-24 80\r\n/);
+    const termCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'term');
+    await waitFor('the term app to end', () => existsSync(termCode));
+    assert.equal(readFileSync(termCode, 'utf8').trim(), '0');
+    await ok('app', 'rm', uuid, '--app=term');
+    assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
+    // A stream app (stdin and stdout; stderr in the log). Its image has event handlers: they run in the added app's context too, their output in its log.
+    const hooks = buildAci(rkt.work, 'hooks', {
+      exec: ['/bin/sh', '-c', 'exit 0'],
+      eventHandlers: [
+        { name: 'pre-start', exec: ['/bin/sh', '-c', 'echo "pre-$AC_APP_NAME"'] },
+        { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo "post-$AC_APP_NAME"'] },
+      ],
+    });
+    await ok(
+      'app',
+      'add',
+      uuid,
+      hooks,
+      '--name=talk',
+      '--stdin=stream',
+      '--stdout=stream',
+      ...sh(
+        'while read -r l; do echo "got-$l"; if [ "$l" = bye ]; then echo talk-done >&2; exit 0; fi; done',
+      ),
+    );
+    await ok('app', 'start', uuid, '--app=talk');
+    assert.equal(await ok('attach', '--app=talk', '--mode=list', uuid), 'stdin\nstdout\n');
+    const attached = await attach(['--app=talk', uuid], 'hello\nbye\n');
+    assert.deepEqual([attached.code, attached.stdout], [0, 'got-hello\ngot-bye\n'], attached.stderr);
+    // stderr was not a stream: it went to the log.
+    const talkCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'talk');
+    await waitFor('the talk app to end', () => existsSync(talkCode));
+    assert.equal(readFileSync(talkCode, 'utf8').trim(), '0');
+    const talk = await rkt.run('logs', '--app=talk', uuid);
+    assert.match(talk.stdout + talk.stderr, /talk-done/);
+    assert.match(talk.stdout, /^pre-talk$/m);
+    assert.match(talk.stdout, /^post-talk$/m);
+    await ok('app', 'rm', uuid, '--app=talk');
     assert.ok(qemuAlive(qemu, uuid));
 
     assert.equal(await ok('stop', uuid), `${uuid}\n`);

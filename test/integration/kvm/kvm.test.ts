@@ -1,9 +1,10 @@
 /**
  * The kvm engine end to end as root, through bin/rkt: each pod boots its own VM (QEMU, the guest
  * kernel of findKernel, TCG where /dev/kvm cannot boot it). Small on purpose: every boot under TCG
- * takes seconds. A two-app pod runs on the guest's kernel, shares an empty volume and returns an
- * app's exit code to `rkt run` and `rkt status`, its output to `rkt logs`; `rkt stop` powers a running VM off; gc leaves no
- * QEMU process and no mount.
+ * takes seconds. A four-app pod runs on the guest's kernel, shares an empty volume, runs the image's
+ * event handlers and a read-only rootfs, and returns an app's exit code to `rkt run` and `rkt
+ * status`, its output to `rkt logs`; `rkt stop` powers a running VM off; gc leaves no QEMU process
+ * and no mount.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,32 +13,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
-import { Rkt, buildAci, podTestSkip, waitFor } from '../fly/fixture.js';
+import { spawn } from 'node:child_process';
+import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
+import { killVms, kvmSkip, qemuAlive, sh } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
-
-function kvmSkip(): string | false {
-  const base = podTestSkip('qemu-system-x86_64');
-  if (base !== false) return base;
-  try {
-    findKernel();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return false;
-}
 
 const skip = kvmSkip();
 const KVM = '--stage1-name=coreos.com/rkt/stage1-kvm:1.30.0';
-const sh = (script: string): string[] => ['--exec', '/bin/sh', '--', '-c', script];
-
-/** Whether a process with this pid runs QEMU for the pod. */
-function qemuAlive(pid: number, uuid: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
-  } catch {
-    return false;
-  }
-}
 
 describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine integration tests') }, () => {
   let rkt: Rkt;
@@ -48,7 +30,10 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     image = buildAci(rkt.work, 'vm', { exec: ['/bin/sh', '-c', 'exit 0'] });
   });
 
-  after(() => rkt.cleanup());
+  after(() => {
+    killVms(rkt.data);
+    rkt.cleanup();
+  });
 
   it('runs an image as the oci, fly and nspawn engines do: its user, groups, working directory and environment', async () => {
     const alice = buildAci(rkt.work, 'alice', {
@@ -82,8 +67,31 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     for (const [i, out] of outputs.entries()) assert.equal(out, outputs[0], engines[i]?.[0]);
   });
 
-  it("runs three apps on the guest's kernel, sharing an empty volume, in their cgroups; an app's code comes back", async () => {
+  it("runs four apps on the guest's kernel, sharing an empty volume, in their cgroups, with event handlers and a read-only rootfs; an app's code comes back", async () => {
     const mount = ['--mount', 'volume=data,target=/data'];
+    // Event handlers in the app's context: pre-start before the app, post-stop after it, leaving
+    // marks in the shared volume; a failing pre-start fails its app, which does not run.
+    const hooks = buildAci(rkt.work, 'hooks', {
+      exec: ['/bin/sh', '-c', 'exit 0'],
+      eventHandlers: [
+        {
+          name: 'pre-start',
+          exec: ['/bin/sh', '-c', 'echo "pre-$AC_APP_NAME-$(id -u)"; echo pre >/data/pre'],
+        },
+        { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo "post-$AC_APP_NAME"; echo post >/data/post'] },
+      ],
+    });
+    const failing = buildAci(rkt.work, 'failing', {
+      exec: ['/bin/sh', '-c', 'echo must-not-run'],
+      eventHandlers: [
+        // Fails once the reader is done (so its failure, which stops the pod, comes last).
+        {
+          name: 'pre-start',
+          exec: ['/bin/sh', '-c', 'while [ ! -e /data/done ]; do sleep 0.1; done; exit 3'],
+        },
+        { name: 'post-stop', exec: ['/bin/sh', '-c', 'echo post-after-failed'] },
+      ],
+    });
     const r = await rkt.runPod([
       KVM,
       '--net=none',
@@ -99,7 +107,6 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
           'grep -E "example|127.0.1.1" /etc/hosts; ' +
           'cg=$(sed -n "s/^0:://p" /proc/self/cgroup); echo "cgroup-$cg"; ' +
           'echo "memory.max-$(cat /sys/fs/cgroup$cg/memory.max)"; echo "cpu.max-$(cat /sys/fs/cgroup$cg/cpu.max)"; ' +
-          // Last: the reader's exit 3 then stops the pod.
           'echo shared-hello >/data/f',
       ),
       '---',
@@ -110,12 +117,23 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
       ...sh(
         // dd's 64 MB buffer is beyond the app's 16 MB, not the VM's: the cgroup's OOM kills it.
         'dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo "dd-$?"; ' +
-          'while [ ! -s /data/f ]; do sleep 0.1; done; echo "read-$(cat /data/f)"; exit 3',
+          'while [ ! -s /data/f ] || [ ! -s /data/post ]; do sleep 0.1; done; ' +
+          'echo "read-$(cat /data/f)"; echo "marks-$(cat /data/pre)-$(cat /data/post)"; : >/data/done',
       ),
       '---',
-      image,
+      hooks,
       '--name=plain',
-      ...sh('echo "plain-cgroup-$(cat /proc/self/cgroup)"'),
+      '--readonly-rootfs=true',
+      ...mount,
+      ...sh(
+        'echo "plain-cgroup-$(cat /proc/self/cgroup)"; echo "plain-saw-$(cat /data/pre)"; ' +
+          'if touch /ro-test 2>/dev/null; then echo ro-root-writable; else echo ro-root-refused; fi; ' +
+          'echo v >/data/ro && echo ro-volume-ok; touch /tmp/t && echo ro-tmp-ok',
+      ),
+      '---',
+      failing,
+      '--name=failing',
+      ...mount,
     ]);
     assert.equal(r.code, 3, r.stderr);
     const guest = findKernel().version;
@@ -137,11 +155,24 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.match(r.stdout, /^cpu\.max-25000 100000$/m);
     assert.match(r.stdout, /^dd-137$/m);
     assert.match(r.stdout, /^plain-cgroup-0::\/$/m);
+    // --readonly-rootfs: / refuses writes; the volume and /tmp take them.
+    assert.match(r.stdout, /^ro-root-refused$/m);
+    assert.match(r.stdout, /^ro-volume-ok$/m);
+    assert.match(r.stdout, /^ro-tmp-ok$/m);
+    // The handlers ran in the app's context (its name, its user), before and after it.
+    assert.match(r.stdout, /^pre-plain-0$/m);
+    assert.match(r.stdout, /^plain-saw-pre$/m);
+    assert.match(r.stdout, /^post-plain$/m);
+    assert.match(r.stdout, /^marks-pre-post$/m);
+    // A failing pre-start: the app's code, the app never ran, its post-stop did.
+    assert.doesNotMatch(r.stdout, /must-not-run/);
+    assert.match(r.stdout, /^post-after-failed$/m);
     const s = await rkt.status(r.uuid);
     assert.equal(s['state'], 'exited');
     assert.equal(s['app-writer'], '0');
-    assert.equal(s['app-reader'], '3');
+    assert.equal(s['app-reader'], '0');
     assert.equal(s['app-plain'], '0');
+    assert.equal(s['app-failing'], '3');
     // The accelerator is recorded: the probe's result for this kernel.
     const state = JSON.parse(
       readFileSync(join(rkt.data, 'pods', 'run', r.uuid, 'stage1', 'engine.json'), 'utf8'),
@@ -153,10 +184,11 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     const logs = await rkt.run('logs', r.uuid);
     assert.equal(logs.code, 0, logs.stderr);
     assert.match(logs.stdout, /^reader: read-shared-hello$/m);
+    assert.match(logs.stdout, /^plain: pre-plain-0$/m);
     assert.match(logs.stdout, new RegExp(`^writer: kernel-${guest.replace(/\./g, '\\.')}$`, 'm'));
   });
 
-  it('rkt stop powers a running VM off; gc leaves no QEMU process and no mount', async () => {
+  it('rkt status --wait-ready waits for the app in the VM; enter from a terminal; rkt stop powers it off; gc leaves no QEMU process and no mount', async () => {
     const { pod, uuid } = await rkt.startPod([
       KVM,
       '--net=none',
@@ -168,6 +200,39 @@ describe('rkt run with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     await waitFor('QEMU to listen for enter', () => existsSync(sock), 60_000);
     const early = await rkt.run('enter', uuid, '/bin/sh', '-c', 'echo early-enter');
     assert.deepEqual([early.code, early.stdout], [0, 'early-enter\n'], early.stderr);
+    // --wait-ready: the guest marks the pod ready once its app has started.
+    const ready = await rkt.run('status', '--wait-ready=180s', uuid);
+    assert.equal(ready.code, 0, ready.stderr);
+    assert.match(ready.stdout, /^state=running$/m);
+    assert.equal(
+      readFileSync(
+        join(rkt.data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'supervisor-status'),
+        'utf8',
+      ),
+      'ready\n',
+    );
+    // rkt enter from a terminal (the host's util-linux script gives it one of 30x100): the command
+    // runs on a pseudo-terminal of that size in the guest; its code comes back.
+    const t = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      const c = spawn(
+        'script',
+        [
+          '-q',
+          '-e',
+          '-c',
+          `stty rows 30 cols 100; ${rktBin} --dir=${rkt.data} enter ${uuid} /bin/sh -c '[ -t 0 ] && [ -t 1 ] && echo in-a-tty; stty size; exit 3'`,
+          '/dev/null',
+        ],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      c.on('error', reject);
+      // Its stdin stays open until it ends (an end of input would be a ^D on the terminal).
+      c.on('close', (code) => resolve({ code, out }));
+    });
+    assert.equal(t.code, 3, t.out);
+    assert.match(t.out, /in-a-tty\r?\n30 100\r?\n/);
     await waitFor('the app in the VM', () => pod.stdout().includes('vm-ready'), 180_000);
     const qemu = Number(
       readFileSync(join(rkt.data, 'pods', 'run', uuid, 'stage1', 'kvm', 'qemu.pid'), 'utf8'),

@@ -4,23 +4,27 @@
  * has the CNI address, and an HTTP server in the VM answers the host stand-in there and on the
  * `--port` it forwards (from the stand-in's loopback and from a client namespace behind it).
  * `rkt enter` runs commands in the app's context inside the VM (stdin, stdout, stderr and the exit
- * code relayed), and `rkt status` records the engine and its accelerator: one boot for all of it.
+ * code relayed), the app reaches the metadata service at its AC_METADATA_URL and reads its pod's
+ * identity, and `rkt status` records the engine and its accelerator: one boot for all of it.
  * Stop and gc leave no QEMU, veth, tap, iptables rule, IPAM reservation or mount.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { REGISTRATION_SOCKET_ENV } from '../../../src/metadata/defaults.js';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { NetWorld, buildAci, httpd, rktBin, skip as netSkip, waitFor } from '../net/fixture.js';
+import { qemuAlive } from './fixture.js';
 import { skipUnlessCI } from '../../helpers.js';
 
 function kvmNetSkip(): string | false {
   if (netSkip !== false) return netSkip;
-  for (const p of ['qemu-system-x86_64', 'tc', 'socat']) if (which(p) === undefined) return `needs ${p}`;
+  for (const p of ['qemu-system-x86_64', 'tc', 'socat', 'curl'])
+    if (which(p) === undefined) return `needs ${p}`;
   try {
     findKernel();
   } catch (err) {
@@ -50,26 +54,51 @@ function enter(
   });
 }
 
-/** Whether a process with this pid runs QEMU for the pod. */
-function qemuAlive(pid: number, uuid: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`rkt-${uuid}`);
-  } catch {
-    return false;
-  }
-}
-
 describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm networking tests') }, () => {
   let w: NetWorld;
   let web: string;
+  // The metadata service in the host stand-in, where rkt run (this process's environment) registers.
+  let socket: string;
+  let service: ChildProcess;
+  let serviceLog = '';
+  const savedSocketEnv = process.env[REGISTRATION_SOCKET_ENV];
 
-  before(() => {
+  before(async () => {
     w = NetWorld.create('rocket-kvm-net-');
     web = buildAci(w.work, 'web', httpd(80));
+    socket = join(w.work, 'mds', 'md.sock');
+    service = spawn(
+      'nsenter',
+      [`--net=${w.hostNs}`, rktBin, 'metadata-service', '--listen-port=0', `--socket=${socket}`],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    service.stderr?.setEncoding('utf8').on('data', (d: string) => (serviceLog += d));
+    await waitFor(
+      'the metadata service',
+      () => /running on port/.test(serviceLog) || service.exitCode !== null,
+    );
+    assert.match(serviceLog, /running on port/);
+    process.env[REGISTRATION_SOCKET_ENV] = socket;
   });
   after(async () => {
+    if (savedSocketEnv === undefined) delete process.env[REGISTRATION_SOCKET_ENV];
+    else process.env[REGISTRATION_SOCKET_ENV] = savedSocketEnv;
+    if (service.exitCode === null) {
+      const exited = new Promise((resolve) => service.once('exit', resolve));
+      service.kill('SIGTERM');
+      await exited;
+    }
     await w.close();
   });
+
+  /** The pods the metadata service has registered. */
+  function registered(): string[] {
+    const r = spawnSync('curl', ['-sS', '--unix-socket', socket, 'http://localhost/pods'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as { uuid: string }[]).map((p) => p.uuid);
+  }
 
   it('answers HTTP from the VM at its addresses on two networks and on --port; enter runs in the VM; stop and gc leave nothing', async () => {
     const outside = w.client('k', '10.253.9.1', '10.253.9.2');
@@ -79,7 +108,13 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
       type: 'ptp',
       ipam: { type: 'host-local', subnet: '10.254.9.0/24' },
     });
-    const { pod, uuid } = await w.startPod(KVM, '--net=default,kvmtwo', `--port=http:${PORT}`, web);
+    const { pod, uuid } = await w.startPod(
+      KVM,
+      '--net=default,kvmtwo',
+      `--port=http:${PORT}`,
+      '--mds-register=true',
+      web,
+    );
     const infos = w.netInfo(uuid);
     assert.equal(infos.length, 2);
     const [info, two] = ['default', 'kvmtwo'].map((n) => infos.find((i) => i.netName === n));
@@ -122,6 +157,25 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     for (const ip of [info.ip, two.ip])
       assert.match(e.stdout.toString(), new RegExp(` inet ${ip.replace(/\./g, '\\.')}/`));
     assert.equal(e.stderr, 'app=web\n');
+    // The metadata service: the app's AC_METADATA_URL is at the host's end of the pod's first
+    // network, which the guest reaches through its NIC, and the service knows it by its address.
+    assert.deepEqual(registered(), [uuid]);
+    const mds = await enter(w.data, [
+      uuid,
+      '/bin/sh',
+      '-c',
+      'echo "$AC_METADATA_URL"; M=$AC_METADATA_URL/acMetadata/v1; wget -Y off -q -O - "$M/pod/uuid"; echo; wget -Y off -q -O - "$M/apps/$AC_APP_NAME/image/id"',
+    ]);
+    assert.equal(mds.code, 0, mds.stderr);
+    const [mdsUrl, mdsUuid, mdsImage] = mds.stdout.toString().split('\n');
+    // The host's end of the pod's first network (in net-info.json's order).
+    const first = infos[0]?.hostIP ?? '';
+    assert.match(mdsUrl ?? '', new RegExp(`^http://${first.replace(/\./g, '\\.')}:\\d+/[0-9a-f]{48}$`));
+    assert.equal(mdsUuid, uuid);
+    const podManifest = JSON.parse(readFileSync(join(w.data, 'pods', 'run', uuid, 'pod'), 'utf8')) as {
+      apps: { image: { id: string } }[];
+    };
+    assert.equal(mdsImage, podManifest.apps[0]?.image.id);
     const bytes = randomBytes(48 * 1024);
     const cat = await enter(w.data, ['--app=web', uuid, '/bin/cat'], bytes);
     assert.equal(cat.code, 0, cat.stderr);
@@ -163,6 +217,8 @@ describe('a kvm pod on a CNI network', { skip: skipUnlessCI(kvmNetSkip(), 'kvm n
     const r = await pod.done;
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /CNI DEL/, r.stderr);
+    // The plan unregistered the pod once QEMU ended.
+    assert.deepEqual(registered(), []);
     assert.equal(qemuAlive(qemu, uuid), false);
     assert.deepEqual(
       w.leftovers(uuid).filter((l) => !l.startsWith('pod dir in run')),

@@ -23,6 +23,7 @@ import { engineChoice } from '../../../src/stage1/engines.js';
 import type { PodManifest } from '../../../src/appc/index.js';
 import {
   appCgroupLimits,
+  attachScript,
   enterScript,
   hostTscKhz,
   innerScript,
@@ -149,9 +150,10 @@ describe('kvm engine', () => {
     ]);
   });
 
-  it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
-    const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
-    const manifest = {
+  /** A pod of apps a (64Mi, 500m), b (2 CPUs) and THIRD, with the pod's memory limit of 32Mi. */
+  const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
+  const limitedPod = (third: object[]): PodManifest =>
+    ({
       acKind: 'PodManifest',
       acVersion: '0.8.11',
       apps: [
@@ -163,10 +165,13 @@ describe('kvm engine', () => {
           ]),
         },
         { name: 'b', app: app([{ name: 'resource/cpu', value: { limit: '2' } }]) },
-        { name: 'c', app: app([]) },
+        { name: 'c', app: app(third) },
       ],
       isolators: [{ name: 'resource/memory', value: { limit: '32Mi' } }],
-    } as unknown as PodManifest;
+    }) as unknown as PodManifest;
+
+  it('sizes the VM from the memory and cpu limits: 128 MB plus each app, CPUs rounded up', () => {
+    const manifest = limitedPod([]);
     // a: min(64, 32) = 32 MB; b and c: the pod's 32 MB; cpu 0.5 + 2 = 2.5 -> 3, capped by the host.
     assert.deepEqual(vmSize(manifest, 8), { memoryMb: 128 + 96, cpus: 3 });
     assert.deepEqual(vmSize(manifest, 2), { memoryMb: 224, cpus: 2 });
@@ -179,23 +184,7 @@ describe('kvm engine', () => {
   });
 
   it("gives each app's cgroup in the guest the smaller of its and the pod's limits: bytes and a cpu.max quota", () => {
-    const app = (isolators: object[]) => ({ exec: ['/x'], user: '0', group: '0', isolators });
-    const manifest = {
-      acKind: 'PodManifest',
-      acVersion: '0.8.11',
-      apps: [
-        {
-          name: 'a',
-          app: app([
-            { name: 'resource/memory', value: { limit: '64Mi' } },
-            { name: 'resource/cpu', value: { limit: '500m' } },
-          ]),
-        },
-        { name: 'b', app: app([{ name: 'resource/cpu', value: { limit: '2' } }]) },
-        { name: 'c', app: app([{ name: 'resource/cpu', value: { limit: '1m' } }]) },
-      ],
-      isolators: [{ name: 'resource/memory', value: { limit: '32Mi' } }],
-    } as unknown as PodManifest;
+    const manifest = limitedPod([{ name: 'resource/cpu', value: { limit: '1m' } }]);
     assert.deepEqual(appCgroupLimits(manifest, 0), { MEM: String(32 * 1024 * 1024), CPU: '50000' });
     assert.deepEqual(appCgroupLimits(manifest, 1), { MEM: String(32 * 1024 * 1024), CPU: '200000' });
     // The kernel's smallest quota is 1 ms.
@@ -239,6 +228,43 @@ describe('kvm engine', () => {
       planScript({ P: '/p', R: '/r', uuid: 'u', inner, cni: true }),
       /nsenter --net="\$R"\/ns-net -- setsid /,
     );
+  });
+
+  it('--readonly-rootfs: the rootfs (a copy bound onto itself) remounted read-only after its mounts, the guest mount points made first', () => {
+    const app = {
+      name: 'ro',
+      rootfs: '/d/run/u/apps/ro/rootfs',
+      mounts: [{ source: '/vol', target: '/d/run/u/apps/ro/rootfs/data', readOnly: false, recursive: false }],
+      readOnly: { guestDirs: ['/d/run/u/apps/ro/rootfs/proc', '/d/run/u/apps/ro/rootfs/tmp'] },
+      env: '',
+    };
+    const lines = innerScript('/d/run/u', [app], ['qemu-system-x86_64']).split('\n');
+    const self = lines.findIndex((l) =>
+      l.startsWith('mount --bind /d/run/u/apps/ro/rootfs /d/run/u/apps/ro/rootfs '),
+    );
+    const vol = lines.findIndex((l) => l.includes('mount --bind /vol /d/run/u/apps/ro/rootfs/data '));
+    const ro = lines.findIndex((l) =>
+      l.startsWith(
+        'mkdir -p /d/run/u/apps/ro/rootfs/proc /d/run/u/apps/ro/rootfs/tmp && mount -o remount,bind,ro /d/run/u/apps/ro/rootfs ',
+      ),
+    );
+    assert.ok(self >= 0 && self < vol && vol < ro, lines.join('\n'));
+    // Without the flag: no self-bind, no remount of the rootfs.
+    const rw = innerScript('/d/run/u', [{ ...app, readOnly: undefined }], ['qemu-system-x86_64']);
+    assert.doesNotMatch(rw, /remount,bind,ro \/d\/run\/u\/apps\/ro\/rootfs /);
+    assert.doesNotMatch(rw, /mount --bind \/d\/run\/u\/apps\/ro\/rootfs /);
+  });
+
+  it("attach's plan is enter's session with an attach request naming the streams", () => {
+    const script = attachScript({
+      podPath: '/d/run/u',
+      uuid: 'u',
+      app: 'talk',
+      streams: ['stdin', 'stdout'],
+    });
+    assert.match(script, /^# rkt attach plan \(kvm engine\)/);
+    assert.match(script, /\necho 'attach talk stdin,stdout' >&7\n/);
+    assert.match(script, /the VM ended the attach session without an exit code/);
   });
 
   it(

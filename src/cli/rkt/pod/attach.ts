@@ -162,6 +162,15 @@ export function attachCommand(): Command {
         const endpoints = modeEndpoints(opts.mode, available);
         if (appState(pod.path, app) !== 'running')
           throw new RocketError(`app ${JSON.stringify(app)} is not running`, RKT_FAILURE);
+        // An engine that relays the endpoints itself (kvm: they are in the VM) gets a plan.
+        const { engineForPod } = await import('../../../stage1/engines.js');
+        const engine = engineForPod(pod);
+        if (engine.attach !== undefined) {
+          const { handOff } = await import('../../../stage1/engine.js');
+          const tty = endpoints.some((e) => e === 'tty-in' || e === 'tty-out');
+          const streams = endpoints.map((e) => (e === 'tty-in' ? 'stdin' : e === 'tty-out' ? 'stdout' : e));
+          return handOff(engine.attach({ pod, app, streams, ...(tty ? { tty } : {}) }));
+        }
         await relay(pod, app, endpoints);
       }),
     );
