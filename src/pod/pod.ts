@@ -31,6 +31,7 @@ import { appTreeStoreId } from '../pod-layout.js';
 import {
   imageNameOf,
   podSummaryText,
+  podSummaryTextFor,
   readPodSummary,
   POD_SUMMARY_FILE,
   type ListedManifest,
@@ -95,12 +96,21 @@ export interface PreparedPod {
 }
 
 /**
- * Writes the pod's list summary (summary.ts) for the manifest just written to `dir`/pod. Best
- * effort: without it (or with a stale one) listings read the manifest.
+ * Writes the pod's list summary (summary.ts) for the manifest just written to `dir`/pod: read back
+ * from the file, or, with `inHand`, from the manifest the caller wrote (and the apps' image names
+ * it knows, see podSummaryTextFor). Best effort: without it (or with a stale one) listings read
+ * the manifest.
  */
-export function writePodSummary(dir: string): void {
+export function writePodSummary(
+  dir: string,
+  inHand?: { manifest: PodManifest; images?: Record<string, string> },
+): void {
   try {
-    writeFileAtomic(join(dir, POD_SUMMARY_FILE), podSummaryText(dir));
+    const text =
+      inHand === undefined
+        ? podSummaryText(dir)
+        : podSummaryTextFor(dir, inHand.manifest, statSync(join(dir, POD_FILES.manifest)), inHand.images);
+    writeFileAtomic(join(dir, POD_SUMMARY_FILE), text);
   } catch {
     // listings fall back to the manifest
   }
