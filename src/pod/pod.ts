@@ -53,13 +53,17 @@ import {
   type StateDir,
 } from './state.js';
 
+let tempCount = 0;
+
 /**
  * Writes `data` to `path` through a temp file in the same dir, renamed into place: readers see the
  * old file or the whole new one. Not fsynced: a pod does not outlive a crash of the machine (its
- * mounts and processes are gone), and stage0's start time counts every fsync.
+ * mounts and processes are gone), and stage0's start time counts every fsync. The temp name is
+ * this process's (pid and a counter: no two live processes share a pid, and a dead one's leftover
+ * is truncated), not random: the first random UUID costs a millisecond of crypto set-up.
  */
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o640): void {
-  const tmp = join(dirname(path), `.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  const tmp = join(dirname(path), `.${process.pid}.${tempCount++}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
     writeFileSync(fd, data);
