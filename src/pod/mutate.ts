@@ -55,11 +55,15 @@ export async function addAppToManifest(
       `error: an app named ${JSON.stringify(ra.name)} already exists in the pod`,
       'already-exists',
     );
+  // The apps already there were validated when the manifest was read: only the new one is (and
+  // any whose mounts matchMountPoints changed), with the pod's own fields and the names.
+  const mountCounts = new Map(manifest.apps.map((a) => [a, a.mounts?.length ?? 0]));
   manifest.apps.push(ra);
   const warnings = matchMountPoints(manifest);
+  const validApps = new Set(manifest.apps.filter((a) => mountCounts.get(a) === (a.mounts?.length ?? 0)));
   let json: string;
   try {
-    json = podManifestToJSON(manifest);
+    json = podManifestToJSON(manifest, { validApps });
   } catch (err) {
     throw new RocketError(`invalid pod manifest: ${errorMessage(err)}`, 'invalid-argument');
   }
