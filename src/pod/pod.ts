@@ -17,6 +17,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
   type BigIntStats,
@@ -114,7 +115,12 @@ export function writePodSummary(
       inHand === undefined
         ? podSummaryText(dir)
         : podSummaryTextFor(dir, inHand.manifest, statSync(join(dir, POD_FILES.manifest)), inHand.images);
-    writeFileAtomic(join(dir, POD_SUMMARY_FILE), text);
+    const file = join(dir, POD_SUMMARY_FILE);
+    // The old one removed first: a rename over it would have ext4 write the new file out at once
+    // (its replace-by-rename heuristic, auto_da_alloc), a millisecond or more of each `app add`.
+    // Meanwhile a listing finds none and reads the manifest.
+    rmSync(file, { force: true });
+    writeFileAtomic(file, text);
   } catch {
     // listings fall back to the manifest
   }
