@@ -1,27 +1,22 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
-  closeSync,
   createWriteStream,
   existsSync,
   linkSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
   renameSync,
   rmSync,
   unlinkSync,
   type WriteStream,
 } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { extname } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { RocketError } from '../errors.js';
-import { FileLock } from '../store/flock.js';
-import { lockFdAtPath, releaser } from '../store/util.js';
 import { IO_CHUNK } from './compression.js';
 import { ParallelGzip } from './parallel-gzip.js';
 import { IMAGE_ID_PREFIX } from './read.js';
+import { tempSibling } from './siblings.js';
 
 export type OutputCompression = 'gzip' | 'none';
 
@@ -35,60 +30,7 @@ export interface OutputOptions {
   fsync?: boolean;
 }
 
-/** A hidden sibling name for a file or directory being written. */
-export function tempSibling(path: string): string {
-  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-}
-
-const TEMP_MARK = '.rocket-tmp-';
-
-/**
- * A new hidden sibling directory of `path` (tempSibling), flock-ed until `release` (which does not
- * remove it), so that removeAbandonedSiblings can tell a live one from one a killed process left.
- */
-export function lockedTempSiblingDir(path: string, mode = 0o700): { path: string; release: () => void } {
-  for (;;) {
-    const dir = tempSibling(path);
-    mkdirSync(dir, mode);
-    const fd = openSync(dir, 'r');
-    if (lockFdAtPath(fd, dir)) return { path: dir, release: releaser(fd) };
-    closeSync(fd); // swept between its mkdir and its lock: make another
-  }
-}
-
-/**
- * Removes the hidden temp siblings of `path` (`.<name>.rocket-tmp-*`) that no process holds
- * locked: what a killed render or extract into `path` left. Returns the names removed.
- */
-export function removeAbandonedSiblings(path: string): string[] {
-  const parent = dirname(path);
-  const prefix = `.${basename(path)}${TEMP_MARK}`;
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const full = join(parent, name);
-    let fd: number;
-    try {
-      fd = openSync(full, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      if (!FileLock.tryLockFd(fd, full, 'exclusive')) continue; // a live render or extract
-      rmSync(full, { recursive: true, force: true });
-      removed.push(name);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return removed.sort();
-}
+export { lockedTempSiblingDir, removeAbandonedSiblings, tempSibling } from './siblings.js';
 
 /** The `.aci` suffix rule of actool build and patch-manifest. */
 export function requireAciExtension(path: string): void {

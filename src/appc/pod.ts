@@ -115,10 +115,26 @@ export function parsePodManifest(text: string, source?: string): ParsedPodManife
   return { manifest, warnings: r.warnings };
 }
 
-/** Canonical JSON of a pod manifest (validated first, like the reference). */
-export function podManifestToJSON(m: PodManifest, opts: { pretty?: boolean } = {}): string {
+/**
+ * Canonical JSON of a pod manifest (validated first, like the reference). `validApps`: apps the
+ * caller knows to be valid as they are (read with parsePodManifest and not changed since, as `rkt
+ * app add` has the pod's other apps): everything else is validated, and every app name is still
+ * checked unique.
+ */
+export function podManifestToJSON(
+  m: PodManifest,
+  opts: { pretty?: boolean; validApps?: ReadonlySet<RuntimeApp> } = {},
+): string {
   const obj = podManifestObject(m);
-  readPodManifest(new Reader(), obj);
+  const valid = opts.validApps;
+  if (valid === undefined || valid.size === 0) readPodManifest(new Reader(), obj);
+  else {
+    const o = obj as JsonObject;
+    const apps = o['apps'] as JsonValue[];
+    const r = new Reader();
+    readPodManifest(r, { ...o, apps: apps.filter((_, i) => !valid.has(m.apps[i] as RuntimeApp)) });
+    requireUnique(r, m.apps, 'apps', (a) => a.name, 'app name');
+  }
   return goJSON(obj, opts.pretty === true);
 }
 

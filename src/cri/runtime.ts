@@ -535,7 +535,7 @@ export class CriRuntime {
       cgroupParent: c.linux?.cgroup_parent ?? '',
     };
     const { preparePodFromArgs } = await import('../cli/rkt/pod/prepare.js');
-    const { engineByName } = await import('../stage1/engines.js');
+    const { loadEngine } = await import('../stage1/engines.js');
     const globals = this.opts.globals;
     const prepared = await preparePodFromArgs(args, globals, { quiet: true, sandbox: true });
     const uuid = prepared.uuid;
@@ -549,7 +549,7 @@ export class CriRuntime {
       const plan = runPod({
         dataDir: this.opts.dataDir,
         uuid,
-        engine: engineByName('oci'),
+        engine: await loadEngine('oci'),
         args,
         insecure: { capabilities: false, paths: false, seccomp: false },
         // With a CNI network: the service's config dir, whose net.d is --cni-conf-dir.
@@ -675,9 +675,9 @@ export class CriRuntime {
     // Without a supervisor (killed), the apps are killed here, as `rkt stop --force` does.
     // (An app's subshell keeps the FIFO open: a write to it says nothing of the supervisor.)
     if (supervisorPid(sb.pod.path) === undefined || !sendCommand(sb.pod.path, 'stop 0')) {
-      const { engineForPod } = await import('../stage1/engines.js');
+      const { loadEngineForPod } = await import('../stage1/engines.js');
       try {
-        engineForPod(sb.pod).stop({ pod: sb.pod, force: true });
+        (await loadEngineForPod(sb.pod)).stop({ pod: sb.pod, force: true });
       } catch (err) {
         this.opts.log(`stopping pod ${sb.pod.uuid}: ${errorMessage(err)}`);
       }

@@ -5,7 +5,7 @@
  * gc.ts, so listing pods never loads the engines.
  */
 import { teardownPodNetwork } from '../net/pod.js';
-import { ENGINES } from '../stage1/engines.js';
+import { ENGINES } from '../stage1/engine-table.js';
 import type { PodGcHook } from './gc.js';
 
 export const ENGINE_GC_HOOKS: readonly PodGcHook[] = [

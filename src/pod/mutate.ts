@@ -11,6 +11,7 @@ import type { Store } from '../store/index.js';
 import { matchMountPoints } from './manifest.js';
 import { createSharedVolumes, manifestFileId, writeFileAtomic, writePodSummary } from './pod.js';
 import { POD_FILES } from './state.js';
+import { imageNameOf, readPodSummary } from './summary.js';
 
 export const POD_MUTATION_LOCK = 'pod.lck';
 
@@ -54,35 +55,56 @@ export async function addAppToManifest(
       `error: an app named ${JSON.stringify(ra.name)} already exists in the pod`,
       'already-exists',
     );
+  // The apps already there were validated when the manifest was read: only the new one is (and
+  // any whose mounts matchMountPoints changed), with the pod's own fields and the names.
+  const mountCounts = new Map(manifest.apps.map((a) => [a, a.mounts?.length ?? 0]));
   manifest.apps.push(ra);
   const warnings = matchMountPoints(manifest);
+  const validApps = new Set(manifest.apps.filter((a) => mountCounts.get(a) === (a.mounts?.length ?? 0)));
   let json: string;
   try {
-    json = podManifestToJSON(manifest);
+    json = podManifestToJSON(manifest, { validApps });
   } catch (err) {
     throw new RocketError(`invalid pod manifest: ${errorMessage(err)}`, 'invalid-argument');
   }
   const info = join(podDir, POD_FILES.appsInfo, ra.name);
+  let imageManifest: Buffer;
   try {
     const tree = await store.renderTree(key);
     mkdirSync(info, { recursive: true });
-    writeFileAtomic(join(info, 'manifest'), store.manifestBytes(key));
+    imageManifest = store.manifestBytes(key);
+    writeFileAtomic(join(info, 'manifest'), imageManifest);
     writeFileAtomic(join(info, 'treeStoreID'), tree.treeStoreId);
     createSharedVolumes(podDir, manifest);
   } catch (err) {
     rmSync(info, { recursive: true, force: true });
     throw err;
   }
+  // The summary being replaced, if it is the manifest's: its image names carry over.
+  const images = readPodSummary(podDir)?.images;
   writeFileAtomic(join(podDir, POD_FILES.manifest), json);
-  writePodSummary(podDir);
+  if (images !== undefined) {
+    const name = imageNameOfBytes(imageManifest);
+    if (name !== undefined) images[ra.name] = name;
+  }
+  writePodSummary(podDir, { manifest, ...(images !== undefined ? { images } : {}) });
   return { manifest, warnings };
+}
+
+function imageNameOfBytes(bytes: Buffer): string | undefined {
+  try {
+    return imageNameOf(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Removes app `name` from the pod's manifest and its `appsinfo/` entry. */
 export function removeAppFromManifest(podDir: string, name: string): void {
   const manifest = readPodManifest(podDir);
   manifest.apps = manifest.apps.filter((a) => a.name !== name);
+  const images = readPodSummary(podDir)?.images;
   writeFileAtomic(join(podDir, POD_FILES.manifest), podManifestToJSON(manifest));
   rmSync(join(podDir, POD_FILES.appsInfo, name), { recursive: true, force: true });
-  writePodSummary(podDir);
+  writePodSummary(podDir, { manifest, ...(images !== undefined ? { images } : {}) });
 }

@@ -17,6 +17,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
   type BigIntStats,
@@ -31,6 +32,7 @@ import { appTreeStoreId } from '../pod-layout.js';
 import {
   imageNameOf,
   podSummaryText,
+  podSummaryTextFor,
   readPodSummary,
   POD_SUMMARY_FILE,
   type ListedManifest,
@@ -52,13 +54,17 @@ import {
   type StateDir,
 } from './state.js';
 
+let tempCount = 0;
+
 /**
  * Writes `data` to `path` through a temp file in the same dir, renamed into place: readers see the
  * old file or the whole new one. Not fsynced: a pod does not outlive a crash of the machine (its
- * mounts and processes are gone), and stage0's start time counts every fsync.
+ * mounts and processes are gone), and stage0's start time counts every fsync. The temp name is
+ * this process's (pid and a counter: no two live processes share a pid, and a dead one's leftover
+ * is truncated), not random: the first random UUID costs a millisecond of crypto set-up.
  */
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o640): void {
-  const tmp = join(dirname(path), `.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
+  const tmp = join(dirname(path), `.${process.pid}.${tempCount++}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
     writeFileSync(fd, data);
@@ -101,12 +107,26 @@ export interface PreparedPod {
 }
 
 /**
- * Writes the pod's list summary (summary.ts) for the manifest just written to `dir`/pod. Best
- * effort: without it (or with a stale one) listings read the manifest.
+ * Writes the pod's list summary (summary.ts) for the manifest just written to `dir`/pod: read back
+ * from the file, or, with `inHand`, from the manifest the caller wrote (and the apps' image names
+ * it knows, see podSummaryTextFor). Best effort: without it (or with a stale one) listings read
+ * the manifest.
  */
-export function writePodSummary(dir: string): void {
+export function writePodSummary(
+  dir: string,
+  inHand?: { manifest: PodManifest; images?: Record<string, string> },
+): void {
   try {
-    writeFileAtomic(join(dir, POD_SUMMARY_FILE), podSummaryText(dir));
+    const text =
+      inHand === undefined
+        ? podSummaryText(dir)
+        : podSummaryTextFor(dir, inHand.manifest, statSync(join(dir, POD_FILES.manifest)), inHand.images);
+    const file = join(dir, POD_SUMMARY_FILE);
+    // The old one removed first: a rename over it would have ext4 write the new file out at once
+    // (its replace-by-rename heuristic, auto_da_alloc), a millisecond or more of each `app add`.
+    // Meanwhile a listing finds none and reads the manifest.
+    rmSync(file, { force: true });
+    writeFileAtomic(file, text);
   } catch {
     // listings fall back to the manifest
   }

@@ -4,7 +4,10 @@
  * listing reads one small file a pod instead of parsing and validating the whole pod manifest and
  * every app's image manifest.
  *
- * Written (temp file, rename) after every write of the pod manifest (prepare, `rkt app add|rm`).
+ * Written (temp file, rename) after every write of the pod manifest (prepare, `rkt app add|rm`),
+ * from the manifest the writer has in hand (`podSummaryTextFor`): `app add` and `app rm` carry the
+ * apps' image names over from the summary they replace when it was up to date, and read only the
+ * added app's.
  * It records the identity of the manifest it was made from (inode, size, mtime: the manifest is
  * always replaced by a rename, so a new one has a new inode); a reader stats the manifest and uses
  * the summary only if that identity still matches. Absent, unreadable or stale: the reader falls
@@ -110,9 +113,28 @@ export function podSummaryText(podDir: string): string {
   } finally {
     closeSync(fd);
   }
-  const manifest = parsePodManifest(text, file).manifest;
+  return podSummaryTextFor(podDir, parsePodManifest(text, file).manifest, st);
+}
+
+/**
+ * The summary's content for `manifest`, which the caller has just written to `podDir`/pod (`st`:
+ * that file's stat, taken after the write): no read or parse of the manifest. `knownImages`: the
+ * image names of apps the caller already knows (an up-to-date summary's, and an added app's); the
+ * others are read from appsinfo.
+ */
+export function podSummaryTextFor(
+  podDir: string,
+  manifest: PodManifest,
+  st: Stats,
+  knownImages: Record<string, string> = {},
+): string {
   const images: Record<string, string> = {};
   for (const ra of manifest.apps) {
+    const known = Object.hasOwn(knownImages, ra.name) ? knownImages[ra.name] : undefined;
+    if (known !== undefined) {
+      images[ra.name] = known;
+      continue;
+    }
     try {
       const name = imageNameOf(readFileSync(join(podDir, POD_FILES.appsInfo, ra.name, 'manifest'), 'utf8'));
       if (name !== undefined) images[ra.name] = name;

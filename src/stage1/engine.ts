@@ -6,7 +6,6 @@
  * stage0 exits 0 and the file is not empty, the launcher `exec`s `/bin/sh PLAN`. The plan removes
  * itself first, then takes the pod lock, and becomes (or starts) the pod's supervisor.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -274,7 +273,9 @@ export function handOff(plan: ExecPlan): number | undefined {
   }
   const file = path.join(tmpdir(), `rkt-plan.${process.pid}.${Date.now()}`);
   writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
-  const r = spawnSync('/bin/sh', [file], { stdio: 'inherit' });
+  // node:child_process only here (process.getBuiltinModule): commands that hand off nothing do
+  // not compile it.
+  const r = process.getBuiltinModule('node:child_process').spawnSync('/bin/sh', [file], { stdio: 'inherit' });
   rmSync(file, { force: true });
   if (r.error !== undefined)
     throw new RocketError(`cannot run the exec plan: ${r.error.message}`, RKT_FAILURE);

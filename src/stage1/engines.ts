@@ -5,15 +5,17 @@
  * from a `--stage1-path`/`--stage1-url`/`--stage1-from-dir` whose file name names a built-in engine
  * (`stage1-fly.aci`, `stage1-oci-crun.aci`...; any other image is refused); the oci engine otherwise. Afterwards: from the `engine` field of the pod's
  * `stage1/engine.json`, which every engine writes, so stop, enter and gc reach the same engine.
- * Stage0's gc calls every engine's `gc` (src/pod/engine-gc.ts).
+ * Stage0's gc calls every engine's `gc` (src/pod/engine-gc.ts, through engine-table.ts).
+ *
+ * Only the oci engine (the default, and the one whose helpers stage0 uses) is imported here; the
+ * others are loaded when a pod or a command line names them (`loadEngine`), so a command on one
+ * pod (`rkt app add`, `stop`, `enter`...) initialises only that pod's engine. engine-table.ts has
+ * every engine at once, synchronously, for gc, the CRI service and tests.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError } from '../errors.js';
 import type { Engine, EngineApps, EnginePod } from './engine.js';
-import { flyEngine } from './fly/engine.js';
-import { kvmEngine } from './kvm/engine.js';
-import { nspawnEngine } from './nspawn/engine.js';
 import { ENGINE_STATE, ociEngine, runtimeChoice } from './oci/engine.js';
 
 export type EngineName = 'oci' | 'fly' | 'nspawn' | 'kvm';
@@ -109,16 +111,22 @@ function engineOfImage(flag: string, location: string): EngineChoice {
   );
 }
 
-/** Every built-in engine (stage0's gc calls each one's `gc`). */
-export const ENGINES: readonly Engine[] = [ociEngine, flyEngine, nspawnEngine, kvmEngine];
-
-export function engineByName(name: EngineName): Engine {
-  if (name === 'kvm') return kvmEngine;
-  return name === 'fly' ? flyEngine : name === 'nspawn' ? nspawnEngine : ociEngine;
+/** The engine of that name, its module loaded on first use. */
+export async function loadEngine(name: EngineName): Promise<Engine> {
+  switch (name) {
+    case 'fly':
+      return (await import('./fly/engine.js')).flyEngine;
+    case 'nspawn':
+      return (await import('./nspawn/engine.js')).nspawnEngine;
+    case 'kvm':
+      return (await import('./kvm/engine.js')).kvmEngine;
+    default:
+      return ociEngine;
+  }
 }
 
-/** The engine that started a pod, from its `stage1/engine.json`. */
-export function engineForPod(pod: EnginePod): Engine {
+/** The name of the engine that started a pod, from its `stage1/engine.json`. */
+export function podEngineName(pod: EnginePod): EngineName {
   const file = path.join(pod.path, ENGINE_STATE);
   let name: unknown;
   try {
@@ -126,8 +134,13 @@ export function engineForPod(pod: EnginePod): Engine {
   } catch {
     throw new RocketError(`pod ${pod.uuid} has no engine state (never run?)`, RKT_FAILURE);
   }
-  if (name === 'oci' || name === 'fly' || name === 'nspawn' || name === 'kvm') return engineByName(name);
+  if (name === 'oci' || name === 'fly' || name === 'nspawn' || name === 'kvm') return name;
   throw new RocketError(`${file}: unknown engine ${JSON.stringify(name)}`, RKT_FAILURE);
+}
+
+/** The engine that started a pod (only its module loaded). */
+export function loadEngineForPod(pod: EnginePod): Promise<Engine> {
+  return loadEngine(podEngineName(pod));
 }
 
 /**

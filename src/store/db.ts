@@ -43,6 +43,9 @@ const SCHEMA = [
   'CREATE INDEX IF NOT EXISTS imagerefkeyidx ON imageref (blobkey)',
 ];
 
+/** The tables and indexes SCHEMA makes, by name. */
+const SCHEMA_OBJECTS = SCHEMA.map((s) => (/IF NOT EXISTS (\w+)/.exec(s) as RegExpExecArray)[1] as string);
+
 export interface AciInfoRow {
   blobkey: string;
   name: string;
@@ -101,7 +104,7 @@ export class StoreDb {
           this.db.pragma('journal_mode = WAL');
           this.db.pragma('foreign_keys = ON');
           this.db.pragma('synchronous = FULL');
-          this.migrate();
+          if (!this.schemaCurrent()) this.migrate();
           break;
         } catch (err) {
           if (!isBusy(err) || Date.now() > deadline) throw err;
@@ -111,6 +114,22 @@ export class StoreDb {
     } catch (err) {
       throw storeError(`${file}: cannot open the store database: ${String(err)}`, 'unavailable', err);
     }
+  }
+
+  /**
+   * Whether every table and index of SCHEMA is there and the version is this program's: then the
+   * open needs no write transaction (SCHEMA grows with `IF NOT EXISTS` tables without a version
+   * bump, so the objects are checked by name, not the version alone).
+   */
+  private schemaCurrent(): boolean {
+    const { n } = this.db
+      .prepare(
+        `SELECT count(*) AS n FROM sqlite_master WHERE name IN (${SCHEMA_OBJECTS.map(() => '?').join(',')})`,
+      )
+      .get(...SCHEMA_OBJECTS) as { n: number };
+    if (n !== SCHEMA_OBJECTS.length) return false;
+    const row = this.db.prepare('SELECT version FROM version').get() as { version: number } | undefined;
+    return row?.version === SCHEMA_VERSION;
   }
 
   private migrate(): void {

@@ -2,14 +2,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import {
-  ArchiveChecker,
-  cleanName,
-  EntryWriter,
-  readAci,
-  type EntryType,
-  type TarHeader,
-} from '../aci/index.js';
+// Only paths.ts statically: flattening and tree IDs (every `rkt app add`, every run) need none of
+// the archive reading and writing, loaded when a tree is rendered.
+import type { EntryWriter } from '../aci/entry-writer.js';
+import { ArchiveChecker, cleanName } from '../aci/paths.js';
+import type { EntryType, TarHeader } from '../aci/tar-format.js';
 import type { Dependency, ImageManifest } from '../appc/index.js';
 import { KEY_PREFIX, keyOfImageId, TREE_ID_PREFIX, TREE_ROOTFS } from './layout.js';
 import { storeError } from './util.js';
@@ -138,6 +135,7 @@ export async function renderImages(
   const rootfs = join(dir, TREE_ROOTFS);
   mkdirSync(rootfs, 0o755);
   let size = 0;
+  const { EntryWriter } = await import('../aci/entry-writer.js');
   // Layers overlay one another: whatever is in an entry's way is removed, a missing hard link
   // target was filtered out, and a directory placed by an upper layer may have been replaced.
   const writer = new EntryWriter(rootfs, {
@@ -181,6 +179,7 @@ async function renderLayer(
       await writer.place(role.rel, h, body, role.linkRel);
     }
   };
+  const { readAci } = await import('../aci/read.js');
   const { imageId } = await readAci(blob, (entry, body) => onEntry(entry.header, body), { source });
   checker.finish();
   const got = imageId === undefined ? undefined : keyOfImageId(imageId);

@@ -15,8 +15,7 @@ import {
 import { lstat, open, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { extractAci } from '../aci/index.js';
-import { removeAbandonedSiblings } from '../aci/output.js';
+import { removeAbandonedSiblings } from '../aci/siblings.js';
 import { parseImageManifest, type Dependency, type ImageManifest, type Label } from '../appc/index.js';
 import { parseAppString } from '../discovery/app.js';
 import { StoreDb, type AciInfoRow, type RemoteRow } from './db.js';
@@ -31,7 +30,7 @@ import {
 } from './layout.js';
 import { flattenDependencies, type DependencyResolver, type FlatImage } from './render.js';
 import { DEFAULT_MAX_IMAGE_SIZE } from './limits.js';
-import { spoolImage, type SpooledImage } from './spool.js';
+import type { SpooledImage } from './spool.js';
 import { TreeStore, type RenderedTree } from './tree.js';
 import {
   createLockedTempFile,
@@ -167,6 +166,8 @@ export class Store {
    */
   async importImage(source: string | Readable, opts: ImportOptions = {}): Promise<ImportResult> {
     const name = opts.source ?? (typeof source === 'string' ? source : 'image');
+    // Loaded here: lookups (`rkt app add`, run) never import.
+    const { spoolImage } = await import('./spool.js');
     const spooled = await spoolImage(source, this.layout.tmpDir, name, this.maxImageSize);
     try {
       const nameBytes = Buffer.byteLength(spooled.manifest.name);
@@ -435,6 +436,7 @@ export class Store {
   }
 
   private async extractLocked(key: string, dest: string, opts: OutputDirOptions): Promise<string[]> {
+    const { extractAci } = await import('../aci/extract.js');
     const res = await extractAci(await this.readBlob(key), dest, {
       rootfsOnly: opts.rootfsOnly === true,
       source: `image ${key}`,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { lockedTempSiblingDir, removeAbandonedSiblings } from '../aci/output.js';
+import { lockedTempSiblingDir, removeAbandonedSiblings } from '../aci/siblings.js';
 import { FileLock, syncFilesystem } from './flock.js';
 import {
   StoreLayout,

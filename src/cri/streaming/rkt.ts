@@ -16,7 +16,7 @@ import { Duplex as DuplexStream } from 'node:stream';
 import { host } from '../../host/index.js';
 import { NETNS_FILE } from '../../net/pod.js';
 import type { PodInfo } from '../../pod/index.js';
-import { engineForPod } from '../../stage1/engines.js';
+import { engineForPod } from '../../stage1/engine-table.js';
 import type { ExecTarget, PortForwardTarget, StreamOptions, StreamProcess, TerminalSize } from './types.js';
 
 function exitCode(code: number | null, signal: NodeJS.Signals | null): number {

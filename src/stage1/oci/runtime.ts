@@ -10,7 +10,6 @@
  * load, which a mount does not; and the cgroup dir crun makes for the cgroup2 line of
  * /proc/self/cgroup lands on that tmpfs, which goes with the namespace.)
  */
-import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RocketError } from '../../errors.js';
@@ -203,9 +202,16 @@ export interface ContainerState {
   bundle?: string;
 }
 
+/**
+ * node:child_process when a program is run (process.getBuiltinModule): commands that load this
+ * module and run nothing (`rkt app add`) do not compile it.
+ */
+const childProcess = (): typeof import('node:child_process') =>
+  process.getBuiltinModule('node:child_process');
+
 function runSync(argv: string[]): { status: number; stdout: string; stderr: string } {
   const [cmd, ...args] = argv;
-  const r = spawnSync(cmd as string, args, { encoding: 'utf8' });
+  const r = childProcess().spawnSync(cmd as string, args, { encoding: 'utf8' });
   if (r.error !== undefined) throw new RocketError(`cannot run ${cmd}: ${r.error.message}`);
   return { status: r.status ?? 128 + 9, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parsePodManifest } from '../../../src/appc/index.js';
+import { parsePodManifest, podManifestToJSON, type RuntimeApp } from '../../../src/appc/index.js';
 import {
   POD_SUMMARY_FILE,
   PodsLayout,
+  addAppToManifest,
   listPods,
   listedManifest,
+  podSummaryText,
+  podSummaryTextFor,
   readPodSummary,
   removeAppFromManifest,
   writeFileAtomic,
   writePodSummary,
 } from '../../../src/pod/index.js';
 import { renderPodList } from '../../../src/cli/rkt/pod/list.js';
+import type { Store } from '../../../src/store/index.js';
 import { tempDir } from '../../helpers.js';
 
 const U1 = 'aaaaaaaa-1111-4111-8111-111111111111';
@@ -140,6 +144,70 @@ describe('pod list summary', () => {
       ['one'],
     );
     assert.deepEqual(s?.images, { one: 'example.com/one:1.2' });
+    assert.deepEqual(outputs(), manifestOutputs());
+  });
+
+  it('from the manifest in hand: the same summary as read back, known image names taken as given', () => {
+    const dir = makePod(layout, U1, ['one', 'two']);
+    const manifest = parsePodManifest(readFileSync(join(dir, 'pod'), 'utf8')).manifest;
+    writeFileAtomic(join(dir, 'pod'), podManifestToJSON(manifest));
+    const st = statSync(join(dir, 'pod'));
+    assert.equal(podSummaryTextFor(dir, manifest, st), podSummaryText(dir));
+    // A known name is not read again (appsinfo says otherwise here); an unknown one is read.
+    const s = JSON.parse(podSummaryTextFor(dir, manifest, st, { one: 'known/one' })) as {
+      images: Record<string, string>;
+    };
+    assert.deepEqual(s.images, { one: 'known/one', two: 'example.com/two:1.2' });
+  });
+
+  /** A store that has one image, already rendered. */
+  const fakeStore = (name: string): Store =>
+    ({
+      renderTree: () => Promise.resolve({ treeStoreId: `deps-${name}`, rootfs: '/nonexistent' }),
+      manifestBytes: () =>
+        Buffer.from(
+          JSON.stringify({ name: `example.com/${name}`, labels: [{ name: 'version', value: '3' }] }),
+        ),
+    }) as unknown as Store;
+  const newApp = (name: string): RuntimeApp => ({
+    name,
+    image: { name: `example.com/${name}`, id: 'sha512-' + '7'.repeat(64) },
+    app: { exec: ['/bin/true'], user: '0', group: '0' },
+  });
+
+  it('rkt app add: the summary from the manifest in hand, image names carried over from an up-to-date one', async () => {
+    const dir = makePod(layout, U1, ['one', 'two']);
+    writePodSummary(dir);
+    // Carried over, not read again: gone from appsinfo, still in the new summary.
+    rmSync(join(dir, 'appsinfo', 'two'), { recursive: true });
+    await addAppToManifest(dir, fakeStore('three'), 'k', newApp('three'));
+    const s = readPodSummary(dir);
+    assert.deepEqual(
+      s?.pod.apps.map((a) => a.name),
+      ['one', 'two', 'three'],
+    );
+    assert.deepEqual(s?.images, {
+      one: 'example.com/one:1.2',
+      two: 'example.com/two:1.2',
+      three: 'example.com/three:3',
+    });
+    const parsed = parsePodManifest(readFileSync(join(dir, 'pod'), 'utf8')).manifest;
+    assert.deepEqual(s?.pod, listedManifest(parsed));
+  });
+
+  it('rkt app add after a manifest change the summary missed: every image name read again', async () => {
+    const dir = makePod(layout, U1, ['one', 'two']);
+    writePodSummary(dir);
+    writeFileAtomic(join(dir, 'pod'), manifestJson(['one', 'six']));
+    mkdirSync(join(dir, 'appsinfo', 'six'), { recursive: true });
+    writeFileSync(join(dir, 'appsinfo', 'six', 'manifest'), JSON.stringify({ name: 'example.com/six' }));
+    await addAppToManifest(dir, fakeStore('three'), 'k', newApp('three'));
+    const s = readPodSummary(dir);
+    assert.deepEqual(s?.images, {
+      one: 'example.com/one:1.2',
+      six: 'example.com/six',
+      three: 'example.com/three:3',
+    });
     assert.deepEqual(outputs(), manifestOutputs());
   });
 });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
-import { ENGINES, engineApps, engineByName, engineForPod } from '../../../src/stage1/engines.js';
+import { ENGINES, engineByName, engineForPod } from '../../../src/stage1/engine-table.js';
+import { engineApps, loadEngine, loadEngineForPod } from '../../../src/stage1/engines.js';
 import { projectRoot, run } from '../../helpers.js';
 
 const RKT = join(projectRoot, 'bin', 'rkt');
@@ -63,6 +64,21 @@ describe('engine app operations', () => {
     refused(() => engineApps(engineForPod(pod('p-fly', 'fly'))), /fly engine cannot run an app sandbox/);
     refused(() => engineForPod(pod('p-weird', 'weird')), /unknown engine "weird"/);
     refused(() => engineForPod(pod('p-none')), /has no engine state/);
+  });
+
+  it('the lazy loaders give the same engines as the table, and refuse the same pods', async () => {
+    for (const name of [...WITH_APPS, 'fly'] as const) {
+      assert.equal(await loadEngine(name), engineByName(name), name);
+      assert.equal(await loadEngineForPod(pod(`l-${name}`, name)), engineByName(name), name);
+    }
+    const rejected = async (p: { uuid: string; path: string }, why: RegExp): Promise<void> => {
+      await assert.rejects(
+        (async () => loadEngineForPod(p))(),
+        (err: unknown) => err instanceof RocketError && err.exitCode === 254 && why.test(err.message),
+      );
+    };
+    await rejected(pod('l-weird', 'weird'), /unknown engine "weird"/);
+    await rejected(pod('l-none'), /has no engine state/);
   });
 
   it('a pod with no supervisor: not running, and a command reaches nobody', () => {

@@ -92,8 +92,8 @@ function pauseAt(step: string): void {
 
 /** The app operations of the engine that runs the pod. */
 async function podApps(pod: PodInfo): Promise<EngineApps> {
-  const { engineApps, engineForPod } = await import('../../../stage1/engines.js');
-  return engineApps(engineForPod(pod));
+  const { engineApps, loadEngineForPod } = await import('../../../stage1/engines.js');
+  return engineApps(await loadEngineForPod(pod));
 }
 
 /** Sends a command to the pod's supervisor and waits until `done` holds (or the supervisor is gone). */
@@ -133,8 +133,8 @@ function sandboxCommand(): Command {
         const { parseExposedPort, requirePortsNetwork } = await import('../../../net/ports.js');
         args.ports.forEach(parseExposedPort);
         requirePortsNetwork(netMode(args.net), args.ports.length);
-        const { engineApps, engineByName, engineChoice } = await import('../../../stage1/engines.js');
-        engineApps(engineByName(engineChoice(args).name));
+        const { engineApps, loadEngine, engineChoice } = await import('../../../stage1/engines.js');
+        engineApps(await loadEngine(engineChoice(args).name));
         const globals = rktGlobals(cmd);
         const { preparePodFromArgs } = await import('./prepare.js');
         const { runPreparedPod } = await import('./run.js');
@@ -379,7 +379,7 @@ function execCommand(): Command {
       action('app exec', async (_a: string[], _f: unknown, cmd: Command) => {
         const { parseEnterArgs } = await import('./enter.js');
         const { getPod } = await import('../../../pod/index.js');
-        const { engineForPod } = await import('../../../stage1/engines.js');
+        const { loadEngineForPod } = await import('../../../stage1/engines.js');
         const { handOff } = await import('../../../stage1/engine.js');
         const e = parseEnterArgs(subArgs('exec'));
         if (e.command.length === 0) throw new RocketError('must provide a command to execute', RKT_FAILURE);
@@ -387,7 +387,7 @@ function execCommand(): Command {
         if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
         // Not a launcher verb: the runtime's exec runs as a child of this process, which waits.
         return handOff(
-          engineForPod(pod).enter({
+          (await loadEngineForPod(pod)).enter({
             pod,
             command: e.command,
             ...(e.app !== undefined ? { app: e.app } : {}),

@@ -37,12 +37,12 @@ export function enterCommand(): Command {
     .action(
       action('enter', async (_args: string[], _flags: unknown, cmd: Command) => {
         const { getPod } = await import('../../../pod/index.js');
-        const { engineForPod } = await import('../../../stage1/engines.js');
+        const { loadEngineForPod } = await import('../../../stage1/engines.js');
         const { handOff } = await import('../../../stage1/engine.js');
         const e = parseEnterArgs(rawArgsAfterVerb('enter'));
         const pod = getPod(rktGlobals(cmd).dir, e.uuid);
         if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
-        const plan = engineForPod(pod).enter({
+        const plan = (await loadEngineForPod(pod)).enter({
           pod,
           command: e.command,
           ...(e.app !== undefined ? { app: e.app } : {}),

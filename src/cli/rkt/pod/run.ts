@@ -29,7 +29,7 @@ export async function runPreparedPod(
   globals: RktGlobals,
   onFailure?: () => void,
 ): Promise<number | void> {
-  const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
+  const { loadEngine, engineChoice } = await import('../../../stage1/engines.js');
   const { handOff } = await import('../../../stage1/engine.js');
   const { runPod } = await import('../../../pod/run-pipeline.js');
   const dir = args.globals['dir'] ?? globals.dir;
@@ -38,7 +38,7 @@ export async function runPreparedPod(
     const plan = runPod({
       dataDir: dir,
       uuid,
-      engine: engineByName(name),
+      engine: await loadEngine(name),
       args,
       insecure: await runInsecure(args, globals),
       configDirs: {

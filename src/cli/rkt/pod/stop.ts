@@ -14,7 +14,7 @@ export function stopCommand(): Command {
     .action(
       action('stop', async (uuids: string[], flags: { force: boolean; uuidFile: string }, cmd: Command) => {
         const { getPod } = await import('../../../pod/index.js');
-        const { engineForPod } = await import('../../../stage1/engines.js');
+        const { loadEngineForPod } = await import('../../../stage1/engines.js');
         const wanted = podUuidArgs(uuids, flags.uuidFile);
         let failed = false;
         for (const u of wanted) {
@@ -26,7 +26,7 @@ export function stopCommand(): Command {
               continue;
             }
             if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
-            engineForPod(pod).stop({ pod, force: flags.force });
+            (await loadEngineForPod(pod)).stop({ pod, force: flags.force });
             process.stdout.write(pod.uuid + '\n');
           } catch (err) {
             if (!(err instanceof RocketError)) throw err;
