@@ -163,8 +163,8 @@ export function attachCommand(): Command {
         if (appState(pod.path, app) !== 'running')
           throw new RocketError(`app ${JSON.stringify(app)} is not running`, RKT_FAILURE);
         // An engine that relays the endpoints itself (kvm: they are in the VM) gets a plan.
-        const { engineForPod } = await import('../../../stage1/engines.js');
-        const engine = engineForPod(pod);
+        const { loadEngineForPod } = await import('../../../stage1/engines.js');
+        const engine = await loadEngineForPod(pod);
         if (engine.attach !== undefined) {
           const { handOff } = await import('../../../stage1/engine.js');
           const tty = endpoints.some((e) => e === 'tty-in' || e === 'tty-out');

@@ -69,7 +69,7 @@ export async function prepareFastRunOf(
 ): Promise<boolean> {
   const { applyPrepareOptions } = await import('../../../pod/index.js');
   const { parseRunArgs } = await import('./run-flags.js');
-  const { engineByName, engineChoice } = await import('../../../stage1/engines.js');
+  const { loadEngine, engineChoice } = await import('../../../stage1/engines.js');
   const { prepareFastRun } = await import('../../../pod/run-pipeline.js');
   const args = parseRunArgs(['--net=none', uuid], 'run');
   applyPrepareOptions(podDir, args);
@@ -77,7 +77,7 @@ export async function prepareFastRunOf(
   return prepareFastRun({
     dataDir,
     uuid,
-    engine: engineByName(name),
+    engine: await loadEngine(name),
     args,
     insecure: { capabilities: false, paths: false, seccomp: false },
     configDirs: { system: globals.systemConfig, local: globals.localConfig },
