@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
+import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, startCollected, waitFor, type Running } from '../../helpers.js';
+import { podTestsMissing } from '../busybox-aci.js';
 
 export const rktBin = join(projectRoot, 'bin', 'rkt');
 
@@ -117,4 +119,14 @@ export async function cleanUp(
   unmountUnder(work);
   for (const id of ids) for (const d of podCgroupDirs(`rkt-${uuidOf(id)}`)) spawnSync('rmdir', [d]);
   rmSync(work, { recursive: true, force: true });
+}
+
+/**
+ * Why the CRI pod tests with OCI runtime `runtime` cannot run here, or false: what the pod tests
+ * need (busybox-aci.ts), the runtime, and each of `tools` ([program, reason]).
+ */
+export function criPodTestsMissing(runtime: string, tools: [string, string][]): string | false {
+  if (podTestsMissing !== false) return podTestsMissing;
+  if (which(runtime) === undefined) return `${runtime} is not installed`;
+  return tools.find(([program]) => which(program) === undefined)?.[1] ?? false;
 }

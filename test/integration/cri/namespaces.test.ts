@@ -17,10 +17,18 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage } from '../../../src/cri/proto.js';
 import { unmountUnder } from '../../../src/pod/index.js';
-import { which } from '../../../src/stage1/oci/runtime.js';
 import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
-import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
-import { cleanUp, fetchAci, rejects, startCriService, stopCriService, unary, uuidOf } from './fixture.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
+import {
+  cleanUp,
+  criPodTestsMissing,
+  fetchAci,
+  rejects,
+  startCriService,
+  stopCriService,
+  unary,
+  uuidOf,
+} from './fixture.js';
 
 const children = new Set<ChildProcess>();
 
@@ -45,14 +53,7 @@ function sh(cmd: string, args: string[]): string {
 }
 
 for (const runtime of ['crun', 'runc'] as const) {
-  const missing =
-    podTestsMissing !== false
-      ? podTestsMissing
-      : which(runtime) === undefined
-        ? `${runtime} is not installed`
-        : which('ipcmk') === undefined
-          ? 'needs ipcmk (util-linux)'
-          : false;
+  const missing = criPodTestsMissing(runtime, [['ipcmk', 'needs ipcmk (util-linux)']]);
 
   describe(
     `rkt cri-service: namespaces, masked paths, mount propagation (${runtime})`,

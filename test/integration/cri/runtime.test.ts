@@ -29,12 +29,12 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
-import { which } from '../../../src/stage1/oci/runtime.js';
 import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
 import { forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
-import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
 import {
   cleanUp,
+  criPodTestsMissing,
   fetchAci,
   rejects,
   rktBin,
@@ -81,14 +81,7 @@ const pidAlive = (pid: number): boolean => {
 };
 
 for (const runtime of ['crun', 'runc'] as const) {
-  const missing =
-    podTestsMissing !== false
-      ? podTestsMissing
-      : which(runtime) === undefined
-        ? `${runtime} is not installed`
-        : which('unshare') === undefined
-          ? 'needs unshare'
-          : false;
+  const missing = criPodTestsMissing(runtime, [['unshare', 'needs unshare']]);
 
   describe(
     `rkt cri-service: sandboxes and containers (${runtime})`,
