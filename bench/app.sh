@@ -9,13 +9,8 @@
 # Needs podman set up as bench/peers/04-podman-setup.sh does (skipped otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-peers=${PEERS_DIR:-$root/bench/peers}
-runs=${BENCH_RUNS:-20}
-. "$peers/00-env.sh"
-[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
-work=$(mktemp -d /var/tmp/rocket-bench-app.XXXXXX)
-data=$work/data
+. bench/lib.sh
+bench_setup app 20
 pod=rocket-bench-pod-$$
 sandbox_pid=
 cleanup() {
@@ -23,15 +18,10 @@ cleanup() {
     kill "$sandbox_pid" 2>/dev/null || true
     wait "$sandbox_pid" 2>/dev/null || true
   fi
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
   podman pod rm -f "$pod" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  bench_remove_work
 }
 trap cleanup EXIT
-unset NODE_EXTRA_CA_CERTS
-
-. bench/lib.sh
 bench_busybox_image
 
 # `rkt run-prepared --net=none` of a pod prepared just before (hyperfine --prepare; bin/rkt execs the
@@ -58,8 +48,6 @@ if ! command -v podman >/dev/null 2>&1 || ! bash "$peers/04-podman-setup.sh" >/d
   exit 0
 fi
 
-hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
-
 # The sandbox, running in the background until the end.
 bin/rkt --dir "$data" app sandbox --net=none --uuid-file-save="$work/uuid" >"$work/sandbox.log" 2>&1 &
 sandbox_pid=$!
@@ -76,8 +64,8 @@ cat >"$work/rkt-app.sh" <<EOF
 n=a\$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 bin/rkt --dir $data app add $uuid $image --name=\$n && bin/rkt --dir $data app start $uuid --app=\$n
 EOF
-hf "$work/rkt-app.json" "sh $work/rkt-app.sh"
-hf "$work/podman-app.json" "sh -c 'c=\$(podman create --pod $pod localhost/busybox true) && podman start \$c >/dev/null'"
+bench_hf "$work/rkt-app.json" "sh $work/rkt-app.sh"
+bench_hf "$work/podman-app.json" "sh -c 'c=\$(podman create --pod $pod localhost/busybox true) && podman start \$c >/dev/null'"
 node bench/ratios.mjs "rkt app add + app start vs podman create --pod + start (goal <= 0.5x)" \
   ours="$work/rkt-app.json" podman="$work/podman-app.json"
 
@@ -95,7 +83,7 @@ hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/podman-st
 node bench/ratios.mjs "rkt app start vs podman start (each of a container created just before)" \
   ours="$work/rkt-start.json" podman="$work/podman-start.json"
 
-hf "$work/rkt-run.json" "bin/rkt --dir $data run --net=none $image"
-hf "$work/podman-run.json" "podman run --rm --net=none localhost/busybox true"
+bench_hf "$work/rkt-run.json" "bin/rkt --dir $data run --net=none $image"
+bench_hf "$work/podman-run.json" "podman run --rm --net=none localhost/busybox true"
 node bench/ratios.mjs "rkt run --net=none /bin/true vs podman run (was 0.89x)" \
   ours="$work/rkt-run.json" podman="$work/podman-run.json"

@@ -12,14 +12,9 @@
 # memory comparison is skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-peers=${PEERS_DIR:-$root/bench/peers}
-runs=${BENCH_RUNS:-10}
+. bench/lib.sh
 npods=${BENCH_PODS:-100}
-. "$peers/00-env.sh"
-[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
-work=$(mktemp -d /var/tmp/rocket-bench-growth.XXXXXX)
-data=$work/data
+bench_setup growth 10
 launchers=()
 ctrs=()
 cleanup() {
@@ -28,14 +23,9 @@ cleanup() {
     [ -d "$u" ] && bin/rkt --dir "$data" stop --force "${u##*/}" >/dev/null 2>&1
   done
   for p in "${launchers[@]}"; do wait "$p" 2>/dev/null || true; done
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  rm -rf "$work"
+  bench_remove_work
 }
 trap cleanup EXIT
-unset NODE_EXTRA_CA_CERTS
-
-. bench/lib.sh
 bench_busybox_image
 
 # ---- a 10-app pod against a one-app pod ----
@@ -44,13 +34,11 @@ for i in $(seq 10); do
   [ "$i" -gt 1 ] && ten+=(---)
   ten+=("$image" "--name=app$i")
 done
-hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/one.json" -n "rkt run, 1 app" \
-  "bin/rkt --dir $data run --net=none $image" >/dev/null
-hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/ten.json" -n "rkt run, 10 apps" \
-  "bin/rkt --dir $data run --net=none ${ten[*]}" >/dev/null
+bench_hf "$work/one.json" "bin/rkt --dir $data run --net=none $image" "rkt run, 1 app"
+bench_hf "$work/ten.json" "bin/rkt --dir $data run --net=none ${ten[*]}" "rkt run, 10 apps"
 node bench/ratios.mjs "rkt run of a 10-app pod vs a one-app pod (/bin/true; goal < 2x)" \
   ten-apps="$work/ten.json" one-app="$work/one.json"
-bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
+bench_gc
 
 # ---- memory of $npods running pods ----
 hostpidns=$(readlink /proc/self/ns/pid)

@@ -7,44 +7,24 @@
 # whose app runs `sleep` (its memory is inside the guest's, i.e. inside QEMU's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-peers=${PEERS_DIR:-$root/bench/peers}
-runs=${BENCH_RUNS:-5}
-. "$peers/00-env.sh"
-[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
-work=$(mktemp -d /var/tmp/rocket-bench-kvm.XXXXXX)
-data=$work/data
+. bench/lib.sh
+bench_setup kvm 5
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  rm -rf "$work"
+  bench_remove_work
 }
 trap cleanup EXIT
-unset NODE_EXTRA_CA_CERTS
-
-. bench/lib.sh
 bench_busybox_image
 
 # A first run builds the initramfs and probes /dev/kvm (cached under the data dir): not timed.
 RKT_DEBUG_ENGINE=1 bin/rkt --dir "$data" run --engine=kvm --net=none "$image" 2>&1 >/dev/null | grep 'kvm engine' || true
 
-hf() { hyperfine --style basic --warmup 1 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
-hf "$work/kvm.json" "bin/rkt --dir $data run --engine=kvm --net=none $image"
-hf "$work/oci.json" "bin/rkt --dir $data run --net=none $image"
+warmup=1
+bench_hf "$work/kvm.json" "bin/rkt --dir $data run --engine=kvm --net=none $image"
+bench_hf "$work/oci.json" "bin/rkt --dir $data run --net=none $image"
 node bench/ratios.mjs "rkt run /bin/true: kvm engine vs oci engine" ours="$work/kvm.json" oci="$work/oci.json"
-bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-
-mem() {
-  local rss=0 pss=0 p r s
-  for p in "$@"; do
-    r=$(awk '/^Rss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-    s=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-    rss=$((rss + ${r:-0})); pss=$((pss + ${s:-0}))
-  done
-  awk -v r="$rss" -v s="$pss" 'BEGIN{printf "RSS %.1f MB  PSS %.1f MB", r/1024, s/1024}'
-}
+bench_gc
 
 echo
 echo "## host memory per running kvm sleep pod"
@@ -61,8 +41,8 @@ done
 [ -s "$log" ] || { echo "the kvm pod did not start"; exit 1; }
 qemu=$(cat "$data/pods/run/$uuid/stage1/kvm/qemu.pid")
 plan=$(cat "$data/pods/run/$uuid/pid")
-echo "QEMU: $(mem "$qemu")"
-echo "plan (dash): $(mem "$plan")"
-echo "everything per pod: $(mem "$qemu" "$plan")"
+echo "QEMU: $(bench_mem "$qemu")"
+echo "plan (dash): $(bench_mem "$plan")"
+echo "everything per pod: $(bench_mem "$qemu" "$plan")"
 bin/rkt --dir "$data" stop --force "$uuid" >/dev/null
 wait 2>/dev/null || true

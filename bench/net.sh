@@ -9,15 +9,9 @@
 # own routes, iptables and ip_forward are not touched. NODE_EXTRA_CA_CERTS is unset for rkt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-peers=${PEERS_DIR:-$root/bench/peers}
-runs=${BENCH_RUNS:-20}
-. "$peers/00-env.sh"
-[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
-work=$(mktemp -d /var/tmp/rocket-bench-net.XXXXXX)
-data=$work/data
+. bench/lib.sh
+bench_setup net 20
 hostns=$work/hostns
-unset NODE_EXTRA_CA_CERTS
 inns() { nsenter --net="$hostns" "$@"; }
 cleanup() {
   inns bin/rkt --dir "$data" gc --grace-period=0s --expire-prepared=0s >/dev/null 2>&1 || true
@@ -28,8 +22,6 @@ cleanup() {
 trap cleanup EXIT
 : >"$hostns"
 unshare --net="$hostns" ip link set lo up
-
-. bench/lib.sh
 bench_busybox_image
 
 podman_ok=
@@ -45,17 +37,16 @@ else
 fi
 
 ns="nsenter --net=$hostns"
-hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
-hf "$work/rkt-default.json" "$ns bin/rkt --dir $data run --net=default $image"
-hf "$work/rkt-none.json" "$ns bin/rkt --dir $data run --net=none $image"
+bench_hf "$work/rkt-default.json" "$ns bin/rkt --dir $data run --net=default $image"
+bench_hf "$work/rkt-none.json" "$ns bin/rkt --dir $data run --net=none $image"
 # The CNI DELs on the path that reports the exit status, as before issue 13 (the supervisor keeps
 # its teardown in the foreground under a systemd unit, which INVOCATION_ID stands for here).
-hf "$work/rkt-default-fg.json" "$ns env INVOCATION_ID=bench bin/rkt --dir $data run --net=default $image"
+bench_hf "$work/rkt-default-fg.json" "$ns env INVOCATION_ID=bench bin/rkt --dir $data run --net=default $image"
 inns bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
 node bench/ratios.mjs "rkt run /bin/true: --net=default vs --net=none" ours="$work/rkt-default.json" none="$work/rkt-none.json"
 node bench/ratios.mjs "rkt run --net=default: DELs after the status vs before it" ours="$work/rkt-default.json" before="$work/rkt-default-fg.json"
 if [ -n "$podman_ok" ]; then
-  hf "$work/podman.json" "$ns podman run --rm --net=bridge localhost/busybox true"
+  bench_hf "$work/podman.json" "$ns podman run --rm --net=bridge localhost/busybox true"
   node bench/ratios.mjs "rkt run --net=default vs podman run --net=bridge (its default network)" ours="$work/rkt-default.json" podman="$work/podman.json"
 fi
 

@@ -9,27 +9,17 @@
 # foreground `rkt run` and for one started in the background (setsid), against crun's monitor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-peers=${PEERS_DIR:-$root/bench/peers}
-runs=${BENCH_RUNS:-20}
-. "$peers/00-env.sh"
-[ -x "$ROOTFS/bin/busybox" ] || bash "$peers/02-make-bundle.sh" >/dev/null
-work=$(mktemp -d /var/tmp/rocket-bench-pods.XXXXXX)
-data=$work/data
-pids=()
 extra_ca=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+. bench/lib.sh
+bench_setup pods 20
+pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
-  env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
   crun_h delete -f "rocket-bench-sleep-$$" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  bench_remove_work
 }
 trap cleanup EXIT
-unset NODE_EXTRA_CA_CERTS
 crun_h() { "$peers/crun-hybrid.sh" "$@"; }
-
-. bench/lib.sh
 bench_busybox_image
 
 podman_ok=
@@ -43,31 +33,20 @@ else
   echo "podman is not installed; skipping podman"
 fi
 
-hf() { hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$1" "$2" >/dev/null; }
 rkt_true="bin/rkt --dir $data run --net=none $image"
-hf "$work/rkt.json" "$rkt_true"
-hf "$work/rkt-ca.json" "env NODE_EXTRA_CA_CERTS=$extra_ca $rkt_true"
-hf "$work/crun.json" "$peers/crun-hybrid.sh run --bundle $BUNDLE rocket-bench-true"
+bench_hf "$work/rkt.json" "$rkt_true"
+bench_hf "$work/rkt-ca.json" "env NODE_EXTRA_CA_CERTS=$extra_ca $rkt_true"
+bench_hf "$work/crun.json" "$peers/crun-hybrid.sh run --bundle $BUNDLE rocket-bench-true"
 node bench/ratios.mjs "rkt run /bin/true vs crun run (NODE_EXTRA_CA_CERTS unset)" ours="$work/rkt.json" crun="$work/crun.json"
 node bench/ratios.mjs "rkt run /bin/true vs crun run (NODE_EXTRA_CA_CERTS=$extra_ca)" ours="$work/rkt-ca.json" crun="$work/crun.json"
 if [ -n "$podman_ok" ]; then
-  hf "$work/podman.json" "podman run --rm --net=none localhost/busybox true"
+  bench_hf "$work/podman.json" "podman run --rm --net=none localhost/busybox true"
   node bench/ratios.mjs "rkt run /bin/true vs podman run (NODE_EXTRA_CA_CERTS unset; goal <= 0.35x)" ours="$work/rkt.json" podman="$work/podman.json"
   node bench/ratios.mjs "rkt run /bin/true vs podman run (NODE_EXTRA_CA_CERTS set)" ours="$work/rkt-ca.json" podman="$work/podman.json"
 fi
 env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" gc --grace-period=0s >/dev/null 2>&1 || true
 
 # ---- resident memory ----
-# Sum of RSS and PSS (kB) of the given pids.
-mem() {
-  local rss=0 pss=0 p r s
-  for p in "$@"; do
-    r=$(awk '/^Rss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-    s=$(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
-    rss=$((rss + ${r:-0})); pss=$((pss + ${s:-0}))
-  done
-  awk -v r="$rss" -v s="$pss" 'BEGIN{printf "RSS %.1f MB  PSS %.1f MB", r/1024, s/1024}'
-}
 # Descendants of $1 (itself included), minus the subtree rooted at $2 (the container).
 tree() {
   ps -e -o pid=,ppid= | awk -v top="$1" -v cut="$2" '
@@ -95,7 +74,7 @@ measure_rkt() { # $1: label, $2...: how to start
   local resident
   resident=$(tree "$sup" "$cpid" | sort -n | tr '\n' ' ')
   # shellcheck disable=SC2086
-  echo "rkt run ($label): $(mem $resident)   [$(names $resident)]"
+  echo "rkt run ($label): $(bench_mem $resident)   [$(names $resident)]"
   env -u NODE_EXTRA_CA_CERTS bin/rkt --dir "$data" stop --force "$uuid" >/dev/null
   wait "$launcher" 2>/dev/null || true
 }
@@ -110,6 +89,6 @@ pids+=("$!")
 for _ in $(seq 100); do cpid=$(runc_state_pid "rocket-bench-sleep-$$") && [ -n "$cpid" ] && break; sleep 0.05; done
 sleep 0.3
 mon=$(ps -o ppid= -p "$cpid" | tr -d ' ')
-echo "crun run (its monitor): $(mem "$mon")   [$(names "$mon")]"
+echo "crun run (its monitor): $(bench_mem "$mon")   [$(names "$mon")]"
 crun_h kill "rocket-bench-sleep-$$" KILL >/dev/null 2>&1 || true
 wait 2>/dev/null || true

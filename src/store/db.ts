@@ -83,22 +83,32 @@ function isBusy(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
+/** How long opening the database waits for other processes' locks (tests make them short). */
+export interface StoreDbOpenOptions {
+  /** SQLite's busy timeout for every statement (ms). */
+  busyTimeoutMs?: number;
+  /** How long opening retries a 'database is locked' the busy timeout did not wait for (ms). */
+  retryForMs?: number;
+  /** Called at each such retry (0 for the first), before the pause. */
+  onRetry?: (attempt: number) => void;
+}
+
 /** The SQLite index of the store. Every method is one statement or one transaction. */
 export class StoreDb {
   private readonly db: Database.Database;
 
-  constructor(file: string) {
+  constructor(file: string, opts: StoreDbOpenOptions = {}) {
     try {
       // Loaded on first open, and straight from its .node file (no search by the bindings package).
       const Sqlite = requireNative<typeof Database>('better-sqlite3');
       this.db = new Sqlite(file, {
-        timeout: 30_000,
+        timeout: opts.busyTimeoutMs ?? 30_000,
         nativeBinding: resolveNative('better-sqlite3/build/Release/better_sqlite3.node'),
       });
       // WAL: readers never block the one writer, and a killed writer leaves no torn state.
       // Several processes opening a new store at once may find it locked in ways SQLite's busy
       // timeout does not wait for (the switch to WAL, the schema's first write): they try again.
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + (opts.retryForMs ?? 30_000);
       for (let attempt = 0; ; attempt++) {
         try {
           this.db.pragma('journal_mode = WAL');
@@ -108,6 +118,7 @@ export class StoreDb {
           break;
         } catch (err) {
           if (!isBusy(err) || Date.now() > deadline) throw err;
+          opts.onRetry?.(attempt);
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(100, 5 * 2 ** attempt));
         }
       }

@@ -82,15 +82,20 @@ export async function attachTestBody(w: AppWorld): Promise<void> {
   };
 
   // The tty: the shell answers a line typed in (its echo shows the quotes, the answer not), with
-  // job control (the pty is its controlling terminal); `exit 3` ends the app and with it the attach.
+  // job control (the pty is its controlling terminal); `exit 3` ends the app and with it the attach,
+  // which gets all the app wrote before: its last line (`the-last-2`, the echo shows `$((1+1))`)
+  // after 2000 others written at once.
   const t = attach('--app=term');
   t.child.stdin.write('echo hel""lo\n');
   await waitFor('the answer', () => /^hello\r?$/m.test(t.out()) || t.child.exitCode !== null);
   assert.match(t.out(), /echo hel""lo/);
   assert.match(t.out(), /^hello\r?$/m, t.err());
   assert.doesNotMatch(t.out(), /job control turned off/);
-  t.child.stdin.write('exit 3\n');
+  t.child.stdin.write(
+    'i=0; while [ $i -lt 2000 ]; do echo "line $i"; i=$((i+1)); done; echo "the-last-$((1+1))"; exit 3\n',
+  );
   assert.equal(await t.done, 0, t.err());
+  assert.match(t.out(), /^line 1999\r?\nthe-last-2\r?$/m, t.out().slice(-200));
   await waitFor('term to exit', () =>
     existsSync(join(w.data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
   );

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
 import { action } from '../run.js';
-import { openStore } from './pod/common.js';
+import { serveUntilSignalled } from './serve.js';
 import { rktGlobals, type RktGlobals } from './globals.js';
 
 export interface CriServiceFlags {
@@ -21,10 +20,9 @@ function bad(flag: string, why: string): never {
 }
 
 async function runCriService(flags: CriServiceFlags, g: RktGlobals): Promise<void> {
-  const [{ CriService }, { parseMirror }, { findAbove }, { parseListenAddress }] = await Promise.all([
+  const [{ CriService }, { parseMirror }, { parseListenAddress }] = await Promise.all([
     import('../../cri/server.js'),
     import('../../cri/images.js'),
-    import('../../api/proto.js'),
     import('../../api/listen.js'),
   ]);
   // Every flag is checked before anything opens.
@@ -47,37 +45,26 @@ async function runCriService(flags: CriServiceFlags, g: RktGlobals): Promise<voi
       throw new RocketError(errorMessage(err), RKT_FAILURE);
     }
   }
-  const pkg = JSON.parse(readFileSync(findAbove('package.json'), 'utf8')) as { version: string };
-  const log = (line: string): void => void process.stderr.write(`cri-service: ${line}\n`);
-  const store = await openStore(g.dir);
-  let signalled!: () => void;
-  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
-  const onSignal = (): void => signalled();
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    const service = await CriService.start({
-      store,
-      listen: flags.listen,
-      runtimeVersion: pkg.version,
-      cniConfDir: flags.cniConfDir,
-      cniBinDirs: flags.cniBinDir.split(':'),
-      mirrors,
-      globals: g,
-      runtime: flags.runtime,
-      streamAddress: flags.streamAddress,
-      streamPort: Number(flags.streamPort),
-      log,
-    });
-    log(`Listening on ${service.address}`);
-    await stopRequested;
-    log('exiting');
-    await service.close();
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    store.close();
-  }
+  await serveUntilSignalled({
+    name: 'cri-service',
+    dir: g.dir,
+    start: ({ store, version, log }) =>
+      CriService.start({
+        store,
+        listen: flags.listen,
+        runtimeVersion: version,
+        cniConfDir: flags.cniConfDir,
+        cniBinDirs: flags.cniBinDir.split(':'),
+        mirrors,
+        globals: g,
+        runtime: flags.runtime,
+        streamAddress: flags.streamAddress,
+        streamPort: Number(flags.streamPort),
+        log,
+      }),
+    started: (service, log) => log(`Listening on ${service.address}`),
+    exiting: 'exiting',
+  });
 }
 
 export function criServiceCommand(): Command {

@@ -50,7 +50,6 @@ import {
   SUP_DIR,
   appEnv,
   appIo,
-  checkAttachPaths,
   envFile,
   isMutable,
   podCgroupDirs,
@@ -309,8 +308,7 @@ function prepareApp(ctx: AppsContext, i: number): { state: NspawnPodState['apps'
   for (const iso of app.isolators ?? []) if (!APPLIED_ISOLATORS.has(iso.name)) ctx.ignored.add(iso.name);
   // Attachable I/O (`--stdin|--stdout|--stderr=tty|stream`): the supervisor makes the endpoints in
   // the pod dir, which the host sees at the same path.
-  const io = appIo(ra);
-  checkAttachPaths(R, ra.name, io);
+  const io = appIo(ra, R);
   if (io.tty && ctx.interactive)
     fail(`app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`);
   const rootfs = path.posix.join('/opt/stage2', ra.name, 'rootfs');

@@ -142,7 +142,11 @@ export interface AppIo {
   stderr: boolean;
 }
 
-export function appIo(ra: RuntimeApp): AppIo {
+/**
+ * App `ra`'s attachable I/O, for a pod that runs in R: what both engines' app set-up goes through,
+ * so an app whose attach endpoints under R cannot be made is refused there, before anything runs.
+ */
+export function appIo(ra: RuntimeApp, R: string): AppIo {
   const mode = (s: string, dflt: string): string =>
     ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? dflt;
   const m = [mode('stdin', 'null'), mode('stdout', 'log'), mode('stderr', 'log')];
@@ -152,7 +156,9 @@ export function appIo(ra: RuntimeApp): AppIo {
       `app ${JSON.stringify(ra.name)}: --stdin, --stdout and --stderr are all tty or none is`,
       RKT_FAILURE,
     );
-  return { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
+  const io = { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
+  checkAttachPaths(R, ra.name, io);
+  return io;
 }
 
 /** The longest path a unix socket can have (sun_path's 108 bytes, less the terminating NUL). */
@@ -163,7 +169,7 @@ const SOCKET_PATH_MAX = 107;
  * would not fit in a unix socket's path: the supervisor could not listen there, and `rkt attach`
  * would wait for a socket that never comes.
  */
-export function checkAttachPaths(R: string, name: string, io: AppIo): void {
+function checkAttachPaths(R: string, name: string, io: AppIo): void {
   const socks = [
     ...(io.tty ? ['tty'] : []),
     ...(io.stdin ? ['stdin'] : []),
@@ -224,8 +230,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
   const lower = path.join(ctx.dataDir, 'cas', 'tree', treeId, 'rootfs');
   const appDir = path.join('apps', ra.name);
   mkdirSync(path.join(P, appDir, 'rootfs'), { recursive: true });
-  const io = appIo(ra);
-  checkAttachPaths(R, ra.name, io);
+  const io = appIo(ra, R);
   if (io.tty && ctx.terminal !== undefined)
     throw new RocketError(
       `app ${JSON.stringify(ra.name)}: --stdin=tty does not go with --interactive`,

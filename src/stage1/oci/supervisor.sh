@@ -232,21 +232,30 @@ lg() {
 # attach APP: the app's attach endpoints (`rkt attach`), in stage1/attach/APP/, each a socat that
 # lives as long as the app: with IO_TTY a pty (its link `tty`) served on tty.sock; else a FIFO per
 # stream in IO_IN, IO_OUT, IO_ERR served on <stream>.sock. Sets the runtime's redirections (ai, ao,
-# ae; eval'ed) and the socat pids (sp). A connection to a stream's socket gets what the app writes
+# ae; eval'ed), the socat pids (sp) and, with a pty, the pid of its holder (th). A connection to a stream's socket gets what the app writes
 # from then on; what it wrote meanwhile waits in the FIFO (or the pty) until its buffer is full.
 # Each socat leads a session of its own (setsid), so that endpoints ends it with the
 # connections it forked (a pty's would otherwise keep an attach open after the app).
 # shellcheck disable=SC2016 # the redirections are expanded by the eval that runs the app
 attach() {
-	A=$R/stage1/attach/$1 sp=''
+	A=$R/stage1/attach/$1 sp='' th=''
 	[ -n "$IO_TTY$IO_IN$IO_OUT$IO_ERR" ] || return 0
 	mkdir -p "$A" || return 1
 	if [ -n "$IO_TTY" ]; then
-		setsid socat PTY,link="$A/tty",rawer UNIX-LISTEN:"$A/tty.sock",fork,unlink-early \
+		# wait-slave: socat keeps no fd of the pty's slave side, so that once the last one closes
+		# the process serving an attached client reads what is left and gets EIO (see endpoints).
+		# It listens once the slave side is open: the holder (th), until the app has ended.
+		setsid socat PTY,link="$A/tty",rawer,wait-slave,pty-interval=0.01 UNIX-LISTEN:"$A/tty.sock",fork,unlink-early \
 			</dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 		sp=$!
-		# socat opens the pty, then listens: once the socket is there, so is the pty.
 		w=0
+		while [ ! -e "$A/tty" ]; do
+			kill -0 "$sp" 2>/dev/null && [ "$w" -lt 1000 ] || return 1
+			sleep 0.01
+			w=$((w + 1))
+		done
+		sleep infinity <>"$A/tty" >/dev/null 2>&1 3<&- 4<&- 9<&- &
+		th=$!
 		while [ ! -S "$A/tty.sock" ]; do
 			kill -0 "$sp" 2>/dev/null && [ "$w" -lt 1000 ] || return 1
 			sleep 0.01
@@ -290,11 +299,24 @@ attach() {
 	return 0
 }
 
-# endpoints: ends the app's attach endpoints (each socat's process group). A pty's socat holds
-# its slave side open, so it never sees the app's end: what the app wrote last may still be on its
-# way through the pty to an attached client, and gets a moment (0.2 s) to get there.
+# endpoints: ends the app's attach endpoints (each socat's process group). With a pty, what the
+# app wrote last may still be on its way to an attached client: the holder ends, so that the pty's
+# slave side is closed everywhere; the listening socat ends (the socket goes); the socat serving a
+# client, in its process group, reads the pty to its end (EIO), passes it on and ends: it is waited
+# for (2 s at most, for a process of the app's that still holds the pty) before the group is ended.
 endpoints() {
-	[ -n "$IO_TTY" ] && [ -n "$sp" ] && sleep 0.2
+	if [ -n "$th" ]; then
+		kill -s KILL "$th" 2>/dev/null # (app ignores TERM, and so does its child)
+		wait "$th" 2>/dev/null
+		th=''
+		kill -s TERM "$sp" 2>/dev/null
+		wait "$sp" 2>/dev/null
+		w=0
+		while kill -0 -- "-$sp" 2>/dev/null && [ "$w" -lt 200 ]; do
+			sleep 0.01
+			w=$((w + 1))
+		done
+	fi
 	for p in $sp; do kill -s TERM -- "-$p" 2>/dev/null; done
 	return 0
 }

@@ -23,6 +23,7 @@ import { which } from '../../../src/stage1/oci/runtime.js';
 import { projectRoot, type Running, skipUnlessCI, startCollected, waitFor } from '../../helpers.js';
 import { podTestsMissing } from '../busybox-aci.js';
 import { startTestenv, testenvDir, testenvMissing, type Testenv } from '../docker-sources/testenv.js';
+import { startCriService, unary } from './fixture.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
 /** Whether a .deb of Debian's busybox package is where cri-images.sh looks for one. */
@@ -84,14 +85,6 @@ const SUITE_APPLETS = [
   'su',
   'setpriv',
 ];
-
-type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-function unary<T>(client: grpc.Client, method: string, req: object): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const fn = ((client as unknown as Record<string, Unary>)[method] as Unary).bind(client);
-    fn(req, (err, res) => (err === null ? resolve(res as T) : reject(err)));
-  });
-}
 
 describe(
   "critest's image stand-ins (test/env/cri-images.sh)",
@@ -247,22 +240,16 @@ describe(
     it('rkt cri-service pulls each one under its upstream name through --registry-mirror for registry.k8s.io and gcr.io', async () => {
       const dir = join(work, 'cri');
       const sock = join(dir, 'cri.sock');
-      const svc = startCollected(
-        rktBin,
-        [
-          `--dir=${join(dir, 'data')}`,
-          'cri-service',
-          `--listen=unix://${sock}`,
+      const svc = await startCriService({
+        data: join(dir, 'data'),
+        sock,
+        args: [
           `--cni-conf-dir=${join(dir, 'net.d')}`,
           `--registry-mirror=registry.k8s.io=http://${reg}`,
           `--registry-mirror=gcr.io=http://${reg}`,
         ],
-        { children },
-      );
-      let ended = false;
-      void svc.exited.then(() => (ended = true));
-      await waitFor('cri-service listening', () => ended || svc.stderr().includes('Listening on'));
-      assert.ok(!ended, svc.stderr());
+        children,
+      });
       const pkg = await loadCriPackage();
       const images = new pkg.ImageService(`unix://${sock}`, grpc.credentials.createInsecure());
       try {

@@ -13,29 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
-import { projectRoot, type Running, skipUnlessCI, startCollected, waitFor } from '../../helpers.js';
+import { type Running, skipUnlessCI } from '../../helpers.js';
 import { startTestenv, testenvDir, testenvMissing, type Testenv } from '../docker-sources/testenv.js';
+import { rejects, rktBin, startCriService, stopCriService, unary } from './fixture.js';
 
-const rktBin = join(projectRoot, 'bin', 'rkt');
 const skip = process.getuid?.() !== 0 ? 'needs root' : testenvMissing;
-
-type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-
-function unary<T>(client: grpc.Client, method: string, req: object = {}): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const fn = ((client as unknown as Record<string, Unary>)[method] as Unary).bind(client);
-    fn(req, (err, res) => (err === null ? resolve(res as T) : reject(err)));
-  });
-}
-
-async function rejects(p: Promise<unknown>, code: grpc.status, detail?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: grpc.ServiceError) => {
-    assert.equal(e.code, code, e.details);
-    if (detail !== undefined) assert.match(e.details, detail);
-    assert.ok(!e.details.includes('\n'), `one line: ${e.details}`);
-    return true;
-  });
-}
 
 interface Image {
   id: string;
@@ -65,16 +47,7 @@ class Service {
   }
 
   async start(): Promise<void> {
-    const proc = startCollected(
-      rktBin,
-      [`--dir=${this.data}`, 'cri-service', `--listen=unix://${this.sock}`, ...this.args],
-      { env: this.env },
-    );
-    this.proc = proc;
-    let ended = false;
-    void proc.exited.then(() => (ended = true));
-    await waitFor('cri-service listening', () => ended || proc.stderr().includes('Listening on'));
-    assert.ok(!ended, `cri-service ended: ${proc.stderr()}`);
+    this.proc = await startCriService({ data: this.data, sock: this.sock, args: this.args, env: this.env });
     this.runtime = new this.pkg.RuntimeService(`unix://${this.sock}`, grpc.credentials.createInsecure());
     this.images = new this.pkg.ImageService(`unix://${this.sock}`, grpc.credentials.createInsecure());
   }
@@ -86,9 +59,7 @@ class Service {
     this.runtime.close();
     this.images.close();
     this.proc = undefined;
-    proc.child.kill('SIGTERM');
-    const r = await proc.done;
-    assert.equal(r.code, 0, r.stderr);
+    await stopCriService(proc);
   }
 
   kill(): void {

@@ -10,40 +10,27 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage } from '../../../src/cri/proto.js';
 import { unmountUnder } from '../../../src/pod/index.js';
-import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
-import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, skipUnlessCI, startCollected, waitFor, type Running } from '../../helpers.js';
-import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
+import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
+import {
+  cleanUp,
+  criPodTestsMissing,
+  fetchAci,
+  rejects,
+  startCriService,
+  stopCriService,
+  unary,
+  uuidOf,
+} from './fixture.js';
 
-const rktBin = join(projectRoot, 'bin', 'rkt');
 const children = new Set<ChildProcess>();
-
-type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-
-function unary<T>(client: grpc.Client, method: string, req: object = {}): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const fn = ((client as unknown as Record<string, Unary>)[method] as Unary).bind(client);
-    fn(req, (err, res) => (err === null ? resolve(res as T) : reject(err)));
-  });
-}
-
-async function rejects(p: Promise<unknown>, code: grpc.status, detail: RegExp): Promise<void> {
-  await assert.rejects(p, (e: grpc.ServiceError) => {
-    assert.equal(e.code, code, e.details);
-    assert.match(e.details, detail);
-    return true;
-  });
-}
-
-const uuidOf = (id: string): string =>
-  `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
 
 /** Pids of the host's processes whose command line (NUL-separated) matches. */
 function pidsOf(match: (cmdline: string) => boolean): number[] {
@@ -66,14 +53,7 @@ function sh(cmd: string, args: string[]): string {
 }
 
 for (const runtime of ['crun', 'runc'] as const) {
-  const missing =
-    podTestsMissing !== false
-      ? podTestsMissing
-      : which(runtime) === undefined
-        ? `${runtime} is not installed`
-        : which('ipcmk') === undefined
-          ? 'needs ipcmk (util-linux)'
-          : false;
+  const missing = criPodTestsMissing(runtime, [['ipcmk', 'needs ipcmk (util-linux)']]);
 
   describe(
     `rkt cri-service: namespaces, masked paths, mount propagation (${runtime})`,
@@ -97,30 +77,15 @@ for (const runtime of ['crun', 'runc'] as const) {
           files: { 'etc/secret': 'the-secret\n' },
           app: { exec: ['/bin/sleep', '1000'] },
         });
-        const r = spawnSync(rktBin, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {
-          encoding: 'utf8',
-        });
-        assert.equal(r.status, 0, r.stderr);
-        imageId = r.stdout.trim();
+        imageId = fetchAci(data, aci);
         const sock = join(work, 'cri.sock');
-        const proc = startCollected(
-          'unshare',
-          [
-            '--net',
-            '--',
-            rktBin,
-            `--dir=${data}`,
-            'cri-service',
-            `--listen=unix://${sock}`,
-            `--runtime=${runtime}`,
-          ],
-          { children },
-        );
-        service = proc;
-        let ended = false;
-        void proc.exited.then(() => (ended = true));
-        await waitFor('cri-service listening', () => ended || proc.stderr().includes('Listening on'));
-        assert.ok(!ended, `cri-service ended: ${proc.stderr()}`);
+        service = await startCriService({
+          data,
+          sock,
+          wrapper: ['unshare', '--net', '--'],
+          args: [`--runtime=${runtime}`],
+          children,
+        });
         rt = new pkg.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure());
       });
 
@@ -128,26 +93,9 @@ for (const runtime of ['crun', 'runc'] as const) {
         for (const id of segments) spawnSync('ipcrm', ['-m', id], { stdio: 'ignore' });
         if (service !== undefined) {
           rt.close();
-          service.child.kill('SIGTERM');
-          await service.done;
+          await stopCriService(service).catch(() => undefined);
         }
-        for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
-        for (const id of sandboxes)
-          for (const force of [[], ['--force']])
-            spawnSync(rktBin, [`--dir=${data}`, 'stop', ...force, uuidOf(id)], { stdio: 'ignore' });
-        for (const id of sandboxes)
-          await waitFor(`pod ${uuidOf(id)} to end`, () => {
-            const s = spawnSync(rktBin, [`--dir=${data}`, 'status', uuidOf(id)], { encoding: 'utf8' });
-            return !/^state=running$/m.test(s.stdout);
-          }).catch(() => undefined);
-        for (let i = 0; i < 2; i++)
-          spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
-            stdio: 'ignore',
-          });
-        unmountUnder(work);
-        for (const id of sandboxes)
-          for (const d of podCgroupDirs(`rkt-${uuidOf(id)}`)) spawnSync('rmdir', [d]);
-        rmSync(work, { recursive: true, force: true });
+        await cleanUp(work, data, sandboxes, children);
       });
 
       const runSandbox = async (name: string, namespaceOptions?: object): Promise<string> => {

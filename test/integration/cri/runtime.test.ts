@@ -28,33 +28,23 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
-import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
-import { which } from '../../../src/stage1/oci/runtime.js';
-import { projectRoot, skipUnlessCI, startCollected, waitFor, type Running } from '../../helpers.js';
+import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
 import { forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
-import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
+import { buildBusyboxAci } from '../busybox-aci.js';
+import {
+  cleanUp,
+  criPodTestsMissing,
+  fetchAci,
+  rejects,
+  rktBin,
+  startCriService,
+  stopCriService,
+  unary,
+  uuidOf,
+} from './fixture.js';
 
-const rktBin = join(projectRoot, 'bin', 'rkt');
 const children = new Set<ChildProcess>();
-
-type Unary = (req: object, cb: (err: grpc.ServiceError | null, res: unknown) => void) => void;
-
-function unary<T>(client: grpc.Client, method: string, req: object = {}): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const fn = ((client as unknown as Record<string, Unary>)[method] as Unary).bind(client);
-    fn(req, (err, res) => (err === null ? resolve(res as T) : reject(err)));
-  });
-}
-
-async function rejects(p: Promise<unknown>, code: grpc.status, detail?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: grpc.ServiceError) => {
-    assert.equal(e.code, code, e.details);
-    if (detail !== undefined) assert.match(e.details, detail);
-    assert.ok(!e.details.includes('\n'), `one line: ${e.details}`);
-    return true;
-  });
-}
 
 interface SandboxStatus {
   id: string;
@@ -81,10 +71,6 @@ interface ContainerStatus {
   mounts: { container_path: string; host_path: string; readonly: boolean }[];
 }
 
-/** The pod UUID of a sandbox id (the UUID without dashes). */
-const uuidOf = (id: string): string =>
-  `${id.slice(0, 8)}-${id.slice(8, 12)}-${id.slice(12, 16)}-${id.slice(16, 20)}-${id.slice(20)}`;
-
 /** Whether a process runs (a zombie waiting for its parent does not). */
 const pidAlive = (pid: number): boolean => {
   try {
@@ -95,14 +81,7 @@ const pidAlive = (pid: number): boolean => {
 };
 
 for (const runtime of ['crun', 'runc'] as const) {
-  const missing =
-    podTestsMissing !== false
-      ? podTestsMissing
-      : which(runtime) === undefined
-        ? `${runtime} is not installed`
-        : which('unshare') === undefined
-          ? 'needs unshare'
-          : false;
+  const missing = criPodTestsMissing(runtime, [['unshare', 'needs unshare']]);
 
   describe(
     `rkt cri-service: sandboxes and containers (${runtime})`,
@@ -130,24 +109,13 @@ for (const runtime of ['crun', 'runc'] as const) {
               { mode: 0o755 },
             );
         }
-        const proc = startCollected(
-          hostNet ? rktBin : 'unshare',
-          [
-            ...(hostNet ? [] : ['--net', '--', rktBin]),
-            `--dir=${data}`,
-            'cri-service',
-            `--listen=unix://${sock}`,
-            `--cni-conf-dir=${join(work, 'net.d')}`,
-            `--cni-bin-dir=${bin}`,
-            `--runtime=${runtime}`,
-          ],
-          { children },
-        );
-        service = proc;
-        let ended = false;
-        void proc.exited.then(() => (ended = true));
-        await waitFor('cri-service listening', () => ended || proc.stderr().includes('Listening on'));
-        assert.ok(!ended, `cri-service ended: ${proc.stderr()}`);
+        service = await startCriService({
+          data,
+          sock,
+          wrapper: hostNet ? [] : ['unshare', '--net', '--'],
+          args: [`--cni-conf-dir=${join(work, 'net.d')}`, `--cni-bin-dir=${bin}`, `--runtime=${runtime}`],
+          children,
+        });
         rt = new pkg.RuntimeService(`unix://${sock}`, grpc.credentials.createInsecure());
       };
 
@@ -156,9 +124,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         if (proc === undefined) return;
         rt.close();
         service = undefined;
-        proc.child.kill('SIGTERM');
-        const r = await proc.done;
-        assert.equal(r.code, 0, r.stderr);
+        await stopCriService(proc);
       };
 
       before(async () => {
@@ -199,12 +165,7 @@ for (const runtime of ['crun', 'runc'] as const) {
             { name: 'appc.io/docker/cmd', value: '["echo from-image-cmd"]' },
           ],
         });
-        const r = spawnSync(rktBin, [`--dir=${data}`, '--insecure-options=image', 'fetch', aci], {
-          encoding: 'utf8',
-        });
-        assert.equal(r.status, 0, r.stderr);
-        imageId = r.stdout.trim();
-        assert.match(imageId, /^sha512-/);
+        imageId = fetchAci(data, aci);
         await start();
       });
 
@@ -214,27 +175,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         } catch {
           // reported by the test that failed
         }
-        for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
-        // Pods a failed test left: stopped (the supervisor TERMs and KILLs the apps, then ends) and
-        // collected by rkt itself.
-        for (const id of sandboxes) {
-          const uuid = uuidOf(id);
-          for (const force of [[], ['--force']])
-            spawnSync(rktBin, [`--dir=${data}`, 'stop', ...force, uuid], { stdio: 'ignore' });
-        }
-        for (const id of sandboxes)
-          await waitFor(`pod ${uuidOf(id)} to end`, () => {
-            const s = spawnSync(rktBin, [`--dir=${data}`, 'status', uuidOf(id)], { encoding: 'utf8' });
-            return !/^state=running$/m.test(s.stdout);
-          }).catch(() => undefined);
-        for (let i = 0; i < 2; i++)
-          spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
-            stdio: 'ignore',
-          });
-        unmountUnder(work);
-        for (const id of sandboxes)
-          for (const d of podCgroupDirs(`rkt-${uuidOf(id)}`)) spawnSync('rmdir', [d]);
-        rmSync(work, { recursive: true, force: true });
+        await cleanUp(work, data, sandboxes, children);
       });
 
       const runSandbox = async (name: string, extra: object = {}): Promise<string> => {

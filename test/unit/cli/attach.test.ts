@@ -15,6 +15,8 @@ function app(name: string, modes: Record<string, string>): RuntimeApp {
     annotations: Object.entries(modes).map(([s, value]) => ({ name: `coreos.com/rkt/stage2/${s}`, value })),
   };
 }
+/** A pod's run dir of usual length. */
+const R = `/var/lib/rkt/pods/run/${'0'.repeat(36)}`;
 const pod = (...apps: RuntimeApp[]): PodInfo => ({ manifest: { apps } }) as unknown as PodInfo;
 
 describe('--stdin, --stdout, --stderr', () => {
@@ -33,20 +35,20 @@ describe('--stdin, --stdout, --stderr', () => {
   });
 
   it('tty is all three streams or none; streams go one by one', () => {
-    assert.deepEqual(appIo(app('a', { stdin: 'tty', stdout: 'tty', stderr: 'tty' })), {
+    assert.deepEqual(appIo(app('a', { stdin: 'tty', stdout: 'tty', stderr: 'tty' }), R), {
       tty: true,
       stdin: false,
       stdout: false,
       stderr: false,
     });
-    assert.deepEqual(appIo(app('a', { stdin: 'stream', stderr: 'stream' })), {
+    assert.deepEqual(appIo(app('a', { stdin: 'stream', stderr: 'stream' }), R), {
       tty: false,
       stdin: true,
       stdout: false,
       stderr: true,
     });
-    assert.deepEqual(appIo(app('a', {})), { tty: false, stdin: false, stdout: false, stderr: false });
-    assert.throws(() => appIo(app('a', { stdin: 'tty' })), RocketError);
+    assert.deepEqual(appIo(app('a', {}), R), { tty: false, stdin: false, stdout: false, stderr: false });
+    assert.throws(() => appIo(app('a', { stdin: 'tty' }), R), RocketError);
   });
 });
 

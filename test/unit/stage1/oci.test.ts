@@ -28,7 +28,7 @@ import {
   selinuxContext,
   sysctl,
 } from '../../../src/appc/isolators.js';
-import type { App } from '../../../src/appc/types.js';
+import type { App, RuntimeApp } from '../../../src/appc/types.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
 import { RocketError } from '../../../src/errors.js';
 import {
@@ -850,20 +850,34 @@ describe('stop helpers', () => {
 });
 
 describe('attach endpoints must fit in a unix socket path', () => {
-  const io = { tty: false, stdin: true, stdout: true, stderr: false };
+  const app = (name: string, modes: Record<string, string>): RuntimeApp => ({
+    name,
+    image: { id: 'sha512-00' },
+    annotations: Object.entries(modes).map(([s, value]) => ({ name: `coreos.com/rkt/stage2/${s}`, value })),
+  });
+  const streams = app('app', { stdin: 'stream', stdout: 'stream' });
   it('accepts a pod dir of usual length', async () => {
-    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
-    checkAttachPaths(`/var/lib/rkt/pods/run/${'0'.repeat(36)}`, 'app', io);
+    const { appIo } = await import('../../../src/stage1/oci/engine.js');
+    assert.deepEqual(appIo(streams, `/var/lib/rkt/pods/run/${'0'.repeat(36)}`), {
+      tty: false,
+      stdin: true,
+      stdout: true,
+      stderr: false,
+    });
   });
   it('refuses, naming the socket, a path over 107 bytes; an app without endpoints passes', async () => {
-    const { checkAttachPaths } = await import('../../../src/stage1/oci/engine.js');
+    const { appIo } = await import('../../../src/stage1/oci/engine.js');
     const R = `/tmp/${'d'.repeat(40)}/pods/run/${'0'.repeat(36)}`;
     assert.throws(
-      () => checkAttachPaths(R, 'app', io),
+      () => appIo(streams, R),
       (e: unknown) =>
         e instanceof RocketError &&
         /attach\/app\/std(in|out)\.sock is 1\d\d bytes long, over the 107/.test(e.message),
     );
-    checkAttachPaths(R, 'app', { tty: false, stdin: false, stdout: false, stderr: false });
+    assert.throws(
+      () => appIo(app('app', { stdin: 'tty', stdout: 'tty', stderr: 'tty' }), R),
+      /attach\/app\/tty\.sock is 1\d\d bytes long/,
+    );
+    appIo(app('app', {}), R);
   });
 });
