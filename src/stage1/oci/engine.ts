@@ -143,10 +143,11 @@ export interface AppIo {
 }
 
 /**
- * App `ra`'s attachable I/O, for a pod that runs in R: what both engines' app set-up goes through,
- * so an app whose attach endpoints under R cannot be made is refused there, before anything runs.
+ * App `ra`'s attachable I/O, for a pod that runs in R: what the engines' app set-up goes through,
+ * so an app whose attach endpoints under R cannot be made is refused there, before anything runs
+ * (without R, as for kvm, whose endpoints are in the guest: only the modes are checked).
  */
-export function appIo(ra: RuntimeApp, R: string): AppIo {
+export function appIo(ra: RuntimeApp, R?: string): AppIo {
   const mode = (s: string, dflt: string): string =>
     ra.annotations?.find((a) => a.name === `coreos.com/rkt/stage2/${s}`)?.value ?? dflt;
   const m = [mode('stdin', 'null'), mode('stdout', 'log'), mode('stderr', 'log')];
@@ -157,7 +158,7 @@ export function appIo(ra: RuntimeApp, R: string): AppIo {
       RKT_FAILURE,
     );
   const io = { tty, stdin: m[0] === 'stream', stdout: m[1] === 'stream', stderr: m[2] === 'stream' };
-  checkAttachPaths(R, ra.name, io);
+  if (R !== undefined) checkAttachPaths(R, ra.name, io);
   return io;
 }
 
