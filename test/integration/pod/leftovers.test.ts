@@ -107,10 +107,11 @@ describe('leftovers of killed commands', { skip }, () => {
     assert.deepEqual(readdirSync(tmpDir()), []);
   });
 
-  it('a stale plan file named for the launcher pid does not fail rkt run', async () => {
+  /** Runs `rkt ARGS` with a stale plan file (`exit 99`) already where its launcher names its own. */
+  const withStalePlan = (...args: string[]) => {
     const planDir = mkdtempSync(join(work, 'plans-'));
     // `exec` keeps the shell's pid: the launcher names its plan after that same pid.
-    const r = await run(
+    return run(
       'sh',
       [
         '-c',
@@ -118,12 +119,14 @@ describe('leftovers of killed commands', { skip }, () => {
         'sh',
         rktBin,
         `--dir=${data}`,
-        'run',
-        '--net=none',
-        'example.com/busybox',
+        ...args,
       ],
       { env: { ...process.env, TMPDIR: planDir } },
     );
+  };
+
+  it('a stale plan file named for the launcher pid does not fail rkt run', async () => {
+    const r = await withStalePlan('run', '--net=none', 'example.com/busybox');
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, /stale plan|EEXIST/);
     const prepared = existsSync(join(data, 'pods', 'prepared'))
@@ -133,23 +136,9 @@ describe('leftovers of killed commands', { skip }, () => {
   });
 
   it('a stale plan file named for the launcher pid is never run by a verb that writes no plan', async () => {
-    const planDir = mkdtempSync(join(work, 'plans-'));
     // `app sandbox -h` goes the plan's way in the launcher (its words name `sandbox`), but stage0
     // only prints help: the stale file (a killed launcher's, whose pid we now have) must not run.
-    const r = await run(
-      'sh',
-      [
-        '-c',
-        'echo "echo stale plan; exit 99" >"$TMPDIR/rkt-plan.$$"; exec "$@"',
-        'sh',
-        rktBin,
-        `--dir=${data}`,
-        'app',
-        'sandbox',
-        '-h',
-      ],
-      { env: { ...process.env, TMPDIR: planDir } },
-    );
+    const r = await withStalePlan('app', 'sandbox', '-h');
     assert.equal(r.code, 0, r.stderr);
     assert.doesNotMatch(r.stdout + r.stderr, /stale plan/);
     assert.match(r.stdout, /Usage:/);
