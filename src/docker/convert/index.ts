@@ -91,7 +91,7 @@ export async function convertImage(image: ResolvedImage, opts: ConvertOptions): 
       const imageId = await writeSquashed(
         path,
         manifest,
-        tree.plan(layers.length),
+        tree.plan(),
         layers.length,
         (i) => prepared.open(i),
         sourceOf,

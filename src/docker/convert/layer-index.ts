@@ -31,8 +31,92 @@ export type IndexedEntry =
       linkRel?: string;
     };
 
-export interface LayerIndex {
-  entries: IndexedEntry[];
+const KINDS = ['root', 'whiteout', 'opaque', 'ignored', 'entry'] as const;
+type Kind = (typeof KINDS)[number];
+const TYPES: readonly TarHeader['type'][] = [
+  'file',
+  'link',
+  'symlink',
+  'char-device',
+  'block-device',
+  'directory',
+  'fifo',
+  'unsupported',
+];
+
+/** A hard link as the index keeps it: the target, and the names as stored (for messages). */
+export interface IndexedLink {
+  linkRel: string;
+  name: string;
+  linkname: string;
+}
+
+/**
+ * What pass 1 keeps of a layer, compact because it grows with the number of entries (a 1 GB image
+ * has ~30k): one byte (kind and type) and one path per entry, by ordinal; the headers of
+ * directories (the final tree needs the uppermost one) and of hard links (their targets) only.
+ * File headers are not kept: pass 2 reads them again with the data.
+ */
+export class LayerIndex {
+  private codes = new Uint8Array(256);
+  private readonly rels: string[] = [];
+  private readonly links = new Map<number, IndexedLink>();
+  private readonly dirs = new Map<number, TarHeader>();
+
+  /** Entries indexed (ordinals run from 0 to size - 1). */
+  get size(): number {
+    return this.rels.length;
+  }
+
+  add(e: IndexedEntry): void {
+    const ordinal = this.rels.length;
+    if (e.ordinal !== ordinal) throw new Error(`layer index: entry ${e.ordinal} added at ${ordinal}`);
+    if (ordinal === this.codes.length) {
+      const grown = new Uint8Array(ordinal * 2);
+      grown.set(this.codes);
+      this.codes = grown;
+    }
+    const type = e.kind === 'entry' ? TYPES.indexOf(e.header.type) : 0;
+    this.codes[ordinal] = KINDS.indexOf(e.kind) | (type << 3);
+    this.rels.push(e.kind === 'root' || e.kind === 'ignored' ? '' : e.rel);
+    if (e.kind !== 'entry') return;
+    if (e.header.type === 'directory') this.dirs.set(ordinal, e.header);
+    else if (e.linkRel !== undefined) {
+      this.links.set(ordinal, { linkRel: e.linkRel, name: e.header.name, linkname: e.header.linkname });
+    }
+  }
+
+  kind(ordinal: number): Kind {
+    return KINDS[(this.codes[ordinal] as number) & 7] as Kind;
+  }
+
+  /** An entry's type (only meaningful for kind `entry`). */
+  type(ordinal: number): TarHeader['type'] {
+    return TYPES[(this.codes[ordinal] as number) >> 3] as TarHeader['type'];
+  }
+
+  /** The path an entry names, a whiteout deletes or an opaque marker hides (`''` otherwise). */
+  rel(ordinal: number): string {
+    return this.rels[ordinal] as string;
+  }
+
+  /** A directory entry's header. */
+  dirHeader(ordinal: number): TarHeader | undefined {
+    return this.dirs.get(ordinal);
+  }
+
+  /** A hard link entry's target. */
+  link(ordinal: number): IndexedLink | undefined {
+    return this.links.get(ordinal);
+  }
+
+  /** Whether the layer has an entry (of kind `entry`) at `rel`. */
+  hasEntry(rel: string): boolean {
+    for (let o = 0; o < this.rels.length; o++) {
+      if (this.rels[o] === rel && this.kind(o) === 'entry') return true;
+    }
+    return false;
+  }
 }
 
 /** A path in a layer, cleaned and relative to the root (`''` for the root); `..` is refused. */
@@ -120,9 +204,9 @@ async function* paddedToBlocks(stream: Readable): AsyncGenerator<Buffer> {
 
 /** Pass 1 over one layer: the index (headers only, no file data). */
 export async function indexLayer(raw: Readable, source: string): Promise<LayerIndex> {
-  const entries: IndexedEntry[] = [];
+  const index = new LayerIndex();
   await readLayer(raw, source, (e) => {
-    entries.push(e);
+    index.add(e);
   });
-  return { entries };
+  return index;
 }

@@ -31,7 +31,6 @@ export async function writeSquashed(
     await w.rootfs();
     const dirsWritten = new Set<string>();
     for (let i = 0; i < layerCount; i++) {
-      const emissions = plan.emissions[i];
       await readLayer(await open(i), sourceOf(i), async (e, body) => {
         if (e.kind !== 'entry') return;
         const h = e.header;
@@ -43,9 +42,9 @@ export async function writeSquashed(
           }
           return;
         }
-        const emission = emissions?.get(e.ordinal);
+        const emission = plan.emission(i, e.ordinal);
         if (emission === undefined) return;
-        const [first, ...others] = emission.paths as [string, ...string[]];
+        const [first, ...others] = emission;
         await w.entry(rootfsHeader(h, first), body);
         for (const other of others) {
           await w.entry(rootfsHeader({ ...h, type: 'link', size: 0 }, other, first));

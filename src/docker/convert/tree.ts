@@ -14,82 +14,81 @@ import { compareBytes } from '../../aci/tar-writer.js';
 import { RocketError } from '../../errors.js';
 import type { LayerIndex } from './layer-index.js';
 
-interface Node {
-  /** `implied`: a directory that no layer entry names (parent of an entry only). */
-  type: TarHeader['type'] | 'implied';
-  children?: Map<string, Node>;
-  /** Directories: the uppermost entry's header. */
+/**
+ * A directory of the tree. `header` is the uppermost entry's; a directory without one is implied
+ * (no layer names it: the parent of an entry only), except the root. A non-directory is only its
+ * content number, so a file costs the tree one map entry.
+ */
+interface Dir {
+  children: Map<string, Node>;
   header?: TarHeader;
-  /** Non-directories: the content number. */
-  content?: number;
 }
+type Node = Dir | number;
 
-/** Where a content's bytes are: the entry (layer, ordinal) that wrote them. */
-export interface ContentOrigin {
-  layer: number;
-  ordinal: number;
-  rel: string;
-}
-
-/** A hard-link group of the final tree, emitted when pass 2 reaches its origin entry. */
-export interface Emission {
-  /** The paths sharing the content; the first gets the data, the others link to it. */
-  paths: string[];
-}
+/** A hard-link group of the final tree: the first path gets the data, the others link to it. */
+export type Emission = readonly [string, ...string[]];
 
 export interface FinalPlan {
   /** Final directories that some layer names, with the uppermost header. */
   dirs: Map<string, TarHeader>;
-  /** Per layer: origin ordinal → the paths that still hold that content. */
-  emissions: Map<number, Emission>[];
-  /** Every final path (for stdio symlink checks). */
+  /** The paths that still hold the content layer `layer`'s entry `ordinal` wrote, if any. */
+  emission(layer: number, ordinal: number): Emission | undefined;
+  /** Whether the final tree has the path. */
   has(rel: string): boolean;
 }
 
-const isDir = (n: Node) => n.type === 'directory' || n.type === 'implied';
+const isDir = (n: Node | undefined): n is Dir => n !== undefined && typeof n !== 'number';
 
 export class FinalTree {
-  private readonly root: Node = { type: 'directory', children: new Map() };
-  private readonly origins: ContentOrigin[] = [];
+  private readonly root: Dir = { children: new Map() };
+  /**
+   * Where each content's bytes are: the entry (layer, ordinal) that wrote them, and its path.
+   * Contents are numbered as layers are applied, so (layer, ordinal) grows with the number.
+   */
+  private readonly originLayer: number[] = [];
+  private readonly originOrdinal: number[] = [];
+  private readonly originRel: string[] = [];
 
   /** Applies one layer (layers must come bottom first). */
   apply(layer: number, index: LayerIndex, source: string): void {
-    for (const e of index.entries) {
-      if (e.kind === 'whiteout') this.remove(e.rel);
-      else if (e.kind === 'opaque') {
-        const n = this.lookup(e.rel);
-        if (n !== undefined && isDir(n)) n.children = new Map();
+    const n = index.size;
+    for (let o = 0; o < n; o++) {
+      const kind = index.kind(o);
+      if (kind === 'whiteout') this.remove(index.rel(o));
+      else if (kind === 'opaque') {
+        const d = this.lookup(index.rel(o));
+        if (isDir(d)) d.children = new Map();
       }
     }
-    for (const e of index.entries) {
-      if (e.kind !== 'entry') continue;
-      const h = e.header;
-      if (h.type === 'directory') {
-        const parent = this.parentOf(e.rel);
-        const name = baseName(e.rel);
+    for (let o = 0; o < n; o++) {
+      if (index.kind(o) !== 'entry') continue;
+      const rel = index.rel(o);
+      const name = baseName(rel);
+      const header = index.dirHeader(o);
+      if (header !== undefined) {
+        const parent = this.parentOf(rel);
         const existing = parent.get(name);
-        if (existing !== undefined && isDir(existing)) {
-          existing.type = 'directory';
-          existing.header = h;
-        } else {
-          parent.set(name, { type: 'directory', header: h, children: new Map() });
-        }
+        if (isDir(existing)) existing.header = header;
+        else parent.set(name, { children: new Map(), header });
         continue;
       }
       let content: number;
-      if (h.type === 'link') {
-        const target = this.lookup(e.linkRel ?? '');
-        if (target === undefined || target.content === undefined) {
+      const link = index.link(o);
+      if (link !== undefined) {
+        const target = this.lookup(link.linkRel);
+        if (target === undefined || isDir(target)) {
           throw new RocketError(
-            `${source}: entry ${JSON.stringify(h.name)}: hard link target ${JSON.stringify(h.linkname)} does not exist`,
+            `${source}: entry ${JSON.stringify(link.name)}: hard link target ${JSON.stringify(link.linkname)} does not exist`,
           );
         }
-        content = target.content;
+        content = target;
       } else {
-        content = this.origins.length;
-        this.origins.push({ layer, ordinal: e.ordinal, rel: e.rel });
+        content = this.originRel.length;
+        this.originLayer.push(layer);
+        this.originOrdinal.push(o);
+        this.originRel.push(rel);
       }
-      this.parentOf(e.rel).set(baseName(e.rel), { type: h.type, content });
+      this.parentOf(rel).set(name, content);
     }
   }
 
@@ -101,37 +100,51 @@ export class FinalTree {
   }
 
   /** What pass 2 needs to write the squashed image. */
-  plan(layerCount: number): FinalPlan {
+  plan(): FinalPlan {
     const dirs = new Map<string, TarHeader>();
-    const groups = new Map<number, string[]>();
-    const all = new Set<string>();
+    // By content number: its one path (most contents), or its hard-link group.
+    const groups = new Array<string | string[] | undefined>(this.originRel.length);
     this.walk(this.root, '', (rel, n) => {
-      all.add(rel);
-      if (n.type === 'directory' && n.header !== undefined) dirs.set(rel, n.header);
-      if (n.content !== undefined) {
-        const g = groups.get(n.content);
-        if (g === undefined) groups.set(n.content, [rel]);
-        else g.push(rel);
+      if (isDir(n)) {
+        if (n.header !== undefined) dirs.set(rel, n.header);
+        return;
       }
+      const g = groups[n];
+      if (g === undefined) groups[n] = rel;
+      else if (typeof g === 'string') groups[n] = [g, rel];
+      else g.push(rel);
     });
-    const emissions = Array.from({ length: layerCount }, () => new Map<number, Emission>());
-    for (const [content, paths] of groups) {
-      const origin = this.origins[content] as ContentOrigin;
+    const { originLayer, originOrdinal, originRel } = this;
+    const emission = (layer: number, ordinal: number): Emission | undefined => {
+      // Binary search for the content (layer, ordinal) wrote: the origins are sorted by both.
+      let lo = 0;
+      let hi = originLayer.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const l = originLayer[mid] as number;
+        if (l < layer || (l === layer && (originOrdinal[mid] as number) < ordinal)) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === originLayer.length || originLayer[lo] !== layer || originOrdinal[lo] !== ordinal)
+        return undefined;
+      const g = groups[lo];
+      if (g === undefined) return undefined;
+      groups[lo] = undefined; // pass 2 asks once per entry: what was written need not be kept
+      if (typeof g === 'string') return [g];
       // The origin's own path gets the data when it survived; otherwise the first survivor does.
-      const at = paths.indexOf(origin.rel);
-      if (at > 0) paths.unshift(...paths.splice(at, 1));
-      emissions[origin.layer]?.set(origin.ordinal, { paths });
-    }
-    return { dirs, emissions, has: (rel) => all.has(rel) };
+      const at = g.indexOf(originRel[lo] as string);
+      if (at > 0) g.unshift(...g.splice(at, 1));
+      return g as unknown as Emission;
+    };
+    return { dirs, emission, has: (rel) => rel !== '' && this.lookup(rel) !== undefined };
   }
 
-  private walk(n: Node, rel: string, visit: (rel: string, n: Node) => void): void {
-    if (n.children === undefined) return;
-    for (const name of [...n.children.keys()].sort(compareBytes)) {
-      const child = n.children.get(name) as Node;
+  private walk(d: Dir, rel: string, visit: (rel: string, n: Node) => void): void {
+    for (const name of [...d.children.keys()].sort(compareBytes)) {
+      const child = d.children.get(name) as Node;
       const childRel = rel === '' ? name : `${rel}/${name}`;
       visit(childRel, child);
-      this.walk(child, childRel, visit);
+      if (isDir(child)) this.walk(child, childRel, visit);
     }
   }
 
@@ -139,7 +152,8 @@ export class FinalTree {
     let n: Node | undefined = this.root;
     if (rel === '') return n;
     for (const part of rel.split('/')) {
-      n = n?.children?.get(part);
+      if (!isDir(n)) return undefined;
+      n = n.children.get(part);
       if (n === undefined) return undefined;
     }
     return n;
@@ -148,7 +162,7 @@ export class FinalTree {
   private remove(rel: string): void {
     const slash = rel.lastIndexOf('/');
     const parent = this.lookup(slash === -1 ? '' : rel.slice(0, slash));
-    parent?.children?.delete(rel.slice(slash + 1));
+    if (isDir(parent)) parent.children.delete(rel.slice(slash + 1));
   }
 
   /**
@@ -156,19 +170,18 @@ export class FinalTree {
    * non-directory in the way is replaced, as extracting the layer over the lower ones would.
    */
   private parentOf(rel: string): Map<string, Node> {
-    let n = this.root;
+    let d = this.root;
     const parts = rel.split('/');
     parts.pop();
     for (const part of parts) {
-      const children = n.children as Map<string, Node>;
-      let child = children.get(part);
-      if (child === undefined || !isDir(child)) {
-        child = { type: 'implied', children: new Map() };
-        children.set(part, child);
+      let child = d.children.get(part);
+      if (!isDir(child)) {
+        child = { children: new Map() };
+        d.children.set(part, child);
       }
-      n = child;
+      d = child;
     }
-    return n.children as Map<string, Node>;
+    return d.children;
   }
 }
 
