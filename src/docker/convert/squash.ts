@@ -35,7 +35,7 @@ export async function writeSquashed(
         if (e.kind !== 'entry') return;
         const h = e.header;
         if (h.type === 'directory') {
-          const final = plan.dirs.get(e.rel);
+          const final = plan.dir(e.rel);
           if (final !== undefined && !dirsWritten.has(e.rel)) {
             dirsWritten.add(e.rel);
             await w.entry(rootfsHeader(final, e.rel));

@@ -14,33 +14,57 @@ import { compareBytes } from '../../aci/tar-writer.js';
 import { RocketError } from '../../errors.js';
 import type { LayerIndex } from './layer-index.js';
 
-/**
- * A directory of the tree. `header` is the uppermost entry's; a directory without one is implied
- * (no layer names it: the parent of an entry only), except the root. A non-directory is only its
- * content number, so a file costs the tree one map entry.
- */
-interface Dir {
-  children: Map<string, Node>;
-  header?: TarHeader;
-}
-type Node = Dir | number;
-
 /** A hard-link group of the final tree: the first path gets the data, the others link to it. */
 export type Emission = readonly [string, ...string[]];
 
 export interface FinalPlan {
-  /** Final directories that some layer names, with the uppermost header. */
-  dirs: Map<string, TarHeader>;
+  /** A final directory's uppermost header, if some layer names it. */
+  dir(rel: string): TarHeader | undefined;
   /** The paths that still hold the content layer `layer`'s entry `ordinal` wrote, if any. */
   emission(layer: number, ordinal: number): Emission | undefined;
   /** Whether the final tree has the path. */
   has(rel: string): boolean;
 }
 
-const isDir = (n: Node | undefined): n is Dir => n !== undefined && typeof n !== 'number';
+/** An Int32Array that grows (doubling) as values are set past its end. */
+class Ints {
+  a = new Int32Array(1024);
 
+  set(i: number, v: number): void {
+    if (i >= this.a.length) {
+      const grown = new Int32Array(Math.max(i + 1, this.a.length * 2));
+      grown.set(this.a);
+      this.a = grown;
+    }
+    this.a[i] = v;
+  }
+
+  get(i: number): number {
+    return this.a[i] as number;
+  }
+}
+
+const NONE = -1;
+/** `value` of a directory; a non-directory's value is its content number (0 or more). */
+const DIR = -1;
+
+/**
+ * The tree is kept compact, as it grows with the image: nodes are numbers, found by their path in
+ * one map (the paths are the layer indexes' own strings), linked to their parent, first child and
+ * next sibling in typed arrays; a directory refers to the index entry of its uppermost header
+ * (none: implied, a parent of entries only) instead of holding the header. A path in the map has
+ * every ancestor in the map, as directories.
+ */
 export class FinalTree {
-  private readonly root: Dir = { children: new Map() };
+  private readonly ids = new Map<string, number>([['', 0]]);
+  private readonly rels: string[] = [''];
+  private readonly parent = new Ints();
+  private readonly firstChild = new Ints();
+  private readonly nextSibling = new Ints();
+  private readonly value = new Ints();
+  private readonly dirLayer = new Ints();
+  private readonly dirOrdinal = new Ints();
+  private readonly indexes: LayerIndex[] = [];
   /**
    * Where each content's bytes are: the entry (layer, ordinal) that wrote them, and its path.
    * Contents are numbered as layers are applied, so (layer, ordinal) grows with the number.
@@ -49,69 +73,75 @@ export class FinalTree {
   private readonly originOrdinal: number[] = [];
   private readonly originRel: string[] = [];
 
+  constructor() {
+    this.init(0, NONE, DIR);
+  }
+
   /** Applies one layer (layers must come bottom first). */
   apply(layer: number, index: LayerIndex, source: string): void {
+    this.indexes[layer] = index;
     const n = index.size;
     for (let o = 0; o < n; o++) {
       const kind = index.kind(o);
-      if (kind === 'whiteout') this.remove(index.rel(o));
-      else if (kind === 'opaque') {
-        const d = this.lookup(index.rel(o));
-        if (isDir(d)) d.children = new Map();
+      if (kind === 'whiteout') {
+        const id = this.ids.get(index.rel(o));
+        if (id !== undefined && id !== 0) this.remove(id);
+      } else if (kind === 'opaque') {
+        const id = this.ids.get(index.rel(o));
+        if (id !== undefined && this.isDir(id)) this.clearChildren(id);
       }
     }
     for (let o = 0; o < n; o++) {
       if (index.kind(o) !== 'entry') continue;
       const rel = index.rel(o);
-      const name = baseName(rel);
-      const header = index.dirHeader(o);
-      if (header !== undefined) {
-        const parent = this.parentOf(rel);
-        const existing = parent.get(name);
-        if (isDir(existing)) existing.header = header;
-        else parent.set(name, { children: new Map(), header });
+      if (index.isDir(o)) {
+        const id = this.place(rel);
+        if (!this.isDir(id)) this.value.set(id, DIR);
+        this.dirLayer.set(id, layer);
+        this.dirOrdinal.set(id, o);
         continue;
       }
       let content: number;
       const link = index.link(o);
       if (link !== undefined) {
-        const target = this.lookup(link.linkRel);
-        if (target === undefined || isDir(target)) {
+        const target = this.ids.get(link.linkRel);
+        if (target === undefined || this.isDir(target)) {
           throw new RocketError(
             `${source}: entry ${JSON.stringify(link.name)}: hard link target ${JSON.stringify(link.linkname)} does not exist`,
           );
         }
-        content = target;
+        content = this.value.get(target);
       } else {
         content = this.originRel.length;
         this.originLayer.push(layer);
         this.originOrdinal.push(o);
         this.originRel.push(rel);
       }
-      this.parentOf(rel).set(name, content);
+      const id = this.place(rel);
+      if (this.isDir(id)) this.clearChildren(id);
+      this.value.set(id, content);
+      this.dirLayer.set(id, NONE);
     }
   }
 
   /** Every path of the tree now, `/`-prefixed and sorted bytewise (a layer's pathWhitelist). */
   paths(): string[] {
     const out: string[] = [];
-    this.walk(this.root, '', (rel) => out.push(`/${rel}`));
+    this.walk((id) => out.push(`/${this.rels[id] as string}`));
     return out.sort(compareBytes);
   }
 
   /** What pass 2 needs to write the squashed image. */
   plan(): FinalPlan {
-    const dirs = new Map<string, TarHeader>();
     // By content number: its one path (most contents), or its hard-link group.
     const groups = new Array<string | string[] | undefined>(this.originRel.length);
-    this.walk(this.root, '', (rel, n) => {
-      if (isDir(n)) {
-        if (n.header !== undefined) dirs.set(rel, n.header);
-        return;
-      }
-      const g = groups[n];
-      if (g === undefined) groups[n] = rel;
-      else if (typeof g === 'string') groups[n] = [g, rel];
+    this.walk((id) => {
+      if (this.isDir(id)) return;
+      const rel = this.rels[id] as string;
+      const c = this.value.get(id);
+      const g = groups[c];
+      if (g === undefined) groups[c] = rel;
+      else if (typeof g === 'string') groups[c] = [g, rel];
       else g.push(rel);
     });
     const { originLayer, originOrdinal, originRel } = this;
@@ -125,8 +155,9 @@ export class FinalTree {
         if (l < layer || (l === layer && (originOrdinal[mid] as number) < ordinal)) lo = mid + 1;
         else hi = mid;
       }
-      if (lo === originLayer.length || originLayer[lo] !== layer || originOrdinal[lo] !== ordinal)
+      if (lo === originLayer.length || originLayer[lo] !== layer || originOrdinal[lo] !== ordinal) {
         return undefined;
+      }
       const g = groups[lo];
       if (g === undefined) return undefined;
       groups[lo] = undefined; // pass 2 asks once per entry: what was written need not be kept
@@ -136,55 +167,101 @@ export class FinalTree {
       if (at > 0) g.unshift(...g.splice(at, 1));
       return g as unknown as Emission;
     };
-    return { dirs, emission, has: (rel) => rel !== '' && this.lookup(rel) !== undefined };
+    const dir = (rel: string): TarHeader | undefined => {
+      const id = this.ids.get(rel);
+      if (id === undefined || id === 0 || !this.isDir(id)) return undefined;
+      const layer = this.dirLayer.get(id);
+      return layer === NONE ? undefined : this.indexes[layer]?.dirHeader(this.dirOrdinal.get(id));
+    };
+    return { dir, emission, has: (rel) => rel !== '' && this.ids.has(rel) };
   }
 
-  private walk(d: Dir, rel: string, visit: (rel: string, n: Node) => void): void {
-    for (const name of [...d.children.keys()].sort(compareBytes)) {
-      const child = d.children.get(name) as Node;
-      const childRel = rel === '' ? name : `${rel}/${name}`;
-      visit(childRel, child);
-      if (isDir(child)) this.walk(child, childRel, visit);
+  private isDir(id: number): boolean {
+    return this.value.get(id) === DIR;
+  }
+
+  private init(id: number, parent: number, value: number): void {
+    this.parent.set(id, parent);
+    this.firstChild.set(id, NONE);
+    this.nextSibling.set(id, NONE);
+    this.value.set(id, value);
+    this.dirLayer.set(id, NONE);
+  }
+
+  /** Visits every node but the root, depth first, children in bytewise order of their names. */
+  private walk(visit: (id: number) => void): void {
+    const stack: number[][] = [this.children(0)];
+    for (;;) {
+      const top = stack.at(-1);
+      if (top === undefined) return;
+      const id = top.pop();
+      if (id === undefined) {
+        stack.pop();
+        continue;
+      }
+      visit(id);
+      if (this.isDir(id)) stack.push(this.children(id));
     }
   }
 
-  private lookup(rel: string): Node | undefined {
-    let n: Node | undefined = this.root;
-    if (rel === '') return n;
-    for (const part of rel.split('/')) {
-      if (!isDir(n)) return undefined;
-      n = n.children.get(part);
-      if (n === undefined) return undefined;
-    }
-    return n;
-  }
-
-  private remove(rel: string): void {
-    const slash = rel.lastIndexOf('/');
-    const parent = this.lookup(slash === -1 ? '' : rel.slice(0, slash));
-    if (isDir(parent)) parent.children.delete(rel.slice(slash + 1));
+  /** A directory's children, last name first (siblings share the parent's prefix, so comparing
+   * the paths compares the names). */
+  private children(id: number): number[] {
+    const out: number[] = [];
+    for (let c = this.firstChild.get(id); c !== NONE; c = this.nextSibling.get(c)) out.push(c);
+    return out.sort((a, b) => compareBytes(this.rels[b] as string, this.rels[a] as string));
   }
 
   /**
-   * The children map of `rel`'s parent, creating missing directories (implied) on the way; a
-   * non-directory in the way is replaced, as extracting the layer over the lower ones would.
+   * The node at `rel` (a new, implied directory if there was none), with its parent directories
+   * created (implied) on the way; a non-directory in the way becomes an (empty) implied directory,
+   * as extracting the layer over the lower ones would replace it.
    */
-  private parentOf(rel: string): Map<string, Node> {
-    let d = this.root;
-    const parts = rel.split('/');
-    parts.pop();
-    for (const part of parts) {
-      let child = d.children.get(part);
-      if (!isDir(child)) {
-        child = { children: new Map() };
-        d.children.set(part, child);
-      }
-      d = child;
+  private place(rel: string): number {
+    const existing = this.ids.get(rel);
+    if (existing !== undefined) return existing;
+    const slash = rel.lastIndexOf('/');
+    const parent = slash === -1 ? 0 : this.place(rel.slice(0, slash));
+    if (!this.isDir(parent)) {
+      this.value.set(parent, DIR);
+      this.dirLayer.set(parent, NONE);
     }
-    return d.children;
+    const id = this.rels.length;
+    this.rels.push(rel);
+    this.ids.set(rel, id);
+    this.init(id, parent, DIR);
+    this.nextSibling.set(id, this.firstChild.get(parent));
+    this.firstChild.set(parent, id);
+    return id;
   }
-}
 
-function baseName(rel: string): string {
-  return rel.slice(rel.lastIndexOf('/') + 1);
+  /** Removes a node and everything below it. */
+  private remove(id: number): void {
+    this.clearChildren(id);
+    const p = this.parent.get(id);
+    if (this.firstChild.get(p) === id) this.firstChild.set(p, this.nextSibling.get(id));
+    else {
+      let c = this.firstChild.get(p);
+      while (this.nextSibling.get(c) !== id) c = this.nextSibling.get(c);
+      this.nextSibling.set(c, this.nextSibling.get(id));
+    }
+    this.forget(id);
+  }
+
+  private clearChildren(id: number): void {
+    const stack: number[] = [];
+    for (let c = this.firstChild.get(id); c !== NONE; c = this.nextSibling.get(c)) stack.push(c);
+    this.firstChild.set(id, NONE);
+    for (let c = stack.pop(); c !== undefined; c = stack.pop()) {
+      for (let g = this.firstChild.get(c); g !== NONE; g = this.nextSibling.get(g)) stack.push(g);
+      this.forget(c);
+    }
+  }
+
+  private forget(id: number): void {
+    this.ids.delete(this.rels[id] as string);
+    this.rels[id] = '';
+    this.parent.set(id, NONE);
+    this.firstChild.set(id, NONE);
+  }
 }
