@@ -42,6 +42,9 @@ export function tempSibling(path: string): string {
 
 const TEMP_MARK = '.rocket-tmp-';
 
+/** Written blocks AciOutput keeps for reuse. */
+const SPARE_BLOCKS = 4;
+
 /**
  * A new hidden sibling directory of `path` (tempSibling), flock-ed until `release` (which does not
  * remove it), so that removeAbandonedSiblings can tell a live one from one a killed process left.
@@ -113,7 +116,9 @@ export class AciOutput {
   private readonly file: WriteStream;
   private readonly sink: Writable;
   private readonly done: Promise<void>;
-  private block = Buffer.allocUnsafe(IO_CHUNK);
+  private block: Buffer = Buffer.allocUnsafe(IO_CHUNK);
+  /** Blocks the sink is done with, for reuse. */
+  private readonly spare: Buffer[] = [];
   private used = 0;
   private failed: Error | undefined = undefined;
   readonly tempPath: string;
@@ -168,16 +173,24 @@ export class AciOutput {
 
   async flush(): Promise<void> {
     if (this.used === 0) return;
-    const out = this.block.subarray(0, this.used);
-    this.block = Buffer.allocUnsafe(IO_CHUNK);
+    const block = this.block;
+    const out = block.subarray(0, this.used);
+    this.block = this.spare.pop() ?? Buffer.allocUnsafe(IO_CHUNK);
     this.used = 0;
-    await this.emit(out);
+    // Once the sink is done with a block (compressed, or written to the file), it is filled again:
+    // a fresh 1 MiB block per MiB would only wait, dead, for the next garbage collection.
+    await this.emit(out, () => {
+      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block);
+    });
   }
 
-  private async emit(data: Buffer): Promise<void> {
+  private async emit(data: Buffer, written?: () => void): Promise<void> {
     this.throwIfFailed();
     this.hash.update(data);
-    if (!this.sink.write(data)) await Promise.race([once(this.sink, 'drain'), this.done]);
+    const ok = this.sink.write(data, (err) => {
+      if (err === undefined || err === null) written?.();
+    });
+    if (!ok) await Promise.race([once(this.sink, 'drain'), this.done]);
     this.throwIfFailed();
   }
 
