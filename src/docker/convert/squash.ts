@@ -1,7 +1,7 @@
 /**
  * Pass 2, squashed: one ACI from all layers, each layer read once more bottom to top, writing only
- * the entries that survive in the final tree (FinalTree.plan). Nothing but names and headers is held
- * in memory; file data streams from the layer into the output.
+ * the entries that survive in the final tree (FinalTree.plan). Nothing but paths and directory
+ * headers is held in memory; file headers and data stream from the layer into the output.
  *
  * Order in the archive: `manifest`, `rootfs` (as docker2aci), then the survivors in layer order. A
  * final directory's header (the uppermost one) is written where the lowest layer names it, so
