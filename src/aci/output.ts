@@ -32,6 +32,9 @@ export interface OutputOptions {
 
 export { lockedTempSiblingDir, removeAbandonedSiblings, tempSibling } from './siblings.js';
 
+/** Written blocks AciOutput keeps for reuse. */
+const SPARE_BLOCKS = 4;
+
 /** The `.aci` suffix rule of actool build and patch-manifest. */
 export function requireAciExtension(path: string): void {
   const ext = extname(path);
@@ -55,7 +58,9 @@ export class AciOutput {
   private readonly file: WriteStream;
   private readonly sink: Writable;
   private readonly done: Promise<void>;
-  private block = Buffer.allocUnsafe(IO_CHUNK);
+  private block: Buffer = Buffer.allocUnsafe(IO_CHUNK);
+  /** Blocks the sink is done with, for reuse. */
+  private readonly spare: Buffer[] = [];
   private used = 0;
   private failed: Error | undefined = undefined;
   readonly tempPath: string;
@@ -110,16 +115,24 @@ export class AciOutput {
 
   async flush(): Promise<void> {
     if (this.used === 0) return;
-    const out = this.block.subarray(0, this.used);
-    this.block = Buffer.allocUnsafe(IO_CHUNK);
+    const block = this.block;
+    const out = block.subarray(0, this.used);
+    this.block = this.spare.pop() ?? Buffer.allocUnsafe(IO_CHUNK);
     this.used = 0;
-    await this.emit(out);
+    // Once the sink is done with a block (compressed, or written to the file), it is filled again:
+    // a fresh 1 MiB block per MiB would only wait, dead, for the next garbage collection.
+    await this.emit(out, () => {
+      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block);
+    });
   }
 
-  private async emit(data: Buffer): Promise<void> {
+  private async emit(data: Buffer, written?: () => void): Promise<void> {
     this.throwIfFailed();
     this.hash.update(data);
-    if (!this.sink.write(data)) await Promise.race([once(this.sink, 'drain'), this.done]);
+    const ok = this.sink.write(data, (err) => {
+      if (err === undefined || err === null) written?.();
+    });
+    if (!ok) await Promise.race([once(this.sink, 'drain'), this.done]);
     this.throwIfFailed();
   }
 

@@ -6,6 +6,7 @@
  * bytes always give the same file.
  */
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -23,9 +24,20 @@ const BLOCK = 4 * 1024 * 1024;
  */
 const OUT_CHUNK = BLOCK + 64 * 1024;
 
+/**
+ * Compressions in flight at most: one per core (more only hold more blocks in memory), at least two
+ * so that filling the next block overlaps compressing the last.
+ */
+function defaultParallelism(): number {
+  return Math.min(Number(process.env.UV_THREADPOOL_SIZE ?? 4), Math.max(2, availableParallelism()));
+}
+
 export class ParallelGzip extends Writable {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  /** The block being filled, and how much of it is. */
+  private block: Buffer | undefined = undefined;
+  private used = 0;
+  /** Blocks whose compression has finished, for reuse: the input never costs more than this. */
+  private readonly free: Buffer[] = [];
   /** Compressions in flight, oldest first; each is written once it and all before it are done. */
   private readonly inFlight: Promise<Buffer>[] = [];
   private readonly maxInFlight: number;
@@ -33,26 +45,22 @@ export class ParallelGzip extends Writable {
   constructor(
     private readonly out: Writable,
     private readonly level: number,
-    parallelism = Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+    parallelism = defaultParallelism(),
   ) {
-    super({ highWaterMark: BLOCK });
+    super({ highWaterMark: 1024 * 1024 });
     this.maxInFlight = Math.max(1, parallelism);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    this.startFullBlocks().then(
+    this.take(chunk).then(
       () => cb(),
       (err: Error) => cb(err),
     );
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    const rest = Buffer.concat(this.pending);
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (rest.length > 0) this.inFlight.push(gzipAsync(rest, { level: this.level, chunkSize: OUT_CHUNK }));
+    if (this.block !== undefined && this.used > 0) this.start(this.block, this.used);
+    this.block = undefined;
     this.drainAll().then(
       () => {
         this.out.end();
@@ -62,16 +70,34 @@ export class ParallelGzip extends Writable {
     );
   }
 
-  private async startFullBlocks(): Promise<void> {
-    while (this.pendingBytes >= BLOCK) {
-      const all = Buffer.concat(this.pending);
-      const block = all.subarray(0, BLOCK);
-      const rest = all.subarray(BLOCK);
-      this.pending = rest.length > 0 ? [rest] : [];
-      this.pendingBytes = rest.length;
-      this.inFlight.push(gzipAsync(block, { level: this.level, chunkSize: OUT_CHUNK }));
-      while (this.inFlight.length >= this.maxInFlight) await this.writeOldest();
+  /** Copies `chunk` into blocks, starting the compression of each block it fills. */
+  private async take(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.block === undefined) {
+        this.block = this.free.pop() ?? Buffer.allocUnsafe(BLOCK);
+        this.used = 0;
+      }
+      const n = Math.min(chunk.length - off, BLOCK - this.used);
+      chunk.copy(this.block, this.used, off, off + n);
+      this.used += n;
+      off += n;
+      if (this.used === BLOCK) {
+        this.start(this.block, BLOCK);
+        this.block = undefined;
+        while (this.inFlight.length >= this.maxInFlight) await this.writeOldest();
+      }
     }
+  }
+
+  private start(block: Buffer, length: number): void {
+    const member = gzipAsync(block.subarray(0, length), { level: this.level, chunkSize: OUT_CHUNK });
+    this.inFlight.push(
+      member.then((m) => {
+        this.free.push(block);
+        return m;
+      }),
+    );
   }
 
   private async writeOldest(): Promise<void> {

@@ -20,7 +20,7 @@ import {
   renameSync,
   rmSync,
 } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -50,8 +50,12 @@ export interface PreparedLayers {
 
 const DIGEST = /^(sha256|sha512):([a-f0-9]{64}|[a-f0-9]{128})$/;
 
-/** Parallel downloads, as docker2aci fetches all layers at once (bounded here). */
-const CONCURRENCY = 4;
+/**
+ * Parallel downloads, as docker2aci fetches all layers at once (bounded here): at most 4, and no
+ * more than the cores (at least 2), since each also decompresses and indexes its layer, and each
+ * holds its own buffers.
+ */
+const CONCURRENCY = Math.min(4, Math.max(2, availableParallelism()));
 
 export async function prepareLayers(
   layers: readonly LayerDescriptor[],

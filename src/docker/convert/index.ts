@@ -4,7 +4,8 @@
  * Pass 1 indexes every layer (headers only) while it downloads into the layer cache, then builds
  * the final tree (whiteouts, opaque directories, hard-link groups). Pass 2 reads each layer once
  * more and streams the surviving entries into the squashed ACI, or every layer into its own ACI
- * with --nosquash. Memory holds names and headers, never file data.
+ * with --nosquash. Memory holds a path and a byte per entry and the directories' headers
+ * (layer-index.ts, tree.ts), never file headers or data.
  */
 import { join } from 'node:path';
 import { APPC_SPEC_VERSION, type ImageManifest } from '../../appc/index.js';
@@ -91,7 +92,7 @@ export async function convertImage(image: ResolvedImage, opts: ConvertOptions): 
       const imageId = await writeSquashed(
         path,
         manifest,
-        tree.plan(layers.length),
+        tree.plan(),
         layers.length,
         (i) => prepared.open(i),
         sourceOf,

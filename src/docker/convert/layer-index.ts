@@ -31,8 +31,163 @@ export type IndexedEntry =
       linkRel?: string;
     };
 
-export interface LayerIndex {
-  entries: IndexedEntry[];
+const KINDS = ['root', 'whiteout', 'opaque', 'ignored', 'entry'] as const;
+type Kind = (typeof KINDS)[number];
+const TYPES: readonly TarHeader['type'][] = [
+  'file',
+  'link',
+  'symlink',
+  'char-device',
+  'block-device',
+  'directory',
+  'fifo',
+  'unsupported',
+];
+
+/** A hard link as the index keeps it: the target, and the names as stored (for messages). */
+export interface IndexedLink {
+  linkRel: string;
+  name: string;
+  linkname: string;
+}
+
+/** A typed array that grows (doubling) as values are set past its end. */
+class Growing<T extends Float64Array | Int32Array | Uint8Array> {
+  constructor(
+    public a: T,
+    private readonly make: (n: number) => T,
+  ) {}
+
+  set(i: number, v: number): void {
+    if (i >= this.a.length) {
+      const grown = this.make(Math.max(i + 1, this.a.length * 2));
+      grown.set(this.a);
+      this.a = grown;
+    }
+    this.a[i] = v;
+  }
+}
+
+/** Directory header fields kept per directory (numbers; owner names and xattrs apart). */
+const DIR_FIELDS = 6; // mode, uid, gid, mtime, devmajor, devminor
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
+
+/**
+ * What pass 1 keeps of a layer, compact because it grows with the number of entries (a 1 GB image
+ * has ~30k): a byte (kind and type) and a path per entry, by ordinal; for directories their header
+ * fields, packed in numbers (the final tree needs the uppermost one); for hard links their targets.
+ * File headers are not kept: pass 2 reads them again with the data.
+ */
+export class LayerIndex {
+  private readonly codes = new Growing(new Uint8Array(256), (n) => new Uint8Array(n));
+  private readonly rels: string[] = [];
+  private readonly links = new Map<number, IndexedLink>();
+  /** Ordinal → directory slot + 1 (0: not a directory). */
+  private readonly dirSlot = new Growing(new Int32Array(256), (n) => new Int32Array(n));
+  private readonly dirFields = new Growing(new Float64Array(64 * DIR_FIELDS), (n) => new Float64Array(n));
+  /** Directory slot → owner number (an index of `owners`). */
+  private readonly dirOwner = new Growing(new Int32Array(64), (n) => new Int32Array(n));
+  private readonly owners: [string, string][] = [];
+  private readonly ownerNumbers = new Map<string, number>();
+  private readonly dirXattrs = new Map<number, Map<string, Buffer>>();
+  private dirs = 0;
+
+  /** Entries indexed (ordinals run from 0 to size - 1). */
+  get size(): number {
+    return this.rels.length;
+  }
+
+  add(e: IndexedEntry): void {
+    const ordinal = this.rels.length;
+    if (e.ordinal !== ordinal) throw new Error(`layer index: entry ${e.ordinal} added at ${ordinal}`);
+    const type = e.kind === 'entry' ? TYPES.indexOf(e.header.type) : 0;
+    this.codes.set(ordinal, KINDS.indexOf(e.kind) | (type << 3));
+    this.rels.push(e.kind === 'root' || e.kind === 'ignored' ? '' : e.rel);
+    if (e.kind !== 'entry') return;
+    const h = e.header;
+    if (h.type === 'directory') this.addDir(ordinal, h);
+    else if (e.linkRel !== undefined) {
+      this.links.set(ordinal, { linkRel: e.linkRel, name: h.name, linkname: h.linkname });
+    }
+  }
+
+  private addDir(ordinal: number, h: TarHeader): void {
+    const slot = this.dirs++;
+    this.dirSlot.set(ordinal, slot + 1);
+    const base = slot * DIR_FIELDS;
+    [h.mode, h.uid, h.gid, h.mtime, h.devmajor, h.devminor].forEach((v, i) =>
+      this.dirFields.set(base + i, v),
+    );
+    const key = `${h.uname}\0${h.gname}`;
+    let owner = this.ownerNumbers.get(key);
+    if (owner === undefined) {
+      owner = this.owners.length;
+      this.owners.push([h.uname, h.gname]);
+      this.ownerNumbers.set(key, owner);
+    }
+    this.dirOwner.set(slot, owner);
+    if (h.xattrs.size > 0) this.dirXattrs.set(slot, h.xattrs);
+  }
+
+  kind(ordinal: number): Kind {
+    return KINDS[(this.codes.a[ordinal] as number) & 7] as Kind;
+  }
+
+  /** An entry's type (only meaningful for kind `entry`). */
+  type(ordinal: number): TarHeader['type'] {
+    return TYPES[(this.codes.a[ordinal] as number) >> 3] as TarHeader['type'];
+  }
+
+  /** The path an entry names, a whiteout deletes or an opaque marker hides (`''` otherwise). */
+  rel(ordinal: number): string {
+    return this.rels[ordinal] as string;
+  }
+
+  /** Whether the entry is a directory. */
+  isDir(ordinal: number): boolean {
+    return ordinal < this.dirSlot.a.length && (this.dirSlot.a[ordinal] as number) > 0;
+  }
+
+  /**
+   * A directory entry's header, rebuilt from what was kept: every field the ACI's header takes
+   * (the name is the cleaned path).
+   */
+  dirHeader(ordinal: number): TarHeader | undefined {
+    if (!this.isDir(ordinal)) return undefined;
+    const slot = (this.dirSlot.a[ordinal] as number) - 1;
+    const f = this.dirFields.a;
+    const base = slot * DIR_FIELDS;
+    const [uname, gname] = this.owners[this.dirOwner.a[slot] as number] as [string, string];
+    return {
+      name: this.rel(ordinal),
+      type: 'directory',
+      typeflag: '5',
+      mode: f[base] as number,
+      uid: f[base + 1] as number,
+      gid: f[base + 2] as number,
+      uname,
+      gname,
+      size: 0,
+      mtime: f[base + 3] as number,
+      linkname: '',
+      devmajor: f[base + 4] as number,
+      devminor: f[base + 5] as number,
+      xattrs: this.dirXattrs.get(slot) ?? (NO_XATTRS as Map<string, Buffer>),
+    };
+  }
+
+  /** A hard link entry's target. */
+  link(ordinal: number): IndexedLink | undefined {
+    return this.links.get(ordinal);
+  }
+
+  /** Whether the layer has an entry (of kind `entry`) at `rel`. */
+  hasEntry(rel: string): boolean {
+    for (let o = 0; o < this.rels.length; o++) {
+      if (this.rels[o] === rel && this.kind(o) === 'entry') return true;
+    }
+    return false;
+  }
 }
 
 /** A path in a layer, cleaned and relative to the root (`''` for the root); `..` is refused. */
@@ -120,9 +275,9 @@ async function* paddedToBlocks(stream: Readable): AsyncGenerator<Buffer> {
 
 /** Pass 1 over one layer: the index (headers only, no file data). */
 export async function indexLayer(raw: Readable, source: string): Promise<LayerIndex> {
-  const entries: IndexedEntry[] = [];
+  const index = new LayerIndex();
   await readLayer(raw, source, (e) => {
-    entries.push(e);
+    index.add(e);
   });
-  return { entries };
+  return index;
 }

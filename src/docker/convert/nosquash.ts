@@ -18,8 +18,7 @@ export interface LayerWriteResult {
 
 /** The stdio symlinks a layer's whitelist gains (those the layer does not have itself). */
 export function missingStdio(index: LayerIndex): string[] {
-  const own = new Set(index.entries.map((e) => (e.kind === 'entry' ? e.rel : '')));
-  return STDIO_SYMLINKS.map(([rel]) => rel).filter((rel) => !own.has(rel));
+  return STDIO_SYMLINKS.map(([rel]) => rel).filter((rel) => !index.hasEntry(rel));
 }
 
 export async function writeLayerAci(
@@ -33,7 +32,7 @@ export async function writeLayerAci(
   const warnings: string[] = [];
   // A path named twice in one layer: the last entry wins, as when the tar is extracted.
   const last = new Map<string, number>();
-  for (const e of index.entries) if (e.kind === 'entry') last.set(e.rel, e.ordinal);
+  for (let o = 0; o < index.size; o++) if (index.kind(o) === 'entry') last.set(index.rel(o), o);
   const written = new Set<string>();
   const w = new AciWriter(path, compression);
   try {
@@ -48,9 +47,8 @@ export async function writeLayerAci(
       await w.entry(rootfsHeader(e.header, e.rel, e.linkRel), body);
       if (e.header.type !== 'directory') written.add(e.rel);
     });
-    const own = new Set(index.entries.map((e) => (e.kind === 'entry' ? e.rel : '')));
     for (const [rel, target] of STDIO_SYMLINKS) {
-      if (!own.has(rel)) await w.entry(stdioSymlinkHeader(rel, target));
+      if (!index.hasEntry(rel)) await w.entry(stdioSymlinkHeader(rel, target));
     }
     await w.manifest(manifest);
     return { imageId: await w.commit(), warnings };

@@ -1,7 +1,7 @@
 /**
  * Pass 2, squashed: one ACI from all layers, each layer read once more bottom to top, writing only
- * the entries that survive in the final tree (FinalTree.plan). Nothing but names and headers is held
- * in memory; file data streams from the layer into the output.
+ * the entries that survive in the final tree (FinalTree.plan). Nothing but paths and directory
+ * headers is held in memory; file headers and data stream from the layer into the output.
  *
  * Order in the archive: `manifest`, `rootfs` (as docker2aci), then the survivors in layer order. A
  * final directory's header (the uppermost one) is written where the lowest layer names it, so
@@ -31,21 +31,20 @@ export async function writeSquashed(
     await w.rootfs();
     const dirsWritten = new Set<string>();
     for (let i = 0; i < layerCount; i++) {
-      const emissions = plan.emissions[i];
       await readLayer(await open(i), sourceOf(i), async (e, body) => {
         if (e.kind !== 'entry') return;
         const h = e.header;
         if (h.type === 'directory') {
-          const final = plan.dirs.get(e.rel);
+          const final = plan.dir(e.rel);
           if (final !== undefined && !dirsWritten.has(e.rel)) {
             dirsWritten.add(e.rel);
             await w.entry(rootfsHeader(final, e.rel));
           }
           return;
         }
-        const emission = emissions?.get(e.ordinal);
+        const emission = plan.emission(i, e.ordinal);
         if (emission === undefined) return;
-        const [first, ...others] = emission.paths as [string, ...string[]];
+        const [first, ...others] = emission;
         await w.entry(rootfsHeader(h, first), body);
         for (const other of others) {
           await w.entry(rootfsHeader({ ...h, type: 'link', size: 0 }, other, first));
