@@ -11,7 +11,7 @@
  *   output also goes, in the CRI log format, to the log_path under the sandbox's log_directory
  *   (the supervisor's loggers, with `CRILOG` in the app's settings).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   constants as fsConstants,
@@ -65,7 +65,18 @@ import {
   withPodMutationLock,
   writeFileAtomic,
 } from '../pod/index.js';
-import { addApp, removeAppFiles, sendCommand, supervisorPid, SUP_DIR } from '../stage1/oci/engine.js';
+import {
+  addApp,
+  removeAppFiles,
+  sendCommand,
+  supervisorPid,
+  supervisorPlan,
+  supervisorProgram,
+  SUP_CTL,
+  SUP_DIR,
+} from '../stage1/oci/engine.js';
+import { mknod, S_IFIFO } from '../aci/syscalls.js';
+import { DirLock } from '../pod/lock.js';
 import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1/oci/runtime.js';
 import { ENGINE_STATE } from '../stage1/engine.js';
 import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
@@ -323,6 +334,31 @@ async function until(
   }
 }
 
+/**
+ * The oci engine's plan (`exec sh supervisor.sh P R`) without its shells, flock and mv: the service
+ * takes the prepared pod's lock, makes the supervisor's control FIFO (mknod), moves the pod into
+ * run/, starts the supervisor with the locked dir as its fd 3 (the lock is the open file's, so it
+ * stays the supervisor's when the service closes its own fd) and writes its pid, as the
+ * supervisor's LOCKED mode expects. Four programs fewer for every sandbox.
+ */
+function startSupervisor(P: string, R: string, uuid: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const lock = DirLock.tryAcquire(P, 'exclusive');
+  if (lock === undefined) throw new RocketError(`pod ${uuid} is being started or removed by another rkt`);
+  try {
+    mknod(path.join(P, SUP_CTL), S_IFIFO | 0o600, 0n);
+    renameSync(P, R);
+    const child = spawn('/bin/sh', [supervisorProgram(), R, R], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', lock.fd],
+      env: { ...env, LOCKED: '1' },
+    });
+    if (child.pid !== undefined) writeFileAtomic(path.join(R, 'pid'), `${child.pid}\n`);
+    return child;
+  } finally {
+    lock.release();
+  }
+}
+
 /** A stage0 refusal (bad flag values, say) as InvalidArgument, anything else as it is. */
 function asInvalid(err: unknown, where: string): unknown {
   if (err instanceof RocketError) return invalid(`${where}: ${err.message.split('\n')[0] ?? ''}`);
@@ -562,20 +598,32 @@ export class CriRuntime {
       });
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
-      // A plan that starts by removing its own file (the oci engine's) runs from `sh -c`, no file.
-      let argv: string[];
-      if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
-        argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
-      } else {
-        const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
-        writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
-        argv = [file];
-      }
+      // The oci engine's plan: the supervisor started here (startSupervisor). Another plan that
+      // starts by removing its own file runs from `sh -c`, no file.
       const env = { ...process.env };
-      for (const k of ['RKT_EXEC_PLAN', 'NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'])
+      for (const k of [
+        'RKT_EXEC_PLAN',
+        'NOTIFY_SOCKET',
+        'LISTEN_FDS',
+        'LISTEN_PID',
+        'LISTEN_FDNAMES',
+        'LOCKED',
+      ])
         delete env[k];
       let ended = false;
-      child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
+      if (plan.script === supervisorPlan(prepared.dir, R)) {
+        child = startSupervisor(prepared.dir, R, uuid, env);
+      } else {
+        let argv: string[];
+        if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
+          argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
+        } else {
+          const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
+          writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+          argv = [file];
+        }
+        child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
+      }
       child.on('exit', () => (ended = true));
       child.on('error', () => (ended = true));
       child.unref();

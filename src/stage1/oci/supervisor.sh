@@ -51,7 +51,7 @@ rt() { eval "$RT"' "$@"'; }
 { command exec 4<&0; } 2>/dev/null || exec 4</dev/null
 if [ -n "${LOCKED-}" ]; then
 	# The engine's plan has locked the pod, moved it into run/ and written `pid` (nspawn: this
-	# supervisor is the init of the pod's container).
+	# supervisor is the init of the pod's container; the CRI service: it started this itself).
 	:
 elif ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
 	echo "rkt: pod $U is not prepared (already running?)" >&2
@@ -158,14 +158,16 @@ key() {
 	done
 }
 
-# The control FIFO, and the log FIFOs of the apps started at once: one mkfifo.
-set -- "$CTL"
+# The control FIFO (unless the starter made it: the CRI service, by mknod), and the log FIFOs of
+# the apps started at once: one mkfifo, or none.
+set --
+[ -p "$CTL" ] || set -- "$CTL"
 if [ -n "$LOGS" ]; then
 	for n in $INITIAL_APPS; do
 		[ -d "$R/logs/$n" ] && [ ! -e "$R/logs/$n/stdout.fifo" ] && set -- "$@" "$R/logs/$n/stdout.fifo" "$R/logs/$n/stderr.fifo"
 	done
 fi
-mkfifo "$@" || fail 'cannot create the control FIFO'
+[ $# -eq 0 ] || mkfifo "$@" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
 pidns=''
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
