@@ -127,12 +127,16 @@ export function removeNetns(file: string): void {
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The plan's teardown: CNI DEL of every recorded invocation, last first. `$1` is the pod dir. */
+/**
+ * The plan's teardown: CNI DEL of every recorded invocation, last first. `$1` is the pod dir. With
+ * RKT_NETNS_MOUNTED set (the oci supervisor, which unmounts ns-net only after this), the namespace
+ * is taken as mounted without a `mountpoint` process.
+ */
 export function teardownScript(invocations: readonly Invocation[]): string {
   const lines = [
     '# CNI DEL of the pod networks, last joined first (written by rkt stage0). $1: the pod dir.',
     'd=$1 ns=$1/' + NETNS_FILE,
-    'mountpoint -q "$ns" 2>/dev/null || ns=',
+    '[ -n "${RKT_NETNS_MOUNTED-}" ] || mountpoint -q "$ns" 2>/dev/null || ns=',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
     // A DEL that succeeded is recorded (DELETED, no process), so gc does not run it again.
     'del() {',

@@ -128,7 +128,7 @@ cleanup() {
 	# The pod-wide PID namespace's holder (unshare, which ignores TERM): its init dies with it
 	# (--kill-child), and the kernel kills what is left in the namespace.
 	[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null && wait "$pidns"
-	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
+	[ -z "$cnibg" ] && [ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && RKT_NETNS_MOUNTED=1 sh "$R/$CNI_TEARDOWN" "$R"
 	# shellcheck disable=SC2086 # app names, one word each
 	release -n $APPS
 	rmdir /sys/fs/cgroup/*/"$CGP" "/sys/fs/cgroup/$CGP" 2>/dev/null
@@ -377,7 +377,7 @@ start() {
 }
 
 T=${RKT_STOP_TIMEOUT:-$STOP_TIMEOUT}
-stopping='' requested='' timer='' failed='' ready=''
+stopping='' requested='' timer='' failed='' ready='' cnibg=''
 
 # term: SIGTERM, once, to each app to be stopped whose process has started (its poststart hook's
 # marker): a TERM that reaches a container before its start makes runc fail. Others get it later.
@@ -443,6 +443,11 @@ stop() {
 			eval "tm_$k=1"
 		done
 		echo timeout >&9
+		# The networks' CNI DEL meanwhile (the final `wait` waits for it; cleanup does not run it again).
+		if [ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ]; then
+			RKT_NETNS_MOUNTED=1 sh "$R/$CNI_TEARDOWN" "$R" </dev/null 3<&- 4<&- 9<&- &
+			cnibg=1
+		fi
 		return
 	fi
 	term
