@@ -129,6 +129,8 @@ const READY_LINK = path.join('stage1', 'rootfs', 'rkt', 'supervisor-status');
 const PLAN_SELF_REMOVAL = 'rm -f "$0"\n';
 /** How long a sandbox or an app may take to start or stop before the call fails. */
 const WAIT_MS = 120_000;
+/** How long `until` checks every millisecond after a change in the dir it watches. */
+const FAST_POLL_MS = 50;
 
 type Labels = Record<string, string>;
 type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
@@ -295,7 +297,8 @@ function mtimeMs(file: string): number | undefined {
 /**
  * Waits until `done()` holds; throws after `ms`, naming `what`. Checks every 10 ms, and at once
  * whenever something changes in the first of `watchDirs` that exists (inotify: the supervisor's
- * markers are files there).
+ * markers are files there), then every millisecond for a while (FAST_POLL_MS): what is awaited
+ * may come a moment after the last change (a process's end after its last files).
  */
 async function until(
   what: string,
@@ -307,9 +310,13 @@ async function until(
   const end = Date.now() + ms;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
+  let changed = 0;
   for (const dir of watchDirs) {
     try {
-      watcher = watch(dir, () => wake?.());
+      watcher = watch(dir, () => {
+        changed = Date.now();
+        wake?.();
+      });
       watcher.on('error', () => undefined);
       break;
     } catch {
@@ -321,7 +328,7 @@ async function until(
       if (Date.now() > end)
         throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 10);
+        const timer = setTimeout(resolve, Date.now() - changed < FAST_POLL_MS ? 1 : 10);
         wake = () => {
           clearTimeout(timer);
           resolve();
@@ -731,10 +738,13 @@ export class CriRuntime {
       }
     }
     // While the supervisor lives the pod runs (it holds the pod's lock): the pod's state, which
-    // costs more to read, only once the supervisor is gone.
+    // costs more to read, only once the supervisor is gone. Its cleanup's last files (the
+    // namespace files it removes) are in the pod dir.
     await until(
       `pod sandbox ${sb.id} to stop`,
       () => supervisorPid(sb.pod.path) === undefined && this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running',
+      WAIT_MS,
+      [sb.pod.path],
     );
     return {};
   }

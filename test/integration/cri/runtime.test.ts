@@ -126,7 +126,7 @@ for (const runtime of ['crun', 'runc'] as const) {
           for (const p of readdirSync('/usr/lib/cni'))
             writeFileSync(
               join(bin, p),
-              `#!/bin/sh\necho "$CNI_COMMAND ${p}" >>${join(work, 'cni-calls')}\nexec /usr/lib/cni/${p} "$@"\n`,
+              `#!/bin/sh\necho "$CNI_COMMAND ${p}\${CNI_NETNS:+ in the netns}" >>${join(work, 'cni-calls')}\nexec /usr/lib/cni/${p} "$@"\n`,
               { mode: 0o755 },
             );
         }
@@ -624,6 +624,11 @@ for (const runtime of ['crun', 'runc'] as const) {
           );
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
+          // The chain's DEL (run by the supervisor while the container is killed) is done when
+          // StopPodSandbox answers, each plugin given the pod's network namespace.
+          const dels = readFileSync(join(work, 'cni-calls'), 'utf8');
+          for (const c of ['DEL tuning in the netns', 'DEL ptp in the netns'])
+            assert.ok(dels.includes(c), `${c} in ${dels}`);
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
           sandboxes.delete(sb);
         } finally {
