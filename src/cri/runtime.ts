@@ -77,6 +77,7 @@ import {
 } from '../stage1/oci/engine.js';
 import { mknod, S_IFIFO } from '../aci/syscalls.js';
 import { DirLock } from '../pod/lock.js';
+import { createNetnsInProcess } from './netns.js';
 import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1/oci/runtime.js';
 import { ENGINE_STATE } from '../stage1/engine.js';
 import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
@@ -477,7 +478,9 @@ function statusDir(pod: PodInfo): string {
 
 function appState(pod: PodInfo, app: string): AppState {
   const s = statusDir(pod);
-  if (existsSync(path.join(s, app))) return 'exited';
+  // The supervisor's `echo RC >FILE` creates the file, then writes it: exited once the code is in
+  // it (an inotify-woken wait can look in between, and an empty file read as exit code 0).
+  if ((statSync(path.join(s, app), { throwIfNoEntry: false })?.size ?? 0) > 0) return 'exited';
   if (existsSync(path.join(s, `${app}-started`))) return 'running';
   return 'created';
 }
@@ -602,6 +605,8 @@ export class CriRuntime {
         // `default-restricted` as well.
         namedNetsOnly: true,
         ...(this.opts.cniBinDirs !== undefined ? { cniPluginDirs: this.opts.cniBinDirs } : {}),
+        // The network namespace without `unshare` and `ip` (netns.ts).
+        makeNetns: createNetnsInProcess,
       });
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
@@ -1264,8 +1269,9 @@ export class CriRuntime {
         message = 'the pod sandbox ended';
         finished = (c.sandbox.pod.started ?? new Date()).getTime();
       } else {
-        const n = Number(readFileSync(file, 'utf8').trim());
-        exitCode = Number.isInteger(n) ? n : 255;
+        const text = readFileSync(file, 'utf8').trim();
+        const n = Number(text);
+        exitCode = text !== '' && Number.isInteger(n) ? n : 255;
       }
       reason = exitReason(exitCode, exitCode === 137 && this.oomKilled(c));
     }

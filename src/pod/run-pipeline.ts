@@ -42,6 +42,8 @@ export interface PodRunRequest {
   namedNetsOnly?: boolean;
   /** The CNI plugins' dirs, instead of rkt's search path (the CRI service's `--cni-bin-dir`). */
   cniPluginDirs?: readonly string[];
+  /** Makes the pod's network namespace instead of `unshare` (src/net; the CRI service). */
+  makeNetns?: (file: string) => void;
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -124,6 +126,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     hostname,
     ...(req.namedNetsOnly === true ? { namedOnly: true } : {}),
     ...(req.cniPluginDirs !== undefined ? { pluginDirs: req.cniPluginDirs } : {}),
+    ...(req.makeNetns !== undefined ? { makeNetns: req.makeNetns } : {}),
     warn: (m) => process.stderr.write(`run: ${m}\n`),
   });
   let registration: Registration | undefined;

@@ -622,6 +622,8 @@ for (const runtime of ['crun', 'runc'] as const) {
               .map((l) => (l.split(': ')[1] ?? '').split('@')[0]),
             ['lo', 'eth0'],
           );
+          // The service made the namespace itself (src/cri/netns.ts), its loopback up.
+          assert.match(links.stdout.toString(), /^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
           // The chain's DEL (run by the supervisor while the container is killed) is done when
