@@ -1,16 +1,19 @@
 /**
- * A sandbox's network namespace made by the CRI service itself, without processes: what
- * `unshare --net=FILE ip link set lo up` does (src/net), by libc calls through koffi on the
- * service's main thread. The thread enters a new network namespace (unshare(2) of a network
- * namespace is per thread, allowed in a threaded process), binds it onto FILE (nsfs, as unshare(1)
- * does), brings its loopback up (SIOCSIFFLAGS), and goes back to the namespace it was in (setns(2)
- * on an fd of it opened first). No await in between: nothing else runs on the thread meanwhile.
+ * A CNI sandbox's network, IPC and UTS namespaces made by the CRI service itself, without
+ * processes: what `unshare --net=FILE ip link set lo up` (src/net) and the supervisor's `unshare
+ * --ipc=F --uts=F sh -c` (the hostname) do, by libc calls through koffi on the service's main
+ * thread. The thread enters new namespaces (unshare(2) of these is per thread, allowed in a
+ * threaded process), binds each onto its file (nsfs, as unshare(1) does), sets the hostname, brings
+ * the loopback up (SIOCSIFFLAGS), and goes back to the namespaces it was in (setns(2) on fds of
+ * them opened first). No await in between: nothing else runs on the thread meanwhile.
  */
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, writeFileSync } from 'node:fs';
 import { requireNative } from '../native.js';
 import { RocketError } from '../errors.js';
 
 const CLONE_NEWNET = 0x40000000;
+const CLONE_NEWIPC = 0x08000000;
+const CLONE_NEWUTS = 0x04000000;
 const MS_BIND = 4096;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -25,6 +28,7 @@ const IFR_FLAGS = 16;
 interface NetnsLibc {
   unshare(flags: number): number;
   setns(fd: number, nstype: number): number;
+  sethostname(name: string, len: number): number;
   mount(source: string, target: string, type: string | null, flags: number, data: null): number;
   socket(domain: number, type: number, protocol: number): number;
   ioctl(fd: number, request: number, argType: string, arg: Buffer): number;
@@ -41,6 +45,7 @@ function load(): NetnsLibc {
   libc = {
     unshare: lib.func('int unshare(int flags)') as NetnsLibc['unshare'],
     setns: lib.func('int setns(int fd, int nstype)') as NetnsLibc['setns'],
+    sethostname: lib.func('int sethostname(const char *name, size_t len)') as NetnsLibc['sethostname'],
     mount: lib.func(
       'int mount(const char *source, const char *target, const char *type, unsigned long flags, const void *data)',
     ) as NetnsLibc['mount'],
@@ -52,21 +57,40 @@ function load(): NetnsLibc {
   return libc;
 }
 
+export interface SandboxNamespaceFiles {
+  network: string;
+  ipc: string;
+  uts: string;
+}
+
+const KINDS = [
+  { key: 'network', proc: 'net', flag: CLONE_NEWNET },
+  { key: 'ipc', proc: 'ipc', flag: CLONE_NEWIPC },
+  { key: 'uts', proc: 'uts', flag: CLONE_NEWUTS },
+] as const;
+
 /**
- * Makes a new network namespace bound at `file` (an existing empty file) with its loopback up.
- * Throws a RocketError naming the call that failed; the caller unmounts and removes the file. If the
- * thread cannot go back to its own namespace, the process ends (it would serve from the pod's).
+ * Makes new network, IPC and UTS namespaces bound at the files (the network's exists, empty; the
+ * others are made), the hostname set and the loopback up. Throws a RocketError naming the call that
+ * failed; the caller unmounts and removes the files. If the thread cannot go back to one of its own
+ * namespaces, the process ends (it would serve from the pod's).
  */
-export function createNetnsInProcess(file: string): void {
+export function createNamespacesInProcess(files: SandboxNamespaceFiles, hostname: string): void {
   const c = load();
-  const own = openSync('/proc/thread-self/ns/net', constants.O_RDONLY);
+  writeFileSync(files.ipc, '');
+  writeFileSync(files.uts, '');
+  const own = KINDS.map((k) => openSync(`/proc/thread-self/ns/${k.proc}`, constants.O_RDONLY));
   const failed = (call: string): never => {
-    throw new RocketError(`cannot create the pod network namespace: ${call}: errno ${c.errno()}`);
+    throw new RocketError(`cannot create the pod namespaces: ${call}: errno ${c.errno()}`);
   };
   try {
-    if (c.unshare(CLONE_NEWNET) !== 0) failed('unshare');
+    if (c.unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) !== 0) failed('unshare');
     try {
-      if (c.mount('/proc/thread-self/ns/net', file, null, MS_BIND, null) !== 0) failed(`mount ${file}`);
+      for (const k of KINDS)
+        if (c.mount(`/proc/thread-self/ns/${k.proc}`, files[k.key], null, MS_BIND, null) !== 0)
+          failed(`mount ${files[k.key]}`);
+      const name = Buffer.from(hostname);
+      if (c.sethostname(hostname, name.length) !== 0) failed('sethostname');
       const s = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       if (s < 0) failed('socket');
       try {
@@ -79,12 +103,16 @@ export function createNetnsInProcess(file: string): void {
         c.close(s);
       }
     } finally {
-      if (c.setns(own, CLONE_NEWNET) !== 0) {
-        process.stderr.write(`rkt: cannot return to the service's network namespace (errno ${c.errno()})\n`);
-        process.exit(254);
+      for (const [i, k] of KINDS.entries()) {
+        if (c.setns(own[i] as number, k.flag) !== 0) {
+          process.stderr.write(
+            `rkt: cannot return to the service's ${k.proc} namespace (errno ${c.errno()})\n`,
+          );
+          process.exit(254);
+        }
       }
     }
   } finally {
-    closeSync(own);
+    for (const fd of own) closeSync(fd);
   }
 }

@@ -77,7 +77,9 @@ import {
 } from '../stage1/oci/engine.js';
 import { mknod, S_IFIFO } from '../aci/syscalls.js';
 import { DirLock } from '../pod/lock.js';
-import { createNetnsInProcess } from './netns.js';
+import { createNamespacesInProcess } from './netns.js';
+import { podNamespaceFiles, removePodNamespacesSync } from '../stage1/oci/namespaces.js';
+import { podHostname } from '../stage1/hosts.js';
 import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1/oci/runtime.js';
 import { ENGINE_STATE } from '../stage1/engine.js';
 import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
@@ -465,6 +467,12 @@ function readOwnOomScoreAdj(): number {
  * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
  * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
  */
+/** The sandbox's namespaces are made (netns.ts): its supervisor makes none (NS_CREATE empty). */
+function withoutSupervisorNamespaces(preparedDir: string): void {
+  const env = path.join(preparedDir, SUP_DIR, 'pod.env');
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}NS_CREATE=''\n`);
+}
+
 function enablePodPidNamespace(preparedDir: string): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
   writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
@@ -587,6 +595,7 @@ export class CriRuntime {
     const uuid = prepared.uuid;
     const R = this.layout.podDir('run', uuid);
     let child: ReturnType<typeof spawn> | undefined;
+    let nsMade = false;
     try {
       mkdirSync(path.join(prepared.dir, CONTAINERS_DIR), { recursive: true });
       writeFileAtomic(path.join(prepared.dir, SANDBOX_FILE), JSON.stringify(record, null, 2) + '\n');
@@ -605,9 +614,17 @@ export class CriRuntime {
         // `default-restricted` as well.
         namedNetsOnly: true,
         ...(this.opts.cniBinDirs !== undefined ? { cniPluginDirs: this.opts.cniBinDirs } : {}),
-        // The network namespace without `unshare` and `ip` (netns.ts).
-        makeNetns: createNetnsInProcess,
+        // The network namespace, and the IPC and UTS ones with it, without `unshare`, `ip` and
+        // `sh` (netns.ts); the supervisor then makes none.
+        makeNetns: (file) => {
+          nsMade = true;
+          createNamespacesInProcess(
+            { ...podNamespaceFiles(path.dirname(file)), network: file },
+            podHostname(uuid, args.hostname),
+          );
+        },
       });
+      if (nsMade) withoutSupervisorNamespaces(prepared.dir);
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       // The oci engine's plan: the supervisor started here (startSupervisor). Another plan that
@@ -651,6 +668,8 @@ export class CriRuntime {
     } catch (err) {
       if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
       await this.discardPod(uuid);
+      // Namespaces made here for a start that failed before the pod moved into run/.
+      if (nsMade) removePodNamespacesSync(podNamespaceFiles(prepared.dir));
       rmSync(prepared.dir, { recursive: true, force: true });
       // What the host cannot do for the pod (its network, say): one line naming the sandbox.
       if (err instanceof RocketError)

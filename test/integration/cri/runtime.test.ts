@@ -622,8 +622,17 @@ for (const runtime of ['crun', 'runc'] as const) {
               .map((l) => (l.split(': ')[1] ?? '').split('@')[0]),
             ['lo', 'eth0'],
           );
-          // The service made the namespace itself (src/cri/netns.ts), its loopback up.
+          // The service made the namespaces itself (src/cri/netns.ts): the loopback up, the
+          // sandbox's hostname in its UTS namespace, an IPC namespace not the service's.
           assert.match(links.stdout.toString(), /^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
+          const ns = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/sh', '-c', 'cat /proc/sys/kernel/hostname; readlink /proc/self/ns/ipc'],
+          });
+          assert.equal(ns.exit_code, 0);
+          const [hostname, ipc] = ns.stdout.toString().trim().split('\n');
+          assert.equal(hostname, 'cni');
+          assert.notEqual(ipc, readlinkSync('/proc/self/ns/ipc'));
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
           // The chain's DEL (run by the supervisor while the container is killed) is done when
