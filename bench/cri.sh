@@ -144,8 +144,15 @@ perpod() { # label socket service-pid
   echo "$2" >"$work/held-$1.txt.sock"
   node bench/cri-client.mjs hold "$2" "$image" "$npods" "$work/held-$1.txt"
   after=$(ps -e -o pid= | sort -n)
+  local ns
+  ns=$(readlink /proc/self/ns/net)
   for p in $(comm -13 <(echo "$before") <(echo "$after")); do
-    # The workload (sleep 3600, and containerd's sleeping pause) is the same on both sides: not counted.
+    # Only this script's network namespace, where both services and their pods' processes run
+    # (and containerd's pause, in its pod's): not what other work on the machine started meanwhile.
+    if [ "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" != "/bin/sleep 2147483647 " ]; then
+      [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$ns" ] || continue
+    fi
+    # The workload (sleep 3600) is the same on both sides: not counted (containerd's pause is).
     case "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" in
     "/bin/sleep 3600 " | "" | "ps "* | "sort "*) ;;
     *) added+=("$p") ;;
