@@ -463,16 +463,16 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
-/**
- * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
- * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
- */
 /** The sandbox's namespaces are made (netns.ts): its supervisor makes none (NS_CREATE empty). */
 function withoutSupervisorNamespaces(preparedDir: string): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
   writeFileAtomic(env, `${readFileSync(env, 'utf8')}NS_CREATE=''\n`);
 }
 
+/**
+ * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
+ * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
+ */
 function enablePodPidNamespace(preparedDir: string): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
   writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
@@ -667,9 +667,9 @@ export class CriRuntime {
         throw new ApiError(grpc.status.INTERNAL, `pod sandbox ${uuid}: its supervisor ended at start`);
     } catch (err) {
       if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
-      await this.discardPod(uuid);
       // Namespaces made here for a start that failed before the pod moved into run/.
       if (nsMade) removePodNamespacesSync(podNamespaceFiles(prepared.dir));
+      await this.discardPod(uuid);
       rmSync(prepared.dir, { recursive: true, force: true });
       // What the host cannot do for the pod (its network, say): one line naming the sandbox.
       if (err instanceof RocketError)

@@ -886,6 +886,44 @@ for (const runtime of ['crun', 'runc'] as const) {
           !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(data, 'pods')),
           'no mount left',
         );
+        // A CNI ADD that fails once the service has made the sandbox's namespaces: refused, the
+        // namespaces unmounted, no pod left.
+        mkdirSync(join(work, 'net.d'), { recursive: true });
+        writeFileSync(
+          join(work, 'net.d', '10-failing.conf'),
+          JSON.stringify({
+            cniVersion: '0.4.0',
+            name: 'failing',
+            type: 'ptp',
+            ipam: { type: 'host-local', subnet: 'not-a-subnet' },
+          }),
+        );
+        try {
+          await assert.rejects(
+            unary(rt, 'RunPodSandbox', {
+              config: { metadata: { name: 'failing', uid: 'u', namespace: 'n' } },
+            }),
+            (e: grpc.ServiceError) => {
+              assert.equal(e.code, grpc.status.FAILED_PRECONDITION, e.details);
+              assert.match(e.details, /^pod sandbox "failing": .*CNI ADD/);
+              return true;
+            },
+          );
+        } finally {
+          rmSync(join(work, 'net.d'), { recursive: true, force: true });
+        }
+        await waitFor('the failed pod dirs to be removed', () => {
+          try {
+            return readdirSync(join(data, 'pods', 'garbage')).length === 0;
+          } catch {
+            return true;
+          }
+        });
+        assert.deepEqual(pods(), before);
+        assert.ok(
+          !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(data, 'pods')),
+          'no mount left after a failed CNI ADD',
+        );
 
         const sb = await runSandbox('bad');
         await rejects(
