@@ -3,9 +3,11 @@
 # configuration, same image from a registry on 127.0.0.1 (issue 12):
 #   1. RunPodSandbox + CreateContainer + StartContainer of a cached busybox until it runs, then
 #      StopPodSandbox + RemovePodSandbox: medians and the ratio (goal: at most 0.5x containerd).
+#      Rocket runs twice: `rkt cri-service --runtime runc`, the like-for-like line against
+#      containerd's runc (the goal is read on it), and the service's default runtime (crun).
 #   2. BENCH_CRI_PODS (10) pods left running: host memory (PSS) per pod of every process the pods
 #      added except the workload itself (containerd: shims and pause; Rocket: the supervisors and
-#      their helpers), and the service (containerd, rkt cri-service) counted once.
+#      their helpers), and the service (containerd, rkt cri-service) counted once; Rocket with runc.
 # Everything runs inside a network and mount namespace of its own (unshare): the registry, both
 # services, the pods' bridge. Nothing is left behind: the services and their processes are
 # killed by pid, and the namespaces go with the script.
@@ -27,13 +29,16 @@ work=$(mktemp -d /var/tmp/rocket-bench-cri.XXXXXX)
 export D2A_TESTENV_DIR=$work/testenv
 ctd_pid=
 rkt_pid=
+rkc_pid=
 cleanup() {
   set +e
   for id in "$work"/held-*.txt; do
     [ -s "$id" ] && node bench/cri-client.mjs release "$(cat "$id.sock")" "$id" 2>/dev/null
   done
   [ -n "$rkt_pid" ] && kill "$rkt_pid" 2>/dev/null && wait "$rkt_pid" 2>/dev/null
+  [ -n "$rkc_pid" ] && kill "$rkc_pid" 2>/dev/null && wait "$rkc_pid" 2>/dev/null
   bin/rkt --dir "$work/rkt" gc --grace-period=0s >/dev/null 2>&1
+  bin/rkt --dir "$work/rkc" gc --grace-period=0s >/dev/null 2>&1
   [ -n "$ctd_pid" ] && kill "$ctd_pid" 2>/dev/null && wait "$ctd_pid" 2>/dev/null
   # containerd's shims outlive it by design: end them, and what they ran, by pid.
   for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $work/ctd.sock"); do
@@ -97,24 +102,32 @@ ctd_pid=$!
 bin/rkt --dir "$work/rkt" cri-service --listen "unix://$work/rkt.sock" --cni-conf-dir "$work/cni" \
   --runtime runc >"$work/rkt-cri.log" 2>&1 &
 rkt_pid=$!
-for s in ctd rkt; do
+# The service's default runtime (no --runtime: crun).
+bin/rkt --dir "$work/rkc" cri-service --listen "unix://$work/rkc.sock" --cni-conf-dir "$work/cni" \
+  >"$work/rkc-cri.log" 2>&1 &
+rkc_pid=$!
+for s in ctd rkt rkc; do
   n=0
   until [ -S "$work/$s.sock" ]; do
     n=$((n + 1))
-    [ $n -lt 300 ] || { echo "$s: no socket"; cat "$work/containerd.log" "$work/rkt-cri.log"; exit 1; }
+    [ $n -lt 300 ] || { echo "$s: no socket"; cat "$work/containerd.log" "$work/rkt-cri.log" "$work/rkc-cri.log"; exit 1; }
     sleep 0.1
   done
 done
-echo "containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}'); node $(node --version); $runs runs each"
+echo "containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1{print $3}'), crun $(crun --version | awk 'NR==1{print $3}'); node $(node --version); $runs runs each"
 
 node bench/cri-client.mjs pull "$work/ctd.sock" "$image"
 node bench/cri-client.mjs pull "$work/rkt.sock" "$image"
+node bench/cri-client.mjs pull "$work/rkc.sock" "$image"
 
-# 1. Start and end of a pod, ours then the peer's, in the same run.
-node bench/cri-client.mjs cycle "$work/rkt.sock" "$image" "$runs" "$work/rkt.json" rocket
+# 1. Start and end of a pod: Rocket with runc, containerd, Rocket with crun, in the same run.
+node bench/cri-client.mjs cycle "$work/rkt.sock" "$image" "$runs" "$work/rkt.json" rocket-runc
 node bench/cri-client.mjs cycle "$work/ctd.sock" "$image" "$runs" "$work/ctd.json" containerd
-node bench/ratios.mjs "CRI pod start + stop (RunPodSandbox+CreateContainer+StartContainer, Stop+RemovePodSandbox)" \
-  "rocket=$work/rkt.json" "containerd=$work/ctd.json"
+node bench/cri-client.mjs cycle "$work/rkc.sock" "$image" "$runs" "$work/rkc.json" rocket-crun
+node bench/ratios.mjs "CRI pod start + stop, Rocket with runc (like-for-like: the goal's line)" \
+  "rocket-runc=$work/rkt.json" "containerd=$work/ctd.json"
+node bench/ratios.mjs "CRI pod start + stop, Rocket with crun (its default runtime)" \
+  "rocket-crun=$work/rkc.json" "containerd=$work/ctd.json"
 
 # 2. Memory per running pod.
 pss() { # summed PSS (kB) of the pids given
@@ -131,8 +144,15 @@ perpod() { # label socket service-pid
   echo "$2" >"$work/held-$1.txt.sock"
   node bench/cri-client.mjs hold "$2" "$image" "$npods" "$work/held-$1.txt"
   after=$(ps -e -o pid= | sort -n)
+  local ns
+  ns=$(readlink /proc/self/ns/net)
   for p in $(comm -13 <(echo "$before") <(echo "$after")); do
-    # The workload (sleep 3600, and containerd's sleeping pause) is the same on both sides: not counted.
+    # Only this script's network namespace, where both services and their pods' processes run
+    # (and containerd's pause, in its pod's): not what other work on the machine started meanwhile.
+    if [ "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" != "/bin/sleep 2147483647 " ]; then
+      [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$ns" ] || continue
+    fi
+    # The workload (sleep 3600) is the same on both sides: not counted (containerd's pause is).
     case "$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" in
     "/bin/sleep 3600 " | "" | "ps "* | "sort "*) ;;
     *) added+=("$p") ;;

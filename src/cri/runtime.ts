@@ -11,7 +11,7 @@
  *   output also goes, in the CRI log format, to the log_path under the sandbox's log_directory
  *   (the supervisor's loggers, with `CRILOG` in the app's settings).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   constants as fsConstants,
@@ -65,7 +65,21 @@ import {
   withPodMutationLock,
   writeFileAtomic,
 } from '../pod/index.js';
-import { addApp, removeAppFiles, sendCommand, supervisorPid, SUP_DIR } from '../stage1/oci/engine.js';
+import {
+  addApp,
+  removeAppFiles,
+  sendCommand,
+  supervisorPid,
+  supervisorPlan,
+  supervisorProgram,
+  SUP_CTL,
+  SUP_DIR,
+} from '../stage1/oci/engine.js';
+import { mknod, S_IFIFO } from '../aci/syscalls.js';
+import { DirLock } from '../pod/lock.js';
+import { createNamespacesInProcess } from './netns.js';
+import { podNamespaceFiles, removePodNamespacesSync } from '../stage1/oci/namespaces.js';
+import { podHostname } from '../stage1/hosts.js';
 import { detectRuntime, runtimeArgv, shQuote, type RuntimeName } from '../stage1/oci/runtime.js';
 import { ENGINE_STATE } from '../stage1/engine.js';
 import { diskUsage, nanoCores, readCgroup, usageMessages, type CgroupSample } from './stats.js';
@@ -118,6 +132,8 @@ const READY_LINK = path.join('stage1', 'rootfs', 'rkt', 'supervisor-status');
 const PLAN_SELF_REMOVAL = 'rm -f "$0"\n';
 /** How long a sandbox or an app may take to start or stop before the call fails. */
 const WAIT_MS = 120_000;
+/** How long `until` checks every millisecond after a change in the dir it watches. */
+const FAST_POLL_MS = 50;
 
 type Labels = Record<string, string>;
 type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
@@ -284,7 +300,8 @@ function mtimeMs(file: string): number | undefined {
 /**
  * Waits until `done()` holds; throws after `ms`, naming `what`. Checks every 10 ms, and at once
  * whenever something changes in the first of `watchDirs` that exists (inotify: the supervisor's
- * markers are files there).
+ * markers are files there), then every millisecond for a while (FAST_POLL_MS): what is awaited
+ * may come a moment after the last change (a process's end after its last files).
  */
 async function until(
   what: string,
@@ -296,9 +313,13 @@ async function until(
   const end = Date.now() + ms;
   let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
+  let changed = 0;
   for (const dir of watchDirs) {
     try {
-      watcher = watch(dir, () => wake?.());
+      watcher = watch(dir, () => {
+        changed = Date.now();
+        wake?.();
+      });
       watcher.on('error', () => undefined);
       break;
     } catch {
@@ -310,7 +331,7 @@ async function until(
       if (Date.now() > end)
         throw new ApiError(grpc.status.DEADLINE_EXCEEDED, `timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 10);
+        const timer = setTimeout(resolve, Date.now() - changed < FAST_POLL_MS ? 1 : 10);
         wake = () => {
           clearTimeout(timer);
           resolve();
@@ -320,6 +341,31 @@ async function until(
     }
   } finally {
     watcher?.close();
+  }
+}
+
+/**
+ * The oci engine's plan (`exec sh supervisor.sh P R`) without its shells, flock and mv: the service
+ * takes the prepared pod's lock, makes the supervisor's control FIFO (mknod), moves the pod into
+ * run/, starts the supervisor with the locked dir as its fd 3 (the lock is the open file's, so it
+ * stays the supervisor's when the service closes its own fd) and writes its pid, as the
+ * supervisor's LOCKED mode expects. Four programs fewer for every sandbox.
+ */
+function startSupervisor(P: string, R: string, uuid: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const lock = DirLock.tryAcquire(P, 'exclusive');
+  if (lock === undefined) throw new RocketError(`pod ${uuid} is being started or removed by another rkt`);
+  try {
+    mknod(path.join(P, SUP_CTL), S_IFIFO | 0o600, 0n);
+    renameSync(P, R);
+    const child = spawn('/bin/sh', [supervisorProgram(), R, R], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', lock.fd],
+      env: { ...env, LOCKED: '1' },
+    });
+    if (child.pid !== undefined) writeFileAtomic(path.join(R, 'pid'), `${child.pid}\n`);
+    return child;
+  } finally {
+    lock.release();
   }
 }
 
@@ -417,6 +463,12 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
+/** The sandbox's namespaces are made (netns.ts): its supervisor makes none (NS_CREATE empty). */
+function withoutSupervisorNamespaces(preparedDir: string): void {
+  const env = path.join(preparedDir, SUP_DIR, 'pod.env');
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}NS_CREATE=''\n`);
+}
+
 /**
  * Tells the supervisor of a prepared sandbox to make its pod-wide PID namespace (`PIDNS` in its
  * settings, supervisor.sh): bound at POD/ns-pid, held by a process of the pod's for its lifetime.
@@ -434,7 +486,9 @@ function statusDir(pod: PodInfo): string {
 
 function appState(pod: PodInfo, app: string): AppState {
   const s = statusDir(pod);
-  if (existsSync(path.join(s, app))) return 'exited';
+  // The supervisor's `echo RC >FILE` creates the file, then writes it: exited once the code is in
+  // it (an inotify-woken wait can look in between, and an empty file read as exit code 0).
+  if ((statSync(path.join(s, app), { throwIfNoEntry: false })?.size ?? 0) > 0) return 'exited';
   if (existsSync(path.join(s, `${app}-started`))) return 'running';
   return 'created';
 }
@@ -541,6 +595,7 @@ export class CriRuntime {
     const uuid = prepared.uuid;
     const R = this.layout.podDir('run', uuid);
     let child: ReturnType<typeof spawn> | undefined;
+    let nsMade = false;
     try {
       mkdirSync(path.join(prepared.dir, CONTAINERS_DIR), { recursive: true });
       writeFileAtomic(path.join(prepared.dir, SANDBOX_FILE), JSON.stringify(record, null, 2) + '\n');
@@ -559,23 +614,45 @@ export class CriRuntime {
         // `default-restricted` as well.
         namedNetsOnly: true,
         ...(this.opts.cniBinDirs !== undefined ? { cniPluginDirs: this.opts.cniBinDirs } : {}),
+        // The network namespace, and the IPC and UTS ones with it, without `unshare`, `ip` and
+        // `sh` (netns.ts); the supervisor then makes none.
+        makeNetns: (file) => {
+          nsMade = true;
+          createNamespacesInProcess(
+            { ...podNamespaceFiles(path.dirname(file)), network: file },
+            podHostname(uuid, args.hostname),
+          );
+        },
       });
+      if (nsMade) withoutSupervisorNamespaces(prepared.dir);
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
-      // A plan that starts by removing its own file (the oci engine's) runs from `sh -c`, no file.
-      let argv: string[];
-      if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
-        argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
-      } else {
-        const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
-        writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
-        argv = [file];
-      }
+      // The oci engine's plan: the supervisor started here (startSupervisor). Another plan that
+      // starts by removing its own file runs from `sh -c`, no file.
       const env = { ...process.env };
-      for (const k of ['RKT_EXEC_PLAN', 'NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'])
+      for (const k of [
+        'RKT_EXEC_PLAN',
+        'NOTIFY_SOCKET',
+        'LISTEN_FDS',
+        'LISTEN_PID',
+        'LISTEN_FDNAMES',
+        'LOCKED',
+      ])
         delete env[k];
       let ended = false;
-      child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
+      if (plan.script === supervisorPlan(prepared.dir, R)) {
+        child = startSupervisor(prepared.dir, R, uuid, env);
+      } else {
+        let argv: string[];
+        if (plan.script.startsWith(PLAN_SELF_REMOVAL)) {
+          argv = ['-c', plan.script.slice(PLAN_SELF_REMOVAL.length), 'rkt-cri-plan'];
+        } else {
+          const file = path.join(tmpdir(), `rkt-cri-plan.${process.pid}.${randomBytes(6).toString('hex')}`);
+          writeFileSync(file, plan.script, { mode: 0o600, flag: 'wx' });
+          argv = [file];
+        }
+        child = spawn('/bin/sh', argv, { detached: true, stdio: 'ignore', env });
+      }
       child.on('exit', () => (ended = true));
       child.on('error', () => (ended = true));
       child.unref();
@@ -590,6 +667,8 @@ export class CriRuntime {
         throw new ApiError(grpc.status.INTERNAL, `pod sandbox ${uuid}: its supervisor ended at start`);
     } catch (err) {
       if (child?.pid !== undefined && child.exitCode === null) child.kill('SIGKILL');
+      // Namespaces made here for a start that failed before the pod moved into run/.
+      if (nsMade) removePodNamespacesSync(podNamespaceFiles(prepared.dir));
       await this.discardPod(uuid);
       rmSync(prepared.dir, { recursive: true, force: true });
       // What the host cannot do for the pod (its network, say): one line naming the sandbox.
@@ -683,10 +762,13 @@ export class CriRuntime {
       }
     }
     // While the supervisor lives the pod runs (it holds the pod's lock): the pod's state, which
-    // costs more to read, only once the supervisor is gone.
+    // costs more to read, only once the supervisor is gone. Its cleanup's last files (the
+    // namespace files it removes) are in the pod dir.
     await until(
       `pod sandbox ${sb.id} to stop`,
       () => supervisorPid(sb.pod.path) === undefined && this.sandboxAt(sb.pod.uuid)?.pod.state !== 'running',
+      WAIT_MS,
+      [sb.pod.path],
     );
     return {};
   }
@@ -1206,8 +1288,9 @@ export class CriRuntime {
         message = 'the pod sandbox ended';
         finished = (c.sandbox.pod.started ?? new Date()).getTime();
       } else {
-        const n = Number(readFileSync(file, 'utf8').trim());
-        exitCode = Number.isInteger(n) ? n : 255;
+        const text = readFileSync(file, 'utf8').trim();
+        const n = Number(text);
+        exitCode = text !== '' && Number.isInteger(n) ? n : 255;
       }
       reason = exitReason(exitCode, exitCode === 137 && this.oomKilled(c));
     }

@@ -88,6 +88,11 @@ export interface PodNetworkRequest {
   namedOnly?: boolean;
   /** Where the plugins are, instead of rkt's search path (the CRI service's `--cni-bin-dir`). */
   pluginDirs?: readonly string[];
+  /**
+   * Makes the network namespace at the (empty) file, loopback up, instead of `unshare --net=FILE
+   * ip link set lo up` (the CRI service: without processes). Throws on failure.
+   */
+  makeNetns?: (file: string) => void;
   warn?: (message: string) => void;
   runner?: ProcessRunner;
 }
@@ -110,8 +115,17 @@ export function isMounted(file: string): boolean {
   }
 }
 
-function createNetns(file: string): void {
+function createNetns(file: string, make?: (file: string) => void): void {
   writeFileSync(file, '');
+  if (make !== undefined) {
+    try {
+      make(file);
+    } catch (err) {
+      removeNetns(file);
+      throw err;
+    }
+    return;
+  }
   const r = host().unshare.run([`--net=${file}`, 'ip', 'link', 'set', 'lo', 'up']);
   if (r.status !== 0) {
     removeNetns(file);
@@ -127,12 +141,16 @@ export function removeNetns(file: string): void {
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The plan's teardown: CNI DEL of every recorded invocation, last first. `$1` is the pod dir. */
+/**
+ * The plan's teardown: CNI DEL of every recorded invocation, last first. `$1` is the pod dir. With
+ * RKT_NETNS_MOUNTED set (the oci supervisor, which unmounts ns-net only after this), the namespace
+ * is taken as mounted without a `mountpoint` process.
+ */
 export function teardownScript(invocations: readonly Invocation[]): string {
   const lines = [
     '# CNI DEL of the pod networks, last joined first (written by rkt stage0). $1: the pod dir.',
     'd=$1 ns=$1/' + NETNS_FILE,
-    'mountpoint -q "$ns" 2>/dev/null || ns=',
+    '[ -n "${RKT_NETNS_MOUNTED-}" ] || mountpoint -q "$ns" 2>/dev/null || ns=',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; export PATH',
     // A DEL that succeeded is recorded (DELETED, no process), so gc does not run it again.
     'del() {',
@@ -362,7 +380,7 @@ export function setupPodNetwork(req: PodNetworkRequest): NetInfo[] {
   try {
     releaseStale(P, warn, req.runner);
     mkdirSync(path.join(P, NET_DIR));
-    createNetns(path.join(P, NETNS_FILE));
+    createNetns(path.join(P, NETNS_FILE), req.makeNetns);
     const invocations: Invocation[] = [];
     try {
       const infos: NetInfo[] = [];

@@ -47,6 +47,8 @@ export interface PodRunRequest {
    * paths written into the files are those of `prepared/` and `run/` all the same.
    */
   writeDir?: string;
+  /** Makes the pod's network namespace instead of `unshare` (src/net; the CRI service). */
+  makeNetns?: (file: string) => void;
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -132,6 +134,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     hostname,
     ...(req.namedNetsOnly === true ? { namedOnly: true } : {}),
     ...(req.cniPluginDirs !== undefined ? { pluginDirs: req.cniPluginDirs } : {}),
+    ...(req.makeNetns !== undefined ? { makeNetns: req.makeNetns } : {}),
     warn: (m) => process.stderr.write(`run: ${m}\n`),
   });
   let registration: Registration | undefined;

@@ -51,7 +51,7 @@ rt() { eval "$RT"' "$@"'; }
 { command exec 4<&0; } 2>/dev/null || exec 4</dev/null
 if [ -n "${LOCKED-}" ]; then
 	# The engine's plan has locked the pod, moved it into run/ and written `pid` (nspawn: this
-	# supervisor is the init of the pod's container).
+	# supervisor is the init of the pod's container; the CRI service: it started this itself).
 	:
 elif ! { command exec 3<"$P"; } 2>/dev/null || ! flock -x -n 3 || ! mv "$P" "$R"; then
 	echo "rkt: pod $U is not prepared (already running?)" >&2
@@ -128,7 +128,7 @@ cleanup() {
 	# The pod-wide PID namespace's holder (unshare, which ignores TERM): its init dies with it
 	# (--kill-child), and the kernel kills what is left in the namespace.
 	[ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null && wait "$pidns"
-	[ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && sh "$R/$CNI_TEARDOWN" "$R"
+	[ -z "$cnibg" ] && [ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ] && RKT_NETNS_MOUNTED=1 sh "$R/$CNI_TEARDOWN" "$R"
 	# shellcheck disable=SC2086 # app names, one word each
 	release -n $APPS
 	rmdir /sys/fs/cgroup/*/"$CGP" "/sys/fs/cgroup/$CGP" 2>/dev/null
@@ -158,14 +158,16 @@ key() {
 	done
 }
 
-# The control FIFO, and the log FIFOs of the apps started at once: one mkfifo.
-set -- "$CTL"
+# The control FIFO (unless the starter made it: the CRI service, by mknod), and the log FIFOs of
+# the apps started at once: one mkfifo, or none.
+set --
+[ -p "$CTL" ] || set -- "$CTL"
 if [ -n "$LOGS" ]; then
 	for n in $INITIAL_APPS; do
 		[ -d "$R/logs/$n" ] && [ ! -e "$R/logs/$n/stdout.fifo" ] && set -- "$@" "$R/logs/$n/stdout.fifo" "$R/logs/$n/stderr.fifo"
 	done
 fi
-mkfifo "$@" || fail 'cannot create the control FIFO'
+[ $# -eq 0 ] || mkfifo "$@" || fail 'cannot create the control FIFO'
 exec 9<>"$CTL"
 pidns=''
 if [ -n "$NS_CREATE" ]; then eval "$NS_CREATE" || fail 'cannot create the pod namespaces'; fi
@@ -397,7 +399,7 @@ start() {
 }
 
 T=${RKT_STOP_TIMEOUT:-$STOP_TIMEOUT}
-stopping='' requested='' timer='' failed='' ready=''
+stopping='' requested='' timer='' failed='' ready='' cnibg=''
 
 # term: SIGTERM, once, to each app to be stopped whose process has started (its poststart hook's
 # marker): a TERM that reaches a container before its start makes runc fail. Others get it later.
@@ -463,6 +465,11 @@ stop() {
 			eval "tm_$k=1"
 		done
 		echo timeout >&9
+		# The networks' CNI DEL meanwhile (the final `wait` waits for it; cleanup does not run it again).
+		if [ -n "$CNI" ] && [ -f "$R/$CNI_TEARDOWN" ]; then
+			RKT_NETNS_MOUNTED=1 sh "$R/$CNI_TEARDOWN" "$R" </dev/null 3<&- 4<&- 9<&- &
+			cnibg=1
+		fi
 		return
 	fi
 	term

@@ -105,7 +105,7 @@ for (const runtime of ['crun', 'runc'] as const) {
           for (const p of readdirSync('/usr/lib/cni'))
             writeFileSync(
               join(bin, p),
-              `#!/bin/sh\necho "$CNI_COMMAND ${p}" >>${join(work, 'cni-calls')}\nexec /usr/lib/cni/${p} "$@"\n`,
+              `#!/bin/sh\necho "$CNI_COMMAND ${p}\${CNI_NETNS:+ in the netns}" >>${join(work, 'cni-calls')}\nexec /usr/lib/cni/${p} "$@"\n`,
               { mode: 0o755 },
             );
         }
@@ -563,8 +563,24 @@ for (const runtime of ['crun', 'runc'] as const) {
               .map((l) => (l.split(': ')[1] ?? '').split('@')[0]),
             ['lo', 'eth0'],
           );
+          // The service made the namespaces itself (src/cri/netns.ts): the loopback up, the
+          // sandbox's hostname in its UTS namespace, an IPC namespace not the service's.
+          assert.match(links.stdout.toString(), /^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
+          const ns = await unary<{ stdout: Buffer; exit_code: number }>(rt, 'ExecSync', {
+            container_id: id,
+            cmd: ['/bin/sh', '-c', 'cat /proc/sys/kernel/hostname; readlink /proc/self/ns/ipc'],
+          });
+          assert.equal(ns.exit_code, 0);
+          const [hostname, ipc] = ns.stdout.toString().trim().split('\n');
+          assert.equal(hostname, 'cni');
+          assert.notEqual(ipc, readlinkSync('/proc/self/ns/ipc'));
           await unary(rt, 'StopPodSandbox', { pod_sandbox_id: sb });
           assert.ok(!existsSync(join(ipam, 'crit', ip)), 'the address was released');
+          // The chain's DEL (run by the supervisor while the container is killed) is done when
+          // StopPodSandbox answers, each plugin given the pod's network namespace.
+          const dels = readFileSync(join(work, 'cni-calls'), 'utf8');
+          for (const c of ['DEL tuning in the netns', 'DEL ptp in the netns'])
+            assert.ok(dels.includes(c), `${c} in ${dels}`);
           await unary(rt, 'RemovePodSandbox', { pod_sandbox_id: sb });
           sandboxes.delete(sb);
         } finally {
@@ -810,6 +826,44 @@ for (const runtime of ['crun', 'runc'] as const) {
         assert.ok(
           !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(data, 'pods')),
           'no mount left',
+        );
+        // A CNI ADD that fails once the service has made the sandbox's namespaces: refused, the
+        // namespaces unmounted, no pod left.
+        mkdirSync(join(work, 'net.d'), { recursive: true });
+        writeFileSync(
+          join(work, 'net.d', '10-failing.conf'),
+          JSON.stringify({
+            cniVersion: '0.4.0',
+            name: 'failing',
+            type: 'ptp',
+            ipam: { type: 'host-local', subnet: 'not-a-subnet' },
+          }),
+        );
+        try {
+          await assert.rejects(
+            unary(rt, 'RunPodSandbox', {
+              config: { metadata: { name: 'failing', uid: 'u', namespace: 'n' } },
+            }),
+            (e: grpc.ServiceError) => {
+              assert.equal(e.code, grpc.status.FAILED_PRECONDITION, e.details);
+              assert.match(e.details, /^pod sandbox "failing": .*CNI ADD/);
+              return true;
+            },
+          );
+        } finally {
+          rmSync(join(work, 'net.d'), { recursive: true, force: true });
+        }
+        await waitFor('the failed pod dirs to be removed', () => {
+          try {
+            return readdirSync(join(data, 'pods', 'garbage')).length === 0;
+          } catch {
+            return true;
+          }
+        });
+        assert.deepEqual(pods(), before);
+        assert.ok(
+          !readFileSync('/proc/self/mountinfo', 'utf8').includes(join(data, 'pods')),
+          'no mount left after a failed CNI ADD',
         );
 
         const sb = await runSandbox('bad');
