@@ -29,7 +29,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
-import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
+import { exitCodeWritten, skipUnlessCI, waitFor, type Running } from '../../helpers.js';
 import { forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
 import { buildBusyboxAci } from '../busybox-aci.js';
 import {
@@ -648,7 +648,7 @@ for (const runtime of ['crun', 'runc'] as const) {
         });
         await unary(rt, 'StartContainer', { container_id: hog });
         await waitFor('the hog to end', () =>
-          existsSync(join(podDir(sb), 'stage1', 'rootfs', 'rkt', 'status', 'hog-0')),
+          exitCodeWritten(join(podDir(sb), 'stage1', 'rootfs', 'rkt', 'status', 'hog-0')),
         );
         const hs = await containerStatus(hog);
         assert.equal(hs.state, 'CONTAINER_EXITED');

@@ -24,6 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import {
+  exitCodeWritten,
   projectRoot,
   startCollected,
   waitFor,
@@ -244,7 +245,7 @@ describe(
       // An app that ends at once: the answer is its end (or its start, whichever comes first).
       assert.deepEqual(await fastStart(uuid, 'quick'), { code: 0, stdout: '', stderr: '' });
       await waitFor('app quick to end', () =>
-        existsSync(join(R, 'stage1', 'rootfs', 'rkt', 'status', 'quick')),
+        exitCodeWritten(join(R, 'stage1', 'rootfs', 'rkt', 'status', 'quick')),
       );
 
       // The supervisor stopped (SIGSTOP): it takes no command. The launcher sends its `start` and

@@ -27,10 +27,13 @@ function subArgs(sub: string): string[] {
 
 export type AppState = 'created' | 'running' | 'exited';
 
-/** An app's state in a sandbox, from the supervisor's status files. */
+/**
+ * An app's state in a sandbox, from the supervisor's status files. The exit code's file is made
+ * (empty) before the code is written into it: the app counts as exited once the code is there.
+ */
 export function appState(podDir: string, app: string): AppState {
   const s = path.join(podDir, STATUS_DIR);
-  if (existsSync(path.join(s, app))) return 'exited';
+  if ((statSync(path.join(s, app), { throwIfNoEntry: false })?.size ?? 0) > 0) return 'exited';
   if (existsSync(path.join(s, `${app}-started`))) return 'running';
   return 'created';
 }
@@ -50,7 +53,7 @@ export function appStatusObject(pod: PodInfo, app: string): Record<string, unkno
   const obj: Record<string, unknown> = { name: app, state: appState(pod.path, app) };
   const created = mtimeNs(path.join(pod.path, 'appsinfo', app, 'treeStoreID'));
   const started = mtimeNs(path.join(s, `${app}-started`));
-  const finished = mtimeNs(path.join(s, app));
+  const finished = obj['state'] === 'exited' ? mtimeNs(path.join(s, app)) : undefined;
   if (created !== undefined) obj['created_at'] = created;
   if (started !== undefined) obj['started_at'] = started;
   if (finished !== undefined) {
