@@ -430,7 +430,13 @@ timer() {
 		s=$!
 		[ -n "$x" ] && kill "$s"
 		wait "$s"
-		[ -n "$x" ] || echo "timeout $2" >&9
+		# Cancelled: the killed sleep is reaped before the timer ends (a signal is delivered after
+		# kill returns), so nothing of the timer outlives it.
+		if [ -n "$x" ]; then
+			while kill -0 "$s" 2>/dev/null; do wait "$s"; done
+			exit 0
+		fi
+		echo "timeout $2" >&9
 	) </dev/null >/dev/null 2>&1 3<&- 4<&- &
 }
 
