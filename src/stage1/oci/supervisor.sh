@@ -412,8 +412,37 @@ term() {
 		eval "tm_$k=1"
 		load "$n"
 		rt kill "$ID" TERM >/dev/null 2>&1
+		reterm "$ID" "$n"
 	done
 	return 0
+}
+
+# caught PID: whether process PID has a handler for TERM (bit 15 of SigCgt in its status).
+caught() {
+	rt_c=''
+	while read -r rt_f rt_v; do [ "$rt_f" = SigCgt: ] && rt_c=$rt_v && break; done 2>/dev/null <"/proc/$1/status"
+	[ -n "$rt_c" ] && [ $((0x${rt_c#????????????} & 0x4000)) -ne 0 ]
+}
+
+# reterm ID APP: a TERM sent to a container's init before it set a handler for it is dropped (the
+# kernel gives an init only the signals it handles), as a stop that comes right after the start
+# may be. If the app's process (its pid from the poststart hook, in status/APP-started) has no
+# handler now, it is watched for 2 s, and TERMed again once it has one.
+reterm() {
+	rt_p=''
+	read -r rt_p 2>/dev/null <"$S/$2-started"
+	[ -n "$rt_p" ] && kill -0 "$rt_p" 2>/dev/null && ! caught "$rt_p" || return 0
+	(
+		i=0
+		while [ "$i" -lt 40 ] && kill -0 "$rt_p" 2>/dev/null; do
+			if caught "$rt_p"; then
+				rt kill "$1" TERM
+				exit 0
+			fi
+			sleep 0.05
+			i=$((i + 1))
+		done
+	) </dev/null >/dev/null 2>&1 3<&- 4<&- 9<&- &
 }
 
 # timer NAME [APP]: after $T seconds, `timeout [APP]` on the FIFO unless cancelled first (cancel).

@@ -148,13 +148,15 @@ export function decorateMainConfig(config: OciConfig, R: string, a: AppSystemd):
   const hook = {
     path: '/bin/sh',
     // It reads all of its stdin (the container's state): a hook that exits before the runtime has
-    // written it makes the runtime fail on EPIPE. Then it marks the app started, wakes whoever
+    // written it makes the runtime fail on EPIPE. Then it marks the app started with its process's
+    // pid (the state's `pid`: the supervisor's stop looks at its signal handlers), wakes whoever
     // waits on the app's wake FIFO (an added app's; opened read-write, so it never blocks), and
     // wakes the supervisor.
     args: [
       'sh',
       '-c',
-      'while read -r _; do :; done; : >"$0"; [ ! -p "$2" ] || echo started 1<>"$2"; read p <"$1" && kill -USR1 "$p"',
+      's=; while read -r l || [ -n "$l" ]; do s=$s$l; done; p=${s#*\\"pid\\":}; p=${p# }; p=${p%%[!0-9]*}; ' +
+        'echo "$p" >"$0"; [ ! -p "$2" ] || echo started 1<>"$2"; read p <"$1" && kill -USR1 "$p"',
       started,
       path.join(R, POD_FILES.pid),
       appWakeFifo(R, a.name),

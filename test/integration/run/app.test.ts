@@ -361,6 +361,33 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           assertNothingLeft(uuid, label);
         });
 
+        it('app stop right after app start: a TERM that came before the app set its handler is sent again once it has one', async () => {
+          const { pod, uuid } = await sandbox(engine);
+          // The app is its container's init: the kernel drops a TERM it has no handler for. It sets
+          // one after half a second; the stop comes before (or, on a slow machine, after: then the
+          // first TERM is handled, and the result is the same). Without the second TERM the app
+          // would run on until the stop timeout's KILL (137).
+          await ok(
+            'app',
+            'add',
+            uuid,
+            first,
+            '--name=late',
+            '--exec',
+            '/bin/sh',
+            '--',
+            '-c',
+            'sleep 0.5; trap "exit 7" TERM; while :; do sleep 0.05; done',
+          );
+          await ok('app', 'start', uuid, '--app=late');
+          await ok('app', 'stop', uuid, '--app=late');
+          assert.equal((await appState(uuid, 'late'))['exit_code'], 7);
+          assert.equal(await ok('stop', uuid), `${uuid}\n`);
+          await pod.done;
+          await ok('gc', '--grace-period=0s');
+          assertNothingLeft(uuid, label);
+        });
+
         /** What the shared test bodies (app-bodies.ts) need, for a sandbox of this runtime. */
         const world = (): AppWorld => ({
           rktBin,
