@@ -8,12 +8,11 @@
  * a tty app and to a stream app.
  */
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unmountUnder } from '../../../src/pod/index.js';
 import { podInitPid } from '../../../src/stage1/nspawn/engine.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
@@ -25,6 +24,7 @@ import {
   type RunResult,
   type Running,
 } from '../../helpers.js';
+import { removeSuite } from '../pod-suite.js';
 import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
@@ -77,20 +77,7 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
         await waitFor(`pod ${uuid} to end`, () => !existsSync(`/proc/${init}`)).catch(() => undefined);
       }
     }
-    for (const c of children) {
-      try {
-        if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    for (let i = 0; i < 2; i++)
-      spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
-        stdio: 'ignore',
-      });
-    unmountUnder(work);
-    for (const uuid of podsSeen) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
-    rmSync(work, { recursive: true, force: true });
+    removeSuite({ rktBin, data, work, pods: podsSeen, children, env });
   });
 
   const env = { ...process.env, RKT_STOP_TIMEOUT: '1' };

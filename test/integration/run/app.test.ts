@@ -7,11 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import {
@@ -22,6 +21,7 @@ import {
   type RunResult,
   skipUnlessCI,
 } from '../../helpers.js';
+import { removeSuite, stopSuitePods } from '../pod-suite.js';
 import { attachTestBody, mntVolumeTestBody, type AppWorld } from '../app-bodies.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
@@ -48,31 +48,9 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
   });
 
   after(async () => {
-    // Pods a failed test left running: stopped (the supervisor, or rkt stop itself if it is gone,
-    // TERMs and KILLs the apps), then waited for, before anything is removed.
-    for (const uuid of podsSeen) {
-      for (const force of [[], ['--force']])
-        spawnSync(rktBin, [`--dir=${data}`, 'stop', ...force, uuid], { stdio: 'ignore', env });
-    }
-    for (const uuid of podsSeen)
-      await waitFor(`pod ${uuid} to end`, () => {
-        const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
-        return !/^state=running$/m.test(r.stdout);
-      }).catch(() => undefined);
-    for (const c of children) {
-      try {
-        if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-    for (let i = 0; i < 2; i++)
-      spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
-        stdio: 'ignore',
-      });
-    unmountUnder(work);
-    for (const uuid of podsSeen) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
-    rmSync(work, { recursive: true, force: true });
+    const suite = { rktBin, data, work, pods: podsSeen, children, env };
+    await stopSuitePods(suite, [[], ['--force']]);
+    removeSuite(suite);
   });
 
   const env = { ...process.env, RKT_STOP_TIMEOUT: '1' };

@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unmountUnder } from '../../../src/pod/index.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
 import { projectRoot, startCollected, waitFor, type RunResult, skipUnlessCI } from '../../helpers.js';
+import { removeSuite, stopSuitePods } from '../pod-suite.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -38,27 +38,9 @@ describe(
     });
 
     after(async () => {
-      for (const uuid of podsSeen)
-        spawnSync(rktBin, [`--dir=${data}`, 'stop', '--force', uuid], { stdio: 'ignore', env });
-      for (const uuid of podsSeen)
-        await waitFor(`pod ${uuid} to end`, () => {
-          const r = spawnSync(rktBin, [`--dir=${data}`, 'status', uuid], { encoding: 'utf8' });
-          return !/^state=running$/m.test(r.stdout);
-        }).catch(() => undefined);
-      for (const c of children) {
-        try {
-          if (c.pid !== undefined) process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-      for (let i = 0; i < 2; i++)
-        spawnSync(rktBin, [`--dir=${data}`, 'gc', '--grace-period=0s', '--expire-prepared=0s'], {
-          stdio: 'ignore',
-        });
-      unmountUnder(work);
-      for (const uuid of podsSeen) for (const d of podCgroupDirs(`rkt-${uuid}`)) spawnSync('rmdir', [d]);
-      rmSync(work, { recursive: true, force: true });
+      const suite = { rktBin, data, work, pods: podsSeen, children, env };
+      await stopSuitePods(suite, [['--force']]);
+      removeSuite(suite);
     });
 
     const env: NodeJS.ProcessEnv = { ...process.env, RKT_STOP_TIMEOUT: '1' };
