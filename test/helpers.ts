@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -165,15 +165,6 @@ export async function waitFor(what: string, pred: () => boolean, ms = 20_000): P
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(25);
   }
-}
-
-/**
- * Whether an app's exit code is in its status file (`stage1/rootfs/rkt/status/APP`): the
- * supervisor (or the kvm guest) makes the file, then writes the code, so an existing file may
- * still be empty.
- */
-export function exitCodeWritten(file: string): boolean {
-  return (statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0;
 }
 
 /** The OCI runtimes pods run on; suites that run pods run on each. */

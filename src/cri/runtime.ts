@@ -49,6 +49,7 @@ import {
   type RuntimeApp,
 } from '../appc/index.js';
 import { ApiError } from '../api/errors.js';
+import { appState, type AppState } from '../pod-layout.js';
 import { RocketError, errorMessage } from '../errors.js';
 import type { AppArgs, PodArgs, PodInfo } from '../pod/index.js';
 import {
@@ -478,19 +479,8 @@ function enablePodPidNamespace(preparedDir: string): void {
   writeFileAtomic(env, `${readFileSync(env, 'utf8')}PIDNS=${POD_PID_NS_FILE}\n`);
 }
 
-type AppState = 'created' | 'running' | 'exited';
-
 function statusDir(pod: PodInfo): string {
   return path.join(pod.path, POD_FILES.appStatusDir);
-}
-
-function appState(pod: PodInfo, app: string): AppState {
-  const s = statusDir(pod);
-  // The supervisor's `echo RC >FILE` creates the file, then writes it: exited once the code is in
-  // it (an inotify-woken wait can look in between, and an empty file read as exit code 0).
-  if ((statSync(path.join(s, app), { throwIfNoEntry: false })?.size ?? 0) > 0) return 'exited';
-  if (existsSync(path.join(s, `${app}-started`))) return 'running';
-  return 'created';
 }
 
 export class CriRuntime {
@@ -908,7 +898,7 @@ export class CriRuntime {
 
   /** The app's state; an app left running by a sandbox that ended without it is exited. */
   private state(c: ContainerRef): AppState {
-    const s = appState(c.sandbox.pod, c.app);
+    const s = appState(c.sandbox.pod.path, c.app);
     return s === 'running' && !this.ready(c.sandbox) ? 'exited' : s;
   }
 
@@ -1189,7 +1179,7 @@ export class CriRuntime {
     const c = this.container(req.container_id);
     if (!this.ready(c.sandbox))
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `pod sandbox ${c.sandbox.id} is not ready`);
-    if (appState(c.sandbox.pod, c.app) !== 'created')
+    if (appState(c.sandbox.pod.path, c.app) !== 'created')
       throw new ApiError(grpc.status.FAILED_PRECONDITION, `container ${c.id} has already been started`);
     if (c.record.logPath !== '') {
       mkdirSync(path.dirname(c.record.logPath), { recursive: true });
@@ -1199,7 +1189,7 @@ export class CriRuntime {
       c,
       `start ${c.app}`,
       `container ${c.id} to start`,
-      () => appState(c.sandbox.pod, c.app) !== 'created',
+      () => appState(c.sandbox.pod.path, c.app) !== 'created',
     );
     const s = statusDir(c.sandbox.pod);
     if (!existsSync(path.join(s, `${c.app}-started`)))
@@ -1218,7 +1208,7 @@ export class CriRuntime {
       c,
       `stop-app ${c.app} ${t}`,
       `container ${c.id} to stop`,
-      () => appState(c.sandbox.pod, c.app) === 'exited',
+      () => appState(c.sandbox.pod.path, c.app) === 'exited',
     );
     return {};
   }
@@ -1229,14 +1219,14 @@ export class CriRuntime {
     const pod = c.sandbox.pod;
     const s = statusDir(pod);
     if (this.ready(c.sandbox)) {
-      if (appState(pod, c.app) === 'running')
+      if (appState(pod.path, c.app) === 'running')
         await this.command(
           c,
           `stop-app ${c.app} 0`,
           `container ${c.id} to stop`,
-          () => appState(pod, c.app) === 'exited',
+          () => appState(pod.path, c.app) === 'exited',
         );
-      if (appState(pod, c.app) === 'exited')
+      if (appState(pod.path, c.app) === 'exited')
         await this.command(c, `rm ${c.app}`, `container ${c.id} to be removed`, () =>
           existsSync(path.join(s, `${c.app}-removed`)),
         );
@@ -1287,11 +1277,7 @@ export class CriRuntime {
         exitCode = 255;
         message = 'the pod sandbox ended';
         finished = (c.sandbox.pod.started ?? new Date()).getTime();
-      } else {
-        const text = readFileSync(file, 'utf8').trim();
-        const n = Number(text);
-        exitCode = text !== '' && Number.isInteger(n) ? n : 255;
-      }
+      } else exitCode = appExitCode(c.sandbox.pod.path, c.app) ?? 255;
       reason = exitReason(exitCode, exitCode === 137 && this.oomKilled(c));
     }
     return {

@@ -11,7 +11,6 @@ import {
   chmodSync,
   chownSync,
   closeSync,
-  existsSync,
   fstatSync,
   mkdirSync,
   openSync,
@@ -28,7 +27,9 @@ import { RocketError, errorMessage } from '../errors.js';
 import { FileLock } from '../store/flock.js';
 import type { RenderedTree, Store } from '../store/index.js';
 import { DirLock } from './lock.js';
-import { appTreeStoreId } from '../pod-layout.js';
+import { appExitCode, appTreeStoreId } from '../pod-layout.js';
+
+export { appExitCode };
 import {
   imageNameOf,
   podSummaryText,
@@ -348,18 +349,6 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
   if (p === undefined)
     throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, 'not-found');
   return p;
-}
-
-/** The exit code an engine recorded for an app, if any. */
-export function appExitCode(podDir: string, app: string): number | undefined {
-  const file = join(podDir, POD_FILES.appStatusDir, app);
-  if (!existsSync(file)) return undefined;
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    return /^-?\d+$/.test(text) ? Number(text) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The image name the pod recorded for an app (`name:version`), from appsinfo. */

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitCodeWritten, waitFor, type Running, type RunResult } from '../helpers.js';
+import { waitFor, type Running, type RunResult } from '../helpers.js';
+import { appState } from '../../src/pod-layout.js';
 
 export interface AppWorld {
   rktBin: string;
@@ -96,9 +97,7 @@ export async function attachTestBody(w: AppWorld): Promise<void> {
   );
   assert.equal(await t.done, 0, t.err());
   assert.match(t.out(), /^line 1999\r?\nthe-last-2\r?$/m, t.out().slice(-200));
-  await waitFor('term to exit', () =>
-    exitCodeWritten(join(w.data, 'pods', 'run', uuid, 'stage1', 'rootfs', 'rkt', 'status', 'term')),
-  );
+  await waitFor('term to exit', () => appState(join(w.data, 'pods', 'run', uuid), 'term') === 'exited');
   assert.equal((await w.appState(uuid, 'term'))['exit_code'], 3);
 
   // The streams (auto: all three): a line in, its two answers out, each on its own stream.

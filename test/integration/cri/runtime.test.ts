@@ -29,7 +29,8 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { loadCriPackage, type CriPackage } from '../../../src/cri/proto.js';
 import { podCgroupDirs } from '../../../src/stage1/oci/engine.js';
-import { exitCodeWritten, skipUnlessCI, waitFor, type Running } from '../../helpers.js';
+import { skipUnlessCI, waitFor, type Running } from '../../helpers.js';
+import { appState } from '../../../src/pod-layout.js';
 import { forwardOnce, remoteCommand, upgrade } from '../../cri/spdy-client.js';
 import { buildBusyboxAci } from '../busybox-aci.js';
 import {
@@ -647,9 +648,7 @@ for (const runtime of ['crun', 'runc'] as const) {
           linux: { resources: { memory_limit_in_bytes: 16 * 1024 * 1024 } },
         });
         await unary(rt, 'StartContainer', { container_id: hog });
-        await waitFor('the hog to end', () =>
-          exitCodeWritten(join(podDir(sb), 'stage1', 'rootfs', 'rkt', 'status', 'hog-0')),
-        );
+        await waitFor('the hog to end', () => appState(podDir(sb), 'hog-0') === 'exited');
         const hs = await containerStatus(hog);
         assert.equal(hs.state, 'CONTAINER_EXITED');
         assert.equal(hs.exit_code, 137);

@@ -16,7 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import { findKernel } from '../../../src/stage1/kvm/initramfs.js';
 import { Rkt, buildAci, rktBin, waitFor } from '../fly/fixture.js';
 import { killVms, kvmSkip, qemuAlive, sh } from './fixture.js';
-import { exitCodeWritten, skipUnlessCI } from '../../helpers.js';
+import { skipUnlessCI } from '../../helpers.js';
+import { appState } from '../../../src/pod-layout.js';
 
 const skip = kvmSkip();
 
@@ -165,7 +166,7 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     // The pty echoes the line typed, then the app's answers (a terminal's CR LF).
     assert.match(term.stdout, /got-hello\r\ntty-24 80\r\n/);
     const termCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'term');
-    await waitFor('the term app to end', () => exitCodeWritten(termCode));
+    await waitFor('the term app to end', () => appState(R, 'term') === 'exited');
     assert.equal(readFileSync(termCode, 'utf8').trim(), '0');
     await ok('app', 'rm', uuid, '--app=term');
     assert.equal(await ok('app', 'list', '--no-legend', uuid), 'first\trunning\n');
@@ -195,7 +196,7 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     assert.deepEqual([attached.code, attached.stdout], [0, 'got-hello\ngot-bye\n'], attached.stderr);
     // stderr was not a stream: it went to the log.
     const talkCode = join(R, 'stage1', 'rootfs', 'rkt', 'status', 'talk');
-    await waitFor('the talk app to end', () => exitCodeWritten(talkCode));
+    await waitFor('the talk app to end', () => appState(R, 'talk') === 'exited');
     assert.equal(readFileSync(talkCode, 'utf8').trim(), '0');
     const talk = await rkt.run('logs', '--app=talk', uuid);
     assert.match(talk.stdout + talk.stderr, /talk-done/);

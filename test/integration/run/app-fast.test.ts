@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  exitCodeWritten,
   projectRoot,
   startCollected,
   waitFor,
@@ -30,6 +29,7 @@ import {
   skipUnlessCI,
 } from '../../helpers.js';
 import { removeSuite, stopSuitePods } from '../pod-suite.js';
+import { appState } from '../../../src/pod-layout.js';
 import { buildBusyboxAci, podTestsMissing } from '../busybox-aci.js';
 
 const rktBin = join(projectRoot, 'bin', 'rkt');
@@ -223,9 +223,7 @@ describe(
 
       // An app that ends at once: the answer is its end (or its start, whichever comes first).
       assert.deepEqual(await fastStart(uuid, 'quick'), { code: 0, stdout: '', stderr: '' });
-      await waitFor('app quick to end', () =>
-        exitCodeWritten(join(R, 'stage1', 'rootfs', 'rkt', 'status', 'quick')),
-      );
+      await waitFor('app quick to end', () => appState(R, 'quick') === 'exited');
 
       // The supervisor stopped (SIGSTOP): it takes no command. The launcher sends its `start` and
       // waits on the wake FIFO (fd 7); then the supervisor dies (SIGKILL) without answering.

@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { appState, appStatusObject } from '../../../src/cli/rkt/pod/app.js';
+import { appStatusObject } from '../../../src/cli/rkt/pod/app.js';
+import { appState } from '../../../src/pod-layout.js';
 import type { PodInfo } from '../../../src/pod/index.js';
 
 describe('app state from the status files', () => {

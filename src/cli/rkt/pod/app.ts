@@ -11,31 +11,19 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import type { PodInfo } from '../../../pod/index.js';
+import { POD_FILES, appExitCode, appState } from '../../../pod-layout.js';
 import type { EngineApps } from '../../../stage1/engine.js';
 import { action } from '../../run.js';
 import { rktGlobals } from '../globals.js';
 import { dataDir, openStore, rawArgsAfterVerb } from './common.js';
 
-const STATUS_DIR = path.join('stage1', 'rootfs', 'rkt', 'status');
+const STATUS_DIR = POD_FILES.appStatusDir;
 
 /** The arguments after `app SUBVERB`. */
 function subArgs(sub: string): string[] {
   const rest = rawArgsAfterVerb('app');
   if (rest[0] !== sub) throw new RocketError(`cannot find app ${sub} in the command line`, RKT_FAILURE);
   return rest.slice(1);
-}
-
-export type AppState = 'created' | 'running' | 'exited';
-
-/**
- * An app's state in a sandbox, from the supervisor's status files. The exit code's file is made
- * (empty) before the code is written into it: the app counts as exited once the code is there.
- */
-export function appState(podDir: string, app: string): AppState {
-  const s = path.join(podDir, STATUS_DIR);
-  if ((statSync(path.join(s, app), { throwIfNoEntry: false })?.size ?? 0) > 0) return 'exited';
-  if (existsSync(path.join(s, `${app}-started`))) return 'running';
-  return 'created';
 }
 
 function mtimeNs(file: string): number | undefined {
@@ -58,8 +46,8 @@ export function appStatusObject(pod: PodInfo, app: string): Record<string, unkno
   if (started !== undefined) obj['started_at'] = started;
   if (finished !== undefined) {
     obj['finished_at'] = finished;
-    const code = Number(readFileSync(path.join(s, app), 'utf8').trim());
-    if (Number.isInteger(code)) obj['exit_code'] = code;
+    const code = appExitCode(pod.path, app);
+    if (code !== undefined) obj['exit_code'] = code;
   }
   obj['image_id'] = ra?.image.id ?? '';
   return obj;

@@ -13,7 +13,7 @@ import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import type { PodInfo } from '../../../pod/index.js';
 import { action } from '../../run.js';
-import { appState } from './app.js';
+import { appState } from '../../../pod-layout.js';
 import { dataDir } from './common.js';
 
 type Endpoint = 'tty-in' | 'tty-out' | 'stdin' | 'stdout' | 'stderr';
