@@ -3,6 +3,7 @@
 # prepared pod without Node"), sourced by bin/rkt:
 #   rkt [--dir=DIR] app start UUID --app=NAME   (also `--dir DIR`, `--app NAME`, --app first)
 #   rkt [--dir=DIR] run-prepared --net=none UUID (--net=none before or after the UUID)
+#   rkt [--dir=DIR] run ARGS...                 (a command line that a run template answers)
 # with DIR absolute and UUID a whole lowercase UUID (run-prepared: or a prefix of up to 8 hex
 # digits). fast_main returns (and the launcher runs Node)
 # for any other form and for every case it does not decide itself, so unusual input gets Node's
@@ -28,6 +29,11 @@ fast_parse() {
 	esac
 	case $fd in */ | *//* | */./* | */../* | */. | */..) return 1 ;; esac
 	case $1 in
+	run)
+		# Matched whole against a template's argv (fast_run_template).
+		fv=run
+		return 0
+		;;
 	app)
 		[ "$2" = start ] || return 1
 		fv='app start'
@@ -231,9 +237,95 @@ fast_run_prepared() {
 	exec /bin/sh "$sv" "$p" "$fd/pods/run/$u"
 }
 
+# fast_argv FILE ARGS...: whether FILE holds exactly ARGS, one a line.
+fast_argv() {
+	fg=$1
+	shift
+	while IFS= read -r l; do
+		[ $# -gt 0 ] || return 1
+		case $l in "$1") ;; *) return 1 ;; esac
+		shift
+	done <"$fg"
+	[ $# -eq 0 ]
+}
+
+# fast_run_template ARGS...: `rkt [--dir=DIR] run ...` whose whole command line is a run
+# template's (src/pod/run-template.ts, written by Node's run of the same command line): copies the
+# template's pod under a new UUID and execs its supervisor, as Node's plan would, if the stamp
+# still holds; returns (Node runs the command, and writes the template anew) on any doubt.
+fast_run_template() {
+	[ -z "${NOTIFY_SOCKET+1}${LISTEN_FDS+1}${LISTEN_PID+1}${LISTEN_FDNAMES+1}${RKT_DEBUG_ENGINE+1}" ] || return 1
+	tr=$fd/cache/run-template t=''
+	for c in "$tr"/t.*; do
+		[ -f "$c/argv" ] && fast_argv "$c/argv" "$@" && t=$c && break
+	done
+	[ -n "$t" ] || return 1
+	st=$t/stamp
+	[ -f "$st" ] || return 1
+	# The stamp must be strictly newer than Rocket's files, the host's resolv.conf (copied in) and
+	# the store's database (any fetch, image rm or gc writes it): otherwise the template is stale.
+	sv=$ROCKET_HOME/src/stage1/oci/supervisor.sh
+	for f in "$sv" "$ROCKET_HOME/src/stage1/oci/fast.sh" "$ROCKET_HOME/dist/src/cli/rkt.js" \
+		"$ROCKET_HOME/dist/bundle/rkt.blob" /etc/resolv.conf "$fd"/cas/db/*; do
+		[ -e "$f" ] || continue
+		# shellcheck disable=SC3013 # dash (/bin/sh) has -nt
+		[ "$st" -nt "$f" ] || return 1
+	done
+	b=''
+	read -r b </proc/sys/kernel/random/boot_id || return 1
+	# Every line must hold: the format, this Rocket, data dir, boot, the same environment, each
+	# app's tree still in the store; UUID is the template pod's, SUB a file that holds it.
+	k='' ou=''
+	set --
+	while IFS= read -r l; do
+		case $l in
+		RKT_RUN_TEMPLATE=1 | "HOME=$ROCKET_HOME" | "DIR=$fd" | "BOOT=$b" | "PATH=$PATH" | \
+			"RKT_OCI_RUNTIME=${RKT_OCI_RUNTIME-}" | "RKT_LOG_MAX_SIZE=${RKT_LOG_MAX_SIZE-}" | \
+			"RKT_STOP_TIMEOUT=${RKT_STOP_TIMEOUT-}" | "XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR-}")
+			k=$k.
+			;;
+		UUID=*)
+			[ -z "$ou" ] || return 1
+			ou=${l#UUID=}
+			;;
+		NEED=/*) [ -d "${l#NEED=}" ] || return 1 ;;
+		SUB=*) set -- "$@" "${l#SUB=}" ;;
+		*) return 1 ;;
+		esac
+	done <"$st"
+	[ "$k" = ......... ] && [ $# -gt 0 ] || return 1
+	case $ou in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
+	*) return 1 ;;
+	esac
+	u=''
+	read -r u </proc/sys/kernel/random/uuid || return 1
+	# The copy, beside the templates (the same filesystem as pods/: the supervisor renames it into
+	# run/). A template being replaced or removed is renamed away first, so cp fails rather than
+	# copy half of one. Then the new UUID in the files that held the old, and the pod's creation
+	# time now (pod-created's mtime).
+	s=$tr/s.$u
+	if ! cp -a "$t/pod" "$s" 2>/dev/null || [ ! -f "$s/pod" ] || [ ! -f "$s/stage1/sup/pod.env" ]; then
+		rm -rf "$s"
+		return 1
+	fi
+	n=$#
+	while [ "$n" -gt 0 ]; do
+		set -- "$@" "$s/$1"
+		shift
+		n=$((n - 1))
+	done
+	if ! sed -i "s/$ou/$u/g" "$@" 2>/dev/null || ! : >"$s/pod-created"; then
+		rm -rf "$s"
+		return 1
+	fi
+	exec /bin/sh "$sv" "$s" "$fd/pods/run/$u"
+}
+
 fast_main() {
 	fast_parse "$@" || return 0
 	case $fv in
+	run) fast_run_template "$@" ;;
 	run-prepared) fast_run_prepared ;;
 	*) fast_app_start ;;
 	esac

@@ -32,6 +32,10 @@ export function gcCommand(): Command {
             markOnly: flags.markOnly,
             out: verbOutput('gc'),
           });
+          // The run templates bin/rkt answers `rkt run` from (src/pod/run-template.ts): the next run
+          // goes through Node and writes its template anew.
+          const { clearRunTemplates } = await import('../../../pod/run-template.js');
+          clearRunTemplates(dataDir(cmd));
           return res.failed.length > 0 ? 254 : 0;
         },
       ),

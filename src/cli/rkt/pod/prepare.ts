@@ -19,12 +19,14 @@ export async function preparePodFromArgs(
     forRun?: boolean;
     /** `rkt prepare`: also write the Node-free run of `run-prepared --net=none` (run-pipeline.ts). */
     fastRun?: boolean;
+    /** Called when an image is not taken from the store but fetched (rkt run's template). */
+    onFetch?: () => void;
   } = {},
 ): Promise<import('../../../pod/index.js').PreparedPod> {
   const pod = await import('../../../pod/index.js');
   const dir = args.globals['dir'] ?? globals.dir;
   const store = await openStore(dir);
-  const images = await imageSource(args, globals, store);
+  const images = await imageSource(args, globals, store, opts.onFetch);
   try {
     const built =
       opts.sandbox === true ? pod.buildSandboxManifest(args) : await pod.buildPodManifest(args, images);
@@ -64,6 +66,7 @@ export async function imageSource(
   args: PodArgs,
   globals: RktGlobals,
   store: import('../../../store/index.js').Store,
+  onFetch?: () => void,
 ): Promise<import('../../../pod/index.js').ImageSource & { close(): Promise<void> }> {
   const { resolveStored } = await import('../../../fetch/local.js');
   const { parsePullPolicy } = await import('../../../fetch/policy.js');
@@ -103,6 +106,7 @@ export async function imageSource(
     resolve: async (app) => {
       const stored = app.signature === undefined ? resolveStored(store, app.image, pullPolicy) : undefined;
       if (stored !== undefined) return stored;
+      onFetch?.();
       try {
         fetcher ??= await makeFetcher();
         return await fetcher.fetch({

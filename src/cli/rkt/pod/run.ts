@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import type { PodArgs } from '../../../pod/index.js';
@@ -28,6 +29,8 @@ export async function runPreparedPod(
   args: PodArgs,
   globals: RktGlobals,
   onFailure?: () => void,
+  /** rkt run: called with the prepared pod dir once its run is written, before the hand-off. */
+  beforeHandOff?: (podDir: string) => void,
 ): Promise<number | void> {
   const { loadEngine, engineChoice } = await import('../../../stage1/engines.js');
   const { handOff } = await import('../../../stage1/engine.js');
@@ -47,6 +50,7 @@ export async function runPreparedPod(
       },
       ...(variant !== undefined ? { variant } : {}),
     });
+    beforeHandOff?.(path.join(dir, 'pods', 'prepared', uuid));
     return handOff(plan);
   } catch (err) {
     onFailure?.();
@@ -107,11 +111,46 @@ export function runCommand(): Command {
         requirePortsNetwork(netMode(args.net), args.ports.length);
         (await import('../../../stage1/engines.js')).engineChoice(args);
         const globals = rktGlobals(cmd);
-        const { preparePodFromArgs } = await import('./prepare.js');
-        const prepared = await preparePodFromArgs(args, globals, { quiet: args.quiet, forRun: true });
-        return runPreparedPod(prepared.uuid, args, globals, () =>
-          rmSync(prepared.dir, { recursive: true, force: true }),
-        );
+        const dir = args.globals['dir'] ?? globals.dir;
+        // A run template (src/pod/run-template.ts) for bin/rkt to answer this command line again
+        // without Node: only for the launcher's plain form and the whitelisted flags, and only if
+        // nothing was fetched and nothing said on stderr (what the launcher would not repeat).
+        const tpl = await import('../../../pod/run-template.js');
+        const argv = process.argv.slice(2);
+        let template = tpl.runTemplateForm(argv) && tpl.runTemplateArgsOk(args);
+        const dbBefore = template ? tpl.dbMtimes(dir) : '';
+        const stderrWrite = process.stderr.write.bind(process.stderr);
+        if (template)
+          process.stderr.write = ((...a: Parameters<typeof stderrWrite>) => {
+            template = false;
+            return stderrWrite(...a);
+          }) as typeof process.stderr.write;
+        try {
+          const { preparePodFromArgs } = await import('./prepare.js');
+          const prepared = await preparePodFromArgs(args, globals, {
+            quiet: args.quiet,
+            forRun: true,
+            onFetch: () => {
+              template = false;
+            },
+          });
+          return await runPreparedPod(
+            prepared.uuid,
+            args,
+            globals,
+            () => rmSync(prepared.dir, { recursive: true, force: true }),
+            (podDir) => {
+              if (!template) return;
+              try {
+                tpl.writeRunTemplate({ dataDir: dir, argv, uuid: prepared.uuid, podDir, dbBefore });
+              } catch {
+                // Best effort: the next run goes through Node again.
+              }
+            },
+          );
+        } finally {
+          process.stderr.write = stderrWrite;
+        }
       }),
     );
 }
