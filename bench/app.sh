@@ -5,7 +5,8 @@
 # ratios (bench/ratios.mjs). Goals (issue 11): app add + start at most 0.5x podman; rkt run no
 # slower than before the supervisor (0.89x podman measured then). Also `rkt app start` alone
 # (answered by bin/rkt without Node) against `podman start`. First, without podman: `rkt
-# run-prepared --net=none` (started by bin/rkt without Node) against `crun run` of the bundle.
+# run-prepared --net=none` (started by bin/rkt without Node) and `rkt run --net=none` (from its run
+# template, without Node; and through Node) against `crun run` of the bundle.
 # Needs podman set up as bench/peers/04-podman-setup.sh does (skipped otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,17 @@ node bench/ratios.mjs "rkt run-prepared --net=none (no Node) vs crun run of the 
   ours="$work/rkt-rp.json" crun="$work/crun-rp.json"
 node bench/ratios.mjs "rkt run-prepared --net=none through Node vs crun run of the bundle" \
   ours="$work/rkt-rp-node.json" crun="$work/crun-rp.json"
+
+# `rkt run --net=none` of /bin/true: after the warm-ups, bin/rkt answers it from the run template
+# that Node's run of the same command line wrote (no Node; docs/stage1.md, "Repeating `rkt run`
+# without Node"); and through Node (a global flag the launcher leaves to Node), both against the
+# same `crun run` of the bundle. Goal (issue 13): <= 3x crun.
+bench_hf "$work/rkt-run-tpl.json" "bin/rkt --dir $data run --net=none $image"
+bench_hf "$work/rkt-run-node.json" "bin/rkt --dir $data --insecure-options=none run --net=none $image"
+node bench/ratios.mjs "rkt run --net=none (run template, no Node) vs crun run of the bundle (goal <= 3x)" \
+  ours="$work/rkt-run-tpl.json" crun="$work/crun-rp.json"
+node bench/ratios.mjs "rkt run --net=none through Node vs crun run of the bundle" \
+  ours="$work/rkt-run-node.json" crun="$work/crun-rp.json"
 
 if ! command -v podman >/dev/null 2>&1 || ! bash "$peers/04-podman-setup.sh" >/dev/null 2>&1 ||
   ! podman run --rm --net=none localhost/busybox true >/dev/null 2>&1; then
@@ -83,7 +95,11 @@ hyperfine --style basic --warmup 2 --runs "$runs" --export-json "$work/podman-st
 node bench/ratios.mjs "rkt app start vs podman start (each of a container created just before)" \
   ours="$work/rkt-start.json" podman="$work/podman-start.json"
 
+# rkt run: from its run template after the warm-ups (no Node), and through Node (a global flag).
 bench_hf "$work/rkt-run.json" "bin/rkt --dir $data run --net=none $image"
 bench_hf "$work/podman-run.json" "podman run --rm --net=none localhost/busybox true"
-node bench/ratios.mjs "rkt run --net=none /bin/true vs podman run (was 0.89x)" \
+node bench/ratios.mjs "rkt run --net=none /bin/true (run template) vs podman run (goal <= 0.4x; was 0.89x)" \
   ours="$work/rkt-run.json" podman="$work/podman-run.json"
+bench_hf "$work/rkt-run-node2.json" "bin/rkt --dir $data --insecure-options=none run --net=none $image"
+node bench/ratios.mjs "rkt run --net=none /bin/true through Node vs podman run" \
+  ours="$work/rkt-run-node2.json" podman="$work/podman-run.json"
