@@ -10,7 +10,8 @@
 # behaviour and messages; what it decides, it answers as Node does (one line, rkt's 254).
 # It runs in the launcher's own shell, with no command substitution: the only processes it starts
 # are its watchdog (a subshell and its `sleep`, off the path that answers; and a `flock` to tell an
-# exited pod); run-prepared execs the pod's supervisor and starts nothing else.
+# exited pod); run-prepared execs the pod's supervisor and starts nothing else; run starts `cp`
+# and `sed` (and `rm` on a failure), then execs the supervisor.
 
 # fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid) or fp (a prefix
 # of it), fa (app), or returns 1.
