@@ -30,6 +30,7 @@ import path from 'node:path';
 import type { PodArgs } from './args.js';
 import { POD_FILES, appTreeStoreId } from '../pod-layout.js';
 import { RUN_LAUNCHER_FILE } from './launcher.js';
+import { POD_SUMMARY_FILE, copyManifestIdentity } from './summary.js';
 import { FAST_RUN_UNSAFE_ENV } from './run-pipeline.js';
 
 /** The templates' dir in a data dir. */
@@ -251,6 +252,7 @@ export function writeRunTemplate(req: RunTemplateRequest): boolean {
       preserveTimestamps: true,
       filter: (src) => src !== path.join(req.podDir, RUN_LAUNCHER_FILE),
     });
+    if (!subst.includes(POD_FILES.manifest)) copySummaryIdentity(path.join(tmp, 'pod'));
     writeFileSync(path.join(tmp, 'argv'), runTemplateArgvText(req.argv));
     const stamp = path.join(tmp, 'stamp');
     writeFileSync(stamp, stampText);
@@ -274,6 +276,25 @@ export function writeRunTemplate(req: RunTemplateRequest): boolean {
   }
   prune(root);
   return true;
+}
+
+/**
+ * The template's list summary made valid for its copies: the launcher's `cp -a` keeps the
+ * manifest's size and mtime but not its inode, so the summary records the copy identity
+ * (summary.ts, copyManifestIdentity) instead. Absent or unreadable: left as it is (a listing then
+ * reads the manifest).
+ */
+function copySummaryIdentity(podDir: string): void {
+  const file = path.join(podDir, POD_SUMMARY_FILE);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const st = statSync(path.join(podDir, POD_FILES.manifest));
+  writeFileSync(file, JSON.stringify({ ...value, manifest: copyManifestIdentity(st) }));
 }
 
 /** Renames a template away (whole, so that no launcher copies half of it), then removes it. */

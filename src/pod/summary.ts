@@ -10,7 +10,8 @@
  * added app's.
  * It records the identity of the manifest it was made from (inode, size, mtime: the manifest is
  * always replaced by a rename, so a new one has a new inode); a reader stats the manifest and uses
- * the summary only if that identity still matches. Absent, unreadable or stale: the reader falls
+ * the summary only if that identity still matches (a run template's copy: size and mtime, see
+ * copyManifestIdentity). Absent, unreadable or stale: the reader falls
  * back to the manifest itself. So a writer that does not know of the summary cannot make a listing
  * wrong, only slower.
  */
@@ -48,6 +49,15 @@ interface SummaryFile {
 /** Identity of a manifest file as stat(2) sees it. */
 export function manifestIdentity(st: Stats): string {
   return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+/**
+ * Identity of a manifest in a run template (run-template.ts), whose copies (`cp -a`, one per pod
+ * the launcher starts from it) keep its size and mtime but get a new inode. A writer replaces the
+ * manifest by a rename with a file written later, so a rewritten manifest still shows as changed.
+ */
+export function copyManifestIdentity(st: Stats): string {
+  return `copy:${st.size}:${st.mtimeMs}`;
 }
 
 function listedApp(ra: RuntimeApp): ListedApp {
@@ -163,7 +173,11 @@ export function readPodSummary(
   } catch {
     return undefined;
   }
-  if (!isObject(value) || value['manifest'] !== manifestIdentity(st)) return undefined;
+  if (
+    !isObject(value) ||
+    (value['manifest'] !== manifestIdentity(st) && value['manifest'] !== copyManifestIdentity(st))
+  )
+    return undefined;
   const pod = value['pod'];
   const images = value['images'];
   if (!isObject(pod) || !Array.isArray(pod['apps']) || !isObject(images)) return undefined;

@@ -1,12 +1,14 @@
 // Run templates, the Node side (src/pod/run-template.ts), root-free: which command lines and
 // flags make one, the argv file, the stamp, what is written from a prepared pod dir, and gc.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   utimesSync,
   writeFileSync,
@@ -15,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { emptyPodArgs, type AppArgs, type PodArgs } from '../../../src/pod/args.js';
+import { writePodSummary } from '../../../src/pod/pod.js';
+import { readPodSummary } from '../../../src/pod/summary.js';
 import {
   clearRunTemplates,
   dbMtimes,
@@ -203,6 +207,26 @@ describe('run templates: writing one', () => {
     );
     assert.equal(templates(w.data).length, 1);
     assert.notEqual(templates(w.data)[0], t);
+  });
+
+  it("keeps the pod's list summary valid in the copies the launcher makes (cp -a: a new inode)", () => {
+    const w = world();
+    writePodSummary(w.pod, { manifest: { acKind: 'PodManifest', acVersion: '0.8.11', apps: [] } as never });
+    assert.notEqual(readPodSummary(w.pod), undefined);
+    const env = { ROCKET_HOME: w.home, PATH: '/bin' };
+    const dbBefore = dbMtimes(w.data);
+    assert.equal(
+      writeRunTemplate({ dataDir: w.data, argv: argv(w.data), uuid: UUID, podDir: w.pod, dbBefore, env }),
+      true,
+    );
+    const [t] = templates(w.data);
+    const copy = join(w.data, 'copy');
+    execFileSync('cp', ['-a', join(runTemplateDir(w.data), t as string, 'pod'), copy]);
+    assert.deepEqual(readPodSummary(copy)?.pod, { apps: [] });
+    // A manifest written later (a rename of a new file) makes the copy's summary stale.
+    writeFileSync(join(copy, 'pod.tmp'), '{"acKind":"PodManifest"}');
+    renameSync(join(copy, 'pod.tmp'), join(copy, 'pod'));
+    assert.equal(readPodSummary(copy), undefined);
   });
 
   it('writes none when the store changed, the UUID shows in another spelling, or the form is not plain', () => {
