@@ -75,7 +75,8 @@ function gzipMember(input: Buffer, level: number, out: Buffer): Promise<Member> 
     gz.once('end', () => {
       // The output comes in a few pushes (the data, then the final flush), one after the other.
       let end = out.byteOffset;
-      for (const p of parts) end = pooled && p.buffer === out.buffer && p.byteOffset === end ? end + p.length : -1;
+      for (const p of parts)
+        end = pooled && p.buffer === out.buffer && p.byteOffset === end ? end + p.length : -1;
       if (end >= out.byteOffset) resolve({ data: out.subarray(0, end - out.byteOffset), out });
       else resolve({ data: Buffer.concat(parts), out: undefined });
     });
