@@ -108,9 +108,17 @@ export interface Decompressed {
 
 /**
  * Opens an image (a path or an already-open byte stream) and returns its decompressed byte stream.
- * `source` names the input in error messages.
+ * `source` names the input in error messages. `chunk` is the size of the reads of a path, of
+ * gzip's output buffers and of what is buffered between them and the reader (default IO_CHUNK):
+ * a long-running reader that copies the bytes out at once (docker2aci) passes a smaller one, as
+ * every chunk is a fresh buffer, and the more of them wait in the queues, the more outlive young
+ * collections and pile up, dead, until a full one.
  */
-export async function openDecompressed(input: string | Readable, source?: string): Promise<Decompressed> {
+export async function openDecompressed(
+  input: string | Readable,
+  source?: string,
+  chunk = IO_CHUNK,
+): Promise<Decompressed> {
   const name = source ?? (typeof input === 'string' ? input : 'image');
   let raw: Readable;
   let head: Buffer;
@@ -123,16 +131,21 @@ export async function openDecompressed(input: string | Readable, source?: string
     } finally {
       await fh.close();
     }
-    raw = createReadStream(input, { highWaterMark: IO_CHUNK });
+    raw = createReadStream(input, { highWaterMark: chunk });
   } else {
     ({ head, stream: raw } = await peek(input, SNIFF_LENGTH));
   }
   const compression = compressionOf(detectFileType(head), name);
-  const stream = await decompressor(compression, raw, name);
+  const stream = await decompressor(compression, raw, name, chunk);
   return { compression, stream };
 }
 
-async function decompressor(compression: Compression, raw: Readable, name: string): Promise<Readable> {
+async function decompressor(
+  compression: Compression,
+  raw: Readable,
+  name: string,
+  chunk: number,
+): Promise<Readable> {
   const wrap = (err: unknown): RocketError =>
     err instanceof RocketError
       ? err
@@ -142,7 +155,7 @@ async function decompressor(compression: Compression, raw: Readable, name: strin
     case 'none':
       return raw;
     case 'gzip':
-      out = raw.pipe(createGunzip({ chunkSize: IO_CHUNK }));
+      out = raw.pipe(createGunzip({ chunkSize: chunk }));
       break;
     case 'bzip2': {
       const { default: bz2 } = await import('unbzip2-stream');
@@ -165,8 +178,8 @@ async function decompressor(compression: Compression, raw: Readable, name: strin
   // Errors of the source and of the decompressor surface on the returned stream, with the file named.
   raw.once('error', (err) => out.destroy(wrap(err)));
   const forward = new Transform({
-    readableHighWaterMark: IO_CHUNK,
-    writableHighWaterMark: IO_CHUNK,
+    readableHighWaterMark: chunk,
+    writableHighWaterMark: chunk,
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       cb(null, chunk);
     },

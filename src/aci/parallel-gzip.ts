@@ -4,14 +4,17 @@
  * file may hold several members (RFC 1952 §2.2); gzip, Go's compress/gzip (the reference actool),
  * and Node's gunzip all read them as one stream. Blocks are cut at fixed offsets, so the same
  * bytes always give the same file.
+ *
+ * Memory: input blocks and output buffers are both reused, so a long conversion allocates a few of
+ * each once instead of a fresh pair per 4 MiB (dead buffers that outlive a few young-generation
+ * collections wait for a full one, and V8 lets tens of MB of them pile up). An output buffer is
+ * filled again once the sink's write callback has fired: the sink must be done with a chunk then,
+ * as a file stream is.
  */
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
-
-const gzipAsync = promisify(gzip);
+import { Gzip } from 'node:zlib';
 
 /** Large enough that the lost shared dictionary costs well under 1 % of the output. */
 const BLOCK = 4 * 1024 * 1024;
@@ -32,14 +35,65 @@ function defaultParallelism(): number {
   return Math.min(Number(process.env.UV_THREADPOOL_SIZE ?? 4), Math.max(2, availableParallelism()));
 }
 
+/** The fields of Node's zlib streams that hold the output buffer (lib/zlib.js, Node 0.x to 22). */
+interface ZlibOutput {
+  _outBuffer: Buffer;
+  _outOffset: number;
+  _chunkSize: number;
+}
+
+function hasOutputFields(z: object): z is ZlibOutput {
+  const f = z as Partial<ZlibOutput>;
+  return Buffer.isBuffer(f._outBuffer) && f._outOffset === 0 && typeof f._chunkSize === 'number';
+}
+
+/** A compressed member, and the pooled buffer it lies in (none when it had to be copied). */
+interface Member {
+  data: Buffer;
+  out: Buffer | undefined;
+}
+
+/**
+ * One gzip member of `input` at `level` (the same bytes as `zlib.gzip`), compressed on the thread
+ * pool into `out`, which must be larger than deflate's bound for the input. `zlib.gzip` would
+ * allocate a fresh output buffer of its chunk size for every call; here the stream is given `out`
+ * in its place. Should a Node release lack the fields this relies on, the member is collected into
+ * fresh memory instead (same bytes, only more garbage).
+ */
+function gzipMember(input: Buffer, level: number, out: Buffer): Promise<Member> {
+  return new Promise((resolve, reject) => {
+    // The smallest chunk size, so the buffer the constructor allocates is a slice of the pool.
+    const gz = new Gzip({ level, chunkSize: 64 });
+    const pooled = hasOutputFields(gz);
+    if (pooled) {
+      gz._outBuffer = out;
+      gz._chunkSize = out.length;
+    }
+    const parts: Buffer[] = [];
+    gz.on('data', (chunk: Buffer) => parts.push(chunk));
+    gz.once('error', reject);
+    gz.once('end', () => {
+      // The output comes in a few pushes (the data, then the final flush), one after the other.
+      let end = out.byteOffset;
+      for (const p of parts)
+        end = pooled && p.buffer === out.buffer && p.byteOffset === end ? end + p.length : -1;
+      if (end >= out.byteOffset) resolve({ data: out.subarray(0, end - out.byteOffset), out });
+      else resolve({ data: Buffer.concat(parts), out: undefined });
+    });
+    gz.end(input);
+  });
+}
+
 export class ParallelGzip extends Writable {
   /** The block being filled, and how much of it is. */
   private block: Buffer | undefined = undefined;
   private used = 0;
   /** Blocks whose compression has finished, for reuse: the input never costs more than this. */
   private readonly free: Buffer[] = [];
+  /** Output buffers the sink is done with. */
+  private readonly outFree: Buffer[] = [];
   /** Compressions in flight, oldest first; each is written once it and all before it are done. */
-  private readonly inFlight: Promise<Buffer>[] = [];
+  private readonly inFlight: Promise<Member>[] = [];
   private readonly maxInFlight: number;
 
   constructor(
@@ -91,18 +145,28 @@ export class ParallelGzip extends Writable {
   }
 
   private start(block: Buffer, length: number): void {
-    const member = gzipAsync(block.subarray(0, length), { level: this.level, chunkSize: OUT_CHUNK });
+    const out = this.outFree.pop() ?? Buffer.allocUnsafe(OUT_CHUNK);
+    const member = gzipMember(block.subarray(0, length), this.level, out);
     this.inFlight.push(
       member.then((m) => {
         this.free.push(block);
+        if (m.out === undefined) this.releaseOut(out);
         return m;
       }),
     );
   }
 
+  /** Keeps an output buffer for reuse: one per compression in flight, and two being written. */
+  private releaseOut(out: Buffer): void {
+    if (this.outFree.length < this.maxInFlight + 2) this.outFree.push(out);
+  }
+
   private async writeOldest(): Promise<void> {
-    const member = await (this.inFlight.shift() as Promise<Buffer>);
-    if (!this.out.write(member)) await once(this.out, 'drain');
+    const m = await (this.inFlight.shift() as Promise<Member>);
+    const ok = this.out.write(m.data, (err) => {
+      if (m.out !== undefined && (err === undefined || err === null)) this.releaseOut(m.out);
+    });
+    if (!ok) await once(this.out, 'drain');
   }
 
   private async drainAll(): Promise<void> {

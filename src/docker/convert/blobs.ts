@@ -26,7 +26,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { RocketError } from '../../errors.js';
 import type { LayerDescriptor } from '../types.js';
-import { indexLayer, type LayerIndex } from './layer-index.js';
+import { indexLayer, LAYER_CHUNK, type LayerIndex } from './layer-index.js';
 import { downloadLabel, NO_PROGRESS, type ProgressSink } from './progress.js';
 
 export type BlobMode = { kind: 'cache'; dir: string } | { kind: 'spool' } | { kind: 'reopen' };
@@ -88,7 +88,7 @@ export async function prepareLayers(
         paths[i] = path;
         if (existsSync(path)) {
           cached[i] = true;
-          indexes[i] = await indexLayer(createReadStream(path, { highWaterMark: 1 << 20 }), source);
+          indexes[i] = await indexLayer(createReadStream(path, { highWaterMark: LAYER_CHUNK }), source);
         } else {
           indexes[i] = await download(layer, path, source, progress);
         }
@@ -100,7 +100,7 @@ export async function prepareLayers(
       cached,
       open: async (i) => {
         const path = paths[i];
-        if (path !== undefined) return createReadStream(path, { highWaterMark: 1 << 20 });
+        if (path !== undefined) return createReadStream(path, { highWaterMark: LAYER_CHUNK });
         return (layers[i] as LayerDescriptor).open();
       },
       cleanup,

@@ -11,6 +11,14 @@ import { BLOCK } from '../../aci/tar-format.js';
 import { RocketError } from '../../errors.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
+
+/**
+ * The size of a layer's reads, of gunzip's output buffers and of the queues between them. Each is a
+ * fresh buffer; with 1 MiB ones several MiB waited in the queues long enough to be promoted, and
+ * died in the old generation (tens of MB of them between two full collections, and a full
+ * collection every ~130 ms). Smaller chunks die young.
+ */
+export const LAYER_CHUNK = 128 * 1024;
 export const OPAQUE_MARKER = '.wh..wh..opq';
 
 /** One tar entry as the conversion sees it. `ordinal` is its position in the layer tar. */
@@ -239,7 +247,7 @@ export async function readLayer(
   source: string,
   onEntry: (e: IndexedEntry, body: AsyncIterable<Buffer>) => Promise<void> | void,
 ): Promise<void> {
-  const { stream } = await openDecompressed(raw, source);
+  const { stream } = await openDecompressed(raw, source, LAYER_CHUNK);
   try {
     let ordinal = 0;
     await readTar(

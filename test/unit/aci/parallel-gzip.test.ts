@@ -8,11 +8,18 @@ import { ParallelGzip } from '../../../src/aci/parallel-gzip.js';
 const MIB = 1024 * 1024;
 
 /** Everything `write` hands to a ParallelGzip, in chunks of the given sizes, as the bytes it writes. */
-async function compress(input: Buffer, chunkSizes: number[], parallelism?: number): Promise<Buffer> {
+async function compress(
+  input: Buffer,
+  chunkSizes: number[],
+  parallelism?: number,
+  seen?: Set<ArrayBufferLike>,
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      parts.push(chunk);
+      seen?.add(chunk.buffer);
+      // A copy: ParallelGzip fills its output buffers again once the write callback has fired.
+      parts.push(Buffer.from(chunk));
       cb();
     },
   });
@@ -59,5 +66,14 @@ describe('ParallelGzip', () => {
     assert.equal((await compress(Buffer.alloc(0), [MIB])).length, 0);
     const small = input.subarray(0, 1000);
     assert.ok((await compress(small, [300])).equals(gzipSync(small, { level: 6 })));
+  });
+
+  it('fills the same few output buffers again instead of a fresh one per member', async () => {
+    const big = Buffer.concat(Array.from({ length: 10 }, () => input));
+    const seen = new Set<ArrayBufferLike>();
+    const out = await compress(big, [MIB], 2, seen);
+    assert.ok(gunzipSync(out).equals(big));
+    // 24 members through at most 2 compressions in flight and 2 being written.
+    assert.ok(seen.size <= 4, `${seen.size} output buffers`);
   });
 });
