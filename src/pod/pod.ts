@@ -365,6 +365,28 @@ export async function getSettledPod(dataDir: string, uuidPrefix: string): Promis
   return getPod(dataDir, p.uuid);
 }
 
+/**
+ * listPods, each pod in a local background teardown (see getSettledPod) read again once that has
+ * ended: `rkt list` right after `rkt run` shows the pod exited.
+ */
+export async function listSettledPods(
+  dataDir: string,
+  opts: { summaries?: boolean } = {},
+): Promise<PodInfo[]> {
+  const layout = new PodsLayout(dataDir);
+  const out: PodInfo[] = [];
+  for (const p of listPods(dataDir, opts)) {
+    if (p.stateDir !== 'run' || p.state !== 'running' || !localTeardown(p.path)) {
+      out.push(p);
+      continue;
+    }
+    await settledStateOf(layout, 'run', p.uuid);
+    const again = readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path }, opts);
+    if (again !== undefined) out.push(again);
+  }
+  return out;
+}
+
 /** The image name the pod recorded for an app (`name:version`), from appsinfo. */
 export function appImageName(podDir: string, app: string): string | undefined {
   try {

@@ -166,8 +166,8 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.deepEqual([mine?.['engine'], mine?.['runtime'], mine?.['state']], ['oci', label, 'exited']);
       });
 
-      it('gives the exit status before its teardown, which status, rm and gc right after wait for', async () => {
-        for (const verb of ['status', 'rm', 'gc'] as const) {
+      it('gives the exit status before its teardown, which list, status, rm and gc right after wait for', async () => {
+        for (const verb of ['list', 'status', 'rm', 'gc'] as const) {
           const uuidFile = join(work, `uuid-teardown-${label}-${verb}`);
           const r = await start(runArgs(engine, `--uuid-file-save=${uuidFile}`, bb, ...sh('exit 5'))).done;
           assert.equal(r.code, 5, r.stderr);
@@ -176,7 +176,12 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
           // The supervisor marked its teardown (no CNI: a local one) before it gave the status.
           const marker = join(data, 'pods', 'run', uuid, 'stage1', 'tearing-down');
           assert.equal(readFileSync(marker, 'utf8'), 'local\n');
-          if (verb === 'status') {
+          if (verb === 'list') {
+            const l = await rkt('list', '--no-legend', '--full');
+            assert.equal(l.code, 0, l.stderr);
+            const row = l.stdout.split('\n').find((x) => x.startsWith(uuid));
+            assert.match(row ?? '', /\texited\t/, l.stdout);
+          } else if (verb === 'status') {
             const s = await status(uuid);
             assert.equal(s['state'], 'exited');
             assert.equal(s['app-busybox'], '5');
