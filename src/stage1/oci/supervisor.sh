@@ -633,9 +633,11 @@ if [ -z "$MUTABLE" ] && [ -z "${LOCKED-}" ] && [ -z "${INVOCATION_ID-}" ]; then
 	MDS_UNREGISTER=''
 	# The apps have ended: `rkt rm` and `rkt gc` wait for the lock of a pod so marked.
 	if [ -n "$CNI" ]; then : >"$R/stage1/tearing-down"; else echo local >"$R/stage1/tearing-down"; fi
+	# The control FIFO closed first: from now on nobody reads it, and a command sent fails at once.
+	exec 9<&-
 	# (`exec`: a function's own redirections would keep the caller's fds saved above 9.)
 	(
-		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
+		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&-
 		cleanup
 	) &
 	exit "${failed:-0}"
