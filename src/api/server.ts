@@ -6,7 +6,15 @@
 import { createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { RocketError, errorMessage } from '../errors.js';
-import { PodsLayout, listPods, locatePod, readPod, resolveUuidPrefix } from '../pod/index.js';
+import {
+  PodsLayout,
+  listSettledPods,
+  localTeardown,
+  locatePod,
+  readPod,
+  resolveUuidPrefix,
+  settledStateOf,
+} from '../pod/index.js';
 import { KEY_LENGTH, KEY_PREFIX, type Store } from '../store/index.js';
 import { ApiError, toServiceError } from './errors.js';
 import { EventWatcher, eventMatches } from './events.js';
@@ -120,22 +128,30 @@ export class ApiService {
     });
   }
 
-  private unary<Req, Res>(fn: (req: Req) => Res): Unary<Req, Res> {
+  /** A unary call's handler from a function of its request (its result or a promise of it). */
+  private unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): Unary<Req, Res> {
     return (call, callback) => {
-      try {
-        callback(null, fn(call.request));
-      } catch (err) {
+      const fail = (err: unknown): void => {
         if (!(err instanceof ApiError)) this.log(`${errorMessage(err)}`);
         callback(toServiceError(err));
+      };
+      let res: Res | Promise<Res>;
+      try {
+        res = fn(call.request);
+      } catch (err) {
+        fail(err);
+        return;
       }
+      if (res instanceof Promise) res.then((r) => callback(null, r), fail);
+      else callback(null, res);
     };
   }
 
   private handlers(): grpc.UntypedServiceImplementation {
     return {
       GetInfo: this.unary(() => ({ info: this.opts.info })),
-      ListPods: this.unary((req: ListPodsRequest) => ({ pods: this.listPods(req) })),
-      InspectPod: this.unary((req: InspectRequest) => ({ pod: this.inspectPod(req.id) })),
+      ListPods: this.unary(async (req: ListPodsRequest) => ({ pods: await this.listPods(req) })),
+      InspectPod: this.unary(async (req: InspectRequest) => ({ pod: await this.inspectPod(req.id) })),
       ListImages: this.unary((req: ListImagesRequest) => ({ images: this.listImages(req) })),
       InspectImage: this.unary((req: InspectRequest) => ({ image: this.inspectImage(req.id) })),
       ListenEvents: (call: grpc.ServerWritableStream<ListenEventsRequest, unknown>) =>
@@ -144,16 +160,17 @@ export class ApiService {
     };
   }
 
-  private listPods(req: ListPodsRequest): Pod[] {
+  /** The pods, each in a local teardown after its status read once that has ended (as `rkt list`). */
+  private async listPods(req: ListPodsRequest): Promise<Pod[]> {
     const out: Pod[] = [];
-    for (const p of listPods(this.opts.dataDir)) {
+    for (const p of await listSettledPods(this.opts.dataDir)) {
       const pod = toApiPod(p, req.detail);
       if (matchesAny(pod, req.filters, podMatches)) out.push(pod);
     }
     return out;
   }
 
-  private inspectPod(id: string): Pod {
+  private async inspectPod(id: string): Promise<Pod> {
     if (id === '') throw new ApiError(grpc.status.INVALID_ARGUMENT, 'no pod id given');
     const layout = new PodsLayout(this.opts.dataDir);
     let uuid: string;
@@ -167,7 +184,12 @@ export class ApiService {
       );
     }
     const loc = locatePod(layout, uuid);
-    const p = loc === undefined ? undefined : readPod(layout, loc);
+    let p = loc === undefined ? undefined : readPod(layout, loc);
+    // A local teardown after the pod's status (as `rkt status`): the pod read once it has ended.
+    if (p !== undefined && p.stateDir === 'run' && p.state === 'running' && localTeardown(p.path)) {
+      await settledStateOf(layout, 'run', p.uuid);
+      p = readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path });
+    }
     if (p === undefined) throw new ApiError(grpc.status.NOT_FOUND, `pod ${JSON.stringify(id)} is gone`);
     return toApiPod(p, true);
   }

@@ -16,7 +16,7 @@ import { buildAci } from '../aci/index.js';
 import { refuseExisting, requireAciExtension } from '../aci/output.js';
 import { RocketError, errorMessage } from '../errors.js';
 import { host } from '../host/index.js';
-import { appTreeStoreId, getPod, type PodInfo } from './pod.js';
+import { appTreeStoreId, getSettledPod, type PodInfo } from './pod.js';
 import { POD_FILES } from './state.js';
 
 export interface ExportOptions {
@@ -103,7 +103,7 @@ export async function exportPod(
   } catch (err) {
     fail(errorMessage(err));
   }
-  const pod = getPod(dataDir, uuid);
+  const pod = await getSettledPod(dataDir, uuid);
   if (pod.state !== 'exited' && pod.state !== 'exited garbage')
     fail('pod is not exited. Only exited pods can be exported');
   const app = chooseApp(pod, opts.app);

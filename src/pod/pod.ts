@@ -45,8 +45,10 @@ import {
   POD_FILES,
   PodsLayout,
   errnoCode,
+  localTeardown,
   locatePod,
   resolveUuidPrefix,
+  settledStateOf,
   stateOf,
   transition,
   walkPods,
@@ -349,6 +351,40 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
   if (p === undefined)
     throw new RocketError(`no matches found for ${JSON.stringify(uuidPrefix)}`, 'not-found');
   return p;
+}
+
+/**
+ * getPod, once a local background teardown (a `rkt run` pod without CNI networks, whose supervisor
+ * gave its exit status before unmounting) has ended: right after `rkt run`, the pod is exited, as
+ * rkt's is. (A CNI teardown, which may take long, is not waited for: the pod is running meanwhile.)
+ */
+export async function getSettledPod(dataDir: string, uuidPrefix: string): Promise<PodInfo> {
+  const p = getPod(dataDir, uuidPrefix);
+  if (p.stateDir !== 'run' || p.state !== 'running' || !localTeardown(p.path)) return p;
+  await settledStateOf(new PodsLayout(dataDir), 'run', p.uuid);
+  return getPod(dataDir, p.uuid);
+}
+
+/**
+ * listPods, each pod in a local background teardown (see getSettledPod) read again once that has
+ * ended: `rkt list` right after `rkt run` shows the pod exited.
+ */
+export async function listSettledPods(
+  dataDir: string,
+  opts: { summaries?: boolean } = {},
+): Promise<PodInfo[]> {
+  const layout = new PodsLayout(dataDir);
+  const out: PodInfo[] = [];
+  for (const p of listPods(dataDir, opts)) {
+    if (p.stateDir !== 'run' || p.state !== 'running' || !localTeardown(p.path)) {
+      out.push(p);
+      continue;
+    }
+    await settledStateOf(layout, 'run', p.uuid);
+    const again = readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path }, opts);
+    if (again !== undefined) out.push(again);
+  }
+  return out;
 }
 
 /** The image name the pod recorded for an app (`name:version`), from appsinfo. */

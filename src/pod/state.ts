@@ -4,7 +4,7 @@
  * Every transition is one rename(2); a rename that loses a race (ENOENT) is ignored by its caller.
  * Everything read here may be stale as soon as it is returned.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RocketError } from '../errors.js';
 import { isLockedExclusively } from './lock.js';
@@ -80,11 +80,21 @@ export function stateOf(layout: PodsLayout, d: StateDir, uuid: string): PodState
 }
 
 /**
- * The marker the supervisor of a `rkt run` pod with CNI networks writes when its apps have all
- * ended and the rest of its teardown (the CNI DELs) goes on in the background, the pod lock held
- * (src/stage1/oci/supervisor.sh).
+ * The marker the supervisor of a `rkt run` pod writes when its apps have all ended and the rest of
+ * its teardown (unmounts, removals, cgroups; with CNI networks the DELs) goes on in the background,
+ * the pod lock held (src/stage1/oci/supervisor.sh). Its text is `local` when the teardown is only
+ * this machine's unmounts and removals (no CNI), empty otherwise.
  */
 export const TEARDOWN_MARKER = 'stage1/tearing-down';
+
+/** Whether a pod's background teardown, if any, is a local one (its marker says `local`). */
+export function localTeardown(podDir: string): boolean {
+  try {
+    return readFileSync(join(podDir, TEARDOWN_MARKER), 'utf8').trim() === 'local';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Waits (up to `timeoutMs`) for a running pod whose apps have ended to finish its teardown, so that

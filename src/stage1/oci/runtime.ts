@@ -21,6 +21,11 @@ export interface CgroupLayout {
   mode: 'v1' | 'v2' | 'hybrid' | 'none';
   unifiedPath?: string;
   unifiedControllers: string[];
+  /**
+   * Whether the cgroup2 mount is shared (in a peer group: `shared:N` in mountinfo), so that a mount
+   * on it in a namespace that keeps the host's propagation would reach the host. Unknown: assumed.
+   */
+  unifiedShared?: boolean;
 }
 
 export interface OciRuntime {
@@ -66,13 +71,19 @@ export function which(name: string): string | undefined {
 export function cgroupLayoutFrom(mountinfo: string, readControllers: (dir: string) => string): CgroupLayout {
   let v1 = false;
   let unifiedPath: string | undefined;
+  let unifiedShared = true;
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0) continue;
-    const mountPoint = line.slice(0, sep).split(' ')[4];
+    const fields = line.slice(0, sep).split(' ');
+    const mountPoint = fields[4];
     const fsType = line.slice(sep + 3).split(' ')[0];
     if (fsType === 'cgroup') v1 = true;
-    else if (fsType === 'cgroup2' && mountPoint !== undefined) unifiedPath ??= mountPoint;
+    else if (fsType === 'cgroup2' && mountPoint !== undefined && unifiedPath === undefined) {
+      unifiedPath = mountPoint;
+      // The optional fields (after the mount options): `shared:N`, `master:N`...
+      unifiedShared = fields.slice(6).some((f) => f.startsWith('shared:'));
+    }
   }
   if (unifiedPath === undefined) return { mode: v1 ? 'v1' : 'none', unifiedControllers: [] };
   let controllers: string[];
@@ -82,7 +93,7 @@ export function cgroupLayoutFrom(mountinfo: string, readControllers: (dir: strin
     controllers = [];
   }
   const mode = !v1 ? 'v2' : controllers.length > 0 ? 'hybrid' : 'v1';
-  return { mode, unifiedPath, unifiedControllers: controllers };
+  return { mode, unifiedPath, unifiedControllers: controllers, unifiedShared };
 }
 
 let hostLayout: CgroupLayout | undefined;
@@ -99,21 +110,26 @@ export function hostCgroupLayout(): CgroupLayout {
  * The sh script of the hybrid wrapper: cover the cgroup2 mount with a tmpfs in a mount namespace
  * of its own, then exec crun with the remaining arguments ($0 is crun's path). The namespace keeps
  * the host's propagation, so that a container's shared or slave mounts (CRI mount propagation)
- * stay peers or slaves of the host's; only the cgroup2 mount's parent is made private first, so
- * that the tmpfs does not propagate to the host (if that fails, the whole namespace becomes a
- * slave).
+ * stay peers or slaves of the host's. A mount propagates by its parent mount, here the cgroup2
+ * mount itself: if that is shared with the host, it is made private in the namespace first (if
+ * that fails, the whole namespace becomes a slave), so that the tmpfs does not reach the host's
+ * /sys/fs/cgroup/unified; if it is not (this machine: every mount private), that `mount` is left
+ * out, one process less at every runtime call.
  */
-function hybridWrapperPrefix(crunPath: string, unifiedPath: string): string[] {
+function hybridWrapperPrefix(crunPath: string, unifiedPath: string, unifiedShared: boolean): string[] {
   const unshare = which('unshare') ?? 'unshare';
-  const parent = shQuote(path.dirname(unifiedPath));
+  const unified = shQuote(unifiedPath);
+  const isolate = unifiedShared
+    ? `{ mount --make-private ${unified} || mount --make-rslave /; } 2>/dev/null; `
+    : '';
   return [
     unshare,
     '-m',
     '--propagation',
     'unchanged',
-    'sh',
+    '/bin/sh',
     '-c',
-    `{ mount --make-private ${parent} || mount --make-rslave /; } 2>/dev/null; mount -t tmpfs tmpfs ${shQuote(unifiedPath)} 2>/dev/null; exec "$0" "$@"`,
+    `${isolate}mount -t tmpfs tmpfs ${unified} 2>/dev/null; exec "$0" "$@"`,
     crunPath,
   ];
 }
@@ -130,7 +146,9 @@ export function makeRuntime(
   stateRoot?: string,
 ): OciRuntime {
   const hybrid = name === 'crun' && layout.mode === 'hybrid' && layout.unifiedPath !== undefined;
-  const prefix = hybrid ? hybridWrapperPrefix(binary, layout.unifiedPath as string) : [binary];
+  const prefix = hybrid
+    ? hybridWrapperPrefix(binary, layout.unifiedPath as string, layout.unifiedShared !== false)
+    : [binary];
   const rt: OciRuntime = {
     name,
     path: binary,

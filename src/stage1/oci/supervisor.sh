@@ -619,20 +619,25 @@ for n in $APPS; do
 done
 [ -n "$pidns" ] && kill -s KILL "$pidns" 2>/dev/null
 wait
-# A pod of `rkt run` with CNI networks: its exit status goes to the caller first, and the teardown
-# (the CNI DELs are most of it) goes on in a subshell that keeps the pod lock (fd 3), so that the
-# pod counts as running until it ends (gc, rm and status never race it); without the caller's fds
-# (its pipes close now), its messages in stage1/teardown.log. Not for a sandbox, a container's init
-# (LOCKED) or a systemd service (which would kill the subshell with the unit).
-if [ -n "$CNI" ] && [ -z "$MUTABLE" ] && [ -z "${LOCKED-}" ] && [ -z "${INVOCATION_ID-}" ]; then
+# A pod of `rkt run`: its exit status goes to the caller first, and the teardown (unmounts, the
+# namespace files, the cgroups; with CNI networks the DELs, most of it) goes on in a subshell that
+# keeps the pod lock (fd 3), so that the pod counts as running until it ends (gc, rm and status
+# never race it); without the caller's fds (its pipes close now), its messages in
+# stage1/teardown.log. The marker says which: `local` (no CNI: only this machine's unmounts and
+# removals, which `rkt status` and `rkt export` wait for) or empty (CNI: only rm and gc wait). Not
+# for a sandbox, a container's init (LOCKED) or a systemd service (which would kill the subshell
+# with the unit).
+if [ -z "$MUTABLE" ] && [ -z "${LOCKED-}" ] && [ -z "${INVOCATION_ID-}" ]; then
 	# The metadata service forgets the pod before its status is out, as before.
 	[ -n "$MDS_UNREGISTER" ] && eval "$MDS_UNREGISTER"
 	MDS_UNREGISTER=''
 	# The apps have ended: `rkt rm` and `rkt gc` wait for the lock of a pod so marked.
-	: >"$R/stage1/tearing-down"
+	if [ -n "$CNI" ]; then : >"$R/stage1/tearing-down"; else echo local >"$R/stage1/tearing-down"; fi
+	# The control FIFO closed first: from now on nobody reads it, and a command sent fails at once.
+	exec 9<&-
 	# (`exec`: a function's own redirections would keep the caller's fds saved above 9.)
 	(
-		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&- 9<&-
+		exec </dev/null >>"$R/stage1/teardown.log" 2>&1 4<&- 5<&- 6<&- 7<&- 8<&-
 		cleanup
 	) &
 	exit "${failed:-0}"

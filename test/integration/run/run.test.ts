@@ -166,6 +166,36 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.deepEqual([mine?.['engine'], mine?.['runtime'], mine?.['state']], ['oci', label, 'exited']);
       });
 
+      it('gives the exit status before its teardown, which list, status, rm and gc right after wait for', async () => {
+        for (const verb of ['list', 'status', 'rm', 'gc'] as const) {
+          const uuidFile = join(work, `uuid-teardown-${label}-${verb}`);
+          const r = await start(runArgs(engine, `--uuid-file-save=${uuidFile}`, bb, ...sh('exit 5'))).done;
+          assert.equal(r.code, 5, r.stderr);
+          const uuid = readFileSync(uuidFile, 'utf8').trim();
+          podsSeen.add(uuid);
+          // The supervisor marked its teardown (no CNI: a local one) before it gave the status.
+          const marker = join(data, 'pods', 'run', uuid, 'stage1', 'tearing-down');
+          assert.equal(readFileSync(marker, 'utf8'), 'local\n');
+          if (verb === 'list') {
+            const l = await rkt('list', '--no-legend', '--full');
+            assert.equal(l.code, 0, l.stderr);
+            const row = l.stdout.split('\n').find((x) => x.startsWith(uuid));
+            assert.match(row ?? '', /\texited\t/, l.stdout);
+          } else if (verb === 'status') {
+            const s = await status(uuid);
+            assert.equal(s['state'], 'exited');
+            assert.equal(s['app-busybox'], '5');
+          } else {
+            const x = verb === 'rm' ? await rkt('rm', uuid) : await rkt('gc', '--grace-period=0s');
+            assert.equal(x.code, 0, x.stderr);
+            assert.equal(existsSync(join(data, 'pods', 'run', uuid)), false, verb);
+          }
+          // The teardown had ended: no mount of the pod is left, nor its cgroups.
+          assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(uuid), `${verb}: mounts left`);
+          assert.deepEqual(podCgroupDirs(`rkt-${uuid}`), [], verb);
+        }
+      });
+
       it("passes the app's stdout and stderr through to rkt run's", async () => {
         const r = await start(runArgs(engine, bb, ...sh('echo to-out; echo to-err >&2'))).done;
         assert.equal(r.code, 0, r.stderr);
@@ -399,12 +429,14 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
 
       it('leaves no process behind when an app fails and the others are stopped', async () => {
         // setsid: the pod's processes are those of the session whose id is the supervisor's pid.
+        const uuidFile = join(work, `uuid-session-${label}`);
         const pod = startCollected(
           'setsid',
           [
             rktBin,
             ...runArgs(
               engine,
+              `--uuid-file-save=${uuidFile}`,
               bb,
               ...sh('exit 3'),
               '---',
@@ -417,6 +449,11 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         );
         const r = await pod.done;
         assert.equal(r.code, 3, r.stderr);
+        // The supervisor's teardown goes on after the exit status, the pod lock held; `rkt status`
+        // waits for it (the pod is exited then): nothing of the pod's session is left after it.
+        const uuid = readFileSync(uuidFile, 'utf8').trim();
+        podsSeen.add(uuid);
+        assert.equal((await status(uuid))['state'], 'exited');
         assert.deepEqual(sessionMembers(pod.child.pid as number), []);
       });
 

@@ -9,6 +9,7 @@ import {
   PodsLayout,
   gcPods,
   getPod,
+  getSettledPod,
   listPods,
   mountsUnder,
   podsInUse,
@@ -116,6 +117,37 @@ describe('pod state machine', () => {
     for (let i = 0; i < 100 && stateOf(layout, 'run', U3) === 'running'; i++) await sleep(10);
     assert.equal(stateOf(layout, 'run', U3), 'exited');
     assert.equal(getPod(tmp.path, 'cccc').state, 'exited');
+  });
+
+  it('getSettledPod waits for a local teardown (marker `local`), not for a CNI one', async () => {
+    const local = 'eeeeeeee-5555-4555-8555-555555555555';
+    const cni = 'ffffffff-6666-4666-8666-666666666666';
+    const holders = [];
+    for (const [uuid, text] of [
+      [local, 'local\n'],
+      [cni, ''],
+    ] as const) {
+      const dir = makePod(layout, 'run', uuid, ['app']);
+      mkdirSync(join(dir, 'stage1'), { recursive: true });
+      writeFileSync(join(dir, 'stage1', 'tearing-down'), text);
+      // -o: only flock holds the lock (its cat does not), so its KILL releases it; the cat ends
+      // at the end of its stdin, our pipe.
+      const h = spawn('flock', ['-o', '-x', dir, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+      children.push(h);
+      for (let i = 0; i < 200 && !isLocked(dir); i++) await sleep(10);
+      assert.ok(isLocked(dir));
+      holders.push(h);
+    }
+    // A CNI teardown (empty marker): the pod is running meanwhile, returned at once.
+    assert.equal((await getSettledPod(tmp.path, cni)).state, 'running');
+    // A local one: the state is read only once the lock is gone (released after the call began).
+    const settled = getSettledPod(tmp.path, local);
+    assert.equal(stateOf(layout, 'run', local), 'running');
+    for (const h of holders) {
+      h.kill('SIGKILL');
+      h.stdin?.end();
+    }
+    assert.equal((await settled).state, 'exited');
   });
 
   it('preparing vs aborted prepare', async () => {

@@ -701,10 +701,12 @@ describe('runtime detection', () => {
     assert.match(rt.describe(), /crun .*mount namespace of its own.*hugetlb/);
     const argv = runArgv(rt, { bundle: '/b', id: 'x' });
     // The host's propagation kept (CRI mount propagation), the tmpfs kept from the host.
-    assert.deepEqual(argv.slice(1, 6), ['-m', '--propagation', 'unchanged', 'sh', '-c']);
+    assert.deepEqual(argv.slice(1, 6), ['-m', '--propagation', 'unchanged', '/bin/sh', '-c']);
+    // The cgroup2 mount is shared with the host: the tmpfs goes on it only once it is private here
+    // (a mount propagates by its parent mount, the cgroup2 mount itself).
     assert.match(
       argv[6] as string,
-      /^\{ mount --make-private \/sys\/fs\/cgroup \|\| mount --make-rslave \/; \} 2>\/dev\/null; mount -t tmpfs tmpfs \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
+      /^\{ mount --make-private \/sys\/fs\/cgroup\/unified \|\| mount --make-rslave \/; \} 2>\/dev\/null; mount -t tmpfs tmpfs \/sys\/fs\/cgroup\/unified 2>\/dev\/null; exec "\$0" "\$@"$/,
     );
     assert.deepEqual(argv.slice(7), [
       '/usr/bin/crun',
@@ -715,6 +717,30 @@ describe('runtime detection', () => {
       '/b',
       'x',
     ]);
+  });
+
+  it('leaves out the make-private when the cgroup2 mount is not shared with the host', () => {
+    const privateMounts = hybridMounts.replace(/ shared:\d+/g, '');
+    assert.equal(cgroupLayoutFrom(hybridMounts, () => 'hugetlb').unifiedShared, true);
+    assert.equal(cgroupLayoutFrom(privateMounts, () => 'hugetlb').unifiedShared, false);
+    const slave = privateMounts.replace('rw,relatime -', 'rw,relatime master:3 -');
+    assert.equal(cgroupLayoutFrom(slave, () => 'hugetlb').unifiedShared, false);
+    const rt = detectRuntime({
+      which: (n) => `/usr/bin/${n}`,
+      cgroups: () => cgroupLayoutFrom(privateMounts, () => 'hugetlb'),
+    });
+    const argv = runArgv(rt, { bundle: '/b', id: 'x' });
+    assert.equal(argv[6], 'mount -t tmpfs tmpfs /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"');
+    // Unknown (a layout given without it): assumed shared.
+    const unknown = detectRuntime({
+      which: (n) => `/usr/bin/${n}`,
+      cgroups: () => ({
+        mode: 'hybrid',
+        unifiedPath: '/sys/fs/cgroup/unified',
+        unifiedControllers: ['hugetlb'],
+      }),
+    });
+    assert.match(runArgv(unknown, { bundle: '/b', id: 'x' })[6] as string, /^\{ mount --make-private /);
   });
 
   it('falls back to runc and honours --engine-runtime', () => {

@@ -30,6 +30,7 @@ import {
   supervisorPlan,
   type SupervisorPod,
 } from '../../../src/stage1/oci/engine.js';
+import { isLockedExclusively } from '../../../src/pod/lock.js';
 import { waitFor } from '../../helpers.js';
 
 // Args: [--root ST] run --bundle B ID | kill ID SIG | delete -f ID
@@ -185,6 +186,15 @@ const code = (pod: Pod, app: string): string | undefined => {
   }
 };
 
+/**
+ * A pod of `rkt run` gives its exit status before its teardown, which a background subshell does
+ * holding the pod lock, the pod marked `local` (no CNI): its end is the lock's release.
+ */
+async function tornDown(R: string): Promise<void> {
+  assert.equal(readFileSync(path.join(R, 'stage1', 'tearing-down'), 'utf8'), 'local\n');
+  await waitFor('the teardown to end', () => !isLockedExclusively(R));
+}
+
 describe('pod supervisor (fake runtime)', () => {
   it('rkt run: the first failure stops the others; the pod ends with its code; nothing is left', async () => {
     const pod = startPod(
@@ -198,6 +208,7 @@ describe('pod supervisor (fake runtime)', () => {
     assert.equal(code(pod, 'b'), '3');
     assert.equal(code(pod, 'a'), '143', 'a got the TERM');
     assert.ok(!existsSync(pod.P) && existsSync(path.join(pod.R, 'pid')));
+    await tornDown(pod.R);
     assert.deepEqual(
       readdirSync(path.join(work, 'state')).filter((c) => c.startsWith('c-')),
       [],
@@ -216,6 +227,7 @@ describe('pod supervisor (fake runtime)', () => {
     assert.equal(code(pod, 'stubborn'), '137');
     assert.equal(supervisorPid(pod.R), undefined);
     assert.equal(sendCommand(pod.R, 'stop'), false, 'nobody reads the FIFO any more');
+    await tornDown(pod.R);
     assert.deepEqual(groupMembers(pod.child.pid as number), []);
   });
 

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { listPods, appImageName, type PodInfo } from '../../../pod/index.js';
+import { listSettledPods, appImageName, type PodInfo } from '../../../pod/index.js';
 import { formatNets, readNetInfo } from '../../../net/info.js';
 import { formatGoTime, humanizeTime } from '../../format/humanize.js';
 import { formatTable } from '../../format/tabwriter.js';
@@ -70,8 +70,8 @@ export function listCommand(): Command {
     .action(
       action(
         'list',
-        (flags: { full: boolean; legend: boolean; format: PodListOptions['format'] }, cmd: Command) => {
-          const pods = listPods(dataDir(cmd), { summaries: true });
+        async (flags: { full: boolean; legend: boolean; format: PodListOptions['format'] }, cmd: Command) => {
+          const pods = await listSettledPods(dataDir(cmd), { summaries: true });
           process.stdout.write(renderPodList(pods, flags));
           const errors = pods.filter((p) => p.manifestError !== undefined);
           if (errors.length > 0) {

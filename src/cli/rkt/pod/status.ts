@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
-import { POD_FILES, getPod, type PodInfo } from '../../../pod/index.js';
+import { POD_FILES, getPod, getSettledPod, type PodInfo } from '../../../pod/index.js';
 import { formatNets, readNetInfo } from '../../../net/info.js';
 import { engineSummary } from '../../../stage1/engine.js';
 import { parseGoDuration } from '../../format/duration.js';
@@ -170,7 +170,7 @@ export function statusCommand(): Command {
         const args = parseStatusArgs(rawArgsAfterVerb('status'));
         const dir = dataDir(cmd);
         const uuid = args.uuid ?? readUuidFile(args.uuidFile as string);
-        let pod = getPod(dir, uuid);
+        let pod = await getSettledPod(dir, uuid);
         if (args.waitReady !== 0) {
           await waitUntil(
             args.waitReady,
@@ -185,7 +185,7 @@ export function statusCommand(): Command {
             'error waiting for pod to finish',
           );
         }
-        pod = getPod(dir, pod.uuid);
+        pod = await getSettledPod(dir, pod.uuid);
         process.stdout.write(
           args.format === ''
             ? renderStatus(pod)

@@ -13,13 +13,13 @@ export function stopCommand(): Command {
     .argument('[uuids...]')
     .action(
       action('stop', async (uuids: string[], flags: { force: boolean; uuidFile: string }, cmd: Command) => {
-        const { getPod } = await import('../../../pod/index.js');
+        const { getSettledPod } = await import('../../../pod/index.js');
         const { loadEngineForPod } = await import('../../../stage1/engines.js');
         const wanted = podUuidArgs(uuids, flags.uuidFile);
         let failed = false;
         for (const u of wanted) {
           try {
-            const pod = getPod(dataDir(cmd), u);
+            const pod = await getSettledPod(dataDir(cmd), u);
             // rkt: a pod that has already finished is not an error.
             if (pod.state === 'exited' || pod.state === 'exited garbage') {
               stderrLine(`stop: pod ${JSON.stringify(pod.uuid)} is already stopped`);
