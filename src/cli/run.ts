@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage, unknownFlagMessage } from '../errors.js';
 import { exitCodeOf } from './exit-codes.js';
 
 /**
@@ -127,9 +127,7 @@ function commandPath(cmd: Command): string {
 export function rktUsageError(verb: string, text: string): string {
   const m = /^error: unknown option '([^'\n]*)'/.exec(text);
   if (m === null) return text;
-  const flag = m[1] as string;
-  if (flag.startsWith('--')) return `${verb}: unknown flag: ${flag.replace(/=.*$/s, '')}\n`;
-  return `${verb}: unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}\n`;
+  return `${verb}: ${unknownFlagMessage(m[1] as string)}\n`;
 }
 
 export function stderrLine(line: string): void {

@@ -223,6 +223,23 @@ describe('bad arguments never end in a stack trace', () => {
     }
   });
 
+  it("every rkt command names an unknown flag as rkt's cobra does, long and short", async () => {
+    // Verbs that parse rkt's grammar themselves (status, enter, fetch) once took `-z` for a UUID
+    // or named it `unknown flag: -z`.
+    for (const [verb] of await allRktCases()) {
+      if (verb === '') continue;
+      const words = verb.split(' ');
+      for (const [flag, text] of [
+        ['-z', `unknown shorthand flag: 'z' in -z`],
+        ['--bogus-flag=1', 'unknown flag: --bogus-flag'],
+      ] as const) {
+        const r = await rkt([...words, flag]);
+        assert.equal(r.stderr, `${verb}: ${text}\n`, `rkt ${verb} ${flag}`);
+        assert.equal(r.code, 254, `rkt ${verb} ${flag}`);
+      }
+    }
+  });
+
   it('names the file, flag or value at fault', async () => {
     const expect: [string[], RegExp][] = [
       [

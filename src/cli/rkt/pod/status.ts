@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import { RKT_FAILURE, RocketError, unknownFlagMessage } from '../../../errors.js';
 import { POD_FILES, getPod, type PodInfo } from '../../../pod/index.js';
 import { formatNets, readNetInfo } from '../../../net/info.js';
 import { engineSummary } from '../../../stage1/engine.js';
@@ -44,6 +44,8 @@ export function parseStatusArgs(args: readonly string[]): StatusArgs {
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
+    if (a.startsWith('-') && !a.startsWith('--') && a !== '-')
+      throw new RocketError(unknownFlagMessage(a), RKT_FAILURE);
     if (!a.startsWith('--') || a === '--') {
       if (a === '--') positional.push(...args.slice(i + 1));
       else positional.push(a);
