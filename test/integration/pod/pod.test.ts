@@ -173,6 +173,41 @@ describe(
       assert.deepEqual(readdirSync(join(dataDir, 'pods', 'garbage')), []);
     });
 
+    it('--uuid-file names the pod for status, cat-manifest and rm (as a systemd unit uses them)', async () => {
+      const saved = join(tmp.path, 'uuid-file');
+      const uuid = await prepare(`--uuid-file-save=${saved}`, aci);
+      const status = await rkt('status', `--uuid-file=${saved}`);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^state=prepared\n/);
+      const json = await rkt('status', '--format=json', `--uuid-file=${saved}`);
+      assert.equal((JSON.parse(json.stdout) as { name: string }).name, uuid);
+      const cat = await rkt('cat-manifest', '--pretty-print=false', `--uuid-file=${saved}`);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal((JSON.parse(cat.stdout) as { acKind: string }).acKind, 'PodManifest');
+      // A file written by hand (with a newline) is read as rkt reads it, trimmed.
+      const byHand = join(tmp.path, 'uuid-by-hand');
+      writeFileSync(byHand, `${uuid}\n`);
+      assert.match((await rkt('status', `--uuid-file=${byHand}`)).stdout, /^state=prepared\n/);
+      // A file and a UUID together: refused, nothing removed.
+      for (const verb of ['status', 'cat-manifest', 'rm']) {
+        const both = await rkt(verb, `--uuid-file=${saved}`, uuid);
+        assert.equal(both.code, 254, `${verb}: ${both.stderr}`);
+        assert.match(both.stderr, new RegExp(`^${verb}: cannot use both --uuid-file and `));
+      }
+      const rm = await rkt('rm', `--uuid-file=${saved}`);
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal(rm.stdout, `"${uuid}"\n`);
+      assert.equal(rm.stderr, `rm: moving expired prepared pod "${uuid}" to garbage\n`);
+      assert.ok(!existsSync(join(dataDir, 'pods', 'prepared', uuid)));
+      // The pod is gone: the same file now names nothing (what `ExecStartPre=-rkt rm` meets).
+      const again = await rkt('rm', `--uuid-file=${saved}`);
+      assert.equal(again.code, 254);
+      assert.equal(
+        again.stderr,
+        `rm: no matches found for "${uuid}"\nrm: failed to remove one or more pods\n`,
+      );
+    });
+
     it('errors: unknown uuid, ambiguous prefix, bad flags exit 254', async () => {
       const s = await rkt('status', 'ffffffff');
       assert.equal(s.code, 254);
