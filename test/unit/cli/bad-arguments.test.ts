@@ -265,6 +265,16 @@ describe('bad arguments never end in a stack trace', () => {
       [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
       [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
       [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
+      // A value its flag refuses, and an unknown command: cobra's words, one line.
+      [
+        ['image', 'list', '--order=up'],
+        /^image list: invalid argument "up" for "--order" flag: wrong sort order\n$/,
+      ],
+      [['gc', '--grace-period=1x'], /^gc: invalid argument "1x" for "--grace-period" flag: time: .*"1x"\n$/],
+      [['list', '--format=yaml'], /^list: invalid argument "yaml" for "--format" flag: .*\n$/],
+      [['bogus-command'], /^rkt: unknown command "bogus-command" for "rkt"\n$/],
+      [['lst'], /^rkt: unknown command "lst" for "rkt" \(did you mean list\?\)\n$/],
+      [['image', 'lst'], /^image: unknown command "lst" for "rkt image" \(did you mean list\?\)\n$/],
       // An unknown pod, whole UUID (`app start` answered by the launcher, fast.sh) or prefix:
       // one line naming it, for every verb that takes a pod (docs/stage1.md, "App commands").
       ...[WHOLE, UUID].flatMap((u): [string[], RegExp][] =>
