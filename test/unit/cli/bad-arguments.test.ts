@@ -382,6 +382,9 @@ describe('bad arguments never end in a stack trace', () => {
     [['discover'], 0],
     [['discover', '--bogus-flag', 'example.com/app'], 2],
     [['discover', 'Not_A_Name!'], 1],
+    // A malformed app string (the reference panics with 2): one line, 1 (docs/compatibility.md).
+    [['discover', 'example.com/app:1:2'], 1],
+    [['discover', 'example.com/app:1,os'], 1],
     [['patch-manifest'], 1],
     [['patch-manifest', '/nonexistent/x.aci', '@OUT@/y.aci'], 1],
     [['patch-manifest', '--manifest=/nonexistent/m', '/nonexistent/x.aci', '@OUT@/y.aci'], 1],
