@@ -384,7 +384,7 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
             env: { ...process.env, RKT_STOP_TIMEOUT: '1' },
           }).done;
           assert.equal(s.code, 0, s.stderr);
-          assert.equal(s.stdout, `${uuid}\n`);
+          assert.equal(s.stdout, `"${uuid}"\n`);
           const r = await pod.done;
           assert.equal(r.code, 137, r.stderr);
           const st = await status(uuid);
@@ -392,8 +392,8 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
           assert.equal(st['app-busybox'], '137');
           const again = await rkt('stop', uuid);
           assert.equal(again.code, 0, again.stderr);
-          assert.equal(again.stdout, '');
-          assert.equal(again.stderr, `stop: pod "${uuid}" is already stopped\n`);
+          assert.equal(again.stdout, `pod "${uuid}" is already stopped\n`);
+          assert.equal(again.stderr, '');
         },
       );
 

@@ -20,14 +20,15 @@ export function stopCommand(): Command {
         for (const u of wanted) {
           try {
             const pod = getPod(dataDir(cmd), u);
-            // rkt: a pod that has already finished is not an error.
+            // rkt: a pod that has already finished is not an error (said on stdout, as rkt did).
             if (pod.state === 'exited' || pod.state === 'exited garbage') {
-              stderrLine(`stop: pod ${JSON.stringify(pod.uuid)} is already stopped`);
+              process.stdout.write(`pod ${JSON.stringify(pod.uuid)} is already stopped\n`);
               continue;
             }
             if (pod.state !== 'running') throw new RocketError(`pod ${pod.uuid} is not running`, RKT_FAILURE);
             (await loadEngineForPod(pod)).stop({ pod, force: flags.force });
-            process.stdout.write(pod.uuid + '\n');
+            // rkt prints each stopped pod's UUID quoted, as `rkt rm` does.
+            process.stdout.write(`${JSON.stringify(pod.uuid)}\n`);
           } catch (err) {
             if (!(err instanceof RocketError)) throw err;
             stderrLine(`stop: error stopping ${JSON.stringify(u)}: ${err.message}`);
