@@ -123,8 +123,8 @@ function commandPath(cmd: Command): string {
  * commander's usage errors in rkt's (cobra's) words, one line prefixed with the verb as rkt's other
  * failures are: an unknown flag is `unknown flag: --x` (`unknown shorthand flag: 'x' in -xy`), a
  * value its flag refuses `invalid argument "v" for "--flag" flag: why`, an unknown command
- * `unknown command "x" for "rkt image"` (with commander's suggestion on the same line). Other
- * usage errors of commander pass unchanged.
+ * `unknown command "x" for "rkt image"` (with commander's suggestion on the same line), a flag
+ * without its value `flag needs an argument: --x`; other usage errors keep commander's words.
  */
 export function rktUsageError(verb: string, text: string): string {
   const unknown = /^error: unknown option '([^'\n]*)'/.exec(text);
@@ -142,6 +142,11 @@ export function rktUsageError(verb: string, text: string): string {
     const hint = command[2] === undefined ? '' : ` (${command[2].replace(/^Did/, 'did')})`;
     return `${verb}: unknown command ${JSON.stringify(command[1])} for "${path}"${hint}\n`;
   }
+  const missing = /^error: option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(text);
+  if (missing !== null) return `${verb}: flag needs an argument: ${missing[1] as string}\n`;
+  // Any other (a missing or extra argument): commander's words, on one line with the verb.
+  const other = /^error: (.*?)\s*$/s.exec(text);
+  if (other !== null) return `${verb}: ${(other[1] as string).replace(/\s*\n\s*/g, ' ')}\n`;
   return text;
 }
 

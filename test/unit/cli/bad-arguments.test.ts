@@ -273,6 +273,9 @@ describe('bad arguments never end in a stack trace', () => {
       [['gc', '--grace-period=1x'], /^gc: invalid argument "1x" for "--grace-period" flag: time: .*"1x"\n$/],
       [['list', '--format=yaml'], /^list: invalid argument "yaml" for "--format" flag: .*\n$/],
       [['bogus-command'], /^rkt: unknown command "bogus-command" for "rkt"\n$/],
+      [['gc', '--grace-period'], /^gc: flag needs an argument: --grace-period\n$/],
+      [['export'], /^export: missing required argument 'uuid'\n$/],
+      [['list', 'extra'], /^list: too many arguments for 'list'\. Expected 0 arguments but got 1\.\n$/],
       [['lst'], /^rkt: unknown command "lst" for "rkt" \(did you mean list\?\)\n$/],
       [['image', 'lst'], /^image: unknown command "lst" for "rkt image" \(did you mean list\?\)\n$/],
       // An unknown pod, whole UUID (`app start` answered by the launcher, fast.sh) or prefix:
