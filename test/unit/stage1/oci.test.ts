@@ -62,7 +62,12 @@ import {
   type OciAppInput,
 } from '../../../src/stage1/oci/spec.js';
 import { resolveAppUser, resolveInRoot } from '../../../src/stage1/oci/user.js';
-import { MAX_LISTEN_FDS, listenAssignment } from '../../../src/stage1/oci/systemd.js';
+import {
+  MAX_LISTEN_FDS,
+  NOTIFY_ANNOTATION,
+  listenAssignment,
+  supportsNotify,
+} from '../../../src/stage1/oci/systemd.js';
 
 const baseApp: App = { exec: ['/bin/app', '--flag'], user: '0', group: '0' };
 
@@ -961,5 +966,47 @@ describe('socket activation: which app gets which of the fds systemd passed (doc
         e instanceof RocketError && /at most 4 socket-activated file descriptors/.test(e.message),
     );
     assert.equal(listenAssignment([app(port('a', true))], PID, env(MAX_LISTEN_FDS))?.count, 4);
+  });
+});
+
+describe('readiness: which apps say READY=1 themselves (docs/systemd.md)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rocket-notify-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = (name: string, annotations?: { name: string; value: string }[]): string => {
+    const file = path.join(dir, name);
+    writeFileSync(
+      file,
+      JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/x', annotations }),
+    );
+    return file;
+  };
+  const ra = (annotations?: { name: string; value: string }[]): RuntimeApp => ({
+    name: 'x',
+    image: { id: 'sha512-00' },
+    ...(annotations !== undefined ? { annotations } : {}),
+  });
+
+  it("takes the image manifest's annotation, true as rkt's strconv.ParseBool reads it", () => {
+    for (const v of ['true', 'True', 't', '1'])
+      assert.equal(
+        supportsNotify(ra(), manifest(`m-${v}`, [{ name: NOTIFY_ANNOTATION, value: v }])),
+        true,
+        v,
+      );
+    for (const v of ['false', '0', 'yes', ''])
+      assert.equal(
+        supportsNotify(ra(), manifest(`n-${v}`, [{ name: NOTIFY_ANNOTATION, value: v }])),
+        false,
+        v,
+      );
+    assert.equal(supportsNotify(ra(), manifest('none')), false);
+    assert.equal(supportsNotify(ra(), undefined), false);
+    assert.equal(supportsNotify(ra(), path.join(dir, 'missing')), false);
+  });
+
+  it("the pod manifest's annotation for the app wins over the image's, either way", () => {
+    const yes = manifest('yes', [{ name: NOTIFY_ANNOTATION, value: 'true' }]);
+    assert.equal(supportsNotify(ra([{ name: NOTIFY_ANNOTATION, value: 'false' }]), yes), false);
+    assert.equal(supportsNotify(ra([{ name: NOTIFY_ANNOTATION, value: 'true' }]), manifest('no')), true);
   });
 });
