@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -206,6 +207,24 @@ describe(
         again.stderr,
         `rm: no matches found for "${uuid}"\nrm: failed to remove one or more pods\n`,
       );
+    });
+
+    it('list: a pod whose manifest cannot be read shows `-`, the error after the table, exit 0', async () => {
+      const uuid = '0badc0de-0000-4000-8000-00000000000b';
+      const dir = join(dataDir, 'pods', 'prepared', uuid);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'pod'), '{not json');
+      try {
+        const r = await rkt('list', '--no-legend');
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trimEnd().split(/\t+/), [uuid.slice(0, 8), '-', '-', 'prepared']);
+        assert.match(r.stderr, new RegExp(`^list: warning: .*\\n(.*\\n)*.*${uuid}.*manifest`));
+        const json = await rkt('list', '--format=json');
+        assert.equal(json.code, 0, json.stderr);
+        assert.deepEqual(JSON.parse(json.stdout), [{ name: uuid, state: 'prepared' }]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('errors: unknown uuid, ambiguous prefix, bad flags exit 254', async () => {
