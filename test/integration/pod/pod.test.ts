@@ -227,6 +227,15 @@ describe(
       }
     });
 
+    it('status --wait waits for a prepared pod to run and exit: a pod left prepared times out', async () => {
+      const uuid = await prepare(aci);
+      const r = await rkt('status', '--wait=200ms', uuid);
+      assert.equal(r.code, 254);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, 'status: error waiting for pod to finish: context deadline exceeded\n');
+      assert.equal((await rkt('rm', uuid)).code, 0);
+    });
+
     it('errors: unknown uuid, ambiguous prefix, bad flags exit 254', async () => {
       const s = await rkt('status', 'ffffffff');
       assert.equal(s.code, 254);

@@ -197,8 +197,13 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.equal(p.code, 0, p.stderr);
         const uuid = p.stdout.trim();
         podsSeen.add(uuid);
+        // `status --wait` on the prepared pod waits for it to be run and to exit, as rkt's does.
+        const waiting = startCollected(rktBin, [`--dir=${data}`, 'status', '--wait', uuid]);
         const r = await rkt('run-prepared', `--stage1-name=${engine}`, '--net=none', uuid);
         assert.equal(r.code, 5, r.stderr);
+        const w = await waiting.done;
+        assert.equal(w.code, 0, w.stderr);
+        assert.match(w.stdout, /^state=exited\n(.*\n)*app-busybox=5\n/);
       });
 
       it('shares an empty volume between two apps', async () => {

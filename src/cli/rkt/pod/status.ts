@@ -181,9 +181,10 @@ export function statusCommand(): Command {
           );
         }
         if (args.wait !== 0) {
+          // As rkt: a prepared pod is waited for too, to be run (run-prepared) and to exit.
           await waitUntil(
             args.wait,
-            () => !['embryo', 'preparing', 'running'].includes(getPod(dir, pod.uuid).state),
+            () => !['embryo', 'preparing', 'prepared', 'running'].includes(getPod(dir, pod.uuid).state),
             'error waiting for pod to finish',
           );
         }
