@@ -206,6 +206,26 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.match(w.stdout, /^state=exited\n(.*\n)*app-busybox=5\n/);
       });
 
+      it("a unit's lifecycle: run --uuid-file-save, gc --mark-only, status and rm --uuid-file", async () => {
+        // What docs/systemd/etcd.service does between two starts of the service.
+        const saved = join(work, `unit-${engine}.uuid`);
+        const r = await start(runArgs(engine, `--uuid-file-save=${saved}`, bb, ...sh('exit 3'))).done;
+        assert.equal(r.code, 3, r.stderr);
+        const uuid = readFileSync(saved, 'utf8');
+        podsSeen.add(uuid);
+        const mark = await rkt('gc', '--mark-only');
+        assert.equal(mark.code, 0, mark.stderr);
+        assert.match(mark.stderr, new RegExp(`moving pod "${uuid}" to garbage`));
+        const st = await rkt('status', `--uuid-file=${saved}`);
+        assert.equal(st.code, 0, st.stderr);
+        assert.match(st.stdout, /^state=exited garbage\n(.*\n)*exited=true\napp-busybox=3\n/);
+        const rm = await rkt('rm', `--uuid-file=${saved}`);
+        assert.equal(rm.code, 0, rm.stderr);
+        assert.equal(rm.stdout, `"${uuid}"\n`);
+        for (const state of ['run', 'exited-garbage', 'garbage'])
+          assert.ok(!existsSync(join(data, 'pods', state, uuid)), state);
+      });
+
       it('shares an empty volume between two apps', async () => {
         const mount = ['--mount', 'volume=data,target=/data'];
         const r = await start(
