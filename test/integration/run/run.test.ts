@@ -216,6 +216,11 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         const mark = await rkt('gc', '--mark-only');
         assert.equal(mark.code, 0, mark.stderr);
         assert.match(mark.stderr, new RegExp(`moving pod "${uuid}" to garbage`));
+        // A plain gc keeps a pod marked less than its grace period (30 minutes) ago.
+        const gc = await rkt('gc');
+        assert.equal(gc.code, 0, gc.stderr);
+        assert.doesNotMatch(gc.stdout, new RegExp(uuid));
+        assert.ok(existsSync(join(data, 'pods', 'exited-garbage', uuid)));
         const st = await rkt('status', `--uuid-file=${saved}`);
         assert.equal(st.code, 0, st.stderr);
         assert.match(st.stdout, /^state=exited garbage\n(.*\n)*exited=true\napp-busybox=3\n/);
