@@ -370,6 +370,10 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         );
         await waitFor('the app', () => pod.stdout().includes('ready'));
         assert.equal((await status(uuid))['state'], 'running');
+        // The command's own flags reach it as written (they once came through as `--xy`).
+        const dashes = await rkt('enter', uuid, '/bin/echo', '-n', '-xy');
+        assert.equal(dashes.code, 0, dashes.stderr);
+        assert.equal(dashes.stdout, '-xy');
         const e = await rkt('enter', uuid, '/bin/sh', '-c', 'echo entered; hostname');
         assert.equal(e.code, 0, e.stderr);
         assert.match(e.stdout, new RegExp(`^entered\\nrkt-${uuid}$`, 'm'));
