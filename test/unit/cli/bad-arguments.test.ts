@@ -156,6 +156,7 @@ const RKT_CASES: Record<string, string[][]> = {
 const RKT_LINES: Record<string, number> = {
   'image rm sha512-0000': 2,
   'rm deadbeef': 2,
+  [`stop ${UUID}`]: 2,
   'trust /nonexistent/key.asc': 6,
 };
 
@@ -264,6 +265,12 @@ describe('bad arguments never end in a stack trace', () => {
       [['app', 'rm', '--bogus-flag', UUID], /^app rm: unknown flag: --bogus-flag\n$/],
       [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
       [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
+      [
+        ['stop', UUID],
+        new RegExp(
+          `^stop: error stopping "${UUID}": no matches found for "${UUID}"\nstop: failed to stop 1 pod\\(s\\)\n$`,
+        ),
+      ],
       [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
       // A value its flag refuses, and an unknown command: cobra's words, one line.
       [

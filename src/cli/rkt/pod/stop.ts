@@ -16,7 +16,7 @@ export function stopCommand(): Command {
         const { getPod } = await import('../../../pod/index.js');
         const { loadEngineForPod } = await import('../../../stage1/engines.js');
         const wanted = podUuidArgs(uuids, flags.uuidFile);
-        let failed = false;
+        let failed = 0;
         for (const u of wanted) {
           try {
             const pod = getPod(dataDir(cmd), u);
@@ -32,10 +32,12 @@ export function stopCommand(): Command {
           } catch (err) {
             if (!(err instanceof RocketError)) throw err;
             stderrLine(`stop: error stopping ${JSON.stringify(u)}: ${err.message}`);
-            failed = true;
+            failed++;
           }
         }
-        return failed ? RKT_FAILURE : 0;
+        // rkt's closing line when any pod could not be stopped.
+        if (failed > 0) stderrLine(`stop: failed to stop ${failed} pod(s)`);
+        return failed > 0 ? RKT_FAILURE : 0;
       }),
     );
 }
