@@ -231,6 +231,34 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
           assert.ok(!existsSync(join(data, 'pods', state, uuid)), state);
       });
 
+      it('--hostname, --hosts-entry and --dns* reach the pod (hostname, /etc/hosts, /etc/resolv.conf)', async () => {
+        const r = await start(
+          runArgs(
+            engine,
+            '--hostname=myhost',
+            '--hosts-entry=10.1.2.3=example.test',
+            '--dns=10.9.9.9',
+            '--dns-search=ex.test',
+            '--dns-opt=ndots:2',
+            bb,
+            ...sh('hostname; cat /etc/hosts /etc/resolv.conf'),
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.split('\n');
+        assert.equal(lines[0], 'myhost');
+        assert.ok(
+          lines.some((l) => /^127\.0\.1\.1\s+myhost$/.test(l)),
+          r.stdout,
+        );
+        assert.ok(
+          lines.some((l) => /^10\.1\.2\.3\s+example\.test$/.test(l)),
+          r.stdout,
+        );
+        for (const l of ['nameserver 10.9.9.9', 'search ex.test', 'options ndots:2'])
+          assert.ok(lines.includes(l), `${l}: ${r.stdout}`);
+      });
+
       it('shares an empty volume between two apps', async () => {
         const mount = ['--mount', 'volume=data,target=/data'];
         const r = await start(
