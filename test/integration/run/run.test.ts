@@ -259,6 +259,37 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
           assert.ok(lines.includes(l), `${l}: ${r.stdout}`);
       });
 
+      it('--readonly-rootfs, --supplementary-gids, --oom-score-adj; --user-annotation and --user-label in the JSON', async () => {
+        const saved = join(work, `app-flags-${engine}.uuid`);
+        const r = await start(
+          runArgs(
+            engine,
+            `--uuid-file-save=${saved}`,
+            '--volume=data,kind=empty',
+            bb,
+            '--readonly-rootfs=true',
+            '--mount=volume=data,target=/data',
+            '--supplementary-gids=5,6',
+            '--oom-score-adj=500',
+            '--user-annotation=team=x',
+            '--user-label=tier=web',
+            ...sh(
+              'if (: >/x) 2>/dev/null; then echo rootfs-writable; else echo rootfs-ro; fi; ' +
+                ': >/data/f && echo volume-writable; id -G; cat /proc/self/oom_score_adj',
+            ),
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trimEnd().split('\n'), ['rootfs-ro', 'volume-writable', '0 5 6', '500']);
+        const uuid = readFileSync(saved, 'utf8');
+        podsSeen.add(uuid);
+        const st = await rkt('status', '--format=json', uuid);
+        assert.equal(st.code, 0, st.stderr);
+        const app = (JSON.parse(st.stdout) as { apps: Record<string, unknown>[] }).apps[0];
+        assert.deepEqual(app?.['user_annotations'], { team: 'x' });
+        assert.deepEqual(app?.['user_labels'], { tier: 'web' });
+      });
+
       it('shares an empty volume between two apps', async () => {
         const mount = ['--mount', 'volume=data,target=/data'];
         const r = await start(
