@@ -362,6 +362,20 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.match(r.stdout, /CapBnd:\s+0000000000000400/);
       });
 
+      it('--caps-remove takes one capability out of the default set', async () => {
+        const capBnd = async (...flags: string[]): Promise<bigint> => {
+          const r = await start(runArgs(engine, bb, ...flags, ...sh('grep CapBnd /proc/self/status'))).done;
+          assert.equal(r.code, 0, r.stderr);
+          const m = /CapBnd:\s+([0-9a-f]+)/.exec(r.stdout);
+          assert.ok(m !== null, r.stdout);
+          return BigInt(`0x${m[1] as string}`);
+        };
+        const KILL = 1n << 5n;
+        const all = await capBnd();
+        assert.equal(all & KILL, KILL, "CAP_KILL is in rkt's default set");
+        assert.equal(await capBnd('--caps-remove=CAP_KILL'), all & ~KILL);
+      });
+
       it('runs on a copy of the tree with --no-overlay', async () => {
         const r = await start(
           runArgs(engine, '--no-overlay', bb, ...sh('echo written >/etc/new && cat /etc/new')),
