@@ -293,7 +293,9 @@ export function helpRequest(
     if (a.startsWith('-')) {
       if (a === '-h' || a === '--help') return { doc: findCommand(root, words).doc };
       if (valueFlags.has(a)) i++;
-      else if (!globalFlags.has(a.replace(/=.*$/s, ''))) unknownFlag = true;
+      // (Go's single-dash spelling of a global flag is taken too, as the parser takes it.)
+      else if (!globalFlags.has(a.replace(/=.*$/s, '').replace(/^-(?=[a-zA-Z][a-zA-Z0-9-]+$)/, '--')))
+        unknownFlag = true;
       continue;
     }
     const found = findCommand(root, words.length === 0 && a === 'help' ? [] : [...words, a]);
