@@ -497,7 +497,10 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
           const st = await status(uuid);
           assert.equal(st['state'], 'exited');
           assert.equal(st['app-busybox'], '137');
-          const again = await rkt('stop', uuid);
+          // As a unit's `ExecStop=-rkt stop --uuid-file=...` would ask it.
+          const uuidFile = join(work, `stopped-${engine}.uuid`);
+          writeFileSync(uuidFile, uuid);
+          const again = await rkt('stop', `--uuid-file=${uuidFile}`);
           assert.equal(again.code, 0, again.stderr);
           assert.equal(again.stdout, `pod "${uuid}" is already stopped\n`);
           assert.equal(again.stderr, '');
