@@ -70,3 +70,12 @@ export function isRktFailure(err: unknown): boolean {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * How rkt (cobra's pflag) names a flag it does not know: `unknown flag: --x` for a long one (its
+ * `=value` left out), `unknown shorthand flag: 'x' in -xy` for a short one.
+ */
+export function unknownFlagMessage(flag: string): string {
+  if (flag.startsWith('--')) return `unknown flag: ${flag.replace(/=.*$/s, '')}`;
+  return `unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}`;
+}

@@ -282,7 +282,9 @@ export function helpRequest(
   const valueFlags = new Set(
     root.flags.filter((f) => f.value !== undefined && f.noOptValue === undefined).map((f) => `--${f.name}`),
   );
+  const globalFlags = new Set(root.flags.map((f) => `--${f.name}`));
   const words: string[] = [];
+  let unknownFlag = false;
   let i = 0;
   // The command's words, with rkt's global flags before or among them.
   for (; i < argv.length; i++) {
@@ -291,6 +293,9 @@ export function helpRequest(
     if (a.startsWith('-')) {
       if (a === '-h' || a === '--help') return { doc: findCommand(root, words).doc };
       if (valueFlags.has(a)) i++;
+      // (Go's single-dash spelling of a global flag is taken too, as the parser takes it.)
+      else if (!globalFlags.has(a.replace(/=.*$/s, '').replace(/^-(?=[a-zA-Z][a-zA-Z0-9-]+$)/, '--')))
+        unknownFlag = true;
       continue;
     }
     const found = findCommand(root, words.length === 0 && a === 'help' ? [] : [...words, a]);
@@ -304,7 +309,8 @@ export function helpRequest(
   }
   const doc = findCommand(root, words).doc;
   const verb = words[words.length - 1] ?? '';
-  let positional = false;
+  // A flag the group does not know is cobra's flag error, not its help (`rkt image -z`).
+  let positional = unknownFlag;
   for (; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--') break;

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CommanderError, type Command } from 'commander';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage, unknownFlagMessage } from '../errors.js';
 import { exitCodeOf } from './exit-codes.js';
 
 /**
@@ -120,16 +120,34 @@ function commandPath(cmd: Command): string {
 }
 
 /**
- * rkt (cobra) names an unknown flag `unknown flag: --x` (`unknown shorthand flag: 'x' in -xy`);
- * commander's `error: unknown option '--x'` becomes that, prefixed with the verb as rkt's other
- * failures are. Other usage errors of commander pass unchanged.
+ * commander's usage errors in rkt's (cobra's) words, one line prefixed with the verb as rkt's other
+ * failures are: an unknown flag is `unknown flag: --x` (`unknown shorthand flag: 'x' in -xy`), a
+ * value its flag refuses `invalid argument "v" for "--flag" flag: why`, an unknown command
+ * `unknown command "x" for "rkt image"` (with commander's suggestion on the same line), a flag
+ * without its value `flag needs an argument: --x`; other usage errors keep commander's words.
  */
 export function rktUsageError(verb: string, text: string): string {
-  const m = /^error: unknown option '([^'\n]*)'/.exec(text);
-  if (m === null) return text;
-  const flag = m[1] as string;
-  if (flag.startsWith('--')) return `${verb}: unknown flag: ${flag.replace(/=.*$/s, '')}\n`;
-  return `${verb}: unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}\n`;
+  const unknown = /^error: unknown option '([^'\n]*)'/.exec(text);
+  if (unknown !== null) return `${verb}: ${unknownFlagMessage(unknown[1] as string)}\n`;
+  const invalid =
+    /^error: option '(?:-\w, )?(--[\w-]+)[^']*' argument '([^']*)' is invalid\.\s*(.*?)\s*$/s.exec(text);
+  if (invalid !== null) {
+    const [, flag, value, why] = invalid as unknown as [string, string, string, string];
+    const reason = why.replace(/\s*\n\s*/g, ' ');
+    return `${verb}: invalid argument ${JSON.stringify(value)} for "${flag}" flag${reason === '' ? '' : `: ${reason}`}\n`;
+  }
+  const command = /^error: unknown command '([^'\n]*)'(?:\s*\((Did you mean [^)]*)\))?/.exec(text);
+  if (command !== null) {
+    const path = verb === 'rkt' ? 'rkt' : `rkt ${verb}`;
+    const hint = command[2] === undefined ? '' : ` (${command[2].replace(/^Did/, 'did')})`;
+    return `${verb}: unknown command ${JSON.stringify(command[1])} for "${path}"${hint}\n`;
+  }
+  const missing = /^error: option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/.exec(text);
+  if (missing !== null) return `${verb}: flag needs an argument: ${missing[1] as string}\n`;
+  // Any other (a missing or extra argument): commander's words, on one line with the verb.
+  const other = /^error: (.*?)\s*$/s.exec(text);
+  if (other !== null) return `${verb}: ${(other[1] as string).replace(/\s*\n\s*/g, ' ')}\n`;
+  return text;
 }
 
 export function stderrLine(line: string): void {

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parseAppString, type DiscoveryApp } from '../discovery/app.js';
-import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { RKT_FAILURE, RocketError, errorMessage, unknownFlagMessage } from '../errors.js';
 
 export type ImageArg =
   | { kind: 'file'; path: string }
@@ -122,7 +122,7 @@ export function parseFetchOperands(
     else if (opt === '--store-only') out.storeOnly = true;
     else if (opt === '--no-store') out.noStore = true;
     else if (opt === '--pull-policy') out.pullPolicy = value();
-    else if (arg.startsWith('-') && arg !== '-') fail(`unknown flag: ${opt}`);
+    else if (arg.startsWith('-') && arg !== '-') fail(unknownFlagMessage(arg));
     else requests.push({ image: arg });
   }
   return { requests, flags: out };

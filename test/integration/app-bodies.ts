@@ -119,7 +119,7 @@ export async function attachTestBody(w: AppWorld): Promise<void> {
   await ok('app', 'stop', uuid, '--app=pipe');
   assert.equal(await s.done, 0, s.err());
 
-  assert.equal(await ok('stop', uuid), `${uuid}\n`);
+  assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
   const res = await pod.done;
   assert.equal(res.code, 0, res.stderr);
   await ok('gc', '--grace-period=0s');
@@ -155,7 +155,7 @@ export async function mntVolumeTestBody(w: AppWorld): Promise<void> {
   assert.equal(readFileSync(join(vol, 'seen'), 'utf8'), 'written on the host\n');
   assert.equal(readFileSync(join(vol, 'ro'), 'utf8'), 'read-only\n');
   assert.ok(!existsSync(join(vol, 'no')));
-  assert.equal(await ok('stop', uuid), `${uuid}\n`);
+  assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
   const res = await pod.done;
   assert.equal(res.code, 0, res.stderr);
   await ok('gc', '--grace-period=0s');

@@ -205,7 +205,7 @@ describe('rkt app with the kvm engine', { skip: skipUnlessCI(skip, 'kvm engine i
     await ok('app', 'rm', uuid, '--app=talk');
     assert.ok(qemuAlive(qemu, uuid));
 
-    assert.equal(await ok('stop', uuid), `${uuid}\n`);
+    assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
     const r = await pod.done;
     assert.equal(r.code, 0, r.stderr);
     assert.equal(qemuAlive(qemu, uuid), false);

@@ -245,6 +245,46 @@ describe('rkt metadata-service', { skip: skipUnlessCI(skip, 'metadata service te
     assert.match(p.stderr, /invalid --listen-port/);
   });
 
+  it('replaces the stale socket a SIGKILLed service left', async () => {
+    const sock = join(work, 'stale', 'md.sock');
+    /** A service of its own in the host stand-in, once it says it runs. */
+    const start = async (): Promise<{ child: ChildProcess; exit: Promise<number | null> }> => {
+      const child = spawn(
+        'nsenter',
+        [`--net=${world}`, rktBin, 'metadata-service', '--listen-port=0', `--socket=${sock}`],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      let log = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
+      const end = Date.now() + 20_000;
+      while (!/running on port \d+/.test(log)) {
+        if (Date.now() > end || child.exitCode !== null) {
+          child.kill('SIGKILL');
+          throw new Error(`the service did not start: ${log}`);
+        }
+        await sleep(20);
+      }
+      return { child, exit };
+    };
+    const first = await start();
+    first.child.kill('SIGKILL');
+    await first.exit;
+    assert.ok(existsSync(sock), 'a killed service leaves its socket');
+    const second = await start();
+    try {
+      const r = spawnSync('curl', ['-sS', '--unix-socket', sock, 'http://localhost/pods'], {
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), []);
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+    assert.equal(await second.exit, 0);
+    assert.ok(!existsSync(sock));
+  });
+
   it('answers each pod from its own address only, and verifies signatures by signer', async () => {
     const a = makePod(1);
     const b = makePod(2);

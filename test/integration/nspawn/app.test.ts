@@ -265,7 +265,7 @@ describe('rkt app (nspawn engine)', { skip: skipUnlessCI(skip, 'rkt app nspawn i
       readFileSync(join(R, 'logs', 'writer', 'stdout.log'), 'utf8').includes('third-up'),
     );
 
-    assert.equal(await ok('stop', uuid), `${uuid}\n`);
+    assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
     const res = await pod.done;
     assert.equal(res.code, 0, res.stderr);
     assert.equal((await podState(uuid))['state'], 'exited');

@@ -298,7 +298,7 @@ describe(
       assert.match(e.stdout, new RegExp(`^entered\\n1234\\n/home/alice\\nrkt-${uuid}$`, 'm'));
       const s = await rkt.run('stop', uuid);
       assert.equal(s.code, 0, s.stderr);
-      assert.equal(s.stdout, `${uuid}\n`);
+      assert.equal(s.stdout, `"${uuid}"\n`);
       const r = await pod.done;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^got-term$/m);

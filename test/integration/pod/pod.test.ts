@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -171,6 +172,68 @@ describe(
       assert.equal(rm.stdout, `"${uuid}"\n`);
       assert.ok(!existsSync(dir));
       assert.deepEqual(readdirSync(join(dataDir, 'pods', 'garbage')), []);
+    });
+
+    it('--uuid-file names the pod for status, cat-manifest and rm (as a systemd unit uses them)', async () => {
+      const saved = join(tmp.path, 'uuid-file');
+      const uuid = await prepare(`--uuid-file-save=${saved}`, aci);
+      const status = await rkt('status', `--uuid-file=${saved}`);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^state=prepared\n/);
+      const json = await rkt('status', '--format=json', `--uuid-file=${saved}`);
+      assert.equal((JSON.parse(json.stdout) as { name: string }).name, uuid);
+      const cat = await rkt('cat-manifest', '--pretty-print=false', `--uuid-file=${saved}`);
+      assert.equal(cat.code, 0, cat.stderr);
+      assert.equal((JSON.parse(cat.stdout) as { acKind: string }).acKind, 'PodManifest');
+      // A file written by hand (with a newline) is read as rkt reads it, trimmed.
+      const byHand = join(tmp.path, 'uuid-by-hand');
+      writeFileSync(byHand, `${uuid}\n`);
+      assert.match((await rkt('status', `--uuid-file=${byHand}`)).stdout, /^state=prepared\n/);
+      // A file and a UUID together: refused, nothing removed.
+      for (const verb of ['status', 'cat-manifest', 'rm']) {
+        const both = await rkt(verb, `--uuid-file=${saved}`, uuid);
+        assert.equal(both.code, 254, `${verb}: ${both.stderr}`);
+        assert.match(both.stderr, new RegExp(`^${verb}: cannot use both --uuid-file and `));
+      }
+      const rm = await rkt('rm', `--uuid-file=${saved}`);
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.equal(rm.stdout, `"${uuid}"\n`);
+      assert.equal(rm.stderr, `rm: moving expired prepared pod "${uuid}" to garbage\n`);
+      assert.ok(!existsSync(join(dataDir, 'pods', 'prepared', uuid)));
+      // The pod is gone: the same file now names nothing (what `ExecStartPre=-rkt rm` meets).
+      const again = await rkt('rm', `--uuid-file=${saved}`);
+      assert.equal(again.code, 254);
+      assert.equal(
+        again.stderr,
+        `rm: no matches found for "${uuid}"\nrm: failed to remove one or more pods\n`,
+      );
+    });
+
+    it('list: a pod whose manifest cannot be read shows `-`, the error after the table, exit 0', async () => {
+      const uuid = '0badc0de-0000-4000-8000-00000000000b';
+      const dir = join(dataDir, 'pods', 'prepared', uuid);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'pod'), '{not json');
+      try {
+        const r = await rkt('list', '--no-legend');
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trimEnd().split(/\t+/), [uuid.slice(0, 8), '-', '-', 'prepared']);
+        assert.match(r.stderr, new RegExp(`^list: warning: .*\\n(.*\\n)*.*${uuid}.*manifest`));
+        const json = await rkt('list', '--format=json');
+        assert.equal(json.code, 0, json.stderr);
+        assert.deepEqual(JSON.parse(json.stdout), [{ name: uuid, state: 'prepared' }]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('status --wait waits for a prepared pod to run and exit: a pod left prepared times out', async () => {
+      const uuid = await prepare(aci);
+      const r = await rkt('status', '--wait=200ms', uuid);
+      assert.equal(r.code, 254);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, 'status: error waiting for pod to finish: context deadline exceeded\n');
+      assert.equal((await rkt('rm', uuid)).code, 0);
     });
 
     it('errors: unknown uuid, ambiguous prefix, bad flags exit 254', async () => {

@@ -297,7 +297,7 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
             assert.ok(!existsSync(join(R, 'apps', 'reader')));
 
             // Stop the pod; the `status --wait` started with it answers once it has exited.
-            assert.equal(await ok('stop', uuid), `${uuid}\n`);
+            assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
             const res = await pod.done;
             assert.equal(res.code, 0, res.stderr);
             const st = await podState(uuid);
@@ -327,7 +327,7 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           );
           await ok('app', 'start', uuid, '--app=busy');
           assert.equal(await appList(uuid), 'busy\trunning\n');
-          assert.equal(await ok('stop', '--force', uuid), `${uuid}\n`);
+          assert.equal(await ok('stop', '--force', uuid), `"${uuid}"\n`);
           // The supervisor outlived its KILLed apps, waiting for a stop that never came.
           await waitFor(
             'the sandbox to end',
@@ -360,7 +360,7 @@ describe('rkt app (oci engine)', { skip: skipUnlessCI(skip, 'rkt app integration
           await ok('app', 'start', uuid, '--app=late');
           await ok('app', 'stop', uuid, '--app=late');
           assert.equal((await appState(uuid, 'late'))['exit_code'], 7);
-          assert.equal(await ok('stop', uuid), `${uuid}\n`);
+          assert.equal(await ok('stop', uuid), `"${uuid}"\n`);
           await pod.done;
           await ok('gc', '--grace-period=0s');
           assertNothingLeft(uuid, label);

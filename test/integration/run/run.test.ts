@@ -227,8 +227,97 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.equal(p.code, 0, p.stderr);
         const uuid = p.stdout.trim();
         podsSeen.add(uuid);
+        // `status --wait` on the prepared pod waits for it to be run and to exit, as rkt's does.
+        const waiting = startCollected(rktBin, [`--dir=${data}`, 'status', '--wait', uuid]);
         const r = await rkt('run-prepared', `--stage1-name=${engine}`, '--net=none', uuid);
         assert.equal(r.code, 5, r.stderr);
+        const w = await waiting.done;
+        assert.equal(w.code, 0, w.stderr);
+        assert.match(w.stdout, /^state=exited\n(.*\n)*app-busybox=5\n/);
+      });
+
+      it("a unit's lifecycle: run --uuid-file-save, gc --mark-only, status and rm --uuid-file", async () => {
+        // What docs/systemd/etcd.service does between two starts of the service.
+        const saved = join(work, `unit-${engine}.uuid`);
+        const r = await start(runArgs(engine, `--uuid-file-save=${saved}`, bb, ...sh('exit 3'))).done;
+        assert.equal(r.code, 3, r.stderr);
+        const uuid = readFileSync(saved, 'utf8');
+        podsSeen.add(uuid);
+        const mark = await rkt('gc', '--mark-only');
+        assert.equal(mark.code, 0, mark.stderr);
+        assert.match(mark.stderr, new RegExp(`moving pod "${uuid}" to garbage`));
+        // A plain gc keeps a pod marked less than its grace period (30 minutes) ago.
+        const gc = await rkt('gc');
+        assert.equal(gc.code, 0, gc.stderr);
+        assert.doesNotMatch(gc.stdout, new RegExp(uuid));
+        assert.ok(existsSync(join(data, 'pods', 'exited-garbage', uuid)));
+        const st = await rkt('status', `--uuid-file=${saved}`);
+        assert.equal(st.code, 0, st.stderr);
+        assert.match(st.stdout, /^state=exited garbage\n(.*\n)*exited=true\napp-busybox=3\n/);
+        const rm = await rkt('rm', `--uuid-file=${saved}`);
+        assert.equal(rm.code, 0, rm.stderr);
+        assert.equal(rm.stdout, `"${uuid}"\n`);
+        for (const state of ['run', 'exited-garbage', 'garbage'])
+          assert.ok(!existsSync(join(data, 'pods', state, uuid)), state);
+      });
+
+      it('--hostname, --hosts-entry and --dns* reach the pod (hostname, /etc/hosts, /etc/resolv.conf)', async () => {
+        const r = await start(
+          runArgs(
+            engine,
+            '--hostname=myhost',
+            '--hosts-entry=10.1.2.3=example.test',
+            '--dns=10.9.9.9',
+            '--dns-search=ex.test',
+            '--dns-opt=ndots:2',
+            bb,
+            ...sh('hostname; cat /etc/hosts /etc/resolv.conf'),
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        const lines = r.stdout.split('\n');
+        assert.equal(lines[0], 'myhost');
+        assert.ok(
+          lines.some((l) => /^127\.0\.1\.1\s+myhost$/.test(l)),
+          r.stdout,
+        );
+        assert.ok(
+          lines.some((l) => /^10\.1\.2\.3\s+example\.test$/.test(l)),
+          r.stdout,
+        );
+        for (const l of ['nameserver 10.9.9.9', 'search ex.test', 'options ndots:2'])
+          assert.ok(lines.includes(l), `${l}: ${r.stdout}`);
+      });
+
+      it('--readonly-rootfs, --supplementary-gids, --oom-score-adj; --user-annotation and --user-label in the JSON', async () => {
+        const saved = join(work, `app-flags-${engine}.uuid`);
+        const r = await start(
+          runArgs(
+            engine,
+            `--uuid-file-save=${saved}`,
+            '--volume=data,kind=empty',
+            bb,
+            '--readonly-rootfs=true',
+            '--mount=volume=data,target=/data',
+            '--supplementary-gids=5,6',
+            '--oom-score-adj=500',
+            '--user-annotation=team=x',
+            '--user-label=tier=web',
+            ...sh(
+              'if (: >/x) 2>/dev/null; then echo rootfs-writable; else echo rootfs-ro; fi; ' +
+                ': >/data/f && echo volume-writable; id -G; cat /proc/self/oom_score_adj',
+            ),
+          ),
+        ).done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(r.stdout.trimEnd().split('\n'), ['rootfs-ro', 'volume-writable', '0 5 6', '500']);
+        const uuid = readFileSync(saved, 'utf8');
+        podsSeen.add(uuid);
+        const st = await rkt('status', '--format=json', uuid);
+        assert.equal(st.code, 0, st.stderr);
+        const app = (JSON.parse(st.stdout) as { apps: Record<string, unknown>[] }).apps[0];
+        assert.deepEqual(app?.['user_annotations'], { team: 'x' });
+        assert.deepEqual(app?.['user_labels'], { tier: 'web' });
       });
 
       it('shares an empty volume between two apps', async () => {
@@ -303,6 +392,20 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         assert.match(r.stdout, /CapBnd:\s+0000000000000400/);
       });
 
+      it('--caps-remove takes one capability out of the default set', async () => {
+        const capBnd = async (...flags: string[]): Promise<bigint> => {
+          const r = await start(runArgs(engine, bb, ...flags, ...sh('grep CapBnd /proc/self/status'))).done;
+          assert.equal(r.code, 0, r.stderr);
+          const m = /CapBnd:\s+([0-9a-f]+)/.exec(r.stdout);
+          assert.ok(m !== null, r.stdout);
+          return BigInt(`0x${m[1] as string}`);
+        };
+        const KILL = 1n << 5n;
+        const all = await capBnd();
+        assert.equal(all & KILL, KILL, "CAP_KILL is in rkt's default set");
+        assert.equal(await capBnd('--caps-remove=CAP_KILL'), all & ~KILL);
+      });
+
       it('runs on a copy of the tree with --no-overlay', async () => {
         const r = await start(
           runArgs(engine, '--no-overlay', bb, ...sh('echo written >/etc/new && cat /etc/new')),
@@ -370,6 +473,10 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
         );
         await waitFor('the app', () => pod.stdout().includes('ready'));
         assert.equal((await status(uuid))['state'], 'running');
+        // The command's own flags reach it as written (they once came through as `--xy`).
+        const dashes = await rkt('enter', uuid, '/bin/echo', '-n', '-xy');
+        assert.equal(dashes.code, 0, dashes.stderr);
+        assert.equal(dashes.stdout, '-xy');
         const e = await rkt('enter', uuid, '/bin/sh', '-c', 'echo entered; hostname');
         assert.equal(e.code, 0, e.stderr);
         assert.match(e.stdout, new RegExp(`^entered\\nrkt-${uuid}$`, 'm'));
@@ -414,16 +521,19 @@ describe('rkt run (oci engine)', { skip: skipUnlessCI(skip, 'rkt run integration
             env: { ...process.env, RKT_STOP_TIMEOUT: '1' },
           }).done;
           assert.equal(s.code, 0, s.stderr);
-          assert.equal(s.stdout, `${uuid}\n`);
+          assert.equal(s.stdout, `"${uuid}"\n`);
           const r = await pod.done;
           assert.equal(r.code, 137, r.stderr);
           const st = await status(uuid);
           assert.equal(st['state'], 'exited');
           assert.equal(st['app-busybox'], '137');
-          const again = await rkt('stop', uuid);
+          // As a unit's `ExecStop=-rkt stop --uuid-file=...` would ask it.
+          const uuidFile = join(work, `stopped-${engine}.uuid`);
+          writeFileSync(uuidFile, uuid);
+          const again = await rkt('stop', `--uuid-file=${uuidFile}`);
           assert.equal(again.code, 0, again.stderr);
-          assert.equal(again.stdout, '');
-          assert.equal(again.stderr, `stop: pod "${uuid}" is already stopped\n`);
+          assert.equal(again.stdout, `pod "${uuid}" is already stopped\n`);
+          assert.equal(again.stderr, '');
         },
       );
 

@@ -156,6 +156,7 @@ const RKT_CASES: Record<string, string[][]> = {
 const RKT_LINES: Record<string, number> = {
   'image rm sha512-0000': 2,
   'rm deadbeef': 2,
+  [`stop ${UUID}`]: 2,
   'trust /nonexistent/key.asc': 6,
 };
 
@@ -223,6 +224,23 @@ describe('bad arguments never end in a stack trace', () => {
     }
   });
 
+  it("every rkt command names an unknown flag as rkt's cobra does, long and short", async () => {
+    // Verbs that parse rkt's grammar themselves (status, enter, fetch) once took `-z` for a UUID
+    // or named it `unknown flag: -z`.
+    for (const [verb] of await allRktCases()) {
+      if (verb === '') continue;
+      const words = verb.split(' ');
+      for (const [flag, text] of [
+        ['-z', `unknown shorthand flag: 'z' in -z`],
+        ['--bogus-flag=1', 'unknown flag: --bogus-flag'],
+      ] as const) {
+        const r = await rkt([...words, flag]);
+        assert.equal(r.stderr, `${verb}: ${text}\n`, `rkt ${verb} ${flag}`);
+        assert.equal(r.code, 254, `rkt ${verb} ${flag}`);
+      }
+    }
+  });
+
   it('names the file, flag or value at fault', async () => {
     const expect: [string[], RegExp][] = [
       [
@@ -247,7 +265,26 @@ describe('bad arguments never end in a stack trace', () => {
       [['app', 'rm', '--bogus-flag', UUID], /^app rm: unknown flag: --bogus-flag\n$/],
       [['app', 'list', '--bogus-flag', UUID], /^app list: unknown flag: --bogus-flag\n$/],
       [['stop', '--bogus-flag', UUID], /^stop: unknown flag: --bogus-flag\n$/],
+      [
+        ['stop', UUID],
+        new RegExp(
+          `^stop: error stopping "${UUID}": no matches found for "${UUID}"\nstop: failed to stop 1 pod\\(s\\)\n$`,
+        ),
+      ],
       [['run', '-z', IMG], /^run: unknown shorthand flag: 'z' in -z\n$/],
+      // A value its flag refuses, and an unknown command: cobra's words, one line.
+      [
+        ['image', 'list', '--order=up'],
+        /^image list: invalid argument "up" for "--order" flag: wrong sort order\n$/,
+      ],
+      [['gc', '--grace-period=1x'], /^gc: invalid argument "1x" for "--grace-period" flag: time: .*"1x"\n$/],
+      [['list', '--format=yaml'], /^list: invalid argument "yaml" for "--format" flag: .*\n$/],
+      [['bogus-command'], /^rkt: unknown command "bogus-command" for "rkt"\n$/],
+      [['gc', '--grace-period'], /^gc: flag needs an argument: --grace-period\n$/],
+      [['export'], /^export: missing required argument 'uuid'\n$/],
+      [['list', 'extra'], /^list: too many arguments for 'list'\. Expected 0 arguments but got 1\.\n$/],
+      [['lst'], /^rkt: unknown command "lst" for "rkt" \(did you mean list\?\)\n$/],
+      [['image', 'lst'], /^image: unknown command "lst" for "rkt image" \(did you mean list\?\)\n$/],
       // An unknown pod, whole UUID (`app start` answered by the launcher, fast.sh) or prefix:
       // one line naming it, for every verb that takes a pod (docs/stage1.md, "App commands").
       ...[WHOLE, UUID].flatMap((u): [string[], RegExp][] =>
@@ -355,6 +392,9 @@ describe('bad arguments never end in a stack trace', () => {
     [['discover'], 0],
     [['discover', '--bogus-flag', 'example.com/app'], 2],
     [['discover', 'Not_A_Name!'], 1],
+    // A malformed app string (the reference panics with 2): one line, 1 (docs/compatibility.md).
+    [['discover', 'example.com/app:1:2'], 1],
+    [['discover', 'example.com/app:1,os'], 1],
     [['patch-manifest'], 1],
     [['patch-manifest', '/nonexistent/x.aci', '@OUT@/y.aci'], 1],
     [['patch-manifest', '--manifest=/nonexistent/m', '/nonexistent/x.aci', '@OUT@/y.aci'], 1],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RocketError, isRktFailure } from '../../../src/errors.js';
 import { parseRunArgs, seccompIsolator } from '../../../src/cli/rkt/pod/run-flags.js';
+import { rawArgsAfterVerb } from '../../../src/cli/rkt/pod/common.js';
 import { appNameFromImage } from '../../../src/pod/args.js';
 
 const split = (s: string) => s.split(' ');
@@ -272,5 +273,29 @@ describe('rkt app add --mnt-volume', () => {
     refused(['img', '--mnt-volume=kind=host,source=/s,target=/t'], /missing name/);
     refused(['img', '--mnt-volume=name=d,kind=host,target=/t'], /source is required/);
     refused(['--mnt-volume=name=d,kind=host,source=/s,target=/t', 'img'], /must follow an image/);
+  });
+});
+
+describe('rawArgsAfterVerb', () => {
+  it("skips the global flags, then gives the verb's arguments as written", () => {
+    assert.deepEqual(
+      rawArgsAfterVerb('enter', [
+        '--dir',
+        '/d',
+        '-insecure-options=image',
+        'enter',
+        'u',
+        '/bin/ls',
+        '-la',
+        '-xy',
+      ]),
+      ['u', '/bin/ls', '-la', '-xy'],
+    );
+    // --max-image-size takes a value too.
+    assert.deepEqual(rawArgsAfterVerb('status', ['--max-image-size', '1GiB', 'status', '-wait', 'u']), [
+      '-wait',
+      'u',
+    ]);
+    assert.throws(() => rawArgsAfterVerb('status', ['--bogus', 'x', 'status']), /cannot find status/);
   });
 });

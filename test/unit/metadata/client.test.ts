@@ -8,6 +8,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
 import { metadataRegistration, setMetadataUrl } from '../../../src/metadata/client.js';
+import {
+  DEFAULT_LISTEN_PORT,
+  DEFAULT_REGISTRATION_SOCKET,
+  REGISTRATION_SOCKET_ENV,
+  registrationSocket,
+} from '../../../src/metadata/defaults.js';
 import { which } from '../../../src/stage1/oci/runtime.js';
 import { skipUnlessCI, tempDir } from '../../helpers.js';
 import { IMAGE_MANIFEST_TEXT, UUID_A, podManifestText } from './fixtures.js';
@@ -101,6 +107,26 @@ describe('setMetadataUrl', () => {
       assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { ociVersion: string }).ociVersion, '1.0.2');
     } finally {
       await dir.cleanup();
+    }
+  });
+});
+
+describe('registrationSocket', () => {
+  it("is --socket, else RKT_METADATA_SOCKET, else rkt's /run/rkt/metadata-svc.sock", () => {
+    const saved = process.env[REGISTRATION_SOCKET_ENV];
+    try {
+      delete process.env[REGISTRATION_SOCKET_ENV];
+      assert.equal(registrationSocket(), '/run/rkt/metadata-svc.sock');
+      assert.equal(registrationSocket(''), DEFAULT_REGISTRATION_SOCKET);
+      process.env[REGISTRATION_SOCKET_ENV] = '/tmp/elsewhere.sock';
+      assert.equal(registrationSocket(), '/tmp/elsewhere.sock');
+      assert.equal(registrationSocket('/tmp/flag.sock'), '/tmp/flag.sock');
+      process.env[REGISTRATION_SOCKET_ENV] = '';
+      assert.equal(registrationSocket(), DEFAULT_REGISTRATION_SOCKET);
+      assert.equal(DEFAULT_LISTEN_PORT, 18112);
+    } finally {
+      if (saved === undefined) delete process.env[REGISTRATION_SOCKET_ENV];
+      else process.env[REGISTRATION_SOCKET_ENV] = saved;
     }
   });
 });

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ImageManifest } from '../../../src/appc/index.js';
 import { parseRunArgs } from '../../../src/cli/rkt/pod/run-flags.js';
 import { buildPodManifest, type ImageSource } from '../../../src/pod/index.js';
+import { tempDir } from '../../helpers.js';
 
 const KEY_A = 'sha512-' + 'a'.repeat(64);
 const KEY_B = 'sha512-' + 'b'.repeat(64);
@@ -87,6 +90,32 @@ describe('buildPodManifest', () => {
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? '', /no volume specified for mount point "cache"/);
     assert.deepEqual(manifest.annotations, [{ name: 'coreos.com/rkt/stage1/mutable', value: 'false' }]);
+  });
+
+  it('--set-env-file: K=V lines (blank, # and ; lines skipped) over the image, under --set-env and --environment', async () => {
+    const tmp = await tempDir('rocket-env-file-');
+    try {
+      const file = join(tmp.path, 'env');
+      writeFileSync(file, '# a comment\n; another\n\nIMG=file\nFILE=1\nOVER=file\nLAST=file\n');
+      const args = parseRunArgs([
+        `--set-env-file=${file}`,
+        '--set-env=OVER=set-env',
+        'web',
+        '--environment=LAST=environment',
+      ]);
+      const { manifest } = await buildPodManifest(args, source, {});
+      const env = Object.fromEntries(
+        (manifest.apps[0]?.app?.environment ?? []).map((e) => [e.name, e.value]),
+      );
+      assert.deepEqual(env, { IMG: 'file', FILE: '1', OVER: 'set-env', LAST: 'environment' });
+      // A file that is not there is named.
+      assert.throws(
+        () => parseRunArgs([`--set-env-file=${join(tmp.path, 'missing')}`, 'web']),
+        /unable to open environment file ".*missing"/,
+      );
+    } finally {
+      await tmp.cleanup();
+    }
   });
 
   it('explicit --mount wins over the mount point of the same path', async () => {

@@ -28,7 +28,7 @@ import {
   selinuxContext,
   sysctl,
 } from '../../../src/appc/isolators.js';
-import type { App, RuntimeApp } from '../../../src/appc/types.js';
+import type { App, Port, RuntimeApp } from '../../../src/appc/types.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/appc/values.js';
 import { RocketError } from '../../../src/errors.js';
 import {
@@ -62,6 +62,12 @@ import {
   type OciAppInput,
 } from '../../../src/stage1/oci/spec.js';
 import { resolveAppUser, resolveInRoot } from '../../../src/stage1/oci/user.js';
+import {
+  MAX_LISTEN_FDS,
+  NOTIFY_ANNOTATION,
+  listenAssignment,
+  supportsNotify,
+} from '../../../src/stage1/oci/systemd.js';
 
 const baseApp: App = { exec: ['/bin/app', '--flag'], user: '0', group: '0' };
 
@@ -905,5 +911,128 @@ describe('attach endpoints must fit in a unix socket path', () => {
       /attach\/app\/tty\.sock is 1\d\d bytes long/,
     );
     appIo(app('app', {}), R);
+  });
+});
+
+describe('socket activation: which app gets which of the fds systemd passed (docs/systemd.md)', () => {
+  const port = (name: string, socketActivated: boolean): Port => ({
+    name,
+    protocol: 'tcp',
+    port: 80,
+    count: 1,
+    socketActivated,
+  });
+  const app = (...ports: Port[]): App => ({ user: '0', group: '0', ports });
+  const PID = 4242;
+  const env = (fds: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    LISTEN_FDS: String(fds),
+    LISTEN_PID: String(PID),
+    ...extra,
+  });
+
+  it('is nothing without LISTEN_FDS, or when LISTEN_PID is not rkt run', () => {
+    const apps = [app(port('a', true))];
+    assert.equal(listenAssignment(apps, PID, {}), undefined);
+    const warnings: string[] = [];
+    assert.equal(
+      listenAssignment(apps, PID, env(1, { LISTEN_PID: '1' }), (m) => warnings.push(m)),
+      undefined,
+    );
+    assert.match(warnings[0] ?? '', /LISTEN_PID=1 is not the pid of rkt run \(4242\)/);
+  });
+
+  it('is nothing, with a warning, when no app has a socket-activated port', () => {
+    const warnings: string[] = [];
+    assert.equal(
+      listenAssignment([app(port('a', false))], PID, env(1), (m) => warnings.push(m)),
+      undefined,
+    );
+    assert.match(warnings[0] ?? '', /no app has a socket-activated port/);
+  });
+
+  it('gives every fd to the one socket-activated app, with their names, and none to the others', () => {
+    const a = listenAssignment(
+      [app(port('x', false)), app(port('web', true))],
+      PID,
+      env(2, { LISTEN_FDNAMES: 'http:https' }),
+    );
+    assert.deepEqual(a, { count: 2, apps: new Map([[1, { first: 0, count: 2, names: ['http', 'https'] }]]) });
+  });
+
+  it('with several apps: one fd per socket-activated port, in app then port order', () => {
+    const a = listenAssignment(
+      [app(port('a1', true), port('a2', true)), app(port('n', false)), app(port('b1', true))],
+      PID,
+      env(3, { LISTEN_FDNAMES: 'one:two:three' }),
+    );
+    assert.deepEqual(a, {
+      count: 3,
+      apps: new Map([
+        [0, { first: 0, count: 2, names: ['one', 'two'] }],
+        [2, { first: 2, count: 1, names: ['three'] }],
+      ]),
+    });
+    // LISTEN_FDNAMES that does not name every fd is left out.
+    const unnamed = listenAssignment(
+      [app(port('a', true)), app(port('b', true))],
+      PID,
+      env(2, { LISTEN_FDNAMES: 'x' }),
+    );
+    assert.deepEqual(unnamed?.apps.get(1), { first: 1, count: 1 });
+  });
+
+  it('refuses counts that do not match several apps, and more fds than the supervisor can keep', () => {
+    assert.throws(
+      () => listenAssignment([app(port('a', true)), app(port('b', true))], PID, env(3)),
+      (e: unknown) => e instanceof RocketError && /the apps have 2 socket-activated ports/.test(e.message),
+    );
+    assert.throws(
+      () => listenAssignment([app(port('a', true))], PID, env(MAX_LISTEN_FDS + 1)),
+      (e: unknown) =>
+        e instanceof RocketError && /at most 4 socket-activated file descriptors/.test(e.message),
+    );
+    assert.equal(listenAssignment([app(port('a', true))], PID, env(MAX_LISTEN_FDS))?.count, 4);
+  });
+});
+
+describe('readiness: which apps say READY=1 themselves (docs/systemd.md)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rocket-notify-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const manifest = (name: string, annotations?: { name: string; value: string }[]): string => {
+    const file = path.join(dir, name);
+    writeFileSync(
+      file,
+      JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/x', annotations }),
+    );
+    return file;
+  };
+  const ra = (annotations?: { name: string; value: string }[]): RuntimeApp => ({
+    name: 'x',
+    image: { id: 'sha512-00' },
+    ...(annotations !== undefined ? { annotations } : {}),
+  });
+
+  it("takes the image manifest's annotation, true as rkt's strconv.ParseBool reads it", () => {
+    for (const v of ['true', 'True', 't', '1'])
+      assert.equal(
+        supportsNotify(ra(), manifest(`m-${v}`, [{ name: NOTIFY_ANNOTATION, value: v }])),
+        true,
+        v,
+      );
+    for (const v of ['false', '0', 'yes', ''])
+      assert.equal(
+        supportsNotify(ra(), manifest(`n-${v}`, [{ name: NOTIFY_ANNOTATION, value: v }])),
+        false,
+        v,
+      );
+    assert.equal(supportsNotify(ra(), manifest('none')), false);
+    assert.equal(supportsNotify(ra(), undefined), false);
+    assert.equal(supportsNotify(ra(), path.join(dir, 'missing')), false);
+  });
+
+  it("the pod manifest's annotation for the app wins over the image's, either way", () => {
+    const yes = manifest('yes', [{ name: NOTIFY_ANNOTATION, value: 'true' }]);
+    assert.equal(supportsNotify(ra([{ name: NOTIFY_ANNOTATION, value: 'false' }]), yes), false);
+    assert.equal(supportsNotify(ra([{ name: NOTIFY_ANNOTATION, value: 'true' }]), manifest('no')), true);
   });
 });

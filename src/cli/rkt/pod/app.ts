@@ -9,7 +9,7 @@
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import { RKT_FAILURE, RocketError, unknownFlagMessage } from '../../../errors.js';
 import type { PodInfo } from '../../../pod/index.js';
 import { POD_FILES, appExitCode, appState } from '../../../pod-layout.js';
 import type { EngineApps } from '../../../stage1/engine.js';
@@ -158,7 +158,7 @@ function addCommand(): Command {
         const first = raw[0];
         if (first !== undefined && first.startsWith('-') && first !== '-') {
           parseRunArgs([first], 'run');
-          throw new RocketError(`unknown flag: ${first.replace(/=.*$/s, '')}`, RKT_FAILURE);
+          throw new RocketError(unknownFlagMessage(first), RKT_FAILURE);
         }
         const globals = rktGlobals(cmd);
         const pod = await sandboxPod(globals.dir, raw[0]);

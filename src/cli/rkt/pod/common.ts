@@ -12,6 +12,7 @@ const GLOBAL_VALUE_FLAGS = new Set([
   '--local-config',
   '--user-config',
   '--insecure-options',
+  '--max-image-size',
 ]);
 
 /**
@@ -20,10 +21,12 @@ const GLOBAL_VALUE_FLAGS = new Set([
  * the raw command line, skipping the global flags before it.
  */
 export function rawArgsAfterVerb(verb: string, argv: readonly string[] = process.argv.slice(2)): string[] {
+  // The global flags before the verb in any spelling commander took; what follows the verb as
+  // given, since it may end in an app's own command line (`rkt enter UUID ls -la`).
   const args = normalizeGoFlags(argv);
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
-    if (a === verb) return args.slice(i + 1);
+    if (a === verb) return argv.slice(i + 1);
     if (a.startsWith('--')) {
       if (!a.includes('=') && GLOBAL_VALUE_FLAGS.has(a)) i++;
       continue;

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import { RKT_FAILURE, RocketError, unknownFlagMessage } from '../../../errors.js';
 import { action } from '../../run.js';
 import { rktGlobals } from '../globals.js';
 import { rawArgsAfterVerb } from './common.js';
@@ -16,7 +16,7 @@ export function parseEnterArgs(raw: readonly string[]): { app?: string; uuid: st
     }
     if (a.startsWith('--app=')) app = a.slice('--app='.length);
     else if (a === '--app') app = raw[++i];
-    else if (a.startsWith('-')) throw new RocketError(`unknown flag: ${a}`, RKT_FAILURE);
+    else if (a.startsWith('-') && a !== '-') throw new RocketError(unknownFlagMessage(a), RKT_FAILURE);
     else break;
   }
   const uuid = raw[i];

@@ -26,7 +26,7 @@ import {
   type Isolator,
   type Mount,
 } from '../../../appc/index.js';
-import { RKT_FAILURE, RocketError, isRktFailure } from '../../../errors.js';
+import { RKT_FAILURE, RocketError, isRktFailure, unknownFlagMessage } from '../../../errors.js';
 import { parseNetList } from '../../../net/netlist.js';
 import { checkAppNameLength, emptyPodArgs, type AppArgs, type PodArgs } from '../../../pod/args.js';
 import type { NetMode } from '../../../stage1/engine.js';
@@ -508,7 +508,7 @@ export function parseRunArgs(
       p.apps.push(newApp(a));
       continue;
     }
-    if (!a.startsWith('--')) fail(`unknown shorthand flag: '${a.slice(1, 2)}' in ${a}`);
+    if (!a.startsWith('--')) fail(unknownFlagMessage(a));
     const eq = a.indexOf('=');
     const name = a.slice(2, eq < 0 ? undefined : eq);
     const spec = FLAGS[name];

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command } from 'commander';
-import { RKT_FAILURE, RocketError } from '../../../errors.js';
+import { RKT_FAILURE, RocketError, unknownFlagMessage } from '../../../errors.js';
 import { POD_FILES, getPod, getSettledPod, type PodInfo } from '../../../pod/index.js';
 import { formatNets, readNetInfo } from '../../../net/info.js';
 import { engineSummary } from '../../../stage1/engine.js';
@@ -44,6 +44,8 @@ export function parseStatusArgs(args: readonly string[]): StatusArgs {
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
+    if (a.startsWith('-') && !a.startsWith('--') && a !== '-')
+      throw new RocketError(unknownFlagMessage(a), RKT_FAILURE);
     if (!a.startsWith('--') || a === '--') {
       if (a === '--') positional.push(...args.slice(i + 1));
       else positional.push(a);
@@ -179,9 +181,10 @@ export function statusCommand(): Command {
           );
         }
         if (args.wait !== 0) {
+          // As rkt: a prepared pod is waited for too, to be run (run-prepared) and to exit.
           await waitUntil(
             args.wait,
-            () => !['embryo', 'preparing', 'running'].includes(getPod(dir, pod.uuid).state),
+            () => !['embryo', 'preparing', 'prepared', 'running'].includes(getPod(dir, pod.uuid).state),
             'error waiting for pod to finish',
           );
         }
