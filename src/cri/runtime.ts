@@ -347,7 +347,7 @@ async function until(
 
 /**
  * The oci engine's plan (`exec sh supervisor.sh P R`) without its shells, flock and mv: the service
- * takes the prepared pod's lock, makes the supervisor's control FIFO (mknod), moves the pod into
+ * takes the prepared pod's lock, makes the supervisor's control FIFO (mknod) if the engine did not, moves the pod into
  * run/, starts the supervisor with the locked dir as its fd 3 (the lock is the open file's, so it
  * stays the supervisor's when the service closes its own fd) and writes its pid, as the
  * supervisor's LOCKED mode expects. Four programs fewer for every sandbox.
@@ -356,7 +356,9 @@ function startSupervisor(P: string, R: string, uuid: string, env: NodeJS.Process
   const lock = DirLock.tryAcquire(P, 'exclusive');
   if (lock === undefined) throw new RocketError(`pod ${uuid} is being started or removed by another rkt`);
   try {
-    mknod(path.join(P, SUP_CTL), S_IFIFO | 0o600, 0n);
+    // The engine's run made it (engine.ts); made here only if missing.
+    const ctl = path.join(P, SUP_CTL);
+    if (!isFifo(ctl)) mknod(ctl, S_IFIFO | 0o600, 0n);
     renameSync(P, R);
     const child = spawn('/bin/sh', [supervisorProgram(), R, R], {
       detached: true,
@@ -367,6 +369,14 @@ function startSupervisor(P: string, R: string, uuid: string, env: NodeJS.Process
     return child;
   } finally {
     lock.release();
+  }
+}
+
+function isFifo(file: string): boolean {
+  try {
+    return lstatSync(file).isFIFO();
+  } catch {
+    return false;
   }
 }
 

@@ -32,6 +32,7 @@ import { POD_FILES, appTreeStoreId } from '../pod-layout.js';
 import { RUN_LAUNCHER_FILE } from './launcher.js';
 import { POD_SUMMARY_FILE, copyManifestIdentity } from './summary.js';
 import { FAST_RUN_UNSAFE_ENV } from './run-pipeline.js';
+import { mknod, S_IFIFO } from '../aci/syscalls.js';
 
 /** The templates' dir in a data dir. */
 export function runTemplateDir(dataDir: string): string {
@@ -155,19 +156,20 @@ export function runTemplateStamp(o: {
   return lines.join('\n') + '\n';
 }
 
-/** Every regular file under `dir`, relative; undefined if anything else is there (a FIFO...). */
-function regularFiles(dir: string, rel = ''): string[] | undefined {
-  const out: string[] = [];
+/**
+ * Every regular file under `dir`, relative, into `out`, and every FIFO (the engine's, for the
+ * supervisor) into `fifos`; false if anything else is there (a symlink, a socket...).
+ */
+function podFiles(dir: string, out: string[], fifos: string[], rel = ''): boolean {
   for (const e of readdirSync(path.join(dir, rel), { withFileTypes: true })) {
     const r = rel === '' ? e.name : path.join(rel, e.name);
     if (e.isDirectory()) {
-      const sub = regularFiles(dir, r);
-      if (sub === undefined) return undefined;
-      out.push(...sub);
+      if (!podFiles(dir, out, fifos, r)) return false;
     } else if (e.isFile()) out.push(r);
-    else return undefined;
+    else if (e.isFIFO()) fifos.push(r);
+    else return false;
   }
-  return out;
+  return true;
 }
 
 export interface RunTemplateRequest {
@@ -213,8 +215,9 @@ export function writeRunTemplate(req: RunTemplateRequest): boolean {
   const pods = path.dirname(path.dirname(req.podDir));
   if (statSync(root).dev !== statSync(path.join(pods, 'run')).dev) return false;
   const boot = readFileSync(BOOT_ID, 'utf8').trim();
-  const files = regularFiles(req.podDir);
-  if (files === undefined) return false;
+  const files: string[] = [];
+  const fifos: string[] = [];
+  if (!podFiles(req.podDir, files, fifos)) return false;
   // Each app's tree, which the launcher finds still in the store (appsinfo/APP/treeStoreID).
   const trees = readdirSync(path.join(req.podDir, POD_FILES.appsInfo)).map((a) =>
     appTreeStoreId(req.podDir, a),
@@ -247,11 +250,14 @@ export function writeRunTemplate(req: RunTemplateRequest): boolean {
   const tmp = path.join(root, `n.${randomBytes(6).toString('hex')}`);
   try {
     mkdirSync(tmp, { mode: 0o700 });
+    // Node's cp refuses FIFOs: they are made again in the copy (the launcher's `cp -a` copies them).
+    const skip = new Set([RUN_LAUNCHER_FILE, ...fifos].map((f) => path.join(req.podDir, f)));
     cpSync(req.podDir, path.join(tmp, 'pod'), {
       recursive: true,
       preserveTimestamps: true,
-      filter: (src) => src !== path.join(req.podDir, RUN_LAUNCHER_FILE),
+      filter: (src) => !skip.has(src),
     });
+    for (const f of fifos) mknod(path.join(tmp, 'pod', f), S_IFIFO | 0o600, 0n);
     if (!subst.includes(POD_FILES.manifest)) copySummaryIdentity(path.join(tmp, 'pod'));
     writeFileSync(path.join(tmp, 'argv'), runTemplateArgvText(req.argv));
     const stamp = path.join(tmp, 'stamp');

@@ -207,6 +207,11 @@ interface AppContext {
   decorate(i: number, config: OciConfig): OciConfig;
   /** crun: the seccomp filter given compiled (seccomp-bpf.ts). */
   seccompBpf: boolean;
+  /**
+   * The pod's hostname, for the runtime to set in the joined UTS namespace (a pod of `rkt run`,
+   * whose supervisor leaves it to the runtime); absent when the namespace has it already.
+   */
+  hostname?: string;
 }
 
 /** With `ctx.seccompBpf`, the config's seccomp filter compiled into crun's annotation. */
@@ -278,6 +283,7 @@ function prepareApp(ctx: AppContext, i: number): AppPlan {
       rootfs: path.join(R, appDir, 'rootfs'),
       readOnlyRootfs: ra.readOnlyRootFS === true,
       namespaces: { network: ns.network ?? 'host', ipc: ns.ipc, uts: ns.uts },
+      ...(ctx.hostname !== undefined ? { hostname: ctx.hostname } : {}),
       mounts,
       ...(manifest.isolators !== undefined ? { podIsolators: manifest.isolators } : {}),
       executorEnv: { AC_METADATA_URL: ctx.metadataUrl, container: 'rocket' },
@@ -336,6 +342,7 @@ function run(config: RunConfig): ExecPlan {
   mkdirSync(path.join(P, POD_FILES.appStatusDir), { recursive: true });
 
   const apps: AppPlan[] = [];
+  const mutable = isMutable(manifest);
   const terminal = config.interactive ? stdinTerminal() : undefined;
   const warnings: string[] = [];
   // Readiness, sd_notify, socket activation (pod-io.ts), and the loggers stage0 set up.
@@ -363,11 +370,11 @@ function run(config: RunConfig): ExecPlan {
     warnings,
     decorate: (i, c) => podIo.decorate(i, c),
     seccompBpf: rt.name === 'crun',
+    ...(mutable ? {} : { hostname }),
   };
   for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
   for (const w of warnings) process.stderr.write(`run: ${w}\n`);
   if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
-  const mutable = isMutable(manifest);
   const state: OciPodState = {
     engine: 'oci',
     runtime: rt.name,
@@ -392,6 +399,7 @@ function run(config: RunConfig): ExecPlan {
     io: podIo.io,
     mutable,
   });
+  makeStartFifos(P, podIo.io.logs !== undefined ? apps.map((a) => a.name) : []);
   return { script: supervisorPlan(P, R) };
 }
 
@@ -466,7 +474,9 @@ export function podEnv(p: SupervisorPod): string {
     // The runtime's state dir tells whether a container still exists.
     ST: p.rt.stateRoot ?? `/run/${p.rt.name}`,
     NS_FILES: nsFiles.map((f) => path.relative(p.R, f)).join(' '),
-    NS_CREATE: create ? createNamespacesCommand(toCreate, p.hostname) : '',
+    // A pod of `rkt run`: the runtime sets the hostname from the apps' configs (prepareApp); a
+    // sandbox's UTS namespace has it from the start, before (and without) any app.
+    NS_CREATE: create ? createNamespacesCommand(toCreate, p.mutable ? p.hostname : undefined) : '',
     CGP: p.cgroupParent,
     CNI: p.cniNetworks === true,
     CNI_TEARDOWN: p.cniTeardown ?? '',
@@ -614,6 +624,17 @@ function makeFifo(file: string): void {
   } catch (err) {
     if ((err as { code?: string }).code !== 'EEXIST') throw err;
   }
+}
+
+/**
+ * The FIFOs the supervisor reads or writes from its start: its control FIFO and the log FIFOs of
+ * the apps it starts at once (`logApps`: empty when the pod keeps no log). Made here by mknod(2)
+ * rather than by the supervisor's `mkfifo`, which is one process less for every run; the supervisor
+ * makes only those that are missing (docs/stage1.md, "The supervisor").
+ */
+function makeStartFifos(P: string, logApps: readonly string[]): void {
+  makeFifo(path.join(P, SUP_CTL));
+  for (const a of logApps) for (const f of LOG_FIFOS) makeFifo(path.join(P, LOGS_DIR, a, f));
 }
 
 /** Whether the oci engine's pod shares the host's network. */

@@ -59,13 +59,22 @@ export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string)
 /**
  * The same as one sh command for the supervisor to eval, one exec less: the files are made by the
  * supervisor's own shell (`true >F`: no process, and `true` is not a special builtin, so a failed
- * redirection does not end the shell), then `unshare` runs the inner sh.
+ * redirection does not end the shell), then `unshare` runs the inner sh. With no hostname (the
+ * pod's apps' configs carry it, and the runtime sets it in the joined UTS namespace), no inner sh
+ * either: `unshare` execs `ip link set lo up` (a new network) or `true`.
  */
-export function createNamespacesCommand(files: PodNamespaceFiles, hostname: string): string {
-  return [
-    ...list(files).map((f) => `true >${quote(f)}`),
-    [...unshareArgv(files), hostname].map(quote).join(' '),
-  ].join(' && ');
+export function createNamespacesCommand(files: PodNamespaceFiles, hostname: string | undefined): string {
+  const argv =
+    hostname !== undefined
+      ? [...unshareArgv(files), hostname]
+      : [
+          'unshare',
+          ...(files.network !== undefined ? ['--net=' + files.network] : []),
+          '--ipc=' + files.ipc,
+          '--uts=' + files.uts,
+          ...(files.network !== undefined ? ['ip', 'link', 'set', 'lo', 'up'] : ['true']),
+        ];
+  return [...list(files).map((f) => `true >${quote(f)}`), argv.map(quote).join(' ')].join(' && ');
 }
 
 /** One argv that unmounts and removes the files; missing or unmounted files are fine. */

@@ -190,7 +190,10 @@ export interface OciAppInput {
   appName: string;
   rootfs: string;
   readOnlyRootfs?: boolean;
-  /** Set only when the UTS namespace is new; a joined pod UTS namespace already carries it. */
+  /**
+   * The container's hostname, with a new or a joined UTS namespace (the runtime sets it in the
+   * joined one too); ignored with the host's.
+   */
   hostname?: string;
   namespaces: PodNamespaces;
   /** Volumes, already resolved to host paths and matched to the app's mount points. */
@@ -635,8 +638,7 @@ export function ociConfigForApp(input: OciAppInput): OciAppConfig {
     mounts: [...systemMounts(hostNetwork), ...(input.mounts ?? []).map((m) => volumeMount(m, where))],
     linux,
   };
-  if (input.hostname !== undefined && (input.namespaces.uts ?? 'new') === 'new')
-    config.hostname = input.hostname;
+  if (input.hostname !== undefined && input.namespaces.uts !== 'host') config.hostname = input.hostname;
   if (input.annotations !== undefined) config.annotations = { ...input.annotations };
   return { config, warnings };
 }

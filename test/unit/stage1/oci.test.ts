@@ -138,10 +138,12 @@ describe('ociConfigForApp: process', () => {
     assert.equal(config().process.user.additionalGids, undefined);
   });
 
-  it('root rootfs, read-only when asked; hostname only with a new UTS namespace', () => {
+  it('root rootfs, read-only when asked; hostname with a new or a joined UTS namespace', () => {
     assert.deepEqual(config({}, { readOnlyRootfs: true }).root, { path: input().rootfs, readonly: true });
-    assert.equal(config({}, { hostname: 'h' }).hostname, undefined);
+    assert.equal(config().hostname, undefined);
+    assert.equal(config({}, { hostname: 'h' }).hostname, 'h', 'joined: the runtime sets it');
     assert.equal(config({}, { hostname: 'h', namespaces: {} }).hostname, 'h');
+    assert.equal(config({}, { hostname: 'h', namespaces: { uts: 'host' } }).hostname, undefined);
   });
 });
 
@@ -851,6 +853,47 @@ describe('pod namespace command (the supervisor evals it)', () => {
       const bad = createNamespacesCommand({ ipc: path.join(dir, 'no', 'ns-ipc'), uts: files.uts }, 'h');
       const r2 = spawnSync('sh', ['-c', 'eval "$1" || echo failed', 'sh', bad], { encoding: 'utf8' });
       assert.equal(r2.stdout, 'failed\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without a hostname (the runtime sets it), unshare execs ip or true: no inner sh', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rocket-nscmd-'));
+    try {
+      const bin = path.join(dir, 'bin');
+      mkdirSync(bin);
+      writeFileSync(
+        path.join(bin, 'unshare'),
+        `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`,
+        { mode: 0o755 },
+      );
+      const files = podNamespaceFiles(dir);
+      const args = (cmd: string): string[] => {
+        const r = spawnSync('sh', ['-c', 'eval "$1"', 'sh', cmd], {
+          encoding: 'utf8',
+          env: { PATH: `${bin}:/usr/bin:/bin` },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return readFileSync(path.join(dir, 'args'), 'utf8').split('\n').slice(0, -1);
+      };
+      assert.deepEqual(args(createNamespacesCommand(files, undefined)), [
+        `--net=${files.network}`,
+        `--ipc=${files.ipc}`,
+        `--uts=${files.uts}`,
+        'ip',
+        'link',
+        'set',
+        'lo',
+        'up',
+      ]);
+      assert.ok(statSync(files.network as string).isFile());
+      const noNet = { ipc: files.ipc, uts: files.uts };
+      assert.deepEqual(args(createNamespacesCommand(noNet, undefined)), [
+        `--ipc=${files.ipc}`,
+        `--uts=${files.uts}`,
+        'true',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
