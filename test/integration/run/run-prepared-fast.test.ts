@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -71,6 +71,9 @@ describe(
     it('runs a prepared pod as Node does: exit code, output, status and logs after', async () => {
       const a = await prepare('echo out-$((6*7)); echo err-line >&2; exit 7');
       const b = await prepare('echo out-$((6*7)); echo err-line >&2; exit 7');
+      // The supervisor's control FIFO and the app's log FIFOs: made by prepare (mknod), not at run.
+      for (const f of ['stage1/ctl', 'logs/fastrun/stdout.fifo', 'logs/fastrun/stderr.fifo'])
+        assert.ok(lstatSync(join(data, 'pods', 'prepared', a, f)).isFIFO(), f);
       const fast = await fastRun(a);
       const node = await nodeRun(b);
       assert.equal(fast.code, 7, fast.stderr);

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  lstatSync,
   rmSync,
   utimesSync,
   writeFileSync,
@@ -107,6 +108,11 @@ describe(
       const first = await run(script);
       assert.equal(first.code, 7, first.stderr);
       assert.equal(templates().length, 1);
+      // The supervisor's FIFOs, which the engine made with the pod (no mkfifo at run), are in the
+      // template for the launcher's `cp -a` to copy.
+      const tpod = join(runTemplateDir(data), templates()[0] ?? '', 'pod');
+      for (const f of ['stage1/ctl', 'logs/tpl/stdout.fifo', 'logs/tpl/stderr.fifo'])
+        assert.ok(lstatSync(join(tpod, f)).isFIFO(), f);
       const second = await run(script, noNode);
       assert.equal(second.code, 7, second.stderr);
       assert.ok(first.uuid !== undefined && second.uuid !== undefined);

@@ -309,3 +309,39 @@ describe('pod supervisor (fake runtime)', () => {
     assert.equal(await pod.done, 0, pod.out());
   });
 });
+
+describe('pod settings: the namespaces and the hostname', () => {
+  const pod = (mutable: boolean): SupervisorPod => ({
+    R: '/pods/run/u',
+    rt: {
+      name: 'crun',
+      path: '/bin/crun',
+      hybridWrapper: false,
+      prefix: ['/bin/crun'],
+      describe: () => 'crun',
+    },
+    apps: [],
+    ns: { network: '/pods/run/u/ns-net', ipc: '/pods/run/u/ns-ipc', uts: '/pods/run/u/ns-uts' },
+    hostname: 'rkt-host',
+    cgroupParent: 'rkt-u',
+    io: { relayApps: [], listenCount: 0, notify: () => false, listen: () => ({ args: '', redirects: '' }) },
+    mutable,
+  });
+  const nsCreate = (env: string): string => {
+    const line = env.split('\n').find((l) => l.startsWith('NS_CREATE=')) ?? '';
+    const r = spawnSync('sh', ['-c', `${line}; printf %s "$NS_CREATE"`], { encoding: 'utf8' });
+    return r.stdout;
+  };
+
+  it('a pod of rkt run: unshare execs ip itself, the hostname is left to the runtime', () => {
+    const cmd = nsCreate(podEnv(pod(false)));
+    assert.match(cmd, / --uts=\/pods\/run\/u\/ns-uts ip link set lo up$/);
+    assert.doesNotMatch(cmd, /rkt-host|hostname| sh /);
+  });
+
+  it('a sandbox: the hostname is set in the new UTS namespace (it may have no app yet)', () => {
+    const cmd = nsCreate(podEnv(pod(true)));
+    assert.match(cmd, /\/proc\/sys\/kernel\/hostname/);
+    assert.match(cmd, / rkt-host$/);
+  });
+});
