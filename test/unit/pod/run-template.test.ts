@@ -4,18 +4,21 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
   existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { mknod, S_IFIFO } from '../../../src/aci/syscalls.js';
 import { emptyPodArgs, type AppArgs, type PodArgs } from '../../../src/pod/args.js';
 import { writePodSummary } from '../../../src/pod/pod.js';
 import { readPodSummary } from '../../../src/pod/summary.js';
@@ -207,6 +210,26 @@ describe('run templates: writing one', () => {
     );
     assert.equal(templates(w.data).length, 1);
     assert.notEqual(templates(w.data)[0], t);
+  });
+
+  it("copies the supervisor's FIFOs as FIFOs (Node's cpSync refuses them); refuses a symlink", () => {
+    const w = world();
+    for (const f of ['stage1/ctl', 'logs/a/stdout.fifo']) {
+      mkdirSync(join(w.pod, f, '..'), { recursive: true });
+      mknod(join(w.pod, f), S_IFIFO | 0o600, 0n);
+    }
+    const env = { ROCKET_HOME: w.home, PATH: '/bin' };
+    const dbBefore = dbMtimes(w.data);
+    const write = (): boolean =>
+      writeRunTemplate({ dataDir: w.data, argv: argv(w.data), uuid: UUID, podDir: w.pod, dbBefore, env });
+    assert.equal(write(), true);
+    const dir = join(runTemplateDir(w.data), templates(w.data)[0] as string, 'pod');
+    for (const f of ['stage1/ctl', 'logs/a/stdout.fifo']) assert.ok(lstatSync(join(dir, f)).isFIFO(), f);
+    assert.doesNotMatch(readFileSync(join(dir, '..', 'stamp'), 'utf8'), /fifo|ctl/);
+    symlinkSync('ready', join(w.pod, 'stage1', 'link'));
+    rmSync(runTemplateDir(w.data), { recursive: true });
+    assert.equal(write(), false);
+    assert.deepEqual(templates(w.data), []);
   });
 
   it("keeps the pod's list summary valid in the copies the launcher makes (cp -a: a new inode)", () => {
