@@ -175,15 +175,23 @@ describe('run templates: writing one', () => {
   const argv = (data: string): string[] => [`--dir=${data}`, 'run', '--net=none', 'example.com/a'];
   const templates = (data: string): string[] =>
     existsSync(runTemplateDir(data)) ? readdirSync(runTemplateDir(data)) : [];
+  /** writeRunTemplate of w's pod: for argv(w.data), with the store as it is now, by default. */
+  const write = (
+    w: { data: string; home: string; pod: string },
+    more: { argv?: string[]; dbBefore?: string; env?: NodeJS.ProcessEnv } = {},
+  ): boolean =>
+    writeRunTemplate({
+      dataDir: w.data,
+      argv: more.argv ?? argv(w.data),
+      uuid: UUID,
+      podDir: w.pod,
+      dbBefore: more.dbBefore ?? dbMtimes(w.data),
+      env: more.env ?? { ROCKET_HOME: w.home, PATH: '/bin' },
+    });
 
   it('copies the pod dir (but run-launcher) with the argv and a stamp naming the files that hold the UUID', () => {
     const w = world();
-    const env = { ROCKET_HOME: w.home, PATH: '/bin' };
-    const dbBefore = dbMtimes(w.data);
-    assert.equal(
-      writeRunTemplate({ dataDir: w.data, argv: argv(w.data), uuid: UUID, podDir: w.pod, dbBefore, env }),
-      true,
-    );
+    assert.equal(write(w), true);
     const [t] = templates(w.data);
     assert.match(t ?? '', /^t\.[0-9a-f]{16}\.[0-9a-f]{12}$/);
     const dir = join(runTemplateDir(w.data), t as string);
@@ -204,10 +212,7 @@ describe('run templates: writing one', () => {
     assert.equal(existsSync(join(dir, 'pod', 'run-launcher')), false);
     assert.equal(readFileSync(join(dir, 'pod', 'etc', 'hosts'), 'utf8'), `127.0.1.1\trkt-${UUID}\n`);
     // The same command line again: the new template replaces the old one.
-    assert.equal(
-      writeRunTemplate({ dataDir: w.data, argv: argv(w.data), uuid: UUID, podDir: w.pod, dbBefore, env }),
-      true,
-    );
+    assert.equal(write(w), true);
     assert.equal(templates(w.data).length, 1);
     assert.notEqual(templates(w.data)[0], t);
   });
@@ -236,12 +241,7 @@ describe('run templates: writing one', () => {
     const w = world();
     writePodSummary(w.pod, { manifest: { acKind: 'PodManifest', acVersion: '0.8.11', apps: [] } as never });
     assert.notEqual(readPodSummary(w.pod), undefined);
-    const env = { ROCKET_HOME: w.home, PATH: '/bin' };
-    const dbBefore = dbMtimes(w.data);
-    assert.equal(
-      writeRunTemplate({ dataDir: w.data, argv: argv(w.data), uuid: UUID, podDir: w.pod, dbBefore, env }),
-      true,
-    );
+    assert.equal(write(w), true);
     const [t] = templates(w.data);
     const copy = join(w.data, 'copy');
     execFileSync('cp', ['-a', join(runTemplateDir(w.data), t as string, 'pod'), copy]);
@@ -255,52 +255,22 @@ describe('run templates: writing one', () => {
   it('writes none when the store changed, the UUID shows in another spelling, or the form is not plain', () => {
     const env = { ROCKET_HOME: '/nonexistent-home', PATH: '/bin' };
     const w = world();
-    const write = (more: { argv?: string[]; dbBefore?: string; env?: NodeJS.ProcessEnv } = {}): boolean =>
-      writeRunTemplate({
-        dataDir: w.data,
-        argv: more.argv ?? argv(w.data),
-        uuid: UUID,
-        podDir: w.pod,
-        dbBefore: more.dbBefore ?? dbMtimes(w.data),
-        env: more.env ?? env,
-      });
-    assert.equal(write({ dbBefore: 'rocket.sqlite:1' }), false, 'the store changed meanwhile');
-    assert.equal(write({ argv: ['--debug', 'run', 'img'] }), false, 'a global flag');
-    assert.equal(write({ env: { ...env, NOTIFY_SOCKET: '/run/n' } }), false, 'NOTIFY_SOCKET');
-    assert.equal(write({ env: { PATH: '/bin' } }), false, 'no ROCKET_HOME');
+    assert.equal(write(w, { env, dbBefore: 'rocket.sqlite:1' }), false, 'the store changed meanwhile');
+    assert.equal(write(w, { env, argv: ['--debug', 'run', 'img'] }), false, 'a global flag');
+    assert.equal(write(w, { env: { ...env, NOTIFY_SOCKET: '/run/n' } }), false, 'NOTIFY_SOCKET');
+    assert.equal(write(w, { env: { PATH: '/bin' } }), false, 'no ROCKET_HOME');
     assert.deepEqual(
       templates(w.data).filter((n) => n !== '.'),
       [],
     );
     const short = world({ 'stage1/x': UUID.slice(0, 8) });
-    assert.equal(
-      writeRunTemplate({
-        dataDir: short.data,
-        argv: argv(short.data),
-        uuid: UUID,
-        podDir: short.pod,
-        dbBefore: dbMtimes(short.data),
-        env,
-      }),
-      false,
-    );
+    assert.equal(write(short, { env }), false);
     assert.deepEqual(templates(short.data), []);
   });
 
   it('keeps a handful; gc removes the templates and copies no supervisor took', () => {
     const w = world();
-    const env = { ROCKET_HOME: w.home, PATH: '/bin' };
-    for (let i = 0; i < 10; i++)
-      assert.ok(
-        writeRunTemplate({
-          dataDir: w.data,
-          argv: [...argv(w.data), `--exec=/bin/x${i}`],
-          uuid: UUID,
-          podDir: w.pod,
-          dbBefore: dbMtimes(w.data),
-          env,
-        }),
-      );
+    for (let i = 0; i < 10; i++) assert.ok(write(w, { argv: [...argv(w.data), `--exec=/bin/x${i}`] }));
     assert.equal(templates(w.data).length, 8);
     const root = runTemplateDir(w.data);
     mkdirSync(join(root, `s.${UUID}`));
