@@ -537,10 +537,8 @@ remove() {
 	: >"$S/$1-removed"
 }
 
-# rdy: announces readiness once (the marker; READY=1 under systemd): a sandbox at once, a pod of
-# `rkt run` when every app has started (or sent READY=1, for an app that supports sd_notify). The
-# marker is a file holding `ready` (one write by the shell: no `ln` process), which `rkt status
-# --wait-ready` and the CRI service take as they take rkt's symlink to `ready`.
+# rdy: announces readiness once (rkt's marker; READY=1 under systemd): a sandbox at once, a pod of
+# `rkt run` when every app has started (or sent READY=1, for an app that supports sd_notify).
 rdy() {
 	[ -n "$ready" ] && return
 	if [ -z "$MUTABLE" ]; then
@@ -550,7 +548,7 @@ rdy() {
 		done
 	fi
 	ready=1
-	echo ready >"$R/stage1/rootfs/rkt/supervisor-status"
+	ln -sfn ready "$R/stage1/rootfs/rkt/supervisor-status"
 	[ -n "$SDN" ] && NOTIFY_SOCKET=$SDN systemd-notify --ready --pid=$$ >/dev/null 2>&1
 	return 0
 }
