@@ -562,7 +562,14 @@ check() {
 			key "$n"
 			# An app stopped on its own: its timer goes.
 			eval "[ -n \"\$at_$k\" ] && cancel \"a_\$k\" \"\$at_$k\"; at_$k=''"
+			c=''
 			read -r c <"$S/$n"
+			# Made but not written yet (the app's subshell is writing it; its `exit` line on the
+			# FIFO follows): not its end yet, or an empty code would end the pod with 0.
+			if [ -z "$c" ]; then
+				all=''
+				continue
+			fi
 			# During a requested stop, an app ending on the SIGTERM sent to it stopped cleanly.
 			if [ "$c" = 143 ] && { [ -n "$stopping$requested" ] || [ -e "$S/$n-stopping" ]; }; then c=0; fi
 			if [ -z "$MUTABLE" ] && [ "$c" != 0 ] && [ -z "$failed" ]; then

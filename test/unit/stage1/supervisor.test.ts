@@ -216,6 +216,28 @@ describe('pod supervisor (fake runtime)', () => {
     assert.deepEqual(groupMembers(pod.child.pid as number), []);
   });
 
+  it("an app's exit-code file made but not written yet is not its end (it would end the pod with 0)", async () => {
+    const pod = startPod([{ name: 'a', behaviour: 'wait' }], false, { RKT_STOP_TIMEOUT: '600' });
+    await started(pod, 'a');
+    // What the app's subshell's `echo "$rc" >"$S/a"` leaves for a moment: the file, empty. A wake-up
+    // then (the FIFO is read in order: the start after it is read only if the supervisor is still
+    // there) must not take it for an end.
+    writeFileSync(path.join(pod.S, 'a'), '');
+    writeApp(pod.R, pod.R, { name: 'b', behaviour: 'wait' });
+    assert.ok(sendCommand(pod.R, 'wake'));
+    assert.ok(sendCommand(pod.R, 'start b'));
+    await started(pod, 'b');
+    // (a is still running here, unlike an app whose subshell writes the file: gone again, it is
+    // stopped as a running app.)
+    rmSync(path.join(pod.S, 'a'));
+    assert.ok(sendCommand(pod.R, 'stop 1'));
+    assert.equal(await pod.done, 0, pod.out());
+    assert.equal(code(pod, 'a'), '143');
+    assert.equal(code(pod, 'b'), '143');
+    await tornDown(pod.R);
+    assert.deepEqual(groupMembers(pod.child.pid as number), []);
+  });
+
   it('stop over the FIFO: TERM, then KILL after the timeout of this stop', async () => {
     const pod = startPod([{ name: 'stubborn', behaviour: 'ignore-term' }], false, {
       RKT_STOP_TIMEOUT: '600',
