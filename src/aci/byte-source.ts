@@ -12,15 +12,26 @@ export class ByteSource {
   /** Bytes handed out so far (the offset of the next byte). */
   position = 0;
 
+  /**
+   * `reusedChunks`: the source may fill a chunk's memory again once it is asked for the next one
+   * (decompressedChunks). Bytes still queued are then copied before each pull, and a caller must be
+   * done with what a call returned before its next call (readTar is).
+   */
   constructor(
     source: AsyncIterable<Uint8Array>,
     private readonly onChunk?: (chunk: Buffer) => void,
+    private readonly reusedChunks = false,
   ) {
     this.iter = source[Symbol.asyncIterator]();
   }
 
   private async pull(): Promise<boolean> {
     if (this.ended) return false;
+    if (this.reusedChunks) {
+      for (let i = this.head; i < this.queue.length; i++) {
+        this.queue[i] = Buffer.from(this.queue[i] as Buffer);
+      }
+    }
     const r = await this.iter.next();
     if (r.done === true) {
       this.ended = true;

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { constants as zlibConstants, createGunzip, Gunzip } from 'node:zlib';
 import { RocketError } from '../errors.js';
 
 /** What the first bytes of a file say it is. `text` and `unknown` are not images. */
@@ -138,6 +138,120 @@ export async function openDecompressed(
   const compression = compressionOf(detectFileType(head), name);
   const stream = await decompressor(compression, raw, name, chunk);
   return { compression, stream };
+}
+
+/**
+ * Like `openDecompressed` for a stream, but the bytes come as an async iterable whose chunks may all
+ * be views of one buffer, filled again each time the iterator is resumed (`reused`): a consumer must
+ * be done with a chunk, and copy out whatever it keeps, before it asks for the next. For gzip
+ * (`reused` true) the stream is inflated on this thread into that one buffer, where a gunzip
+ * stream inflates on the thread pool into a fresh buffer per `chunk` bytes of output; a long
+ * conversion (docker2aci's pass 2) then allocates no buffer per MiB of tar, and the other cores
+ * are left to the compression of the output. Other compressions, or a Node release without the
+ * zlib fields used here, give the stream's own chunks (`reused` false).
+ */
+export async function decompressedChunks(
+  input: Readable,
+  source: string,
+  chunk = IO_CHUNK,
+): Promise<{ compression: Compression; chunks: AsyncIterable<Buffer>; reused: boolean }> {
+  const { head, stream: raw } = await peek(input, SNIFF_LENGTH);
+  const compression = compressionOf(detectFileType(head), source);
+  if (compression === 'gzip') {
+    const gunzip = new Gunzip({ chunkSize: 64 });
+    if (hasSyncHandle(gunzip))
+      return { compression, chunks: inflateInto(gunzip, raw, source, chunk), reused: true };
+    gunzip.close();
+  }
+  const stream = await decompressor(compression, raw, source, chunk);
+  return { compression, chunks: stream as AsyncIterable<Buffer>, reused: false };
+}
+
+/** The fields of Node's zlib streams that its synchronous path uses (lib/zlib.js, Node 10 to 22). */
+interface SyncZlib {
+  _handle: {
+    writeSync(
+      flush: number,
+      input: Buffer,
+      inOff: number,
+      inLen: number,
+      out: Buffer,
+      outOff: number,
+      outLen: number,
+    ): void;
+    onerror: (message: string, errno: number) => void;
+  };
+  /** After each write: [output space left, input left]. */
+  _writeState: Uint32Array;
+}
+
+function hasSyncHandle(z: object): z is SyncZlib {
+  const f = z as Partial<SyncZlib>;
+  return (
+    typeof f._handle === 'object' &&
+    typeof f._handle.writeSync === 'function' &&
+    f._writeState instanceof Uint32Array &&
+    f._writeState.length >= 2
+  );
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Inflates `raw` (gzip, one member or several, as Node's gunzip reads them) into one buffer of
+ * `size` bytes, yielding a view of what each write produced. The whole of `raw` is read, also after
+ * the gzip data ends (what follows it is ignored, as gunzip does), so a source that checks its
+ * digest at its end still does.
+ */
+async function* inflateInto(
+  gunzip: Gunzip & SyncZlib,
+  raw: Readable,
+  name: string,
+  size: number,
+): AsyncGenerator<Buffer> {
+  const handle = gunzip._handle;
+  const state = gunzip._writeState;
+  let failure: string | undefined;
+  handle.onerror = (message) => {
+    failure = message;
+  };
+  const out = Buffer.allocUnsafe(size);
+  /** One write of `input` from `off`: how much it produced, and the output space and input left. */
+  const write = (flush: number, input: Buffer, off: number) => {
+    handle.writeSync(flush, input, off, input.length - off, out, 0, size);
+    if (failure !== undefined) throw new RocketError(`${name}: cannot decompress (gzip): ${failure}`);
+    const [availOut = 0, availIn = 0] = state;
+    return { produced: size - availOut, availOut, availIn };
+  };
+  let ended = false;
+  try {
+    for await (const c of raw) {
+      const input = c as Buffer;
+      if (ended || input.length === 0) continue;
+      for (let off = 0; ;) {
+        const r = write(zlibConstants.Z_NO_FLUSH, input, off);
+        if (r.produced > 0) yield out.subarray(0, r.produced);
+        off = input.length - r.availIn;
+        // A full buffer: more output may be pending. Else zlib took all of the input, or stopped at
+        // the end of the gzip data (input left over: the stream has ended, as for Node's gunzip).
+        if (r.availOut === 0) continue;
+        if (r.availIn > 0) ended = true;
+        break;
+      }
+    }
+    while (!ended) {
+      const r = write(zlibConstants.Z_FINISH, EMPTY, 0);
+      if (r.produced > 0) yield out.subarray(0, r.produced);
+      if (r.availOut !== 0) ended = true;
+    }
+  } catch (err) {
+    throw err instanceof RocketError
+      ? err
+      : new RocketError(`${name}: cannot decompress (gzip): ${errText(err)}`, 1, { cause: err });
+  } finally {
+    gunzip.close();
+    if (!raw.destroyed) raw.destroy();
+  }
 }
 
 async function decompressor(

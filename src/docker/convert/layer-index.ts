@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { cleanName, openDecompressed, type TarHeader } from '../../aci/index.js';
+import { decompressedChunks } from '../../aci/compression.js';
 import { ByteSource } from '../../aci/byte-source.js';
 import { readTar } from '../../aci/tar-reader.js';
 import { BLOCK } from '../../aci/tar-format.js';
@@ -241,17 +242,32 @@ export function classify(source: string, ordinal: number, h: TarHeader): Indexed
 /**
  * Reads every entry of a layer (any compression: sniffed, never taken from the media type) and
  * hands it to `onEntry` with its classification. Data the handler does not read is skipped.
+ *
+ * `inflateHere` (pass 2): gzip is inflated on this thread into one reused buffer
+ * (decompressedChunks), so a body chunk is valid only until the handler reads on; the handler must
+ * copy what it keeps (AciWriter copies every chunk into its own blocks before it asks for the
+ * next). Pass 1 leaves inflating to the thread pool, as it indexes layers while they download, one
+ * per core.
  */
 export async function readLayer(
   raw: Readable,
   source: string,
   onEntry: (e: IndexedEntry, body: AsyncIterable<Buffer>) => Promise<void> | void,
+  inflateHere = false,
 ): Promise<void> {
-  const { stream } = await openDecompressed(raw, source, LAYER_CHUNK);
+  let stream: Readable | undefined;
+  let src: ByteSource;
+  if (inflateHere) {
+    const { chunks, reused } = await decompressedChunks(raw, source, LAYER_CHUNK);
+    src = new ByteSource(paddedToBlocks(chunks), undefined, reused);
+  } else {
+    ({ stream } = await openDecompressed(raw, source, LAYER_CHUNK));
+    src = new ByteSource(paddedToBlocks(stream));
+  }
   try {
     let ordinal = 0;
     await readTar(
-      new ByteSource(paddedToBlocks(stream)),
+      src,
       async (entry, body) => {
         await onEntry(classify(source, ordinal++, entry.header), body);
       },
@@ -263,7 +279,8 @@ export async function readLayer(
       cause: err,
     });
   } finally {
-    stream.destroy();
+    if (stream !== undefined) stream.destroy();
+    else await src.cancel();
   }
 }
 
@@ -272,9 +289,9 @@ export async function readLayer(
  * layers whose last entry lacks its padding and the end blocks (Go's reader accepts the latter);
  * after a complete tar the extra zeros are drained unread.
  */
-async function* paddedToBlocks(stream: Readable): AsyncGenerator<Buffer> {
+async function* paddedToBlocks(stream: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   let total = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of stream) {
     total += chunk.length;
     yield chunk;
   }

@@ -37,16 +37,21 @@ export async function writeLayerAci(
   const w = new AciWriter(path, compression);
   try {
     await w.rootfs();
-    await readLayer(raw, source, async (e, body) => {
-      if (e.kind !== 'entry' || last.get(e.rel) !== e.ordinal) return;
-      if (e.linkRel !== undefined && !written.has(e.linkRel)) {
-        // A link to a file of a lower layer cannot be expressed inside this layer's archive.
-        warnings.push(`${source}: hard link ${JSON.stringify(e.rel)} to a lower layer's file left out`);
-        return;
-      }
-      await w.entry(rootfsHeader(e.header, e.rel, e.linkRel), body);
-      if (e.header.type !== 'directory') written.add(e.rel);
-    });
+    await readLayer(
+      raw,
+      source,
+      async (e, body) => {
+        if (e.kind !== 'entry' || last.get(e.rel) !== e.ordinal) return;
+        if (e.linkRel !== undefined && !written.has(e.linkRel)) {
+          // A link to a file of a lower layer cannot be expressed inside this layer's archive.
+          warnings.push(`${source}: hard link ${JSON.stringify(e.rel)} to a lower layer's file left out`);
+          return;
+        }
+        await w.entry(rootfsHeader(e.header, e.rel, e.linkRel), body);
+        if (e.header.type !== 'directory') written.add(e.rel);
+      },
+      true,
+    );
     for (const [rel, target] of STDIO_SYMLINKS) {
       if (!index.hasEntry(rel)) await w.entry(stdioSymlinkHeader(rel, target));
     }

@@ -31,25 +31,30 @@ export async function writeSquashed(
     await w.rootfs();
     const dirsWritten = new Set<string>();
     for (let i = 0; i < layerCount; i++) {
-      await readLayer(await open(i), sourceOf(i), async (e, body) => {
-        if (e.kind !== 'entry') return;
-        const h = e.header;
-        if (h.type === 'directory') {
-          const final = plan.dir(e.rel);
-          if (final !== undefined && !dirsWritten.has(e.rel)) {
-            dirsWritten.add(e.rel);
-            await w.entry(rootfsHeader(final, e.rel));
+      await readLayer(
+        await open(i),
+        sourceOf(i),
+        async (e, body) => {
+          if (e.kind !== 'entry') return;
+          const h = e.header;
+          if (h.type === 'directory') {
+            const final = plan.dir(e.rel);
+            if (final !== undefined && !dirsWritten.has(e.rel)) {
+              dirsWritten.add(e.rel);
+              await w.entry(rootfsHeader(final, e.rel));
+            }
+            return;
           }
-          return;
-        }
-        const emission = plan.emission(i, e.ordinal);
-        if (emission === undefined) return;
-        const [first, ...others] = emission;
-        await w.entry(rootfsHeader(h, first), body);
-        for (const other of others) {
-          await w.entry(rootfsHeader({ ...h, type: 'link', size: 0 }, other, first));
-        }
-      });
+          const emission = plan.emission(i, e.ordinal);
+          if (emission === undefined) return;
+          const [first, ...others] = emission;
+          await w.entry(rootfsHeader(h, first), body);
+          for (const other of others) {
+            await w.entry(rootfsHeader({ ...h, type: 'link', size: 0 }, other, first));
+          }
+        },
+        true,
+      );
     }
     for (const [rel, target] of STDIO_SYMLINKS) {
       if (!plan.has(rel)) await w.entry(stdioSymlinkHeader(rel, target));

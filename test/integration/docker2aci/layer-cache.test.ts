@@ -90,6 +90,8 @@ async function image(layers: Record<string, string>[], cmd: string): Promise<Ima
 class CountingRegistry {
   current: Image | undefined;
   blobGets: string[] = [];
+  /** Blobs served with one byte changed (gzip's MTIME field: still a valid gzip of the same tar). */
+  corrupt = new Set<string>();
   private server: Server | undefined;
   port = 0;
 
@@ -113,8 +115,12 @@ class CountingRegistry {
         return;
       }
       const blob = /^\/v2\/test\/app\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
-      const bytes = blob !== null ? img.blobs.get(blob[1] as string) : undefined;
+      let bytes = blob !== null ? img.blobs.get(blob[1] as string) : undefined;
       if (blob !== null && bytes !== undefined) {
+        if (this.corrupt.has(blob[1] as string)) {
+          bytes = Buffer.from(bytes);
+          bytes[4] = (bytes[4] ?? 0) ^ 0x01;
+        }
         if (req.method === 'GET') this.blobGets.push(blob[1] as string);
         res.setHeader('content-length', bytes.length);
         res.end(req.method === 'HEAD' ? undefined : bytes);
@@ -179,6 +185,35 @@ describe('an updated docker image downloads only its changed layers', () => {
     await extractAci(join(out, acis[0] as string), tree, {});
     assert.equal(readFileSync(join(tree, 'rootfs/etc/version'), 'utf8'), 'two\n');
     assert.equal(readFileSync(join(tree, 'rootfs/etc/base'), 'utf8'), 'the shared base layer\n'.repeat(100));
+  });
+
+  test('docker2aci refuses a layer whose bytes do not hash to its digest, and caches nothing', async () => {
+    const ref = `docker://127.0.0.1:${registry.port}/test/app:latest`;
+    const v3 = await image(
+      [{ 'etc/base': 'the shared base layer\n'.repeat(100) }, { 'etc/bad': 'x\n' }],
+      '/bad',
+    );
+    const bad = v3.layers[1] as string;
+    registry.current = v3;
+    registry.corrupt = new Set([bad]);
+    try {
+      const out = join(work.path, 'd3');
+      mkdirSync(out);
+      const r = await run(docker2aci, ['-insecure-allow-http', '-o', out, ref]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`blob ${bad}: digest mismatch`));
+      assert.ok(registry.blobGets.includes(bad));
+      assert.deepEqual(readdirSync(out), []);
+      const dir = join(xdgDirs.cache, 'rocket', 'docker-layers', 'sha256');
+      const hex = bad.slice('sha256:'.length);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.startsWith(hex)),
+        [],
+        'the corrupted layer (or its temp file) was kept in the layer cache',
+      );
+    } finally {
+      registry.corrupt = new Set();
+    }
   });
 
   test('rkt fetch docker://, with the layer cache in the store', async () => {
