@@ -151,6 +151,9 @@ async function download(
   } catch (err) {
     raw.destroy();
     file.destroy();
+    // The write stream opens its file asynchronously: removed only once the stream has closed, or
+    // an open that completes after the failure would leave the temp file in the cache.
+    if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
     rmSync(temp, { force: true });
     throw err;
   }
