@@ -826,18 +826,23 @@ describe('pod namespace argv', () => {
   });
 });
 
+/** A stand-in unshare in DIR/bin that records its arguments, one a line, in DIR/args; returns DIR/bin. */
+function standInUnshare(dir: string): string {
+  const bin = path.join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(
+    path.join(bin, 'unshare'),
+    `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`,
+    { mode: 0o755 },
+  );
+  return bin;
+}
+
 describe('pod namespace command (the supervisor evals it)', () => {
   it('makes the files in its own shell, then runs unshare once with the hostname quoted', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rocket-nscmd-'));
     try {
-      const bin = path.join(dir, 'bin');
-      mkdirSync(bin);
-      // A stand-in unshare: records its arguments, one a line.
-      writeFileSync(
-        path.join(bin, 'unshare'),
-        `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`,
-        { mode: 0o755 },
-      );
+      const bin = standInUnshare(dir);
       const files = { ipc: path.join(dir, 'ns-ipc'), uts: path.join(dir, 'ns-uts') };
       const cmd = createNamespacesCommand(files, "it's");
       const r = spawnSync('sh', ['-c', 'eval "$1"', 'sh', cmd], {
@@ -861,13 +866,7 @@ describe('pod namespace command (the supervisor evals it)', () => {
   it('without a hostname (the runtime sets it), unshare execs ip or true: no inner sh', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rocket-nscmd-'));
     try {
-      const bin = path.join(dir, 'bin');
-      mkdirSync(bin);
-      writeFileSync(
-        path.join(bin, 'unshare'),
-        `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`,
-        { mode: 0o755 },
-      );
+      const bin = standInUnshare(dir);
       const files = podNamespaceFiles(dir);
       const args = (cmd: string): string[] => {
         const r = spawnSync('sh', ['-c', 'eval "$1"', 'sh', cmd], {
