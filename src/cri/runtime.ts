@@ -474,10 +474,20 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
-/** The sandbox's namespaces are made (netns.ts): its supervisor makes none (NS_CREATE empty). */
-function withoutSupervisorNamespaces(preparedDir: string): void {
+/**
+ * The sandbox's supervisor settings after the engine's: none of the namespaces to make when the
+ * service made them (netns.ts: NS_CREATE empty), and the runtime without busybox's hybrid wrapper
+ * (runtime.ts, hybridWrapperPrefix): a CRI container may ask for a rootfs propagation, which needs
+ * the wrapper's mount namespace to keep the host's propagation, as util-linux's unshare does.
+ */
+function criSupervisorSettings(preparedDir: string, nsMade: boolean, runtime: RuntimeName | undefined): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
-  writeFileAtomic(env, `${readFileSync(env, 'utf8')}NS_CREATE=''\n`);
+  const rt = detectRuntime(runtime !== undefined ? { runtime } : {});
+  const lines = [
+    `RT=${shQuote(runtimeArgv(rt, []).map(shQuote).join(' '))}`,
+    ...(nsMade ? ["NS_CREATE=''"] : []),
+  ];
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}${lines.join('\n')}\n`);
 }
 
 /**
@@ -624,7 +634,7 @@ export class CriRuntime {
           );
         },
       });
-      if (nsMade) withoutSupervisorNamespaces(prepared.dir);
+      criSupervisorSettings(prepared.dir, nsMade, runtime);
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       // The oci engine's plan: the supervisor started here (startSupervisor). Another plan that

@@ -18,6 +18,8 @@ export interface FakeHostOptions {
   respond?: (call: FakeCall) => Partial<RunResult>;
   /** The sh script a started helper runs (default: `exit 0`). */
   startScript?: (call: FakeCall) => string;
+  /** What the busybox adapter finds (default: none, so the util-linux command lines). */
+  busybox?: string;
 }
 
 export interface FakeHost {
@@ -54,6 +56,7 @@ export function installFakeHost(opts: FakeHostOptions = {}): FakeHost {
     },
     cp: { copyTree: (from, to) => run('cp', ['-a', from + '/.', to]) },
     curl: { run: (a, o) => run('curl', a, o) },
+    busybox: { find: () => opts.busybox },
   };
   return { calls, restore: useHostPrograms(programs) };
 }

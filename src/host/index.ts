@@ -3,16 +3,17 @@
  * from `host()`; unit tests swap in fakes with `useHostPrograms` (fake.ts) and restore the real ones
  * afterwards. Shell text written into plans and supervisor settings is not run here and is not
  * covered: it runs after stage0 has gone. `flock` is not a program stage0 runs (the pod and store
- * locks are flock(2) through src/store/flock.ts); crun and runc sit behind src/stage1/oci/runtime.ts,
+ * locks are flock(2) through src/store/flock.ts); busybox is only asked for its applets (busybox.ts); crun and runc sit behind src/stage1/oci/runtime.ts,
  * CNI plugins behind src/net/cni.ts.
  */
+import { realBusybox, type Busybox } from './busybox.js';
 import { realCp, type Cp } from './cp.js';
 import { realCurl, type Curl } from './curl.js';
 import { realMount, type Mount } from './mount.js';
 import { realNsenter, type Nsenter } from './nsenter.js';
 import { realUnshare, type Unshare } from './unshare.js';
 
-export type { Cp, Curl, Mount, Nsenter, Unshare };
+export type { Busybox, Cp, Curl, Mount, Nsenter, Unshare };
 export { failureText, type RunOptions, type RunResult } from './exec.js';
 
 export interface HostPrograms {
@@ -21,6 +22,7 @@ export interface HostPrograms {
   mount: Mount;
   cp: Cp;
   curl: Curl;
+  busybox: Busybox;
 }
 
 const real: HostPrograms = {
@@ -29,6 +31,7 @@ const real: HostPrograms = {
   mount: realMount,
   cp: realCp,
   curl: realCurl,
+  busybox: realBusybox,
 };
 
 let current: HostPrograms = real;

@@ -27,7 +27,7 @@ function list(files: PodNamespaceFiles): string[] {
 }
 
 /** `unshare --net=F --ipc=F --uts=F sh -c INNER`: inside, loopback up (new network only) and the hostname ($0). */
-function unshareArgv(files: PodNamespaceFiles): string[] {
+function unshareArgv(files: PodNamespaceFiles, sh: string[] = ['sh']): string[] {
   const inner = [
     'set -e',
     ...(files.network !== undefined ? ['ip link set lo up'] : []),
@@ -38,7 +38,7 @@ function unshareArgv(files: PodNamespaceFiles): string[] {
     ...(files.network !== undefined ? ['--net=' + files.network] : []),
     '--ipc=' + files.ipc,
     '--uts=' + files.uts,
-    'sh',
+    ...sh,
     '-c',
     inner,
   ];
@@ -61,18 +61,25 @@ export function createNamespacesArgv(files: PodNamespaceFiles, hostname: string)
  * supervisor's own shell (`true >F`: no process, and `true` is not a special builtin, so a failed
  * redirection does not end the shell), then `unshare` runs the inner sh. With no hostname (the
  * pod's apps' configs carry it, and the runtime sets it in the joined UTS namespace), no inner sh
- * either: `unshare` execs `ip link set lo up` (a new network) or `true`.
+ * either: `unshare` execs `ip link set lo up` (a new network) or `true`. With a busybox
+ * (src/host/busybox.ts), its unshare and its ip or sh: one static binary, about 1 ms less here.
  */
-export function createNamespacesCommand(files: PodNamespaceFiles, hostname: string | undefined): string {
+export function createNamespacesCommand(
+  files: PodNamespaceFiles,
+  hostname: string | undefined,
+  busybox?: string,
+): string {
+  const bb = busybox !== undefined ? [busybox] : [];
   const argv =
     hostname !== undefined
-      ? [...unshareArgv(files), hostname]
+      ? [...bb, ...unshareArgv(files, [...bb, 'sh']), hostname]
       : [
+          ...bb,
           'unshare',
           ...(files.network !== undefined ? ['--net=' + files.network] : []),
           '--ipc=' + files.ipc,
           '--uts=' + files.uts,
-          ...(files.network !== undefined ? ['ip', 'link', 'set', 'lo', 'up'] : ['true']),
+          ...(files.network !== undefined ? [...bb, 'ip', 'link', 'set', 'lo', 'up'] : ['true']),
         ];
   return [...list(files).map((f) => `true >${quote(f)}`), argv.map(quote).join(' ')].join(' && ');
 }

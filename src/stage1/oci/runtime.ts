@@ -49,6 +49,12 @@ export interface DetectOptions {
   which?: (name: string) => string | undefined;
   /** Default: read the host's mounts. */
   cgroups?: () => CgroupLayout;
+  /**
+   * A busybox for the hybrid wrapper (src/host/busybox.ts: unshare, sh and mount), for a pod none
+   * of whose containers asks for a rootfs propagation (every pod but the CRI's): see
+   * hybridWrapperPrefix. Default: util-linux's unshare and /bin/sh.
+   */
+  busybox?: string;
 }
 
 const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -115,10 +121,35 @@ export function hostCgroupLayout(): CgroupLayout {
  * that fails, the whole namespace becomes a slave), so that the tmpfs does not reach the host's
  * /sys/fs/cgroup/unified; if it is not (this machine: every mount private), that `mount` is left
  * out, one process less at every runtime call.
+ *
+ * With a busybox (a pod whose containers ask for no rootfs propagation: crun then makes the
+ * container's mounts private whatever the namespace's, so the namespace's propagation does not
+ * reach them): busybox's unshare, sh and mount, with the namespace private throughout (busybox's
+ * unshare cannot leave the propagation unchanged), which also keeps the tmpfs from the host
+ * whether or not the cgroup2 mount is shared. About 2.5 ms less at every runtime call here: three
+ * processes of one static binary instead of three dynamically linked ones.
  */
-function hybridWrapperPrefix(crunPath: string, unifiedPath: string, unifiedShared: boolean): string[] {
-  const unshare = which('unshare') ?? 'unshare';
+function hybridWrapperPrefix(
+  crunPath: string,
+  unifiedPath: string,
+  unifiedShared: boolean,
+  busybox: string | undefined,
+): string[] {
   const unified = shQuote(unifiedPath);
+  if (busybox !== undefined)
+    return [
+      busybox,
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      busybox,
+      'sh',
+      '-c',
+      `mount -t tmpfs tmpfs ${unified} 2>/dev/null; exec "$0" "$@"`,
+      crunPath,
+    ];
+  const unshare = which('unshare') ?? 'unshare';
   const isolate = unifiedShared
     ? `{ mount --make-private ${unified} || mount --make-rslave /; } 2>/dev/null; `
     : '';
@@ -144,10 +175,11 @@ export function makeRuntime(
   binary: string,
   layout: CgroupLayout,
   stateRoot?: string,
+  busybox?: string,
 ): OciRuntime {
   const hybrid = name === 'crun' && layout.mode === 'hybrid' && layout.unifiedPath !== undefined;
   const prefix = hybrid
-    ? hybridWrapperPrefix(binary, layout.unifiedPath as string, layout.unifiedShared !== false)
+    ? hybridWrapperPrefix(binary, layout.unifiedPath as string, layout.unifiedShared !== false, busybox)
     : [binary];
   const rt: OciRuntime = {
     name,
@@ -170,7 +202,7 @@ export function detectRuntime(opts: DetectOptions = {}): OciRuntime {
   for (const name of candidates) {
     const binary = find(name);
     if (binary !== undefined)
-      return makeRuntime(name, binary, (opts.cgroups ?? hostCgroupLayout)(), opts.stateRoot);
+      return makeRuntime(name, binary, (opts.cgroups ?? hostCgroupLayout)(), opts.stateRoot, opts.busybox);
   }
   throw new RocketError(
     opts.runtime !== undefined

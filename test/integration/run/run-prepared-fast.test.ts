@@ -7,7 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -32,7 +40,7 @@ describe(
       work = mkdtempSync(join(tmpdir(), 'rocket-run-prepared-fast-'));
       data = join(work, 'data');
       image = buildBusyboxAci(work, 'fastrun', {
-        applets: ['sh', 'sleep', 'true', 'echo'],
+        applets: ['sh', 'sleep', 'true', 'echo', 'cat', 'hostname'],
         dirs: ['tmp', 'proc', 'sys', 'dev'],
       });
     });
@@ -149,6 +157,58 @@ describe(
       assert.equal(r.code, 3, r.stderr);
       assert.equal(existsSync(join(data, 'pods', 'run', uuid, 'stage1', 'fast-run')), false);
       assert.match(readStatus(uuid), /^app-fastrun=3$/m);
+    });
+
+    it("runs the supervisor's tools from busybox when it is on PATH, util-linux's otherwise: the same pod", async () => {
+      // A PATH without busybox: every other program of the test's PATH, linked into one dir.
+      const noBusybox = join(work, 'path-minus-bb');
+      mkdirSync(noBusybox);
+      for (const dir of (env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/') && existsSync(d)))
+        for (const name of readdirSync(dir))
+          if (name !== 'busybox' && !existsSync(join(noBusybox, name)))
+            symlinkSync(join(dir, name), join(noBusybox, name));
+      const withoutNode = { ...env, PATH: noBusybox };
+      const without = { ...noNode, PATH: noBusybox };
+      const withBusybox = await prepare('cat /sys/class/net/lo/flags; hostname');
+      const r = await rkt(
+        [
+          `--dir=${data}`,
+          '--insecure-options=image',
+          'prepare',
+          '--quiet',
+          image,
+          '--exec=/bin/sh',
+          '--',
+          '-c',
+          'cat /sys/class/net/lo/flags; hostname',
+        ],
+        withoutNode,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const withoutBusybox = r.stdout.trim();
+      podsSeen.add(withoutBusybox);
+      const settings = (uuid: string): string =>
+        readFileSync(join(data, 'pods', 'prepared', uuid, 'stage1', 'sup', 'pod.env'), 'utf8');
+      // CI installs busybox-static (scripts/setup.sh).
+      const bb = /^BB=(.+)$/m.exec(settings(withBusybox))?.[1];
+      assert.ok(bb !== undefined && bb.endsWith('/busybox'), settings(withBusybox));
+      assert.match(
+        settings(withBusybox),
+        /^NS_CREATE=.* \S*busybox unshare --net=.* \S*busybox ip link set lo up'$/m,
+      );
+      assert.match(settings(withoutBusybox), /^BB=''$/m);
+      assert.match(settings(withoutBusybox), /^NS_CREATE=.* unshare --net=.* ip link set lo up'$/m);
+      assert.doesNotMatch(settings(withoutBusybox), /busybox/);
+      // Loopback up (IFF_UP | IFF_LOOPBACK) and the pod's hostname, either way.
+      const a = await fastRun(withBusybox);
+      const b = await fastRun(withoutBusybox, without);
+      assert.deepEqual(a, { code: 0, stdout: `0x9\nrkt-${withBusybox}\n`, stderr: '' });
+      assert.deepEqual(b, { code: 0, stdout: `0x9\nrkt-${withoutBusybox}\n`, stderr: '' });
+      // Both torn down: exited, and no mount of either left.
+      for (const u of [withBusybox, withoutBusybox]) {
+        assert.match(readStatus(u), /^state=exited$/m);
+        assert.doesNotMatch(readFileSync('/proc/self/mountinfo', 'utf8'), new RegExp(u));
+      }
     });
 
     it('answers an unknown UUID through Node: one line, 254', async () => {

@@ -1,11 +1,12 @@
 // The host-program adapters (src/host): callers reach unshare, mount/umount and curl through
 // host(), so these tests swap in the fakes and check what would run, without root.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
+import { realBusybox } from '../../../src/host/busybox.js';
 import { installFakeHost } from '../../../src/host/fake.js';
 import { host } from '../../../src/host/index.js';
 import { metadataRegistration } from '../../../src/metadata/client.js';
@@ -24,6 +25,36 @@ describe('host adapters', () => {
   });
   after(async () => {
     await dir.cleanup();
+  });
+
+  it('finds a busybox on PATH only when it has every applet asked for', () => {
+    const bin = join(dir.path, 'bb-bin');
+    mkdirSync(bin);
+    // A stand-in that lists three applets for --list (and counts how often it was asked).
+    writeFileSync(
+      join(bin, 'busybox'),
+      `#!/bin/sh\necho x >>${join(dir.path, 'bb-asked')}\n[ "$1" = --list ] && printf 'sh\\nmv\\nln\\n'\n`,
+      { mode: 0o755 },
+    );
+    const path0 = process.env['PATH'];
+    try {
+      process.env['PATH'] = `relative:${bin}:/usr/bin:/bin`;
+      assert.equal(realBusybox.find(['sh', 'mv']), join(bin, 'busybox'));
+      assert.equal(realBusybox.find(['sh', 'mount']), undefined);
+      // Asked once per binary in a process.
+      assert.equal(readFileSync(join(dir.path, 'bb-asked'), 'utf8'), 'x\n');
+      process.env['PATH'] = join(dir.path, 'none');
+      assert.equal(realBusybox.find(['sh']), undefined);
+    } finally {
+      process.env['PATH'] = path0;
+    }
+    // The fake finds none unless told.
+    const fake = installFakeHost();
+    assert.equal(host().busybox.find(['sh']), undefined);
+    fake.restore();
+    const fake2 = installFakeHost({ busybox: '/x/busybox' });
+    assert.equal(host().busybox.find(['sh']), '/x/busybox');
+    fake2.restore();
   });
 
   it('puts the real programs back on restore', () => {

@@ -751,6 +751,40 @@ describe('runtime detection', () => {
     assert.match(runArgv(unknown, { bundle: '/b', id: 'x' })[6] as string, /^\{ mount --make-private /);
   });
 
+  it('with a busybox, wraps crun in its unshare, sh and mount, the namespace private', () => {
+    // A shared cgroup2 mount needs no make-private: the whole namespace is private.
+    for (const mounts of [hybridMounts, hybridMounts.replace(/ shared:\d+/g, '')]) {
+      const rt = detectRuntime({
+        which: (n) => `/usr/bin/${n}`,
+        cgroups: () => cgroupLayoutFrom(mounts, () => 'hugetlb'),
+        busybox: '/opt/bb/busybox',
+      });
+      assert.deepEqual(runArgv(rt, { bundle: '/b', id: 'x' }), [
+        '/opt/bb/busybox',
+        'unshare',
+        '-m',
+        '--propagation',
+        'private',
+        '/opt/bb/busybox',
+        'sh',
+        '-c',
+        'mount -t tmpfs tmpfs /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@"',
+        '/usr/bin/crun',
+        'run',
+        '--bundle',
+        '/b',
+        'x',
+      ]);
+    }
+    // No wrapper (cgroup v2, or runc): the busybox changes nothing.
+    const v2 = detectRuntime({
+      which: (n) => `/usr/bin/${n}`,
+      cgroups: () => ({ mode: 'v2', unifiedControllers: [] }),
+      busybox: '/opt/bb/busybox',
+    });
+    assert.deepEqual(v2.prefix, ['/usr/bin/crun']);
+  });
+
   it('falls back to runc and honours --engine-runtime', () => {
     const layout = () => cgroupLayoutFrom(hybridMounts, () => 'hugetlb');
     const runc = detectRuntime({
@@ -893,6 +927,53 @@ describe('pod namespace command (the supervisor evals it)', () => {
         `--uts=${files.uts}`,
         'true',
       ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with a busybox, runs its unshare and its ip or sh', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rocket-nscmd-'));
+    try {
+      // The stand-in busybox: its first argument is the applet, the rest recorded.
+      const bin = path.join(dir, 'bin');
+      mkdirSync(bin);
+      const bb = path.join(bin, 'busybox');
+      writeFileSync(bb, `#!/bin/sh\nfor a; do printf '%s\\n' "$a"; done >${path.join(dir, 'args')}\n`, {
+        mode: 0o755,
+      });
+      const files = podNamespaceFiles(dir);
+      const args = (cmd: string): string[] => {
+        const r = spawnSync('sh', ['-c', 'eval "$1"', 'sh', cmd], {
+          encoding: 'utf8',
+          env: { PATH: '/usr/bin:/bin' },
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return readFileSync(path.join(dir, 'args'), 'utf8').split('\n').slice(0, -1);
+      };
+      assert.deepEqual(args(createNamespacesCommand(files, undefined, bb)), [
+        'unshare',
+        `--net=${files.network}`,
+        `--ipc=${files.ipc}`,
+        `--uts=${files.uts}`,
+        bb,
+        'ip',
+        'link',
+        'set',
+        'lo',
+        'up',
+      ]);
+      const withHost = args(createNamespacesCommand(files, 'h', bb));
+      assert.deepEqual(withHost.slice(0, 7), [
+        'unshare',
+        `--net=${files.network}`,
+        `--ipc=${files.ipc}`,
+        `--uts=${files.uts}`,
+        bb,
+        'sh',
+        '-c',
+      ]);
+      assert.equal(withHost[8], 'h');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -105,7 +105,7 @@ function writeApp(dir: string, R: string, a: FakeApp): void {
 }
 
 /** Prepares a pod with `apps` and starts the supervisor on it (in its own process group). */
-function startPod(apps: FakeApp[], mutable: boolean, env: NodeJS.ProcessEnv = {}): Pod {
+function startPod(apps: FakeApp[], mutable: boolean, env: NodeJS.ProcessEnv = {}, busybox?: string): Pod {
   const id = `u${++seq}`;
   const P = path.join(work, 'prepared', id);
   const R = path.join(work, 'run', id);
@@ -135,6 +135,7 @@ function startPod(apps: FakeApp[], mutable: boolean, env: NodeJS.ProcessEnv = {}
     cgroupParent: `rocket-test-none-${id}`,
     io: { relayApps: [], listenCount: 0, notify: () => false, listen: () => ({ args: '', redirects: '' }) },
     mutable,
+    ...(busybox !== undefined ? { busybox } : {}),
   };
   // No namespaces here (they need root).
   writeFileSync(path.join(P, 'stage1', 'sup', 'pod.env'), podEnv(pod) + "NS_CREATE='' NS_FILES=''\n");
@@ -314,6 +315,31 @@ describe('pod supervisor (fake runtime)', () => {
     }
     assert.ok(sendCommand(pod.R, 'stop'));
     assert.equal(await pod.done, 0, pod.out());
+  });
+
+  it('with a busybox (BB), its mv renames the pod and its ln marks it ready', async () => {
+    // A stand-in busybox: records its applet and arguments, then runs the host's program.
+    const log = path.join(work, 'bb.log');
+    const bb = path.join(work, 'busybox');
+    writeFileSync(bb, `#!/bin/sh\necho "$*" >>${log}\na=$1; shift; exec "$a" "$@"\n`, { mode: 0o755 });
+    const pod = startPod([{ name: 'a', behaviour: 'wait' }], false, {}, bb);
+    await started(pod, 'a');
+    const ready = path.join(pod.R, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
+    // rkt's marker: a symlink to `ready` (which does not exist).
+    await waitFor('the ready marker', () => {
+      try {
+        return readlinkSync(ready) === 'ready';
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(sendCommand(pod.R, 'stop 1'));
+    assert.equal(await pod.done, 0, pod.out());
+    await tornDown(pod.R);
+    assert.deepEqual(readFileSync(log, 'utf8').split('\n').slice(0, -1), [
+      `mv ${pod.P} ${pod.R}`,
+      `ln -sfn ready ${ready}`,
+    ]);
   });
 
   it('refuses a second start of a pod (the lock and the rename)', async () => {
