@@ -11,8 +11,12 @@
  *   <data dir>/cache/run-template/t.<hash of argv>.<random>/pod/   the prepared pod dir
  *
  * A template is made in `n.*` and renamed into place whole, under a name never used again; one
- * being replaced or removed is first renamed to `x.*`. The launcher copies it to `s.<new UUID>` (same filesystem as pods/), which the
- * supervisor locks and renames into `run/`. `rkt gc` removes the templates and stale copies.
+ * being replaced or removed is first renamed to `x.*`. The launcher takes a spare copy of it,
+ * `spare.<UUID>` in the template's dir, which the previous run's launcher made in the background (in `m.<UUID>`,
+ * renamed into the template once whole), or copies it to `s.<new UUID>`; the supervisor locks that
+ * copy and renames it into `run/` (the same filesystem). The template and its spares have no
+ * `pod-created`: the launcher claims a spare by creating it (O_EXCL). `rkt gc` removes the
+ * templates (their spares with them) and stale copies.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -50,7 +54,7 @@ export const RUN_TEMPLATE_SAME_ENV = [
   'RKT_STOP_TIMEOUT',
   'XDG_RUNTIME_DIR',
 ];
-/** A copy (`s.*`) older than this that no supervisor took is a killed launcher's leftover. */
+/** A copy (`s.*`, or a spare being made: `m.*`) older than this that no supervisor took is a killed launcher's leftover. */
 const STALE_COPY_MS = 10 * 60 * 1000;
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
@@ -251,7 +255,11 @@ export function writeRunTemplate(req: RunTemplateRequest): boolean {
   try {
     mkdirSync(tmp, { mode: 0o700 });
     // Node's cp refuses FIFOs: they are made again in the copy (the launcher's `cp -a` copies them).
-    const skip = new Set([RUN_LAUNCHER_FILE, ...fifos].map((f) => path.join(req.podDir, f)));
+    // No pod-created: the launcher makes it in each copy (the pod's creation), and claims a spare
+    // copy by making it.
+    const skip = new Set(
+      [RUN_LAUNCHER_FILE, POD_FILES.created, ...fifos].map((f) => path.join(req.podDir, f)),
+    );
     cpSync(req.podDir, path.join(tmp, 'pod'), {
       recursive: true,
       preserveTimestamps: true,
@@ -345,7 +353,7 @@ export function clearRunTemplates(dataDir: string, now = Date.now()): number {
   let n = 0;
   for (const name of names) {
     const p = path.join(root, name);
-    if (name.startsWith('s.') || name.startsWith('n.')) {
+    if (name.startsWith('s.') || name.startsWith('m.') || name.startsWith('n.')) {
       let age: number;
       try {
         age = now - statSync(p).mtimeMs;

@@ -10,8 +10,9 @@
 # behaviour and messages; what it decides, it answers as Node does (one line, rkt's 254).
 # It runs in the launcher's own shell, with no command substitution: the only processes it starts
 # are its watchdog (a subshell and its `sleep`, off the path that answers; and a `flock` to tell an
-# exited pod); run-prepared execs the pod's supervisor and starts nothing else; run starts `cp`
-# and `sed` (and `rm` on a failure), then execs the supervisor.
+# exited pod); run-prepared execs the pod's supervisor and starts nothing else; run takes a spare
+# copy of the template (or starts `cp` and `sed`, and `rm` on a failure), starts the maker of the
+# next spare in the background, then execs the supervisor.
 
 # fast_parse ARGS...: the plain form; sets fv (verb), fd (data dir), fu (uuid) or fp (a prefix
 # of it), fa (app), or returns 1.
@@ -91,11 +92,7 @@ fast_parse() {
 		;;
 	*) return 1 ;;
 	esac
-	case $fu in
-	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
-	*) return 1 ;;
-	esac
-	return 0
+	fast_is_uuid "$fu"
 }
 
 # fast_fail MESSAGE: Node's one-line failure of the verb, rkt's status.
@@ -204,11 +201,7 @@ fast_run_prepared() {
 	[ $# -eq 1 ] || return 1
 	p=$1
 	u=${p##*/}
-	[ "$p" = "$fd/pods/prepared/$u" ] || return 1
-	case $u in
-	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
-	*) return 1 ;;
-	esac
+	[ "$p" = "$fd/pods/prepared/$u" ] && fast_is_uuid "$u" || return 1
 	st=$p/stage1/fast-run
 	[ -f "$st" ] || return 1
 	# What changes Node's run: systemd's readiness and socket activation, the engine's debug line.
@@ -251,8 +244,9 @@ fast_argv() {
 }
 
 # fast_run_template ARGS...: `rkt [--dir=DIR] run ...` whose whole command line is a run
-# template's (src/pod/run-template.ts, written by Node's run of the same command line): copies the
-# template's pod under a new UUID and execs its supervisor, as Node's plan would, if the stamp
+# template's (src/pod/run-template.ts, written by Node's run of the same command line): takes a
+# spare copy of the template's pod under a new UUID (or copies it now) and execs its supervisor, as
+# Node's plan would, if the stamp
 # still holds; returns (Node runs the command, and writes the template anew) on any doubt.
 fast_run_template() {
 	[ -z "${NOTIFY_SOCKET+1}${LISTEN_FDS+1}${LISTEN_PID+1}${LISTEN_FDNAMES+1}${RKT_DEBUG_ENGINE+1}" ] || return 1
@@ -294,33 +288,83 @@ fast_run_template() {
 		*) return 1 ;;
 		esac
 	done <"$st"
-	[ "$k" = ......... ] && [ $# -gt 0 ] || return 1
-	case $ou in
-	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) ;;
-	*) return 1 ;;
-	esac
-	u=''
-	read -r u </proc/sys/kernel/random/uuid || return 1
-	# The copy, beside the templates (the same filesystem as pods/: the supervisor renames it into
-	# run/). A template being replaced or removed is renamed away first, so cp fails rather than
-	# copy half of one. Then the new UUID in the files that held the old, and the pod's creation
-	# time now (pod-created's mtime).
-	s=$tr/s.$u
-	if ! cp -a "$t/pod" "$s" 2>/dev/null || [ ! -f "$s/pod" ] || [ ! -f "$s/stage1/sup/pod.env" ]; then
-		rm -rf "$s"
-		return 1
+	[ "$k" = ......... ] && [ $# -gt 0 ] && fast_is_uuid "$ou" || return 1
+	# The pod: a spare copy that an earlier run made (fast_spare), claimed by creating its
+	# pod-created file (noclobber: O_EXCL, so that two launchers never take the same one; a
+	# template and its spares have none, which also dates the pod now); else a copy made now,
+	# beside the templates (the same filesystem as pods/: the supervisor renames it into run/). A
+	# template being replaced or removed is renamed away first, so cp fails rather than copy half
+	# of one. Then the new UUID in the files that held the old.
+	s='' u=''
+	set -C
+	for c in "$t"/spare.*; do
+		if [ -d "$c" ] && { true >"$c/pod-created"; } 2>/dev/null; then
+			s=$c
+			break
+		fi
+	done
+	set +C
+	if [ -n "$s" ]; then
+		u=${s##*/spare.}
+		fast_is_uuid "$u" || return 1
+	else
+		read -r u </proc/sys/kernel/random/uuid || return 1
+		s=$tr/s.$u
+		if ! cp -a "$t/pod" "$s" 2>/dev/null || [ ! -f "$s/pod" ] || [ ! -f "$s/stage1/sup/pod.env" ]; then
+			rm -rf "$s"
+			return 1
+		fi
+		if ! fast_subst "$s" "$u" "$@" || ! true >"$s/pod-created"; then
+			rm -rf "$s"
+			return 1
+		fi
 	fi
+	# The next run's spare, made off the path: in a grandchild, which nobody waits for (the
+	# supervisor's `wait` would, were it its child), at the lowest priority, so that it takes the
+	# CPU that the pod's start leaves.
+	# shellcheck disable=SC2016 # the inner sh's own variables
+	(nice -n 19 /bin/sh -c '. "$1"; shift; fast_spare "$@"' sh "$ROCKET_HOME/src/stage1/oci/fast.sh" "$t" "$ou" "$@" &) \
+		</dev/null >/dev/null 2>&1
+	exec /bin/sh "$sv" "$s" "$fd/pods/run/$u"
+}
+
+# fast_subst DIR UUID SUB...: the template's UUID ($ou) replaced by UUID in the files SUB of DIR.
+fast_subst() {
+	fs=$1 fn=$2
+	shift 2
 	n=$#
 	while [ "$n" -gt 0 ]; do
-		set -- "$@" "$s/$1"
+		set -- "$@" "$fs/$1"
 		shift
 		n=$((n - 1))
 	done
-	if ! sed -i "s/$ou/$u/g" "$@" 2>/dev/null || ! : >"$s/pod-created"; then
-		rm -rf "$s"
-		return 1
-	fi
-	exec /bin/sh "$sv" "$s" "$fd/pods/run/$u"
+	sed -i "s/$ou/$fn/g" "$@" 2>/dev/null
+}
+
+# fast_spare TEMPLATE UUID SUB... (in the background): a spare of TEMPLATE (whose pod has UUID in
+# its files SUB) for a later run, unless an unclaimed one is there: a copy under a new UUID, made
+# beside the templates in m.UUID and renamed into TEMPLATE/spare.UUID once whole (if the template
+# has been replaced or removed meanwhile, the rename fails); on any failure, nothing is left.
+# `rkt gc` removes an m.* that a killed maker left.
+fast_spare() {
+	t=$1 ou=$2
+	shift 2
+	for c in "$t"/spare.*; do
+		[ -d "$c" ] && [ ! -e "$c/pod-created" ] && return 0
+	done
+	v=''
+	read -r v </proc/sys/kernel/random/uuid || return 0
+	m=${t%/*}/m.$v
+	cp -a "$t/pod" "$m" && fast_subst "$m" "$v" "$@" && mv "$m" "$t/spare.$v" && return 0
+	rm -rf "$m"
+}
+
+# fast_is_uuid S: whether S is a whole lowercase UUID.
+fast_is_uuid() {
+	case $1 in
+	[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]) return 0 ;;
+	esac
+	return 1
 }
 
 fast_main() {

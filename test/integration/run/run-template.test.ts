@@ -15,6 +15,7 @@ import {
   readFileSync,
   lstatSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -70,6 +71,14 @@ describe(
     /** `rkt status` without the lines that differ between two pods (times, pid). */
     const status = async (uuid: string): Promise<string[]> =>
       (await ok('status', uuid)).split('\n').filter((l) => l !== '' && !/^(created|started|pid)=/.test(l));
+    /** The UUIDs of the spare copies in the templates that no launcher has claimed. */
+    const spares = (): string[] =>
+      templates().flatMap((t) =>
+        readdirSync(join(runTemplateDir(data), t))
+          .filter((n) => n.startsWith('spare.'))
+          .filter((n) => !existsSync(join(runTemplateDir(data), t, n, 'pod-created')))
+          .map((n) => n.slice('spare.'.length)),
+      );
     const templates = (): string[] => {
       try {
         return readdirSync(runTemplateDir(data)).filter((n) => n.startsWith('t.'));
@@ -140,6 +149,39 @@ describe(
       assert.deepEqual(await lines(second.uuid), await lines(first.uuid));
       assert.deepEqual(await lines(second.uuid), ['', 'tpl: err-line', 'tpl: out-42 rkt-UUID']);
       assert.equal(await ok('cat-manifest', second.uuid), await ok('cat-manifest', first.uuid));
+      // The second run (a copy made then) left a spare copy for the next, made in the background;
+      // the next run takes it (its UUID), dated when it runs, and another spare follows.
+      await waitFor('a spare copy', () => spares().length === 1);
+      const [spare] = spares();
+      const t0 = Date.now();
+      const third = await run(script, noNode);
+      assert.equal(third.code, 7, third.stderr);
+      assert.equal(third.uuid, spare);
+      assert.equal(third.stdout, `out-42 rkt-${third.uuid}\n`);
+      assert.deepEqual(await status(third.uuid as string), await status(first.uuid));
+      const created = statSync(join(data, 'pods', 'run', third.uuid as string, 'pod-created')).mtimeMs;
+      assert.ok(created >= t0 - 1000, `pod-created ${created} before the run ${t0}`);
+      await waitFor('another spare copy', () => spares().length === 1 && spares()[0] !== spare);
+      // Two at once: one takes the spare, the other makes its copy; each its own pod.
+      const [next] = spares();
+      const before2 = new Set(runPods());
+      const both = await Promise.all(
+        [1, 2].map(() =>
+          rkt(
+            [`--dir=${data}`, 'run', '--net=none', 'example.com/tpl', '--exec=/bin/sh', '--', '-c', script],
+            noNode,
+          ),
+        ),
+      );
+      const made = runPods().filter((u) => !before2.has(u));
+      for (const u of made) podsSeen.add(u);
+      assert.deepEqual(
+        both.map((r) => r.code),
+        [7, 7],
+        both.map((r) => r.stderr).join(''),
+      );
+      assert.equal(made.length, 2);
+      assert.ok(made.includes(next as string), `${made.join(' ')} has not the spare ${String(next)}`);
       // A succeeding app: its own command line, its own template.
       assert.equal((await run('exit 0')).code, 0);
       const okRun = await run('exit 0', noNode);
@@ -229,8 +271,9 @@ describe(
         assert.ok(t !== undefined && templates().length === 1);
         damage(join(runTemplateDir(data), t));
         assert.equal((await run(script, noNode)).code, 9, what);
+        // (An m.* is an earlier run's spare still being made, in the background.)
         assert.deepEqual(
-          readdirSync(runTemplateDir(data)).filter((n) => !n.startsWith('t.')),
+          readdirSync(runTemplateDir(data)).filter((n) => !n.startsWith('t.') && !n.startsWith('m.')),
           [],
           what,
         );

@@ -189,7 +189,7 @@ describe('run templates: writing one', () => {
       env: more.env ?? { ROCKET_HOME: w.home, PATH: '/bin' },
     });
 
-  it('copies the pod dir (but run-launcher) with the argv and a stamp naming the files that hold the UUID', () => {
+  it('copies the pod dir (but run-launcher and pod-created) with the argv and a stamp naming the files that hold the UUID', () => {
     const w = world();
     assert.equal(write(w), true);
     const [t] = templates(w.data);
@@ -210,6 +210,9 @@ describe('run templates: writing one', () => {
       ],
     );
     assert.equal(existsSync(join(dir, 'pod', 'run-launcher')), false);
+    // The launcher makes it in each copy (and claims a spare copy by making it).
+    assert.ok(existsSync(join(w.pod, 'pod-created')));
+    assert.equal(existsSync(join(dir, 'pod', 'pod-created')), false);
     assert.equal(readFileSync(join(dir, 'pod', 'etc', 'hosts'), 'utf8'), `127.0.1.1\trkt-${UUID}\n`);
     // The same command line again: the new template replaces the old one.
     assert.equal(write(w), true);
@@ -278,8 +281,13 @@ describe('run templates: writing one', () => {
     mkdirSync(old);
     const then = new Date(Date.now() - 3600_000);
     utimesSync(old, then, then);
-    assert.equal(clearRunTemplates(w.data), 9);
+    // A spare being made (a launcher's background maker): fresh, kept; old, a killed maker's.
+    mkdirSync(join(root, `m.${UUID}`));
+    const oldSpare = join(root, 'm.22222222-2222-4222-8222-222222222222');
+    mkdirSync(oldSpare);
+    utimesSync(oldSpare, then, then);
+    assert.equal(clearRunTemplates(w.data), 10);
     // A fresh copy may be a launcher's on its way to the supervisor: kept.
-    assert.deepEqual(templates(w.data), [`s.${UUID}`]);
+    assert.deepEqual(templates(w.data).sort(), [`m.${UUID}`, `s.${UUID}`]);
   });
 });
