@@ -179,6 +179,18 @@ const running = (pod: Pod): Promise<void> =>
   waitFor('the supervisor', () => existsSync(path.join(pod.R, 'stage1', 'ctl')));
 const started = (pod: Pod, app: string): Promise<void> =>
   waitFor(`app ${app} to start`, () => existsSync(path.join(pod.S, `${app}-started`)));
+/** rkt's readiness marker: a symlink to `ready` (which does not exist); returns its path. */
+const ready = async (pod: Pod): Promise<string> => {
+  const marker = path.join(pod.R, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
+  await waitFor('readiness', () => {
+    try {
+      return readlinkSync(marker) === 'ready';
+    } catch {
+      return false;
+    }
+  });
+  return marker;
+};
 const code = (pod: Pod, app: string): string | undefined => {
   try {
     return readFileSync(path.join(pod.S, app), 'utf8').trim();
@@ -257,15 +269,7 @@ describe('pod supervisor (fake runtime)', () => {
   it('a sandbox lives with no app, runs apps added later independently, and ends on stop', async () => {
     const pod = startPod([], true, { RKT_STOP_TIMEOUT: '600' });
     await running(pod);
-    // rkt's readiness marker: a symlink to `ready` (which does not exist).
-    const status = path.join(pod.R, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
-    await waitFor('readiness', () => {
-      try {
-        return readlinkSync(status) === 'ready';
-      } catch {
-        return false;
-      }
-    });
+    await ready(pod);
     writeApp(pod.R, pod.R, { name: 'x', behaviour: 'exit 5' });
     writeApp(pod.R, pod.R, { name: 'y', behaviour: 'ignore-term' });
     assert.ok(sendCommand(pod.R, 'start x'));
@@ -324,21 +328,13 @@ describe('pod supervisor (fake runtime)', () => {
     writeFileSync(bb, `#!/bin/sh\necho "$*" >>${log}\na=$1; shift; exec "$a" "$@"\n`, { mode: 0o755 });
     const pod = startPod([{ name: 'a', behaviour: 'wait' }], false, {}, bb);
     await started(pod, 'a');
-    const ready = path.join(pod.R, 'stage1', 'rootfs', 'rkt', 'supervisor-status');
-    // rkt's marker: a symlink to `ready` (which does not exist).
-    await waitFor('the ready marker', () => {
-      try {
-        return readlinkSync(ready) === 'ready';
-      } catch {
-        return false;
-      }
-    });
+    const marker = await ready(pod);
     assert.ok(sendCommand(pod.R, 'stop 1'));
     assert.equal(await pod.done, 0, pod.out());
     await tornDown(pod.R);
     assert.deepEqual(readFileSync(log, 'utf8').split('\n').slice(0, -1), [
       `mv ${pod.P} ${pod.R}`,
-      `ln -sfn ready ${ready}`,
+      `ln -sfn ready ${marker}`,
     ]);
   });
 
