@@ -358,6 +358,7 @@ function run(config: RunConfig): ExecPlan {
     manifest,
     ...(config.logs !== undefined ? { logs: config.logs } : {}),
     warn: (m) => warnings.push(m),
+    ...(busybox !== undefined ? { busybox } : {}),
   });
   const ctx: AppContext = {
     P,
@@ -473,10 +474,25 @@ export interface SupervisorPod {
 
 /**
  * The busybox applets the supervisor runs when it has them (BB in its settings, supervisor.sh),
- * the hybrid wrapper's (runtime.ts) and the namespaces' (namespaces.ts): one static binary each
- * time instead of a dynamically linked util-linux or coreutils program, about 0.5-1 ms less each.
+ * the hybrid wrapper's (runtime.ts), the namespaces' (namespaces.ts) and the poststart hooks'
+ * (systemd.ts): one static binary each time instead of a dynamically linked util-linux or
+ * coreutils program, about 0.5-1 ms less each.
  */
-export const SUPERVISOR_APPLETS = ['sh', 'unshare', 'ip', 'mount', 'umount', 'mv', 'ln'] as const;
+export const SUPERVISOR_APPLETS = ['sh', 'unshare', 'ip', 'mount', 'umount', 'mv', 'ln', 'cat'] as const;
+
+/** The busybox a running pod's supervisor was given (BB in its settings), or undefined. */
+export function supervisorBusybox(R: string): string | undefined {
+  let env: string;
+  try {
+    env = readFileSync(path.join(R, SUP_DIR, 'pod.env'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  // envFile's quoting: a plain path as it is, anything else in single quotes.
+  const v = /^BB=(.*)$/m.exec(env)?.[1] ?? '';
+  const bb = v.startsWith("'") ? v.slice(1, -1).replaceAll(`'\\''`, "'") : v;
+  return bb.startsWith('/') ? bb : undefined;
+}
 
 /** The pod's settings (`stage1/sup/pod.env`) for supervisor.sh. */
 export function podEnv(p: SupervisorPod): string {
@@ -596,7 +612,12 @@ export function addApp(req: OciAddAppRequest): AddedApp {
       metadataUrl: '',
       warnings,
       decorate: (_i, config) => {
-        const c = decorateMainConfig(config, R, { name: ra.name, notify: supportsNotify(ra, manifestFile) });
+        const c = decorateMainConfig(
+          config,
+          R,
+          { name: ra.name, notify: supportsNotify(ra, manifestFile) },
+          supervisorBusybox(R),
+        );
         return req.decorate === undefined ? c : req.decorate(c);
       },
       seccompBpf: state.runtime === 'crun',

@@ -43,6 +43,8 @@ export interface PodIoInput {
   /** The loggers stage0 set up; undefined when nothing is captured (`--interactive`). */
   logs?: LogCaptureSettings;
   warn: (m: string) => void;
+  /** A busybox for the poststart hooks (decorateMainConfig). */
+  busybox?: string;
 }
 
 export function preparePodIo(input: PodIoInput): {
@@ -79,5 +81,5 @@ export function preparePodIo(input: PodIoInput): {
     notify: (i) => sd[i]?.notify === true,
     listen: (i) => systemd.runArgs(i),
   };
-  return { io, decorate: (i, config) => decorateMainConfig(config, R, sd[i] as AppSystemd) };
+  return { io, decorate: (i, config) => decorateMainConfig(config, R, sd[i] as AppSystemd, input.busybox) };
 }

@@ -140,23 +140,31 @@ export function appWakeFifo(R: string, app: string): string {
 
 /**
  * Adds to a main container's config: the poststart hook that marks the app started, the socket
- * activation environment, and the notify socket dir of an app that supports sd_notify.
+ * activation environment, and the notify socket dir of an app that supports sd_notify. With a
+ * busybox (src/host/busybox.ts), the hook is its sh, which reads only the start of its stdin.
  */
-export function decorateMainConfig(config: OciConfig, R: string, a: AppSystemd): OciConfig {
+export function decorateMainConfig(config: OciConfig, R: string, a: AppSystemd, busybox?: string): OciConfig {
   const c = config as HookedConfig;
   const started = path.join(R, POD_FILES.appStatusDir, `${a.name}-started`);
+  // The hook marks the app started with its process's pid (the state's `pid`: the supervisor's
+  // stop looks at its signal handlers), wakes whoever waits on the app's wake FIFO (an added app's;
+  // opened read-write, so it never blocks), and wakes the supervisor. It reads all of its stdin
+  // (the container's state): a hook that exits before the runtime has written it makes the runtime
+  // fail on EPIPE. The state holds the config's annotations, crun's precompiled seccomp filter
+  // among them (about 10 kB), which dash's `read` takes a byte (a system call) at a time: a few ms.
+  // busybox's sh reads the first 512 bytes (`read -n`; the pid comes after the id and the status:
+  // the rest only if it does not), and `cat` the rest.
+  const mark = 'echo "$p" >"$0"; [ ! -p "$2" ] || echo started 1<>"$2"; read p <"$1" && kill -USR1 "$p"';
   const hook = {
-    path: '/bin/sh',
-    // It reads all of its stdin (the container's state): a hook that exits before the runtime has
-    // written it makes the runtime fail on EPIPE. Then it marks the app started with its process's
-    // pid (the state's `pid`: the supervisor's stop looks at its signal handlers), wakes whoever
-    // waits on the app's wake FIFO (an added app's; opened read-write, so it never blocks), and
-    // wakes the supervisor.
+    path: busybox ?? '/bin/sh',
     args: [
       'sh',
       '-c',
-      's=; while read -r l || [ -n "$l" ]; do s=$s$l; done; p=${s#*\\"pid\\":}; p=${p# }; p=${p%%[!0-9]*}; ' +
-        'echo "$p" >"$0"; [ ! -p "$2" ] || echo started 1<>"$2"; read p <"$1" && kill -USR1 "$p"',
+      busybox !== undefined
+        ? 'read -r -n 512 s; case $s in *"pid":*) ;; *) s=$s$(cat) ;; esac; ' +
+          `p=\${s#*\\"pid\\":}; p=\${p# }; p=\${p%%[!0-9]*}; ${mark}; exec cat >/dev/null`
+        : 's=; while read -r l || [ -n "$l" ]; do s=$s$l; done; p=${s#*\\"pid\\":}; p=${p# }; p=${p%%[!0-9]*}; ' +
+          mark,
       started,
       path.join(R, POD_FILES.pid),
       appWakeFifo(R, a.name),
