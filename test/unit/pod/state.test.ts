@@ -75,6 +75,31 @@ function makePod(
   return dir;
 }
 
+/** A pod in `state` with the teardown marker holding `marker` (none if undefined). */
+function teardownPod(layout: PodsLayout, state: 'prepared' | 'run', uuid: string, marker?: string): string {
+  const dir = makePod(layout, state, uuid, ['app']);
+  if (marker !== undefined) {
+    mkdirSync(join(dir, 'stage1'), { recursive: true });
+    writeFileSync(join(dir, 'stage1', 'tearing-down'), marker);
+  }
+  return dir;
+}
+
+/**
+ * Locks `dir` in a child kept in `children` (flock alone holds it, so its KILL releases it; its cat
+ * ends at the end of our pipe); returns the release.
+ */
+async function lockInChild(dir: string, children: ChildProcess[]): Promise<() => void> {
+  const h = spawn('flock', ['-o', '-x', dir, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  children.push(h);
+  for (let i = 0; i < 200 && !isLocked(dir); i++) await sleep(10);
+  assert.ok(isLocked(dir));
+  return () => {
+    h.kill('SIGKILL');
+    h.stdin?.end();
+  };
+}
+
 const U1 = 'aaaaaaaa-1111-4111-8111-111111111111';
 const U2 = 'aaaabbbb-2222-4222-8222-222222222222';
 const U3 = 'cccccccc-3333-4333-8333-333333333333';
@@ -262,43 +287,6 @@ describe('pod state machine', () => {
     utimesSync(join(dir, 'pod-created'), t, t);
     assert.equal(getPod(tmp.path, '1234').created?.getTime(), t.getTime());
   });
-});
-
-describe('local teardown of a running pod', () => {
-  let tmp: { path: string; cleanup: () => Promise<void> };
-  let layout: PodsLayout;
-  const holders: ChildProcess[] = [];
-  before(async () => {
-    tmp = await tempDir('rocket-pod-teardown-');
-    layout = new PodsLayout(tmp.path);
-    layout.ensure();
-  });
-  after(async () => {
-    for (const c of holders) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
-    await tmp.cleanup();
-  });
-
-  /** A pod in `state` with the teardown marker holding `marker` (none if undefined). */
-  function pod(state: 'prepared' | 'run', uuid: string, marker?: string): string {
-    const dir = makePod(layout, state, uuid, ['app']);
-    if (marker !== undefined) {
-      mkdirSync(join(dir, 'stage1'), { recursive: true });
-      writeFileSync(join(dir, 'stage1', 'tearing-down'), marker);
-    }
-    return dir;
-  }
-
-  /** Locks `dir` in a child (flock alone holds it; its cat ends at the end of our pipe). */
-  async function lock(dir: string): Promise<() => void> {
-    const h = spawn('flock', ['-o', '-x', dir, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
-    holders.push(h);
-    for (let i = 0; i < 200 && !isLocked(dir); i++) await sleep(10);
-    assert.ok(isLocked(dir));
-    return () => {
-      h.kill('SIGKILL');
-      h.stdin?.end();
-    };
-  }
 
   it('inLocalTeardown: a running pod in run/ whose marker says local, and no other', async () => {
     const local = '10000000-0000-4000-8000-000000000001';
@@ -307,12 +295,12 @@ describe('local teardown of a running pod', () => {
     const exited = '10000000-0000-4000-8000-000000000004';
     const prepared = '10000000-0000-4000-8000-000000000005';
     const release = [
-      await lock(pod('run', local, 'local\n')),
-      await lock(pod('run', cni, '')),
-      await lock(pod('run', none)),
+      await lockInChild(teardownPod(layout, 'run', local, 'local\n'), children),
+      await lockInChild(teardownPod(layout, 'run', cni, ''), children),
+      await lockInChild(teardownPod(layout, 'run', none), children),
     ];
-    pod('run', exited, 'local\n');
-    pod('prepared', prepared, 'local\n');
+    teardownPod(layout, 'run', exited, 'local\n');
+    teardownPod(layout, 'prepared', prepared, 'local\n');
     try {
       const seen = new Map(listPods(tmp.path).map((p) => [p.uuid, p]));
       const verdict = (uuid: string) => {
@@ -334,7 +322,7 @@ describe('local teardown of a running pod', () => {
 
   it('inLocalTeardown looks at the pod dir only for a running pod in run/', () => {
     let reads = 0;
-    const dir = pod('run', '20000000-0000-4000-8000-000000000001', 'local\n');
+    const dir = teardownPod(layout, 'run', '20000000-0000-4000-8000-000000000001', 'local\n');
     const info = (stateDir: PodInfo['stateDir'], state: PodInfo['state']): PodInfo => ({
       uuid: '20000000-0000-4000-8000-000000000001',
       stateDir,
@@ -355,8 +343,8 @@ describe('local teardown of a running pod', () => {
   it('settlePod and listSettledPods: the pod read again once its local teardown ended', async () => {
     const local = '30000000-0000-4000-8000-000000000001';
     const cni = '30000000-0000-4000-8000-000000000002';
-    const releaseLocal = await lock(pod('run', local, 'local\n'));
-    const releaseCni = await lock(pod('run', cni, ''));
+    const releaseLocal = await lockInChild(teardownPod(layout, 'run', local, 'local\n'), children);
+    const releaseCni = await lockInChild(teardownPod(layout, 'run', cni, ''), children);
     try {
       const l = getPod(tmp.path, local);
       const c = getPod(tmp.path, cni);
