@@ -9,11 +9,10 @@ import { RocketError, errorMessage } from '../errors.js';
 import {
   PodsLayout,
   listSettledPods,
-  localTeardown,
   locatePod,
   readPod,
   resolveUuidPrefix,
-  settledStateOf,
+  settlePod,
 } from '../pod/index.js';
 import { KEY_LENGTH, KEY_PREFIX, type Store } from '../store/index.js';
 import { ApiError, toServiceError } from './errors.js';
@@ -186,10 +185,7 @@ export class ApiService {
     const loc = locatePod(layout, uuid);
     let p = loc === undefined ? undefined : readPod(layout, loc);
     // A local teardown after the pod's status (as `rkt status`): the pod read once it has ended.
-    if (p !== undefined && p.stateDir === 'run' && p.state === 'running' && localTeardown(p.path)) {
-      await settledStateOf(layout, 'run', p.uuid);
-      p = readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path });
-    }
+    if (p !== undefined) p = await settlePod(layout, p);
     if (p === undefined) throw new ApiError(grpc.status.NOT_FOUND, `pod ${JSON.stringify(id)} is gone`);
     return toApiPod(p, true);
   }

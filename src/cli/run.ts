@@ -150,9 +150,7 @@ export function rktUsageError(verb: string, text: string): string {
   return text;
 }
 
-export function stderrLine(line: string): void {
-  process.stderr.write(line.endsWith('\n') ? line : line + '\n');
-}
+export { stderrLine } from '../stderr.js';
 
 /** Whether the module at `moduleUrl` is the script node was started with (not an import of it). */
 export function isMainModule(moduleUrl: string): boolean {

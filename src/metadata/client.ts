@@ -14,6 +14,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RKT_FAILURE, RocketError, errorMessage } from '../errors.js';
+import { stderrLine } from '../stderr.js';
 import { readNetInfo } from '../net/info.js';
 import { parsePodManifest } from '../appc/index.js';
 import { POD_FILES, writeFileAtomic } from '../pod/index.js';
@@ -172,8 +173,8 @@ export function metadataRegistration(req: RegisterRequest): PendingRegistration 
           undo: () => void host().curl.run([...curlArgs(socket, 'DELETE', req.uuid), '-o', '/dev/null']),
         };
       } catch (err) {
-        process.stderr.write(
-          `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
+        stderrLine(
+          `run: warning: pod not registered with the metadata service, AC_METADATA_URL stays empty (${errorMessage(err)})`,
         );
         return { url: '', unregister: '', undo: () => undefined };
       }
@@ -243,8 +244,8 @@ export function updateRegisteredApps(req: AppsUpdateRequest, configFiles: readon
         url = `http://${host}:${answer.port}/${answer.token}`;
       }
     } catch (err) {
-      process.stderr.write(
-        `warning: the metadata service did not take the pod's apps, AC_METADATA_URL stays empty (${errorMessage(err)})\n`,
+      stderrLine(
+        `warning: the metadata service did not take the pod's apps, AC_METADATA_URL stays empty (${errorMessage(err)})`,
       );
     }
   }

@@ -354,13 +354,37 @@ export function getPod(dataDir: string, uuidPrefix: string): PodInfo {
 }
 
 /**
+ * Whether a pod that was read as running is in its supervisor's local background teardown: a `rkt
+ * run` pod whose apps have ended and whose marker (TEARDOWN_MARKER) says `local`. Only a pod in the
+ * run dir whose state is running has its marker read, so `rkt list` reads at most one marker per
+ * running pod.
+ */
+export function inLocalTeardown(p: PodInfo): boolean {
+  return p.stateDir === 'run' && p.state === 'running' && localTeardown(p.path);
+}
+
+/**
+ * The pod as it is once its local teardown (see inLocalTeardown), if any, has ended: `p` itself
+ * when it is in none, otherwise the pod read again at the same place (undefined if it is gone).
+ */
+export async function settlePod(
+  layout: PodsLayout,
+  p: PodInfo,
+  opts: { summaries?: boolean } = {},
+): Promise<PodInfo | undefined> {
+  if (!inLocalTeardown(p)) return p;
+  await settledStateOf(layout, 'run', p.uuid);
+  return readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path }, opts);
+}
+
+/**
  * getPod, once a local background teardown (a `rkt run` pod without CNI networks, whose supervisor
  * gave its exit status before unmounting) has ended: right after `rkt run`, the pod is exited, as
  * rkt's is. (A CNI teardown, which may take long, is not waited for: the pod is running meanwhile.)
  */
 export async function getSettledPod(dataDir: string, uuidPrefix: string): Promise<PodInfo> {
   const p = getPod(dataDir, uuidPrefix);
-  if (p.stateDir !== 'run' || p.state !== 'running' || !localTeardown(p.path)) return p;
+  if (!inLocalTeardown(p)) return p;
   await settledStateOf(new PodsLayout(dataDir), 'run', p.uuid);
   return getPod(dataDir, p.uuid);
 }
@@ -376,13 +400,8 @@ export async function listSettledPods(
   const layout = new PodsLayout(dataDir);
   const out: PodInfo[] = [];
   for (const p of listPods(dataDir, opts)) {
-    if (p.stateDir !== 'run' || p.state !== 'running' || !localTeardown(p.path)) {
-      out.push(p);
-      continue;
-    }
-    await settledStateOf(layout, 'run', p.uuid);
-    const again = readPod(layout, { uuid: p.uuid, stateDir: p.stateDir, path: p.path }, opts);
-    if (again !== undefined) out.push(again);
+    const settled = await settlePod(layout, p, opts);
+    if (settled !== undefined) out.push(settled);
   }
   return out;
 }

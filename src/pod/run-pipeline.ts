@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { parsePodManifest } from '../appc/index.js';
 import { RocketError } from '../errors.js';
+import { stderrLine, unsaid } from '../stderr.js';
 import { prepareLogCapture, type LogCaptureSettings } from '../logs/capture.js';
 import { metadataRegistration, type Registration } from '../metadata/client.js';
 import {
@@ -135,7 +136,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     ...(req.namedNetsOnly === true ? { namedOnly: true } : {}),
     ...(req.cniPluginDirs !== undefined ? { pluginDirs: req.cniPluginDirs } : {}),
     ...(req.makeNetns !== undefined ? { makeNetns: req.makeNetns } : {}),
-    warn: (m) => process.stderr.write(`run: ${m}\n`),
+    warn: (m) => stderrLine(`run: ${m}`),
   });
   let registration: Registration | undefined;
   try {
@@ -149,7 +150,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     });
   } catch (err) {
     registration?.undo();
-    releasePodNetwork(P, req.uuid, (m) => process.stderr.write(`run: undoing the networks: ${m}\n`));
+    releasePodNetwork(P, req.uuid, (m) => stderrLine(`run: undoing the networks: ${m}`));
     throw err;
   }
 }
@@ -230,23 +231,16 @@ export function prepareFastRun(req: PodRunRequest & { writeDir: string }): boole
     return false;
   }
   const P = req.writeDir;
-  // The engine writes its warnings to stderr: caught here, as they belong to the run (Node's).
-  const said: string[] = [];
-  const stderrWrite = process.stderr.write.bind(process.stderr);
-  const catcher = (chunk: string | Uint8Array): boolean => {
-    said.push(String(chunk));
-    return true;
-  };
-  process.stderr.write = catcher;
-  let ok: boolean;
-  try {
-    runPod(req);
-    ok = true;
-  } catch {
-    ok = false;
-  } finally {
-    process.stderr.write = stderrWrite;
-  }
+  // The pipeline's and the engine's warnings (stderrLine) are muted here, as they belong to the
+  // run (Node's, which says them): a run that would say any is not written.
+  let ok = true;
+  const said = unsaid(() => {
+    try {
+      runPod(req);
+    } catch {
+      ok = false;
+    }
+  });
   const manifest = ok
     ? parsePodManifest(readFileSync(path.join(P, POD_FILES.manifest), 'utf8')).manifest
     : undefined;
@@ -259,7 +253,7 @@ export function prepareFastRun(req: PodRunRequest & { writeDir: string }): boole
     ...FAST_RUN_SAME_ENV.map((k) => `${k}=${env[k] ?? ''}`),
     ...trees.map((t) => `NEED=${path.join(req.dataDir, 'cas', 'tree', t ?? '', 'rootfs')}`),
   ];
-  if (!ok || said.length > 0 || trees.includes(undefined) || lines.some((l) => l.includes('\n'))) {
+  if (!ok || said > 0 || trees.includes(undefined) || lines.some((l) => l.includes('\n'))) {
     // The stamp is not there yet: removing the files leaves the pod as prepare made it.
     for (const f of FAST_RUN_FILES) rmSync(path.join(P, f), { recursive: true, force: true });
     return false;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parsePodManifest, type App, type PodManifest, type RuntimeApp } from '../../appc/index.js';
 import { mknod, S_IFIFO } from '../../aci/syscalls.js';
 import { RKT_FAILURE, RocketError, errorMessage } from '../../errors.js';
+import { stderrLine } from '../../stderr.js';
 import { failureText, host } from '../../host/index.js';
 import { unmountUnder } from '../../host/mounts.js';
 import { MUTABLE_ANNOTATION, POD_FILES, appTreeStoreId } from '../../pod-layout.js';
@@ -379,8 +380,8 @@ function run(config: RunConfig): ExecPlan {
     ...(mutable ? {} : { hostname }),
   };
   for (const i of manifest.apps.keys()) apps.push(prepareApp(ctx, i));
-  for (const w of warnings) process.stderr.write(`run: ${w}\n`);
-  if (process.env['RKT_DEBUG_ENGINE'] !== undefined) process.stderr.write(`run: using ${rt.describe()}\n`);
+  for (const w of warnings) stderrLine(`run: ${w}`);
+  if (process.env['RKT_DEBUG_ENGINE'] !== undefined) stderrLine(`run: using ${rt.describe()}`);
   const state: OciPodState = {
     engine: 'oci',
     runtime: rt.name,

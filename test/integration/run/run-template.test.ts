@@ -293,5 +293,50 @@ describe(
       assert.equal(templates().length, 1);
       assert.equal((await run(script, noNode)).code, 7);
     });
+
+    it('makes no template of a run that warns: the same command line again goes to Node', async () => {
+      // A warning of prepare's (a mount point without a volume) and one of the engine's (a memory
+      // request it does not reserve): bin/rkt, which would not say them, leaves each run to Node.
+      const cases: [string, object, RegExp][] = [
+        [
+          'tplmount',
+          { mountPoints: [{ name: 'data', path: '/data' }] },
+          /no volume specified for mount point "data"/,
+        ],
+        [
+          'tplmem',
+          { isolators: [{ name: 'resource/memory', value: { request: '64M', limit: '128M' } }] },
+          /^run: app "tplmem": resource\/memory request 64M is not reserved/m,
+        ],
+      ];
+      for (const [name, app, warning] of cases) {
+        const image = buildBusyboxAci(work, name, {
+          applets: ['sh'],
+          dirs: ['tmp', 'proc', 'sys', 'dev'],
+          app,
+        });
+        await ok('--insecure-options=image', 'fetch', image);
+        const args = [
+          `--dir=${data}`,
+          'run',
+          '--net=none',
+          `example.com/${name}`,
+          '--exec=/bin/sh',
+          '--',
+          '-c',
+          'exit 3',
+        ];
+        const before = templates();
+        // Twice: the first run renders the image's tree, a store change that alone keeps a template
+        // from being made; the second run's only reason is its warning.
+        for (let i = 0; i < 2; i++) {
+          const r = await rkt(args);
+          assert.equal(r.code, 3, r.stderr);
+          assert.match(r.stderr, warning);
+        }
+        assert.deepEqual(templates(), before, name);
+        assert.equal((await rkt(args, noNode)).code, 9, name);
+      }
+    });
   },
 );

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RocketError } from '../../../src/errors.js';
+import { stderrLine } from '../../../src/stderr.js';
 import { emptyPodArgs, type PodArgs } from '../../../src/pod/args.js';
 import { FAST_RUN_STAMP, podNetMode, prepareFastRun, runPod } from '../../../src/pod/run-pipeline.js';
 import type { Engine, RunConfig } from '../../../src/stage1/engine.js';
@@ -176,7 +177,7 @@ describe('the run rkt prepare writes for bin/rkt (prepareFastRun)', () => {
         got.push(config);
         mkdirSync(join(config.preparedDir, 'stage1', 'sup'), { recursive: true });
         writeFileSync(join(config.preparedDir, 'stage1', 'sup', 'pod.env'), 'CNI=\n');
-        if (opts.warn !== undefined) process.stderr.write(`run: ${opts.warn}\n`);
+        if (opts.warn !== undefined) stderrLine(`run: ${opts.warn}`);
         if (opts.fail !== undefined) throw new RocketError(opts.fail, 'internal');
         return { script: 'exit 0\n' };
       },

@@ -10,14 +10,18 @@ import {
   gcPods,
   getPod,
   getSettledPod,
+  inLocalTeardown,
   listPods,
+  listSettledPods,
   mountsUnder,
   podsInUse,
   removePod,
   resolveUuidPrefix,
+  settlePod,
   stateOf,
   type GcOutput,
   type PodGcHook,
+  type PodInfo,
 } from '../../../src/pod/index.js';
 import { tempDir } from '../../helpers.js';
 
@@ -69,6 +73,31 @@ function makePod(
     writeFileSync(join(dir, 'appsinfo', a, 'treeStoreID'), `deps-sha512-${i}${state}`);
   }
   return dir;
+}
+
+/** A pod in `state` with the teardown marker holding `marker` (none if undefined). */
+function teardownPod(layout: PodsLayout, state: 'prepared' | 'run', uuid: string, marker?: string): string {
+  const dir = makePod(layout, state, uuid, ['app']);
+  if (marker !== undefined) {
+    mkdirSync(join(dir, 'stage1'), { recursive: true });
+    writeFileSync(join(dir, 'stage1', 'tearing-down'), marker);
+  }
+  return dir;
+}
+
+/**
+ * Locks `dir` in a child kept in `children` (flock alone holds it, so its KILL releases it; its cat
+ * ends at the end of our pipe); returns the release.
+ */
+async function lockInChild(dir: string, children: ChildProcess[]): Promise<() => void> {
+  const h = spawn('flock', ['-o', '-x', dir, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  children.push(h);
+  for (let i = 0; i < 200 && !isLocked(dir); i++) await sleep(10);
+  assert.ok(isLocked(dir));
+  return () => {
+    h.kill('SIGKILL');
+    h.stdin?.end();
+  };
 }
 
 const U1 = 'aaaaaaaa-1111-4111-8111-111111111111';
@@ -257,6 +286,83 @@ describe('pod state machine', () => {
     const t = new Date('2020-01-02T03:04:05Z');
     utimesSync(join(dir, 'pod-created'), t, t);
     assert.equal(getPod(tmp.path, '1234').created?.getTime(), t.getTime());
+  });
+
+  it('inLocalTeardown: a running pod in run/ whose marker says local, and no other', async () => {
+    const local = '10000000-0000-4000-8000-000000000001';
+    const cni = '10000000-0000-4000-8000-000000000002';
+    const none = '10000000-0000-4000-8000-000000000003';
+    const exited = '10000000-0000-4000-8000-000000000004';
+    const prepared = '10000000-0000-4000-8000-000000000005';
+    const release = [
+      await lockInChild(teardownPod(layout, 'run', local, 'local\n'), children),
+      await lockInChild(teardownPod(layout, 'run', cni, ''), children),
+      await lockInChild(teardownPod(layout, 'run', none), children),
+    ];
+    teardownPod(layout, 'run', exited, 'local\n');
+    teardownPod(layout, 'prepared', prepared, 'local\n');
+    try {
+      const seen = new Map(listPods(tmp.path).map((p) => [p.uuid, p]));
+      const verdict = (uuid: string) => {
+        const p = seen.get(uuid);
+        assert.ok(p !== undefined, uuid);
+        return inLocalTeardown(p);
+      };
+      assert.equal(seen.get(local)?.state, 'running');
+      assert.equal(verdict(local), true);
+      assert.equal(verdict(cni), false, 'a CNI teardown (empty marker)');
+      assert.equal(verdict(none), false, 'no marker');
+      assert.equal(seen.get(exited)?.state, 'exited');
+      assert.equal(verdict(exited), false, 'exited: its marker is stale');
+      assert.equal(verdict(prepared), false, 'not in run/');
+    } finally {
+      for (const r of release) r();
+    }
+  });
+
+  it('inLocalTeardown looks at the pod dir only for a running pod in run/', () => {
+    let reads = 0;
+    const dir = teardownPod(layout, 'run', '20000000-0000-4000-8000-000000000001', 'local\n');
+    const info = (stateDir: PodInfo['stateDir'], state: PodInfo['state']): PodInfo => ({
+      uuid: '20000000-0000-4000-8000-000000000001',
+      stateDir,
+      state,
+      get path() {
+        reads++;
+        return dir;
+      },
+    });
+    assert.equal(inLocalTeardown(info('run', 'exited')), false);
+    assert.equal(inLocalTeardown(info('prepared', 'prepared')), false);
+    assert.equal(inLocalTeardown(info('exited-garbage', 'exited garbage')), false);
+    assert.equal(reads, 0);
+    assert.equal(inLocalTeardown(info('run', 'running')), true);
+    assert.equal(reads, 1);
+  });
+
+  it('settlePod and listSettledPods: the pod read again once its local teardown ended', async () => {
+    const local = '30000000-0000-4000-8000-000000000001';
+    const cni = '30000000-0000-4000-8000-000000000002';
+    const releaseLocal = await lockInChild(teardownPod(layout, 'run', local, 'local\n'), children);
+    const releaseCni = await lockInChild(teardownPod(layout, 'run', cni, ''), children);
+    try {
+      const l = getPod(tmp.path, local);
+      const c = getPod(tmp.path, cni);
+      // Not in a local teardown: the same object, at once.
+      assert.equal(await settlePod(layout, c), c);
+      // In one: read only once the lock is gone (released after the call began).
+      const settled = settlePod(layout, l);
+      const listed = listSettledPods(tmp.path);
+      assert.equal(stateOf(layout, 'run', local), 'running');
+      releaseLocal();
+      assert.equal((await settled)?.state, 'exited');
+      const states = new Map((await listed).map((p) => [p.uuid, p.state]));
+      assert.equal(states.get(local), 'exited');
+      assert.equal(states.get(cni), 'running');
+    } finally {
+      releaseLocal();
+      releaseCni();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { RKT_FAILURE, RocketError } from '../../../errors.js';
 import type { PodArgs } from '../../../pod/index.js';
 import { action } from '../../run.js';
+import { stderrLinesSaid } from '../../../stderr.js';
 import { rktGlobals, type RktGlobals } from '../globals.js';
 import { rawArgsAfterVerb } from './common.js';
 
@@ -114,17 +115,17 @@ export function runCommand(): Command {
         const dir = args.globals['dir'] ?? globals.dir;
         // A run template (src/pod/run-template.ts) for bin/rkt to answer this command line again
         // without Node: only for the launcher's plain form and the whitelisted flags, and only if
-        // nothing was fetched and nothing said on stderr (what the launcher would not repeat).
+        // nothing was fetched and nothing said on stderr (what the launcher would not repeat):
+        // neither stage0's lines (src/stderr.ts, counted) nor a warning of Node's.
         const tpl = await import('../../../pod/run-template.js');
         const argv = process.argv.slice(2);
         let template = tpl.runTemplateForm(argv) && tpl.runTemplateArgsOk(args);
         const dbBefore = template ? tpl.dbMtimes(dir) : '';
-        const stderrWrite = process.stderr.write.bind(process.stderr);
-        if (template)
-          process.stderr.write = ((...a: Parameters<typeof stderrWrite>) => {
-            template = false;
-            return stderrWrite(...a);
-          }) as typeof process.stderr.write;
+        const saidBefore = stderrLinesSaid();
+        const onWarning = (): void => {
+          template = false;
+        };
+        process.on('warning', onWarning);
         try {
           const { preparePodFromArgs } = await import('./prepare.js');
           const prepared = await preparePodFromArgs(args, globals, {
@@ -140,7 +141,7 @@ export function runCommand(): Command {
             globals,
             () => rmSync(prepared.dir, { recursive: true, force: true }),
             (podDir) => {
-              if (!template) return;
+              if (!template || stderrLinesSaid() !== saidBefore) return;
               try {
                 tpl.writeRunTemplate({ dataDir: dir, argv, uuid: prepared.uuid, podDir, dbBefore });
               } catch {
@@ -149,7 +150,7 @@ export function runCommand(): Command {
             },
           );
         } finally {
-          process.stderr.write = stderrWrite;
+          process.off('warning', onWarning);
         }
       }),
     );
