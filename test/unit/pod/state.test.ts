@@ -35,7 +35,8 @@ async function holdLock(
   const args = closeInChild
     ? ['-o', '-x', dir, 'sleep', '60']
     : ['-x', dir, 'sh', '-c', 'echo $$; exec sleep 60'];
-  const flock = spawn('flock', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Its own process group: the suite's end kills the whole tree (a `sleep` outlives a killed flock).
+  const flock = spawn('flock', args, { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
   let pid = 0;
   flock.stdout?.setEncoding('utf8').on('data', (d: string) => (pid = Number(d.trim())));
   for (let i = 0; i < 200 && !isLocked(dir); i++) await sleep(10);
@@ -114,7 +115,15 @@ describe('pod state machine', () => {
     layout.ensure();
   });
   after(async () => {
-    for (const c of children) if (c.pid !== undefined && c.exitCode === null) c.kill('SIGKILL');
+    for (const c of children) {
+      if (c.pid === undefined) continue;
+      if (c.exitCode === null) c.kill('SIGKILL');
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // not a group leader, or the group is gone
+      }
+    }
     await tmp.cleanup();
   });
 
