@@ -161,7 +161,7 @@ export function decorateMainConfig(config: OciConfig, R: string, a: AppSystemd, 
       'sh',
       '-c',
       busybox !== undefined
-        ? 'read -r -n 512 s; case $s in *"pid":*) ;; *) s=$s$(cat) ;; esac; ' +
+        ? `read -r -n 512 s; case $s in *\\"pid\\":*) ;; *) s=$s$(cat) ;; esac; ` +
           `p=\${s#*\\"pid\\":}; p=\${p# }; p=\${p%%[!0-9]*}; ${mark}; exec cat >/dev/null`
         : 's=; while read -r l || [ -n "$l" ]; do s=$s$l; done; p=${s#*\\"pid\\":}; p=${p# }; p=${p%%[!0-9]*}; ' +
           mark,

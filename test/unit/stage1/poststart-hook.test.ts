@@ -4,14 +4,14 @@
 // reads all of its stdin a byte at a time, and busybox's, which reads the start and `cat`s the rest.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { realBusybox } from '../../../src/host/busybox.js';
 import { decorateMainConfig } from '../../../src/stage1/oci/systemd.js';
 import type { OciConfig } from '../../../src/stage1/oci/spec.js';
-import { skipUnlessCI } from '../../helpers.js';
+import { skipUnlessCI, waitFor } from '../../helpers.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'rocket-hook-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -73,6 +73,40 @@ describe('the poststart hook', () => {
         assert.ok(state('rkt-x-a').length > 9000);
         const r = await runHook(busybox, state('rkt-x-a'));
         assert.deepEqual(r, { started: '4242\n', signal: 'SIGUSR1' });
+      });
+
+      it('marks the app started from the first 512 bytes, before the rest of its stdin comes', async () => {
+        // The state's start, then nothing (no EOF) until the app is marked started: a hook that
+        // read all of its stdin first would wait for ever.
+        const R = mkdtempSync(path.join(work, 'pod-'));
+        const status = path.join(R, 'stage1', 'rootfs', 'rkt', 'status');
+        spawnSync('mkdir', ['-p', status]);
+        // The supervisor's stand-in, which the hook's USR1 ends.
+        const target = spawn('sleep', ['30'], { stdio: 'ignore' });
+        const woken = new Promise<string | null>((resolve) =>
+          target.on('exit', (_code, signal) => resolve(signal)),
+        );
+        writeFileSync(path.join(R, 'pid'), `${String(target.pid)}\n`);
+        const hook = hookOf(R, busybox);
+        const child = spawn(hook.path, hook.args.slice(1), {
+          argv0: 'sh',
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+        const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const text = state('rkt-x-a');
+        child.stdin.write(text.slice(0, 600));
+        const started = path.join(status, 'a-started');
+        try {
+          await waitFor(
+            'the started mark',
+            () => existsSync(started) && readFileSync(started, 'utf8') === '4242\n',
+            5000,
+          );
+        } finally {
+          child.stdin.end(text.slice(600));
+        }
+        assert.equal(await ended, 0);
+        assert.equal(await woken, 'SIGUSR1');
       });
 
       it('reads on when the pid comes after the first 512 bytes', async () => {
