@@ -951,12 +951,10 @@ describe('pod namespace command (the supervisor evals it)', () => {
         assert.equal(r.status, 0, r.stderr);
         return readFileSync(path.join(dir, 'args'), 'utf8').split('\n').slice(0, -1);
       };
+      // busybox's unshare, then its ip (a pod of rkt run) or its sh (a sandbox, with the hostname).
+      const unshare = ['unshare', `--net=${files.network}`, `--ipc=${files.ipc}`, `--uts=${files.uts}`, bb];
       assert.deepEqual(args(createNamespacesCommand(files, undefined, bb)), [
-        'unshare',
-        `--net=${files.network}`,
-        `--ipc=${files.ipc}`,
-        `--uts=${files.uts}`,
-        bb,
+        ...unshare,
         'ip',
         'link',
         'set',
@@ -964,15 +962,7 @@ describe('pod namespace command (the supervisor evals it)', () => {
         'up',
       ]);
       const withHost = args(createNamespacesCommand(files, 'h', bb));
-      assert.deepEqual(withHost.slice(0, 7), [
-        'unshare',
-        `--net=${files.network}`,
-        `--ipc=${files.ipc}`,
-        `--uts=${files.uts}`,
-        bb,
-        'sh',
-        '-c',
-      ]);
+      assert.deepEqual(withHost.slice(0, 7), [...unshare, 'sh', '-c']);
       assert.equal(withHost[8], 'h');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -28,24 +28,36 @@ function hookOf(R: string, bb: string | undefined): { path: string; args: string
   return hook;
 }
 
-/** Runs the hook on `state`; the pod's `pid` file names a `sleep`, which USR1 ends. */
-async function runHook(
-  bb: string | undefined,
-  state: string,
-): Promise<{ started: string; signal: string | null }> {
+/**
+ * A pod dir for the hook (with or without a busybox): its status dir, and its `pid` file naming a
+ * `sleep`, the supervisor's stand-in, which the hook's USR1 ends (`woken`: its signal).
+ */
+function hookPod(bb: string | undefined): {
+  hook: { path: string; args: string[] };
+  started: string;
+  woken: Promise<string | null>;
+} {
   const R = mkdtempSync(path.join(work, 'pod-'));
   const status = path.join(R, 'stage1', 'rootfs', 'rkt', 'status');
   spawnSync('mkdir', ['-p', status]);
   const target = spawn('sleep', ['30'], { stdio: 'ignore' });
-  const ended = new Promise<string | null>((resolve) =>
+  const woken = new Promise<string | null>((resolve) =>
     target.on('exit', (_code, signal) => resolve(signal)),
   );
   writeFileSync(path.join(R, 'pid'), `${String(target.pid)}\n`);
-  const hook = hookOf(R, bb);
+  return { hook: hookOf(R, bb), started: path.join(status, 'a-started'), woken };
+}
+
+/** Runs the hook on `state`: what it marked, and the signal that ended the supervisor's stand-in. */
+async function runHook(
+  bb: string | undefined,
+  state: string,
+): Promise<{ started: string; signal: string | null }> {
+  const { hook, started, woken } = hookPod(bb);
   const r = spawnSync(hook.path, hook.args.slice(1), { input: state, encoding: 'utf8', argv0: 'sh' });
   assert.equal(r.status, 0, r.stderr);
-  const signal = await ended;
-  return { started: readFileSync(path.join(status, 'a-started'), 'utf8'), signal };
+  const signal = await woken;
+  return { started: readFileSync(started, 'utf8'), signal };
 }
 
 const seccomp = 'IAAAAAQAAAAVAAEAPgAAwAUAAABBAgAAIAAAAAAAAAAV'.repeat(230);
@@ -78,16 +90,7 @@ describe('the poststart hook', () => {
       it('marks the app started from the first 512 bytes, before the rest of its stdin comes', async () => {
         // The state's start, then nothing (no EOF) until the app is marked started: a hook that
         // read all of its stdin first would wait for ever.
-        const R = mkdtempSync(path.join(work, 'pod-'));
-        const status = path.join(R, 'stage1', 'rootfs', 'rkt', 'status');
-        spawnSync('mkdir', ['-p', status]);
-        // The supervisor's stand-in, which the hook's USR1 ends.
-        const target = spawn('sleep', ['30'], { stdio: 'ignore' });
-        const woken = new Promise<string | null>((resolve) =>
-          target.on('exit', (_code, signal) => resolve(signal)),
-        );
-        writeFileSync(path.join(R, 'pid'), `${String(target.pid)}\n`);
-        const hook = hookOf(R, busybox);
+        const { hook, started, woken } = hookPod(busybox);
         const child = spawn(hook.path, hook.args.slice(1), {
           argv0: 'sh',
           stdio: ['pipe', 'ignore', 'ignore'],
@@ -95,7 +98,6 @@ describe('the poststart hook', () => {
         const ended = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
         const text = state('rkt-x-a');
         child.stdin.write(text.slice(0, 600));
-        const started = path.join(status, 'a-started');
         try {
           await waitFor(
             'the started mark',
