@@ -474,20 +474,10 @@ function readOwnOomScoreAdj(): number {
   }
 }
 
-/**
- * The sandbox's supervisor settings after the engine's: none of the namespaces to make when the
- * service made them (netns.ts: NS_CREATE empty), and the runtime without busybox's hybrid wrapper
- * (runtime.ts, hybridWrapperPrefix): a CRI container may ask for a rootfs propagation, which needs
- * the wrapper's mount namespace to keep the host's propagation, as util-linux's unshare does.
- */
-function criSupervisorSettings(preparedDir: string, nsMade: boolean, runtime: RuntimeName | undefined): void {
+/** The sandbox's namespaces are made (netns.ts): its supervisor makes none (NS_CREATE empty). */
+function withoutSupervisorNamespaces(preparedDir: string): void {
   const env = path.join(preparedDir, SUP_DIR, 'pod.env');
-  const rt = detectRuntime(runtime !== undefined ? { runtime } : {});
-  const lines = [
-    `RT=${shQuote(runtimeArgv(rt, []).map(shQuote).join(' '))}`,
-    ...(nsMade ? ["NS_CREATE=''"] : []),
-  ];
-  writeFileAtomic(env, `${readFileSync(env, 'utf8')}${lines.join('\n')}\n`);
+  writeFileAtomic(env, `${readFileSync(env, 'utf8')}NS_CREATE=''\n`);
 }
 
 /**
@@ -626,6 +616,8 @@ export class CriRuntime {
         ...(this.opts.cniBinDirs !== undefined ? { cniPluginDirs: this.opts.cniBinDirs } : {}),
         // The network namespace, and the IPC and UTS ones with it, without `unshare`, `ip` and
         // `sh` (netns.ts); the supervisor then makes none.
+        // A container may ask for a rootfs propagation: the runtime's wrapper keeps the host's.
+        mountPropagation: true,
         makeNetns: (file) => {
           nsMade = true;
           createNamespacesInProcess(
@@ -634,7 +626,7 @@ export class CriRuntime {
           );
         },
       });
-      criSupervisorSettings(prepared.dir, nsMade, runtime);
+      if (nsMade) withoutSupervisorNamespaces(prepared.dir);
       if (modes.pid === 'POD') enablePodPidNamespace(prepared.dir);
       // As bin/rkt would exec the plan, but in a session of its own: the pod outlives the service.
       // The oci engine's plan: the supervisor started here (startSupervisor). Another plan that

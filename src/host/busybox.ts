@@ -5,9 +5,7 @@
  * busybox-static is one static binary). Found on PATH only, so that a PATH without it (as the
  * fast paths' stamps compare PATH) means the other programs.
  */
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
-import { runToCompletion } from './exec.js';
+import { firstExecutable, pathDirs, runToCompletion } from './exec.js';
 
 export interface Busybox {
   /** The busybox on PATH that has every one of the applets, or undefined. */
@@ -18,22 +16,14 @@ const listed = new Map<string, Set<string>>();
 
 export const realBusybox: Busybox = {
   find(applets) {
-    for (const dir of (process.env['PATH'] ?? '').split(':')) {
-      if (!dir.startsWith('/')) continue;
-      const file = path.join(dir, 'busybox');
-      try {
-        accessSync(file, constants.X_OK);
-      } catch {
-        continue;
-      }
-      let have = listed.get(file);
-      if (have === undefined) {
-        const r = runToCompletion(file, ['--list'], { timeoutMs: 5000 });
-        have = new Set(r.status === 0 ? r.stdout.split('\n') : []);
-        listed.set(file, have);
-      }
-      return applets.every((a) => have.has(a)) ? file : undefined;
+    const file = firstExecutable('busybox', pathDirs());
+    if (file === undefined) return undefined;
+    let have = listed.get(file);
+    if (have === undefined) {
+      const r = runToCompletion(file, ['--list'], { timeoutMs: 5000 });
+      have = new Set(r.status === 0 ? r.stdout.split('\n') : []);
+      listed.set(file, have);
     }
-    return undefined;
+    return applets.every((a) => have.has(a)) ? file : undefined;
   },
 };

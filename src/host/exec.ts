@@ -4,6 +4,8 @@
  * `host()` (index.ts), which unit tests point at fakes (fake.ts).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 
 /** How a program that ran to completion ended. `error` is set when it could not be started. */
 export interface RunResult {
@@ -42,4 +44,24 @@ export function startChild(file: string, args: readonly string[]): ChildProcessW
 /** The reason a run failed, for one-line messages: its stderr, the spawn error, or its status. */
 export function failureText(r: RunResult, program: string): string {
   return r.stderr.trim() || r.error?.message || `${program} exited with status ${String(r.status)}`;
+}
+
+/** The first `DIR/name` that is executable, DIR taken in order from the absolute ones of `dirs`. */
+export function firstExecutable(name: string, dirs: readonly string[]): string | undefined {
+  for (const dir of dirs) {
+    if (!dir.startsWith('/')) continue;
+    const file = path.join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The absolute dirs of $PATH, in order. */
+export function pathDirs(): string[] {
+  return (process.env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/'));
 }

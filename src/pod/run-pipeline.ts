@@ -50,6 +50,8 @@ export interface PodRunRequest {
   writeDir?: string;
   /** Makes the pod's network namespace instead of `unshare` (src/net; the CRI service). */
   makeNetns?: (file: string) => void;
+  /** The pod's containers may ask for a rootfs mount propagation (the CRI service's). */
+  mountPropagation?: boolean;
 }
 
 /** The network mode `--net` asks for: an engine without a pod network has the host's only. */
@@ -93,6 +95,7 @@ export function runPod(req: PodRunRequest): ExecPlan {
     hostsEntries: args.hostsEntries,
     metadata: { url: '', unregister: '' },
     configDirs: req.configDirs,
+    ...(req.mountPropagation === true ? { mountPropagation: true } : {}),
   };
   if (engine.podNetwork !== true) return engine.run(base);
 

@@ -131,6 +131,11 @@ export interface RunConfig {
   logs?: LogCaptureSettings;
   /** `--local-config` and `--system-config`: the engines' own settings are in their `stage1.d/`. */
   configDirs?: { local: string; system: string };
+  /**
+   * The pod's containers may ask for a rootfs mount propagation (the CRI service's): the oci
+   * engine's runtime wrapper then keeps the host's propagation (src/stage1/oci/runtime.ts).
+   */
+  mountPropagation?: boolean;
 }
 
 export interface StopRequest {

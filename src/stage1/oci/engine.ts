@@ -335,11 +335,12 @@ function run(config: RunConfig): ExecPlan {
   if (!existsSync(P))
     throw new RocketError(`pod ${JSON.stringify(config.uuid)} is not prepared`, RKT_FAILURE);
   const net = config.network.mode;
-  // The supervisor's tools from busybox when it has them all (src/host/busybox.ts).
+  // The supervisor's tools from busybox when it has them all (src/host/busybox.ts); its runtime
+  // wrapper only for containers that ask for no mount propagation (runtime.ts).
   const busybox = host().busybox.find(SUPERVISOR_APPLETS);
   const rt = detectRuntime({
     ...runtimeChoiceOpts(config.variant),
-    ...(busybox !== undefined ? { busybox } : {}),
+    ...(busybox !== undefined && config.mountPropagation !== true ? { busybox } : {}),
   });
   const manifest = config.manifest;
   const hostname = podHostname(config.uuid, config.hostname);
@@ -481,16 +482,10 @@ export interface SupervisorPod {
  */
 export const SUPERVISOR_APPLETS = ['sh', 'unshare', 'ip', 'mount', 'umount', 'mv', 'ln', 'cat'] as const;
 
-/** The busybox a running pod's supervisor was given (BB in its settings), or undefined. */
-export function supervisorBusybox(R: string): string | undefined {
-  let env: string;
-  try {
-    env = readFileSync(path.join(R, SUP_DIR, 'pod.env'), 'utf8');
-  } catch {
-    return undefined;
-  }
+/** The busybox a pod's supervisor was given (BB in its settings, the text of pod.env), or undefined. */
+export function supervisorBusybox(settings: string): string | undefined {
   // envFile's quoting: a plain path as it is, anything else in single quotes.
-  const v = /^BB=(.*)$/m.exec(env)?.[1] ?? '';
+  const v = /^BB=(.*)$/m.exec(settings)?.[1] ?? '';
   const bb = v.startsWith("'") ? v.slice(1, -1).replaceAll(`'\\''`, "'") : v;
   return bb.startsWith('/') ? bb : undefined;
 }
@@ -597,6 +592,7 @@ export function addApp(req: OciAddAppRequest): AddedApp {
   const manifestFile =
     treeId === undefined ? undefined : path.join(req.dataDir, 'cas', 'tree', treeId, 'manifest');
   const warnings: string[] = [];
+  const settings = readFileSync(path.join(R, SUP_DIR, 'pod.env'), 'utf8');
   const plan = prepareApp(
     {
       P: R,
@@ -617,7 +613,7 @@ export function addApp(req: OciAddAppRequest): AddedApp {
           config,
           R,
           { name: ra.name, notify: supportsNotify(ra, manifestFile) },
-          supervisorBusybox(R),
+          supervisorBusybox(settings),
         );
         return req.decorate === undefined ? c : req.decorate(c);
       },
@@ -630,8 +626,7 @@ export function addApp(req: OciAddAppRequest): AddedApp {
   makeFifo(appWakeFifo(R, ra.name));
   // The app's log FIFOs too, if the pod captures logs: then the supervisor's start makes none (a
   // process less between `rkt app start` and the app).
-  if (/^LOGS=1$/m.test(readFileSync(path.join(R, SUP_DIR, 'pod.env'), 'utf8')))
-    for (const f of LOG_FIFOS) makeFifo(path.join(R, LOGS_DIR, ra.name, f));
+  if (/^LOGS=1$/m.test(settings)) for (const f of LOG_FIFOS) makeFifo(path.join(R, LOGS_DIR, ra.name, f));
   writeAtomic(
     path.join(R, SUP_DIR, 'app', `${ra.name}.env`),
     appEnv(plan, { notify: supportsNotify(ra, manifestFile), listen: { args: '', redirects: '' } }),

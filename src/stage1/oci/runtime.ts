@@ -10,9 +10,10 @@
  * load, which a mount does not; and the cgroup dir crun makes for the cgroup2 line of
  * /proc/self/cgroup lands on that tmpfs, which goes with the namespace.)
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RocketError } from '../../errors.js';
+import { firstExecutable, pathDirs } from '../../host/exec.js';
 
 export type RuntimeName = 'crun' | 'runc';
 
@@ -60,17 +61,7 @@ export interface DetectOptions {
 const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 export function which(name: string): string | undefined {
-  const dirs = [...(process.env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/')), ...SEARCH_DIRS];
-  for (const dir of dirs) {
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return firstExecutable(name, [...pathDirs(), ...SEARCH_DIRS]);
 }
 
 /** The cgroup layout from a mountinfo text and a reader of cgroup.controllers. */
